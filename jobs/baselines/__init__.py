@@ -1,0 +1,1 @@
+"""Classical baselines (scikit-learn) on the same samples as the deep models."""

@@ -1,0 +1,1 @@
+"""What every job shares: dataset loading, windows, metrics, result writing, the entrypoint."""

@@ -1,0 +1,34 @@
+"""What a model family hands back to the common job runner."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shared_schema import WeightsSource
+
+
+@dataclass(frozen=True)
+class SplitPredictions:
+    dates: np.ndarray
+    y: np.ndarray
+    p: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not (len(self.dates) == len(self.y) == len(self.p)):
+            raise ValueError("dates, y and p must have equal length")
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """Probabilities of 'threshold hit' for validation and test samples, plus facts about the fit."""
+
+    val: SplitPredictions
+    test: SplitPredictions
+    n_parameters: int
+    n_train: int
+    weights: WeightsSource
+    train_seconds: float
+    predict_seconds: float
+    device: str = "cpu"
+    packages: tuple[str, ...] = ()
+    notes: dict[str, str | float | int | bool] = field(default_factory=dict)

@@ -1,0 +1,96 @@
+"""The job contract: spec + dataset in, validated result.json + predictions.parquet out."""
+
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jobs import registry
+from jobs.common.contract import ModelOutput
+from jobs.common.dataset import load_dataset
+from jobs.common.errors import JobError
+from jobs.common.io import predictions_table, write_outputs
+from jobs.common.metrics import DECISION_RULE, choose_threshold, split_metrics
+from shared_schema import EnvironmentInfo, ExperimentSpec, JobResult, Timings
+
+BASE_PACKAGES = ("numpy", "pandas", "pyarrow", "pydantic")
+
+
+def read_spec(path: Path) -> ExperimentSpec:
+    try:
+        return ExperimentSpec.model_validate(json.loads(Path(path).read_text()))
+    except FileNotFoundError as exc:
+        raise JobError(f"spec file not found: {path}") from exc
+    except Exception as exc:
+        raise JobError(f"{path}: invalid spec: {' '.join(str(exc).split())[:300]}") from exc
+
+
+def package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    versions = {}
+    for name in dict.fromkeys(names):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def thread_count() -> int:
+    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+
+
+def build_result(spec: ExperimentSpec, output: ModelOutput, total_seconds: float) -> JobResult:
+    threshold = choose_threshold(output.val.y, output.val.p)
+    return JobResult(
+        spec=spec,
+        metrics={
+            "val": split_metrics(output.val.y, output.val.p, threshold),
+            "test": split_metrics(output.test.y, output.test.p, threshold),
+        },
+        decision_threshold=threshold,
+        decision_rule=DECISION_RULE,
+        n_parameters=output.n_parameters,
+        n_train=output.n_train,
+        weights=output.weights,
+        timings=Timings(
+            train_seconds=output.train_seconds,
+            predict_seconds=output.predict_seconds,
+            total_seconds=total_seconds,
+        ),
+        environment=EnvironmentInfo(
+            python=platform.python_version(),
+            platform=f"{platform.system()}-{platform.machine()}",
+            device=output.device,
+            threads=thread_count(),
+            packages=package_versions(BASE_PACKAGES + output.packages),
+        ),
+        notes=output.notes,
+    )
+
+
+def run_job(spec_path: Path, data_dir: Path, out_dir: Path, weights_dir: Path | None) -> JobResult:
+    started = time.perf_counter()
+    spec = read_spec(spec_path)
+    fit_predict = registry.resolve(spec.model, spec.env)
+    random.seed(spec.seed)
+    np.random.seed(spec.seed % 2**32)
+    dataset = load_dataset(data_dir, spec)
+    print(f"[job] {spec.id} {spec.slug}: model={spec.model} profile={spec.profile} rows={len(dataset.frame)}", flush=True)
+    output = fit_predict(spec, dataset, weights_dir)
+    for name, part in (("val", output.val), ("test", output.test)):
+        if not np.all(np.isfinite(part.p)) or part.p.min() < 0 or part.p.max() > 1:
+            raise JobError(f"model produced invalid probabilities on {name} (NaN/inf or outside [0, 1])")
+    result = build_result(spec, output, time.perf_counter() - started)
+    write_outputs(Path(out_dir), result, predictions_table(output))
+    print(
+        f"[job] done: val AUC={result.metrics['val'].auc} test AUC={result.metrics['test'].auc} "
+        f"in {result.timings.total_seconds:.1f}s",
+        flush=True,
+    )
+    return result

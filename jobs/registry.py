@@ -1,0 +1,23 @@
+"""Model name -> (environment, entry function). Imported lazily so an env loads only its stack."""
+
+import importlib
+from collections.abc import Callable
+
+from jobs.common.errors import JobError
+
+# "module:function" taking (spec, dataset, weights_dir) and returning a ModelOutput.
+ENTRYPOINTS: dict[str, tuple[str, str]] = {
+    "logreg": ("sklearn", "jobs.baselines.sklearn_models:logreg_features"),
+    "logreg-vol": ("sklearn", "jobs.baselines.sklearn_models:logreg_volatility"),
+    "gboost": ("sklearn", "jobs.baselines.sklearn_models:gradient_boosting"),
+}
+
+
+def resolve(model: str, env: str) -> Callable:
+    if model not in ENTRYPOINTS:
+        raise JobError(f"unknown model {model!r}; known: {sorted(ENTRYPOINTS)}")
+    expected_env, target = ENTRYPOINTS[model]
+    if env != expected_env:
+        raise JobError(f"model {model!r} runs in env {expected_env!r}, not {env!r}")
+    module_name, func = target.split(":")
+    return getattr(importlib.import_module(module_name), func)

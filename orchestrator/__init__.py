@@ -1,0 +1,1 @@
+"""Host side: CLI, experiment registry, planner/cache, executors, data builder."""

@@ -1,0 +1,1 @@
+"""Builds the one parquet dataset (features, targets, splits) that every job reads."""

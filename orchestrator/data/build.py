@@ -1,0 +1,139 @@
+"""`orch data build`: OHLCV -> 25 features + targets + splits -> parquet and manifest."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from orchestrator.data.features import FEATURE_NAMES, compute_features, feature_definitions
+from orchestrator.data.splits import SimpleSplitter
+from orchestrator.data.targets import threshold_target
+from orchestrator.errors import DataError
+from orchestrator.fsutil import atomic_write_bytes, atomic_write_text
+from shared_schema import DatasetManifest, FeatureInfo, SourceInfo, SplitDates, SplitSummary
+
+BUILDER_VERSION = "1"
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    name: str
+    source: SourceInfo
+    split_dates: SplitDates
+    horizons: tuple[int, ...] = (1, 3)
+    threshold: float = 0.01
+    context_length: int = 80
+
+
+def target_column(horizon: int) -> str:
+    return f"target_h{horizon}"
+
+
+def usable_column(horizon: int) -> str:
+    return f"usable_h{horizon}"
+
+
+def assemble(ohlcv: pd.DataFrame, request: BuildRequest) -> pd.DataFrame:
+    """The dataset as a frame: date, 25 features, split, target_hH / usable_hH per horizon."""
+    frame = compute_features(ohlcv)
+    complete = frame[FEATURE_NAMES].notna().all(axis=1).to_numpy()
+    if not complete.any():
+        raise DataError(f"too few rows ({len(frame)}) to compute the indicators (need about 60)")
+    first = int(np.argmax(complete))
+    frame = frame.iloc[first:].reset_index(drop=True)
+    gaps = frame[FEATURE_NAMES].isna().any(axis=1)
+    if gaps.any():
+        row = frame[gaps].iloc[0]
+        bad = [c for c in FEATURE_NAMES if pd.isna(row[c])]
+        raise DataError(f"feature(s) {bad} undefined on {pd.Timestamp(row['date']).date()} (zero volume or flat prices?)")
+    needed = request.context_length + max(request.horizons)
+    if len(frame) < needed:
+        raise DataError(
+            f"too few rows after indicator warm-up: {len(frame)} < context {request.context_length} + horizon {max(request.horizons)}"
+        )
+    splitter = SimpleSplitter(request.split_dates)
+    split = splitter.assign(frame["date"])
+    frame["split"] = split
+    high, close = frame["high"].to_numpy(), frame["close"].to_numpy()
+    for h in request.horizons:
+        target = threshold_target(high, close, h, request.threshold)
+        frame[target_column(h)] = target
+        frame[usable_column(h)] = splitter.usable(split, target, h)
+    for name in SPLITS:
+        rows = split == name
+        if not rows.any():
+            raise DataError(f"split {name!r} has no rows (split dates {request.split_dates.train_end} / {request.split_dates.val_end}, data {frame['date'].iloc[0].date()}..{frame['date'].iloc[-1].date()})")
+        for h in request.horizons:
+            if not (rows & frame[usable_column(h)].to_numpy()).any():
+                raise DataError(f"split {name!r} has no labelled rows for horizon {h}")
+    frame["date"] = frame["date"].dt.date
+    return frame
+
+
+def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """Deterministic parquet: fixed schema, no pandas metadata, no timestamps."""
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True)
+    return sink.getvalue().to_pybytes()
+
+
+def summarise(frame: pd.DataFrame, request: BuildRequest, sha256: str) -> DatasetManifest:
+    splits = {}
+    for name in SPLITS:
+        part = frame[frame["split"] == name]
+        labelled, rates = {}, {}
+        for h in request.horizons:
+            usable = part[part[usable_column(h)]]
+            labelled[f"h{h}"] = len(usable)
+            rates[f"h{h}"] = float(usable[target_column(h)].astype(float).mean())
+        splits[name] = SplitSummary(
+            rows=len(part), start=part["date"].iloc[0], end=part["date"].iloc[-1],
+            labelled=labelled, positive_rate=rates,
+        )
+    return DatasetManifest(
+        name=request.name,
+        sha256=sha256,
+        builder_version=BUILDER_VERSION,
+        source=request.source,
+        rows=len(frame),
+        date_start=frame["date"].iloc[0],
+        date_end=frame["date"].iloc[-1],
+        features=[FeatureInfo(name=n, definition=d) for n, d in feature_definitions()],
+        horizons=list(request.horizons),
+        threshold=request.threshold,
+        split_dates=request.split_dates,
+        splits=splits,
+    )
+
+
+def build_dataset(ohlcv: pd.DataFrame, request: BuildRequest, out_dir: Path) -> DatasetManifest:
+    """Write `<out_dir>/<name>.parquet` and `<name>.manifest.json` atomically; return the manifest."""
+    frame = assemble(ohlcv, request)
+    payload = to_parquet_bytes(frame)
+    manifest = summarise(frame, request, hashlib.sha256(payload).hexdigest())
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_dir / f"{request.name}.parquet", payload)
+    atomic_write_text(manifest_path(out_dir, request.name), manifest.model_dump_json(indent=2) + "\n")
+    return manifest
+
+
+def manifest_path(data_dir: Path, name: str) -> Path:
+    return Path(data_dir) / f"{name}.manifest.json"
+
+
+def load_manifest(data_dir: Path, name: str) -> DatasetManifest:
+    path = manifest_path(data_dir, name)
+    if not path.is_file():
+        raise DataError(f"dataset {name!r} not built: {path} missing (run `orch data build`)")
+    try:
+        return DatasetManifest.model_validate(json.loads(path.read_text()))
+    except Exception as exc:
+        raise DataError(f"{path}: invalid manifest ({str(exc).splitlines()[0]})") from exc

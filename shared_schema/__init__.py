@@ -1,0 +1,36 @@
+"""The one contract both sides share: pydantic models for datasets, specs, results, predictions.
+
+Imports pydantic only, so the host and every job environment can load it.
+"""
+
+from shared_schema.base import SCHEMA_VERSION
+from shared_schema.manifest import DatasetManifest, FeatureInfo, SplitDates, SplitSummary, SourceInfo
+from shared_schema.spec import DatasetRef, ExperimentSpec
+from shared_schema.result import (
+    EnvironmentInfo,
+    JobResult,
+    Provenance,
+    SplitMetrics,
+    Timings,
+    WeightsSource,
+)
+from shared_schema.predictions import PREDICTION_DTYPES, PredictionsFile
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DatasetManifest",
+    "FeatureInfo",
+    "SplitDates",
+    "SplitSummary",
+    "SourceInfo",
+    "DatasetRef",
+    "ExperimentSpec",
+    "EnvironmentInfo",
+    "JobResult",
+    "Provenance",
+    "SplitMetrics",
+    "Timings",
+    "WeightsSource",
+    "PREDICTION_DTYPES",
+    "PredictionsFile",
+]

@@ -1,0 +1,108 @@
+"""What a finished job reports. The job fills everything but `provenance`; the host adds that."""
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from shared_schema.base import (
+    FiniteFloat,
+    NonNegFloat,
+    Probability,
+    SchemaVersion,
+    Sha256,
+    StrictModel,
+)
+from shared_schema.spec import ExperimentSpec
+
+
+class SplitMetrics(StrictModel):
+    n: int = Field(ge=1)
+    base_rate: Probability
+    # None only when the split holds a single class (AUC undefined), never NaN.
+    auc: Probability | None
+    accuracy: Probability
+    precision: Probability
+    recall: Probability
+    brier: Probability
+    log_loss: NonNegFloat
+    ece: Probability
+    p_min: Probability
+    p_max: Probability
+    p_std: NonNegFloat
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> "SplitMetrics":
+        if self.p_min > self.p_max:
+            raise ValueError("p_min must not exceed p_max")
+        return self
+
+
+class Timings(StrictModel):
+    train_seconds: NonNegFloat
+    predict_seconds: NonNegFloat
+    total_seconds: NonNegFloat
+
+
+class WeightsSource(StrictModel):
+    """Where the model's starting weights came from. `random-init` results are never findings."""
+
+    kind: Literal["from-scratch", "pretrained", "random-init"]
+    hub_id: str | None = None
+    revision: str | None = None
+    sha256: Sha256 | None = None
+
+    @model_validator(mode="after")
+    def _pretrained_is_identified(self) -> "WeightsSource":
+        if self.kind == "pretrained" and not (self.hub_id and self.sha256):
+            raise ValueError("pretrained weights need hub_id and sha256")
+        return self
+
+
+class EnvironmentInfo(StrictModel):
+    python: str
+    platform: str
+    device: str
+    threads: int = Field(ge=1)
+    packages: dict[str, str]
+
+
+class Provenance(StrictModel):
+    """Filled by the host after validating the job's output; the job cannot know these."""
+
+    run_key: Sha256
+    spec_sha256: Sha256
+    dataset_sha256: Sha256
+    env_fingerprint: str
+    code_sha256: Sha256
+    git_commit: str | None
+    git_dirty: bool | None
+    executor: Literal["native", "docker", "compose", "direct"]
+    image_id: str | None = None
+    host_platform: str
+    wall_seconds: NonNegFloat
+    started_at: dt.datetime
+    finished_at: dt.datetime
+
+
+class JobResult(StrictModel):
+    schema_version: SchemaVersion = 1
+    status: Literal["ok"] = "ok"
+    spec: ExperimentSpec
+    metrics: dict[Literal["val", "test"], SplitMetrics]
+    decision_threshold: Probability
+    decision_rule: str
+    n_parameters: int = Field(ge=0)
+    n_train: int = Field(ge=1)
+    weights: WeightsSource
+    timings: Timings
+    environment: EnvironmentInfo
+    notes: dict[str, str | FiniteFloat | int | bool] = Field(default_factory=dict)
+    provenance: Provenance | None = None
+
+    @model_validator(mode="after")
+    def _both_splits(self) -> "JobResult":
+        missing = {"val", "test"} - set(self.metrics)
+        if missing:
+            raise ValueError(f"metrics missing for split(s): {sorted(missing)}")
+        return self

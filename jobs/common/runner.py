@@ -74,6 +74,10 @@ def build_result(spec: ExperimentSpec, output: ModelOutput, total_seconds: float
     )
 
 
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def run_job(spec_path: Path, data_dir: Path, out_dir: Path, weights_dir: Path | None) -> JobResult:
     started = time.perf_counter()
     spec = read_spec(spec_path)
@@ -89,7 +93,7 @@ def run_job(spec_path: Path, data_dir: Path, out_dir: Path, weights_dir: Path | 
     result = build_result(spec, output, time.perf_counter() - started)
     write_outputs(Path(out_dir), result, predictions_table(output))
     print(
-        f"[job] done: val AUC={result.metrics['val'].auc} test AUC={result.metrics['test'].auc} "
+        f"[job] done: val AUC={_fmt(result.metrics['val'].auc)} test AUC={_fmt(result.metrics['test'].auc)} "
         f"in {result.timings.total_seconds:.1f}s",
         flush=True,
     )

@@ -1,0 +1,104 @@
+"""`orch data build`: the dataset every job reads."""
+
+import datetime as dt
+import resource
+import time
+from pathlib import Path
+
+import click
+
+from orchestrator import paths
+from orchestrator.console import say
+from orchestrator.data.build import BuildRequest, build_dataset, load_manifest
+from orchestrator.data.sources import load_arch_sp500, load_yahoo_csv, synthetic_ohlcv
+from orchestrator.data.splits import BUNDLED_SPLITS, USER_SPY_SPLITS
+from orchestrator.errors import DataError
+from shared_schema import DatasetManifest, SourceInfo, SplitDates
+
+
+def build_default_dataset(data_dir: Path) -> DatasetManifest:
+    """The bundled S&P 500 index dataset (no network), as `orch run` builds it when absent."""
+    request = BuildRequest(
+        name=paths.DEFAULT_DATASET,
+        source=SourceInfo(kind="arch-sp500", description="S&P 500 index daily OHLCV 1999-2018 from the arch package"),
+        split_dates=BUNDLED_SPLITS,
+    )
+    return build_dataset(load_arch_sp500(), request, data_dir)
+
+
+def ensure_dataset(data_dir: Path, name: str) -> DatasetManifest:
+    if not (data_dir / f"{name}.manifest.json").is_file() and name == paths.DEFAULT_DATASET:
+        say(f"dataset {name!r} not found in {data_dir}: building it from the bundled S&P 500 data")
+        return build_default_dataset(data_dir)
+    manifest = load_manifest(data_dir, name)
+    if not (data_dir / f"{name}.parquet").is_file():
+        raise DataError(f"{data_dir / (name + '.parquet')} missing; rebuild with `orch data build`")
+    return manifest
+
+
+def _parse_horizons(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        raise DataError(f"--horizons must be comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise DataError("--horizons must be positive integers")
+    return values
+
+
+@click.group("data")
+def data_group() -> None:
+    """Build and inspect datasets."""
+
+
+@data_group.command("build")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="a daily OHLCV CSV with Yahoo column names")
+@click.option("--synthetic", is_flag=True, help="seeded synthetic OHLCV with volatility clustering (tests)")
+@click.option("--name", help="dataset name (default: sp500, the CSV's stem, or synthetic)")
+@click.option("--rows", type=click.IntRange(min=10), default=2600, show_default=True, help="rows for --synthetic")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed for --synthetic")
+@click.option("--train-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of validation")
+@click.option("--val-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of test")
+@click.option("--horizons", default="1,3", show_default=True, help="target horizons in days")
+@click.option("--threshold", type=click.FloatRange(min=0.0001, max=0.5), default=0.01, show_default=True,
+              help="rise on HIGH over the close that counts as a hit")
+@click.option("--context-length", type=click.IntRange(min=1), default=80, show_default=True,
+              help="context the jobs will use (checked against the data length)")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: data/)")
+def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, horizons, threshold, context_length, out_dir):
+    """Build <name>.parquet and <name>.manifest.json (features, targets, splits)."""
+    if csv_path and synthetic:
+        raise DataError("choose one source: --csv or --synthetic (default: bundled S&P 500)")
+    started = time.perf_counter()
+    if csv_path:
+        ohlcv, digest = load_yahoo_csv(csv_path)
+        source = SourceInfo(kind="csv", description=f"user CSV {Path(csv_path).name}", input_sha256=digest)
+        default_name, default_splits = Path(csv_path).stem, USER_SPY_SPLITS
+    elif synthetic:
+        ohlcv = synthetic_ohlcv(rows=rows, seed=seed)
+        source = SourceInfo(kind="synthetic", description=f"GARCH(1,1) synthetic OHLCV, {rows} rows", seed=seed)
+        default_name, default_splits = "synthetic", BUNDLED_SPLITS
+    else:
+        ohlcv = load_arch_sp500()
+        source = SourceInfo(kind="arch-sp500", description="S&P 500 index daily OHLCV 1999-2018 from the arch package")
+        default_name, default_splits = paths.DEFAULT_DATASET, BUNDLED_SPLITS
+    try:
+        splits = SplitDates(
+            train_end=train_end.date() if train_end else default_splits.train_end,
+            val_end=val_end.date() if val_end else default_splits.val_end,
+        )
+    except ValueError as exc:
+        raise DataError(f"invalid split dates: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
+    request = BuildRequest(
+        name=name or default_name, source=source, split_dates=splits,
+        horizons=_parse_horizons(horizons), threshold=threshold, context_length=context_length,
+    )
+    manifest = build_dataset(ohlcv, request, out_dir or paths.data_dir())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    click.echo(
+        f"built {manifest.name}: {manifest.rows} rows {manifest.date_start}..{manifest.date_end}, "
+        f"sha256 {manifest.sha256[:12]}, {time.perf_counter() - started:.2f}s, peak RSS {peak_mb:.0f} MiB"
+    )
+    for split, summary in manifest.splits.items():
+        rates = ", ".join(f"{h} {summary.positive_rate[h]:.3f} (n={summary.labelled[h]})" for h in summary.labelled)
+        click.echo(f"  {split:5s} {summary.start}..{summary.end}: positive rate {rates}")

@@ -1,0 +1,226 @@
+"""`orch list | plan | run | status | validate`: the experiment matrix and its results."""
+
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from orchestrator import paths
+from orchestrator.commands.data import ensure_dataset
+from orchestrator.console import console, print_json, print_table, say
+from orchestrator.environments import ENVIRONMENTS
+from orchestrator.errors import UserError
+from orchestrator.executors import get_executor
+from orchestrator.planner import Decision, make_plan
+from orchestrator.registry import EXPERIMENTS
+from orchestrator.results import InvalidResult, ResultStore, load_result
+from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
+from orchestrator.selection import select
+
+
+def selection_options(func):
+    options = [
+        click.argument("names", nargs=-1),
+        click.option("--all", "all_", is_flag=True, help="every experiment of the matrix"),
+        click.option("--model", "models", multiple=True, help="only this model (repeatable)"),
+        click.option("--horizon", "horizons", type=int, multiple=True, help="only this horizon (repeatable)"),
+        click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+                     help="quick: CI/laptop sizes; full: the study's sizes"),
+        click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="run seeds 0..N-1 of each experiment"),
+        click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/"),
+        click.option("--executor", type=click.Choice(["auto", "native", "docker"]), default="auto", show_default=True),
+        click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force):
+    experiments = select(names, all_, models, horizons)
+    executor = get_executor(executor_name)
+    data_dir = paths.data_dir()
+    manifest = ensure_dataset(data_dir, dataset)
+    fingerprints = {env: executor.fingerprint(ENVIRONMENTS[env]) for env in {e.env for e in experiments}}
+    store = ResultStore(paths.results_dir())
+    decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store, fingerprints, force)
+    return decisions, executor, store, data_dir
+
+
+def decision_rows(decisions: list[Decision]) -> list[list[str]]:
+    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason] for d in decisions]
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def list_command(as_json: bool) -> None:
+    """Every experiment of the matrix, whether its job exists, and its last test AUC."""
+    latest = ResultStore(paths.results_dir()).latest_by_slug()
+    rows = []
+    for e in EXPERIMENTS:
+        stored = latest.get(e.slug)
+        auc = stored.result.metrics["test"].auc if stored else None
+        rows.append({
+            "id": e.id, "slug": e.slug, "model": e.model, "env": e.env, "horizon": e.horizon,
+            "status": ("has result" if stored else "ready") if e.implemented else "not implemented",
+            "last_test_auc": auc,
+            "last_profile": stored.result.spec.profile if stored else None,
+        })
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Experiments", ["id", "slug", "model", "env", "H", "status", "last test AUC"],
+        [[r["id"], r["slug"], r["model"], r["env"], r["horizon"], r["status"],
+          f"{r['last_test_auc']:.3f} ({r['last_profile']})" if r["last_test_auc"] is not None else "-"] for r in rows],
+    )
+
+
+@click.command("plan")
+@selection_options
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, as_json):
+    """Per experiment: run or skip, and why."""
+    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force)
+    if as_json:
+        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
+                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
+        return
+    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+
+
+@click.command("run")
+@selection_options
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="experiments in parallel")
+@click.option("--keep-going", is_flag=True, help="a failed job does not stop the others")
+@click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
+@click.option("--timeout", type=click.FloatRange(min=1), help="per-job timeout in seconds (default: per registry)")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, jobs, keep_going,
+                dry_run, timeout, as_json):
+    """Run the selected experiments (cached ones are skipped)."""
+    decisions, executor_obj, store, data_dir = build_plan(
+        names, all_, models, horizons, profile, seeds, dataset, executor, force)
+    if dry_run:
+        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+        return
+    todo = [d for d in decisions if d.action == "run"]
+    scheduler = Scheduler(executor_obj, store, data_dir, paths.weights_dir() if paths.weights_dir().is_dir() else None,
+                          jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say)
+    started = time.perf_counter()
+    try:
+        outcomes = _run_with_progress(scheduler, decisions, len(todo))
+    except Interrupted as interrupted:
+        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json)
+        raise
+    _summarise(decisions, outcomes, time.perf_counter() - started, as_json)
+    failed = [o for o in outcomes if o.status != "ok"]
+    if failed:
+        raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")
+
+
+def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int) -> list[JobOutcome]:
+    if total == 0:
+        return []
+    if not console.is_terminal:
+        scheduler.on_progress = lambda slug, line: say(f"  {slug}: {line}") if line == "started" or line.startswith("[job] done") else None
+        return scheduler.run(decisions)
+    running: dict[str, str] = {}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[running]}"), console=console, transient=False) as progress:
+        task = progress.add_task("experiments", total=total, running="")
+
+        def on_progress(slug: str, line: str) -> None:
+            if line == "started":
+                running[slug] = "started"
+            elif line.startswith("[job] done") or line.startswith("job failed"):
+                running.pop(slug, None)
+                progress.advance(task)
+                progress.console.print(f"  {slug}: {line}", markup=False)
+            progress.update(task, running=", ".join(sorted(running)))
+
+        scheduler.on_progress = on_progress
+        outcomes = scheduler.run(decisions)
+        progress.update(task, completed=total, running="")
+    return outcomes
+
+
+def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool) -> None:
+    by_key = {(o.decision.run.spec.slug, o.decision.run.spec.seed): o for o in outcomes}
+    rows = []
+    for d in decisions:
+        outcome = by_key.get((d.run.spec.slug, d.run.spec.seed))
+        if outcome is not None:
+            status, detail = outcome.status, (f"test AUC {outcome.test_auc:.3f}" if outcome.test_auc is not None
+                                              else f"{outcome.kind}: {outcome.reason}")
+            secs = f"{outcome.seconds:.1f}"
+        elif d.action == "skip":
+            status, detail, secs = "cached", d.reason, "-"
+        elif d.action == "unavailable":
+            status, detail, secs = "not implemented", d.reason, "-"
+        else:
+            status, detail, secs = "not run", d.reason, "-"
+        rows.append([d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), status, secs, detail])
+    if as_json:
+        print_json({"seconds": seconds, "experiments": [dict(zip(["id", "slug", "seed", "status", "seconds", "detail"], r)) for r in rows]})
+        return
+    counts = {}
+    for row in rows:
+        counts[row[3]] = counts.get(row[3], 0) + 1
+    print_table(f"Summary ({seconds:.1f}s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+                ["id", "slug", "seed", "status", "seconds", "detail"], rows)
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status_command(as_json: bool) -> None:
+    """Finished results, recent failures and leftovers in the results folder."""
+    store = ResultStore(paths.results_dir())
+    finished = store.finished()
+    failures = store.failures()
+    staging = sorted((store.root / ".staging").glob("*")) if (store.root / ".staging").is_dir() else []
+    if as_json:
+        print_json({
+            "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, "test_auc": s.result.metrics["test"].auc,
+                          "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
+            "failures": [f.model_dump(mode="json") for f in failures],
+            "in_progress_or_abandoned": [p.name for p in staging],
+        })
+        return
+    print_table(f"Finished runs in {store.root}", ["folder", "test AUC", "profile", "weights", "finished"],
+                [[s.folder.name, f"{s.result.metrics['test'].auc:.3f}" if s.result.metrics["test"].auc is not None else "-",
+                  s.result.spec.profile, s.result.weights.kind, f"{s.result.provenance.finished_at:%Y-%m-%d %H:%M}"]
+                 for s in finished])
+    if failures:
+        print_table("Failures", ["slug", "seed", "kind", "reason", "when"],
+                    [[f.slug, f.seed, f.kind, f.reason[:100], f"{f.finished_at:%Y-%m-%d %H:%M}"] for f in failures[-20:]])
+    if staging:
+        say(f"{len(staging)} staging folder(s) in {store.root / '.staging'} (a run in progress, or an abandoned one)")
+
+
+@click.command("validate")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def validate_command(path: Path | None) -> None:
+    """Validate a run folder, a result.json, or every run under a results folder."""
+    path = path or paths.results_dir()
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
+    if path.is_file() or (path / "result.json").is_file():
+        folders = [path]
+    else:
+        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        if not folders:
+            raise UserError(f"{path}: no run folders to validate")
+    bad = 0
+    for folder in folders:
+        try:
+            result = load_result(folder)
+            note = " [random-init weights]" if result.weights.kind == "random-init" else ""
+            click.echo(f"ok       {folder}  ({result.spec.slug}, test AUC {result.metrics['test'].auc}){note}")
+        except InvalidResult as exc:
+            bad += 1
+            click.echo(f"invalid  {exc}")
+    if bad:
+        raise UserError(f"{bad} of {len(folders)} result(s) invalid")

@@ -1,0 +1,121 @@
+"""What every executor receives and returns, and the subprocess plumbing they share."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from orchestrator.environments import Environment
+from orchestrator.runs import PlannedRun
+
+KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    run: PlannedRun
+    staging: Path  # the job's own writable results folder; spec.json is already in it
+    data_dir: Path
+    weights_dir: Path | None
+    threads: int
+    timeout_s: float
+    log_path: Path
+    on_line: Callable[[str], None] = lambda line: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class ExecOutcome:
+    returncode: int | None
+    reason: str  # one line: the job's own last stderr line, or what the executor saw
+    timed_out: bool = False
+    oom: bool = False
+    interrupted: bool = False
+    image_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not (self.timed_out or self.oom or self.interrupted)
+
+
+class Executor(Protocol):
+    name: str
+
+    def fingerprint(self, env: Environment) -> str: ...
+
+    def prepare(self, env: Environment, say: Callable[[str], None]) -> None: ...
+
+    def execute(self, request: JobRequest) -> ExecOutcome: ...
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Cap every math library's pool so N parallel jobs do not oversubscribe the cores."""
+    value = str(max(1, threads))
+    return {name: value for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+
+
+def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], cwd: Path,
+                  on_kill: Callable[[], None] | None = None) -> tuple[int | None, str, bool, bool]:
+    """Run `command` in its own process group, tee output to the log, enforce timeout and cancel.
+
+    Returns (returncode, last stderr line, timed_out, interrupted).
+    """
+    log_lock = threading.Lock()
+    last_err: list[str] = []
+    with open(request.log_path, "a", buffering=1) as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, bufsize=1, start_new_session=True,
+        )
+
+        def pump(stream, is_err: bool) -> None:
+            for line in stream:
+                with log_lock:
+                    log.write(line)
+                stripped = line.rstrip()
+                if is_err and stripped:
+                    last_err.append(stripped)
+                    del last_err[:-20]
+                request.on_line(stripped)
+
+        readers = [threading.Thread(target=pump, args=(process.stdout, False), daemon=True),
+                   threading.Thread(target=pump, args=(process.stderr, True), daemon=True)]
+        for reader in readers:
+            reader.start()
+        deadline = time.monotonic() + request.timeout_s
+        timed_out = interrupted = False
+        while process.poll() is None:
+            if request.cancel.is_set():
+                interrupted = True
+            elif time.monotonic() > deadline:
+                timed_out = True
+            if timed_out or interrupted:
+                stop_process_group(process)
+                if on_kill:
+                    on_kill()
+                break
+            time.sleep(0.1)
+        process.wait()
+        for reader in readers:
+            reader.join(timeout=5)
+    reason = next((line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else "")
+    return process.returncode, reason, timed_out, interrupted
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM the whole group, then SIGKILL whatever is left after a grace period."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, KILL_GRACE_SECONDS)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -1,0 +1,69 @@
+"""Decides, per experiment, whether to run or skip it, and says why."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from orchestrator.registry import Experiment, Profile
+from orchestrator.results import ResultStore
+from orchestrator.runs import PlannedRun, plan_run
+from shared_schema import DatasetManifest
+
+Action = Literal["run", "skip", "unavailable"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    experiment: Experiment
+    run: PlannedRun
+    action: Action
+    reason: str
+
+
+def stale_reasons(run: PlannedRun, store: ResultStore) -> list[str]:
+    """Why the newest earlier result for the same experiment and seed no longer counts."""
+    earlier = [
+        s.result for s in store.finished()
+        if s.result.spec.slug == run.spec.slug and s.result.spec.seed == run.spec.seed and s.result.provenance
+    ]
+    if not earlier:
+        return []
+    old = earlier[-1].provenance
+    reasons = []
+    if old.spec_sha256 != run.key.spec_sha256:
+        reasons.append("spec changed")
+    if old.dataset_sha256 != run.key.dataset_sha256:
+        reasons.append("data changed")
+    if old.env_fingerprint != run.key.env_fingerprint:
+        reasons.append("environment changed")
+    if old.code_sha256 != run.key.code_sha256:
+        reasons.append("code changed")
+    return reasons
+
+
+def decide(run: PlannedRun, store: ResultStore, force: bool) -> Decision:
+    experiment = run.experiment
+    if not experiment.implemented:
+        return Decision(experiment, run, "unavailable", f"no job for model {experiment.model!r} yet")
+    cached = store.cached(run)
+    if cached is not None and not force:
+        auc = cached.metrics["test"].auc
+        return Decision(experiment, run, "skip", f"cached ({run.folder_name}, test AUC {auc:.3f})" if auc is not None else "cached")
+    if force:
+        return Decision(experiment, run, "run", "forced")
+    failure = store.last_failure(run.key.run_key)
+    if failure is not None:
+        return Decision(experiment, run, "run", f"previous run failed ({failure.kind}: {failure.reason[:80]})")
+    reasons = stale_reasons(run, store)
+    if reasons:
+        return Decision(experiment, run, "run", ", ".join(reasons))
+    return Decision(experiment, run, "run", "missing (never run)")
+
+
+def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: list[int],
+              store: ResultStore, fingerprints: dict[str, str], force: bool = False) -> list[Decision]:
+    decisions = []
+    for experiment in experiments:
+        for seed in seeds:
+            run = plan_run(experiment, manifest, profile, seed, fingerprints[experiment.env])
+            decisions.append(decide(run, store, force))
+    return decisions

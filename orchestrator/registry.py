@@ -1,0 +1,130 @@
+"""The experiment matrix as data: the one source of truth for ids, slugs, models and resources.
+
+Whether an experiment can run is not declared here: it is derived from whether its model has a
+job entry point (`jobs.registry.ENTRYPOINTS`), so the list never hides what is still missing.
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from jobs.registry import ENTRYPOINTS
+
+Profile = Literal["quick", "full"]
+GpuNeed = Literal["none", "optional", "required"]
+HORIZONS = (1, 3)
+CONTEXT_LENGTH = 80
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: int = 1
+    memory_gb: float = 2.0
+    gpu: GpuNeed = "none"
+    timeout_s: dict[str, int] = field(default_factory=lambda: {"quick": 900, "full": 6 * 3600})
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    slug: str
+    model: str
+    env: str
+    horizon: int
+    family: str
+    hyperparameters: dict[str, dict]  # profile -> hyper-parameters
+    resources: Resources
+    context_length: int = CONTEXT_LENGTH
+
+    @property
+    def implemented(self) -> bool:
+        return self.model in ENTRYPOINTS
+
+    def params(self, profile: Profile) -> dict:
+        return dict(self.hyperparameters.get(profile, {}))
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of the study; the registry expands it over both horizons."""
+
+    model: str
+    slug_stem: str
+    env: str
+    family: str
+    quick: dict
+    full: dict
+    resources: Resources = Resources()
+
+
+SKLEARN = Resources(cpus=1, memory_gb=1.0)
+TORCH = Resources(cpus=2, memory_gb=4.0, gpu="optional")
+FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional")
+
+# Torch defaults: quick keeps a whole job near half a minute on 2 CPU cores; full is the study
+# (~2M parameters like the published PatchTST).
+TORCH_QUICK = {"size": 100_000, "epochs": 4, "batch_size": 128, "max_train_windows": 1500, "lr": 1e-3, "patience": 2}
+TORCH_FULL = {"size": 2_000_000, "epochs": 60, "batch_size": 64, "lr": 3e-4, "patience": 8}
+
+
+def _torch(model: str, stem: str, family: str) -> ModelEntry:
+    return ModelEntry(model, stem, "torch", family, TORCH_QUICK, TORCH_FULL, TORCH)
+
+
+FOUNDATION_MODELS = [
+    ModelEntry("lagllama", "lagllama", "gluonts", "foundation",
+               {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1}, {"mode": "fine-tune", "num_samples": 100}, FOUNDATION),
+    ModelEntry("timesfm", "timesfm", "timesfm", "foundation",
+               {"mode": "fine-tune", "max_steps": 10}, {"mode": "fine-tune"}, FOUNDATION),
+]
+FROM_SCRATCH_MODELS = [
+    _torch("itransformer", "itransformer", "transformer"),
+    _torch("timemixer", "timemixer", "no-attention"),
+    _torch("informer", "informer", "transformer"),
+    _torch("autoformer", "autoformer", "transformer"),
+    _torch("fedformer", "fedformer", "transformer"),
+    _torch("etsformer", "etsformer", "transformer"),
+    _torch("crossformer", "crossformer", "transformer"),
+]
+BASELINE_MODELS = [
+    _torch("patchtst", "patchtst", "transformer"),
+    ModelEntry("logreg", "logreg", "sklearn", "classical", {}, {}, SKLEARN),
+    ModelEntry("logreg-vol", "logregvol", "sklearn", "classical", {}, {}, SKLEARN),
+    ModelEntry("gboost", "gboost", "sklearn", "classical", {"max_iter": 200}, {"max_iter": 400}, SKLEARN),
+]
+CONTROL_MODELS = [
+    _torch("patchtst-causal", "patchtst-causal", "transformer"),
+    _torch("dlinear", "dlinear", "no-attention"),
+]
+
+
+def _expand(prefix: str, first_number: int, entries: list[ModelEntry]) -> list[Experiment]:
+    experiments = []
+    number = first_number
+    for entry in entries:
+        for horizon in HORIZONS:
+            experiments.append(
+                Experiment(
+                    id=f"{prefix}-{number:02d}",
+                    slug=f"{entry.slug_stem}-h{horizon}",
+                    model=entry.model,
+                    env=entry.env,
+                    horizon=horizon,
+                    family=entry.family,
+                    hyperparameters={"quick": entry.quick, "full": entry.full},
+                    resources=entry.resources,
+                )
+            )
+            number += 1
+    return experiments
+
+
+# FD-01..FD-18 follow the design's numbering: Lag-Llama, TimesFM, then the seven architectures,
+# each H1 then H3. BL are the baselines every result is compared with; CT the controls.
+EXPERIMENTS: list[Experiment] = (
+    _expand("FD", 1, FOUNDATION_MODELS + FROM_SCRATCH_MODELS)
+    + _expand("BL", 1, BASELINE_MODELS)
+    + _expand("CT", 1, CONTROL_MODELS)
+)
+BY_ID = {e.id: e for e in EXPERIMENTS}
+BY_SLUG = {e.slug: e for e in EXPERIMENTS}

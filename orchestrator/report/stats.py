@@ -1,0 +1,210 @@
+"""The report's statistics, pure numpy/scipy so they can be tested on synthetic data with known truth.
+
+Neighbouring daily labels overlap (an H-day label window shares days with the next one) and
+volatility clusters, so days are not independent: intervals come from a circular block bootstrap
+over days, where every model is scored on the *same* resampled days so that differences are paired.
+Rows passed in must be in time order for the blocks to mean anything.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+DEFAULT_BLOCK_LENGTH = 10
+DEFAULT_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its bootstrap standard error and percentile interval."""
+
+    estimate: float
+    low: float
+    high: float
+    se: float
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """AUC(a) - AUC(b) on the same days, with two p-values for 'no difference'.
+
+    `p_bootstrap` is a Wald test with the block-bootstrap standard error (respects serial
+    dependence); `p_delong` is DeLong's test, which assumes independent days (a second opinion that
+    is too optimistic when labels overlap)."""
+
+    interval: Interval
+    p_bootstrap: float
+    p_delong: float
+    n: int
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Mann-Whitney AUC with mid-ranks for ties; NaN when only one class is present."""
+    y = np.asarray(y, dtype=bool)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = scipy_stats.rankdata(np.asarray(p, dtype=np.float64))
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def block_bootstrap_counts(n: int, n_resamples: int, block_length: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each day appears in each circular-block resample: shape (n_resamples, n).
+
+    Counts rather than index lists let every statistic below be a weighted sum, and let several
+    models share exactly the same resamples."""
+    if n < 1 or n_resamples < 1 or block_length < 1:
+        raise ValueError("n, n_resamples and block_length must be positive")
+    length = min(block_length, n)
+    blocks = -(-n // length)
+    starts = rng.integers(0, n, size=(n_resamples, blocks))
+    days = (starts[:, :, None] + np.arange(length)) % n
+    days = days.reshape(n_resamples, blocks * length)[:, :n]
+    flat = days + (np.arange(n_resamples) * n)[:, None]
+    return np.bincount(flat.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
+
+
+def resampled_auc(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """AUC of every resample at once, ties counted as half a win; NaN where a class is missing.
+
+    Each positive day contributes (its count) x (weighted negatives scoring below it + half of
+    those tied with it), so one sort serves all resamples."""
+    y = np.asarray(y, dtype=bool)
+    order = np.argsort(np.asarray(p, dtype=np.float64), kind="mergesort")
+    sorted_p = np.asarray(p, dtype=np.float64)[order]
+    sorted_y = y[order]
+    weights = counts[:, order]
+    starts_group = np.r_[True, sorted_p[1:] != sorted_p[:-1]]
+    group_of_day = np.cumsum(starts_group) - 1
+    negatives = weights * ~sorted_y
+    negatives_per_group = np.add.reduceat(negatives, np.flatnonzero(starts_group), axis=1)
+    negatives_below = np.cumsum(negatives_per_group, axis=1) - negatives_per_group
+    positive_days = np.flatnonzero(sorted_y)
+    groups = group_of_day[positive_days]
+    wins = (
+        weights[:, positive_days]
+        * (negatives_below[:, groups] + 0.5 * negatives_per_group[:, groups])
+    ).sum(axis=1)
+    pairs = weights[:, positive_days].sum(axis=1) * negatives.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan)
+
+
+def _interval(estimate: float, replicates: np.ndarray, level: float) -> Interval:
+    kept = replicates[np.isfinite(replicates)]
+    if len(kept) < 2:
+        return Interval(estimate, float("nan"), float("nan"), float("nan"))
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(kept, [tail, 100.0 - tail])
+    return Interval(float(estimate), float(low), float(high), float(kept.std(ddof=1)))
+
+
+def _mean_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    return float(np.mean([auc(y, row) for row in scores]))
+
+
+def _mean_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return np.mean([resampled_auc(y, row, counts) for row in scores], axis=0)
+
+
+def auc_interval(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE) -> Interval:
+    """Interval for the seed-mean AUC; `scores` is (seeds, days). Seeds are held fixed, days resampled."""
+    scores = np.atleast_2d(scores)
+    return _interval(_mean_auc(y, scores), _mean_resampled_auc(y, scores, counts), level)
+
+
+def mean_interval(values: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE) -> Interval:
+    """Interval for the mean of a per-day quantity, e.g. a paired difference of Brier losses."""
+    values = np.asarray(values, dtype=np.float64)
+    replicates = counts @ values / counts.sum(axis=1)
+    return _interval(float(values.mean()), replicates, level)
+
+
+def wald_p_value(estimate: float, se: float) -> float:
+    """Two-sided normal p-value; a zero standard error means 'no evidence' unless the estimate is not zero."""
+    if not np.isfinite(se):
+        return float("nan")
+    if se == 0.0:
+        return 1.0 if estimate == 0.0 else 0.0
+    return float(2.0 * scipy_stats.norm.sf(abs(estimate) / se))
+
+
+def delong_covariance(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs of k score rows on the same days and their DeLong covariance (mid-rank algorithm).
+
+    Each positive's placement (share of negatives it beats) and each negative's placement (share
+    of positives beating it) are the structural components; their sample covariances, scaled by
+    the class sizes, estimate the covariance of the AUCs for independent days."""
+    y = np.asarray(y, dtype=bool)
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    positives, negatives = scores[:, y], scores[:, ~y]
+    m, n = positives.shape[1], negatives.shape[1]
+    if m < 2 or n < 2:
+        raise ValueError("DeLong needs at least two positives and two negatives")
+    rank_all = scipy_stats.rankdata(np.hstack([positives, negatives]), axis=1)
+    rank_pos = scipy_stats.rankdata(positives, axis=1)
+    rank_neg = scipy_stats.rankdata(negatives, axis=1)
+    positive_placements = (rank_all[:, :m] - rank_pos) / n
+    negative_placements = 1.0 - (rank_all[:, m:] - rank_neg) / m
+    aucs = positive_placements.mean(axis=1)
+    covariance = np.atleast_2d(np.cov(positive_placements)) / m + np.atleast_2d(np.cov(negative_placements)) / n
+    return aucs, covariance
+
+
+def delong_p_value(y: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) -> float:
+    """DeLong test of mean-AUC(a seeds) = mean-AUC(b seeds) on the same days."""
+    scores_a, scores_b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
+    aucs, covariance = delong_covariance(y, np.vstack([scores_a, scores_b]))
+    contrast = np.r_[np.full(len(scores_a), 1.0 / len(scores_a)), np.full(len(scores_b), -1.0 / len(scores_b))]
+    variance = float(contrast @ covariance @ contrast)
+    return wald_p_value(float(contrast @ aucs), np.sqrt(max(variance, 0.0)))
+
+
+def paired_auc_difference(
+    y: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    counts: np.ndarray,
+    level: float = CONFIDENCE,
+) -> PairedDifference:
+    """Mean AUC over a's seeds minus mean AUC over b's seeds, both on the same resampled days."""
+    scores_a, scores_b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
+    estimate = _mean_auc(y, scores_a) - _mean_auc(y, scores_b)
+    replicates = _mean_resampled_auc(y, scores_a, counts) - _mean_resampled_auc(y, scores_b, counts)
+    interval = _interval(estimate, replicates, level)
+    return PairedDifference(
+        interval=interval,
+        p_bootstrap=wald_p_value(estimate, interval.se),
+        p_delong=delong_p_value(y, scores_a, scores_b),
+        n=len(y),
+    )
+
+
+def holm_adjust(p_values: list[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment (controls the family-wise error rate); NaNs stay NaN and don't count."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full_like(p, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    if len(finite) == 0:
+        return adjusted
+    order = finite[np.argsort(p[finite], kind="mergesort")]
+    m = len(order)
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
+
+
+def reliability_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean predicted probability, observed rate and count per equal-width bin (empty bins dropped),
+    the same bins as the jobs' ECE."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    which = np.clip(np.digitize(p, np.linspace(0.0, 1.0, bins + 1)[1:-1]), 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    used = count > 0
+    mean_p = np.bincount(which, weights=p, minlength=bins)[used] / count[used]
+    observed = np.bincount(which, weights=y, minlength=bins)[used] / count[used]
+    return mean_p, observed, count[used]

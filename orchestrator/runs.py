@@ -1,0 +1,73 @@
+"""A planned run: the concrete spec for one experiment, its cache key and its results folder."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from orchestrator.environments import ENVIRONMENTS, Environment, code_sha256
+from orchestrator.registry import Experiment, Profile
+from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
+
+
+def canonical_json(spec: ExperimentSpec) -> str:
+    return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """What a run key is made of; comparing parts tells *why* a cached result is stale."""
+
+    spec_sha256: str
+    dataset_sha256: str
+    env_fingerprint: str
+    code_sha256: str
+
+    @property
+    def run_key(self) -> str:
+        return sha256_text("|".join([self.spec_sha256, self.dataset_sha256, self.env_fingerprint, self.code_sha256]))
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    experiment: Experiment
+    spec: ExperimentSpec
+    environment: Environment
+    key: KeyParts
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.spec.slug}-s{self.spec.seed}-{self.key.run_key[:12]}"
+
+
+def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int) -> ExperimentSpec:
+    return ExperimentSpec(
+        id=experiment.id,
+        slug=experiment.slug,
+        model=experiment.model,
+        env=experiment.env,
+        horizon=experiment.horizon,
+        threshold=manifest.threshold,
+        context_length=experiment.context_length,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=seed,
+        profile=profile,
+        hyperparameters=experiment.params(profile),
+    )
+
+
+def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
+             env_fingerprint: str) -> PlannedRun:
+    spec = make_spec(experiment, manifest, profile, seed)
+    environment = ENVIRONMENTS[experiment.env]
+    key = KeyParts(
+        spec_sha256=sha256_text(canonical_json(spec)),
+        dataset_sha256=manifest.sha256,
+        env_fingerprint=env_fingerprint,
+        code_sha256=code_sha256(environment),
+    )
+    return PlannedRun(experiment, spec, environment, key)

@@ -20,3 +20,7 @@ for command in (data_group, schema_group, list_command, plan_command, run_comman
 
 def main() -> None:
     cli(prog_name="orch")
+
+
+if __name__ == "__main__":
+    main()

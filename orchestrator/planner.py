@@ -60,10 +60,11 @@ def decide(run: PlannedRun, store: ResultStore, force: bool) -> Decision:
 
 
 def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: list[int],
-              store: ResultStore, fingerprints: dict[str, str], force: bool = False) -> list[Decision]:
+              store: ResultStore, fingerprints: dict[str, str], force: bool = False,
+              overrides: dict | None = None) -> list[Decision]:
     decisions = []
     for experiment in experiments:
         for seed in seeds:
-            run = plan_run(experiment, manifest, profile, seed, fingerprints[experiment.env])
+            run = plan_run(experiment, manifest, profile, seed, fingerprints[experiment.env], overrides)
             decisions.append(decide(run, store, force))
     return decisions

@@ -91,6 +91,7 @@ def _first_error(exc: Exception) -> str:
 class ResultStore:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._finished: list[StoredResult] | None = None  # memo; reset when a run is committed
 
     # -- finished runs -------------------------------------------------------------------------
     def final_dir(self, run: PlannedRun) -> Path:
@@ -110,14 +111,17 @@ class ResultStore:
         return result
 
     def finished(self) -> list[StoredResult]:
-        """Every valid finished run, oldest first. Invalid folders are skipped (see `invalid`)."""
+        """Every valid finished run, oldest first. Invalid folders are skipped (`orch validate` lists them)."""
+        if self._finished is not None:
+            return self._finished
         found = []
         for folder in self._run_folders():
             try:
                 found.append(StoredResult(folder, load_result(folder)))
             except InvalidResult:
                 continue
-        return sorted(found, key=lambda s: s.result.provenance.finished_at if s.result.provenance else utc_now())
+        self._finished = sorted(found, key=lambda s: s.result.provenance.finished_at if s.result.provenance else utc_now())
+        return self._finished
 
     def latest_by_slug(self) -> dict[str, StoredResult]:
         return {s.result.spec.slug: s for s in self.finished()}
@@ -194,6 +198,7 @@ class ResultStore:
     def commit(self, staging: Path, run: PlannedRun) -> Path:
         """Move a validated staging folder into place; a previous result is replaced only now."""
         final = self.final_dir(run)
+        self._finished = None
         if final.exists():
             trash = self.root / ".staging" / f"replaced-{final.name}-{uuid.uuid4().hex[:8]}"
             final.rename(trash)

@@ -10,7 +10,9 @@ from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
 
 
 def canonical_json(spec: ExperimentSpec) -> str:
-    return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """The spec without its dataset reference: the dataset is a key part of its own, so a
+    rebuilt dataset reads as 'data changed', not also 'spec changed'."""
+    return json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True, separators=(",", ":"))
 
 
 def sha256_text(text: str) -> str:
@@ -43,7 +45,8 @@ class PlannedRun:
         return f"{self.spec.slug}-s{self.spec.seed}-{self.key.run_key[:12]}"
 
 
-def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int) -> ExperimentSpec:
+def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
+              overrides: dict | None = None) -> ExperimentSpec:
     return ExperimentSpec(
         id=experiment.id,
         slug=experiment.slug,
@@ -56,13 +59,13 @@ def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profil
         dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
         seed=seed,
         profile=profile,
-        hyperparameters=experiment.params(profile),
+        hyperparameters={**experiment.params(profile), **(overrides or {})},
     )
 
 
 def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-             env_fingerprint: str) -> PlannedRun:
-    spec = make_spec(experiment, manifest, profile, seed)
+             env_fingerprint: str, overrides: dict | None = None) -> PlannedRun:
+    spec = make_spec(experiment, manifest, profile, seed, overrides)
     environment = ENVIRONMENTS[experiment.env]
     key = KeyParts(
         spec_sha256=sha256_text(canonical_json(spec)),

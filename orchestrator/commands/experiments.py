@@ -1,5 +1,6 @@
 """`orch list | plan | run | status | validate`: the experiment matrix and its results."""
 
+import json
 import time
 from pathlib import Path
 
@@ -32,20 +33,36 @@ def selection_options(func):
         click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/"),
         click.option("--executor", type=click.Choice(["auto", "native", "docker"]), default="auto", show_default=True),
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force):
+def parse_overrides(pairs: tuple[str, ...]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return overrides
+
+
+def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=()):
     experiments = select(names, all_, models, horizons)
     executor = get_executor(executor_name)
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, dataset)
     fingerprints = {env: executor.fingerprint(ENVIRONMENTS[env]) for env in {e.env for e in experiments}}
     store = ResultStore(paths.results_dir())
-    decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store, fingerprints, force)
+    decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store, fingerprints, force,
+                          parse_overrides(overrides))
     return decisions, executor, store, data_dir
 
 
@@ -81,9 +98,9 @@ def list_command(as_json: bool) -> None:
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, as_json):
+def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, as_json):
     """Per experiment: run or skip, and why."""
-    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force)
+    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
     if as_json:
         print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
                      "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
@@ -98,11 +115,11 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
 @click.option("--timeout", type=click.FloatRange(min=1), help="per-job timeout in seconds (default: per registry)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, jobs, keep_going,
+def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, jobs, keep_going,
                 dry_run, timeout, as_json):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
-        names, all_, models, horizons, profile, seeds, dataset, executor, force)
+        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
     if dry_run:
         print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
         return

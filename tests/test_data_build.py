@@ -1,0 +1,163 @@
+"""Dataset builder: determinism, no look-ahead, targets, purging, and every bad input's message."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.cli import cli
+from orchestrator.data.build import BuildRequest, assemble
+from orchestrator.data.features import FEATURE_NAMES, compute_features
+from orchestrator.data.sources import load_arch_sp500, synthetic_ohlcv
+from orchestrator.data.splits import BUNDLED_SPLITS
+from orchestrator.data.targets import threshold_target
+from shared_schema import SourceInfo
+
+
+def test_bundled_build_is_deterministic_and_summarised(bundled_data, tmp_path):
+    folder, manifest = bundled_data
+    result = CliRunner().invoke(cli, ["data", "build", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert hashlib.sha256((tmp_path / "sp500.parquet").read_bytes()).hexdigest() == manifest.sha256
+    assert manifest.sha256 == hashlib.sha256((folder / "sp500.parquet").read_bytes()).hexdigest()
+    assert len(manifest.features) == 25 and all(f.definition for f in manifest.features)
+    assert manifest.date_start.year == 1999 and manifest.date_end.year == 2018
+    assert manifest.splits["test"].start.year == 2017 and manifest.splits["val"].end.year == 2016
+    for split in ("train", "val", "test"):
+        assert 0.05 < manifest.splits[split].positive_rate["h1"] < manifest.splits[split].positive_rate["h3"] < 0.7
+
+
+def test_synthetic_build_is_deterministic(tmp_path):
+    runner = CliRunner()
+    shas = []
+    for out in ("a", "b"):
+        result = runner.invoke(cli, ["data", "build", "--synthetic", "--seed", "7", "--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+        shas.append(hashlib.sha256((tmp_path / out / "synthetic.parquet").read_bytes()).hexdigest())
+    assert shas[0] == shas[1]
+    other = runner.invoke(cli, ["data", "build", "--synthetic", "--seed", "8", "--out", str(tmp_path / "c")])
+    assert hashlib.sha256((tmp_path / "c" / "synthetic.parquet").read_bytes()).hexdigest() != shas[0]
+    assert other.exit_code == 0
+
+
+def test_synthetic_has_volatility_clustering():
+    close = synthetic_ohlcv(rows=3000, seed=1)["close"].to_numpy()
+    abs_ret = np.abs(np.diff(np.log(close)))
+    lag1 = np.corrcoef(abs_ret[:-1], abs_ret[1:])[0, 1]
+    assert lag1 > 0.1  # |returns| are autocorrelated: volatility clusters
+
+
+@pytest.mark.parametrize("cut", [300, 1500, 3000, 4900])
+def test_features_have_no_look_ahead(cut):
+    """Features at t recomputed on data truncated at t equal the full-data features at t."""
+    ohlcv = load_arch_sp500()
+    full = compute_features(ohlcv)
+    truncated = compute_features(ohlcv.iloc[: cut + 1])
+    np.testing.assert_allclose(
+        truncated[FEATURE_NAMES].iloc[cut].to_numpy(), full[FEATURE_NAMES].iloc[cut].to_numpy(), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_threshold_target_by_hand():
+    high = np.array([10.0, 10.05, 10.2, 9.0, 9.5, 9.6])
+    close = np.array([10.0, 10.0, 10.0, 9.0, 9.5, 9.5])
+    h1 = threshold_target(high, close, 1, 0.01)
+    h3 = threshold_target(high, close, 3, 0.01)
+    # t=0: next high 10.05 < 10.1 -> 0 for H1; within 3 days 10.2 >= 10.1 -> 1 for H3
+    assert h1.tolist()[:5] == [0, 1, 0, 1, 1] and pd.isna(h1.iloc[5])
+    # t=2: max(9.0, 9.5, 9.6) < 10.1 -> 0
+    assert h3.tolist()[:3] == [1, 1, 0] and h3.iloc[3:].isna().all()
+
+
+def test_purge_at_every_boundary(bundled_data):
+    folder, manifest = bundled_data
+    frame = pd.read_parquet(folder / "sp500.parquet")
+    split = frame["split"].to_numpy()
+    for h in manifest.horizons:
+        usable = frame[f"usable_h{h}"].to_numpy()
+        for i in np.flatnonzero(usable):
+            assert i + h < len(frame) and split[i + h] == split[i]
+        # The last h rows of train and val are purged; the last h rows of the data are unlabelled.
+        for name in ("train", "val", "test"):
+            last = np.flatnonzero(split == name)[-1]
+            assert not usable[last - h + 1 : last + 1].any()
+            assert usable[last - h]
+
+
+def write_csv(path, frame: pd.DataFrame):
+    out = frame.rename(columns=str.title).rename(columns={"Date": "Date"})
+    out.to_csv(path, index=False)
+    return path
+
+
+def sample_csv_frame() -> pd.DataFrame:
+    frame = synthetic_ohlcv(rows=1800, seed=2, start="2019-01-02")  # reaches 2025: all three splits
+    frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+    frame["adj close"] = frame["close"]
+    return frame
+
+
+def test_user_csv_builds_with_yahoo_names(tmp_path):
+    path = write_csv(tmp_path / "SPY.csv", sample_csv_frame())
+    result = CliRunner().invoke(cli, ["data", "build", "--csv", str(path), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "SPY.parquet").is_file() and "built SPY" in result.output
+
+
+def corrupt(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    if kind == "missing":
+        return frame.drop(columns=["high"])
+    if kind == "unsorted":
+        frame.loc[[10, 11], "date"] = frame.loc[[11, 10], "date"].to_numpy()
+    if kind == "duplicate":
+        frame.loc[11, "date"] = frame.loc[10, "date"]
+    if kind == "nan":
+        frame.loc[20, "close"] = np.nan
+    if kind == "nonpositive":
+        frame.loc[20, "low"] = 0.0
+    if kind == "high_below_low":
+        frame.loc[30, "high"] = frame.loc[30, "low"] * 0.9
+    if kind == "few_rows":
+        return frame.iloc[:100]
+    return frame
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("missing", "missing column(s) ['High']"),
+        ("unsorted", "dates not sorted ascending"),
+        ("duplicate", "duplicate date"),
+        ("nan", "missing/NaN values"),
+        ("nonpositive", "non-positive price"),
+        ("high_below_low", "High below Low"),
+        ("few_rows", "too few rows"),
+    ],
+)
+def test_bad_csv_gives_one_line_reason_and_exit_2(tmp_path, kind, message):
+    path = write_csv(tmp_path / "bad.csv", corrupt(kind, sample_csv_frame()))
+    result = CliRunner().invoke(cli, ["data", "build", "--csv", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "bad.parquet").exists()
+
+
+def test_split_without_rows_is_rejected(tmp_path):
+    path = write_csv(tmp_path / "spy.csv", sample_csv_frame())
+    no_test = CliRunner().invoke(cli, ["data", "build", "--csv", str(path), "--out", str(tmp_path), "--val-end", "2030-01-01"])
+    no_train = CliRunner().invoke(cli, ["data", "build", "--csv", str(path), "--out", str(tmp_path),
+                                        "--train-end", "2019-01-01", "--val-end", "2020-01-01"])
+    assert no_test.exit_code == 2 and "split 'test' has no rows" in no_test.output
+    assert no_train.exit_code == 2 and "split 'train' has no rows" in no_train.output
+    assert not (tmp_path / "spy.parquet").exists()
+
+
+def test_unreadable_csv(tmp_path):
+    path = tmp_path / "junk.csv"
+    path.write_bytes(b"\x00\x01garbage\n\x02")
+    result = CliRunner().invoke(cli, ["data", "build", "--csv", str(path)])
+    assert result.exit_code == 2 and "junk.csv" in result.output

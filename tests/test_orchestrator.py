@@ -1,0 +1,206 @@
+"""Orchestrator core against real jobs in a real (sklearn) venv: plan, cache, failures, Ctrl-C."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator import registry
+from orchestrator.cli import cli
+from orchestrator.environments import ENVIRONMENTS, Environment
+from orchestrator.executors.native import NativeExecutor, VenvManager
+from orchestrator.results import RESULT_FILE
+from tests.helpers import REPO
+
+BASELINES = ["logreg-h1", "logreg-h3", "logregvol-h1", "gboost-h1"]
+
+
+def orch(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+def plan_json(*selection: str) -> dict[str, dict]:
+    result = orch("plan", *selection, "--json")
+    assert result.exit_code == 0, result.output
+    return {(row["slug"], row["seed"]): row for row in json.loads(result.output)}
+
+
+def run_folders(results: Path) -> list[Path]:
+    return sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if results.is_dir() else []
+
+
+def replace_experiment(monkeypatch, slug: str, **changes) -> None:
+    """Swap one registry entry for a modified copy, for this test only."""
+    old = registry.BY_SLUG[slug]
+    new = dataclasses.replace(old, **changes)
+    monkeypatch.setitem(registry.BY_SLUG, slug, new)
+    monkeypatch.setitem(registry.BY_ID, old.id, new)
+    monkeypatch.setattr(registry, "EXPERIMENTS", [new if e.slug == slug else e for e in registry.EXPERIMENTS])
+
+
+def test_registry_is_complete():
+    ids = {e.id for e in registry.EXPERIMENTS}
+    assert {f"FD-{n:02d}" for n in range(1, 19)} <= ids
+    slugs = [e.slug for e in registry.EXPERIMENTS]
+    assert len(slugs) == len(set(slugs)) and len(ids) == len(registry.EXPERIMENTS)
+    for stem in ("lagllama", "timesfm", "itransformer", "timemixer", "informer", "autoformer", "fedformer",
+                 "etsformer", "crossformer", "patchtst", "logreg", "gboost"):
+        assert {f"{stem}-h1", f"{stem}-h3"} <= set(slugs)
+    assert registry.BY_ID["FD-03"].slug == "timesfm-h1" and registry.BY_ID["FD-18"].slug == "crossformer-h3"
+    for e in registry.EXPERIMENTS:
+        assert set(e.hyperparameters) == {"quick", "full"} and e.resources.memory_gb > 0
+
+
+def test_list_shows_unimplemented_experiments(orch_home):
+    result = orch("list", "--json")
+    rows = {r["slug"]: r for r in json.loads(result.output)}
+    assert rows["lagllama-h1"]["status"] == "not implemented"
+    assert rows["logreg-h1"]["status"] == "ready"
+
+
+def test_unknown_experiment_is_one_line_error(orch_home):
+    result = orch("run", "FD-99")
+    assert result.exit_code == 2 and "unknown experiment 'FD-99'" in result.output
+
+
+def test_run_cache_and_plan_reasons(orch_home, monkeypatch):
+    results = orch_home["ORCH_RESULTS_DIR"]
+    assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "missing (never run)"
+    first = orch("run", "logreg-h1", "--jobs", "1")
+    assert first.exit_code == 0, first.output
+    [folder] = run_folders(results)
+    assert json.loads((folder / RESULT_FILE).read_text())["provenance"]["executor"] == "native"
+    assert plan_json("logreg-h1")[("logreg-h1", 0)]["action"] == "skip"
+
+    again = orch("run", "logreg-h1")  # everything cached: no work, folder untouched
+    assert again.exit_code == 0 and "1 cached" in again.output
+    assert run_folders(results) == [folder]
+
+    with monkeypatch.context() as m:
+        replace_experiment(m, "logreg-h1", hyperparameters={"quick": {"C": 0.5}, "full": {}})
+        assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "spec changed"
+    with monkeypatch.context() as m:
+        m.setattr("orchestrator.runs.code_sha256", lambda env: "f" * 64)
+        assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "code changed"
+    with monkeypatch.context() as m:
+        m.setattr(Environment, "native_fingerprint", lambda self: "lock-different")
+        assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "environment changed"
+    with monkeypatch.context() as m:
+        rebuilt = orch("data", "build", "--threshold", "0.01", "--horizons", "1,3,5", "--out", str(orch_home["ORCH_DATA_DIR"]))
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "data changed"
+
+
+def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
+    """A crash, an invalid result and a timeout each fail with their reason; the rest finish."""
+    results = orch_home["ORCH_RESULTS_DIR"]
+    replace_experiment(monkeypatch, "logreg-h3", hyperparameters={"quick": {"C": -1.0}, "full": {}})
+    slow = dataclasses.replace(registry.BY_SLUG["gboost-h1"].resources, timeout_s={"quick": 2, "full": 2})
+    replace_experiment(monkeypatch, "gboost-h1", resources=slow, hyperparameters={"quick": {"max_iter": 100000}, "full": {}})
+
+    class CorruptingExecutor(NativeExecutor):
+        """The real executor, then a job output broken the way a buggy job would break it."""
+
+        def execute(self, request):
+            outcome = super().execute(request)
+            if request.run.spec.slug == "logregvol-h1":
+                path = request.staging / RESULT_FILE
+                payload = json.loads(path.read_text())
+                payload["metrics"]["test"]["auc"] = 1.7
+                path.write_text(json.dumps(payload))
+            return outcome
+
+    monkeypatch.setattr("orchestrator.commands.experiments.get_executor", lambda name: CorruptingExecutor())
+    result = orch("run", *BASELINES, "--jobs", "2", "--keep-going", "--json")
+    assert result.exit_code == 2
+    summary = {row["slug"]: row for row in json.loads(_json_block(result.output))["experiments"]}
+    assert summary["logreg-h1"]["status"] == "ok"
+    assert summary["logreg-h3"]["status"] == "failed" and "crash" in summary["logreg-h3"]["detail"]
+    assert "C" in summary["logreg-h3"]["detail"]  # sklearn's own message about the bad parameter
+    assert summary["gboost-h1"]["status"] == "failed" and "timed out after 2s" in summary["gboost-h1"]["detail"]
+    assert summary["logregvol-h1"]["status"] == "failed" and "invalid-result" in summary["logregvol-h1"]["detail"]
+    assert [p.name.rsplit("-", 1)[0] for p in run_folders(results)] == ["logreg-h1-s0"]
+    failures = {json.loads(p.read_text())["slug"]: json.loads(p.read_text()) for p in (results / "_failed").glob("*/failure.json")}
+    assert {f["kind"] for f in failures.values()} == {"crash", "invalid-result", "timeout"}
+    assert not list((results / ".staging").iterdir())
+    assert plan_json("logreg-h3")[("logreg-h3", 0)]["reason"].startswith("previous run failed (crash")
+
+
+def _json_block(output: str) -> str:
+    """The JSON summary printed on stdout, without the progress lines on stderr."""
+    start = output.index('{\n  "seconds"')
+    return output[start:]
+
+
+def test_parallel_runs_produce_valid_results(orch_home):
+    result = orch("run", *BASELINES[:3], "--jobs", "3")
+    assert result.exit_code == 0, result.output
+    folders = run_folders(orch_home["ORCH_RESULTS_DIR"])
+    assert len(folders) == 3
+    validated = orch("validate", str(orch_home["ORCH_RESULTS_DIR"]))
+    assert validated.exit_code == 0 and validated.output.count("ok ") == 3
+
+
+def test_validate_rejects_a_broken_result(orch_home):
+    orch("run", "logreg-h1")
+    [folder] = run_folders(orch_home["ORCH_RESULTS_DIR"])
+    payload = json.loads((folder / RESULT_FILE).read_text())
+    payload["unexpected"] = True
+    (folder / RESULT_FILE).write_text(json.dumps(payload))
+    result = orch("validate", str(folder))
+    assert result.exit_code == 2 and "Extra inputs are not permitted" in result.output
+
+
+def test_sigint_stops_jobs_and_leaves_no_partial_result(orch_home):
+    results = orch_home["ORCH_RESULTS_DIR"]
+    env = {**os.environ, **{k: str(v) for k, v in orch_home.items()}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "run", "gboost-h1", "gboost-h3", "--jobs", "2", "--set", "max_iter=100000"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    staging = results / ".staging"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (staging.is_dir() and len(list(staging.glob("*/job.log"))) == 2):
+        time.sleep(0.2)
+    time.sleep(2)  # both jobs are training now
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    assert run_folders(results) == []
+    assert list(staging.iterdir()) == []
+    leftover = subprocess.run(["pgrep", "-f", "jobs run --spec"], capture_output=True, text=True).stdout.split()
+    assert not leftover, f"orphan job processes: {leftover}"
+
+
+def test_native_venv_is_created_once_and_reused(venv_cache, tmp_path):
+    env = ENVIRONMENTS["sklearn"]
+    venvs = VenvManager(venv_cache / "venvs")
+    messages: list[str] = []
+    python = venvs.ensure(env, messages.append)
+    marker = venvs.path(env) / ".orch-ready"
+    stamp = marker.stat().st_mtime_ns
+    assert python.is_file()
+    assert subprocess.run([str(python), "-c", "import sklearn, pyarrow, pydantic"]).returncode == 0
+    messages.clear()
+    assert venvs.ensure(env, messages.append) == python
+    assert messages == [] and marker.stat().st_mtime_ns == stamp  # reused, not rebuilt
+
+
+def test_requirements_change_gives_a_new_venv_fingerprint(tmp_path, monkeypatch):
+    env = ENVIRONMENTS["sklearn"]
+    copy = tmp_path / "requirements.txt"
+    copy.write_text(env.requirements.read_text() + "\n# changed\n")
+    monkeypatch.setattr(Environment, "requirements", property(lambda self: copy))
+    changed = env.native_fingerprint()
+    monkeypatch.undo()
+    assert changed != env.native_fingerprint()
+    assert VenvManager(tmp_path).path(env).name == f"sklearn-{env.native_fingerprint()}"

@@ -15,6 +15,7 @@ from shared_schema.result import (
     WeightsSource,
 )
 from shared_schema.predictions import PREDICTION_DTYPES, PredictionsFile
+from shared_schema.weights import WeightsManifest
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -33,4 +34,5 @@ __all__ = [
     "WeightsSource",
     "PREDICTION_DTYPES",
     "PredictionsFile",
+    "WeightsManifest",
 ]

@@ -7,12 +7,14 @@ from shared_schema.manifest import DatasetManifest
 from shared_schema.predictions import PredictionsFile
 from shared_schema.result import JobResult
 from shared_schema.spec import ExperimentSpec
+from shared_schema.weights import WeightsManifest
 
 EXPORTED = {
     "dataset_manifest": DatasetManifest,
     "experiment_spec": ExperimentSpec,
     "job_result": JobResult,
     "predictions_file": PredictionsFile,
+    "weights_manifest": WeightsManifest,
 }
 
 SCHEMA_DIR = Path(__file__).parent / "json"

@@ -1,6 +1,7 @@
 """Decides, per experiment, whether to run or skip it, and says why."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from orchestrator.registry import Experiment, Profile
@@ -37,6 +38,8 @@ def stale_reasons(run: PlannedRun, store: ResultStore) -> list[str]:
         reasons.append("environment changed")
     if old.code_sha256 != run.key.code_sha256:
         reasons.append("code changed")
+    if old.weights_sha256 != run.key.weights_sha256:
+        reasons.append("weights changed")
     return reasons
 
 
@@ -44,6 +47,10 @@ def decide(run: PlannedRun, store: ResultStore, force: bool) -> Decision:
     experiment = run.experiment
     if not experiment.implemented:
         return Decision(experiment, run, "unavailable", f"no job for model {experiment.model!r} yet")
+    if experiment.weights and run.key.weights_sha256 is None:
+        return Decision(experiment, run, "unavailable",
+                        f"needs pretrained weights: run `orch weights pull {experiment.weights}` (online), "
+                        "or place a checkpoint in the weights cache")
     cached = store.cached(run)
     if cached is not None and not force:
         auc = cached.metrics["test"].auc
@@ -61,10 +68,10 @@ def decide(run: PlannedRun, store: ResultStore, force: bool) -> Decision:
 
 def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: list[int],
               store: ResultStore, fingerprints: dict[str, str], force: bool = False,
-              overrides: dict | None = None) -> list[Decision]:
+              overrides: dict | None = None, weights_dir: Path | None = None) -> list[Decision]:
     decisions = []
     for experiment in experiments:
         for seed in seeds:
-            run = plan_run(experiment, manifest, profile, seed, fingerprints[experiment.env], overrides)
+            run = plan_run(experiment, manifest, profile, seed, fingerprints[experiment.env], overrides, weights_dir)
             decisions.append(decide(run, store, force))
     return decisions

@@ -35,6 +35,7 @@ class Experiment:
     hyperparameters: dict[str, dict]  # profile -> hyper-parameters
     resources: Resources
     context_length: int = CONTEXT_LENGTH
+    weights: str | None = None  # name in orchestrator.weights.PUBLISHED when pretrained weights are needed
 
     @property
     def implemented(self) -> bool:
@@ -55,6 +56,7 @@ class ModelEntry:
     quick: dict
     full: dict
     resources: Resources = Resources()
+    weights: str | None = None
 
 
 SKLEARN = Resources(cpus=1, memory_gb=1.0)
@@ -73,9 +75,10 @@ def _torch(model: str, stem: str, family: str) -> ModelEntry:
 
 FOUNDATION_MODELS = [
     ModelEntry("lagllama", "lagllama", "gluonts", "foundation",
-               {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1}, {"mode": "fine-tune", "num_samples": 100}, FOUNDATION),
+               {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1}, {"mode": "fine-tune", "num_samples": 100}, FOUNDATION,
+               weights="lag-llama"),
     ModelEntry("timesfm", "timesfm", "timesfm", "foundation",
-               {"mode": "fine-tune", "max_steps": 10}, {"mode": "fine-tune"}, FOUNDATION),
+               {"mode": "fine-tune", "max_steps": 10}, {"mode": "fine-tune"}, FOUNDATION, weights="timesfm"),
 ]
 FROM_SCRATCH_MODELS = [
     _torch("itransformer", "itransformer", "transformer"),
@@ -113,6 +116,7 @@ def _expand(prefix: str, first_number: int, entries: list[ModelEntry]) -> list[E
                     family=entry.family,
                     hyperparameters={"quick": entry.quick, "full": entry.full},
                     resources=entry.resources,
+                    weights=entry.weights,
                 )
             )
             number += 1

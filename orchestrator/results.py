@@ -182,6 +182,7 @@ class ResultStore:
             dataset_sha256=run.key.dataset_sha256,
             env_fingerprint=run.key.env_fingerprint,
             code_sha256=run.key.code_sha256,
+            weights_sha256=run.key.weights_sha256,
             git_commit=commit,
             git_dirty=dirty,
             executor=executor,

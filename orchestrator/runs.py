@@ -3,8 +3,10 @@
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestrator.environments import ENVIRONMENTS, Environment, code_sha256
+from orchestrator.fsutil import sha256_file
 from orchestrator.registry import Experiment, Profile
 from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
 
@@ -27,10 +29,12 @@ class KeyParts:
     dataset_sha256: str
     env_fingerprint: str
     code_sha256: str
+    weights_sha256: str | None  # sha256 of the weights.json the job will load; None when none is needed
 
     @property
     def run_key(self) -> str:
-        return sha256_text("|".join([self.spec_sha256, self.dataset_sha256, self.env_fingerprint, self.code_sha256]))
+        parts = [self.spec_sha256, self.dataset_sha256, self.env_fingerprint, self.code_sha256, self.weights_sha256 or "-"]
+        return sha256_text("|".join(parts))
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,18 @@ def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profil
     )
 
 
+def weights_manifest_sha256(experiment: Experiment, weights_dir: Path) -> str | None:
+    """Identity of the pretrained weights an experiment would load; None if absent or not needed."""
+    if experiment.weights is None:
+        return None
+    from orchestrator.weights import PUBLISHED
+
+    file = weights_dir / PUBLISHED[experiment.weights].model_dir / "weights.json"
+    return sha256_file(file) if file.is_file() else None
+
+
 def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-             env_fingerprint: str, overrides: dict | None = None) -> PlannedRun:
+             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None) -> PlannedRun:
     spec = make_spec(experiment, manifest, profile, seed, overrides)
     environment = ENVIRONMENTS[experiment.env]
     key = KeyParts(
@@ -72,5 +86,6 @@ def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile
         dataset_sha256=manifest.sha256,
         env_fingerprint=env_fingerprint,
         code_sha256=code_sha256(environment),
+        weights_sha256=weights_manifest_sha256(experiment, weights_dir) if weights_dir else None,
     )
     return PlannedRun(experiment, spec, environment, key)

@@ -75,6 +75,7 @@ class Provenance(StrictModel):
     dataset_sha256: Sha256
     env_fingerprint: str
     code_sha256: Sha256
+    weights_sha256: Sha256 | None = None  # sha256 of the weights.json loaded, if any
     git_commit: str | None
     git_dirty: bool | None
     executor: Literal["native", "docker", "compose", "direct"]

@@ -43,4 +43,6 @@ def orch_home(tmp_path, monkeypatch, venv_cache, bundled_data) -> dict[str, Path
     homes = {"ORCH_DATA_DIR": data, "ORCH_RESULTS_DIR": tmp_path / "results", "ORCH_CACHE_DIR": venv_cache}
     for key, value in homes.items():
         monkeypatch.setenv(key, str(value))
+    monkeypatch.setenv("ORCH_EXECUTOR", "native")  # these tests are about the native executor
+    monkeypatch.setenv("ORCH_WEIGHTS_DIR", str(tmp_path / "weights"))
     return homes

@@ -59,11 +59,17 @@ def test_registry_is_complete():
         assert set(e.hyperparameters) == {"quick", "full"} and e.resources.memory_gb > 0
 
 
-def test_list_shows_unimplemented_experiments(orch_home):
-    result = orch("list", "--json")
-    rows = {r["slug"]: r for r in json.loads(result.output)}
-    assert rows["lagllama-h1"]["status"] == "not implemented"
+def test_list_and_plan_show_what_cannot_run(orch_home, monkeypatch):
+    replace_experiment(monkeypatch, "gboost-h3", model="not-written-yet")
+    rows = {r["slug"]: r for r in json.loads(orch("list", "--json").output)}
+    assert rows["gboost-h3"]["status"] == "not implemented"
     assert rows["logreg-h1"]["status"] == "ready"
+    assert rows["timesfm-h1"]["status"] in ("needs weights", "not implemented")  # no weights offline
+    plan = plan_json("gboost-h3", "timesfm-h1")
+    assert plan[("gboost-h3", 0)]["action"] == "unavailable"
+    assert plan[("timesfm-h1", 0)]["action"] == "unavailable"
+    run = orch("run", "gboost-h3", "timesfm-h1")
+    assert run.exit_code == 0 and "not implemented" in run.output
 
 
 def test_unknown_experiment_is_one_line_error(orch_home):
@@ -177,7 +183,7 @@ def test_sigint_stops_jobs_and_leaves_no_partial_result(orch_home):
     assert "interrupted" in err
     assert run_folders(results) == []
     assert list(staging.iterdir()) == []
-    leftover = subprocess.run(["pgrep", "-f", "jobs run --spec"], capture_output=True, text=True).stdout.split()
+    leftover = subprocess.run(["pgrep", "-f", f"jobs run --spec {staging}"], capture_output=True, text=True).stdout.split()
     assert not leftover, f"orphan job processes: {leftover}"
 
 

@@ -14,8 +14,9 @@ from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
 from orchestrator.executors import get_executor
 from orchestrator.planner import Decision, make_plan
-from orchestrator.registry import EXPERIMENTS
+from orchestrator import registry
 from orchestrator.results import InvalidResult, ResultStore, load_result
+from orchestrator.runs import weights_manifest_sha256
 from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
 from orchestrator.selection import select
 
@@ -31,7 +32,8 @@ def selection_options(func):
         click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
                      help="run seeds 0..N-1 of each experiment"),
         click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/"),
-        click.option("--executor", type=click.Choice(["auto", "native", "docker"]), default="auto", show_default=True),
+        click.option("--executor", type=click.Choice(["auto", "native", "docker"]), default="auto", show_default=True,
+                     envvar="ORCH_EXECUTOR", help="auto: docker when an engine answers, else native [env: ORCH_EXECUTOR]"),
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
@@ -62,7 +64,7 @@ def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_
     fingerprints = {env: executor.fingerprint(ENVIRONMENTS[env]) for env in {e.env for e in experiments}}
     store = ResultStore(paths.results_dir())
     decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store, fingerprints, force,
-                          parse_overrides(overrides))
+                          parse_overrides(overrides), paths.weights_dir())
     return decisions, executor, store, data_dir
 
 
@@ -76,12 +78,18 @@ def list_command(as_json: bool) -> None:
     """Every experiment of the matrix, whether its job exists, and its last test AUC."""
     latest = ResultStore(paths.results_dir()).latest_by_slug()
     rows = []
-    for e in EXPERIMENTS:
+    for e in registry.EXPERIMENTS:
         stored = latest.get(e.slug)
         auc = stored.result.metrics["test"].auc if stored else None
+        if not e.implemented:
+            status = "not implemented"
+        elif e.weights and weights_manifest_sha256(e, paths.weights_dir()) is None:
+            status = "needs weights"
+        else:
+            status = "has result" if stored else "ready"
         rows.append({
             "id": e.id, "slug": e.slug, "model": e.model, "env": e.env, "horizon": e.horizon,
-            "status": ("has result" if stored else "ready") if e.implemented else "not implemented",
+            "status": status,
             "last_test_auc": auc,
             "last_profile": stored.result.spec.profile if stored else None,
         })
@@ -176,7 +184,8 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
         elif d.action == "skip":
             status, detail, secs = "cached", d.reason, "-"
         elif d.action == "unavailable":
-            status, detail, secs = "not implemented", d.reason, "-"
+            status = "needs weights" if d.reason.startswith("needs pretrained weights") else "not implemented"
+            detail, secs = d.reason, "-"
         else:
             status, detail, secs = "not run", d.reason, "-"
         rows.append([d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), status, secs, detail])

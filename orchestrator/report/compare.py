@@ -6,21 +6,23 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from orchestrator.report.load import REFERENCE_MODEL, Experiment
+from orchestrator.report.load import FLAG_MEANING, REFERENCE_MODEL, Experiment
 from orchestrator.report.stats import (
     DEFAULT_BLOCK_LENGTH,
     DEFAULT_RESAMPLES,
     Interval,
     PairedDifference,
     auc_interval,
-    auc,
     block_bootstrap_counts,
     holm_adjust,
+    mean_auc,
     mean_interval,
     paired_auc_difference,
 )
 
 ALPHA = 0.05
+# The study's horizons get verdicts even when nothing has run for them yet.
+STUDY_HORIZONS = (1, 3)
 SEED_NOISE_MULTIPLE = 2.0
 ROLE_PATCHTST = "PatchTST"
 ROLE_CLASSICAL = "best classical"
@@ -69,7 +71,7 @@ class Comparison:
 
     @property
     def flags(self) -> list[str]:
-        return sorted(set(self.subject.flags) | set(self.reference.flags))
+        return [flag for flag in FLAG_MEANING if flag in self.subject.flags or flag in self.reference.flags]
 
     @property
     def relative(self) -> float:
@@ -160,8 +162,12 @@ def _seed_sd(experiment: Experiment) -> float | None:
 
 
 def summarise(experiment: Experiment, options: ReportOptions) -> ExperimentSummary:
-    y, (scores,) = aligned_test_scores([experiment])
+    """Seed-mean test AUC with its interval; NaN when the seeds disagree on labels or a class is absent."""
     seed_sd = _seed_sd(experiment)
+    try:
+        y, (scores,) = aligned_test_scores([experiment])
+    except ValueError:
+        y = np.zeros(0, dtype=bool)
     if len(y) == 0 or y.all() or not y.any():
         nan = float("nan")
         return ExperimentSummary(experiment, Interval(nan, nan, nan, nan), seed_sd, len(y))
@@ -185,16 +191,12 @@ def compare(subject: Experiment, reference: Experiment, role: str, options: Repo
         reference,
         role,
         n_common=len(y),
-        subject_auc=_mean_auc_on(y, subject_scores),
-        reference_auc=_mean_auc_on(y, reference_scores),
+        subject_auc=mean_auc(y, subject_scores),
+        reference_auc=mean_auc(y, reference_scores),
         difference=difference,
         brier_difference=mean_interval(brier_by_day, counts),
         seed_noise=max(noises) if noises else None,
     )
-
-
-def _mean_auc_on(y: np.ndarray, scores: np.ndarray) -> float:
-    return float(np.mean([auc(y, row) for row in scores]))
 
 
 def _validation_auc(experiment: Experiment) -> float:
@@ -253,7 +255,7 @@ def _with_holm(comparisons: list[Comparison]) -> list[Comparison]:
 
 
 def analyse(experiments: list[Experiment], options: ReportOptions) -> list[HorizonAnalysis]:
-    horizons = sorted({e.horizon for e in experiments})
+    horizons = sorted(set(STUDY_HORIZONS) | {e.horizon for e in experiments})
     per_horizon = []
     for horizon in horizons:
         members = [e for e in experiments if e.horizon == horizon]

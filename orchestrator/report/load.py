@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from orchestrator.registry import EXPERIMENTS
 from orchestrator.report.stats import auc
 from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
 
@@ -22,23 +23,8 @@ AUC_TOLERANCE = 1e-6
 
 REFERENCE_MODEL = "patchtst"
 CAUSAL_MODEL = "patchtst-causal"
-FAMILY_OF_MODEL = {
-    "lagllama": "foundation",
-    "timesfm": "foundation",
-    "patchtst": "transformer",
-    "patchtst-causal": "transformer",
-    "itransformer": "transformer",
-    "informer": "transformer",
-    "autoformer": "transformer",
-    "fedformer": "transformer",
-    "etsformer": "transformer",
-    "crossformer": "transformer",
-    "timemixer": "no-attention",
-    "dlinear": "no-attention",
-    "logreg": "classical",
-    "logreg-vol": "classical",
-    "gboost": "classical",
-}
+# One source of truth for families: the experiment registry (pure data, no ML stack imported).
+FAMILY_OF_MODEL = {e.model: e.family for e in EXPERIMENTS}
 DEEP_FAMILIES = ("foundation", "transformer", "no-attention")
 
 # Why a result may be shown but never used in a verdict.
@@ -118,7 +104,8 @@ class Experiment:
             flags.append(FLAG_RANDOM_INIT)
         if self.spec.profile == "quick":
             flags.append(FLAG_QUICK)
-        if len(self.runs) < 2:
+        # Classical baselines use no seed in their fit (deterministic given the data): one run is all seeds.
+        if len(self.runs) < 2 and self.family != "classical":
             flags.append(FLAG_SINGLE_SEED)
         return flags
 
@@ -159,13 +146,14 @@ def _first_line(exc: Exception) -> str:
 def read_run(folder: Path) -> Run:
     """Validate one folder; raise ValueError with the reason it cannot be used."""
     result_path, predictions_path = folder / RESULT_FILE, folder / PREDICTIONS_FILE
-    for path in (result_path, predictions_path):
-        if not path.is_file():
-            raise ValueError(f"{path.name} missing")
+    if not result_path.is_file():
+        raise ValueError(f"{RESULT_FILE} missing")
     try:
         result = JobResult.model_validate(json.loads(result_path.read_text()))
     except Exception as exc:
         raise ValueError(f"invalid {RESULT_FILE} ({_first_line(exc)})") from exc
+    if not predictions_path.is_file():
+        raise ValueError(f"{PREDICTIONS_FILE} missing")
     if not folder.name.startswith(f"{result.spec.slug}-"):
         raise ValueError(f"folder name does not start with the result's slug {result.spec.slug!r}")
     try:
@@ -196,16 +184,33 @@ def _finished_at(run: Run) -> float:
     return (run.folder / RESULT_FILE).stat().st_mtime
 
 
+def _variant(run: Run) -> dict[str, object]:
+    """What may tell two experiments with the same id apart, most telling first."""
+    spec = run.result.spec
+    rest = {"context_length": spec.context_length, "threshold": spec.threshold, "dataset": spec.dataset.sha256[:12]}
+    return {"profile": spec.profile, "weights": run.result.weights.kind, **spec.hyperparameters, **rest}
+
+
 def _labels(groups: dict[str, list[Run]]) -> dict[str, str]:
-    """'<id> <slug>', extended with profile/weights/variant hash only where two experiments collide."""
+    """'<id> <slug>', extended where two experiments collide: first by profile/weights/mode if they
+    differ, else by whichever other settings differ, else by a hash of the whole key."""
     base = {key: f"{runs[0].result.spec.id} {runs[0].result.spec.slug}" for key, runs in groups.items()}
-    labels = {}
-    for key, label in base.items():
-        if list(base.values()).count(label) > 1:
-            first = groups[key][0].result
-            variant = hashlib.sha256(key.encode()).hexdigest()[:6]
-            label = f"{label} [{first.spec.profile}/{first.weights.kind}/{variant}]"
-        labels[key] = label
+    labels = dict(base)
+    for label in set(base.values()):
+        colliding = [key for key, value in base.items() if value == label]
+        if len(colliding) < 2:
+            continue
+        variants = {key: _variant(groups[key][0]) for key in colliding}
+        differing = [name for name in dict.fromkeys(n for v in variants.values() for n in v)
+                     if len({json.dumps(v.get(name), sort_keys=True) for v in variants.values()}) > 1]
+        for shown in ([n for n in differing if n in ("profile", "weights", "mode")], differing):
+            tags = {key: ", ".join(f"{n}={variants[key].get(n)}" for n in shown) for key in colliding}
+            if all(tags.values()) and len(set(tags.values())) == len(colliding):
+                break
+        else:
+            tags = {key: hashlib.sha256(key.encode()).hexdigest()[:6] for key in colliding}
+        for key in colliding:
+            labels[key] = f"{label} [{tags[key]}]"
     return labels
 
 

@@ -37,7 +37,6 @@ class PairedDifference:
     interval: Interval
     p_bootstrap: float
     p_delong: float
-    n: int
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -84,11 +83,9 @@ def resampled_auc(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarra
     negatives_below = np.cumsum(negatives_per_group, axis=1) - negatives_per_group
     positive_days = np.flatnonzero(sorted_y)
     groups = group_of_day[positive_days]
-    wins = (
-        weights[:, positive_days]
-        * (negatives_below[:, groups] + 0.5 * negatives_per_group[:, groups])
-    ).sum(axis=1)
-    pairs = weights[:, positive_days].sum(axis=1) * negatives.sum(axis=1)
+    positives = weights[:, positive_days]
+    wins = (positives * (negatives_below[:, groups] + 0.5 * negatives_per_group[:, groups])).sum(axis=1)
+    pairs = positives.sum(axis=1) * negatives_per_group.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan)
 
@@ -102,7 +99,8 @@ def _interval(estimate: float, replicates: np.ndarray, level: float) -> Interval
     return Interval(float(estimate), float(low), float(high), float(kept.std(ddof=1)))
 
 
-def _mean_auc(y: np.ndarray, scores: np.ndarray) -> float:
+def mean_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """Mean AUC over the rows (seeds) of a (seeds, days) score matrix."""
     return float(np.mean([auc(y, row) for row in scores]))
 
 
@@ -113,7 +111,7 @@ def _mean_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray) -
 def auc_interval(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE) -> Interval:
     """Interval for the seed-mean AUC; `scores` is (seeds, days). Seeds are held fixed, days resampled."""
     scores = np.atleast_2d(scores)
-    return _interval(_mean_auc(y, scores), _mean_resampled_auc(y, scores, counts), level)
+    return _interval(mean_auc(y, scores), _mean_resampled_auc(y, scores, counts), level)
 
 
 def mean_interval(values: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE) -> Interval:
@@ -123,12 +121,16 @@ def mean_interval(values: np.ndarray, counts: np.ndarray, level: float = CONFIDE
     return _interval(float(values.mean()), replicates, level)
 
 
+NUMERICAL_ZERO = 1e-12
+
+
 def wald_p_value(estimate: float, se: float) -> float:
-    """Two-sided normal p-value; a zero standard error means 'no evidence' unless the estimate is not zero."""
+    """Two-sided normal p-value. A standard error of (numerically) zero comes from identical
+    predictions: then a zero difference is no evidence and any other difference is certain."""
     if not np.isfinite(se):
         return float("nan")
-    if se == 0.0:
-        return 1.0 if estimate == 0.0 else 0.0
+    if se <= NUMERICAL_ZERO:
+        return 1.0 if abs(estimate) <= NUMERICAL_ZERO else 0.0
     return float(2.0 * scipy_stats.norm.sf(abs(estimate) / se))
 
 
@@ -172,14 +174,13 @@ def paired_auc_difference(
 ) -> PairedDifference:
     """Mean AUC over a's seeds minus mean AUC over b's seeds, both on the same resampled days."""
     scores_a, scores_b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
-    estimate = _mean_auc(y, scores_a) - _mean_auc(y, scores_b)
+    estimate = mean_auc(y, scores_a) - mean_auc(y, scores_b)
     replicates = _mean_resampled_auc(y, scores_a, counts) - _mean_resampled_auc(y, scores_b, counts)
     interval = _interval(estimate, replicates, level)
     return PairedDifference(
         interval=interval,
         p_bootstrap=wald_p_value(estimate, interval.se),
         p_delong=delong_p_value(y, scores_a, scores_b),
-        n=len(y),
     )
 
 
@@ -208,3 +209,17 @@ def reliability_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[np.n
     mean_p = np.bincount(which, weights=p, minlength=bins)[used] / count[used]
     observed = np.bincount(which, weights=y, minlength=bins)[used] / count[used]
     return mean_p, observed, count[used]
+
+
+def roc_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-positive rates at every distinct threshold, from (0, 0) to (1, 1)."""
+    y = np.asarray(y, dtype=bool)
+    order = np.argsort(-np.asarray(p, dtype=np.float64), kind="mergesort")
+    sorted_p, sorted_y = np.asarray(p, dtype=np.float64)[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_p)), len(sorted_p) - 1]
+    true_positives = np.cumsum(sorted_y)[last_of_tie]
+    false_positives = last_of_tie + 1 - true_positives
+    return (
+        np.r_[0.0, false_positives / max(int((~y).sum()), 1)],
+        np.r_[0.0, true_positives / max(int(y.sum()), 1)],
+    )

@@ -13,6 +13,7 @@ from orchestrator.report.compare import (
     OUTCOME_WORSE,
     ROLE_CLASSICAL,
     ROLE_PATCHTST,
+    SEED_NOISE_MULTIPLE,
     Comparison,
     HorizonAnalysis,
 )
@@ -22,6 +23,8 @@ STATUS_NOT_ANSWERABLE = "not answerable yet"
 PURSUE_RATIO = 1.05
 EQUIVALENCE_BAND = 0.02
 UNFLAGGED = "full profile, >= 2 seeds, not random-init"
+# Forecast-derived probabilities often barely move; below this sd of p the ranking rests on tiny differences.
+NEARLY_CONSTANT_SD = 0.01
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def _pct(ratio: float) -> str:
     return f"{ratio - 1.0:+.1%}"
 
 
-def _p(value: float) -> str:
+def format_p(value: float) -> str:
     if not np.isfinite(value):
         return "n/a"
     return "<0.001" if value < 0.001 else f"{value:.3f}"
@@ -47,11 +50,11 @@ def describe(c: Comparison) -> str:
     if c.difference is None:
         return f"{c.subject.label} vs {c.reference.label}: not compared ({c.problem})"
     i = c.difference.interval
-    noise = "seed noise unknown" if c.seed_noise is None else f"2x seed sd {2 * c.seed_noise:.3f}"
+    noise = "seed noise unknown" if c.seed_noise is None else f"{SEED_NOISE_MULTIPLE:g}x seed sd {SEED_NOISE_MULTIPLE * c.seed_noise:.3f}"
     return (
         f"{c.subject.label} vs {c.reference.label}: AUC {c.subject_auc:.3f} vs {c.reference_auc:.3f} "
         f"(diff {i.estimate:+.3f}, 95% CI [{i.low:+.3f}, {i.high:+.3f}], {_pct(c.relative)} relative; "
-        f"Holm p={_p(c.p_bootstrap_holm)}, DeLong p={_p(c.difference.p_delong)}; {noise}) -> {c.outcome}"
+        f"Holm p={format_p(c.p_bootstrap_holm)}, DeLong p={format_p(c.difference.p_delong)}; {noise}) -> {c.outcome}"
     )
 
 
@@ -255,12 +258,19 @@ def hypothesis_3(analysis: HorizonAnalysis) -> Verdict:
             continue
         ece = experiment.mean_metric("test", "ece")
         brier = c.brier_difference
-        auc_worse = c.outcome == OUTCOME_WORSE
-        brier_worse = brier.low > 0
-        (fails if auc_worse or brier_worse else suits if ece <= median_ece else []).append(experiment)
+        if c.outcome == OUTCOME_WORSE or brier.low > 0:
+            fails.append(experiment)
+            judgement = "does not suit: AUC or Brier detectably worse than the classical baseline"
+        elif ece <= median_ece:
+            suits.append(experiment)
+            judgement = "suits"
+        else:
+            judgement = "ranking and Brier fine, but calibrated worse than the typical classifier"
+        if experiment.mean_metric("test", "p_std") < NEARLY_CONSTANT_SD:
+            judgement += " (note: predictions nearly constant)"
         parts.append(
             f"{describe(c)}; Brier diff {brier.estimate:+.4f} [{brier.low:+.4f}, {brier.high:+.4f}]; "
-            f"ECE {ece:.3f} vs median {median_ece:.3f} over {len(classifiers)} unflagged classifiers"
+            f"ECE {ece:.3f} vs median {median_ece:.3f} over {len(classifiers)} unflagged classifiers => {judgement}"
         )
     status = "supported" if suits else "contradicted" if len(fails) == len(pretrained) else "inconclusive"
     return Verdict(topic, h, status, _with_exclusions(" | ".join(parts), foundation))

@@ -1,0 +1,45 @@
+"""`build_report`: results folder in, report.md + report.html + figures/*.png out, all written atomically."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from orchestrator.errors import UserError
+from orchestrator.fsutil import atomic_write_bytes, atomic_write_text
+from orchestrator.report.compare import ReportOptions, analyse
+from orchestrator.report.figures import horizon_figures
+from orchestrator.report.load import load_results
+from orchestrator.report.render import FIGURES_DIR, compose, to_html, to_markdown
+from orchestrator.report.verdicts import decision_table, hypothesis_verdicts
+
+REPORT_MARKDOWN = "report.md"
+REPORT_HTML = "report.html"
+
+
+def build_report(
+    results_dir: Path,
+    out_dir: Path,
+    options: ReportOptions = ReportOptions(),
+    notify: Callable[[str], None] = lambda line: None,
+) -> Path:
+    """Write the report and return the path of report.md. `notify` hears one line per skipped folder.
+
+    Raises UserError when there is nothing valid to report on."""
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    if not results_dir.is_dir():
+        raise UserError(f"results directory {results_dir} does not exist")
+    # The report may live inside the results folder (the default), now or from an earlier run: its
+    # folders are not results (a result folder's name always ends in -s<seed>-<key>, never 'figures').
+    loaded = load_results(results_dir, ignore=frozenset({out_dir, out_dir / FIGURES_DIR, results_dir / FIGURES_DIR}))
+    for skipped in loaded.skipped:
+        notify(f"skipped {skipped.folder}: {skipped.reason}")
+    if not loaded.experiments:
+        raise UserError(f"no valid results in {results_dir} ({len(loaded.skipped)} invalid folder(s) skipped)")
+    analyses = analyse(loaded.experiments, options)
+    figures = {analysis.horizon: horizon_figures(analysis) for analysis in analyses}
+    for files in figures.values():
+        for figure in files:
+            atomic_write_bytes(out_dir / FIGURES_DIR / figure.name, figure.png)
+    blocks = compose(results_dir, loaded, analyses, decision_table(analyses), hypothesis_verdicts(analyses), figures, options)
+    atomic_write_text(out_dir / REPORT_HTML, to_html(blocks))
+    atomic_write_text(out_dir / REPORT_MARKDOWN, to_markdown(blocks))
+    return out_dir / REPORT_MARKDOWN

@@ -1,0 +1,156 @@
+"""The report's statistics on synthetic data whose truth is known."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from orchestrator.report import stats
+
+
+def overlapping_labels_and_scores(rng, n=400, horizon=3, signal_a=1.0, signal_b=0.6, shared=0.6, persistence=0.5):
+    """Days with H-day overlapping labels and serially correlated scores, like the real task.
+
+    score = signal * y + noise, noise N(0, 1) marginally and independent of y, so the population
+    AUC is exactly Phi(signal / sqrt(2)); `shared` correlates the two models' noise (paired data)."""
+    shocks = rng.standard_normal(n + horizon)
+    y = np.lib.stride_tricks.sliding_window_view(shocks[1:], horizon)[:n].max(axis=1) > 1.2
+
+    def ar1(size):
+        noise = np.empty(size)
+        noise[0] = rng.standard_normal()
+        innovations = rng.standard_normal(size) * np.sqrt(1 - persistence**2)
+        for t in range(1, size):
+            noise[t] = persistence * noise[t - 1] + innovations[t]
+        return noise
+
+    common = ar1(n)
+    scores_a = signal_a * y + shared * common + np.sqrt(1 - shared**2) * ar1(n)
+    scores_b = signal_b * y + shared * common + np.sqrt(1 - shared**2) * ar1(n)
+    return y, scores_a, scores_b
+
+
+def brute_force_auc(y, p):
+    pos, neg = p[y], p[~y]
+    return ((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).mean()
+
+
+def test_auc_counts_ties_as_half_and_matches_pairwise_definition():
+    rng = np.random.default_rng(0)
+    y = rng.random(300) < 0.3
+    p = np.round(rng.random(300) * 0.5 + 0.3 * y, 1)  # heavy ties
+    assert stats.auc(y, p) == pytest.approx(brute_force_auc(y, p), abs=1e-12)
+    assert np.isnan(stats.auc(np.ones(5, bool), np.arange(5.0)))
+
+
+def test_resampled_auc_equals_auc_of_the_expanded_resample():
+    rng = np.random.default_rng(1)
+    y = rng.random(200) < 0.25
+    p = np.round(rng.random(200) + 0.4 * y, 2)
+    counts = stats.block_bootstrap_counts(200, 5, 7, rng)
+    for row in range(5):
+        expanded = np.repeat(np.arange(200), counts[row].astype(int))
+        assert stats.resampled_auc(y, p, counts[row : row + 1])[0] == pytest.approx(stats.auc(y[expanded], p[expanded]), abs=1e-12)
+
+
+def test_block_bootstrap_resamples_whole_circular_blocks():
+    rng = np.random.default_rng(2)
+    counts = stats.block_bootstrap_counts(50, 20, 10, rng)
+    assert counts.shape == (20, 50) and (counts.sum(axis=1) == 50).all()
+    # a block as long as the series is a rotation of it: every day exactly once
+    assert (stats.block_bootstrap_counts(50, 3, 50, rng) == 1).all()
+
+
+def test_planted_signal_is_declared_better_than_noise():
+    rng = np.random.default_rng(3)
+    y, informed, _ = overlapping_labels_and_scores(rng, signal_a=1.5)
+    noise = rng.standard_normal(len(y))
+    counts = stats.block_bootstrap_counts(len(y), 1000, 10, rng)
+    result = stats.paired_auc_difference(y, informed, noise, counts)
+    assert result.interval.low > 0.1
+    assert result.p_bootstrap < 1e-3 and result.p_delong < 1e-3
+
+
+def test_identical_models_are_not_declared_different():
+    rng = np.random.default_rng(4)
+    y, scores, _ = overlapping_labels_and_scores(rng)
+    counts = stats.block_bootstrap_counts(len(y), 500, 10, rng)
+    result = stats.paired_auc_difference(y, scores, scores.copy(), counts)
+    assert result.interval.estimate == 0.0 and result.interval.low == 0.0 and result.interval.high == 0.0
+    assert result.p_bootstrap == 1.0 and result.p_delong == 1.0
+    # several seeds each, the same seeds on both sides: rounding must not make them 'different'
+    seeds = np.vstack([scores + rng.standard_normal(len(y)) for _ in range(3)])
+    result = stats.paired_auc_difference(y, seeds, seeds[::-1].copy(), counts)
+    assert result.p_bootstrap > 0.99 and result.p_delong > 0.99
+
+
+def test_paired_interval_covers_the_true_difference_at_about_the_nominal_rate():
+    truth = norm.cdf(1.0 / np.sqrt(2)) - norm.cdf(0.6 / np.sqrt(2))
+    rng = np.random.default_rng(0)
+    draws, covered = 200, 0
+    for _ in range(draws):
+        y, scores_a, scores_b = overlapping_labels_and_scores(rng)
+        counts = stats.block_bootstrap_counts(len(y), 400, 10, rng)
+        interval = stats.paired_auc_difference(y, scores_a, scores_b, counts).interval
+        covered += interval.low <= truth <= interval.high
+    assert 0.88 <= covered / draws <= 0.99
+
+
+def test_delong_on_a_hand_computed_case():
+    # positives 0.9, 0.4; negatives 0.6, 0.1: AUC 3/4; placements [1, .5] and [.5, 1] -> var .125/2 + .125/2
+    aucs, covariance = stats.delong_covariance(np.array([1, 1, 0, 0], bool), np.array([[0.9, 0.4, 0.6, 0.1]]))
+    assert aucs[0] == pytest.approx(0.75)
+    assert covariance[0, 0] == pytest.approx(0.125)
+
+
+def test_delong_covariance_matches_the_pairwise_structural_components():
+    rng = np.random.default_rng(5)
+    y = rng.random(120) < 0.4
+    scores = np.vstack([np.round(rng.random(120) + 0.3 * y, 1), np.round(rng.random(120) + 0.1 * y, 1)])
+    kernel = [(s[y][:, None] > s[~y][None, :]) + 0.5 * (s[y][:, None] == s[~y][None, :]) for s in scores]
+    v10 = np.vstack([k.mean(axis=1) for k in kernel])
+    v01 = np.vstack([k.mean(axis=0) for k in kernel])
+    expected = np.cov(v10) / y.sum() + np.cov(v01) / (~y).sum()
+    aucs, covariance = stats.delong_covariance(y, scores)
+    np.testing.assert_allclose(aucs, [brute_force_auc(y, s) for s in scores], atol=1e-12)
+    np.testing.assert_allclose(covariance, expected, atol=1e-12)
+
+
+def test_delong_agrees_with_the_bootstrap_on_independent_days_but_not_on_overlapping_ones():
+    """Same standard error when days are independent; DeLong too small when they are not,
+    which is why the block bootstrap is the primary test."""
+    rng = np.random.default_rng(6)
+    ratios = {}
+    for persistence, horizon in ((0.0, 1), (0.8, 3)):
+        boot, delong = [], []
+        for _ in range(30):
+            y, a, b = overlapping_labels_and_scores(rng, n=600, horizon=horizon, persistence=persistence)
+            counts = stats.block_bootstrap_counts(len(y), 300, 1 if persistence == 0 else 20, rng)
+            replicates = stats.resampled_auc(y, a, counts) - stats.resampled_auc(y, b, counts)
+            _, covariance = stats.delong_covariance(y, np.vstack([a, b]))
+            boot.append(replicates.std(ddof=1))
+            delong.append(np.sqrt(covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]))
+        ratios[persistence] = np.mean(boot) / np.mean(delong)
+    assert 0.9 < ratios[0.0] < 1.1
+    assert ratios[0.8] > 1.2
+
+
+def test_holm_adjustment_known_values_and_nan():
+    adjusted = stats.holm_adjust([0.01, 0.04, 0.03, np.nan, 0.5])
+    np.testing.assert_allclose(adjusted[[0, 1, 2, 4]], [0.04, 0.09, 0.09, 0.5])
+    assert np.isnan(adjusted[3])
+    assert (stats.holm_adjust([0.3, 0.9]) <= 1.0).all()
+
+
+def test_roc_curve_area_is_the_auc():
+    rng = np.random.default_rng(7)
+    y = rng.random(250) < 0.3
+    p = np.round(rng.random(250) + 0.5 * y, 2)
+    fpr, tpr = stats.roc_curve(y, p)
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(stats.auc(y, p), abs=1e-12)
+
+
+def test_mean_interval_of_a_constant_is_that_constant():
+    counts = stats.block_bootstrap_counts(40, 50, 5, np.random.default_rng(8))
+    interval = stats.mean_interval(np.full(40, 0.25), counts)
+    assert interval.estimate == interval.low == interval.high == pytest.approx(0.25)

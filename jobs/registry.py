@@ -10,6 +10,18 @@ ENTRYPOINTS: dict[str, tuple[str, str]] = {
     "logreg": ("sklearn", "jobs.baselines.sklearn_models:logreg_features"),
     "logreg-vol": ("sklearn", "jobs.baselines.sklearn_models:logreg_volatility"),
     "gboost": ("sklearn", "jobs.baselines.sklearn_models:gradient_boosting"),
+    "patchtst": ("torch", "jobs.torch_models.job:fit_predict"),
+    "patchtst-causal": ("torch", "jobs.torch_models.job:fit_predict"),
+    "itransformer": ("torch", "jobs.torch_models.job:fit_predict"),
+    "timemixer": ("torch", "jobs.torch_models.job:fit_predict"),
+    "informer": ("torch", "jobs.torch_models.job:fit_predict"),
+    "autoformer": ("torch", "jobs.torch_models.job:fit_predict"),
+    "fedformer": ("torch", "jobs.torch_models.job:fit_predict"),
+    "etsformer": ("torch", "jobs.torch_models.job:fit_predict"),
+    "crossformer": ("torch", "jobs.torch_models.job:fit_predict"),
+    "dlinear": ("torch", "jobs.torch_models.job:fit_predict"),
+    "lagllama": ("gluonts", "jobs.lagllama.job:run"),
+    "timesfm": ("timesfm", "jobs.timesfm.job:run"),
 }
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from jobs.registry import ENTRYPOINTS
+from jobs.torch_models.profiles import FULL_HYPERPARAMETERS as TORCH_FULL
+from jobs.torch_models.profiles import QUICK_HYPERPARAMETERS as TORCH_QUICK
 
 Profile = Literal["quick", "full"]
 GpuNeed = Literal["none", "optional", "required"]
@@ -63,14 +65,9 @@ SKLEARN = Resources(cpus=1, memory_gb=1.0)
 TORCH = Resources(cpus=2, memory_gb=4.0, gpu="optional")
 FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional")
 
-# Torch defaults: quick keeps a whole job near half a minute on 2 CPU cores; full is the study
-# (~2M parameters like the published PatchTST).
-TORCH_QUICK = {"size": 100_000, "epochs": 4, "batch_size": 128, "max_train_windows": 1500, "lr": 1e-3, "patience": 2}
-TORCH_FULL = {"size": 2_000_000, "epochs": 60, "batch_size": 64, "lr": 3e-4, "patience": 8}
-
-
 def _torch(model: str, stem: str, family: str) -> ModelEntry:
-    return ModelEntry(model, stem, "torch", family, TORCH_QUICK, TORCH_FULL, TORCH)
+    """Torch defaults live beside the models (pure data, no torch import); the spec spells them out."""
+    return ModelEntry(model, stem, "torch", family, TORCH_QUICK[model], TORCH_FULL[model], TORCH)
 
 
 FOUNDATION_MODELS = [

@@ -210,3 +210,13 @@ def test_requirements_change_gives_a_new_venv_fingerprint(tmp_path, monkeypatch)
     monkeypatch.undo()
     assert changed != env.native_fingerprint()
     assert VenvManager(tmp_path).path(env).name == f"sklearn-{env.native_fingerprint()}"
+
+
+def test_orchestrator_imports_no_job_stack():
+    """The design's import rule: the host never loads torch, jax, gluonts, timesfm or sklearn."""
+    code = ("import sys, pkgutil, importlib, orchestrator\n"
+            "for m in pkgutil.walk_packages(orchestrator.__path__, 'orchestrator.'): importlib.import_module(m.name)\n"
+            "print([m for m in ('torch', 'jax', 'gluonts', 'timesfm', 'sklearn', 'lightning') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -19,7 +19,8 @@ from jobs.common.io import predictions_table, write_outputs
 from jobs.common.runner import build_result, run_job
 from orchestrator.data.splits import BUNDLED_SPLITS
 from orchestrator.paths import DEFAULT_DATASET
-from orchestrator.report import ReportOptions, build_report
+from orchestrator.report.build import build_report
+from orchestrator.report.compare import ReportOptions
 from orchestrator.report.cli import report_command
 from orchestrator.report.compare import OUTCOME_SEED_NOISE, ROLE_PATCHTST, analyse
 from orchestrator.report.load import load_results
@@ -272,3 +273,10 @@ def test_report_package_imports_no_model_stack_and_not_jobs():
         for node in ast.walk(ast.parse(source.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not {n.split(".")[0] for n in names} & forbidden, f"{source.name} imports {names}"
+
+
+def test_cli_defaults_mirror_the_statistics_module():
+    from orchestrator.report import cli as report_cli
+    from orchestrator.report import stats
+
+    assert (report_cli.DEFAULT_RESAMPLES, report_cli.DEFAULT_BLOCK_LENGTH) == (stats.DEFAULT_RESAMPLES, stats.DEFAULT_BLOCK_LENGTH)

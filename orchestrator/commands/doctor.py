@@ -49,8 +49,9 @@ def collect() -> list[dict]:
                      "detail": "the timesfm image defaults to linux/amd64; x86 JAX under Rosetta/QEMU can fail its "
                                "CPU-feature check - build it with platform linux/arm64 on this machine"})
     ok, detail = _docker_engine()
-    rows.append({"check": "docker executor", "ok": False,
-                 "detail": f"{detail}; the docker executor is not implemented yet, `auto` uses native"})
+    rows.append({"check": "docker executor", "ok": ok,
+                 "detail": f"{detail}; `auto` uses docker" + (" (torch: native, for MPS)" if sys.platform == "darwin" else "")
+                 if ok else f"{detail}; `auto` uses native"})
     venvs = VenvManager()
     for env in ENVIRONMENTS.values():
         if env.requirements.is_file():

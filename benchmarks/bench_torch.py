@@ -1,0 +1,114 @@
+"""CPU throughput and memory of every torch model at one size (default 2M parameters):
+training windows/s (forward + backward + AdamW step) and inference windows/s (no_grad) on random
+(batch, 80, 25) inputs, plus peak resident memory.
+
+Memory is resource.getrusage(RUSAGE_SELF).ru_maxrss (peak RSS) measured as a delta: each model
+runs in a fresh process, and the delta is taken from just after the model, optimiser and input
+were built. Inference runs first, so its delta is its own peak; the training delta includes the
+AdamW state and the stored activations. Throughput is for random weights: speed does not
+depend on their values.
+
+    PYTHONPATH=. python benchmarks/bench_torch.py [--models patchtst,dlinear] [--size 2000000]
+        [--batches 3] [--batch-size 64] [--threads 1]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * MAXRSS_UNIT / 2**20
+
+
+def measure(model_name: str, size: int, batches: int, batch_size: int, threads: int) -> dict:
+    """One model, in this (fresh) process."""
+    import torch
+    import torch.nn.functional as F
+
+    from jobs.torch_models.sizing import sized_config
+    from jobs.torch_models.zoo import ARCHITECTURES
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    architecture = ARCHITECTURES[model_name]
+    model = architecture.model(sized_config(architecture, size))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randn(batch_size, 80, 25)
+    y = (torch.rand(batch_size) > 0.5).float()
+    baseline = peak_rss_mib()
+
+    model.eval()
+    with torch.no_grad():
+        model(x)  # warm-up
+        started = time.perf_counter()
+        for _ in range(batches):
+            model(x)
+        inference_seconds = time.perf_counter() - started
+    inference_peak = peak_rss_mib()
+
+    model.train()
+
+    def step() -> None:
+        optimiser.zero_grad(set_to_none=True)
+        F.binary_cross_entropy_with_logits(model(x), y).backward()
+        optimiser.step()
+
+    step()  # warm-up, and allocates the AdamW state
+    started = time.perf_counter()
+    for _ in range(batches):
+        step()
+    train_seconds = time.perf_counter() - started
+    return {
+        "model": model_name,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_windows_per_s": batches * batch_size / train_seconds,
+        "inference_windows_per_s": batches * batch_size / inference_seconds,
+        "inference_peak_mib": inference_peak - baseline,
+        "train_peak_mib": peak_rss_mib() - baseline,
+    }
+
+
+def main() -> None:
+    from jobs.torch_models.profiles import MODEL_NAMES  # no torch import in the parent
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(MODEL_NAMES))
+    parser.add_argument("--size", type=int, default=2_000_000)
+    parser.add_argument("--batches", type=int, default=3, help="timed batches per phase, after one warm-up")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        print(json.dumps(measure(args.worker, args.size, args.batches, args.batch_size, args.threads)))
+        return
+
+    print(f"size {args.size:,} | batch {args.batch_size} x (80, 25) | {args.batches} timed batches | "
+          f"{args.threads} thread(s) | CPU | memory: ru_maxrss delta, fresh process per model")
+    print(f"{'model':16s} {'params':>10s} {'train win/s':>12s} {'infer win/s':>12s} {'train MiB':>10s} {'infer MiB':>10s}")
+    for name in args.models.split(","):
+        command = [sys.executable, __file__, "--worker", name, "--size", str(args.size), "--batches", str(args.batches),
+                   "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(args.threads)}
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            print(f"{name:16s} failed: {done.stderr.strip().splitlines()[-1]}")
+            continue
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{row['model']:16s} {row['parameters']:>10,} {row['train_windows_per_s']:>12.0f} "
+              f"{row['inference_windows_per_s']:>12.0f} {row['train_peak_mib']:>10.0f} {row['inference_peak_mib']:>10.0f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

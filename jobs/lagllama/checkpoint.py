@@ -1,0 +1,247 @@
+"""Reading (and, for tests, writing) the published Lag-Llama Lightning checkpoint, offline.
+
+The checkpoint is `torch.save` of a Lightning dict: 'state_dict' (names prefixed 'model.'),
+'hyper_parameters' (pickled: model_kwargs with a GluonTS StudentTOutput, and a loss object of
+`gluonts.torch.modules.loss.NegativeLogLikelihood`), plus trainer state. GluonTS >= 0.15 removed
+`gluonts.torch.modules.loss`, and torch >= 2.6 refuses arbitrary objects unless
+`weights_only=False`; so loading registers a stand-in module under the old name for the duration
+of `torch.load` and then loads the weights strictly.
+"""
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jobs.common.errors import JobError
+from jobs.lagllama.config import LagLlamaConfig
+from jobs.lagllama.model import LagLlamaModule
+from shared_schema import WeightsManifest, WeightsSource
+
+LEGACY_LOSS_MODULE = "gluonts.torch.modules.loss"
+MODEL_DIR = "lagllama"
+CHECKPOINT_FILE = "lag-llama.ckpt"
+HUB_ID = "time-series-foundation-models/Lag-Llama"
+PULL_COMMAND = "orch weights pull lag-llama"
+
+
+class _LegacyObject:
+    """Stand-in for any class of the removed module: keeps whatever state was pickled."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs = args, kwargs
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots)
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        else:
+            self.state = state
+
+    def __repr__(self) -> str:
+        return f"<legacy {type(self).__module__}.{type(self).__name__} {self.__dict__}>"
+
+
+def _legacy_module() -> types.ModuleType:
+    module = types.ModuleType(LEGACY_LOSS_MODULE, "stand-in for the module GluonTS 0.15 removed")
+    classes: dict[str, type] = {}
+
+    def __getattr__(name: str) -> type:  # PEP 562: any class name the pickle asks for
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in classes:
+            classes[name] = type(name, (_LegacyObject,), {"__module__": LEGACY_LOSS_MODULE})
+        return classes[name]
+
+    module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+    return module
+
+
+def _module_exists(name: str) -> bool:
+    if name in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@contextlib.contextmanager
+def legacy_loss_shim():
+    """Makes `gluonts.torch.modules.loss` resolvable while unpickling, if GluonTS lacks it."""
+    if _module_exists(LEGACY_LOSS_MODULE):
+        yield
+        return
+    sys.modules[LEGACY_LOSS_MODULE] = _legacy_module()
+    try:
+        yield
+    finally:
+        sys.modules.pop(LEGACY_LOSS_MODULE, None)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    with legacy_loss_shim():
+        checkpoint = torch.load(Path(path), map_location="cpu", weights_only=False)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise JobError(f"{path}: not a Lightning checkpoint (no 'state_dict')")
+    return checkpoint
+
+
+def config_from_checkpoint(checkpoint: dict[str, Any]) -> LagLlamaConfig:
+    kwargs = (checkpoint.get("hyper_parameters") or {}).get("model_kwargs")
+    if not kwargs:
+        return LagLlamaConfig()
+    return LagLlamaConfig.from_model_kwargs(dict(kwargs))
+
+
+def load_module(path: Path, config: LagLlamaConfig | None = None) -> tuple[LagLlamaModule, dict[str, Any]]:
+    """The checkpoint's weights in a LagLlamaModule, loaded strictly (every name and shape)."""
+    checkpoint = read_checkpoint(path)
+    config = config or config_from_checkpoint(checkpoint)
+    module = LagLlamaModule(config)
+    try:
+        module.load_state_dict(checkpoint["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise JobError(f"{path}: checkpoint does not fit the Lag-Llama architecture: {' '.join(str(exc).split())[:300]}") from exc
+    return module, checkpoint
+
+
+# ---------------------------------------------------------------------------------------------
+# Weights cache
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_weights(weights_dir: Path | None) -> tuple[Path, WeightsManifest, WeightsSource]:
+    """The checkpoint under <weights_dir>/lagllama/, its manifest checked; fails fast when absent."""
+    if weights_dir is None:
+        raise JobError(f"Lag-Llama weights missing: no weights folder was mounted; run `{PULL_COMMAND}` on the host")
+    folder = Path(weights_dir) / MODEL_DIR
+    manifest_file = folder / "weights.json"
+    if not manifest_file.is_file():
+        raise JobError(f"Lag-Llama weights missing: {manifest_file} not found; run `{PULL_COMMAND}` on the host")
+    try:
+        manifest = WeightsManifest.model_validate(json.loads(manifest_file.read_text()))
+    except Exception as exc:
+        raise JobError(f"{manifest_file}: invalid weights manifest ({' '.join(str(exc).split())[:200]}); run `{PULL_COMMAND}`") from exc
+    for name, expected in manifest.files.items():
+        file = folder / name
+        if not file.is_file():
+            raise JobError(f"Lag-Llama weights incomplete: {file} missing; run `{PULL_COMMAND}` on the host")
+        actual = sha256_file(file)
+        if actual != expected:
+            raise JobError(f"{file}: sha256 {actual[:12]} does not match weights.json ({expected[:12]}); run `{PULL_COMMAND}`")
+    ckpts = [n for n in manifest.files if n.endswith(".ckpt")]
+    if not ckpts:
+        raise JobError(f"{manifest_file} lists no .ckpt file; run `{PULL_COMMAND}`")
+    name = CHECKPOINT_FILE if CHECKPOINT_FILE in ckpts else sorted(ckpts)[0]
+    source = WeightsSource(
+        kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[name]
+    )
+    return folder / name, manifest, source
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the published format (tests, benchmarks): random weights, faithful pickle
+
+
+def _model_kwargs(config: LagLlamaConfig) -> dict[str, Any]:
+    from gluonts.torch.distributions import StudentTOutput
+
+    return {
+        "context_length": config.context_length,
+        "max_context_length": 2048,
+        "scaling": config.scaling,
+        "input_size": config.input_size,
+        "n_layer": config.n_layer,
+        "n_embd_per_head": config.n_embd_per_head,
+        "n_head": config.n_head,
+        "lags_seq": list(config.lags_seq),
+        "distr_output": StudentTOutput(),
+        "num_parallel_samples": 100,
+        "rope_scaling": None,
+        "time_feat": config.time_feat,
+        "dropout": config.dropout,
+    }
+
+
+@contextlib.contextmanager
+def _writable_legacy_module():
+    """Registers real classes under the removed module's name so the pickle references it."""
+    if _module_exists(LEGACY_LOSS_MODULE):
+        raise RuntimeError(f"{LEGACY_LOSS_MODULE} exists in this GluonTS; refusing to shadow it")
+    module = types.ModuleType(LEGACY_LOSS_MODULE)
+
+    class DistributionLoss:
+        def __call__(self, input, target):  # noqa: A002 - the published signature
+            raise NotImplementedError
+
+    class NegativeLogLikelihood(DistributionLoss):
+        def __init__(self, beta: float = 0.0) -> None:
+            self.beta = beta
+
+    for cls in (DistributionLoss, NegativeLogLikelihood):
+        cls.__module__ = LEGACY_LOSS_MODULE
+        cls.__qualname__ = cls.__name__
+        setattr(module, cls.__name__, cls)
+    sys.modules[LEGACY_LOSS_MODULE] = module
+    try:
+        yield module
+    finally:
+        sys.modules.pop(LEGACY_LOSS_MODULE, None)
+
+
+def save_published_checkpoint(path: Path, module: LagLlamaModule, epoch: int = 0) -> None:
+    """A Lightning-style checkpoint as the released one is laid out (random or trained weights)."""
+    import lightning
+
+    config = module.config
+    with _writable_legacy_module() as legacy:
+        checkpoint = {
+            "epoch": epoch,
+            "global_step": 0,
+            "pytorch-lightning_version": lightning.__version__,
+            "state_dict": {k: v.detach().clone() for k, v in module.state_dict().items()},
+            "loops": {},
+            "callbacks": {},
+            "optimizer_states": [],
+            "lr_schedulers": [],
+            "hparams_name": "kwargs",
+            "hyper_parameters": {
+                "model_kwargs": _model_kwargs(config),
+                "context_length": config.context_length,
+                "prediction_length": 1,
+                "loss": legacy.NegativeLogLikelihood(beta=0.0),
+                "lr": 1e-3,
+                "weight_decay": 1e-8,
+                "aug_prob": 0.5,
+                "nonnegative_pred_samples": False,
+            },
+        }
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(checkpoint, Path(path))
+
+
+def write_random_init(weights_dir: Path, seed: int = 0, config: LagLlamaConfig | None = None) -> Path:
+    """<weights_dir>/lagllama/{lag-llama.ckpt, weights.json} with random weights, kind 'random-init'."""
+    torch.manual_seed(seed)
+    module = LagLlamaModule(config or LagLlamaConfig())
+    folder = Path(weights_dir) / MODEL_DIR
+    ckpt = folder / CHECKPOINT_FILE
+    save_published_checkpoint(ckpt, module)
+    manifest = WeightsManifest(model=MODEL_DIR, kind="random-init", files={CHECKPOINT_FILE: sha256_file(ckpt)})
+    (folder / "weights.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+    return ckpt

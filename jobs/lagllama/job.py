@@ -1,0 +1,176 @@
+"""Lag-Llama job: (spec, dataset, weights_dir) -> ModelOutput.
+
+Hyper-parameters (spec.hyperparameters):
+  mode               'zero-shot' | 'fine-tune' (default 'fine-tune')
+  num_samples        sample paths per window (default 100)
+  series             'high' (default) | 'log-high': the univariate series forecast
+  model_context_length  tokens the model attends over (default 32, the released value)
+  use_kv_cache       default True
+  predict_batch_size windows per sampling batch (default 32)
+  fine-tune only:    lr, weight_decay, batch_size, max_epochs, batches_per_epoch, patience,
+                     max_val_windows (quick profile: 1 epoch of 4 batches of 16, 32 val windows)
+
+Sample rows are chosen exactly as for every other model (jobs.common.windows.sample_rows with
+spec.context_length), although the model itself reads a longer history (context + 1092 lags).
+"""
+
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from jobs.common.contract import ModelOutput, SplitPredictions
+from jobs.common.dataset import Dataset
+from jobs.common.errors import JobError
+from jobs.common.windows import sample_rows
+from jobs.lagllama.checkpoint import load_module, resolve_weights
+from jobs.lagllama.data import SERIES, SeriesData, barrier
+from jobs.lagllama.finetune import FineTuneSettings, fine_tune
+from jobs.lagllama.model import count_parameters
+from jobs.lagllama.sampling import draw_uniforms, hit_probability, sample_paths
+from shared_schema import ExperimentSpec
+
+PACKAGES = ("torch", "gluonts", "lightning", "scipy")
+MODES = ("zero-shot", "fine-tune")
+QUICK_FINE_TUNE = {"max_epochs": 1, "batches_per_epoch": 4, "batch_size": 16, "max_val_windows": 32, "patience": 1}
+JOB_KEYS = {"mode", "num_samples", "series", "model_context_length", "use_kv_cache", "predict_batch_size"}
+FINE_TUNE_KEYS = {f.name for f in fields(FineTuneSettings)}
+
+
+def _typed(hp: dict, key: str, kind: type, default):
+    value = hp.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise JobError(f"hyper-parameter {key}={value!r} must be {kind.__name__}")
+    return value
+
+
+def _settings(spec: ExperimentSpec) -> tuple[dict, FineTuneSettings]:
+    hp = dict(spec.hyperparameters)
+    unknown = set(hp) - JOB_KEYS - FINE_TUNE_KEYS
+    if unknown:
+        raise JobError(f"unknown Lag-Llama hyper-parameter(s) {sorted(unknown)}; known: {sorted(JOB_KEYS | FINE_TUNE_KEYS)}")
+    job = {
+        "mode": _typed(hp, "mode", str, "fine-tune"),
+        "num_samples": _typed(hp, "num_samples", int, 100),
+        "series": _typed(hp, "series", str, "high"),
+        "model_context_length": _typed(hp, "model_context_length", int, 32),
+        "use_kv_cache": _typed(hp, "use_kv_cache", bool, True),
+        "predict_batch_size": _typed(hp, "predict_batch_size", int, 32),
+    }
+    if job["mode"] not in MODES:
+        raise JobError(f"mode must be one of {MODES}, got {job['mode']!r}")
+    if job["series"] not in SERIES:
+        raise JobError(f"series must be one of {SERIES}, got {job['series']!r}")
+    for key in ("num_samples", "model_context_length", "predict_batch_size"):
+        if job[key] < 1:
+            raise JobError(f"{key} must be >= 1, got {job[key]}")
+    base = dict(QUICK_FINE_TUNE) if spec.profile == "quick" else {}
+    defaults = FineTuneSettings()
+    for name in FINE_TUNE_KEYS:
+        if name in hp:
+            base[name] = _typed(hp, name, type(getattr(defaults, name)), None)
+    try:
+        settings = FineTuneSettings(**base)
+    except ValueError as exc:
+        raise JobError(f"fine-tune settings: {exc}") from exc
+    return job, settings
+
+
+def _device(spec: ExperimentSpec) -> torch.device:
+    if spec.device in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    if spec.device == "cuda":
+        raise JobError("spec asks for cuda, which this environment does not have")
+    return torch.device("cpu")
+
+
+def predict_probabilities(model, series: SeriesData, frame: pd.DataFrame, rows: np.ndarray, horizon: int,
+                          threshold: float, job: dict, generator: torch.Generator, device: torch.device) -> np.ndarray:
+    out = []
+    bs = job["predict_batch_size"]
+    for start in range(0, len(rows), bs):
+        chunk = rows[start : start + bs]
+        batch = series.forecast_batch(chunk, horizon)
+        batch = batch.to(device)
+        u = draw_uniforms(len(chunk), job["num_samples"], horizon, generator).to(device)
+        paths = sample_paths(model, batch, horizon, u, use_cache=job["use_kv_cache"]).paths
+        level = torch.from_numpy(barrier(frame, chunk, threshold, job["series"])).to(paths)
+        out.append(hit_probability(paths.double(), level.double()).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
+    job, settings = _settings(spec)
+    ckpt, manifest, source = resolve_weights(weights_dir)
+    torch.manual_seed(spec.seed)
+    module, checkpoint = load_module(ckpt)
+    config = module.config
+    if job["model_context_length"] != config.context_length:
+        # context length does not change any parameter shape (rotary positions, no learned ones)
+        state = module.state_dict()
+        module = type(module)(config.replace(context_length=job["model_context_length"]))
+        module.load_state_dict(state, strict=True)
+        config = module.config
+    model = module.model
+    device = _device(spec)
+    frame = dataset.frame
+    split = frame["split"].to_numpy()
+    series = SeriesData.build(frame, config, job["series"])
+    horizon = spec.horizon
+    target = frame[f"target_h{horizon}"].to_numpy()
+    dates = pd.to_datetime(frame["date"]).dt.date.to_numpy()
+    rows = {name: sample_rows(frame, name, horizon, spec.context_length) for name in ("train", "val", "test")}
+    for name in ("val", "test"):
+        if len(rows[name]) == 0:
+            raise JobError(f"no {name} samples for horizon {horizon}")
+    notes: dict[str, str | float | int | bool] = {
+        "mode": job["mode"],
+        "series": job["series"],
+        "probability": "fraction of autoregressive Student-t sample paths whose max over t+1..t+H reaches (1+threshold)*Close_t",
+        "num_samples": job["num_samples"],
+        "model_context_length": config.context_length,
+        "history_length": config.history_length,
+        "kv_cache": job["use_kv_cache"],
+        "weights_file": ckpt.name,
+        "scored_rows_with_padded_history": int((~series.has_full_history(np.concatenate([rows["val"], rows["test"]]))).sum()),
+    }
+    started = time.perf_counter()
+    if job["mode"] == "fine-tune":
+        model.to(device)
+        report = fine_tune(model, series, split, settings, seed=spec.seed, log=lambda m: print(m, flush=True))
+        n_train = report.n_train_windows
+        notes.update({
+            "finetune_epochs": report.epochs_run, "finetune_best_epoch": report.best_epoch,
+            "finetune_initial_val_nll": report.initial_val_nll, "finetune_best_val_nll": report.best_val_nll,
+            "finetune_val_windows": report.n_val_windows, "finetune_full_history_only": report.full_history_only,
+            "finetune_step_seconds": report.step_seconds, "finetune_batch_size": settings.batch_size,
+            "finetune_batches_per_epoch": settings.batches_per_epoch, "finetune_lr": settings.lr,
+        })
+    else:
+        n_train = max(len(rows["train"]), 1)
+        notes["n_train_meaning"] = "zero-shot: training-split sample rows, not used for fitting"
+    trained = time.perf_counter()
+    model.to(device).eval()
+    generator = torch.Generator().manual_seed(spec.seed)
+    predictions = {}
+    for name in ("val", "test"):
+        p = predict_probabilities(model, series, frame, rows[name], horizon, spec.threshold, job, generator, device)
+        predictions[name] = SplitPredictions(dates[rows[name]], target[rows[name]].astype(np.int8), p)
+    predicted = time.perf_counter()
+    return ModelOutput(
+        val=predictions["val"],
+        test=predictions["test"],
+        n_parameters=count_parameters(model),
+        n_train=n_train,
+        weights=source,
+        train_seconds=trained - started,
+        predict_seconds=predicted - trained,
+        device=str(device),
+        packages=PACKAGES,
+        notes=notes,
+    )

@@ -1,0 +1,102 @@
+"""The TimesFM weights cache: `<weights_dir>/timesfm/` = weights.json + the published flax checkpoint.
+
+The published checkpoint (Hugging Face `google/timesfm-2.5-200m-flax`) is an Orbax
+`StandardCheckpointer` directory at the repository root (`manifest.ocdbt`, `_METADATA`,
+`_CHECKPOINT_METADATA`, `d/...`, `ocdbt.process_0/...`). `orch weights pull timesfm` places that
+snapshot in `<weights_dir>/timesfm/` and writes weights.json next to it; the job then loads the
+folder with the package's own `TimesFM_2p5_200M_flax.from_pretrained(<folder>)`, the same
+function that loads a Hugging Face snapshot. An optional `timesfm_arch.json` (listed in
+weights.json like every other file) describes a reduced architecture of the same class; absent,
+the published 200M definition is used.
+
+Nothing here imports JAX, so a missing cache fails in well under a second.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.common.errors import JobError
+from shared_schema import WeightsSource
+from shared_schema.weights import WeightsManifest
+
+MODEL_NAME = "timesfm"
+MANIFEST_FILE = "weights.json"
+ARCH_FILE = "timesfm_arch.json"
+PULL_COMMAND = "orch weights pull timesfm"
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    folder: Path
+    manifest: WeightsManifest
+    source: WeightsSource
+    arch: dict | None  # None: the published 200M definition
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_digest(files: dict[str, str]) -> str:
+    """One sha256 for a multi-file checkpoint: sha256 over sorted 'name sha256' lines."""
+    lines = "".join(f"{name} {files[name]}\n" for name in sorted(files))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def list_checkpoint_files(folder: Path) -> dict[str, str]:
+    """Every file under the folder except weights.json -> its sha256 (paths relative, '/'-separated)."""
+    files = {}
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and path.name != MANIFEST_FILE:
+            files[path.relative_to(folder).as_posix()] = sha256_file(path)
+    return files
+
+
+def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
+    """Find, validate and hash-check the cache; fail fast with the command that fills it."""
+    if weights_dir is None:
+        raise JobError(f"TimesFM needs weights and no --weights folder was given; run `{PULL_COMMAND}`")
+    folder = Path(weights_dir) / MODEL_NAME
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise JobError(f"TimesFM weights missing: {manifest_path} not found; run `{PULL_COMMAND}`")
+    try:
+        manifest = WeightsManifest.model_validate(json.loads(manifest_path.read_text()))
+    except Exception as exc:
+        raise JobError(f"{manifest_path}: invalid weights manifest ({' '.join(str(exc).split())[:200]}); "
+                       f"run `{PULL_COMMAND}`") from exc
+    if manifest.model != MODEL_NAME:
+        raise JobError(f"{manifest_path} is for model {manifest.model!r}, not {MODEL_NAME!r}")
+    for name, expected in manifest.files.items():
+        path = folder / name
+        if not path.is_file():
+            raise JobError(f"TimesFM weights incomplete: {path} missing; run `{PULL_COMMAND}`")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise JobError(f"TimesFM weights corrupt: {path} sha256 {actual[:12]} != manifest {expected[:12]}; "
+                           f"run `{PULL_COMMAND}`")
+    arch = None
+    if ARCH_FILE in manifest.files:
+        arch = json.loads((folder / ARCH_FILE).read_text())
+    digest = checkpoint_digest(dict(manifest.files))
+    if manifest.kind == "pretrained":
+        source = WeightsSource(kind="pretrained", hub_id=manifest.hub_id, revision=manifest.revision, sha256=digest)
+    else:
+        source = WeightsSource(kind="random-init", sha256=digest)
+    return ResolvedWeights(folder=folder, manifest=manifest, source=source, arch=arch)
+
+
+def write_manifest(folder: Path, kind: str, hub_id: str | None = None, revision: str | None = None) -> WeightsManifest:
+    """Hash every checkpoint file in `folder` and write weights.json (atomically)."""
+    manifest = WeightsManifest(model=MODEL_NAME, kind=kind, hub_id=hub_id, revision=revision,
+                               files=list_checkpoint_files(folder))
+    tmp = Path(folder) / (MANIFEST_FILE + ".tmp")
+    tmp.write_text(json.dumps(manifest.model_dump(mode="json"), indent=2))
+    tmp.replace(Path(folder) / MANIFEST_FILE)
+    return manifest

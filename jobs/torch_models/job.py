@@ -1,0 +1,131 @@
+"""The entry function every torch model name is registered to: spec + dataset -> ModelOutput.
+
+Which architecture runs is looked up in `zoo.ARCHITECTURES` by `spec.model`; everything else
+(windows, sizing, training, prediction) is the same code for all of them.
+"""
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jobs.common.contract import ModelOutput, SplitPredictions
+from jobs.common.dataset import Dataset
+from jobs.common.errors import JobError
+from jobs.common.runner import thread_count
+from jobs.common.windows import make_windows
+from jobs.torch_models.profiles import defaults
+from jobs.torch_models.sizing import sized_config
+from jobs.torch_models.trainer import TrainSettings, fit, make_deterministic, pick_device, predict_logits, probabilities
+from jobs.torch_models.zoo import ARCHITECTURES, Architecture
+from shared_schema import ExperimentSpec, WeightsSource
+
+PACKAGES = ("torch",)
+TRAINING_KEYS = frozenset(f.name for f in dataclasses.fields(TrainSettings)) - {"seed"}
+DATA_KEYS = frozenset({"size", "max_train_windows"})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A spec's hyperparameters, checked and sorted by who uses them."""
+
+    size: int
+    max_train_windows: int
+    training: TrainSettings
+    architecture: dict[str, object]
+
+
+def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
+    tunable = architecture.tunable()
+    merged = defaults(spec.model, spec.profile) | spec.hyperparameters
+    known = TRAINING_KEYS | DATA_KEYS | set(tunable)
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise JobError(f"unknown hyperparameter(s) {unknown} for {spec.model}; known: {sorted(known)}")
+    reference = defaults(spec.model, spec.profile) | tunable
+    values = {key: _coerce(key, value, reference[key]) for key, value in merged.items()}
+    try:
+        training = TrainSettings(seed=spec.seed, **{k: values[k] for k in TRAINING_KEYS})
+    except ValueError as exc:
+        raise JobError(f"invalid training hyperparameters: {exc}") from exc
+    return Plan(
+        size=values["size"],
+        max_train_windows=values["max_train_windows"],
+        training=training,
+        architecture={k: v for k, v in values.items() if k in tunable},
+    )
+
+
+def _coerce(key: str, value, default):
+    """JSON gives 2e6 for 2_000_000 and 1 for 1.0: accept those, refuse real type mistakes."""
+    if isinstance(default, bool) or isinstance(default, str):
+        if type(value) is not type(default):
+            raise JobError(f"hyperparameter {key!r} must be a {type(default).__name__}, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise JobError(f"hyperparameter {key!r} must be a number, got {value!r}")
+    if isinstance(default, int):
+        if value != int(value):
+            raise JobError(f"hyperparameter {key!r} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
+    """Train from scratch on train, select on val, predict val and test once with the best weights."""
+    architecture = ARCHITECTURES.get(spec.model)
+    if architecture is None:
+        raise JobError(f"no torch architecture named {spec.model!r}; known: {sorted(ARCHITECTURES)}")
+    settings = plan(spec, architecture)
+    torch.set_num_threads(thread_count())
+    device = pick_device(spec.device)
+    make_deterministic(spec.seed, device)
+
+    data = make_windows(dataset, spec.horizon, spec.context_length)
+    recent = slice(-settings.max_train_windows, None) if settings.max_train_windows else slice(None)
+    x_train, y_train = data.train.x[recent], data.train.y[recent]
+    try:
+        config = sized_config(
+            architecture, settings.size,
+            context_length=spec.context_length, n_features=len(data.feature_names), **settings.architecture,
+        )
+    except ValueError as exc:
+        raise JobError(f"{spec.model}: {exc}") from exc
+    model = architecture.model(config).to(device)
+    n_parameters = sum(p.numel() for p in model.parameters())
+    print(f"[torch] {spec.model}: {n_parameters:,} parameters on {device}, {len(y_train)} training windows", flush=True)
+
+    started = time.perf_counter()
+    report = fit(model, (x_train, y_train), (data.val.x, data.val.y), settings.training, device)
+    trained = time.perf_counter()
+    batch = settings.training.eval_batch_size
+    p_val = probabilities(predict_logits(model, data.val.x, device, batch), report.pos_weight)
+    p_test = probabilities(predict_logits(model, data.test.x, device, batch), report.pos_weight)
+    predicted = time.perf_counter()
+
+    shape = {k: getattr(config, k) for k in ("d_model", "d_ff", "n_layers", "n_heads") if hasattr(config, k)}
+    return ModelOutput(
+        val=SplitPredictions(data.val.dates, data.val.y, p_val),
+        test=SplitPredictions(data.test.dates, data.test.y, p_test),
+        n_parameters=n_parameters,
+        n_train=len(y_train),
+        weights=WeightsSource(kind="from-scratch"),
+        train_seconds=trained - started,
+        predict_seconds=predicted - trained,
+        device=str(device),
+        packages=PACKAGES,
+        notes={
+            "device": str(device),
+            "size_target": settings.size,
+            **shape,
+            "epochs_run": report.epochs_run,
+            "best_epoch": report.best_epoch,
+            **({"best_val_auc": report.best_val_auc} if report.best_val_auc is not None else {}),
+            "train_windows_available": len(data.train.y),
+            "pos_weight": report.pos_weight,
+            "probabilities": "sigmoid(logit - ln pos_weight): the class weighting's prior shift undone",
+        },
+    )

@@ -1,0 +1,133 @@
+"""Building blocks several architectures share, so each model file shows only what defines it."""
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Pool = Literal["mean", "last"]
+
+
+def check(condition: bool, message: str) -> None:
+    """Config validation: one readable ValueError per broken constraint."""
+    if not condition:
+        raise ValueError(message)
+
+
+def check_common(config) -> None:
+    """Constraints every config shares (input shape, dropout, heads dividing the width)."""
+    check(config.context_length >= 2, f"context_length must be >= 2, got {config.context_length}")
+    check(config.n_features >= 1, f"n_features must be >= 1, got {config.n_features}")
+    check(0.0 <= config.dropout < 1.0, f"dropout must be in [0, 1), got {config.dropout}")
+    check(config.d_model >= 1, f"d_model must be >= 1, got {config.d_model}")
+    for name in ("n_layers", "d_ff", "n_heads"):
+        value = getattr(config, name, 1)
+        check(value >= 1, f"{name} must be >= 1, got {value}")
+    n_heads = getattr(config, "n_heads", 1)
+    check(config.d_model % n_heads == 0, f"d_model ({config.d_model}) must be divisible by n_heads ({n_heads})")
+    pool = getattr(config, "pool", "mean")
+    check(pool in ("mean", "last"), f"pool must be 'mean' or 'last', got {pool!r}")
+
+
+class FeedForward(nn.Module):
+    """Position-wise MLP: the width knob (d_ff) the size search turns last, for fine control."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.up = nn.Linear(d_model, d_ff)
+        self.down = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down(self.dropout(F.gelu(self.up(x))))
+
+
+class Attention(nn.Module):
+    """Multi-head scaled dot-product attention; queries and keys/values may differ (cross-attention)."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.query = nn.Linear(d_model, d_model)
+        self.key = nn.Linear(d_model, d_model)
+        self.value = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        batch, length, width = x.shape
+        return x.view(batch, length, self.n_heads, width // self.n_heads).transpose(1, 2)
+
+    def forward(self, x: Tensor, context: Tensor | None = None, causal: bool = False) -> Tensor:
+        context = x if context is None else context
+        q, k, v = self.split_heads(self.query(x)), self.split_heads(self.key(context)), self.split_heads(self.value(context))
+        mixed = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=causal)
+        return self.out(mixed.transpose(1, 2).reshape(x.shape))
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm transformer block around any token mixer `mixer(x) -> x` (pre-norm keeps deep stacks stable)."""
+
+    def __init__(self, mixer: nn.Module, d_model: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.mixer = mixer
+        self.mix_norm = nn.LayerNorm(d_model)
+        self.ff_norm = nn.LayerNorm(d_model)
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, **mixer_kwargs) -> Tensor:
+        x = x + self.dropout(self.mixer(self.mix_norm(x), **mixer_kwargs))
+        return x + self.dropout(self.ff(self.ff_norm(x)))
+
+
+class SeriesDecomposition(nn.Module):
+    """x = seasonal + trend, the trend a centred moving average over time (edges padded by repetition)."""
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.kernel_size = kernel_size
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x: (batch, time, channels) -> (seasonal, trend), both shaped like x."""
+        half = (self.kernel_size - 1) // 2
+        padded = torch.cat([x[:, :1].expand(-1, half, -1), x, x[:, -1:].expand(-1, half, -1)], dim=1)
+        trend = F.avg_pool1d(padded.transpose(1, 2), self.kernel_size, stride=1).transpose(1, 2)
+        return x - trend, trend
+
+
+class TokenEmbedding(nn.Module):
+    """Per-time-step embedding of all features with a width-3 convolution over time (Informer's
+    token embedding). Edges are padded by repetition rather than circularly, so the newest step is
+    never mixed with the oldest one."""
+
+    def __init__(self, n_features: int, d_model: int):
+        super().__init__()
+        self.conv = nn.Conv1d(n_features, d_model, kernel_size=3, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, time, features) -> (batch, time, d_model)."""
+        padded = F.pad(x.transpose(1, 2), (1, 1), mode="replicate")
+        return self.conv(padded).transpose(1, 2)
+
+
+class DecompositionEncoderLayer(nn.Module):
+    """Autoformer's encoder layer: mix, strip the trend, feed-forward, strip the trend again.
+
+    FEDformer is the same layer with a Fourier mixer, so both use this one. Returns the seasonal
+    part and the trend removed, which the model accumulates for its read-out."""
+
+    def __init__(self, mixer: nn.Module, d_model: int, d_ff: int, moving_avg: int, dropout: float):
+        super().__init__()
+        self.mixer = mixer
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.decompose_mixed = SeriesDecomposition(moving_avg)
+        self.decompose_fed = SeriesDecomposition(moving_avg)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x, mixed_trend = self.decompose_mixed(x + self.dropout(self.mixer(x)))
+        x, fed_trend = self.decompose_fed(x + self.dropout(self.ff(x)))
+        return x, mixed_trend + fed_trend
+

@@ -1,0 +1,178 @@
+"""The one training loop every torch model goes through, so models differ only in architecture.
+
+AdamW with a warm-up + cosine schedule, class-weighted BCE, gradient clipping, early stopping on
+validation AUC. It never sees the test split: the job predicts that once, after `fit` has left
+the best-on-validation weights in the model.
+"""
+
+import contextlib
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from jobs.common.errors import JobError
+from jobs.common.metrics import auc_roc
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int
+    patience: int
+    batch_size: int
+    eval_batch_size: int
+    lr: float
+    warmup_fraction: float
+    weight_decay: float
+    grad_clip: float
+    seed: int
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "patience", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0 and 0 <= self.warmup_fraction < 1):
+            raise ValueError("need lr > 0, grad_clip > 0, weight_decay >= 0 and 0 <= warmup_fraction < 1")
+
+
+@dataclass(frozen=True)
+class FitReport:
+    best_epoch: int  # 1-based
+    epochs_run: int
+    best_val_auc: float | None
+    pos_weight: float
+    val_auc_history: tuple[float | None, ...]
+
+
+def pick_device(requested: str) -> torch.device:
+    """cuda > mps > cpu for 'auto'; an explicit request that cannot be met fails the job."""
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if requested == "auto":
+        return torch.device(next(name for name, ok in available.items() if ok))
+    if not available.get(requested, False):
+        raise JobError(f"device {requested!r} was requested but is not available here")
+    return torch.device(requested)
+
+
+def make_deterministic(seed: int, device: torch.device) -> None:
+    """Same seed, same CPU result. On accelerators, kernels without a deterministic version only
+    warn (bitwise equality there is best effort)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+    torch.backends.cudnn.benchmark = False
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA only; CPU and MPS train in float32."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def predict_logits(model: nn.Module, x: np.ndarray, device: torch.device, batch_size: int) -> np.ndarray:
+    model.eval()
+    outputs = []
+    with torch.no_grad(), autocast(device):
+        for start in range(0, len(x), batch_size):
+            batch = torch.from_numpy(x[start : start + batch_size]).to(device)
+            outputs.append(model(batch).float().cpu())
+    return torch.cat(outputs).numpy().astype(np.float64)
+
+
+def probabilities(logits: np.ndarray, pos_weight: float) -> np.ndarray:
+    """Class weighting shifts the fitted logit by ln(pos_weight); undoing it keeps probabilities
+    calibrated to the real base rate (ranking, hence AUC, is unchanged)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * (logits - math.log(pos_weight))))  # a sigmoid that cannot overflow
+
+
+def positive_weight(y: np.ndarray) -> float:
+    positives = int(np.sum(y == 1))
+    if positives == 0 or positives == len(y):
+        raise JobError(f"training windows hold a single class ({positives} positives of {len(y)})")
+    return (len(y) - positives) / positives
+
+
+def _optimiser(model: nn.Module, settings: TrainSettings) -> torch.optim.AdamW:
+    """Decay matrices and embeddings; leave biases and norm gains alone (decaying them only hurts)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": settings.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=settings.lr)
+
+
+def _schedule(optimiser: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
+    warmup = int(warmup_fraction * total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    settings: TrainSettings,
+    device: torch.device,
+) -> FitReport:
+    """Train on `train`, select the epoch by AUC on `val`, and leave those weights in `model`."""
+    x_train, y_train = torch.from_numpy(train[0]), torch.from_numpy(train[1].astype(np.float32))
+    x_val, y_val = val
+    pos_weight = positive_weight(train[1])
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+    optimiser = _optimiser(model, settings)
+    steps_per_epoch = math.ceil(len(x_train) / settings.batch_size)
+    schedule = _schedule(optimiser, settings.epochs * steps_per_epoch, settings.warmup_fraction)
+    shuffler = torch.Generator().manual_seed(settings.seed)
+
+    best_score, best_epoch, best_state, history = -math.inf, 0, None, []
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        for batch in torch.randperm(len(x_train), generator=shuffler).split(settings.batch_size):
+            x, y = x_train[batch].to(device), y_train[batch].to(device)
+            with autocast(device):
+                logits = model(x)
+            loss = loss_fn(logits.float(), y)
+            if not torch.isfinite(loss):
+                raise JobError(f"training diverged: loss {loss.item()} in epoch {epoch}")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+            optimiser.step()
+            schedule.step()
+
+        val_logits = predict_logits(model, x_val, device, settings.eval_batch_size)
+        if not np.all(np.isfinite(val_logits)):
+            raise JobError(f"model produced non-finite validation logits in epoch {epoch}")
+        auc = auc_roc(y_val, val_logits)
+        history.append(auc)
+        # A single-class validation split has no AUC; fall back to the (negated) validation loss.
+        score = auc if auc is not None else -_log_loss(y_val, val_logits, pos_weight)
+        if score > best_score:
+            best_score, best_epoch = score, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= settings.patience:
+            break
+
+    model.load_state_dict(best_state)
+    best_auc = history[best_epoch - 1]
+    return FitReport(best_epoch, len(history), best_auc, pos_weight, tuple(history))
+
+
+def _log_loss(y: np.ndarray, logits: np.ndarray, pos_weight: float) -> float:
+    p = np.clip(probabilities(logits, pos_weight), 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

@@ -1,0 +1,414 @@
+"""Docker executor: one image per environment, one container per job, driven through the docker CLI.
+
+Images are tagged `fdinvest-<env>:<inputs12>`, where inputs12 hashes everything that goes into the
+image (Dockerfile, requirements, shared_schema/ and jobs/ code, base image, build args, platform),
+so an image is rebuilt exactly when one of those changes. The image ID is the env fingerprint of the
+run key. Each job runs in a named container (dataset read-only at /data, its staging folder at
+/results, weights read-only at /weights, no network, CPU/memory limits from the registry, the host
+user's uid:gid) that is removed on success, failure, timeout and Ctrl-C.
+
+Build inputs that must not change the image's identity travel in the build context's
+`.orch-build/` folder (see images/*/Dockerfile): the proxy CA bundle pip trusts during the build
+(ORCH_BUILD_CA, else PIP_CERT / REQUESTS_CA_BUNDLE / SSL_CERT_FILE) and local wheels
+(ORCH_BUILD_WHEELS, else PIP_FIND_LINKS when it is a folder), limited to the env's pinned packages.
+"""
+
+import fcntl
+import hashlib
+import io
+import os
+import platform as host_platform_module
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.environments import Environment
+from orchestrator.errors import UserError
+from orchestrator.executors.base import ExecOutcome, JobRequest, run_streaming, thread_env
+from orchestrator.paths import REPO_ROOT, cache_dir
+
+IMAGE_PREFIX = "fdinvest-"
+CONTAINER_PREFIX = "orch-"
+CONTAINER_LABEL = "fdinvest.orch"
+CODE_DIRS = ("shared_schema", "jobs")
+OOM_EXIT = 137  # 128 + SIGKILL: what a container's main process returns when the kernel kills it
+
+
+# -- the engine ----------------------------------------------------------------------------------
+def engine_status(timeout: float = 15.0) -> tuple[bool, str]:
+    """(answers, one-line detail) for the Docker engine behind the `docker` CLI."""
+    if not shutil.which("docker"):
+        return False, "docker CLI not installed"
+    try:
+        done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}} {{.OSType}}/{{.Architecture}}"],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, "docker info timed out (engine not answering)"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["engine not reachable"])[-1]
+        return False, f"engine not reachable: {last}"
+    return True, f"engine {done.stdout.strip()}"
+
+
+def docker(*args: str, timeout: float | None = 120, check: bool = False) -> subprocess.CompletedProcess:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        raise UserError(f"docker {args[0]} failed: {last}")
+    return done
+
+
+def host_has_nvidia_gpu() -> bool:
+    if not shutil.which("nvidia-smi"):
+        return False
+    return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+
+
+# -- images --------------------------------------------------------------------------------------
+def env_platform(env: Environment) -> str | None:
+    """The env's image platform; ORCH_<ENV>_PLATFORM overrides it (e.g. linux/arm64 on Apple silicon)."""
+    return os.environ.get(f"ORCH_{env.name.upper()}_PLATFORM") or env.docker_platform
+
+
+def build_args(env: Environment) -> dict[str, str]:
+    """Build args that change what is built, hence part of the tag (CA and wheels are not)."""
+    args = {}
+    if os.environ.get("ORCH_BASE_IMAGE"):
+        args["BASE_IMAGE"] = os.environ["ORCH_BASE_IMAGE"]
+    if os.environ.get("ORCH_TORCH_INDEX_URL") and env.name in ("torch", "gluonts"):
+        args["TORCH_INDEX_URL"] = os.environ["ORCH_TORCH_INDEX_URL"]
+    return args
+
+
+def dockerfile(env: Environment) -> Path:
+    return env.folder / "Dockerfile"
+
+
+def input_files(env: Environment) -> list[tuple[str, Path]]:
+    """(path in the build context, file) for everything the image is made from, sorted."""
+    files = [(f"images/{env.name}/Dockerfile", dockerfile(env)),
+             (f"images/{env.name}/requirements.txt", env.requirements)]
+    for folder in CODE_DIRS:
+        for path in sorted((REPO_ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files.append((path.relative_to(REPO_ROOT).as_posix(), path))
+    return files
+
+
+def inputs_hash(env: Environment) -> str:
+    digest = hashlib.sha256()
+    for arcname, path in input_files(env):
+        digest.update(arcname.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(repr(sorted(build_args(env).items())).encode())
+    digest.update(f"platform={env_platform(env)}".encode())
+    return digest.hexdigest()
+
+
+def image_tag(env: Environment) -> str:
+    return f"{IMAGE_PREFIX}{env.name}:{inputs_hash(env)[:12]}"
+
+
+def latest_tag(env: Environment) -> str:
+    """The stable name compose.yaml uses; `orch build` points it at the newest build."""
+    return f"{IMAGE_PREFIX}{env.name}:latest"
+
+
+def image_id(tag: str) -> str | None:
+    done = docker("image", "inspect", "--format", "{{.Id}}", tag, timeout=60)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def build_command(env: Environment, tags: list[str]) -> list[str]:
+    """The `docker build` command line (context read from stdin as a tar stream)."""
+    command = ["docker", "build", "--file", f"images/{env.name}/Dockerfile"]
+    for tag in tags:
+        command += ["--tag", tag]
+    platform = env_platform(env)
+    if platform:
+        command += ["--platform", platform]
+    for key, value in build_args(env).items():
+        command += ["--build-arg", f"{key}={value}"]
+    return command + ["-"]
+
+
+def _ca_bundle() -> Path | None:
+    for name in ("ORCH_BUILD_CA", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(name)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
+
+
+def _wheel_dirs() -> list[Path]:
+    raw = os.environ.get("ORCH_BUILD_WHEELS") or os.environ.get("PIP_FIND_LINKS") or ""
+    return [Path(p) for p in raw.split() if not p.startswith(("http:", "https:")) and Path(p).is_dir()]
+
+
+def _pinned_names(requirements: Path) -> set[str]:
+    names = set()
+    for line in requirements.read_text().splitlines():
+        match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if match and not line.lstrip().startswith(("#", "-")):
+            names.add(re.sub(r"[-_.]+", "_", match.group(1)).lower())
+    return names
+
+
+def local_wheels(env: Environment) -> list[Path]:
+    """Local wheels for the env's pinned packages that fit the image's platform (cp311 / any)."""
+    wanted = _pinned_names(env.requirements)
+    arch = (env_platform(env) or f"linux/{host_platform_module.machine()}").split("/")[-1]
+    arch_tags = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}.get(arch, arch)
+    chosen = []
+    for folder in _wheel_dirs():
+        for wheel in sorted(folder.glob("*.whl")):
+            parts = wheel.stem.split("-")
+            if len(parts) < 5 or re.sub(r"[-_.]+", "_", parts[0]).lower() not in wanted:
+                continue
+            python_tag, plat = parts[-3], parts[-1]
+            if (plat == "any" or arch_tags in plat) and ("cp311" in python_tag or python_tag.startswith("py3")):
+                chosen.append(wheel)
+    return chosen
+
+
+def write_context(env: Environment, out: Path) -> None:
+    """The build context as a tar file: exactly the input files plus the optional .orch-build/."""
+    with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as tar:
+        for arcname, path in input_files(env):
+            tar.add(path, arcname=arcname, recursive=False)
+        ca = _ca_bundle()
+        if ca is not None:
+            tar.add(ca, arcname=".orch-build/ca.pem")
+        for wheel in local_wheels(env):
+            tar.add(wheel, arcname=f".orch-build/wheels/{wheel.name}")
+        if ca is None and not local_wheels(env):
+            info = tarfile.TarInfo(".orch-build/.none")
+            tar.addfile(info, io.BytesIO(b""))
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    env: str
+    tag: str
+    image_id: str
+    size_bytes: int
+    seconds: float  # 0.0 when it already existed
+    built: bool
+
+
+class ImageBuilder:
+    def __init__(self, lock_dir: Path | None = None):
+        self.lock_dir = Path(lock_dir) if lock_dir else cache_dir() / "docker"
+
+    def ensure(self, env: Environment, say: Callable[[str], None], force: bool = False, no_cache: bool = False,
+               on_line: Callable[[str], None] | None = None) -> BuiltImage:
+        """The image for the env's current inputs; built (once, under a lock) when missing."""
+        if not dockerfile(env).is_file():
+            raise UserError(f"env {env.name!r} has no Dockerfile at {dockerfile(env)}")
+        if not env.requirements.is_file():
+            raise UserError(f"env {env.name!r} has no requirements file at {env.requirements}")
+        tag = image_tag(env)
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_dir / f".{env.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            existing = None if force else image_id(tag)
+            if existing:
+                docker("tag", tag, latest_tag(env), timeout=60)
+                return BuiltImage(env.name, tag, existing, self.size(tag), 0.0, False)
+            seconds = self._build(env, tag, say, on_line, no_cache)
+        built = image_id(tag)
+        if not built:
+            raise UserError(f"docker build for env {env.name!r} reported success but {tag} does not exist")
+        self.prune(env, keep=tag)
+        return BuiltImage(env.name, tag, built, self.size(tag), seconds, True)
+
+    @staticmethod
+    def prune(env: Environment, keep: str) -> None:
+        """Untag older content-hash builds of this env (an image a container still uses stays)."""
+        done = docker("image", "ls", f"{IMAGE_PREFIX}{env.name}", "--format", "{{.Repository}}:{{.Tag}}", timeout=60)
+        old = [t for t in done.stdout.split() if t not in (keep, latest_tag(env)) and not t.endswith(":<none>")]
+        if old:
+            docker("image", "rm", *old, timeout=300)
+
+    @staticmethod
+    def size(tag: str) -> int:
+        done = docker("image", "inspect", "--format", "{{.Size}}", tag, timeout=60)
+        return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
+
+    def _build(self, env: Environment, tag: str, say: Callable[[str], None],
+               on_line: Callable[[str], None] | None, no_cache: bool = False) -> float:
+        say(f"building image {tag} for env {env.name!r}"
+            + (f" (platform {env_platform(env)})" if env_platform(env) else "") + "; first use of these inputs")
+        started = time.perf_counter()
+        tail: list[str] = []
+        with tempfile.TemporaryDirectory(prefix="orch-build-") as tmp:
+            context = Path(tmp) / "context.tar"
+            write_context(env, context)
+            with open(context, "rb") as stdin:
+                command = build_command(env, [tag, latest_tag(env)])
+                if no_cache:
+                    command.insert(2, "--no-cache")
+                process = subprocess.Popen(command, stdin=stdin,
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                           env={**os.environ, "DOCKER_BUILDKIT": "0"})
+                for line in process.stdout:
+                    stripped = line.rstrip()
+                    tail.append(stripped)
+                    del tail[:-30]
+                    if on_line:
+                        on_line(stripped)
+                code = process.wait()
+        if code != 0:
+            reason = next((t for t in reversed(tail) if t and not t.startswith(" ---")), f"exit {code}")
+            raise UserError(f"docker build for env {env.name!r} failed: {reason}")
+        seconds = time.perf_counter() - started
+        say(f"image {tag} built in {seconds:.0f}s")
+        return seconds
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+def container_name(request: JobRequest) -> str:
+    return f"{CONTAINER_PREFIX}{request.run.spec.slug}-s{request.run.spec.seed}-{uuid.uuid4().hex[:8]}"
+
+
+def run_command(request: JobRequest, image: str, name: str, env: Environment, gpus: bool,
+                job_command: list[str] | None = None) -> list[str]:
+    resources = request.run.experiment.resources
+    cpus = min(float(resources.cpus), float(os.cpu_count() or 1))
+    threads = max(1, min(request.threads, int(cpus + 0.999)))
+    memory = f"{int(resources.memory_gb * 1024)}m"
+    command = [
+        "docker", "run", "--name", name, "--pull", "never",
+        "--label", f"{CONTAINER_LABEL}=1", "--label", f"{CONTAINER_LABEL}.pid={os.getpid()}",
+        "--network", "none",
+        "--user", f"{os.getuid()}:{os.getgid()}",
+        "--cpus", f"{cpus:g}", "--memory", memory, "--memory-swap", memory,
+        "--volume", f"{Path(request.data_dir).resolve()}:/data:ro",
+        "--volume", f"{Path(request.staging).resolve()}:/results",
+    ]
+    if request.weights_dir is not None:
+        command += ["--volume", f"{Path(request.weights_dir).resolve()}:/weights:ro"]
+    platform = env_platform(env)
+    if platform:
+        command += ["--platform", platform]
+    if gpus:
+        command += ["--gpus", "all"]
+    for key, value in {**thread_env(threads), "PYTHONHASHSEED": "0"}.items():
+        command += ["--env", f"{key}={value}"]
+    if job_command is not None:
+        return command + [image, *job_command]
+    command += [image, "python", "-m", "jobs", "run", "--spec", "/results/spec.json", "--data", "/data", "--out", "/results"]
+    if request.weights_dir is not None:
+        command += ["--weights", "/weights"]
+    return command
+
+
+def remove_container(name: str) -> None:
+    try:
+        docker("rm", "--force", "--volumes", name, timeout=60)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+class DockerExecutor:
+    name = "docker"
+
+    def __init__(self, builder: ImageBuilder | None = None, job_command: list[str] | None = None):
+        """`job_command` replaces `python -m jobs run ...` inside the container (tests, benchmarks)."""
+        self.builder = builder or ImageBuilder()
+        self.job_command = job_command
+        self.images: dict[str, BuiltImage] = {}
+        self.say: Callable[[str], None] = lambda line: None
+
+    def _image(self, env: Environment, say: Callable[[str], None] | None = None) -> BuiltImage:
+        if env.name not in self.images:
+            self.images[env.name] = self.builder.ensure(env, say or self.say)
+        return self.images[env.name]
+
+    def fingerprint(self, env: Environment) -> str:
+        """The image ID (built now when missing, so the run key is final before anything runs)."""
+        if not env.requirements.is_file() or not dockerfile(env).is_file():
+            return "image-unavailable"
+        return self._image(env, lambda line: print(f"[orch] {line}", file=sys.stderr, flush=True)).image_id
+
+    def prepare(self, env: Environment, say: Callable[[str], None]) -> None:
+        self.say = say
+        for name in sweep_orphans():
+            say(f"removed container {name} left behind by an orch process that no longer exists")
+        self._image(env, say)
+
+    def execute(self, request: JobRequest) -> ExecOutcome:
+        env = request.run.environment
+        image = self._image(env)
+        name = container_name(request)
+        gpus = request.run.experiment.resources.gpu != "none" and host_has_nvidia_gpu()
+        command = run_command(request, image.image_id, name, env, gpus, self.job_command)
+        with open(request.log_path, "a") as log:
+            log.write(f"[orch] docker container {name} from {image.tag} ({image.image_id[:19]})\n")
+        try:
+            code, reason, timed_out, interrupted = run_streaming(
+                command, request, dict(os.environ), cwd=REPO_ROOT, on_kill=lambda: docker("kill", name, timeout=30))
+            state = self._state(name)
+        finally:
+            remove_container(name)
+        exit_code = state.get("exit_code")
+        if exit_code is None:
+            exit_code = code
+        oom = not (timed_out or interrupted) and (state.get("oom", False) or exit_code == OOM_EXIT)
+        if timed_out:
+            reason = f"timed out after {request.timeout_s:.0f}s (container stopped)"
+        elif interrupted:
+            reason = "interrupted"
+        elif oom:
+            limit = request.run.experiment.resources.memory_gb
+            reason = f"out of memory: killed at the container's {limit:g} GiB limit (registry Resources.memory_gb)"
+        elif exit_code != 0 and not reason:
+            reason = f"container exited with code {exit_code}"
+        elif exit_code != 0 and not reason.startswith("job failed"):
+            reason = f"container exited with code {exit_code}: {reason}"
+        return ExecOutcome(exit_code, reason, timed_out=timed_out, oom=oom, interrupted=interrupted,
+                           image_id=image.image_id)
+
+    @staticmethod
+    def _state(name: str) -> dict:
+        done = docker("container", "inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name, timeout=60)
+        if done.returncode != 0:
+            return {}
+        oom, _, exit_code = done.stdout.strip().partition(" ")
+        return {"oom": oom == "true", "exit_code": int(exit_code) if exit_code.lstrip("-").isdigit() else None}
+
+
+def sweep_orphans() -> list[str]:
+    """Remove job containers whose orch process died without cleaning up (SIGKILL, power loss)."""
+    done = docker("ps", "--all", "--filter", f"label={CONTAINER_LABEL}=1",
+                  "--format", f'{{{{.Names}}}} {{{{.Label "{CONTAINER_LABEL}.pid"}}}}', timeout=60)
+    removed = []
+    for line in done.stdout.splitlines():
+        name, _, pid = line.partition(" ")
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            remove_container(name)
+            removed.append(name)
+        except PermissionError:
+            pass
+    return removed
+
+
+def leftover_containers(pid: int | None = None) -> list[str]:
+    """Names of containers this tool started (optionally: by one orch process) that still exist."""
+    label = f"{CONTAINER_LABEL}.pid={pid}" if pid is not None else f"{CONTAINER_LABEL}=1"
+    done = docker("ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}", timeout=60)
+    return [line for line in done.stdout.split() if line]
+
+
+__all__ = ["DockerExecutor", "ImageBuilder", "engine_status", "image_tag", "build_command", "leftover_containers"]

@@ -1,12 +1,13 @@
 """Decides, per experiment, whether to run or skip it, and says why."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from orchestrator.registry import Experiment, Profile
 from orchestrator.results import ResultStore
-from orchestrator.runs import PlannedRun, plan_run
+from orchestrator.runs import PlannedRun, plan_run, weights_manifest_sha256
 from shared_schema import DatasetManifest
 
 Action = Literal["run", "skip", "unavailable"]
@@ -67,11 +68,19 @@ def decide(run: PlannedRun, store: ResultStore, force: bool) -> Decision:
 
 
 def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: list[int],
-              store: ResultStore, fingerprints: dict[str, str], force: bool = False,
+              store: ResultStore, fingerprint: Callable[[str], str], force: bool = False,
               overrides: dict | None = None, weights_dir: Path | None = None) -> list[Decision]:
+    """`fingerprint(env)` is asked once per env, and only for envs with a runnable experiment:
+    for Docker it may build the image, which is wasted on experiments that cannot run."""
+    fingerprints: dict[str, str] = {}
     decisions = []
     for experiment in experiments:
+        runnable = experiment.implemented and not (
+            experiment.weights and (weights_dir is None or weights_manifest_sha256(experiment, weights_dir) is None))
+        if runnable and experiment.env not in fingerprints:
+            fingerprints[experiment.env] = fingerprint(experiment.env)
+        env_fingerprint = fingerprints[experiment.env] if runnable else "not-runnable"
         for seed in seeds:
-            run = plan_run(experiment, manifest, profile, seed, fingerprints[experiment.env], overrides, weights_dir)
+            run = plan_run(experiment, manifest, profile, seed, env_fingerprint, overrides, weights_dir)
             decisions.append(decide(run, store, force))
     return decisions

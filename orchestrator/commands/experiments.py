@@ -61,9 +61,9 @@ def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_
     executor = get_executor(executor_name)
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, dataset)
-    fingerprints = {env: executor.fingerprint(ENVIRONMENTS[env]) for env in {e.env for e in experiments}}
     store = ResultStore(paths.results_dir())
-    decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store, fingerprints, force,
+    decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store,
+                          lambda env: executor.fingerprint(ENVIRONMENTS[env]), force,
                           parse_overrides(overrides), paths.weights_dir())
     return decisions, executor, store, data_dir
 

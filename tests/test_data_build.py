@@ -8,12 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import cli
-from orchestrator.data.build import BuildRequest, assemble
 from orchestrator.data.features import FEATURE_NAMES, compute_features
 from orchestrator.data.sources import load_arch_sp500, synthetic_ohlcv
-from orchestrator.data.splits import BUNDLED_SPLITS
 from orchestrator.data.targets import threshold_target
-from shared_schema import SourceInfo
 
 
 def test_bundled_build_is_deterministic_and_summarised(bundled_data, tmp_path):

@@ -41,7 +41,7 @@ def test_windows_end_at_t_and_never_include_later_rows(bundled_data):
         t = part.row_index[i]
         np.testing.assert_allclose(part.x[i], scaled[t - 79 : t + 1], rtol=1e-5, atol=1e-5)
         assert (frame["split"].to_numpy()[part.row_index] == split).all()
-        assert frame[f"usable_h3"].to_numpy()[part.row_index].all()
+        assert frame["usable_h3"].to_numpy()[part.row_index].all()
         assert part.y[i] == frame["target_h3"].iloc[t]
     assert data.train.dates.max() < data.val.dates.min() <= data.val.dates.max() < data.test.dates.min()
 

@@ -7,7 +7,6 @@ the deep models score and predictions can be compared pairwise.
 import time
 from pathlib import Path
 
-import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 

@@ -1,6 +1,5 @@
 """Loads the mounted dataset and refuses one that does not match its manifest or the spec."""
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from jobs.common.errors import JobError
+from jobs.common.weights import sha256_file
 from shared_schema import DatasetManifest, ExperimentSpec
 
 
@@ -19,14 +19,6 @@ class Dataset:
     @property
     def feature_names(self) -> list[str]:
         return self.manifest.feature_names
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_dataset(data_dir: Path, spec: ExperimentSpec) -> Dataset:
@@ -41,7 +33,7 @@ def load_dataset(data_dir: Path, spec: ExperimentSpec) -> Dataset:
         manifest = DatasetManifest.model_validate(json.loads(manifest_file.read_text()))
     except Exception as exc:
         raise JobError(f"{manifest_file}: invalid manifest: {str(exc).splitlines()[0]}") from exc
-    actual = _sha256(parquet)
+    actual = sha256_file(parquet)
     if actual != manifest.sha256:
         raise JobError(f"{parquet}: sha256 {actual[:12]} does not match its manifest ({manifest.sha256[:12]})")
     if actual != spec.dataset.sha256:

@@ -5,7 +5,6 @@ import json
 import os
 import platform
 import random
-import sys
 import time
 from pathlib import Path
 

@@ -9,9 +9,7 @@ of `torch.load` and then loads the weights strictly.
 """
 
 import contextlib
-import hashlib
 import importlib.util
-import json
 import sys
 import types
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import torch
 
 from jobs.common.errors import JobError
+from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
 from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.model import LagLlamaModule
 from shared_schema import WeightsManifest, WeightsSource
@@ -117,33 +116,10 @@ def load_module(path: Path, config: LagLlamaConfig | None = None) -> tuple[LagLl
 # Weights cache
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve_weights(weights_dir: Path | None) -> tuple[Path, WeightsManifest, WeightsSource]:
     """The checkpoint under <weights_dir>/lagllama/, its manifest checked; fails fast when absent."""
-    if weights_dir is None:
-        raise JobError(f"Lag-Llama weights missing: no weights folder was mounted; run `{PULL_COMMAND}` on the host")
-    folder = Path(weights_dir) / MODEL_DIR
-    manifest_file = folder / "weights.json"
-    if not manifest_file.is_file():
-        raise JobError(f"Lag-Llama weights missing: {manifest_file} not found; run `{PULL_COMMAND}` on the host")
-    try:
-        manifest = WeightsManifest.model_validate(json.loads(manifest_file.read_text()))
-    except Exception as exc:
-        raise JobError(f"{manifest_file}: invalid weights manifest ({' '.join(str(exc).split())[:200]}); run `{PULL_COMMAND}`") from exc
-    for name, expected in manifest.files.items():
-        file = folder / name
-        if not file.is_file():
-            raise JobError(f"Lag-Llama weights incomplete: {file} missing; run `{PULL_COMMAND}` on the host")
-        actual = sha256_file(file)
-        if actual != expected:
-            raise JobError(f"{file}: sha256 {actual[:12]} does not match weights.json ({expected[:12]}); run `{PULL_COMMAND}`")
+    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "Lag-Llama", PULL_COMMAND)
+    manifest_file = folder / MANIFEST_FILE
     ckpts = [n for n in manifest.files if n.endswith(".ckpt")]
     if not ckpts:
         raise JobError(f"{manifest_file} lists no .ckpt file; run `{PULL_COMMAND}`")

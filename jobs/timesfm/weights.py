@@ -17,12 +17,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.common.errors import JobError
+from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
 from shared_schema import WeightsSource
 from shared_schema.weights import WeightsManifest
 
 MODEL_NAME = "timesfm"
-MANIFEST_FILE = "weights.json"
 ARCH_FILE = "timesfm_arch.json"
 PULL_COMMAND = "orch weights pull timesfm"
 
@@ -33,14 +32,6 @@ class ResolvedWeights:
     manifest: WeightsManifest
     source: WeightsSource
     arch: dict | None  # None: the published 200M definition
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkpoint_digest(files: dict[str, str]) -> str:
@@ -60,27 +51,7 @@ def list_checkpoint_files(folder: Path) -> dict[str, str]:
 
 def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
     """Find, validate and hash-check the cache; fail fast with the command that fills it."""
-    if weights_dir is None:
-        raise JobError(f"TimesFM needs weights and no --weights folder was given; run `{PULL_COMMAND}`")
-    folder = Path(weights_dir) / MODEL_NAME
-    manifest_path = folder / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise JobError(f"TimesFM weights missing: {manifest_path} not found; run `{PULL_COMMAND}`")
-    try:
-        manifest = WeightsManifest.model_validate(json.loads(manifest_path.read_text()))
-    except Exception as exc:
-        raise JobError(f"{manifest_path}: invalid weights manifest ({' '.join(str(exc).split())[:200]}); "
-                       f"run `{PULL_COMMAND}`") from exc
-    if manifest.model != MODEL_NAME:
-        raise JobError(f"{manifest_path} is for model {manifest.model!r}, not {MODEL_NAME!r}")
-    for name, expected in manifest.files.items():
-        path = folder / name
-        if not path.is_file():
-            raise JobError(f"TimesFM weights incomplete: {path} missing; run `{PULL_COMMAND}`")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise JobError(f"TimesFM weights corrupt: {path} sha256 {actual[:12]} != manifest {expected[:12]}; "
-                           f"run `{PULL_COMMAND}`")
+    folder, manifest = verified_weights(weights_dir, MODEL_NAME, "TimesFM", PULL_COMMAND)
     arch = None
     if ARCH_FILE in manifest.files:
         arch = json.loads((folder / ARCH_FILE).read_text())

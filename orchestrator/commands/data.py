@@ -1,6 +1,5 @@
 """`orch data build`: the dataset every job reads."""
 
-import datetime as dt
 import resource
 import time
 from pathlib import Path

@@ -1,6 +1,5 @@
 """Each mode end to end through `python -m jobs run` with a random-init checkpoint; missing weights."""
 
-import json
 
 import numpy as np
 import pandas as pd

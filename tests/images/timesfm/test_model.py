@@ -1,6 +1,5 @@
 """The differentiable forward, fine-tuning and the probe representation on a reduced TimesFM 2.5."""
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from jobs.common.windows import make_windows
 from jobs.timesfm import model as tfm_model
 from jobs.timesfm.job import Runner, Settings, build_series, fine_tune
 from jobs.timesfm.weights import resolve_weights
-from shared_schema import DatasetManifest
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +56,6 @@ def test_forward_mirrors_the_package_decode(small_weights, series):
 
 @pytest.mark.parametrize("params", ["all", "heads"])
 def test_fine_tuning_lowers_the_quantile_loss_and_respects_the_frozen_set(small_weights, series, params):
-    import jax
     from flax import nnx
 
     spec, _, parts = series

@@ -1,0 +1,48 @@
+"""Reading the read-only weights mount: `<weights_dir>/<model_dir>/weights.json` plus its files.
+
+Every model family that needs pretrained weights goes through `verified_weights`, so a missing,
+incomplete or corrupt cache fails the same way: fast, naming the `orch weights pull` command.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+from jobs.common.errors import JobError
+from shared_schema import WeightsManifest
+
+MANIFEST_FILE = "weights.json"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_weights(weights_dir: Path | None, model_dir: str, label: str, pull_command: str) -> tuple[Path, WeightsManifest]:
+    """The model's folder and its manifest, every listed file present with the listed sha256."""
+    if weights_dir is None:
+        raise JobError(f"{label} weights missing: no weights folder was mounted; run `{pull_command}` on the host")
+    folder = Path(weights_dir) / model_dir
+    manifest_file = folder / MANIFEST_FILE
+    if not manifest_file.is_file():
+        raise JobError(f"{label} weights missing: {manifest_file} not found; run `{pull_command}` on the host")
+    try:
+        manifest = WeightsManifest.model_validate(json.loads(manifest_file.read_text()))
+    except Exception as exc:
+        raise JobError(f"{manifest_file}: invalid weights manifest ({' '.join(str(exc).split())[:200]}); "
+                       f"run `{pull_command}`") from exc
+    if manifest.model != model_dir:
+        raise JobError(f"{manifest_file} is for model {manifest.model!r}, not {model_dir!r}")
+    for name, expected in manifest.files.items():
+        file = folder / name
+        if not file.is_file():
+            raise JobError(f"{label} weights incomplete: {file} missing; run `{pull_command}` on the host")
+        actual = sha256_file(file)
+        if actual != expected:
+            raise JobError(f"{label} weights corrupt: {file} sha256 {actual[:12]} does not match weights.json "
+                           f"({expected[:12]}); run `{pull_command}`")
+    return folder, manifest

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -107,6 +108,9 @@ class Scheduler:
                         if outcome.status == "failed" and not self.keep_going:
                             self.stop_scheduling.set()
             except KeyboardInterrupt:
+                # A second Ctrl-C/SIGTERM must not cut the clean-up short and orphan running jobs.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 self.say("interrupted: stopping running jobs, keeping finished results")
                 self.cancel.set()
                 self.stop_scheduling.set()

@@ -46,7 +46,7 @@ def _logreg(spec: ExperimentSpec, data: WindowedData, notes: dict) -> ModelOutpu
 
 
 def logreg_features(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
-    """All 25 features at t, z-scored on train."""
+    """All 25 features at t (open/high/low relative to close_t), z-scored on train."""
     data = make_windows(dataset, spec.horizon, spec.context_length, flat=True)
     return _logreg(spec, data, {"inputs": "all 25 features at t"})
 

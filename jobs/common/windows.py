@@ -1,4 +1,12 @@
-"""Context windows of the 25 features, normalised with statistics of the training split only."""
+"""Context windows of the 25 features, made level-free and normalised on the training split only.
+
+Why level-free: the S&P 500 closed above its 1999-2014 maximum on every test day of 2017-2018, so
+raw prices z-scored with training statistics put every test window outside anything a model saw.
+Inside each window ending at t, the four prices become log(price / close_t) and volume becomes
+log((volume + 1) / (volume_t + 1)): only rows <= t are used, and the window keeps its shape (gaps,
+ranges, trends) without its level. The 20 indicators are scale-free already and pass unchanged.
+The per-feature z-score is then fitted on the training samples' windows alone.
+"""
 
 from dataclasses import dataclass
 
@@ -7,10 +15,13 @@ import pandas as pd
 
 from jobs.common.dataset import Dataset
 
+PRICE_COLUMNS = ("open", "high", "low", "close")
+VOLUME_COLUMN = "volume"
+
 
 @dataclass(frozen=True)
 class Normaliser:
-    """Per-feature z-score fitted on training rows; applied unchanged to every split."""
+    """Per-feature z-score fitted on training values; applied unchanged to every split."""
 
     mean: np.ndarray
     std: np.ndarray
@@ -54,6 +65,21 @@ def sample_rows(frame: pd.DataFrame, split: str, horizon: int, context_length: i
     return np.flatnonzero(usable)
 
 
+def relative_to_last_row(windows: np.ndarray, names: list[str]) -> np.ndarray:
+    """Windows (n, L, F) with prices and volume expressed relative to the window's last row."""
+    out = windows.copy()
+    if "close" in names:
+        close_t = windows[:, -1:, names.index("close")]
+        for column in PRICE_COLUMNS:
+            if column in names:
+                i = names.index(column)
+                out[:, :, i] = np.log(windows[:, :, i] / close_t)
+    if VOLUME_COLUMN in names:
+        i = names.index(VOLUME_COLUMN)
+        out[:, :, i] = np.log((windows[:, :, i] + 1.0) / (windows[:, -1:, i] + 1.0))
+    return out
+
+
 def make_windows(
     dataset: Dataset,
     horizon: int,
@@ -62,26 +88,30 @@ def make_windows(
     flat: bool = False,
 ) -> WindowedData:
     """Windows ending at each sample row t (rows t-L+1..t). Context may reach into earlier splits:
-    that is past data, never the future, so it is no leak. `flat` keeps only the row at t."""
+    that is past data, never the future, so it is no leak. `flat` keeps only the row at t (the
+    samples stay those with a full context): open/high/low relative to close_t, close and volume
+    the constant 0."""
     frame = dataset.frame
-    names = features or dataset.feature_names
+    names = list(features or dataset.feature_names)
     values = frame[names].to_numpy(dtype=np.float64)
-    normaliser = Normaliser.fit(values[frame["split"].to_numpy() == "train"])
-    scaled = normaliser.apply(values).astype(np.float32)
-    target = frame[f"target_h{horizon}"]
+    target = frame[f"target_h{horizon}"].to_numpy()
     dates = pd.to_datetime(frame["date"]).dt.date.to_numpy()
+    offsets = np.zeros(1, dtype=int) if flat else np.arange(-context_length + 1, 1)
+
+    def raw(split: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = sample_rows(frame, split, horizon, context_length)
+        return rows, relative_to_last_row(values[rows[:, None] + offsets[None, :]], names)
+
+    windows = {split: raw(split) for split in ("train", "val", "test")}
+    train_x = windows["train"][1]
+    normaliser = Normaliser.fit(train_x.reshape(-1, len(names)))
 
     def build(split: str) -> SplitWindows:
-        rows = sample_rows(frame, split, horizon, context_length)
-        if flat:
-            x = scaled[rows]
-        else:
-            offsets = np.arange(-context_length + 1, 1)
-            x = scaled[rows[:, None] + offsets[None, :]]
-        y = target.to_numpy()[rows].astype(np.int8)
-        return SplitWindows(x=x, y=y, dates=dates[rows], row_index=rows)
+        rows, x = windows[split]
+        scaled = normaliser.apply(x[:, -1, :] if flat else x).astype(np.float32)
+        return SplitWindows(x=scaled, y=target[rows].astype(np.int8), dates=dates[rows], row_index=rows)
 
     return WindowedData(
         train=build("train"), val=build("val"), test=build("test"),
-        normaliser=normaliser, feature_names=list(names),
+        normaliser=normaliser, feature_names=names,
     )

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import DecompositionEncoderLayer, Pool, TokenEmbedding, check, check_common
+from jobs.torch_models.layers import DecompositionEncoder, Pool, check, check_common
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,10 @@ class Autoformer(nn.Module):
     def __init__(self, config: AutoformerConfig):
         super().__init__()
         self.config = config
-        self.embedding = TokenEmbedding(config.n_features, config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList(
-            DecompositionEncoderLayer(AutoCorrelation(config.d_model, config.n_heads, config.top_k),
-                                      config.d_model, config.d_ff, config.moving_avg, config.dropout)
-            for _ in range(config.n_layers)
-        )
+        mixers = [AutoCorrelation(config.d_model, config.n_heads, config.top_k) for _ in range(config.n_layers)]
+        self.encoder = DecompositionEncoder(mixers, config.n_features, config.d_model, config.d_ff,
+                                            config.moving_avg, config.dropout)
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        seasonal = self.dropout(self.embedding(x))
-        trend = torch.zeros_like(seasonal)
-        for layer in self.layers:
-            seasonal, removed = layer(seasonal)
-            trend = trend + removed
-        return self.head(seasonal + trend)
+        return self.head(self.encoder(x))

@@ -3,8 +3,8 @@ frequency-enhanced block as the mixer: project, FFT along time, keep a few Fouri
 multiply each by a learned complex matrix per head, inverse FFT.
 
 Modes are the lowest frequencies (the paper's 'low' selection; its default draws them at random),
-so a model is fully determined by its seed. Trends are accumulated for the read-out as in the
-Autoformer file.
+so a model is fully determined by its seed. The encoder (trends accumulated for the read-out) is
+layers.DecompositionEncoder, shared with Autoformer.
 """
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import DecompositionEncoderLayer, Pool, TokenEmbedding, check, check_common
+from jobs.torch_models.layers import DecompositionEncoder, Pool, check, check_common
 
 
 @dataclass(frozen=True)
@@ -64,19 +64,10 @@ class FEDformer(nn.Module):
     def __init__(self, config: FEDformerConfig):
         super().__init__()
         self.config = config
-        self.embedding = TokenEmbedding(config.n_features, config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList(
-            DecompositionEncoderLayer(FourierBlock(config.d_model, config.n_heads, config.modes),
-                                      config.d_model, config.d_ff, config.moving_avg, config.dropout)
-            for _ in range(config.n_layers)
-        )
+        mixers = [FourierBlock(config.d_model, config.n_heads, config.modes) for _ in range(config.n_layers)]
+        self.encoder = DecompositionEncoder(mixers, config.n_features, config.d_model, config.d_ff,
+                                            config.moving_avg, config.dropout)
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        seasonal = self.dropout(self.embedding(x))
-        trend = torch.zeros_like(seasonal)
-        for layer in self.layers:
-            seasonal, removed = layer(seasonal)
-            trend = trend + removed
-        return self.head(seasonal + trend)
+        return self.head(self.encoder(x))

@@ -131,3 +131,21 @@ class DecompositionEncoderLayer(nn.Module):
         x, fed_trend = self.decompose_fed(x + self.dropout(self.ff(x)))
         return x, mixed_trend + fed_trend
 
+
+class DecompositionEncoder(nn.Module):
+    """Autoformer's encoder: embed, run decomposition layers, and add the trends they removed back
+    onto the seasonal output for the read-out. FEDformer differs only in the mixers it passes."""
+
+    def __init__(self, mixers: list[nn.Module], n_features: int, d_model: int, d_ff: int, moving_avg: int, dropout: float):
+        super().__init__()
+        self.embedding = TokenEmbedding(n_features, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(DecompositionEncoderLayer(mixer, d_model, d_ff, moving_avg, dropout) for mixer in mixers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        seasonal = self.dropout(self.embedding(x))
+        trend = torch.zeros_like(seasonal)
+        for layer in self.layers:
+            seasonal, removed = layer(seasonal)
+            trend = trend + removed
+        return seasonal + trend

@@ -218,15 +218,16 @@ def build_test_datasets(folder: Path) -> None:
 
 
 def test_command_line(image: str, env: Environment, data_dir: Path, name: str, pytest_args: tuple[str, ...] = ()) -> list[str]:
-    """The suite is mounted where it sits in the repository (/app/tests/images/<env>, /app being the
-    image's copy of the repository code), so a suite may locate /app as its repository root."""
+    """tests/images is mounted where it sits in the repository (/app/tests/images, /app being the
+    image's copy of the repository code), so a suite may locate /app as its repository root and
+    share tests/images/image_suite.py with the other suites."""
     from orchestrator.executors.docker import env_platform
 
-    suite = REPO_ROOT / "tests" / "images" / env.name
+    suites = REPO_ROOT / "tests" / "images"
     inside = f"/app/tests/images/{env.name}"
     command = ["docker", "run", "--name", name, "--pull", "never", "--network", "none",
                "--user", f"{os.getuid()}:{os.getgid()}",
-               "--volume", f"{suite}:{inside}:ro", "--volume", f"{data_dir.resolve()}:/data:ro",
+               "--volume", f"{suites}:/app/tests/images:ro", "--volume", f"{data_dir.resolve()}:/data:ro",
                "--env", "ORCH_TEST_DATA=/data", "--env", f"ORCH_TEST_DATASET={TEST_DATASET}",
                "--env", "ORCH_IN_IMAGE=1",
                "--env", "LAGLLAMA_TEST_DATA=/data"]  # the gluonts suite's own name for the prebuilt sp500 data

@@ -81,6 +81,8 @@ def test_price_inputs_are_level_free_so_test_years_stay_in_the_training_range(bu
     assert flat.test.x.shape == (len(data.test.y), 25)
     np.testing.assert_array_equal(flat.test.row_index, data.test.row_index)
     assert np.all(flat.train.x[:, close] == 0) and flat.train.x[:, dataset.feature_names.index("high")].std() > 0.5
+    with pytest.raises(ValueError, match="need 'close'"):
+        make_windows(dataset, horizon=1, context_length=80, features=["high", "rsi_14"])
 
 
 def test_metrics_agree_with_sklearn():

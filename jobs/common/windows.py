@@ -68,12 +68,12 @@ def sample_rows(frame: pd.DataFrame, split: str, horizon: int, context_length: i
 def relative_to_last_row(windows: np.ndarray, names: list[str]) -> np.ndarray:
     """Windows (n, L, F) with prices and volume expressed relative to the window's last row."""
     out = windows.copy()
-    if "close" in names:
-        close_t = windows[:, -1:, names.index("close")]
-        for column in PRICE_COLUMNS:
-            if column in names:
-                i = names.index(column)
-                out[:, :, i] = np.log(windows[:, :, i] / close_t)
+    prices = [column for column in PRICE_COLUMNS if column in names]
+    if prices and "close" not in names:
+        raise ValueError(f"price features {prices} need 'close' in the selection to be made level-free")
+    for column in prices:
+        i = names.index(column)
+        out[:, :, i] = np.log(windows[:, :, i] / windows[:, -1:, names.index("close")])
     if VOLUME_COLUMN in names:
         i = names.index(VOLUME_COLUMN)
         out[:, :, i] = np.log((windows[:, :, i] + 1.0) / (windows[:, -1:, i] + 1.0))

@@ -48,7 +48,7 @@ def _logreg(spec: ExperimentSpec, data: WindowedData, notes: dict) -> ModelOutpu
 def logreg_features(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     """All 25 features at t (open/high/low relative to close_t), z-scored on train."""
     data = make_windows(dataset, spec.horizon, spec.context_length, flat=True)
-    return _logreg(spec, data, {"inputs": "all 25 features at t"})
+    return _logreg(spec, data, {"inputs": "all 25 features at t, open/high/low as log ratios to close_t"})
 
 
 def logreg_volatility(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
@@ -73,4 +73,4 @@ def gradient_boosting(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path 
     def tree_nodes(m) -> int:
         return int(sum(len(tree.nodes) for stage in m._predictors for tree in stage))
 
-    return _fit_and_score(model, data, tree_nodes, {"inputs": "all 25 features at t", "n_parameters_counts": "tree nodes"})
+    return _fit_and_score(model, data, tree_nodes, {"inputs": "all 25 features at t, open/high/low as log ratios to close_t", "n_parameters_counts": "tree nodes"})

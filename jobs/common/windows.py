@@ -66,18 +66,18 @@ def sample_rows(frame: pd.DataFrame, split: str, horizon: int, context_length: i
 
 
 def relative_to_last_row(windows: np.ndarray, names: list[str]) -> np.ndarray:
-    """Windows (n, L, F) with prices and volume expressed relative to the window's last row."""
-    out = windows.copy()
+    """Rewrites windows (n, L, F) in place: prices and volume relative to the window's last row."""
     prices = [column for column in PRICE_COLUMNS if column in names]
     if prices and "close" not in names:
         raise ValueError(f"price features {prices} need 'close' in the selection to be made level-free")
+    close_t = windows[:, -1:, names.index("close")].copy() if prices else None
     for column in prices:
         i = names.index(column)
-        out[:, :, i] = np.log(windows[:, :, i] / windows[:, -1:, names.index("close")])
+        windows[:, :, i] = np.log(windows[:, :, i] / close_t)
     if VOLUME_COLUMN in names:
         i = names.index(VOLUME_COLUMN)
-        out[:, :, i] = np.log((windows[:, :, i] + 1.0) / (windows[:, -1:, i] + 1.0))
-    return out
+        windows[:, :, i] = np.log((windows[:, :, i] + 1.0) / (windows[:, -1:, i] + 1.0))
+    return windows
 
 
 def make_windows(
@@ -98,16 +98,15 @@ def make_windows(
     dates = pd.to_datetime(frame["date"]).dt.date.to_numpy()
     offsets = np.zeros(1, dtype=int) if flat else np.arange(-context_length + 1, 1)
 
-    def raw(split: str) -> tuple[np.ndarray, np.ndarray]:
+    def level_free(split: str) -> tuple[np.ndarray, np.ndarray]:
         rows = sample_rows(frame, split, horizon, context_length)
-        return rows, relative_to_last_row(values[rows[:, None] + offsets[None, :]], names)
+        return rows, relative_to_last_row(values[rows[:, None] + offsets[None, :]], names)  # a fresh gather
 
-    windows = {split: raw(split) for split in ("train", "val", "test")}
-    train_x = windows["train"][1]
-    normaliser = Normaliser.fit(train_x.reshape(-1, len(names)))
+    unscaled = {split: level_free(split) for split in ("train", "val", "test")}
+    normaliser = Normaliser.fit(unscaled["train"][1].reshape(-1, len(names)))
 
     def build(split: str) -> SplitWindows:
-        rows, x = windows[split]
+        rows, x = unscaled.pop(split)  # the float64 copy is freed once its split is scaled
         scaled = normaliser.apply(x[:, -1, :] if flat else x).astype(np.float32)
         return SplitWindows(x=scaled, y=target[rows].astype(np.int8), dates=dates[rows], row_index=rows)
 

@@ -167,7 +167,7 @@ class ResultStore:
         return folder
 
     def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
-               image_id: str | None = None) -> JobResult:
+               image_id: str | None = None, node: str | None = None) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""
         result = load_result(staging)
         if result.spec != run.spec:
@@ -187,6 +187,7 @@ class ResultStore:
             git_dirty=dirty,
             executor=executor,
             image_id=image_id,
+            node=node,
             host_platform=host_platform(),
             wall_seconds=(finished - started).total_seconds(),
             started_at=started,

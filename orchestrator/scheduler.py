@@ -89,7 +89,9 @@ class Scheduler:
         self.cancel = threading.Event()
         self.stop_scheduling = threading.Event()
         self.threads_per_job = max(1, (os.cpu_count() or 1) // self.jobs)
-        self.pool = ResourcePool(total_memory_gb() * 0.9, host_has_gpu())
+        # A cluster executor schedules CPUs, memory and GPUs itself; -j alone bounds what is submitted.
+        remote = getattr(executor, "schedules_resources", False)
+        self.pool = ResourcePool(float("inf"), False) if remote else ResourcePool(total_memory_gb() * 0.9, host_has_gpu())
 
     def run(self, decisions: list[Decision]) -> list[JobOutcome]:
         todo = [d for d in decisions if d.action == "run"]
@@ -161,7 +163,7 @@ class Scheduler:
             folder = self.store.record_failure(run, kind, outcome.reason, staging / LOG_FILE)
             return JobOutcome(decision, status, kind, outcome.reason, seconds, folder)
         try:
-            result = self.store.ingest(staging, run, self.executor.name, started, outcome.image_id)
+            result = self.store.ingest(staging, run, self.executor.name, started, outcome.image_id, outcome.node)
         except InvalidResult as exc:
             folder = self.store.record_failure(run, "invalid-result", str(exc), staging / LOG_FILE)
             return JobOutcome(decision, "failed", "invalid-result", str(exc), seconds, folder)

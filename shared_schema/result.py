@@ -78,8 +78,9 @@ class Provenance(StrictModel):
     weights_sha256: Sha256 | None = None  # sha256 of the weights.json loaded, if any
     git_commit: str | None
     git_dirty: bool | None
-    executor: Literal["native", "docker", "compose", "direct"]
+    executor: Literal["native", "docker", "compose", "direct", "ray"]
     image_id: str | None = None
+    node: str | None = None  # the cluster node that ran the job (ray executor)
     host_platform: str
     wall_seconds: NonNegFloat
     started_at: dt.datetime

@@ -13,6 +13,7 @@ from orchestrator.console import console, print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
 from orchestrator.executors import get_executor
+from orchestrator.executors.ray_cluster import RaySettings
 from orchestrator.planner import Decision, make_plan
 from orchestrator import registry
 from orchestrator.results import InvalidResult, ResultStore, load_result
@@ -32,8 +33,9 @@ def selection_options(func):
         click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
                      help="run seeds 0..N-1 of each experiment"),
         click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/"),
-        click.option("--executor", type=click.Choice(["auto", "native", "docker"]), default="auto", show_default=True,
-                     envvar="ORCH_EXECUTOR", help="auto: docker when an engine answers, else native [env: ORCH_EXECUTOR]"),
+        click.option("--executor", type=click.Choice(["auto", "native", "docker", "ray"]), default="auto", show_default=True,
+                     envvar="ORCH_EXECUTOR", help="auto: docker when an engine answers, else native; ray: a Ray cluster "
+                     "(same cache as native) [env: ORCH_EXECUTOR]"),
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
@@ -56,9 +58,10 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict:
     return overrides
 
 
-def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=()):
+def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=(),
+               ray_settings: RaySettings | None = None):
     experiments = select(names, all_, models, horizons)
-    executor = get_executor(executor_name)
+    executor = get_executor(executor_name, ray_settings)
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, dataset)
     store = ResultStore(paths.results_dir())
@@ -123,11 +126,17 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
 @click.option("--timeout", type=click.FloatRange(min=1), help="per-job timeout in seconds (default: per registry)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.option("--ray-address", envvar="ORCH_RAY_ADDRESS", metavar="HOST:PORT",
+              help="--executor ray: the running cluster's head; without it a local one-machine cluster is "
+                   "started on 127.0.0.1 for the run [env: ORCH_RAY_ADDRESS]")
+@click.option("--ray-retries", envvar="ORCH_RAY_RETRIES", type=click.IntRange(0, 3), default=0, show_default=True,
+              help="--executor ray: re-run a job whose worker or node died this many times [env: ORCH_RAY_RETRIES]")
 def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, jobs, keep_going,
-                dry_run, timeout, as_json):
+                dry_run, timeout, as_json, ray_address, ray_retries):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
-        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
+        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
+        RaySettings(address=ray_address or None, retries=ray_retries))
     if dry_run:
         print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
         return
@@ -140,6 +149,9 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     except Interrupted as interrupted:
         _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json)
         raise
+    finally:
+        if hasattr(executor_obj, "close"):
+            executor_obj.close()  # a cluster connection; a local Ray instance stops here
     _summarise(decisions, outcomes, time.perf_counter() - started, as_json)
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:

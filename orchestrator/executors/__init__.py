@@ -4,10 +4,14 @@ import platform
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from orchestrator.environments import Environment
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest
 from orchestrator.executors.native import NativeExecutor
+
+if TYPE_CHECKING:
+    from orchestrator.executors.ray_cluster import RaySettings
 
 __all__ = ["AutoExecutor", "ExecOutcome", "Executor", "JobRequest", "NativeExecutor", "get_executor", "needs_native"]
 
@@ -48,9 +52,9 @@ class AutoExecutor:
         return executor.execute(request)
 
 
-def get_executor(name: str) -> Executor:
-    """`native`, `docker` (a clear error when no engine answers) or `auto` (docker when an engine
-    answers, native for torch on Apple silicon, else native)."""
+def get_executor(name: str, ray_settings: "RaySettings | None" = None) -> Executor:
+    """`native`, `docker` (a clear error when no engine answers), `auto` (docker when an engine
+    answers, native for torch on Apple silicon, else native) or `ray` (a cluster; see ray_executor)."""
     from orchestrator.errors import UserError
     from orchestrator.executors.docker import DockerExecutor, engine_status
 
@@ -61,7 +65,12 @@ def get_executor(name: str) -> Executor:
         if not ok:
             raise UserError(f"--executor docker: no Docker engine answers ({detail}); start one, or use --executor native")
         return DockerExecutor()
+    if name == "ray":
+        from orchestrator.executors.ray_cluster import RaySettings
+        from orchestrator.executors.ray_executor import RayExecutor
+
+        return RayExecutor(ray_settings or RaySettings(address=None, retries=0))
     if name == "auto":
         ok, _ = engine_status()
         return AutoExecutor(DockerExecutor(), NativeExecutor()) if ok else NativeExecutor()
-    raise UserError(f"unknown executor {name!r}: choose auto, native or docker")
+    raise UserError(f"unknown executor {name!r}: choose auto, native, docker or ray")

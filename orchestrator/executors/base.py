@@ -37,6 +37,7 @@ class ExecOutcome:
     oom: bool = False
     interrupted: bool = False
     image_id: str | None = None
+    node: str | None = None  # the cluster node that ran the job (ray)
 
     @property
     def ok(self) -> bool:

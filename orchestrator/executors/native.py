@@ -69,8 +69,10 @@ class VenvManager:
 class NativeExecutor:
     name = "native"
 
-    def __init__(self, venvs: VenvManager | None = None):
+    def __init__(self, venvs: VenvManager | None = None, launcher: tuple[str, ...] = ()):
+        """`launcher` is exec'd in front of the job command (the Ray node's parent-death guard)."""
         self.venvs = venvs or VenvManager()
+        self.launcher = launcher
 
     def fingerprint(self, env: Environment) -> str:
         return env.native_fingerprint()
@@ -83,7 +85,7 @@ class NativeExecutor:
     def execute(self, request: JobRequest) -> ExecOutcome:
         python = self.venvs.python(request.run.environment)
         command = [
-            str(python), "-m", "jobs", "run",
+            *self.launcher, str(python), "-m", "jobs", "run",
             "--spec", str(request.staging / "spec.json"),
             "--data", str(request.data_dir),
             "--out", str(request.staging),

@@ -1,0 +1,142 @@
+"""The Ray cluster `orch` talks to: an existing one at an address, or a one-machine one for the run.
+
+Ray is imported lazily (only `--executor ray` and `orch doctor --ray-address` load it), so `orch`
+starts fast without it. The job code travels to the nodes as the run's Ray `working_dir`: a copy of
+exactly the folders a node needs (orchestrator/, jobs/, shared_schema/, images/*/requirements.txt).
+"""
+
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import UserError
+from orchestrator.paths import REPO_ROOT
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+CODE_FOLDERS = ("orchestrator", "jobs", "shared_schema")
+CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    address: str | None  # host:port of a running cluster's head (GCS); None = start a local one for the run
+    retries: int  # Ray re-runs a job whose worker or node died this many times before reporting it failed
+
+
+def installed_version() -> str | None:
+    """Ray's version without importing it (importing ray costs about half a second)."""
+    if importlib.util.find_spec("ray") is None:
+        return None
+    return importlib.metadata.version("ray")
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"--ray-address {address!r}: expected HOST:PORT of the cluster's head, e.g. 10.0.0.5:6379")
+    return host, int(port)
+
+
+def check_reachable(address: str) -> None:
+    """A one-line reason (exit 2) instead of Ray's minute-long reconnect loop."""
+    host, port = parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise UserError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+                        f"`ray start --head`, or leave out --ray-address for a local one-machine cluster") from exc
+
+
+def import_ray(loopback: bool):
+    """Import ray; `loopback` keeps every Ray process of this run on 127.0.0.1.
+
+    Ray otherwise replaces 127.0.0.1 with the machine's outward address and listens on every
+    interface; this variable (read when ray is imported) makes it use and bind the loopback address.
+    """
+    if loopback:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if installed_version() is None:
+        raise UserError("--executor ray needs Ray on the host: pip install -e '.[ray]'")
+    import ray
+
+    return ray
+
+
+def code_snapshot(folder: Path) -> Path:
+    """Copy what a node needs to run a job into `folder` (the run's Ray working_dir)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in CODE_FOLDERS:
+        shutil.copytree(REPO_ROOT / name, folder / name, ignore=ignore)
+    for requirements in sorted((REPO_ROOT / "images").glob("*/requirements.txt")):
+        target = folder / requirements.relative_to(REPO_ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(requirements, target)
+    return folder
+
+
+class RayCluster:
+    """One connection per `orch run`; a local instance it started is stopped by `close()`."""
+
+    def __init__(self, settings: RaySettings):
+        self.settings = settings
+        self.ray = None
+        self._snapshot: tempfile.TemporaryDirectory | None = None
+
+    def connect(self, say: Callable[[str], None]):
+        if self.ray is not None:
+            return self.ray
+        address = self.settings.address
+        if address:
+            check_reachable(address)
+        ray = import_ray(loopback=address is None or parse_address(address)[0] in LOOPBACK_HOSTS)
+        self._snapshot = tempfile.TemporaryDirectory(prefix="orch-ray-code-")
+        runtime_env = {"working_dir": str(code_snapshot(Path(self._snapshot.name)))}
+        try:
+            if address:
+                ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+            else:
+                ray.init(address="local", include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+            self._snapshot.cleanup()
+            where = f"at {address}" if address else "locally"
+            raise UserError(f"could not connect to a Ray cluster {where}: {' '.join(str(exc).split())[:300]}") from exc
+        self.ray = ray
+        say(f"ray: {'connected to ' + address if address else 'started a local one-machine cluster on 127.0.0.1'} "
+            f"({summary(ray)})")
+        return ray
+
+    def close(self) -> None:
+        """Disconnect; a local instance started for this run stops with it."""
+        if self.ray is not None:
+            self.ray.shutdown()
+            self.ray = None
+        if self._snapshot is not None:
+            self._snapshot.cleanup()
+            self._snapshot = None
+
+
+def alive_nodes(ray) -> list[dict]:
+    return [node for node in ray.nodes() if node.get("Alive")]
+
+
+def summary(ray) -> str:
+    """'2 nodes: 4 CPUs, 0 GPUs, 30.1 GiB memory' for the alive part of the cluster."""
+    nodes = alive_nodes(ray)
+    total = {key: sum(node["Resources"].get(key, 0) for node in nodes) for key in ("CPU", "GPU", "memory")}
+    return (f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}: {total['CPU']:g} CPUs, {total['GPU']:g} GPUs, "
+            f"{total['memory'] / 2**30:.1f} GiB memory")
+
+
+def describe_nodes(ray) -> list[str]:
+    """One line per alive node, for `orch doctor`."""
+    return [f"{node['NodeManagerAddress']} ({node['NodeID'][:12]}): {node['Resources'].get('CPU', 0):g} CPUs, "
+            f"{node['Resources'].get('GPU', 0):g} GPUs, {node['Resources'].get('memory', 0) / 2**30:.1f} GiB memory"
+            for node in alive_nodes(ray)]

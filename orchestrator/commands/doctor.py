@@ -11,6 +11,7 @@ from orchestrator import paths
 from orchestrator.console import print_json, print_table
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.executors.native import VenvManager
+from orchestrator.executors.ray_cluster import doctor_rows
 
 
 def _docker_engine() -> tuple[bool, str]:
@@ -40,7 +41,7 @@ def _accelerators() -> list[tuple[str, bool, str]]:
     return checks
 
 
-def collect() -> list[dict]:
+def collect(ray_address: str | None = None) -> list[dict]:
     rows = []
     rows.append({"check": "python", "ok": sys.version_info >= (3, 11), "detail": sys.version.split()[0]})
     rows.append({"check": "platform", "ok": True, "detail": f"{platform.system()} {platform.machine()}"})
@@ -59,6 +60,7 @@ def collect() -> list[dict]:
             rows.append({"check": f"native env {env.name}", "ok": True, "detail": f"{state} ({venvs.path(env)})"})
         else:
             rows.append({"check": f"native env {env.name}", "ok": False, "detail": f"no {env.requirements.relative_to(paths.REPO_ROOT)}"})
+    rows += doctor_rows(ray_address)
     for name, available, detail in _accelerators():
         rows.append({"check": name, "ok": available, "detail": detail})
     for label, folder in (("results disk", paths.results_dir()), ("cache disk", paths.cache_dir())):
@@ -70,9 +72,11 @@ def collect() -> list[dict]:
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def doctor_command(as_json: bool) -> None:
+@click.option("--ray-address", envvar="ORCH_RAY_ADDRESS", metavar="HOST:PORT",
+              help="also show this Ray cluster's nodes and resources [env: ORCH_RAY_ADDRESS]")
+def doctor_command(as_json: bool, ray_address: str | None) -> None:
     """What executors and accelerators are usable here, and why not."""
-    rows = collect()
+    rows = collect(ray_address)
     if as_json:
         print_json(rows)
         return

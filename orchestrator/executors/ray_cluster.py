@@ -140,3 +140,26 @@ def describe_nodes(ray) -> list[str]:
     return [f"{node['NodeManagerAddress']} ({node['NodeID'][:12]}): {node['Resources'].get('CPU', 0):g} CPUs, "
             f"{node['Resources'].get('GPU', 0):g} GPUs, {node['Resources'].get('memory', 0) / 2**30:.1f} GiB memory"
             for node in alive_nodes(ray)]
+
+
+def doctor_rows(address: str | None) -> list[dict]:
+    """`orch doctor`: whether Ray is usable, and the cluster's resources when an address is given."""
+    version = installed_version()
+    if version is None:
+        return [{"check": "ray executor", "ok": False, "detail": "ray not installed: pip install -e '.[ray]'"}]
+    if not address:
+        return [{"check": "ray executor", "ok": True,
+                 "detail": f"ray {version}; --executor ray starts a local one-machine cluster on 127.0.0.1 "
+                           f"({os.cpu_count()} CPUs); set ORCH_RAY_ADDRESS or --ray-address for an existing cluster"}]
+    try:
+        check_reachable(address)
+        ray = import_ray(loopback=parse_address(address)[0] in LOOPBACK_HOSTS)
+        ray.init(address=address, log_to_driver=False)
+    except Exception as exc:  # doctor reports, it does not stop
+        return [{"check": "ray cluster", "ok": False, "detail": " ".join(str(exc).split())[:300]}]
+    try:
+        rows = [{"check": "ray cluster", "ok": True, "detail": f"ray {version} at {address}: {summary(ray)}"}]
+        rows += [{"check": "ray node", "ok": True, "detail": line} for line in describe_nodes(ray)]
+    finally:
+        ray.shutdown()
+    return rows

@@ -24,9 +24,14 @@ LOOPBACK = {"127.0.0.1", "[::ffff:127.0.0.1]"}
 
 @pytest.fixture(scope="module")
 def ray_cluster(venv_cache):
+    # A SIGTERM to pytest (a CI timeout) becomes KeyboardInterrupt, so the teardown still stops the nodes.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     cluster = LoopbackCluster({**os.environ, "ORCH_CACHE_DIR": str(venv_cache)}).start()
-    yield cluster
-    cluster.stop()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture
@@ -137,7 +142,7 @@ def test_killed_worker_is_a_clean_failure(ray_cluster, ray_env, orch_home, venv_
 
 
 def test_ctrl_c_cancels_every_remote_task(ray_cluster, ray_env, orch_home, venv_cache):
-    process = start_orch(ray_env, "run", "logreg-h1", "logreg-vol-h1", "-j", "2", "--executor", "ray",
+    process = start_orch(ray_env, "run", "logreg-h1", "logregvol-h1", "-j", "2", "--executor", "ray",
                          "--ray-address", ray_cluster.address, "--json")
     try:
         jobs = wait_for(lambda: (found if len(found := ray_jobs(venv_cache)) == 2 else None),
@@ -206,9 +211,9 @@ def test_without_an_address_a_local_cluster_runs_the_job_and_stops(ray_env, orch
                 and any(name in cmdline(int(p.name)) for name in ("gcs_server", "/raylet "))}
 
     before = ray_processes()
-    done = orch(ray_env, "run", "logreg-vol-h3", "--executor", "ray", "--json")
+    done = orch(ray_env, "run", "logregvol-h3", "--executor", "ray", "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "started a local one-machine cluster on 127.0.0.1" in done.stderr
-    result = json.loads((finished(orch_home["ORCH_RESULTS_DIR"])["logreg-vol-h3"] / "result.json").read_text())
+    result = json.loads((finished(orch_home["ORCH_RESULTS_DIR"])["logregvol-h3"] / "result.json").read_text())
     assert result["provenance"]["executor"] == "ray" and "127.0.0.1" in result["provenance"]["node"]
     wait_for(lambda: ray_processes() <= before, 60, "the local Ray instance to stop")

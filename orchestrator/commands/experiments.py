@@ -136,7 +136,7 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
         names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
-        RaySettings(address=ray_address or None, retries=ray_retries))
+        RaySettings(address=ray_address or None, retries=ray_retries) if executor == "ray" else None)
     if dry_run:
         print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
         return

@@ -28,6 +28,10 @@ class RaySettings:
     address: str | None  # host:port of a running cluster's head (GCS); None = start a local one for the run
     retries: int  # Ray re-runs a job whose worker or node died this many times before reporting it failed
 
+    def __post_init__(self) -> None:
+        if self.address is not None:
+            parse_address(self.address)  # a malformed address is refused before any work starts
+
 
 def installed_version() -> str | None:
     """Ray's version without importing it (importing ray costs about half a second)."""

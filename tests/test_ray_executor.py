@@ -1,6 +1,7 @@
 """`--executor ray` against a real two-node Ray cluster on 127.0.0.1 (one per module: ray start
 costs seconds), with the real sklearn and torch jobs on the bundled S&P 500 data."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -13,7 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from orchestrator import registry
 from orchestrator.cli import cli
+from orchestrator.environments import ENVIRONMENTS
+from orchestrator.executors.ray_executor import task_resources, unschedulable
+from orchestrator.executors.ray_node import mismatch
+from orchestrator.runs import plan_run
 from tests.helpers import REPO
 from tests.ray_cluster import LoopbackCluster, cmdline, descendants, listening_addresses, wait_for
 
@@ -217,3 +223,26 @@ def test_without_an_address_a_local_cluster_runs_the_job_and_stops(ray_env, orch
     result = json.loads((finished(orch_home["ORCH_RESULTS_DIR"])["logregvol-h3"] / "result.json").read_text())
     assert result["provenance"]["executor"] == "ray" and "127.0.0.1" in result["provenance"]["node"]
     wait_for(lambda: ray_processes() <= before, 60, "the local Ray instance to stop")
+
+
+def test_node_refuses_a_job_it_would_not_reproduce(bundled_data):
+    """A node with another Python/platform/pins or other job code would make a different cache entry."""
+    _, manifest = bundled_data
+    experiment = registry.BY_SLUG["logreg-h1"]
+    environment = ENVIRONMENTS[experiment.env]
+    planned = plan_run(experiment, manifest, "quick", 0, environment.native_fingerprint())
+    assert mismatch(planned) is None
+    other_env = dataclasses.replace(planned, key=dataclasses.replace(planned.key, env_fingerprint="lock-0123456789abcdef"))
+    assert "builds env 'sklearn' as" in mismatch(other_env)
+    other_code = dataclasses.replace(planned, key=dataclasses.replace(planned.key, code_sha256="0" * 64))
+    assert "code hash mismatch" in mismatch(other_code)
+
+
+def test_task_resources_follow_the_registry_and_the_cluster():
+    torch_like = registry.Resources(cpus=2, memory_gb=4.0, gpu="optional")
+    assert task_resources(torch_like, cluster_has_gpus=False) == {"num_cpus": 2, "num_gpus": 0, "memory": 4 * 2**30}
+    assert task_resources(torch_like, cluster_has_gpus=True)["num_gpus"] == 1
+    small_node = [{"Resources": {"CPU": 2.0, "memory": 3 * 2**30}}]
+    assert "no node of the Ray cluster offers 2 CPUs, 0 GPUs and 4 GiB memory" in unschedulable(
+        task_resources(torch_like, False), small_node)
+    assert unschedulable(task_resources(registry.Resources(cpus=1, memory_gb=1.0), False), small_node) is None

@@ -4,9 +4,9 @@
 
 Runs logreg-h1 for seeds 0..N-1 one job at a time (-j 1) three ways, each into its own throw-away
 results folder: native; ray on an existing two-node cluster on 127.0.0.1 (started here, as the tests
-do); ray without an address (orch starts and stops a local instance). Per-job seconds are the
-scheduler's (executor start to result returned, before host validation); the rest of each run is
-CLI start, planning, connecting and committing. The venv cache is the user's (built on first use).
+do); ray without an address (orch starts and stops a local instance). Per-job seconds are each
+result's provenance `wall_seconds` (executor start to validated result, on the host); the rest of
+each run is CLI start, planning, connecting, committing. The venv cache is the user's (built on first use).
 """
 
 import argparse
@@ -26,15 +26,15 @@ from tests.ray_cluster import LoopbackCluster  # noqa: E402  (the tests' loopbac
 
 
 def run(env: dict, *args: str) -> tuple[float, list[float]]:
-    """(wall seconds of the whole `orch run`, per-job seconds)."""
+    """(wall seconds of the whole `orch run`, per-job seconds from each result's provenance)."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", *args, "--json"], cwd=REPO, env=env,
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", *args], cwd=REPO, env=env,
                           capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"orch run {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    summary = json.loads(done.stdout[done.stdout.index("{"):])
-    return wall, [float(e["seconds"]) for e in summary["experiments"]]
+    results = Path(env["ORCH_RESULTS_DIR"]).glob("*/result.json")
+    return wall, [json.loads(file.read_text())["provenance"]["wall_seconds"] for file in results]
 
 
 def main() -> None:

@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.executors.base import stop_process_group
+
 READY_LINE = "Ray runtime started"
 START_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 5.0  # `ray start --block` often hangs on SIGTERM; SIGKILL of its group follows
 
 
 def free_port() -> int:
@@ -55,16 +56,7 @@ def start_node(command: list[str], env: dict[str, str]) -> StartedNode:
 def stop_node(process: subprocess.Popen) -> None:
     """End the node's process group, then any process it started that left the group (by PID)."""
     started = {pid: cmdline(pid) for pid in descendants(process.pid)}
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+    stop_process_group(process)  # `ray start --block` often hangs on SIGTERM: SIGKILL follows the grace period
     for pid, command in started.items():
         if command and cmdline(pid) == command:  # still the process the node started, not a reused PID
             try:

@@ -147,6 +147,21 @@ def test_killed_worker_is_a_clean_failure(ray_cluster, ray_env, orch_home, venv_
     assert plan[0]["action"] == "run" and "fail" in plan[0]["reason"], plan
 
 
+def test_a_killed_worker_is_retried_when_asked(ray_cluster, ray_env, orch_home, venv_cache):
+    process = start_orch(ray_env, "run", "logregvol-h3", "--executor", "ray", "--ray-address", ray_cluster.address,
+                         "--ray-retries", "1", "--json")
+    try:
+        first = wait_for(lambda: ray_jobs(venv_cache), JOB_START_TIMEOUT_S, "the job to start on the worker node")[0]
+        os.kill(parent_of(first), signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=ORCH_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-2000:]
+    assert summary((stdout, stderr))["experiments"][0]["status"] == "ok"
+    assert set(finished(orch_home["ORCH_RESULTS_DIR"])) == {"logregvol-h3"}
+
+
 def test_ctrl_c_cancels_every_remote_task(ray_cluster, ray_env, orch_home, venv_cache):
     process = start_orch(ray_env, "run", "logreg-h1", "logregvol-h1", "-j", "2", "--executor", "ray",
                          "--ray-address", ray_cluster.address, "--json")

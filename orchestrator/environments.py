@@ -43,12 +43,18 @@ ENVIRONMENTS: dict[str, Environment] = {
 }
 
 
+def code_files(env: Environment) -> list[Path]:
+    """Every Python file a job of this env can execute, in hashing order (notebooks inline exactly these)."""
+    files = []
+    for entry in COMMON_CODE + env.job_packages:
+        path = REPO_ROOT / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
+    return files
+
+
 def code_sha256(env: Environment) -> str:
     """Hash of every Python file a job of this env can execute (content and relative path)."""
     digest = hashlib.sha256()
-    for entry in COMMON_CODE + env.job_packages:
-        path = REPO_ROOT / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
-        for file in files:
-            digest.update(str(file.relative_to(REPO_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    for file in code_files(env):
+        digest.update(str(file.relative_to(REPO_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()

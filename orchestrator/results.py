@@ -46,6 +46,17 @@ class FailureRecord(BaseModel):
 
 
 @dataclass(frozen=True)
+class RanElsewhere:
+    """What the host cannot observe of a run it did not start (a notebook): its clock, machine, checkout."""
+
+    host_platform: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    git_commit: str | None
+    git_dirty: bool | None
+
+
+@dataclass(frozen=True)
 class StoredResult:
     folder: Path
     result: JobResult
@@ -167,7 +178,7 @@ class ResultStore:
         return folder
 
     def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
-               image_id: str | None = None) -> JobResult:
+               image_id: str | None = None, elsewhere: RanElsewhere | None = None) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""
         result = load_result(staging)
         if result.spec != run.spec:
@@ -176,6 +187,10 @@ class ResultStore:
             raise InvalidResult("result.json already has a provenance block; only the host writes it")
         finished = utc_now()
         commit, dirty = git_state()
+        platform = host_platform()
+        if elsewhere is not None:
+            started, finished, platform = elsewhere.started_at, elsewhere.finished_at, elsewhere.host_platform
+            commit, dirty = elsewhere.git_commit, elsewhere.git_dirty
         stamped = result.model_copy(update={"provenance": Provenance(
             run_key=run.key.run_key,
             spec_sha256=run.key.spec_sha256,
@@ -187,7 +202,7 @@ class ResultStore:
             git_dirty=dirty,
             executor=executor,
             image_id=image_id,
-            host_platform=host_platform(),
+            host_platform=platform,
             wall_seconds=(finished - started).total_seconds(),
             started_at=started,
             finished_at=finished,

@@ -78,7 +78,7 @@ class Provenance(StrictModel):
     weights_sha256: Sha256 | None = None  # sha256 of the weights.json loaded, if any
     git_commit: str | None
     git_dirty: bool | None
-    executor: Literal["native", "docker", "compose", "direct"]
+    executor: Literal["native", "docker", "compose", "direct", "notebook"]
     image_id: str | None = None
     host_platform: str
     wall_seconds: NonNegFloat

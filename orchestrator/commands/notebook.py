@@ -8,8 +8,6 @@ from orchestrator import paths
 from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import say
 from orchestrator.errors import UserError
-from orchestrator.notebooks.generate import NotebookInputs, drift, write_notebook
-from orchestrator.notebooks.ingest import ingest
 from orchestrator.results import ResultStore
 from orchestrator.selection import select
 
@@ -24,6 +22,8 @@ from orchestrator.selection import select
 @click.option("--check", is_flag=True, help="compare the existing notebook's inlined job code with the repository's")
 def notebook_command(experiment: str, profile: str, out_dir: Path, dataset: str, check: bool) -> None:
     """Write a self-contained .ipynb for EXPERIMENT (envs timesfm, gluonts, torch) to run on Colab."""
+    from orchestrator.notebooks.generate import NotebookInputs, drift, write_notebook  # nbformat: only when used
+
     chosen = select((experiment,), False, (), ())[0]
     path = out_dir / f"{chosen.slug}.ipynb"
     if check:
@@ -45,6 +45,8 @@ def notebook_command(experiment: str, profile: str, out_dir: Path, dataset: str,
 @click.argument("path", type=click.Path(path_type=Path))
 def ingest_command(path: Path) -> None:
     """Validate a notebook's result (folder or zip of result.json + predictions.parquet) and store it."""
+    from orchestrator.notebooks.ingest import ingest
+
     folder, result = ingest(path, paths.data_dir(), ResultStore(paths.results_dir()))
     auc = result.metrics["test"].auc
     note = " [random-init weights: not a finding]" if result.weights.kind == "random-init" else ""

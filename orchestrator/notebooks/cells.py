@@ -101,10 +101,13 @@ for name in GENERATED["code"]["files"]:
 
 BUNDLE_IMPORT = '''\
 # Check the written code against the generated hashes, then import it (and nothing from elsewhere).
+code_digest = hashlib.sha256()  # the host's code hash recipe (orchestrator/environments.py), over what was written
 for name, expected in GENERATED["code"]["files"].items():
-    actual = hashlib.sha256((BUNDLE / name).read_bytes()).hexdigest()
-    if actual != expected:
+    content = (BUNDLE / name).read_bytes()
+    if hashlib.sha256(content).hexdigest() != expected:
         raise RuntimeError(f"{name} was edited after generation: regenerate the notebook with `orch notebook`")
+    code_digest.update(name.encode() + b"\\0" + content + b"\\0")
+code_sha256 = code_digest.hexdigest()
 for module in [m for m in sys.modules if m.split(".")[0] in ("jobs", "shared_schema")]:
     del sys.modules[module]
 sys.path.insert(0, str(BUNDLE))
@@ -205,10 +208,10 @@ spec_sha256 = sha256_text(json.dumps(spec.model_dump(mode="json", exclude={"data
                                      separators=(",", ":")))
 env_fingerprint = (f"notebook-{GENERATED['environment_lock']}-py{sys.version_info.major}.{sys.version_info.minor}"
                    f"-{platform.system()}-{platform.machine()}")
-key_parts = [spec_sha256, sha256, env_fingerprint, GENERATED["code"]["sha256"], weights_sha256 or "-"]
+key_parts = [spec_sha256, sha256, env_fingerprint, code_sha256, weights_sha256 or "-"]
 provenance = Provenance(
     run_key=sha256_text("|".join(key_parts)), spec_sha256=spec_sha256, dataset_sha256=sha256,
-    env_fingerprint=env_fingerprint, code_sha256=GENERATED["code"]["sha256"], weights_sha256=weights_sha256,
+    env_fingerprint=env_fingerprint, code_sha256=code_sha256, weights_sha256=weights_sha256,
     git_commit=GENERATED["orch"]["git_commit"], git_dirty=GENERATED["orch"]["git_dirty"], executor="notebook",
     host_platform=hardware_seen(), wall_seconds=(finished_at - started_at).total_seconds(),
     started_at=started_at, finished_at=finished_at,

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from orchestrator.environments import ENVIRONMENTS, Environment, code_files, code_sha256
+from orchestrator.environments import ENVIRONMENTS, Environment, code_files
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.notebooks import cells
@@ -74,8 +74,7 @@ def generated_constants(inputs: NotebookInputs) -> dict:
         "requirements": pins,
         "cuda_extras": CUDA_EXTRAS[env.name](by_name) if env.name in CUDA_EXTRAS else [],
         "environment_lock": lock_id(env),
-        "code": {"sha256": code_sha256(env),
-                 "files": {relative(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in code_files(env)}},
+        "code": {"files": {relative(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in code_files(env)}},
         "weights": weights,
     }
 

@@ -170,6 +170,12 @@ def _other_code(folder: Path) -> None:
     (folder / "result.json").write_text(json.dumps(data))
 
 
+def _not_from_a_notebook(folder: Path) -> None:
+    data = json.loads((folder / "result.json").read_text())
+    data["provenance"] = None  # what a job writes: the host, not the job, stamps provenance
+    (folder / "result.json").write_text(json.dumps(data))
+
+
 def _bad_p(folder: Path) -> None:
     table = pq.read_table(folder / "predictions.parquet")
     p = table.column("p").to_pylist()
@@ -181,6 +187,7 @@ def _bad_p(folder: Path) -> None:
     (_stale_spec, "stale spec: today's registry asks timesfm-h1 for other context_length"),
     (_other_code, "stale code: the notebook ran job code 000000000000"),
     (_bad_p, "invalid result:"),
+    (_not_from_a_notebook, "not a notebook's result"),
 ])
 def test_mismatched_results_are_refused_and_nothing_is_stored(exported, orch_home, tmp_path, tamper, reason):
     folder = unzip(exported, tmp_path / "received")

@@ -51,7 +51,7 @@ def decide(run: PlannedRun, store: ResultStore, force: bool) -> Decision:
     if experiment.weights and run.key.weights_sha256 is None:
         return Decision(experiment, run, "unavailable",
                         f"needs pretrained weights: run `orch weights pull {experiment.weights}` (online), "
-                        "or place a checkpoint in the weights cache")
+                        f"or `orch weights import {experiment.weights} PATH` with a downloaded copy")
     cached, problem = store.lookup(run)
     if cached is not None and not force:
         auc = cached.metrics["test"].auc

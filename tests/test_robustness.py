@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +25,7 @@ from orchestrator.cli import cli
 from orchestrator.registry import BY_SLUG
 from orchestrator.results import PREDICTIONS_FILE, RESULT_FILE, InvalidResult, ResultStore, load_finished
 from orchestrator.runs import plan_run
-from tests.helpers import REPO
-
-JOB_STARTED = "[job] "  # the job's first log line, printed once the dataset is loaded
-EVENT_TIMEOUT = 180  # upper bound for any single wait below; reached only when something is broken
-
+from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, wait_for
 
 def orch(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
@@ -38,19 +33,6 @@ def orch(*args: str):
 
 def run_folders(results: Path) -> list[Path]:
     return sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if results.is_dir() else []
-
-
-def wait_for(condition, what: str, timeout: float = EVENT_TIMEOUT, process: subprocess.Popen | None = None):
-    """Poll `condition` until it returns something truthy; fail (with orch's output) past `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if process is not None and process.poll() is not None:
-            pytest.fail(f"orch exited ({process.returncode}) before {what}: {process.communicate()}")
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def start_orch(orch_home, *args: str) -> subprocess.Popen:
@@ -227,3 +209,47 @@ def test_results_edited_inside_the_schema_are_invalid_everywhere(orch_home):
         assert listed["logreg-h1"]["last_test_auc"] is None, name
         plan = json.loads(orch("plan", "logreg-h1", "--json").output)
         assert plan[0]["action"] == "run" and plan[0]["reason"].startswith("invalid result"), (name, plan)
+
+
+# -- jobs and orch killed from outside ------------------------------------------------------------------
+LONG_JOB = ("run", "gboost-h1", "--set", "max_iter=100000")  # trains for minutes unless stopped
+
+
+def test_external_kill_9_of_a_job_is_reported_as_signal_9(orch_home):
+    results = orch_home["ORCH_RESULTS_DIR"]
+    process = start_orch(orch_home, *LONG_JOB)
+    [staging] = wait_for(lambda: started_jobs(results, 1), "the job to start", process=process)
+    for pid in wait_for(lambda: job_pids(staging), "the job's process"):
+        os.kill(pid, signal.SIGKILL)
+    _, err = process.communicate(timeout=EVENT_TIMEOUT)
+    assert process.returncode == 2, err
+    [record] = failure_records(results)
+    assert record["kind"] == "crash" and record["reason"] == "killed by signal 9 (SIGKILL)"
+    assert "out of memory" not in err
+
+
+def test_sigterm_is_reported_as_sigterm(orch_home):
+    results = orch_home["ORCH_RESULTS_DIR"]
+    process = start_orch(orch_home, *LONG_JOB)
+    wait_for(lambda: started_jobs(results, 1), "the job to start", process=process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=EVENT_TIMEOUT)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted by SIGTERM" in err and "Ctrl-C" not in err
+    [record] = failure_records(results)
+    assert record["kind"] == "interrupted" and record["reason"] == "interrupted by SIGTERM"
+
+
+def test_kill_9_of_orch_takes_its_jobs_along_and_the_next_run_sweeps_staging(orch_home):
+    results = orch_home["ORCH_RESULTS_DIR"]
+    process = start_orch(orch_home, *LONG_JOB)
+    [staging] = wait_for(lambda: started_jobs(results, 1), "the job to start", process=process)
+    assert job_pids(staging)
+    process.kill()
+    process.communicate(timeout=EVENT_TIMEOUT)
+    wait_for(lambda: not job_pids(staging), "the orphaned job to stop", timeout=60)
+    assert staging.is_dir()  # abandoned: nothing ran the clean-up
+    rerun = orch("run", "logreg-h1")
+    assert rerun.exit_code == 0, rerun.output
+    assert f"removed 1 abandoned staging folder(s) left by a killed run: {staging.name}" in rerun.output
+    assert [p for p in (results / ".staging").iterdir()] == []

@@ -126,16 +126,15 @@ def check_metrics(result: JobResult, predictions) -> None:
     for name in ("val", "test"):
         if int((split == name).sum()) != result.metrics[name].n:
             raise InvalidResult(f"{int((split == name).sum())} {name} predictions but result.json reports n={result.metrics[name].n}")
-    val = split == "val"
-    threshold = choose_threshold(y[val], p[val])
-    if not _same(threshold, result.decision_threshold):
-        raise InvalidResult(f"decision threshold {result.decision_threshold} differs from the one the predictions give ({threshold})")
     for name in ("val", "test"):
         rows = split == name
         recomputed = split_metrics(y[rows], p[rows], result.decision_threshold).model_dump()
         for metric, stated in result.metrics[name].model_dump().items():
             if not _same(recomputed[metric], stated):
                 raise InvalidResult(f"{name} {metric}: result.json says {stated}, the predictions give {recomputed[metric]}")
+    threshold = choose_threshold(y[split == "val"], p[split == "val"])
+    if not _same(threshold, result.decision_threshold):
+        raise InvalidResult(f"decision threshold: result.json says {result.decision_threshold}, the predictions give {threshold}")
 
 
 def _same(a: float | None, b: float | None) -> bool:

@@ -180,7 +180,7 @@ def _shuffle_predictions(folder: Path) -> None:
 TAMPERINGS = {
     "auc": lambda folder: _edit_result(folder, lambda r: r["metrics"]["test"].update(auc=0.99)),
     "shuffled": _shuffle_predictions,
-    "slug": lambda folder: _edit_result(folder, lambda r: r["spec"].update(slug="logreg-h3")),
+    "slug": lambda folder: _edit_result(folder, lambda r: r["spec"].update(slug="logregvol-h1")),
     "hyperparameters": lambda folder: _edit_result(folder, lambda r: r["spec"]["hyperparameters"].update(C=5.0)),
 }
 

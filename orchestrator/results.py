@@ -3,12 +3,13 @@
 Layout under the results root:
   <slug>-s<seed>-<key12>/      a finished, validated run (result.json, predictions.parquet, job.log, spec.json)
   _failed/<folder>-<utc>/      a failed attempt (failure.json, job.log): never touches a finished run
-  .staging/<folder>-<uuid8>/   a run in progress; renamed into place only after validation
+  .staging/orch-<folder>-<uuid8>/  a run in progress; renamed into place only after validation
 
 Several `orch` processes may share one results folder. The `.staging` folder's own flock
 serialises the short steps that create, commit and sweep staging folders; each staging folder is
 flocked by the process that owns it for as long as it exists, so a folder nobody holds was
-abandoned (its `orch` was killed) and the next run removes it.
+abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` folders (and the
+`replaced-*` trash of a commit) are swept: `docker compose up` stages its own, unlocked, folders.
 """
 
 import datetime as dt
@@ -41,6 +42,8 @@ PREDICTIONS_FILE = "predictions.parquet"
 LOG_FILE = "job.log"
 SPEC_FILE = "spec.json"
 STAGING_DIR = ".staging"
+STAGING_PREFIX = "orch-"  # staging folders of orch runs (flocked while in use)
+TRASH_PREFIX = "replaced-"  # a result being replaced by a commit
 RUN_FOLDER = re.compile(r"^(?P<slug>.+)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{12})$")
 METRIC_TOLERANCE = 1e-9
 FailureKind = Literal["crash", "invalid-result", "timeout", "oom", "interrupted", "environment"]
@@ -289,7 +292,7 @@ class ResultStore:
     def new_staging(self, run: PlannedRun) -> Path:
         """A fresh staging folder holding spec.json, flocked by this process until commit/discard.
         On any error nothing is left behind."""
-        folder = self.staging_root / f"{run.folder_name}-{uuid.uuid4().hex[:8]}"
+        folder = self.staging_root / f"{STAGING_PREFIX}{run.folder_name}-{uuid.uuid4().hex[:8]}"
         with self._staging_locked():
             folder.mkdir()
             fd = os.open(folder, os.O_RDONLY)
@@ -317,7 +320,7 @@ class ResultStore:
         removed = []
         with self._staging_locked():
             for entry in sorted(self.staging_root.iterdir()):
-                if not entry.is_dir():
+                if not entry.is_dir() or not entry.name.startswith((STAGING_PREFIX, TRASH_PREFIX)):
                     continue
                 fd = os.open(entry, os.O_RDONLY)
                 try:
@@ -367,7 +370,7 @@ class ResultStore:
         final = self.final_dir(run)
         self._finished = None
         with self._staging_locked():
-            trash = self.staging_root / f"replaced-{final.name}-{uuid.uuid4().hex[:8]}"
+            trash = self.staging_root / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
             if final.exists():
                 final.rename(trash)
             try:

@@ -92,10 +92,14 @@ def _published(name: str) -> PublishedWeights:
 
 
 def _fresh_staging(weights_dir: Path, verb: str, published: PublishedWeights) -> Path:
-    weights_dir.mkdir(parents=True, exist_ok=True)
     staging = weights_dir / f".{verb}-{published.model_dir}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    try:
+        weights_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise UserError(f"weights cache {weights_dir} is not writable: {exc.strerror}; "
+                        "fix its permissions or point ORCH_WEIGHTS_DIR elsewhere") from None
     return staging
 
 
@@ -104,7 +108,11 @@ def _install(staging: Path, published: PublishedWeights, revision: str, weights_
     files = {p.relative_to(staging).as_posix(): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
     manifest = WeightsManifest(model=published.model_dir, kind="pretrained", hub_id=published.hub_id,
                                revision=revision, files=files)
-    atomic_write_text(staging / "weights.json", manifest.model_dump_json(indent=2) + "\n")
+    try:
+        atomic_write_text(staging / "weights.json", manifest.model_dump_json(indent=2) + "\n")
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(f"could not write {staging / 'weights.json'}: {exc.strerror}") from None
     target = weights_dir / published.model_dir
     old = weights_dir / f".old-{published.model_dir}"
     shutil.rmtree(old, ignore_errors=True)

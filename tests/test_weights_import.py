@@ -78,6 +78,18 @@ def test_bare_lag_llama_ckpt_needs_a_revision_and_junk_is_refused(orch_home, tmp
     assert verified_weights(tmp_path / "weights", "lagllama", "Lag-Llama", "pull")[1].revision == "v1.0"
 
 
+def test_unwritable_weights_cache_is_one_line(orch_home, tmp_path, monkeypatch):
+    ckpt = tmp_path / "lag-llama.ckpt"
+    save_lag_llama_checkpoint(ckpt)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("ORCH_WEIGHTS_DIR", str(tmp_path / "a-file" / "weights"))  # cannot be created, root or not
+    refused = orch("weights", "import", "lag-llama", str(ckpt), "--revision", "v1.0")
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        f"Error: weights cache {tmp_path / 'a-file' / 'weights'} is not writable: Not a directory; "
+        "fix its permissions or point ORCH_WEIGHTS_DIR elsewhere"]
+
+
 def test_local_dir_download_of_timesfm_is_installed_with_its_revision(orch_home, tmp_path):
     download = tmp_path / "timesfm-2.5"
     write_timesfm_snapshot(download)

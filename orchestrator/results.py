@@ -296,7 +296,7 @@ class ResultStore:
         with self._staging_locked():
             folder.mkdir()
             fd = os.open(folder, os.O_RDONLY)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocking: `orch status` may be probing it for a moment
         with self._held_lock:
             self._held[folder] = fd
         try:
@@ -312,26 +312,33 @@ class ResultStore:
         if fd is not None:
             os.close(fd)
 
-    def sweep_abandoned(self) -> list[str]:
-        """Remove staging folders no live process holds (their `orch` was killed) and trash a
-        killed commit left behind. Returns the names removed."""
+    def abandoned(self) -> list[Path]:
+        """orch's staging folders (and commit trash) that no live process holds: their orch was killed."""
         if not self.staging_root.is_dir():
             return []
-        removed = []
+        found = []
+        for entry in sorted(self.staging_root.iterdir()):
+            if not entry.is_dir() or not entry.name.startswith((STAGING_PREFIX, TRASH_PREFIX)):
+                continue
+            fd = os.open(entry, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                found.append(entry)
+            except BlockingIOError:
+                continue  # an orch is running this job
+            finally:
+                os.close(fd)
+        return found
+
+    def sweep_abandoned(self) -> list[str]:
+        """Remove what `abandoned` finds, under the staging lock. Returns the names removed."""
+        if not self.staging_root.is_dir():
+            return []
         with self._staging_locked():
-            for entry in sorted(self.staging_root.iterdir()):
-                if not entry.is_dir() or not entry.name.startswith((STAGING_PREFIX, TRASH_PREFIX)):
-                    continue
-                fd = os.open(entry, os.O_RDONLY)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # another orch is running this job
-                finally:
-                    os.close(fd)
+            removed = self.abandoned()
+            for entry in removed:
                 shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry.name)
-        return removed
+        return [entry.name for entry in removed]
 
     def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
                image_id: str | None = None) -> JobResult:

@@ -249,6 +249,8 @@ def test_kill_9_of_orch_takes_its_jobs_along_and_the_next_run_sweeps_staging(orc
     process.communicate(timeout=EVENT_TIMEOUT)
     wait_for(lambda: not job_pids(staging), "the orphaned job to stop", timeout=60)
     assert staging.is_dir()  # abandoned: nothing ran the clean-up
+    status = json.loads(orch("status", "--json").output)
+    assert status["abandoned"] == [staging.name] and status["in_progress"] == []
     compose_staging = results / ".staging" / "logreg-h3-s0-0123456789ab-cafe0123"  # `docker compose up` at work
     compose_staging.mkdir()
     rerun = orch("run", "logreg-h1")

@@ -221,12 +221,14 @@ def status_command(as_json: bool) -> None:
     finished = store.finished()
     failures = store.failures()
     staging = sorted(p for p in store.staging_root.iterdir() if p.is_dir()) if store.staging_root.is_dir() else []
+    abandoned = store.abandoned()
     if as_json:
         print_json({
             "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, "test_auc": s.result.metrics["test"].auc,
                           "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
             "failures": [f.model_dump(mode="json") for f in failures],
-            "in_progress_or_abandoned": [p.name for p in staging],
+            "in_progress": [p.name for p in staging if p not in abandoned],
+            "abandoned": [p.name for p in abandoned],
         })
         return
     print_table(f"Finished runs in {store.root}", ["folder", "test AUC", "profile", "weights", "finished"],
@@ -237,7 +239,8 @@ def status_command(as_json: bool) -> None:
         print_table("Failures", ["slug", "seed", "kind", "reason", "when"],
                     [[f.slug, f.seed, f.kind, f.reason[:100], f"{f.finished_at:%Y-%m-%d %H:%M}"] for f in failures[-20:]])
     if staging:
-        say(f"{len(staging)} staging folder(s) in {store.staging_root} (a run in progress, or an abandoned one)")
+        say(f"{len(staging)} staging folder(s) in {store.staging_root}: {len(staging) - len(abandoned)} in progress, "
+            f"{len(abandoned)} abandoned by a killed orch (the next `orch run` removes those)")
 
 
 @click.command("validate")

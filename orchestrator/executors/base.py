@@ -101,7 +101,10 @@ def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], 
                     on_kill()
                 break
             time.sleep(0.1)
-        process.wait()
+        try:
+            process.wait(timeout=KILL_GRACE_SECONDS)  # immediate unless even SIGKILL has not ended it yet
+        except subprocess.TimeoutExpired:
+            pass  # stuck in the kernel: reported with no exit status rather than waited for forever
         process.stdin.close()
         _kill_leftovers(process)
         for reader in readers:

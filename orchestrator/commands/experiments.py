@@ -246,7 +246,8 @@ def status_command(as_json: bool) -> None:
 @click.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate_command(path: Path | None) -> None:
-    """Validate a run folder, a result.json, or every run under a results folder."""
+    """Validate a run folder, a result.json, or every run under a results folder: the schema, every
+    metric recomputed from predictions.parquet, and the run key (spec hash, key parts, folder name)."""
     path = path or paths.results_dir()
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")

@@ -1,9 +1,8 @@
 """`orch`: the host-side command line. Each sub-command lives in orchestrator/commands/."""
 
-import signal
-
 import click
 
+from orchestrator import stopping
 from orchestrator.commands.data import data_group
 from orchestrator.commands.docker import build_command, compose_command, test_images_command
 from orchestrator.commands.doctor import doctor_command
@@ -25,13 +24,8 @@ for command in (data_group, schema_group, list_command, plan_command, run_comman
     cli.add_command(command)
 
 
-def _stop_like_ctrl_c(signum, frame) -> None:
-    """SIGTERM (a CI timeout, `kill`) stops jobs exactly as Ctrl-C does: no orphans, no partials."""
-    raise KeyboardInterrupt
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    stopping.install()  # SIGTERM (a CI timeout, `kill`) stops jobs exactly as Ctrl-C does
     cli(prog_name="orch")
 
 

@@ -51,13 +51,15 @@ def decide(run: PlannedRun, store: ResultStore, force: bool) -> Decision:
     if experiment.weights and run.key.weights_sha256 is None:
         return Decision(experiment, run, "unavailable",
                         f"needs pretrained weights: run `orch weights pull {experiment.weights}` (online), "
-                        "or place a checkpoint in the weights cache")
-    cached = store.cached(run)
+                        f"or `orch weights import {experiment.weights} PATH` with a downloaded copy")
+    cached, problem = store.lookup(run)
     if cached is not None and not force:
         auc = cached.metrics["test"].auc
         return Decision(experiment, run, "skip", f"cached ({run.folder_name}, test AUC {auc:.3f})" if auc is not None else "cached")
     if force:
         return Decision(experiment, run, "run", "forced")
+    if problem is not None:
+        return Decision(experiment, run, "run", f"invalid result ({run.folder_name}: {problem[:120]})")
     failure = store.last_failure(run.key.run_key)
     if failure is not None:
         return Decision(experiment, run, "run", f"previous run failed ({failure.kind}: {failure.reason[:80]})")

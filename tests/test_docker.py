@@ -31,7 +31,7 @@ from orchestrator.executors.docker import (DockerExecutor, ImageBuilder, build_c
 from orchestrator.registry import BY_SLUG, Resources
 from orchestrator.results import RESULT_FILE, load_result
 from orchestrator.runs import canonical_json, make_spec, plan_run
-from tests.helpers import REPO
+from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, wait_for
 
 CI_BASE_IMAGE = "fdinvest-base:bookworm-py311"
 SKIP_ENV = "ORCH_SKIP_DOCKER"
@@ -254,14 +254,13 @@ def test_sigint_to_orch_removes_its_containers(sklearn_image, orch_home):
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "run", "gboost-h1", "--executor", "docker", "--set", "max_iter=100000"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not leftover_containers(process.pid):
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.3)
+    # The container is running the job once its first line reaches the log; bounded, never reached when healthy.
+    staging = orch_home["ORCH_RESULTS_DIR"] / ".staging"
+    wait_for(lambda: any(JOB_STARTED in log.read_text() for log in staging.glob("*/job.log")), "the job to start",
+             process=process)
     assert leftover_containers(process.pid), "the job container never started"
-    time.sleep(2)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=90)
+    _, err = process.communicate(timeout=EVENT_TIMEOUT)
     assert process.returncode == 130, err
     assert leftover_containers(process.pid) == [], "containers left behind after Ctrl-C"
 

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -16,7 +15,7 @@ from orchestrator.cli import cli
 from orchestrator.environments import ENVIRONMENTS, Environment
 from orchestrator.executors.native import NativeExecutor, VenvManager
 from orchestrator.results import RESULT_FILE
-from tests.helpers import REPO
+from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, wait_for
 
 BASELINES = ["logreg-h1", "logreg-h3", "logregvol-h1", "gboost-h1"]
 
@@ -172,12 +171,11 @@ def test_sigint_stops_jobs_and_leaves_no_partial_result(orch_home):
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     staging = results / ".staging"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (staging.is_dir() and len(list(staging.glob("*/job.log"))) == 2):
-        time.sleep(0.2)
-    time.sleep(2)  # both jobs are training now
+    # Both jobs are past start-up once each has printed its first line; bounded, never reached when healthy.
+    wait_for(lambda: len([log for log in staging.glob("*/job.log") if JOB_STARTED in log.read_text()]) == 2,
+             "both jobs to start", process=process)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=EVENT_TIMEOUT)
     assert process.returncode == 130, err
     assert "interrupted" in err
     assert run_folders(results) == []

@@ -129,7 +129,7 @@ def test_tampered_predictions_are_skipped_with_the_reason(real_results, tmp_path
     pq.write_table(table.set_column(3, "p", pa.array(shuffled, pa.float64())), copy / "predictions.parquet")
     loaded = load_results(tmp_path)
     assert loaded.experiments == []
-    assert "AUC from predictions" in loaded.skipped[0].reason
+    assert "auc: result.json says" in loaded.skipped[0].reason  # recomputed by the check `orch validate` uses
 
 
 # ---- synthetic results with planted truth -------------------------------------------------------

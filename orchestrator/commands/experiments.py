@@ -15,7 +15,7 @@ from orchestrator.errors import UserError
 from orchestrator.executors import get_executor
 from orchestrator.planner import Decision, make_plan
 from orchestrator import registry
-from orchestrator.results import InvalidResult, ResultStore, load_result
+from orchestrator.results import InvalidResult, ResultStore, describe_os_error, is_run_folder, load_finished
 from orchestrator.runs import weights_manifest_sha256
 from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
 from orchestrator.selection import select
@@ -132,6 +132,8 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
         print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
         return
     todo = [d for d in decisions if d.action == "run"]
+    if todo:
+        _prepare_results_folder(store)
     scheduler = Scheduler(executor_obj, store, data_dir, paths.weights_dir() if paths.weights_dir().is_dir() else None,
                           jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say)
     started = time.perf_counter()
@@ -144,6 +146,18 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
         raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")
+
+
+def _prepare_results_folder(store: ResultStore) -> None:
+    """Refuse a read-only results folder before any job starts, and clear what killed runs left."""
+    try:
+        store.check_writable()
+        swept = store.sweep_abandoned()
+    except OSError as exc:
+        raise UserError(f"results folder {store.root} is not writable: {describe_os_error(exc)}; "
+                        "fix its permissions or point ORCH_RESULTS_DIR at a writable folder") from None
+    if swept:
+        say(f"removed {len(swept)} abandoned staging folder(s) left by a killed run: {', '.join(swept)}")
 
 
 def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int) -> list[JobOutcome]:
@@ -206,13 +220,15 @@ def status_command(as_json: bool) -> None:
     store = ResultStore(paths.results_dir())
     finished = store.finished()
     failures = store.failures()
-    staging = sorted((store.root / ".staging").glob("*")) if (store.root / ".staging").is_dir() else []
+    staging = sorted(p for p in store.staging_root.iterdir() if p.is_dir()) if store.staging_root.is_dir() else []
+    abandoned = store.abandoned()
     if as_json:
         print_json({
             "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, "test_auc": s.result.metrics["test"].auc,
                           "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
             "failures": [f.model_dump(mode="json") for f in failures],
-            "in_progress_or_abandoned": [p.name for p in staging],
+            "in_progress": [p.name for p in staging if p not in abandoned],
+            "abandoned": [p.name for p in abandoned],
         })
         return
     print_table(f"Finished runs in {store.root}", ["folder", "test AUC", "profile", "weights", "finished"],
@@ -223,26 +239,28 @@ def status_command(as_json: bool) -> None:
         print_table("Failures", ["slug", "seed", "kind", "reason", "when"],
                     [[f.slug, f.seed, f.kind, f.reason[:100], f"{f.finished_at:%Y-%m-%d %H:%M}"] for f in failures[-20:]])
     if staging:
-        say(f"{len(staging)} staging folder(s) in {store.root / '.staging'} (a run in progress, or an abandoned one)")
+        say(f"{len(staging)} staging folder(s) in {store.staging_root}: {len(staging) - len(abandoned)} in progress, "
+            f"{len(abandoned)} abandoned by a killed orch (the next `orch run` removes those)")
 
 
 @click.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate_command(path: Path | None) -> None:
-    """Validate a run folder, a result.json, or every run under a results folder."""
+    """Validate a run folder, a result.json, or every run under a results folder: the schema, every
+    metric recomputed from predictions.parquet, and the run key (spec hash, key parts, folder name)."""
     path = path or paths.results_dir()
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     if path.is_file() or (path / "result.json").is_file():
         folders = [path]
     else:
-        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        folders = sorted(p for p in path.iterdir() if is_run_folder(p))
         if not folders:
             raise UserError(f"{path}: no run folders to validate")
     bad = 0
     for folder in folders:
         try:
-            result = load_result(folder)
+            result = load_finished(folder)
             note = " [random-init weights]" if result.weights.kind == "random-init" else ""
             click.echo(f"ok       {folder}  ({result.spec.slug}, test AUC {result.metrics['test'].auc}){note}")
         except InvalidResult as exc:

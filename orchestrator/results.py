@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.provenance import git_state, host_platform
 from orchestrator.runs import PlannedRun
-from shared_schema import JobResult, PredictionsFile, Provenance
+from shared_schema import JobResult, Provenance
+from shared_schema.outputs import check_answers, check_predictions, predictions_payload
 
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
@@ -73,14 +74,9 @@ def validate_predictions(path: Path, result: JobResult) -> None:
     if not path.is_file():
         raise InvalidResult(f"{path}: missing")
     try:
-        table = pq.read_table(path)
-        PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in table.schema}, **table.to_pydict()})
+        check_predictions(predictions_payload(pq.read_table(path)), result)
     except Exception as exc:
         raise InvalidResult(f"{path}: {_first_error(exc)}") from exc
-    splits = table.column("split").to_pylist()
-    for name in ("val", "test"):
-        if splits.count(name) != result.metrics[name].n:
-            raise InvalidResult(f"{path}: {splits.count(name)} {name} rows but result.json reports n={result.metrics[name].n}")
 
 
 def _first_error(exc: Exception) -> str:
@@ -167,13 +163,13 @@ class ResultStore:
         return folder
 
     def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
-               image_id: str | None = None) -> JobResult:
+               image_id: str | None = None, env_differences: dict[str, str] | None = None) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""
         result = load_result(staging)
-        if result.spec != run.spec:
-            raise InvalidResult("result.json answers a different spec than the one the job was given")
-        if result.provenance is not None:
-            raise InvalidResult("result.json already has a provenance block; only the host writes it")
+        try:
+            check_answers(result, run.spec)
+        except ValueError as exc:
+            raise InvalidResult(str(exc)) from exc
         finished = utc_now()
         commit, dirty = git_state()
         stamped = result.model_copy(update={"provenance": Provenance(
@@ -187,6 +183,7 @@ class ResultStore:
             git_dirty=dirty,
             executor=executor,
             image_id=image_id,
+            env_differences=env_differences,
             host_platform=host_platform(),
             wall_seconds=(finished - started).total_seconds(),
             started_at=started,

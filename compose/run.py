@@ -213,6 +213,8 @@ def main(argv: list[str]) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
     try:
+        uid, gid = user or (os.getuid(), os.getgid())
+        (staging / "job.log").write_text(f"[compose] the job runs as uid {uid}, gid {gid}\n")
         if user:
             hand_over(staging, *user)
         code, reason = run_job(command, staging / "job.log", user)

@@ -78,10 +78,11 @@ def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
 
 
 def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=(),
-               interpreters=(), reuse_across=False):
+               interpreters=(), reuse_across=False, as_json=False):
     experiments = select(names, all_, models, horizons)
     executor, why = choose_executor(executor_name, parse_interpreters(interpreters))
-    say(f"executor: {why}")
+    if not as_json:  # --json output stays parseable; the choice is for people
+        say(f"executor: {why}")
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, dataset)
     store = ResultStore(paths.results_dir())
@@ -133,7 +134,7 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
                  reuse_across, as_json):
     """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
     decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
-                               interpreters, reuse_across)
+                               interpreters, reuse_across, as_json)
     if as_json:
         print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
                      "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
@@ -152,7 +153,8 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
                 reuse_across, jobs, keep_going, dry_run, timeout, as_json):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
-        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across)
+        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
+        as_json)
     if dry_run:
         print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
         return

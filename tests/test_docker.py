@@ -292,6 +292,9 @@ def test_unobtainable_base_image_says_what_to_do(engine, orch_home, monkeypatch)
     [line] = [l for l in result.output.splitlines() if l.startswith("Error:")]
     assert "cannot be pulled" in line and "ORCH_BASE_IMAGE" in line and "`orch build`" in line and "--executor native" in line
     assert "Traceback" not in result.output
+    doctor = json.loads(CliRunner().invoke(cli, ["doctor", "--json"], catch_exceptions=False).output)
+    [row] = [r for r in doctor if r["check"] == "docker base image"]
+    assert not row["ok"] and "ORCH_BASE_IMAGE" in row["detail"]
 
 
 def test_container_has_no_network(sklearn_image, sklearn_run, tmp_path, bundled_data):

@@ -52,6 +52,11 @@ def collect() -> list[dict]:
     rows.append({"check": "docker executor", "ok": ok,
                  "detail": f"{detail}; `auto` uses docker" + (" (torch: native, for MPS)" if sys.platform == "darwin" else "")
                  if ok else f"{detail}; `auto` uses native"})
+    if ok:
+        from orchestrator.executors.docker import base_image_status
+
+        present, base_detail = base_image_status()
+        rows.append({"check": "docker base image", "ok": present, "detail": base_detail})
     venvs = VenvManager()
     for env in ENVIRONMENTS.values():
         if env.requirements.is_file():

@@ -19,7 +19,7 @@ read-only at /data, its staging folder at /results, weights read-only at /weight
 is removed on success, failure, timeout and Ctrl-C.
 
 Build inputs that must not change the image's identity travel in the build context's
-`.orch-build/` folder (see images/*/Dockerfile): the proxy CA bundle pip trusts during the build
+`.orch-build/` folder (see images/Dockerfile): the proxy CA bundle pip trusts during the build
 (ORCH_BUILD_CA, else PIP_CERT / REQUESTS_CA_BUNDLE / SSL_CERT_FILE) and local wheels
 (ORCH_BUILD_WHEELS, else PIP_FIND_LINKS when it is a folder), limited to the env's pinned packages.
 """
@@ -307,6 +307,15 @@ class ImageBuilder:
         seconds = time.perf_counter() - started
         say(f"image {tag} built in {seconds:.0f}s")
         return seconds
+
+
+def base_image_status() -> tuple[bool, str]:
+    """(present, one line) for the base image, without pulling: what `orch doctor` reports."""
+    base = base_image()
+    if docker("image", "inspect", base, timeout=60).returncode == 0:
+        return True, f"{base} is on this engine"
+    return False, (f"{base} is not on this engine: the first build pulls it (needs a registry); offline, set "
+                   f"ORCH_BASE_IMAGE to a local Python {IMAGE_PYTHON} image, or use --executor native")
 
 
 def ensure_base_image(env: Environment) -> None:

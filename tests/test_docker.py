@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from orchestrator.cli import cli
 from orchestrator.commands import docker as docker_commands
 from orchestrator.environments import ENVIRONMENTS
-from orchestrator.executors import AutoExecutor, get_executor, needs_native
+from orchestrator.executors import AutoExecutor, choose_executor, get_executor, needs_native
 from orchestrator.executors.base import JobRequest
 from orchestrator.environments import Environment
 from orchestrator.environments import IMAGE_PYTHON
@@ -162,6 +162,15 @@ def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
     with pytest.raises(UserError, match="no Docker engine answers"):
         get_executor("docker")
     assert get_executor("auto").name == "native"
+    executor, why = choose_executor("auto")
+    assert executor.name == "native" and why == "native venvs (auto: no Docker engine answers: engine not reachable: nope)"
+
+
+def test_auto_says_it_chose_docker_and_why(engine, orch_home, monkeypatch):
+    monkeypatch.setenv("ORCH_EXECUTOR", "auto")
+    result = CliRunner().invoke(cli, ["plan", "logreg-h1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"executor: docker (auto: Docker {engine} answers)"), result.output
 
 
 # -- the real engine -----------------------------------------------------------------------------
@@ -421,7 +430,9 @@ def test_docker_compose_up_gives_the_orch_result_layout(sklearn_image, orch_home
         assert config.returncode == 0, config.stderr
         services = json.loads(config.stdout)["services"]
         assert services["timesfm-h1"]["platform"] == "linux/amd64"
-        assert services["logreg-h1"]["network_mode"] == "none"
+        service = services["logreg-h1"]
+        assert service["network_mode"] == "none" and service["read_only"] is True and service["cap_drop"] == ["ALL"]
+        assert service["security_opt"] == ["no-new-privileges:true"] and service["pids_limit"] == PIDS_LIMIT
         up = subprocess.run(base + ["up", "--no-build", "--abort-on-container-exit", "--exit-code-from", "logreg-h1",
                                     "logreg-h1"], env=env, capture_output=True, text=True, timeout=600)
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]

@@ -138,7 +138,7 @@ def _sandbox_anchor() -> list[str]:
         "  network_mode: none",
         '  user: "0:0"',
         "  read_only: true",
-        "  tmpfs: [/tmp]",
+        '  tmpfs: ["/tmp:rw,exec,nosuid,nodev"]',
         "  cap_drop: [ALL]",
         f"  cap_add: [{', '.join(WRAPPER_CAPABILITIES)}]",
         "  security_opt: [no-new-privileges:true]",

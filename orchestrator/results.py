@@ -34,8 +34,10 @@ from pydantic import BaseModel, ConfigDict
 from jobs.common.metrics import choose_threshold, split_metrics
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.provenance import git_state, host_platform
-from orchestrator.runs import KeyParts, PlannedRun, canonical_json, sha256_text
-from shared_schema import JobResult, PredictionsFile, Provenance
+from orchestrator.runs import PlannedRun
+from shared_schema import JobResult, Provenance
+from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
+from shared_schema.outputs import check_answers, check_predictions, predictions_payload
 
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
@@ -121,7 +123,7 @@ def validate_predictions(path: Path, result: JobResult) -> None:
         raise InvalidResult(f"{path}: missing")
     try:
         table = pq.read_table(path)
-        PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in table.schema}, **table.to_pydict()})
+        check_predictions(predictions_payload(table), result)
     except Exception as exc:
         raise InvalidResult(f"{path}: {_first_error(exc)}") from exc
     try:
@@ -163,7 +165,7 @@ def check_identity(folder: Path, result: JobResult) -> None:
     provenance = result.provenance
     if provenance is None:
         raise InvalidResult(f"{folder}: result.json has no provenance block, so it was not committed by orch")
-    if sha256_text(canonical_json(result.spec)) != provenance.spec_sha256:
+    if sha256_text(canonical_spec_json(result.spec)) != provenance.spec_sha256:
         raise InvalidResult(f"{folder}: the spec in result.json is not the spec its run key was made from")
     if result.spec.dataset.sha256 != provenance.dataset_sha256:
         raise InvalidResult(f"{folder}: the spec's dataset differs from the dataset in the run key")
@@ -171,7 +173,7 @@ def check_identity(folder: Path, result: JobResult) -> None:
                      provenance.code_sha256, provenance.weights_sha256)
     if parts.run_key != provenance.run_key:
         raise InvalidResult(f"{folder}: run key {provenance.run_key[:12]} is not the hash of its recorded parts")
-    expected = f"{result.spec.slug}-s{result.spec.seed}-{provenance.run_key[:12]}"
+    expected = run_folder_name(result.spec, provenance.run_key)
     if Path(folder).name != expected:
         raise InvalidResult(f"{folder}: folder name does not match the result inside (expected {expected})")
 
@@ -352,13 +354,14 @@ class ResultStore:
         return [entry.name for entry in removed]
 
     def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
-               image_id: str | None = None, elsewhere: RanElsewhere | None = None) -> JobResult:
+               image_id: str | None = None, env_differences: dict[str, str] | None = None,
+               elsewhere: RanElsewhere | None = None) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""
         result = load_result(staging)
-        if result.spec != run.spec:
-            raise InvalidResult("result.json answers a different spec than the one the job was given")
-        if result.provenance is not None:
-            raise InvalidResult("result.json already has a provenance block; only the host writes it")
+        try:
+            check_answers(result, run.spec)
+        except ValueError as exc:
+            raise InvalidResult(str(exc)) from exc
         finished = utc_now()
         commit, dirty = git_state()
         platform = host_platform()
@@ -376,6 +379,7 @@ class ResultStore:
             git_dirty=dirty,
             executor=executor,
             image_id=image_id,
+            env_differences=env_differences,
             host_platform=platform,
             wall_seconds=(finished - started).total_seconds(),
             started_at=started,

@@ -198,7 +198,8 @@ class Scheduler:
             folder = self.store.record_failure(run, kind, reason, staging / LOG_FILE)
             return JobOutcome(decision, status, kind, reason, seconds, folder)
         try:
-            result = self.store.ingest(staging, run, self.executor.name, started, outcome.image_id)
+            result = self.store.ingest(staging, run, self.executor.name, started, outcome.image_id,
+                                       outcome.env_differences)
         except InvalidResult as exc:
             folder = self.store.record_failure(run, "invalid-result", str(exc), staging / LOG_FILE)
             return JobOutcome(decision, "failed", "invalid-result", str(exc), seconds, folder)

@@ -122,7 +122,8 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
                 path.write_text(json.dumps(payload))
             return outcome
 
-    monkeypatch.setattr("orchestrator.commands.experiments.get_executor", lambda name: CorruptingExecutor())
+    monkeypatch.setattr("orchestrator.commands.experiments.choose_executor",
+                        lambda name, interpreters: (CorruptingExecutor(), "corrupting test executor"))
     result = orch("run", *BASELINES, "--jobs", "2", "--keep-going", "--json")
     assert result.exit_code == 2
     summary = {row["slug"]: row for row in json.loads(_json_block(result.output))["experiments"]}
@@ -206,7 +207,8 @@ def test_requirements_change_gives_a_new_venv_fingerprint(tmp_path, monkeypatch)
     changed = env.native_fingerprint()
     monkeypatch.undo()
     assert changed != env.native_fingerprint()
-    assert VenvManager(tmp_path).path(env).name == f"sklearn-{env.native_fingerprint()}"
+    name = VenvManager(tmp_path).path(env).name
+    assert name == "sklearn-" + env.native_fingerprint().replace(":", "-").replace("/", "-")  # ':' breaks PATH
 
 
 def test_orchestrator_imports_no_job_stack():

@@ -1,6 +1,5 @@
 """`orch doctor`: which executors can run here, and why not."""
 
-import os
 import platform
 import shutil
 import subprocess
@@ -27,17 +26,6 @@ def _docker_engine() -> tuple[bool, str]:
         last = (done.stderr.strip().splitlines() or ["engine not reachable"])[-1]
         return False, f"engine not reachable: {last}"
     return True, f"engine {done.stdout.strip()}"
-
-
-def _base_image() -> str:
-    """ORCH_BASE_IMAGE, else the default the Dockerfiles declare (`ARG BASE_IMAGE=...`)."""
-    if os.environ.get("ORCH_BASE_IMAGE"):
-        return os.environ["ORCH_BASE_IMAGE"]
-    for dockerfile in sorted((paths.REPO_ROOT / "images").glob("*/Dockerfile")):
-        for line in dockerfile.read_text().splitlines():
-            if line.startswith("ARG BASE_IMAGE="):
-                return line.partition("=")[2].strip()
-    return "python:3.11-slim"
 
 
 def _base_image_available(image: str) -> tuple[bool, str]:
@@ -91,7 +79,9 @@ def collect() -> list[dict]:
     engine_ok, detail = _docker_engine()
     ok = engine_ok
     if engine_ok:
-        ok, base = _base_image_available(_base_image())
+        from orchestrator.executors.docker import base_image
+
+        ok, base = _base_image_available(base_image())
         detail = f"{detail}, {base}"
     rows.append({"check": "docker executor", "ok": ok,
                  "detail": f"{detail}; `auto` uses docker" + (" (torch: native, for MPS)" if sys.platform == "darwin" else "")

@@ -1,6 +1,7 @@
 """`orch list | plan | run | status | validate`: the experiment matrix and its results."""
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
-from orchestrator.executors import get_executor
+from orchestrator.executors import choose_executor
 from orchestrator.planner import Decision, make_plan
 from orchestrator import registry
 from orchestrator.results import InvalidResult, ResultStore, describe_os_error, is_run_folder, load_finished
@@ -37,6 +38,12 @@ def selection_options(func):
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
+        click.option("--python", "interpreters", multiple=True, metavar="ENV=PATH",
+                     help="run env ENV's jobs with this existing interpreter (no venv build; its packages are checked "
+                          "against the env's pins and differences recorded) [env: ORCH_PYTHON_<ENV>]"),
+        click.option("--reuse-across-executors", "reuse_across", is_flag=True,
+                     help="reuse a result made with the same pins on another Python/platform (e.g. a native run on "
+                          "macOS for a Docker plan)"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -56,15 +63,32 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict:
     return overrides
 
 
-def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=()):
+def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
+    """ORCH_PYTHON_<ENV> for each env, overridden by `--python ENV=PATH`."""
+    chosen = {env: os.environ[f"ORCH_PYTHON_{env.upper()}"] for env in ENVIRONMENTS
+              if os.environ.get(f"ORCH_PYTHON_{env.upper()}")}
+    for pair in pairs:
+        env, sep, path = pair.partition("=")
+        if not sep or not path:
+            raise UserError(f"--python expects ENV=PATH, got {pair!r}")
+        if env not in ENVIRONMENTS:
+            raise UserError(f"--python {pair}: unknown env {env!r}; known: {', '.join(ENVIRONMENTS)}")
+        chosen[env] = path
+    return {env: Path(path).expanduser() for env, path in chosen.items()}
+
+
+def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=(),
+               interpreters=(), reuse_across=False, as_json=False):
     experiments = select(names, all_, models, horizons)
-    executor = get_executor(executor_name)
+    executor, why = choose_executor(executor_name, parse_interpreters(interpreters))
+    if not as_json:  # --json output stays parseable; the choice is for people
+        say(f"executor: {why}")
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, dataset)
     store = ResultStore(paths.results_dir())
     decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store,
                           lambda env: executor.fingerprint(ENVIRONMENTS[env]), force,
-                          parse_overrides(overrides), paths.weights_dir())
+                          parse_overrides(overrides), paths.weights_dir(), reuse_across)
     return decisions, executor, store, data_dir
 
 
@@ -106,9 +130,11 @@ def list_command(as_json: bool) -> None:
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, as_json):
-    """Per experiment: run or skip, and why."""
-    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
+def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+                 reuse_across, as_json):
+    """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
+    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
+                               interpreters, reuse_across, as_json)
     if as_json:
         print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
                      "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
@@ -123,11 +149,12 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
 @click.option("--timeout", type=click.FloatRange(min=1), help="per-job timeout in seconds (default: per registry)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, jobs, keep_going,
-                dry_run, timeout, as_json):
+def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+                reuse_across, jobs, keep_going, dry_run, timeout, as_json):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
-        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
+        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
+        as_json)
     if dry_run:
         print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
         return

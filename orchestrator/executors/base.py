@@ -37,6 +37,7 @@ class ExecOutcome:
     oom: bool = False
     interrupted: bool = False
     image_id: str | None = None
+    env_differences: dict[str, str] | None = None  # existing-python: pinned package -> what is installed
 
     @property
     def ok(self) -> bool:

@@ -24,7 +24,8 @@ class VenvManager:
         self.root = Path(root) if root else cache_dir() / "venvs"
 
     def path(self, env: Environment) -> Path:
-        return self.root / f"{env.name}-{env.native_fingerprint()}"
+        safe = env.native_fingerprint().replace(":", "-").replace("/", "-")  # ':' would break PATH
+        return self.root / f"{env.name}-{safe}"
 
     def python(self, env: Environment) -> Path:
         return self.path(env) / "bin" / "python"
@@ -82,8 +83,12 @@ class NativeExecutor:
             raise UserError(f"env {env.name!r} has no requirements file at {env.requirements}")
         self.venvs.ensure(env, say)
 
+    def python(self, env: Environment) -> Path:
+        """The interpreter a job of this env runs with."""
+        return self.venvs.python(env)
+
     def execute(self, request: JobRequest) -> ExecOutcome:
-        python = self.venvs.python(request.run.environment)
+        python = self.python(request.run.environment)
         command = [
             str(python), "-m", "jobs", "run",
             "--spec", str(request.staging / "spec.json"),

@@ -203,14 +203,15 @@ def hardware_seen() -> str:
     return ", ".join(parts)
 
 
-# The run key, by the host's recipe (orchestrator/runs.py); `orch ingest` recomputes and checks it.
-spec_sha256 = sha256_text(json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True,
-                                     separators=(",", ":")))
+# The run key, by the host's own code (shared_schema/identity.py, bundled); `orch ingest` checks it.
+from shared_schema.identity import KeyParts, canonical_spec_json
+
+spec_sha256 = sha256_text(canonical_spec_json(spec))
 env_fingerprint = (f"notebook-{GENERATED['environment_lock']}-py{sys.version_info.major}.{sys.version_info.minor}"
                    f"-{platform.system()}-{platform.machine()}")
-key_parts = [spec_sha256, sha256, env_fingerprint, code_sha256, weights_sha256 or "-"]
+key_parts = KeyParts(spec_sha256, sha256, env_fingerprint, code_sha256, weights_sha256)
 provenance = Provenance(
-    run_key=sha256_text("|".join(key_parts)), spec_sha256=spec_sha256, dataset_sha256=sha256,
+    run_key=key_parts.run_key, spec_sha256=spec_sha256, dataset_sha256=sha256,
     env_fingerprint=env_fingerprint, code_sha256=code_sha256, weights_sha256=weights_sha256,
     git_commit=GENERATED["orch"]["git_commit"], git_dirty=GENERATED["orch"]["git_dirty"], executor="notebook",
     host_platform=hardware_seen(), wall_seconds=(finished_at - started_at).total_seconds(),

@@ -7,14 +7,13 @@ hit, and a local `orch plan` of the experiment reads an ingested run as "environ
 instead of passing it off as a run of its own environment.
 """
 
-import hashlib
-
 from orchestrator.environments import Environment
+from shared_schema.identity import FINGERPRINT_PREFIX, lock_hash
 
 
 def lock_id(env: Environment) -> str:
     """The env's requirements lock, as a notebook embeds it at generation time."""
-    return "lock-" + hashlib.sha256(env.requirements.read_bytes()).hexdigest()[:16]
+    return FINGERPRINT_PREFIX + lock_hash(env.requirements.read_bytes())
 
 
 def notebook_env_fingerprint(lock: str, python_version: str, platform: str) -> str:

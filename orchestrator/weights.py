@@ -26,6 +26,7 @@ class PublishedWeights:
 PUBLISHED: dict[str, PublishedWeights] = {
     "lag-llama": PublishedWeights("lagllama", "time-series-foundation-models/Lag-Llama", ("lag-llama.ckpt",)),
     "timesfm": PublishedWeights("timesfm", "google/timesfm-2.5-200m-flax", ("*",)),
+    "timer": PublishedWeights("timer", "thuml/timer-base-84m", ("config.json", "model.safetensors")),
 }
 
 

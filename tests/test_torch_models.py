@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from jobs.torch_models.armattn import ARMAttention, ARMAttentionConfig
 from jobs.torch_models.autoformer import AutoformerConfig
 from jobs.torch_models.crossformer import CrossformerConfig
 from jobs.torch_models.dlinear import DLinearConfig
@@ -137,6 +138,7 @@ INVALID_CONFIGS = [
     (CrossformerConfig, {"win_size": 1}, "win_size must be >= 2"),
     (DLinearConfig, {"context_length": 1}, "context_length must be >= 2"),
     (AutoformerConfig, {"pool": "max"}, "pool must be 'mean' or 'last'"),
+    (ARMAttentionConfig, {"pool": "mean"}, "pool must be 'last'"),
 ]
 
 
@@ -180,3 +182,34 @@ def test_runs_under_bf16_autocast(name):
     logits.float().sum().backward()
     assert torch.isfinite(logits.float()).all()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_arma_attention_output_at_t_never_sees_step_t_plus_one():
+    """Changing day t+1 (and later) leaves every token at or before t unchanged; the change does
+    reach t+1, and the MA term (the residual e_t uses v_{t+1}) is what could have leaked it."""
+    torch.manual_seed(0)
+    model = ARMAttention(ARMAttentionConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0)).eval()
+    x = inputs(2)
+    for t in (0, 40, 78):
+        changed = x.clone()
+        changed[:, t + 1:] += 5.0
+        with torch.no_grad():
+            before, after = model.encode(x), model.encode(changed)
+        assert torch.allclose(before[:, : t + 1], after[:, : t + 1], atol=1e-6)
+        assert not torch.allclose(before[:, t + 1], after[:, t + 1])
+
+
+def test_arma_attention_moving_average_term_contributes():
+    """With the MA query/key zeroed, theta = tanh(0) = 0 and only the AR term is left: the output moves."""
+    torch.manual_seed(0)
+    model = ARMAttention(ARMAttentionConfig(d_model=32, n_heads=4, n_layers=1, d_ff=64, dropout=0.0)).eval()
+    x = inputs(2)
+    with torch.no_grad():
+        full = model.encode(x)
+        mixer = model.blocks[0].mixer
+        for layer in (mixer.ma_query, mixer.ma_key):
+            layer.weight.zero_()
+            layer.bias.zero_()
+        ar_only = model.encode(x)
+    assert torch.allclose(full[:, 0], ar_only[:, 0], atol=1e-6)  # no residual exists yet at the first step
+    assert not torch.allclose(full[:, 1:], ar_only[:, 1:])

@@ -98,7 +98,7 @@ def _torch(model: str, stem: str, family: str) -> ModelEntry:
 
 FOUNDATION_MODELS = [
     ModelEntry("lagllama", "lagllama", "gluonts", "foundation",
-               {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1}, {"mode": "fine-tune", "num_samples": 100}, FOUNDATION,
+               {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1}, {"mode": "fine-tune", "num_samples": 2500}, FOUNDATION,
                weights="lag-llama"),
     ModelEntry("timesfm", "timesfm", "timesfm", "foundation",
                {"mode": "fine-tune", "max_steps": 10}, {"mode": "fine-tune"}, FOUNDATION, weights="timesfm"),

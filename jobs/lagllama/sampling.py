@@ -38,11 +38,26 @@ class ForecastBatch:
 class SamplePaths:
     paths: torch.Tensor  # (B, S, H) in series units
     steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # per step (df, loc, scale), each (B*S,), scaled units
+    scaler: tuple[torch.Tensor, torch.Tensor]  # the robust scaler's (loc, scale) per path, (B*S, 1): series = scaled * scale + loc
 
 
 def draw_uniforms(batch: int, num_samples: int, horizon: int, generator: torch.Generator) -> torch.Tensor:
     u = torch.rand((batch, num_samples, horizon), generator=generator, dtype=torch.float64)
     return u.clamp(U_EPS, 1.0 - U_EPS)
+
+
+def antithetic_uniforms(batch: int, num_samples: int, horizon: int, generator: torch.Generator) -> torch.Tensor:
+    """Paths S/2.. use 1 - U of paths ..S/2: each pair's hits are negatively correlated (the path
+    is monotone in every U), which lowers the estimate's variance at no extra cost."""
+    if num_samples % 2:
+        raise ValueError(f"antithetic sampling needs an even number of paths, got {num_samples}")
+    u = draw_uniforms(batch, num_samples // 2, horizon, generator)
+    return torch.cat((u, 1.0 - u), dim=1)
+
+
+def median_uniforms(batch: int, horizon: int) -> torch.Tensor:
+    """One path of every step's conditional median (U = 0.5)."""
+    return torch.full((batch, 1, horizon), 0.5, dtype=torch.float64)
 
 
 def _student_t_quantile(df: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -97,7 +112,7 @@ def sample_paths(
             token = lag_tokens(config, ext, torch.tensor([length + k]), loc_r, scale_r, time_feat)
             df, mu, sigma = (p[:, -1] for p in model(token, cache))
     paths = ext[:, length:] * scale_r + loc_r
-    return SamplePaths(paths=paths.reshape(b, num_samples, horizon), steps=steps)
+    return SamplePaths(paths=paths.reshape(b, num_samples, horizon), steps=steps, scaler=(loc_r, scale_r))
 
 
 def hit_probability(paths: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
@@ -105,3 +120,23 @@ def hit_probability(paths: torch.Tensor, thresholds: torch.Tensor) -> torch.Tens
 
     paths (B, S, H); thresholds (B,) in the same units."""
     return (paths.max(dim=-1).values >= thresholds[:, None]).double().mean(dim=-1)
+
+
+def antithetic_hit_probability(paths: torch.Tensor, thresholds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """P(hit) and its Monte Carlo standard error from antithetic paths (pair i = paths i and i + S/2):
+    the SE is the spread of the pair means over sqrt(pairs), per window. paths (B, S, H); thresholds (B,)."""
+    hits = (paths.max(dim=-1).values >= thresholds[:, None]).double()
+    half = hits.shape[1] // 2
+    pairs = 0.5 * (hits[:, :half] + hits[:, half:])
+    return pairs.mean(dim=-1), pairs.std(dim=-1) / half ** 0.5
+
+
+def exact_one_step_hit(first_step: SamplePaths, thresholds: torch.Tensor) -> torch.Tensor:
+    """H = 1: P(X_{t+1} >= threshold) from the Student-t itself (no sampling error). `first_step`
+    holds one path per window; its step-1 (df, loc, scale) are in scaled units."""
+    from scipy.stats import t as student_t
+
+    df, mu, sigma = (x.double().cpu().numpy() for x in first_step.steps[0])
+    loc, scale = (x.double().cpu().numpy()[:, 0] for x in first_step.scaler)
+    level = (thresholds.double().cpu().numpy() - loc) / scale
+    return torch.from_numpy(student_t.sf((level - mu) / sigma, df))

@@ -10,7 +10,15 @@ from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.data import SeriesData, barrier
 from jobs.lagllama.features import lag_tokens, scale_history
 from jobs.lagllama.model import KVCache, LagLlamaModule
-from jobs.lagllama.sampling import draw_uniforms, hit_probability, sample_paths
+from jobs.lagllama.sampling import (
+    antithetic_hit_probability,
+    antithetic_uniforms,
+    draw_uniforms,
+    exact_one_step_hit,
+    hit_probability,
+    median_uniforms,
+    sample_paths,
+)
 
 
 def _frame(n: int, seed: int = 0) -> pd.DataFrame:
@@ -89,6 +97,32 @@ def test_one_step_probability_matches_the_exact_student_t_tail():
     exact = stats.t.sf(z, df, loc=level, scale=sigma)
     assert np.all(exact > 0.02) and np.all(exact < 0.98)  # the check is not trivially 0 or 1
     assert np.allclose(p, exact, atol=4 * np.sqrt(0.25 / 40_000) + 1e-3), (p, exact)
+    # The job's H=1 path: the tail itself, from one median path (no sampling error at all).
+    median = sample_paths(StubModel(config, df, sigma, walk=False, level=level), batch, 1, median_uniforms(len(rows), 1))
+    assert np.allclose(exact_one_step_hit(median, barrier_level).numpy(), exact, rtol=1e-6, atol=1e-9)
+    assert np.allclose(median.paths[:, 0, 0].double().numpy(), level * scale[:, 0].double().numpy() + loc[:, 0].double().numpy(),
+                       rtol=1e-5)  # u = 0.5 is the Student-t median
+
+
+def test_antithetic_paths_reach_the_standard_error_target():
+    """2,500 antithetic paths over H=3: the recorded SE is <= 0.01 and the estimate is within 4 SE of
+    a 1,000,000-draw reference."""
+    config = LagLlamaConfig(context_length=4)
+    df, sigma, horizon = 5.0, 0.05, 3
+    series = SeriesData.build(_frame(1300, seed=1), config, "high")
+    rows = np.array([1200, 1250])
+    batch = series.forecast_batch(rows, horizon)
+    history = batch.history.numpy().astype(np.float64)
+    level = torch.from_numpy(history[:, -1] + np.array([sigma * _iqr(h) for h in history]))
+    u = antithetic_uniforms(len(rows), 2500, horizon, torch.Generator().manual_seed(3))
+    assert torch.allclose(u[:, 1250:], 1 - u[:, :1250])
+    p, se = antithetic_hit_probability(sample_paths(StubModel(config, df, sigma, walk=True), batch, horizon, u).paths.double(), level)
+    eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))
+    reference = float((np.cumsum(eps, axis=1).max(axis=1) >= 1.0).mean())
+    assert torch.all(se <= 0.01) and torch.all(se > 0)
+    assert torch.all((p - reference).abs() < 4 * se + 0.002), (p, se, reference)
+    with pytest.raises(ValueError, match="even number"):
+        antithetic_uniforms(1, 7, 3, torch.Generator())
 
 
 @pytest.mark.parametrize("config", [LagLlamaConfig(), LagLlamaConfig(context_length=8, n_layer=2, n_head=2)],

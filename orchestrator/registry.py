@@ -82,13 +82,14 @@ class ModelEntry:
 SKLEARN = Resources(cpus=1, memory_gb=1.0)
 TORCH = Resources(cpus=2, memory_gb=4.0, gpu="optional")
 FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional")
-# 200M parameters. Full profile: ~6 x 2e8 parameters x 250 tokens = 3e11 FLOP per training window,
-# x ~3,700 windows x up to 30 epochs = 3e16 FLOP; the CPU figure is the measured 2-core rate of
-# benchmarks/bench_patchtst_200m.py. The quick profile runs a CPU-sized stand-in.
+# 200M parameters (d_model 1664, 6 layers). Full profile: ~3,900 training windows x up to 30
+# epochs at a measured 0.05 training windows/s on a 2-core CPU (benchmarks/bench_torch.py
+# --models patchtst-200m --size 200000000) = 10-30 days; about 3e11 FLOP per window, so 1-3 hours
+# on one H100-class GPU (an estimate, never measured here). The quick profile runs a CPU-sized stand-in.
 LARGE_TORCH = Resources(
     cpus=2, memory_gb=24.0, gpu="required", timeout_s={"quick": 900, "full": 48 * 3600},
     estimate={"quick": "~1 min (100k-parameter stand-in)",
-              "full": "needs a GPU: ~1-3 h on one H100-class GPU; ~2 weeks on a 2-core CPU"},
+              "full": "needs a GPU: ~1-3 h on one H100-class GPU (estimated); 10-30 days on a 2-core CPU"},
 )
 
 def _torch(model: str, stem: str, family: str) -> ModelEntry:

@@ -72,7 +72,7 @@ def test_fine_tune_end_to_end_on_small_data(small_data, random_weights, tmp_path
     assert done.returncode == 0, done.stderr + done.stdout[-2000:]
     result = _check_result(tmp_path / "out", data_dir, manifest, 3, "fine-tune")
     assert result.notes["finetune_epochs"] == 2 and result.notes["model_context_length"] == 16
-    assert 0 < result.notes["mc_se_max_val"] <= 0.5 / 8 ** 0.5 + 1e-9  # 8 paths: 4 antithetic pairs, SE recorded
+    assert 0 < result.notes["mc_se_max_val"] < 0.3  # 8 paths = 4 antithetic pairs: a large SE, recorded
     assert result.notes["finetune_full_history_only"] is False
     assert result.notes["finetune_best_val_nll"] <= result.notes["finetune_initial_val_nll"]
     assert "epoch 2: train NLL" in done.stdout
@@ -127,6 +127,8 @@ def test_same_spec_gives_the_same_probabilities(small_data, random_weights):
     first, second = run(spec, dataset, random_weights), run(spec, dataset, random_weights)
     assert np.array_equal(first.val.p, second.val.p) and np.array_equal(first.test.p, second.test.p)
     assert np.array_equal(first.test.point_score, second.test.point_score) and np.isfinite(first.test.point_score).all()
+    other = run(spec.model_copy(update={"seed": 1}), dataset, random_weights)
+    assert not np.array_equal(first.test.p, other.test.p)
 
 
 def test_zero_history_padding_is_the_published_switch(small_data, random_weights):
@@ -143,5 +145,3 @@ def test_zero_history_padding_is_the_published_switch(small_data, random_weights
     assert not np.array_equal(first.test.p, padded.test.p)
     with pytest.raises(JobError, match="history_padding"):
         run(make_spec(manifest, 1, history_padding="mean"), None, None)
-    other = run(spec.model_copy(update={"seed": 1}), dataset, random_weights)
-    assert not np.array_equal(first.test.p, other.test.p)

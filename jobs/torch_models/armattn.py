@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import EncoderBlock, Pool, check, check_common
+from jobs.torch_models.layers import Attention, EncoderBlock, Pool, check, check_common
 
 
 @dataclass(frozen=True)
@@ -41,23 +41,14 @@ class ARMAttentionConfig:
         check(self.pool == "last", "ARMA-Attention is causal and reads out its newest token: pool must be 'last'")
 
 
-class ARMAAttention(nn.Module):
-    """Causal AR attention plus the MA term over its one-step residuals (see the module docstring)."""
+class ARMAAttention(Attention):
+    """Causal AR attention (the shared Attention's projections) plus the MA term over its one-step
+    residuals, weighted through a second query/key pair (see the module docstring)."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
-        super().__init__()
-        self.n_heads = n_heads
-        self.dropout = dropout
-        self.query = nn.Linear(d_model, d_model)
-        self.key = nn.Linear(d_model, d_model)
-        self.value = nn.Linear(d_model, d_model)
+        super().__init__(d_model, n_heads, dropout)
         self.ma_query = nn.Linear(d_model, d_model)
         self.ma_key = nn.Linear(d_model, d_model)
-        self.out = nn.Linear(d_model, d_model)
-
-    def split_heads(self, x: Tensor) -> Tensor:
-        batch, length, width = x.shape
-        return x.view(batch, length, self.n_heads, width // self.n_heads).transpose(1, 2)
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = (self.split_heads(projection(x)) for projection in (self.query, self.key, self.value))

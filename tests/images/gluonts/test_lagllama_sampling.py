@@ -54,21 +54,25 @@ def test_hit_probability_counts_paths_whose_maximum_reaches_the_barrier():
     assert hit_probability(paths, torch.tensor([2.0, 0.5])).tolist() == [0.5, 0.5]
 
 
-@pytest.mark.parametrize("use_cache", [True, False])
-def test_random_walk_probability_matches_a_large_monte_carlo(use_cache):
-    """Joint behaviour over H=3: P(max of partial sums >= d), not a product of per-step marginals."""
+def _random_walk_case():
+    """Two windows of a Student-t random walk (in scaled units) and a barrier one step-scale above
+    today's value, in price units: (config, df, sigma, horizon, batch, barrier level)."""
     config = LagLlamaConfig(context_length=4)
     df, sigma, horizon = 5.0, 0.05, 3
     series = SeriesData.build(_frame(1300, seed=1), config, "high")
-    rows = np.array([1200, 1250])
-    batch = series.forecast_batch(rows, horizon)
+    batch = series.forecast_batch(np.array([1200, 1250]), horizon)
     history = batch.history.numpy().astype(np.float64)
     step = np.array([sigma * _iqr(h) for h in history])  # one step's scale in price units
-    distance = 1.0 * step  # barrier one step-scale above today's value
-    level = torch.from_numpy(history[:, -1] + distance)
+    return config, df, sigma, horizon, batch, torch.from_numpy(history[:, -1] + step)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_random_walk_probability_matches_a_large_monte_carlo(use_cache):
+    """Joint behaviour over H=3: P(max of partial sums >= d), not a product of per-step marginals."""
+    config, df, sigma, horizon, batch, level = _random_walk_case()
     model = StubModel(config, df, sigma, walk=True)
     samples = 20_000 if use_cache else 4_000
-    u = draw_uniforms(len(rows), samples, horizon, torch.Generator().manual_seed(3))
+    u = draw_uniforms(2, samples, horizon, torch.Generator().manual_seed(3))
     p = hit_probability(sample_paths(model, batch, horizon, u, use_cache=use_cache).paths.double(), level).numpy()
 
     eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))
@@ -107,14 +111,8 @@ def test_one_step_probability_matches_the_exact_student_t_tail():
 def test_antithetic_paths_reach_the_standard_error_target():
     """2,500 antithetic paths over H=3: the recorded SE is <= 0.01 and the estimate is within 4 SE of
     a 1,000,000-draw reference."""
-    config = LagLlamaConfig(context_length=4)
-    df, sigma, horizon = 5.0, 0.05, 3
-    series = SeriesData.build(_frame(1300, seed=1), config, "high")
-    rows = np.array([1200, 1250])
-    batch = series.forecast_batch(rows, horizon)
-    history = batch.history.numpy().astype(np.float64)
-    level = torch.from_numpy(history[:, -1] + np.array([sigma * _iqr(h) for h in history]))
-    u = antithetic_uniforms(len(rows), 2500, horizon, torch.Generator().manual_seed(3))
+    config, df, sigma, horizon, batch, level = _random_walk_case()
+    u = antithetic_uniforms(2, 2500, horizon, torch.Generator().manual_seed(3))
     assert torch.allclose(u[:, 1250:], 1 - u[:, :1250])
     p, se = antithetic_hit_probability(sample_paths(StubModel(config, df, sigma, walk=True), batch, horizon, u).paths.double(), level)
     eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))

@@ -71,8 +71,15 @@ def sample_paths(
     horizon: int,
     uniforms: torch.Tensor,
     use_cache: bool = True,
+    rescale_each_step: bool = False,
 ) -> SamplePaths:
-    """Joint sample paths over t+1..t+H: each sampled value is fed back as the next token."""
+    """Joint sample paths over t+1..t+H: each sampled value is fed back as the next token.
+
+    `rescale_each_step` is the published sampler's behaviour: the robust scaler is re-fitted on the
+    history plus the values sampled so far before every step (so no cache can be kept). Off, it is
+    fitted once on the history. Either way `ext` holds the path in the first fit's units."""
+    if use_cache and rescale_each_step:
+        raise ValueError("re-fitting the scaler at every step changes every token: it cannot use the key/value cache")
     config = model.config
     b, length = batch.history.shape
     if length != config.history_length:
@@ -97,15 +104,25 @@ def sample_paths(
     past_time_r = rep(batch.past_time) if batch.past_time is not None else None
     future_time_r = rep(batch.future_time) if batch.future_time is not None and horizon > 1 else None
 
+    observed_r = rep(batch.observed) if rescale_each_step else None
     for k in range(horizon):
+        step_loc, step_scale = loc_r, scale_r
         if not use_cache:
             positions = torch.arange(length - c, length + k)
             time_feat = None
             if past_time_r is not None:
                 time_feat = past_time_r if k == 0 else torch.cat((past_time_r, future_time_r[:, :k]), dim=1)
-            df, mu, sigma = (p[:, -1] for p in model(lag_tokens(config, ext, positions, loc_r, scale_r, time_feat)))
+            tokens_from = ext
+            if rescale_each_step and k > 0:
+                raw = ext * scale_r + loc_r
+                observed = torch.cat((observed_r, torch.ones_like(raw[:, length:])), dim=1)
+                step_loc, step_scale = scale_history(config, raw, observed)
+                tokens_from = (raw - step_loc) / step_scale
+            df, mu, sigma = (p[:, -1] for p in model(lag_tokens(config, tokens_from, positions, step_loc, step_scale, time_feat)))
         steps.append((df, mu, sigma))
         value = _student_t_quantile(df, mu, sigma, u[:, k])
+        if step_loc is not loc_r:  # back to the first fit's units, in which `ext` is kept
+            value = (value * step_scale[:, 0] + step_loc[:, 0] - loc_r[:, 0]) / scale_r[:, 0]
         ext = torch.cat((ext, value[:, None]), dim=1)
         if use_cache and k < horizon - 1:
             time_feat = future_time_r[:, k : k + 1] if future_time_r is not None else None

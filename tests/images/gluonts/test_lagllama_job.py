@@ -60,7 +60,7 @@ def test_zero_shot_end_to_end_on_small_data(small_data, random_weights, tmp_path
     result = _check_result(tmp_path / "out", data_dir, manifest, 1, "zero-shot")
     assert result.notes["scored_rows_with_padded_history"] > 0  # the 2013-2018 slice lacks 1092 lags of history
     assert result.notes["num_samples"] == 0 and result.notes["probability"].startswith("H=1: exact Student-t tail")
-    assert result.notes["mc_se_max_test"] == 0.0 and "re-fitted" in result.notes["departures_from_published"]
+    assert result.notes["mc_se_max_test"] == 0.0 and "re-fits" in result.notes["departure_from_published"]
     assert "point_score_auc_test" in result.notes
 
 

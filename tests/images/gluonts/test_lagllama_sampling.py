@@ -108,6 +108,28 @@ def test_one_step_probability_matches_the_exact_student_t_tail():
                        rtol=1e-5)  # u = 0.5 is the Student-t median
 
 
+def test_rescaling_each_step_refits_the_scaler_on_history_plus_samples():
+    """The published sampler's re-fit: for a random walk in scaled units, each raw increment is
+    sigma * IQR(history + samples so far) * t-quantile(u); the once-fitted sampler uses the
+    history's IQR throughout, so its paths differ after the first step."""
+    config, df, sigma, horizon, batch, _ = _random_walk_case()
+    model = StubModel(config, df, sigma, walk=True)
+    u = draw_uniforms(2, 3, horizon, torch.Generator().manual_seed(7))
+    paths = sample_paths(model, batch, horizon, u, use_cache=False, rescale_each_step=True).paths.double().numpy()
+    once = sample_paths(model, batch, horizon, u, use_cache=False).paths.double().numpy()
+    history = batch.history.numpy().astype(np.float64)
+    for w in range(2):
+        for path in range(3):
+            raw = list(history[w])
+            for k in range(horizon):
+                expected = raw[-1] + sigma * _iqr(np.array(raw)) * stats.t.ppf(float(u[w, path, k]), df)
+                assert abs(paths[w, path, k] - expected) < 2e-3 * max(1.0, abs(expected) * 1e-2), (w, path, k)
+                raw.append(expected)
+    assert np.allclose(paths[:, :, 0], once[:, :, 0]) and not np.allclose(paths[:, :, 1:], once[:, :, 1:], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="cannot use the key/value cache"):
+        sample_paths(model, batch, horizon, u, use_cache=True, rescale_each_step=True)
+
+
 def test_antithetic_paths_reach_the_standard_error_target():
     """2,500 antithetic paths over H=3: the recorded SE is <= 0.01 and the estimate is within 4 SE of
     a 1,000,000-draw reference."""

@@ -143,5 +143,10 @@ def test_zero_history_padding_is_the_published_switch(small_data, random_weights
     first, padded = run(spec, dataset, random_weights), run(zero, dataset, random_weights)
     assert first.notes["history_padding"] == "first-value" and padded.notes["history_padding"] == "zero"
     assert not np.array_equal(first.test.p, padded.test.p)
+    # the published per-step scaler re-fit: its first step is the once-fitted one, so H=1 is unchanged
+    refit = run(make_spec(manifest, 1, mode="zero-shot", model_context_length=8, rescale_each_step=True), dataset, random_weights)
+    assert refit.notes["rescale_each_step"] is True and refit.notes["kv_cache"] is False
+    assert "departure_from_published" not in refit.notes and "departure_from_published" in first.notes
+    assert np.allclose(refit.test.p, first.test.p, atol=1e-9)
     with pytest.raises(JobError, match="history_padding"):
         run(make_spec(manifest, 1, history_padding="mean"), None, None)

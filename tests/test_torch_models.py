@@ -18,7 +18,8 @@ from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.timemixer import TimeMixerConfig
 from jobs.torch_models.zoo import ARCHITECTURES
 
-MODEL_NAMES = sorted(ARCHITECTURES)
+# patchtst-200m is PatchTST's own config and class under its larger default size: tested as patchtst.
+MODEL_NAMES = sorted(set(ARCHITECTURES) - {"patchtst-200m"})
 SMALL = 60_000
 CONTEXT, FEATURES = 80, 25
 
@@ -82,6 +83,12 @@ def test_200m_config_is_counted_without_allocating(name):
     config = sized_config(architecture, 200_000_000)
     assert abs(architecture.count_parameters(config) - 200_000_000) <= 20_000_000
     assert config.d_model > sized_config(architecture, 2_000_000).d_model
+
+
+def test_patchtst_200m_is_patchtst_at_200m_parameters():
+    architecture = ARCHITECTURES["patchtst-200m"]
+    assert (architecture.config, architecture.model, dict(architecture.fixed)) == (PatchTSTConfig, PatchTST, {})
+    assert abs(architecture.count_parameters(sized_config(architecture, 200_000_000)) - 200_000_000) <= 20_000_000
 
 
 def test_unreachable_size_is_refused():

@@ -56,7 +56,7 @@ COMMON_CODE = ("shared_schema", "jobs/common", "jobs/__init__.py", "jobs/__main_
 
 ENVIRONMENTS: dict[str, Environment] = {
     "sklearn": Environment("sklearn", ("jobs/baselines",)),
-    "torch": Environment("torch", ("jobs/torch_models",)),
+    "torch": Environment("torch", ("jobs/torch_models", "jobs/timer")),
     "gluonts": Environment("gluonts", ("jobs/lagllama",)),
     "timesfm": Environment("timesfm", ("jobs/timesfm",), docker_platform="linux/amd64"),
 }

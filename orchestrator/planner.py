@@ -73,6 +73,8 @@ def reusable_elsewhere(run: PlannedRun, store: ResultStore) -> StoredResult | No
 
 def decide(run: PlannedRun, store: ResultStore, force: bool, reuse_across: bool = False) -> Decision:
     experiment = run.experiment
+    if experiment.unavailable is not None:
+        return Decision(experiment, run, "unavailable", f"{experiment.unavailable.status}: {experiment.unavailable.reason}")
     if not experiment.implemented:
         return Decision(experiment, run, "unavailable", f"no job for model {experiment.model!r} yet")
     if experiment.weights and run.key.weights_sha256 is None:

@@ -33,6 +33,8 @@ PUBLISHED: dict[str, PublishedWeights] = {
     # An Orbax StandardCheckpointer folder at the repository root (see jobs/timesfm/weights.py).
     "timesfm": PublishedWeights("timesfm", "google/timesfm-2.5-200m-flax", ("*",),
                                 ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt")),
+    "timer": PublishedWeights("timer", "thuml/timer-base-84m", ("config.json", "model.safetensors"),
+                              ("config.json", "model.safetensors")),
 }
 HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 

@@ -70,6 +70,25 @@ def test_list_and_plan_show_what_cannot_run(orch_home, monkeypatch):
     assert run.exit_code == 0 and "not implemented" in run.output
 
 
+def test_second_wave_rows_are_listed_with_their_status(orch_home):
+    """Timer, ARMA-Attention and PatchTST 200M run; MarketGPT and LENS are listed with a reason, never dropped."""
+    assert [registry.BY_ID[i].slug for i in ("FD-19", "FD-20", "FD-21", "FD-22", "BL-09", "BL-10")] == [
+        "timer-h1", "timer-h3", "armattn-h1", "armattn-h3", "patchtst-200m-h1", "patchtst-200m-h3"]
+    rows = {r["slug"]: r for r in json.loads(orch("list", "--json").output)}
+    assert rows["timer-h1"]["status"] == "needs weights"  # offline: no published checkpoint in the cache
+    assert rows["armattn-h3"]["status"] == "ready"
+    assert rows["marketgpt-h1"]["status"] == "not applicable" and "order-book" in rows["marketgpt-h1"]["note"]
+    assert rows["lens-h3"]["status"] == "no public weights" and rows["lens-h3"]["note"]
+    assert "stand-in" in rows["patchtst-200m-h1"]["note"]
+    assert registry.BY_SLUG["patchtst-200m-h1"].params("full")["size"] == 200_000_000
+    assert registry.BY_SLUG["patchtst-200m-h1"].resources.gpu == "required"
+    plan = {r["slug"]: r for r in json.loads(orch("plan", "--json", "--profile", "full", "patchtst-200m-h1", "lens-h1").output)}
+    assert "GPU" in plan["patchtst-200m-h1"]["estimate"]
+    assert plan["lens-h1"]["action"] == "unavailable" and plan["lens-h1"]["reason"].startswith("no public weights: ")
+    table = orch("plan", "--profile", "full", "patchtst-200m-h3").output
+    assert "needs a GPU" in " ".join(table.split())
+
+
 def test_unknown_experiment_is_one_line_error(orch_home):
     result = orch("run", "FD-99")
     assert result.exit_code == 2 and "unknown experiment 'FD-99'" in result.output

@@ -168,7 +168,7 @@ def render_compose() -> str:
     for env in ENVIRONMENTS.values():
         lines += _env_anchor(env)
     lines.append("services:")
-    for experiment in EXPERIMENTS:
+    for experiment in composable():
         resources = experiment.resources
         memory = f"{int(resources.memory_gb * 1024)}m"
         lines += [
@@ -183,9 +183,14 @@ def render_compose() -> str:
     return "\n".join(lines) + "\n"
 
 
+def composable() -> list[Experiment]:
+    """Every experiment except the plan's rows that can never run here (they have no job)."""
+    return [e for e in EXPERIMENTS if e.unavailable is None]
+
+
 def generated_files() -> dict[Path, str]:
     files = {COMPOSE_FILE: render_compose()}
-    for experiment in EXPERIMENTS:
+    for experiment in composable():
         files[SPECS_DIR / f"{experiment.slug}.json"] = json.dumps(spec_template(experiment), indent=2) + "\n"
     return files
 
@@ -209,7 +214,7 @@ def compose_command(check: bool) -> None:
     if check:
         if problems:
             raise click.ClickException("compose files out of date (run `orch compose`): " + "; ".join(problems))
-        click.echo(f"compose.yaml and {len(EXPERIMENTS)} spec templates match the registry")
+        click.echo(f"compose.yaml and {len(composable())} spec templates match the registry")
         return
     SPECS_DIR.mkdir(parents=True, exist_ok=True)
     expected = generated_files()
@@ -219,7 +224,7 @@ def compose_command(check: bool) -> None:
     for stale in SPECS_DIR.glob("*.json"):
         if stale not in expected:
             stale.unlink()
-    click.echo(f"wrote {COMPOSE_FILE.relative_to(REPO_ROOT)} ({len(EXPERIMENTS)} services) and "
+    click.echo(f"wrote {COMPOSE_FILE.relative_to(REPO_ROOT)} ({len(composable())} services) and "
                f"{SPECS_DIR.relative_to(REPO_ROOT)}/ ({len(problems)} file(s) changed)")
 
 

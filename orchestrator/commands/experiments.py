@@ -93,7 +93,11 @@ def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_
 
 
 def decision_rows(decisions: list[Decision]) -> list[list[str]]:
-    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason] for d in decisions]
+    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason, _estimate(d)] for d in decisions]
+
+
+def _estimate(decision: Decision) -> str:
+    return decision.experiment.resources.estimate.get(decision.run.spec.profile, "")
 
 
 @click.command("list")
@@ -105,7 +109,9 @@ def list_command(as_json: bool) -> None:
     for e in registry.EXPERIMENTS:
         stored = latest.get(e.slug)
         auc = stored.result.metrics["test"].auc if stored else None
-        if not e.implemented:
+        if e.unavailable is not None:
+            status = e.unavailable.status
+        elif not e.implemented:
             status = "not implemented"
         elif e.weights and weights_manifest_sha256(e, paths.weights_dir()) is None:
             status = "needs weights"
@@ -116,14 +122,16 @@ def list_command(as_json: bool) -> None:
             "status": status,
             "last_test_auc": auc,
             "last_profile": stored.result.spec.profile if stored else None,
+            "note": e.unavailable.reason if e.unavailable is not None else e.note,
         })
     if as_json:
         print_json(rows)
         return
     print_table(
-        "Experiments", ["id", "slug", "model", "env", "H", "status", "last test AUC"],
+        "Experiments", ["id", "slug", "model", "env", "H", "status", "last test AUC", "note"],
         [[r["id"], r["slug"], r["model"], r["env"], r["horizon"], r["status"],
-          f"{r['last_test_auc']:.3f} ({r['last_profile']})" if r["last_test_auc"] is not None else "-"] for r in rows],
+          f"{r['last_test_auc']:.3f} ({r['last_profile']})" if r["last_test_auc"] is not None else "-", r["note"] or ""]
+         for r in rows],
     )
 
 
@@ -137,9 +145,10 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
                                interpreters, reuse_across, as_json)
     if as_json:
         print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
-                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
+                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key,
+                     "estimate": _estimate(d) or None} for d in decisions])
         return
-    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
 
 
 @click.command("run")
@@ -156,7 +165,7 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
         names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
         as_json)
     if dry_run:
-        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
         return
     todo = [d for d in decisions if d.action == "run"]
     if todo:
@@ -225,7 +234,10 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
         elif d.action == "skip":
             status, detail, secs = "cached", d.reason, "-"
         elif d.action == "unavailable":
-            status = "needs weights" if d.reason.startswith("needs pretrained weights") else "not implemented"
+            if d.experiment.unavailable is not None:
+                status = d.experiment.unavailable.status
+            else:
+                status = "needs weights" if d.reason.startswith("needs pretrained weights") else "not implemented"
             detail, secs = d.reason, "-"
         else:
             status, detail, secs = "not run", d.reason, "-"

@@ -13,8 +13,10 @@ from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
 
 def canonical_json(spec: ExperimentSpec) -> str:
     """The spec without its dataset reference: the dataset is a key part of its own, so a
-    rebuilt dataset reads as 'data changed', not also 'spec changed'."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True, separators=(",", ":"))
+    rebuilt dataset reads as 'data changed', not also 'spec changed'. A single-split spec leaves out
+    its empty fold, so results made before walk-forward folds existed keep their keys."""
+    excluded = {"dataset"} | ({"fold"} if spec.fold is None else set())
+    return json.dumps(spec.model_dump(mode="json", exclude=excluded), sort_keys=True, separators=(",", ":"))
 
 
 def sha256_text(text: str) -> str:
@@ -46,11 +48,17 @@ class PlannedRun:
 
     @property
     def folder_name(self) -> str:
-        return f"{self.spec.slug}-s{self.spec.seed}-{self.key.run_key[:12]}"
+        fold = "" if self.spec.fold is None else f"-f{self.spec.fold}"
+        return f"{self.spec.slug}{fold}-s{self.spec.seed}-{self.key.run_key[:12]}"
+
+
+def dataset_folds(manifest: DatasetManifest) -> list[int | None]:
+    """The folds every experiment runs on: [None] for a single split, 0..K-1 for walk-forward."""
+    return [fold.index for fold in manifest.folds] or [None]
 
 
 def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-              overrides: dict | None = None) -> ExperimentSpec:
+              overrides: dict | None = None, fold: int | None = None) -> ExperimentSpec:
     return ExperimentSpec(
         id=experiment.id,
         slug=experiment.slug,
@@ -59,7 +67,8 @@ def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profil
         horizon=experiment.horizon,
         threshold=manifest.threshold,
         context_length=experiment.context_length,
-        split_dates=manifest.split_dates,
+        split_dates=manifest.split_dates if fold is None else manifest.folds[fold].split_dates,
+        fold=fold,
         dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
         seed=seed,
         profile=profile,
@@ -78,8 +87,9 @@ def weights_manifest_sha256(experiment: Experiment, weights_dir: Path) -> str | 
 
 
 def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None) -> PlannedRun:
-    spec = make_spec(experiment, manifest, profile, seed, overrides)
+             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
+             fold: int | None = None) -> PlannedRun:
+    spec = make_spec(experiment, manifest, profile, seed, overrides, fold)
     environment = ENVIRONMENTS[experiment.env]
     key = KeyParts(
         spec_sha256=sha256_text(canonical_json(spec)),

@@ -20,6 +20,7 @@ ENTRYPOINTS: dict[str, tuple[str, str]] = {
     "etsformer": ("torch", "jobs.torch_models.job:fit_predict"),
     "crossformer": ("torch", "jobs.torch_models.job:fit_predict"),
     "dlinear": ("torch", "jobs.torch_models.job:fit_predict"),
+    "patchtst-high": ("torch", "jobs.torch_models.job:fit_predict"),
     "lagllama": ("gluonts", "jobs.lagllama.job:run"),
     "timesfm": ("timesfm", "jobs.timesfm.job:run"),
 }

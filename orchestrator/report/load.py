@@ -168,7 +168,7 @@ class Experiment:
 
     def mean_metric(self, split: str, name: str) -> float:
         values = self.metric_values(split, name)
-        return float(np.mean(values)) if np.isfinite(values).all() else float("nan")
+        return float(np.mean(values)) if len(values) and np.isfinite(values).all() else float("nan")
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,13 @@ def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_
     return decisions, executor, store, data_dir
 
 
+def seed_and_fold(d: Decision) -> str:
+    """The seed, and the walk-forward fold where the dataset has folds."""
+    return str(d.run.spec.seed) + ("" if d.run.spec.fold is None else f" f{d.run.spec.fold}")
+
+
 def decision_rows(decisions: list[Decision]) -> list[list[str]]:
-    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason] for d in decisions]
+    return [[d.experiment.id, d.run.spec.slug, seed_and_fold(d), d.action, d.reason] for d in decisions]
 
 
 SHOW_TEST_HELP = "also show test AUC (blind by default: tune on validation, read test once in `orch report`)"
@@ -119,7 +124,7 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
     """Per experiment: run or skip, and why."""
     decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
     if as_json:
-        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
+        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed, "fold": d.run.spec.fold,
                      "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
         return
     print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
@@ -200,7 +205,7 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
             detail, secs = d.reason, "-"
         else:
             status, detail, secs = "not run", d.reason, "-"
-        rows.append([d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), status, secs, detail])
+        rows.append([d.experiment.id, d.run.spec.slug, seed_and_fold(d), status, secs, detail])
     if as_json:
         print_json({"seconds": seconds, "experiments": [dict(zip(["id", "slug", "seed", "status", "seconds", "detail"], r)) for r in rows]})
         return

@@ -63,7 +63,7 @@ def one_sided_p(statistic: float) -> float:
     return float(scipy_stats.norm.sf(statistic))
 
 
-def test_p_value(rule: Rule, difference: float, se: float, margin: float) -> float:
+def null_p_value(rule: Rule, difference: float, se: float, margin: float) -> float:
     """p-value of the rule's null hypothesis from the difference and its bootstrap standard error.
     A zero SE (identical predictions) makes the estimate certain: p is 0 or 1."""
     if not (np.isfinite(se) and np.isfinite(difference)):
@@ -130,7 +130,7 @@ def _above_chance(experiment: Experiment, options: ReportOptions) -> bool:
     return bool(interval.low > 0.5)
 
 
-def test_comparison(rule: Rule, planned: PlannedComparison, experiments: list[Experiment], options: ReportOptions) -> Tested:
+def run_comparison(rule: Rule, planned: PlannedComparison, experiments: list[Experiment], options: ReportOptions) -> Tested:
     subject, why_subject = resolve(planned.subject, planned.horizon, experiments)
     reference, why_reference = resolve(planned.reference, planned.horizon, experiments)
     if subject is None or reference is None:
@@ -157,7 +157,7 @@ def test_comparison(rule: Rule, planned: PlannedComparison, experiments: list[Ex
         planned, subject, reference, n_days=len(aligned.y),
         subject_auc=mean_auc(aligned.y, subject_scores, aligned.folds),
         reference_auc=mean_auc(aligned.y, reference_scores, aligned.folds),
-        difference=estimate, se=se, p=test_p_value(rule, estimate, se, margin),
+        difference=estimate, se=se, p=null_p_value(rule, estimate, se, margin),
         reference_above_chance=_above_chance(reference, options) if rule.reference_above_chance else None,
         minimum_detectable=minimum_detectable(rule, se),
     )
@@ -172,9 +172,9 @@ def _passes(rule: Rule, tested: Tested) -> bool:
     return bool(level_ok and reaches)
 
 
-def test_rule(rule: Rule, experiments: list[Experiment], options: ReportOptions) -> list[Tested]:
+def run_rule(rule: Rule, experiments: list[Experiment], options: ReportOptions) -> list[Tested]:
     """Every planned comparison of the rule, Holm-adjusted over the whole planned family."""
-    tested = [test_comparison(rule, planned, experiments, options) for planned in rule.comparisons]
+    tested = [run_comparison(rule, planned, experiments, options) for planned in rule.comparisons]
     adjusted = holm_adjust([t.p for t in tested]) if rule.holm else [t.p for t in tested]
     tested = [replace(t, p_holm=float(p)) for t, p in zip(tested, adjusted)]
     return [replace(t, passed=_passes(rule, t)) for t in tested]
@@ -230,6 +230,6 @@ class PlanOutcome:
 def evaluate_plan(experiments: list[Experiment], options: ReportOptions) -> list[PlanOutcome]:
     outcomes = []
     for rule in PLAN:
-        tested = test_rule(rule, experiments, options)
+        tested = run_rule(rule, experiments, options)
         outcomes.append(PlanOutcome(rule, tested, rule_verdicts(rule, tested)))
     return outcomes

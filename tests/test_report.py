@@ -223,6 +223,12 @@ def test_planted_gain_is_found_and_credited_only_against_the_model_it_beats(plan
     assert _verdict(outcomes, "D4").status != "yes: pre-training essential"
     # the Holm family is the plan's: 3 foundation models x 2 horizons, whatever ran
     assert "Holm p=" in _verdict(outcomes, "D4").detail and "over 6" in _verdict(outcomes, "D4").detail
+    # power: the smallest gain this test finds 80% of the time at the family's Bonferroni level
+    from scipy.stats import norm
+
+    expected = (norm.isf(0.05 / 6) + norm.ppf(0.8)) * pretraining.se
+    assert pretraining.minimum_detectable == pytest.approx(expected) and 0.0 < expected < 0.2
+    assert f"detectable at 80% power: {expected:.4f}" in _verdict(outcomes, "D4").detail
     # horizon 3 has no results at all
     assert _verdict(outcomes, "H1", horizon=3).status == STATUS_NOT_ANSWERABLE
 

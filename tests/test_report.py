@@ -379,3 +379,14 @@ def test_cli_defaults_mirror_the_statistics_module():
     from orchestrator.report import stats
 
     assert (report_cli.DEFAULT_RESAMPLES, report_cli.DEFAULT_BLOCK_LENGTH) == (stats.DEFAULT_RESAMPLES, stats.DEFAULT_BLOCK_LENGTH)
+
+
+def test_holm_families_are_the_plans_not_the_results_folders(planted, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(planted, results)
+    before = _tested(evaluate_plan(load_results(results).experiments, FAST), "H1", "timesfm")
+    write_synthetic(results, "informer", SEEDS, 0.5, 0.5)  # more results, same plan
+    write_synthetic(results, "dlinear", SEEDS, 0.6, 0.6)
+    after = _tested(evaluate_plan(load_results(results).experiments, FAST), "H1", "timesfm")
+    assert before.p_holm == after.p_holm and before.p == after.p
+    assert before.p_holm == pytest.approx(min(1.0, 6 * before.p))  # the smallest of 6 planned p-values

@@ -194,3 +194,14 @@ def test_walk_forward_folds_never_overlap_and_purge_their_boundaries(tmp_path):
             assert manifest.folds[fold.index].splits["test"].labelled[f"h{h}"] == int((usable & (split == "test")).sum())
     assert all(not (a & b) for i, a in enumerate(test_days) for b in test_days[i + 1 :])
     assert sum(map(len, test_days)) > 700  # three calendar years of business days
+
+
+def test_walk_forward_options_are_checked_with_one_line_reasons(tmp_path):
+    runner = CliRunner()
+    no_k = runner.invoke(cli, ["data", "build", "--synthetic", "--split", "walk-forward", "--out", str(tmp_path)])
+    assert no_k.exit_code == 2 and "needs --folds K" in no_k.output
+    mixed = runner.invoke(cli, ["data", "build", "--synthetic", "--folds", "3", "--val-end", "2005-01-01", "--out", str(tmp_path)])
+    assert mixed.exit_code == 2 and "walk-forward folds are set by --folds" in mixed.output
+    too_many = runner.invoke(cli, ["data", "build", "--synthetic", "--rows", "600", "--folds", "6", "--out", str(tmp_path)])
+    assert too_many.exit_code == 2 and "walk-forward fold 0" in too_many.output and "has no rows" in too_many.output
+    assert len(too_many.output.strip().splitlines()) == 1 and not list(tmp_path.iterdir())

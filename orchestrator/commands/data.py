@@ -74,6 +74,9 @@ def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, hor
     """Build <name>.parquet and <name>.manifest.json (features, targets, splits)."""
     if csv_path and synthetic:
         raise DataError("choose one source: --csv or --synthetic (default: bundled S&P 500)")
+    walk_forward = folds is not None or split_scheme == "walk-forward"
+    if walk_forward and (train_end or val_end):
+        raise DataError("--train-end/--val-end set a single split; walk-forward folds are set by --folds")
     started = time.perf_counter()
     if csv_path:
         ohlcv, digest = load_yahoo_csv(csv_path)
@@ -95,9 +98,7 @@ def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, hor
     except ValueError as exc:
         raise DataError(f"invalid split dates: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
     fold_dates = ()
-    if folds is not None or split_scheme == "walk-forward":
-        if train_end or val_end:
-            raise DataError("--train-end/--val-end set a single split; walk-forward folds are set by --folds")
+    if walk_forward:
         if folds is None and source.kind != "arch-sp500":
             raise DataError("--split walk-forward needs --folds K for this source (the bundled data defaults to "
                             f"{BUNDLED_WALK_FORWARD_FOLDS})")

@@ -221,37 +221,37 @@ def _method_section(options: ReportOptions) -> list[Block]:
     ]
 
 
+def _base_rate_rows(analysis: HorizonAnalysis) -> list[list[str]]:
+    """Per fold: its dates, test days and test positive rate (labels are the dataset's, so any
+    experiment's first complete seed shows them)."""
+    experiment = next((e for e in analysis.experiments if e.seeds), None)
+    if experiment is None:
+        return []
+    rows = []
+    for run in (r for r in experiment.runs if r.result.spec.seed == experiment.seeds[0]):
+        test, spec = run.split("test"), run.result.spec
+        rows.append([f"H{analysis.horizon}", "single" if spec.fold is None else str(spec.fold),
+                     f"{spec.split_dates.train_end} / {spec.split_dates.val_end}",
+                     f"{test['date'].min().date()}..{test['date'].max().date()}", str(len(test)), f"{test['y_true'].mean():.3f}"])
+    return rows
+
+
 def _dataset_section(loaded: LoadedResults, analyses: list[HorizonAnalysis]) -> list[Block]:
     """Which data the whole report is about: identity, split scheme and base rates, before any number."""
     identity = loaded.dataset
     blocks: list[Block] = [Heading("Dataset", 2)]
     if identity is None:
         return blocks + [Paragraph("no results")]
-    runs = [run for e in loaded.experiments for run in e.runs]
-    walk_forward = len(identity.folds) > 1 or identity.folds[0] is not None
-    items: list[str | tuple[str, str]] = [("Name:", identity.name), ("sha256:", identity.sha256)]
-    if walk_forward:
-        items.append(("Split:", f"walk-forward, {len(identity.folds)} folds (expanding train, one validation year, "
-                                "one test year; rows whose label window crosses a boundary purged)"))
+    if identity.folds == (None,):
+        dates = loaded.experiments[0].spec.split_dates
+        scheme = f"single: train < {dates.train_end} <= val < {dates.val_end} <= test"
     else:
-        dates = runs[0].result.spec.split_dates
-        items.append(("Split:", f"single: train < {dates.train_end} <= val < {dates.val_end} <= test"))
-    blocks.append(Bullets(items))
-    rows = []
-    for analysis in analyses:
-        if not analysis.experiments:
-            continue
-        frames = analysis.experiments[0].seed_frames("test")[:1] or []
-        for frame in frames:
-            for fold, part in frame.groupby("fold"):
-                dates = next((r.result.spec.split_dates for r in analysis.experiments[0].runs
-                              if (r.result.spec.fold if r.result.spec.fold is not None else -1) == fold), None)
-                rows.append([f"H{analysis.horizon}", "single" if fold == -1 else str(fold),
-                             f"{dates.train_end} / {dates.val_end}" if dates else "?",
-                             f"{part['date'].min().date()}..{part['date'].max().date()}", str(len(part)),
-                             f"{part['y_true'].mean():.3f}"])
+        scheme = (f"walk-forward, {len(identity.folds)} folds (expanding train, one validation year, one test year; "
+                  "rows whose label window crosses a boundary purged)")
+    blocks.append(Bullets([("Name:", identity.name), ("sha256:", identity.sha256), ("Split:", scheme)]))
+    rows = [row for analysis in analyses for row in _base_rate_rows(analysis)]
     if rows:
-        blocks += [Table(["H", "Fold", "train_end / val_end", "Test days", "n test", "Test base rate"], rows)]
+        blocks.append(Table(["H", "Fold", "train_end / val_end", "Test days", "n test", "Test base rate"], rows))
     if loaded.excluded:
         blocks += [Paragraph(f"Excluded (another dataset; never mixed into this report): {len(loaded.excluded)} result folder(s)."),
                    Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.excluded])]

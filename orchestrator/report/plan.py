@@ -26,7 +26,7 @@ HORIZONS = (1, 3)
 
 Test = Literal["superiority", "non-inferiority", "equivalence", "two-sided"]
 # How a rule's comparisons combine into its verdict.
-Decision = Literal["any", "all"]
+Combine = Literal["any", "all"]
 
 FOUNDATION = ("lagllama", "timesfm", "timer")
 TRANSFORMERS = (
@@ -89,7 +89,7 @@ class Rule:
     claim: str
     test: Test
     margin: Margin
-    decision: Decision  # any: the claim holds if one comparison passes; all: only if every one does
+    decision: Combine  # any: the claim holds if one comparison passes; all: only if every one does
     comparisons: tuple[PlannedComparison, ...]
     yes: str
     no: str
@@ -122,8 +122,7 @@ OTHERS_THAN_REFERENCE = tuple(m for m in FOUNDATION + FROM_SCRATCH if m != REFER
 
 PLAN: tuple[Rule, ...] = (
     Rule("D1", "Any model >= 5% AUC over PatchTST -> pursue it", "superiority", PURSUE_MARGIN, "any",
-         _pairs(OTHERS_THAN_REFERENCE, PATCHTST), "yes: pursue", "no",
-         ),
+         _pairs(OTHERS_THAN_REFERENCE, PATCHTST), "yes: pursue", "no"),
     Rule("D2", "All deep models within +-2% of PatchTST -> architecture does not matter, go back to features",
          "equivalence", EQUIVALENCE_MARGIN, "all", _pairs(OTHERS_THAN_REFERENCE, PATCHTST),
          "yes: go back to features", "no", holm=False),

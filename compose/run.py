@@ -62,8 +62,9 @@ def make_spec(template: dict, data_dir: Path) -> ExperimentSpec:
 
 
 def canonical_json(spec: ExperimentSpec) -> str:
-    """As orchestrator.runs.canonical_json: the spec without its dataset reference."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True, separators=(",", ":"))
+    """As orchestrator.runs.canonical_json: the spec without its dataset reference (and without an empty fold)."""
+    excluded = {"dataset"} | ({"fold"} if spec.fold is None else set())
+    return json.dumps(spec.model_dump(mode="json", exclude=excluded), sort_keys=True, separators=(",", ":"))
 
 
 def code_sha256(entries: list[str], root: Path = APP) -> str:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from orchestrator.registry import Experiment, Profile
 from orchestrator.results import ResultStore, StoredResult
-from orchestrator.runs import PlannedRun, plan_run, weights_manifest_sha256
+from orchestrator.runs import PlannedRun, dataset_folds, plan_run, weights_manifest_sha256
 from shared_schema import DatasetManifest
 from shared_schema.identity import EnvironmentIdentity
 
@@ -26,7 +26,8 @@ def stale_reasons(run: PlannedRun, store: ResultStore) -> list[str]:
     """Why the newest earlier result for the same experiment and seed no longer counts."""
     earlier = [
         s.result for s in store.finished()
-        if s.result.spec.slug == run.spec.slug and s.result.spec.seed == run.spec.seed and s.result.provenance
+        if s.result.spec.slug == run.spec.slug and s.result.spec.seed == run.spec.seed
+        and s.result.spec.fold == run.spec.fold and s.result.provenance
     ]
     if not earlier:
         return []
@@ -83,8 +84,8 @@ def decide(run: PlannedRun, store: ResultStore, force: bool, reuse_across: bool 
                         f"or `orch weights import {experiment.weights} PATH` with a downloaded copy")
     cached, problem = store.lookup(run)
     if cached is not None and not force:
-        auc = cached.metrics["test"].auc
-        return Decision(experiment, run, "skip", f"cached ({run.folder_name}, test AUC {auc:.3f})" if auc is not None else "cached")
+        auc = cached.metrics["val"].auc  # blind mode: test metrics only in `orch report`
+        return Decision(experiment, run, "skip", f"cached ({run.folder_name}, val AUC {auc:.3f})" if auc is not None else "cached")
     if force:
         return Decision(experiment, run, "run", "forced")
     if problem is not None:
@@ -119,7 +120,8 @@ def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile:
         if runnable and experiment.env not in fingerprints:
             fingerprints[experiment.env] = fingerprint(experiment.env)
         env_fingerprint = fingerprints[experiment.env] if runnable else "not-runnable"
-        for seed in seeds:
-            run = plan_run(experiment, manifest, profile, seed, env_fingerprint, overrides, weights_dir)
-            decisions.append(decide(run, store, force, reuse_across))
+        for fold in dataset_folds(manifest):
+            for seed in seeds:
+                run = plan_run(experiment, manifest, profile, seed, env_fingerprint, overrides, weights_dir, fold)
+                decisions.append(decide(run, store, force, reuse_across))
     return decisions

@@ -22,8 +22,13 @@ class PlannedRun:
         return run_folder_name(self.spec, self.key.run_key)
 
 
+def dataset_folds(manifest: DatasetManifest) -> list[int | None]:
+    """The folds every experiment runs on: [None] for a single split, 0..K-1 for walk-forward."""
+    return [fold.index for fold in manifest.folds] or [None]
+
+
 def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-              overrides: dict | None = None) -> ExperimentSpec:
+              overrides: dict | None = None, fold: int | None = None) -> ExperimentSpec:
     return ExperimentSpec(
         id=experiment.id,
         slug=experiment.slug,
@@ -32,7 +37,8 @@ def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profil
         horizon=experiment.horizon,
         threshold=manifest.threshold,
         context_length=experiment.context_length,
-        split_dates=manifest.split_dates,
+        split_dates=manifest.split_dates if fold is None else manifest.folds[fold].split_dates,
+        fold=fold,
         dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
         seed=seed,
         profile=profile,
@@ -51,8 +57,9 @@ def weights_manifest_sha256(experiment: Experiment, weights_dir: Path) -> str | 
 
 
 def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None) -> PlannedRun:
-    spec = make_spec(experiment, manifest, profile, seed, overrides)
+             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
+             fold: int | None = None) -> PlannedRun:
+    spec = make_spec(experiment, manifest, profile, seed, overrides, fold)
     environment = ENVIRONMENTS[experiment.env]
     key = KeyParts(
         spec_sha256=sha256_text(canonical_spec_json(spec)),

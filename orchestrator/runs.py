@@ -1,7 +1,5 @@
 """A planned run: the concrete spec for one experiment, its cache key and its results folder."""
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,32 +7,7 @@ from orchestrator.environments import ENVIRONMENTS, Environment, code_sha256
 from orchestrator.fsutil import sha256_file
 from orchestrator.registry import Experiment, Profile
 from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
-
-
-def canonical_json(spec: ExperimentSpec) -> str:
-    """The spec without its dataset reference: the dataset is a key part of its own, so a
-    rebuilt dataset reads as 'data changed', not also 'spec changed'."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True, separators=(",", ":"))
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class KeyParts:
-    """What a run key is made of; comparing parts tells *why* a cached result is stale."""
-
-    spec_sha256: str
-    dataset_sha256: str
-    env_fingerprint: str
-    code_sha256: str
-    weights_sha256: str | None  # sha256 of the weights.json the job will load; None when none is needed
-
-    @property
-    def run_key(self) -> str:
-        parts = [self.spec_sha256, self.dataset_sha256, self.env_fingerprint, self.code_sha256, self.weights_sha256 or "-"]
-        return sha256_text("|".join(parts))
+from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
 
 
 @dataclass(frozen=True)
@@ -46,11 +19,16 @@ class PlannedRun:
 
     @property
     def folder_name(self) -> str:
-        return f"{self.spec.slug}-s{self.spec.seed}-{self.key.run_key[:12]}"
+        return run_folder_name(self.spec, self.key.run_key)
+
+
+def dataset_folds(manifest: DatasetManifest) -> list[int | None]:
+    """The folds every experiment runs on: [None] for a single split, 0..K-1 for walk-forward."""
+    return [fold.index for fold in manifest.folds] or [None]
 
 
 def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-              overrides: dict | None = None) -> ExperimentSpec:
+              overrides: dict | None = None, fold: int | None = None) -> ExperimentSpec:
     return ExperimentSpec(
         id=experiment.id,
         slug=experiment.slug,
@@ -59,7 +37,8 @@ def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profil
         horizon=experiment.horizon,
         threshold=manifest.threshold,
         context_length=experiment.context_length,
-        split_dates=manifest.split_dates,
+        split_dates=manifest.split_dates if fold is None else manifest.folds[fold].split_dates,
+        fold=fold,
         dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
         seed=seed,
         profile=profile,
@@ -78,11 +57,12 @@ def weights_manifest_sha256(experiment: Experiment, weights_dir: Path) -> str | 
 
 
 def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None) -> PlannedRun:
-    spec = make_spec(experiment, manifest, profile, seed, overrides)
+             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
+             fold: int | None = None) -> PlannedRun:
+    spec = make_spec(experiment, manifest, profile, seed, overrides, fold)
     environment = ENVIRONMENTS[experiment.env]
     key = KeyParts(
-        spec_sha256=sha256_text(canonical_json(spec)),
+        spec_sha256=sha256_text(canonical_spec_json(spec)),
         dataset_sha256=manifest.sha256,
         env_fingerprint=env_fingerprint,
         code_sha256=code_sha256(environment),

@@ -90,8 +90,35 @@ def test_predictions_contract_accepts_and_rejects():
         PredictionsFile.model_validate(predictions(y_true=[0, 2]))
 
 
+def test_predictions_point_score_column_is_nullable_and_checked():
+    five = {"date": "date32[day]", "split": "string", "y_true": "int8", "p": "double", "point_score": "double"}
+    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[0.01, -0.02])).point_score == [0.01, -0.02]
+    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[None, None])).point_score == [None, None]
+    assert PredictionsFile.model_validate(predictions()).point_score is None  # files written before the column
+    with pytest.raises(ValidationError, match="one value \\(or null\\) per row"):
+        PredictionsFile.model_validate(predictions(dtypes=five, point_score=[0.1]))
+    with pytest.raises(ValidationError, match="finite number"):
+        PredictionsFile.model_validate(predictions(dtypes=five, point_score=[float("nan"), 0.1]))
+    with pytest.raises(ValidationError, match="must come together"):
+        PredictionsFile.model_validate(predictions(point_score=[0.1, 0.2]))
+
+
 def test_exported_json_schema_files_match_models():
     """Fails when a model changes without `orch schema export` being rerun."""
     rendered = render_schemas()
     on_disk = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.schema.json")}
     assert on_disk == rendered
+
+
+def test_manifest_refuses_overlapping_or_unlisted_folds(synthetic_data):
+    _, manifest = synthetic_data
+    summary = manifest.splits
+    fold = {"index": 0, "train_end": "2010-01-01", "val_end": "2011-01-01", "test_end": "2012-01-01", "splits": summary}
+    payload = manifest.model_dump(mode="json")
+    with pytest.raises(ValidationError, match="folds are listed exactly when"):
+        type(manifest).model_validate({**payload, "folds": [fold]})
+    overlapping = {**fold, "index": 1, "train_end": "2010-06-01", "val_end": "2011-06-01", "test_end": "2012-06-01"}
+    with pytest.raises(ValidationError, match="overlaps fold 0"):
+        type(manifest).model_validate({**payload, "split_scheme": "walk-forward", "folds": [fold, overlapping]})
+    following = {**fold, "index": 1, "train_end": "2011-01-01", "val_end": "2012-01-01", "test_end": "2013-01-01"}
+    assert len(type(manifest).model_validate({**payload, "split_scheme": "walk-forward", "folds": [fold, following]}).folds) == 2

@@ -1,6 +1,7 @@
 """`orch list | plan | run | status | validate`: the experiment matrix and its results."""
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -12,11 +13,11 @@ from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
-from orchestrator.executors import get_executor
+from orchestrator.executors import choose_executor
 from orchestrator.executors.ray_cluster import RaySettings
 from orchestrator.planner import Decision, make_plan
 from orchestrator import registry
-from orchestrator.results import InvalidResult, ResultStore, load_result
+from orchestrator.results import InvalidResult, ResultStore, describe_os_error, is_run_folder, load_finished
 from orchestrator.runs import weights_manifest_sha256
 from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
 from orchestrator.selection import select
@@ -39,6 +40,12 @@ def selection_options(func):
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
+        click.option("--python", "interpreters", multiple=True, metavar="ENV=PATH",
+                     help="run env ENV's jobs with this existing interpreter (no venv build; its packages are checked "
+                          "against the env's pins and differences recorded) [env: ORCH_PYTHON_<ENV>]"),
+        click.option("--reuse-across-executors", "reuse_across", is_flag=True,
+                     help="reuse a result made with the same pins on another Python/platform (e.g. a native run on "
+                          "macOS for a Docker plan)"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -58,33 +65,69 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict:
     return overrides
 
 
+def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
+    """ORCH_PYTHON_<ENV> for each env, overridden by `--python ENV=PATH`."""
+    chosen = {env: os.environ[f"ORCH_PYTHON_{env.upper()}"] for env in ENVIRONMENTS
+              if os.environ.get(f"ORCH_PYTHON_{env.upper()}")}
+    for pair in pairs:
+        env, sep, path = pair.partition("=")
+        if not sep or not path:
+            raise UserError(f"--python expects ENV=PATH, got {pair!r}")
+        if env not in ENVIRONMENTS:
+            raise UserError(f"--python {pair}: unknown env {env!r}; known: {', '.join(ENVIRONMENTS)}")
+        chosen[env] = path
+    return {env: Path(path).expanduser() for env, path in chosen.items()}
+
+
 def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=(),
-               ray_settings: RaySettings | None = None):
+               interpreters=(), reuse_across=False, as_json=False, ray_settings: RaySettings | None = None):
     experiments = select(names, all_, models, horizons)
-    executor = get_executor(executor_name, ray_settings)
+    executor, why = choose_executor(executor_name, parse_interpreters(interpreters), ray_settings)
+    if not as_json:  # --json output stays parseable; the choice is for people
+        say(f"executor: {why}")
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, dataset)
     store = ResultStore(paths.results_dir())
     decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store,
                           lambda env: executor.fingerprint(ENVIRONMENTS[env]), force,
-                          parse_overrides(overrides), paths.weights_dir())
+                          parse_overrides(overrides), paths.weights_dir(), reuse_across)
     return decisions, executor, store, data_dir
 
 
+def seed_and_fold(d: Decision) -> str:
+    """The seed, and the walk-forward fold where the dataset has folds."""
+    return str(d.run.spec.seed) + ("" if d.run.spec.fold is None else f" f{d.run.spec.fold}")
+
+
 def decision_rows(decisions: list[Decision]) -> list[list[str]]:
-    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason] for d in decisions]
+    return [[d.experiment.id, d.run.spec.slug, seed_and_fold(d), d.action, d.reason, _estimate(d)] for d in decisions]
+
+
+def _estimate(decision: Decision) -> str:
+    return decision.experiment.resources.estimate.get(decision.run.spec.profile, "")
+
+
+SHOW_TEST_HELP = "also show test AUC (blind by default: tune on validation, read test once in `orch report`)"
+
+
+def shown_split(show_test: bool) -> str:
+    return "test" if show_test else "val"
 
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def list_command(as_json: bool) -> None:
-    """Every experiment of the matrix, whether its job exists, and its last test AUC."""
+@click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
+def list_command(as_json: bool, show_test: bool) -> None:
+    """Every experiment of the matrix, whether its job exists, and its last validation AUC."""
     latest = ResultStore(paths.results_dir()).latest_by_slug()
+    split = shown_split(show_test)
     rows = []
     for e in registry.EXPERIMENTS:
         stored = latest.get(e.slug)
-        auc = stored.result.metrics["test"].auc if stored else None
-        if not e.implemented:
+        auc = stored.result.metrics[split].auc if stored else None
+        if e.unavailable is not None:
+            status = e.unavailable.status
+        elif not e.implemented:
             status = "not implemented"
         elif e.weights and weights_manifest_sha256(e, paths.weights_dir()) is None:
             status = "needs weights"
@@ -93,30 +136,35 @@ def list_command(as_json: bool) -> None:
         rows.append({
             "id": e.id, "slug": e.slug, "model": e.model, "env": e.env, "horizon": e.horizon,
             "status": status,
-            "last_test_auc": auc,
+            f"last_{split}_auc": auc,
             "last_profile": stored.result.spec.profile if stored else None,
+            "note": e.unavailable.reason if e.unavailable is not None else e.note,
         })
     if as_json:
         print_json(rows)
         return
     print_table(
-        "Experiments", ["id", "slug", "model", "env", "H", "status", "last test AUC"],
+        "Experiments", ["id", "slug", "model", "env", "H", "status", f"last {split} AUC", "note"],
         [[r["id"], r["slug"], r["model"], r["env"], r["horizon"], r["status"],
-          f"{r['last_test_auc']:.3f} ({r['last_profile']})" if r["last_test_auc"] is not None else "-"] for r in rows],
+          f"{r[f'last_{split}_auc']:.3f} ({r['last_profile']})" if r[f"last_{split}_auc"] is not None else "-", r["note"] or ""]
+         for r in rows],
     )
 
 
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, as_json):
-    """Per experiment: run or skip, and why."""
-    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
+def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+                 reuse_across, as_json):
+    """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
+    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
+                               interpreters, reuse_across, as_json)
     if as_json:
-        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
-                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
+        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed, "fold": d.run.spec.fold,
+                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key,
+                     "estimate": _estimate(d) or None} for d in decisions])
         return
-    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
 
 
 @click.command("run")
@@ -126,36 +174,51 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
 @click.option("--timeout", type=click.FloatRange(min=1), help="per-job timeout in seconds (default: per registry)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
 @click.option("--ray-address", envvar="ORCH_RAY_ADDRESS", metavar="HOST:PORT",
               help="--executor ray: the running cluster's head; without it a local one-machine cluster is "
                    "started on 127.0.0.1 for the run [env: ORCH_RAY_ADDRESS]")
 @click.option("--ray-retries", envvar="ORCH_RAY_RETRIES", type=click.IntRange(0, 3), default=0, show_default=True,
               help="--executor ray: re-run a job whose worker or node died this many times [env: ORCH_RAY_RETRIES]")
-def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, jobs, keep_going,
-                dry_run, timeout, as_json, ray_address, ray_retries):
+def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+                reuse_across, jobs, keep_going, dry_run, timeout, as_json, show_test, ray_address, ray_retries):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
-        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
-        RaySettings(address=ray_address or None, retries=ray_retries) if executor == "ray" else None)
+        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
+        as_json, RaySettings(address=ray_address or None, retries=ray_retries) if executor == "ray" else None)
     if dry_run:
-        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
         return
     todo = [d for d in decisions if d.action == "run"]
+    if todo:
+        _prepare_results_folder(store)
     scheduler = Scheduler(executor_obj, store, data_dir, paths.weights_dir() if paths.weights_dir().is_dir() else None,
                           jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say)
     started = time.perf_counter()
     try:
         outcomes = _run_with_progress(scheduler, decisions, len(todo))
     except Interrupted as interrupted:
-        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json)
+        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json, show_test)
         raise
     finally:
         if hasattr(executor_obj, "close"):
             executor_obj.close()  # a cluster connection; a local Ray instance stops here
-    _summarise(decisions, outcomes, time.perf_counter() - started, as_json)
+    _summarise(decisions, outcomes, time.perf_counter() - started, as_json, show_test)
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
         raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")
+
+
+def _prepare_results_folder(store: ResultStore) -> None:
+    """Refuse a read-only results folder before any job starts, and clear what killed runs left."""
+    try:
+        store.check_writable()
+        swept = store.sweep_abandoned()
+    except OSError as exc:
+        raise UserError(f"results folder {store.root} is not writable: {describe_os_error(exc)}; "
+                        "fix its permissions or point ORCH_RESULTS_DIR at a writable folder") from None
+    if swept:
+        say(f"removed {len(swept)} abandoned staging folder(s) left by a killed run: {', '.join(swept)}")
 
 
 def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int) -> list[JobOutcome]:
@@ -184,23 +247,28 @@ def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: i
     return outcomes
 
 
-def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool) -> None:
-    by_key = {(o.decision.run.spec.slug, o.decision.run.spec.seed): o for o in outcomes}
+def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool,
+               show_test: bool = False) -> None:
+    by_key = {o.decision.run.folder_name: o for o in outcomes}
     rows = []
     for d in decisions:
-        outcome = by_key.get((d.run.spec.slug, d.run.spec.seed))
+        outcome = by_key.get(d.run.folder_name)
         if outcome is not None:
-            status, detail = outcome.status, (f"test AUC {outcome.test_auc:.3f}" if outcome.test_auc is not None
+            auc = outcome.test_auc if show_test else outcome.val_auc
+            status, detail = outcome.status, (f"{shown_split(show_test)} AUC {auc:.3f}" if outcome.status == "ok" and auc is not None
                                               else f"{outcome.kind}: {outcome.reason}")
             secs = f"{outcome.seconds:.1f}"
         elif d.action == "skip":
             status, detail, secs = "cached", d.reason, "-"
         elif d.action == "unavailable":
-            status = "needs weights" if d.reason.startswith("needs pretrained weights") else "not implemented"
+            if d.experiment.unavailable is not None:
+                status = d.experiment.unavailable.status
+            else:
+                status = "needs weights" if d.reason.startswith("needs pretrained weights") else "not implemented"
             detail, secs = d.reason, "-"
         else:
             status, detail, secs = "not run", d.reason, "-"
-        rows.append([d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), status, secs, detail])
+        rows.append([d.experiment.id, d.run.spec.slug, seed_and_fold(d), status, secs, detail])
     if as_json:
         print_json({"seconds": seconds, "experiments": [dict(zip(["id", "slug", "seed", "status", "seconds", "detail"], r)) for r in rows]})
         return
@@ -213,50 +281,56 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def status_command(as_json: bool) -> None:
+@click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
+def status_command(as_json: bool, show_test: bool) -> None:
     """Finished results, recent failures and leftovers in the results folder."""
     store = ResultStore(paths.results_dir())
     finished = store.finished()
     failures = store.failures()
-    staging = sorted((store.root / ".staging").glob("*")) if (store.root / ".staging").is_dir() else []
+    staging = sorted(p for p in store.staging_root.iterdir() if p.is_dir()) if store.staging_root.is_dir() else []
+    abandoned = store.abandoned()
+    split = shown_split(show_test)
     if as_json:
         print_json({
-            "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, "test_auc": s.result.metrics["test"].auc,
+            "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, f"{split}_auc": s.result.metrics[split].auc,
                           "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
             "failures": [f.model_dump(mode="json") for f in failures],
-            "in_progress_or_abandoned": [p.name for p in staging],
+            "in_progress": [p.name for p in staging if p not in abandoned],
+            "abandoned": [p.name for p in abandoned],
         })
         return
-    print_table(f"Finished runs in {store.root}", ["folder", "test AUC", "profile", "weights", "finished"],
-                [[s.folder.name, f"{s.result.metrics['test'].auc:.3f}" if s.result.metrics["test"].auc is not None else "-",
+    print_table(f"Finished runs in {store.root}", ["folder", f"{split} AUC", "profile", "weights", "finished"],
+                [[s.folder.name, f"{s.result.metrics[split].auc:.3f}" if s.result.metrics[split].auc is not None else "-",
                   s.result.spec.profile, s.result.weights.kind, f"{s.result.provenance.finished_at:%Y-%m-%d %H:%M}"]
                  for s in finished])
     if failures:
         print_table("Failures", ["slug", "seed", "kind", "reason", "when"],
                     [[f.slug, f.seed, f.kind, f.reason[:100], f"{f.finished_at:%Y-%m-%d %H:%M}"] for f in failures[-20:]])
     if staging:
-        say(f"{len(staging)} staging folder(s) in {store.root / '.staging'} (a run in progress, or an abandoned one)")
+        say(f"{len(staging)} staging folder(s) in {store.staging_root}: {len(staging) - len(abandoned)} in progress, "
+            f"{len(abandoned)} abandoned by a killed orch (the next `orch run` removes those)")
 
 
 @click.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate_command(path: Path | None) -> None:
-    """Validate a run folder, a result.json, or every run under a results folder."""
+    """Validate a run folder, a result.json, or every run under a results folder: the schema, every
+    metric recomputed from predictions.parquet, and the run key (spec hash, key parts, folder name)."""
     path = path or paths.results_dir()
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     if path.is_file() or (path / "result.json").is_file():
         folders = [path]
     else:
-        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        folders = sorted(p for p in path.iterdir() if is_run_folder(p))
         if not folders:
             raise UserError(f"{path}: no run folders to validate")
     bad = 0
     for folder in folders:
         try:
-            result = load_result(folder)
+            result = load_finished(folder)
             note = " [random-init weights]" if result.weights.kind == "random-init" else ""
-            click.echo(f"ok       {folder}  ({result.spec.slug}, test AUC {result.metrics['test'].auc}){note}")
+            click.echo(f"ok       {folder}  ({result.spec.slug}, val AUC {result.metrics['val'].auc}){note}")
         except InvalidResult as exc:
             bad += 1
             click.echo(f"invalid  {exc}")

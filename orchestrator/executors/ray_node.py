@@ -8,9 +8,7 @@ two output files and its log as bytes. The host validates and commits them; noth
 the host's results folder from here.
 """
 
-import os
 import socket
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +20,6 @@ from orchestrator.fsutil import atomic_write_bytes, sha256_file
 from orchestrator.paths import cache_dir
 from orchestrator.results import LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE
 from orchestrator.runs import PlannedRun
-
-# Exec'd in front of the job (Linux): the job dies with the Ray worker that started it, so a killed
-# or cancelled task (`ray.cancel(force=True)` kills the worker) never leaves an orphaned job running.
-PARENT_DEATH_GUARD = (
-    "import ctypes, os, signal, sys\n"
-    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG\n"
-    "if os.getppid() != int(sys.argv[1]):\n"
-    "    os._exit(70)  # the worker died before the guard was armed\n"
-    "os.execv(sys.argv[2], sys.argv[2:])\n"
-)
-
 
 @dataclass(frozen=True)
 class DatasetOnHost:
@@ -129,8 +116,7 @@ def run_job_on_node(job: NodeJob) -> NodeReply:
             return reply(None, f"node {node}: {problem}")
         data = dataset_dir(job.dataset, say)
         (staging / SPEC_FILE).write_text(job.run.spec.model_dump_json(indent=2) + "\n")
-        launcher = (sys.executable, "-c", PARENT_DEATH_GUARD, str(os.getpid())) if sys.platform == "linux" else ()
-        executor = NativeExecutor(launcher=launcher)
+        executor = NativeExecutor()  # its lifeline stops the job when this worker dies (killed or cancelled)
         executor.prepare(job.run.environment, say)
         weights = Path(job.weights_dir) if job.weights_dir and Path(job.weights_dir).is_dir() else None
         if job.weights_dir and weights is None:

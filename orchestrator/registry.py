@@ -23,6 +23,7 @@ class Resources:
     cpus: int = 1
     memory_gb: float = 2.0
     gpu: GpuNeed = "none"
+    gpu_memory_gb: float = 0.0  # declared device-memory peak (full profile), until a run has measured it
     timeout_s: dict[str, int] = field(default_factory=lambda: {"quick": 900, "full": 6 * 3600})
 
 
@@ -62,8 +63,8 @@ class ModelEntry:
 
 
 SKLEARN = Resources(cpus=1, memory_gb=1.0)
-TORCH = Resources(cpus=2, memory_gb=4.0, gpu="optional")
-FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional")
+TORCH = Resources(cpus=2, memory_gb=4.0, gpu="optional", gpu_memory_gb=3.0)
+FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional", gpu_memory_gb=16.0)
 
 def _torch(model: str, stem: str, family: str) -> ModelEntry:
     """Torch defaults live beside the models (pure data, no torch import); the spec spells them out."""

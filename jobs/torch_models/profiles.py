@@ -30,6 +30,7 @@ FULL_DEFAULTS: dict[str, int | float] = {
     "grad_clip": 1.0,  # maximum global gradient norm
     "dropout": 0.1,
     "max_train_windows": 0,  # 0 = every training window; N = the N most recent ones
+    "compile": False,  # torch.compile for training; measured by `orch bench study`, off where it does not pay
 }
 
 # About 15-40 s per job on a 2-core CPU: small models, few epochs, recent windows only. Dropout

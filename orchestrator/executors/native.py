@@ -11,7 +11,8 @@ from pathlib import Path
 
 from orchestrator.environments import Environment
 from orchestrator.errors import UserError
-from orchestrator.executors.base import ExecOutcome, JobRequest, run_streaming, thread_env
+from orchestrator.cpu_threads import thread_env
+from orchestrator.executors.base import ExecOutcome, JobRequest, run_streaming
 from orchestrator.paths import REPO_ROOT, cache_dir
 
 
@@ -68,6 +69,7 @@ class VenvManager:
 
 class NativeExecutor:
     name = "native"
+    runs_seed_groups = True  # several seeds of one experiment in one process (JobRequest.more_seeds)
 
     def __init__(self, venvs: VenvManager | None = None):
         self.venvs = venvs or VenvManager()
@@ -88,11 +90,14 @@ class NativeExecutor:
             "--data", str(request.data_dir),
             "--out", str(request.staging),
         ]
+        for _, staging in request.more_seeds:
+            command += ["--spec", str(staging / "spec.json"), "--out", str(staging)]
         if request.weights_dir is not None:
             command += ["--weights", str(request.weights_dir)]
         env = {
             **os.environ,
             **thread_env(request.threads),
+            **request.device_env,
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
             "PYTHONHASHSEED": "0",

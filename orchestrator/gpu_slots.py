@@ -68,12 +68,19 @@ def discover_gpus() -> list[GpuDevice]:
         return [GpuDevice("mps", "Apple MPS", ram_gb / 2)]
     if not shutil.which("nvidia-smi"):
         return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return []  # the user hid every GPU from this run
     try:
         done = subprocess.run(["nvidia-smi", "--query-gpu=index,name,memory.free", "--format=csv,noheader,nounits"],
                               capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return parse_nvidia_smi(done.stdout) if done.returncode == 0 else []
+    devices = parse_nvidia_smi(done.stdout) if done.returncode == 0 else []
+    if visible is not None:  # only the devices the user left visible (by index)
+        allowed = {v.strip() for v in visible.split(",")}
+        devices = [d for d in devices if d.index in allowed]
+    return devices
 
 
 class _DevicePool:

@@ -141,8 +141,9 @@ def train_seed(spec: ExperimentSpec, inputs: Inputs) -> ModelOutput:
                                                            val_auc=auc))
     trained = time.perf_counter()
     batch = settings.training.eval_batch_size
-    p_val = probabilities(predict_logits(model, inputs.x_val, batch), report.pos_weight)
-    p_test = probabilities(predict_logits(model, inputs.x_test, batch), report.pos_weight)
+    precision = settings.training.precision
+    p_val = probabilities(predict_logits(model, inputs.x_val, batch, precision), report.pos_weight)
+    p_test = probabilities(predict_logits(model, inputs.x_test, batch, precision), report.pos_weight)
     predicted = time.perf_counter()
 
     shape = {k: getattr(inputs.config, k) for k in ("d_model", "d_ff", "n_layers", "n_heads") if hasattr(inputs.config, k)}

@@ -19,6 +19,9 @@ from jobs.common.errors import JobError
 from jobs.common.metrics import auc_roc
 
 
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     epochs: int
@@ -30,12 +33,15 @@ class TrainSettings:
     weight_decay: float
     grad_clip: float
     compile: bool  # torch.compile the model for training (first epoch pays the compilation)
+    precision: str  # "auto" (bf16 on CUDA, fp32 elsewhere), "bf16" or "fp32": see `autocast`
     seed: int
 
     def __post_init__(self) -> None:
         for name in ("epochs", "patience", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0 and 0 <= self.warmup_fraction < 1):
             raise ValueError("need lr > 0, grad_clip > 0, weight_decay >= 0 and 0 <= warmup_fraction < 1")
 
@@ -72,17 +78,19 @@ def make_deterministic(seed: int, device: torch.device) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA only; CPU and MPS train in float32."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast where `precision` asks for it: "auto" = on CUDA only (CPU and MPS train in
+    float32, so their results do not move), "bf16" = everywhere (CPUs with AVX512-BF16 train
+    faster; results shift within seed noise), "fp32" = nowhere."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> np.ndarray:
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int, precision: str = "auto") -> np.ndarray:
     """Logits for every window of `x` (already on the model's device); one copy back at the end."""
     model.eval()
-    with torch.no_grad(), autocast(x.device):
+    with torch.no_grad(), autocast(x.device, precision):
         outputs = [model(batch).float() for batch in x.split(batch_size)]
     return torch.cat(outputs).cpu().numpy().astype(np.float64)
 
@@ -105,14 +113,17 @@ def positive_weight(y: np.ndarray) -> float:
     return (len(y) - positives) / positives
 
 
-def _optimiser(model: nn.Module, settings: TrainSettings) -> torch.optim.AdamW:
-    """Decay matrices and embeddings; leave biases and norm gains alone (decaying them only hurts)."""
+def make_optimiser(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """Decay matrices and embeddings; leave biases and norm gains alone (decaying them only hurts).
+    The fused kernel updates every parameter in one pass (CPU and CUDA) instead of a dozen
+    element-wise ops per parameter tensor."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": settings.weight_decay},
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=settings.lr)
+    fused = params[0].device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(groups, lr=lr, fused=fused)
 
 
 def _schedule(optimiser: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
@@ -145,7 +156,7 @@ def fit(
     device = x_train.device
     pos_weight = positive_weight(y_train.cpu().numpy())
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
-    optimiser = _optimiser(model, settings)
+    optimiser = make_optimiser(model, settings.lr, settings.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / settings.batch_size)
     schedule = _schedule(optimiser, settings.epochs * steps_per_epoch, settings.warmup_fraction)
     shuffler = torch.Generator().manual_seed(settings.seed)
@@ -157,7 +168,7 @@ def fit(
         finite = torch.ones((), dtype=torch.bool, device=device)
         order = torch.randperm(len(x_train), generator=shuffler).to(device)
         for batch in order.split(settings.batch_size):
-            with autocast(device):
+            with autocast(device, settings.precision):
                 logits = step(x_train[batch])
             loss = loss_fn(logits.float(), y_train[batch])
             finite &= torch.isfinite(loss.detach())
@@ -169,7 +180,7 @@ def fit(
         if not bool(finite):
             raise JobError(f"training diverged: non-finite loss in epoch {epoch}")
 
-        val_logits = predict_logits(model, x_val, settings.eval_batch_size)
+        val_logits = predict_logits(model, x_val, settings.eval_batch_size, settings.precision)
         if not np.all(np.isfinite(val_logits)):
             raise JobError(f"model produced non-finite validation logits in epoch {epoch}")
         auc = auc_roc(y_val, val_logits)

@@ -219,3 +219,17 @@ def test_orchestrator_imports_no_job_stack():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_venv_build_reports_its_steps_and_packages(tmp_path, monkeypatch):
+    """A venv build is never silent: its steps and each package pip collects are reported."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("threadpoolctl==3.8.0\n")
+    monkeypatch.setattr(Environment, "requirements", property(lambda self: requirements))
+    messages: list[str] = []
+    VenvManager(tmp_path / "venvs").ensure(ENVIRONMENTS["sklearn"], messages.append)
+    assert messages[0].startswith("creating venv")
+    assert "venv sklearn: step 1/2: create the virtualenv" in messages
+    assert "venv sklearn: step 2/2: install the pinned requirements" in messages
+    assert any(m.startswith("venv sklearn: Collecting threadpoolctl==3.8.0") for m in messages)
+    assert any(m.startswith("venv sklearn: Successfully installed threadpoolctl") for m in messages)

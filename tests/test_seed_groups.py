@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from jobs.common.io import PREDICTIONS_FILE, RESULT_FILE
+from jobs.common.runner import run_job
 from jobs.registry import GROUP_ENTRYPOINTS
 from orchestrator.cli import cli
 from orchestrator.planner import Decision
@@ -33,8 +34,10 @@ def outputs(folder):
     return result, table
 
 
-def test_seed_group_equals_separate_runs_bit_for_bit(bundled_data, tmp_path):
-    """Dropout on, so every random stream (init, shuffling, dropout masks) must be the seed's own."""
+def test_seed_group_equals_separate_runs_bit_for_bit(bundled_data, tmp_path, monkeypatch):
+    """Dropout on, so every random stream (init, shuffling, dropout masks) must be the seed's own.
+    The group runs through the job's command line, each seed alone through the same runner."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     data_dir, manifest = bundled_data
     specs = [make_spec(manifest, "patchtst", "torch", **TINY, dropout=0.1).model_copy(update={"seed": seed}) for seed in (0, 1)]
     files = []
@@ -49,8 +52,7 @@ def test_seed_group_equals_separate_runs_bit_for_bit(bundled_data, tmp_path):
     assert [json.loads(line.split(" ", 1)[1])["seed"] for line in grouped.stdout.splitlines()
             if line.startswith("[progress]")] == [0, 0, 1, 1]
     for i, file in enumerate(files):
-        alone = run_cli_job([(file, tmp_path / f"alone{i}")], data_dir)
-        assert alone.returncode == 0, alone.stderr
+        run_job(file, data_dir, tmp_path / f"alone{i}", None)
         group_result, group_table = outputs(tmp_path / f"group{i}")
         alone_result, alone_table = outputs(tmp_path / f"alone{i}")
         assert group_result.spec == alone_result.spec and group_result.spec.seed == i

@@ -5,7 +5,9 @@ Seeds are trained one after another, not vectorised with torch.func (stacked par
 vmap batches every matmul across seeds and draws dropout masks from one stream, so a seed's
 result would no longer equal its separate run bit for bit, and early stopping ends seeds at
 different epochs. Sequential seeds keep results identical (tested) and save the per-process
-start-up, import and windowing that separate runs repeat (`orch bench study` measures both).
+start-up, import and windowing that separate runs repeat; `orch bench study --seeds N` shows the
+saving (run it with `--repo` on an older checkout for separate processes). What vmap would add on
+a GPU (several small models' kernels batched into one launch) has not been measured here.
 """
 
 from collections.abc import Iterator

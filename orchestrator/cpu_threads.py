@@ -32,7 +32,7 @@ def _cpu_times() -> tuple[float, float] | None:
     return total - idle, total
 
 
-def busy_cores(sample_s: float = 0.3) -> float:
+def busy_cores(sample_s: float = 0.2) -> float:
     """Cores in use right now (over `sample_s`), by anything. The load average would lag by a
     minute and count a job that just ended as busy; where /proc/stat is missing it is the fallback."""
     first = _cpu_times()

@@ -10,8 +10,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import UserError
 from orchestrator.cpu_threads import choose_threads
+from orchestrator.errors import UserError
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest
 from orchestrator.gpu_slots import NO_GPU, GpuSlots, discover_gpus, measured_peaks_gb, peak_gb
 from orchestrator.planner import Decision

@@ -9,10 +9,11 @@
    time, each job's wall time split into start-up / data / train / predict, and GPU utilisation
    sampled with nvidia-smi while it runs (CUDA only).
 
-Start-up = the job's wall time seen by the scheduler minus the job's own total (process start,
-imports, host-side validation and commit); data = the job's total minus train and predict
-(dataset load, windows, writing results). Seeds trained in one process share its start-up: each
-is shown with the process's wall time divided among them.
+One row per experiment, summed over its seeds (one process per seed, or one for all of them when
+seeds are grouped): wall = the processes' wall time seen by the scheduler; start-up = wall minus
+the jobs' own totals (process start, interpreter, host-side validation and commit); data = the
+jobs' totals minus train and predict (the model stack's import, dataset load, windows, sizing,
+writing results); train and predict as the jobs measured them.
 
     python benchmarks/bench_study.py [--device cpu|cuda] [--models patchtst,timemixer] [--size 2000000]
         [--study 'patchtst-h1 timemixer-h1'] [--profile quick] [--seeds 1] [-j 1] [--load 0]
@@ -162,16 +163,23 @@ def study(args) -> None:
             if (folder / "result.json").is_file():
                 result = json.loads((folder / "result.json").read_text())
                 results[(result["spec"]["slug"], result["spec"]["seed"])] = result
-        print(f"{'job':22s} {'status':8s} {'wall s':>7s} {'start-up':>8s} {'data':>6s} {'train':>7s} {'predict':>7s}")
+        print(f"{'experiment':18s} {'seeds':>5s} {'ok':>3s} {'wall s':>7s} {'start-up':>8s} {'data':>6s} {'train':>7s} "
+              f"{'predict':>7s}")
+        per_experiment: dict[str, list] = {}
         for row in summary["experiments"]:
-            result = results.get((row["slug"], int(row["seed"])))
-            if result is None or row["seconds"] in ("-", None):
-                print(f"{row['slug'] + ' s' + str(row['seed']):22s} {row['status']:8s}")
+            per_experiment.setdefault(row["slug"], []).append(row)
+        for slug, rows in per_experiment.items():
+            finished = [(float(r["seconds"]), results[(slug, int(r["seed"]))]["timings"]) for r in rows
+                        if r["status"] == "ok" and (slug, int(r["seed"])) in results]
+            if not finished:
+                print(f"{slug:18s} {len(rows):>5d} {0:>3d}")
                 continue
-            t, seconds = result["timings"], float(row["seconds"])
-            data = t["total_seconds"] - t["train_seconds"] - t["predict_seconds"]
-            print(f"{row['slug'] + ' s' + str(row['seed']):22s} {row['status']:8s} {seconds:7.1f} "
-                  f"{seconds - t['total_seconds']:8.1f} {data:6.1f} {t['train_seconds']:7.1f} {t['predict_seconds']:7.1f}")
+            wall = sum(seconds for seconds, _ in finished)
+            train = sum(t["train_seconds"] for _, t in finished)
+            predict = sum(t["predict_seconds"] for _, t in finished)
+            data = sum(t["total_seconds"] for _, t in finished) - train - predict
+            print(f"{slug:18s} {len(rows):>5d} {len(finished):>3d} {wall:7.1f} {wall - data - train - predict:8.1f} "
+                  f"{data:6.1f} {train:7.1f} {predict:7.1f}")
         print(f"end-to-end study time: {wall:.1f}s (orch's own count: {summary['seconds']:.1f}s); "
               f"GPU utilisation: {gpu.describe()}")
 

@@ -134,3 +134,21 @@ def test_scheduler_shares_fake_gpus_within_slots_and_jobs(orch_home):
     assert len(outcomes) == 6 and all(o.kind == "crash" for o in outcomes)
     assert max(executor.most.values()) == 2 and set(executor.most) == {"0", "1"}
     assert all(p.jobs == 0 for p in slots.pools)
+
+
+def test_docker_jobs_get_the_slot_device_and_the_passive_thread_policy(orch_home):
+    """The container sees only its slot's GPU (as its device 0); no engine needed to build the command."""
+    from pathlib import Path
+
+    from orchestrator.environments import ENVIRONMENTS
+    from orchestrator.executors.base import JobRequest
+    from orchestrator.executors.docker import run_command
+
+    decisions, *_ = build_plan(("patchtst-h1",), False, (), (), "quick", 1, "sp500", "native", False)
+    request = JobRequest(run=decisions[0].run, staging=Path("/tmp/s"), data_dir=Path("/tmp/d"), weights_dir=None,
+                         threads=1, timeout_s=10, log_path=Path("/tmp/s/job.log"),
+                         device_env=GpuLease("1", 2.0).visible_devices())
+    command = run_command(request, "image", "name", ENVIRONMENTS["torch"], gpus=True)
+    assert command[command.index("--gpus") + 1] == "device=1"
+    assert "CUDA_VISIBLE_DEVICES=1" not in command
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE=false" in command and "OMP_WAIT_POLICY=PASSIVE" in command

@@ -99,9 +99,11 @@ class Scheduler:
                 # A second Ctrl-C/SIGTERM must not cut the clean-up short and orphan running jobs.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                self.say("interrupted: stopping running jobs, keeping finished results")
+                # Stop first, then say so: with the terminal gone (parent killed) the message itself
+                # raises BrokenPipeError, and the pool would wait for every job to run to its end.
                 self.cancel.set()
                 self.stop_scheduling.set()
+                self.say("interrupted: stopping running jobs, keeping finished results")
                 for future in futures:
                     future.cancel()
                 for future in futures:

@@ -187,7 +187,8 @@ class ProgressDisplay(Watcher):
         ok = outcome.status == "ok"
         self.board.finish(key, outcome.seconds, ok, last)
         spec = outcome.decision.run.spec
-        what = f"ok in {duration(outcome.seconds)}" if ok else f"{outcome.status} ({outcome.kind}: {outcome.reason})"
+        # A failure's reason is printed once, in the summary.
+        what = f"ok in {duration(outcome.seconds)}" if ok else f"{outcome.status} ({outcome.kind})"
         self._say(f"{self.board.overall()} | {spec.slug} s{spec.seed}: {what}")
 
 

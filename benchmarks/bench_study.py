@@ -174,11 +174,11 @@ def study(args) -> None:
             if not finished:
                 print(f"{slug:18s} {len(rows):>5d} {0:>3d}")
                 continue
-            wall = sum(seconds for seconds, _ in finished)
+            job_wall = sum(seconds for seconds, _ in finished)
             train = sum(t["train_seconds"] for _, t in finished)
             predict = sum(t["predict_seconds"] for _, t in finished)
             data = sum(t["total_seconds"] for _, t in finished) - train - predict
-            print(f"{slug:18s} {len(rows):>5d} {len(finished):>3d} {wall:7.1f} {wall - data - train - predict:8.1f} "
+            print(f"{slug:18s} {len(rows):>5d} {len(finished):>3d} {job_wall:7.1f} {job_wall - data - train - predict:8.1f} "
                   f"{data:6.1f} {train:7.1f} {predict:7.1f}")
         print(f"end-to-end study time: {wall:.1f}s (orch's own count: {summary['seconds']:.1f}s); "
               f"GPU utilisation: {gpu.describe()}")

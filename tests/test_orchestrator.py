@@ -256,3 +256,17 @@ def test_walk_forward_runs_one_job_per_fold_and_stays_blind_to_test(orch_home):
     assert "last val AUC" in listed.output and "test AUC" not in listed.output
     assert "last test AUC" in orch("list", "--show-test").output
     assert "val AUC=" in (folders[0] / "job.log").read_text() and "test AUC" not in (folders[0] / "job.log").read_text()
+
+
+def test_venv_build_reports_its_steps_and_packages(tmp_path, monkeypatch):
+    """A venv build is never silent: its steps and each package pip collects are reported."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("threadpoolctl==3.8.0\n")
+    monkeypatch.setattr(Environment, "requirements", property(lambda self: requirements))
+    messages: list[str] = []
+    VenvManager(tmp_path / "venvs").ensure(ENVIRONMENTS["sklearn"], messages.append)
+    assert messages[0].startswith("creating venv")
+    assert "venv sklearn: step 1/2: create the virtualenv" in messages
+    assert "venv sklearn: step 2/2: install the pinned requirements" in messages
+    assert any(m.startswith("venv sklearn: Collecting threadpoolctl==3.8.0") for m in messages)
+    assert any(m.startswith("venv sklearn: Successfully installed threadpoolctl") for m in messages)

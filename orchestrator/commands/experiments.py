@@ -6,15 +6,15 @@ import time
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from orchestrator import paths
 from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
 from orchestrator.executors import choose_executor
+from orchestrator.gpu_slots import GpuSlots, discover_gpus
 from orchestrator.planner import Decision, make_plan
+from orchestrator.progress import ProgressBoard, ProgressDisplay, expected_durations
 from orchestrator import registry
 from orchestrator.results import InvalidResult, ResultStore, describe_os_error, is_run_folder, load_finished
 from orchestrator.runs import weights_manifest_sha256
@@ -171,10 +171,12 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--keep-going", is_flag=True, help="a failed job does not stop the others")
 @click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
 @click.option("--timeout", type=click.FloatRange(min=1), help="per-job timeout in seconds (default: per registry)")
+@click.option("--gpu-slots", type=click.IntRange(min=1), default=None,
+              help="jobs sharing one GPU at most (default: as many as its free memory holds)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
 def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
-                reuse_across, jobs, keep_going, dry_run, timeout, as_json, show_test):
+                reuse_across, jobs, keep_going, dry_run, timeout, gpu_slots, as_json, show_test):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
         names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
@@ -186,10 +188,11 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     if todo:
         _prepare_results_folder(store)
     scheduler = Scheduler(executor_obj, store, data_dir, paths.weights_dir() if paths.weights_dir().is_dir() else None,
-                          jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say)
+                          jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say,
+                          gpu_slots=GpuSlots(discover_gpus(), gpu_slots))
     started = time.perf_counter()
     try:
-        outcomes = _run_with_progress(scheduler, decisions, len(todo))
+        outcomes = _run_with_progress(scheduler, decisions, len(todo), profile)
     except Interrupted as interrupted:
         _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json, show_test)
         raise
@@ -211,30 +214,14 @@ def _prepare_results_folder(store: ResultStore) -> None:
         say(f"removed {len(swept)} abandoned staging folder(s) left by a killed run: {', '.join(swept)}")
 
 
-def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int) -> list[JobOutcome]:
+def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int, profile: str) -> list[JobOutcome]:
     if total == 0:
         return []
-    if not console.is_terminal:
-        scheduler.on_progress = lambda slug, line: say(f"  {slug}: {line}") if line == "started" or line.startswith("[job] done") else None
+    board = ProgressBoard(total, scheduler.jobs, expected_durations(scheduler.store, profile))
+    board.plan([d.run.spec.slug for d in decisions if d.action == "run"])
+    with ProgressDisplay(board, console) as display:
+        scheduler.watcher = display
         return scheduler.run(decisions)
-    running: dict[str, str] = {}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[running]}"), console=console, transient=False) as progress:
-        task = progress.add_task("experiments", total=total, running="")
-
-        def on_progress(slug: str, line: str) -> None:
-            if line == "started":
-                running[slug] = "started"
-            elif line.startswith("[job] done") or line.startswith("job failed"):
-                running.pop(slug, None)
-                progress.advance(task)
-                progress.console.print(f"  {slug}: {line}", markup=False)
-            progress.update(task, running=", ".join(sorted(running)))
-
-        scheduler.on_progress = on_progress
-        outcomes = scheduler.run(decisions)
-        progress.update(task, completed=total, running="")
-    return outcomes
 
 
 def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool,

@@ -129,7 +129,7 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
     summary = {row["slug"]: row for row in json.loads(_json_block(result.output))["experiments"]}
     assert summary["logreg-h1"]["status"] == "ok"
     assert summary["logreg-h3"]["status"] == "failed" and "crash" in summary["logreg-h3"]["detail"]
-    assert "C" in summary["logreg-h3"]["detail"]  # sklearn's own message about the bad parameter
+    assert "C" in summary["logreg-h3"]["detail"]  # the job names the bad parameter
     assert summary["gboost-h1"]["status"] == "failed" and "timed out after 2s" in summary["gboost-h1"]["detail"]
     assert summary["logregvol-h1"]["status"] == "failed" and "invalid-result" in summary["logregvol-h1"]["detail"]
     assert [p.name.rsplit("-", 1)[0] for p in run_folders(results)] == ["logreg-h1-s0"]

@@ -14,6 +14,7 @@ import torch
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import make_windows
 from jobs.torch_models.profiles import defaults
@@ -24,7 +25,6 @@ from shared_schema import ExperimentSpec, WeightsSource
 
 PACKAGES = ("torch",)
 TRAINING_KEYS = frozenset(f.name for f in dataclasses.fields(TrainSettings)) - {"seed"}
-DATA_KEYS = frozenset({"size", "max_train_windows"})
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,13 @@ class Plan:
 
 
 def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
+    """Keys, types and bounds come from the shared declaration (the host checked `--set` against
+    it too); the config class then checks what depends on the data's shape."""
     tunable = architecture.tunable()
-    merged = defaults(spec.model, spec.profile) | spec.hyperparameters
-    known = TRAINING_KEYS | DATA_KEYS | set(tunable)
-    unknown = sorted(set(merged) - known)
-    if unknown:
-        raise JobError(f"unknown hyperparameter(s) {unknown} for {spec.model}; known: {sorted(known)}")
-    reference = defaults(spec.model, spec.profile) | tunable
-    values = {key: _coerce(key, value, reference[key]) for key, value in merged.items()}
+    try:
+        values = check_hyperparameters(spec.model, defaults(spec.model, spec.profile) | spec.hyperparameters)
+    except HyperparameterError as exc:
+        raise JobError(str(exc)) from None
     try:
         training = TrainSettings(seed=spec.seed, **{k: values[k] for k in TRAINING_KEYS})
     except ValueError as exc:
@@ -56,21 +55,6 @@ def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
         training=training,
         architecture={k: v for k, v in values.items() if k in tunable},
     )
-
-
-def _coerce(key: str, value, default):
-    """JSON gives 2e6 for 2_000_000 and 1 for 1.0: accept those, refuse real type mistakes."""
-    if isinstance(default, bool) or isinstance(default, str):
-        if type(value) is not type(default):
-            raise JobError(f"hyperparameter {key!r} must be a {type(default).__name__}, got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise JobError(f"hyperparameter {key!r} must be a number, got {value!r}")
-    if isinstance(default, int):
-        if value != int(value):
-            raise JobError(f"hyperparameter {key!r} must be a whole number, got {value!r}")
-        return int(value)
-    return float(value)
 
 
 def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:

@@ -53,14 +53,15 @@ def checked_overrides(pairs: tuple[str, ...], experiments: list[Experiment]) -> 
     overrides = parse_overrides(pairs)
     if not overrides:
         return overrides
+    runnable = [e for e in experiments if e.implemented]
+    if not runnable:
+        raise UserError("--set: none of the selected experiments has a job to take hyperparameters")
+    several_models = len({e.model for e in experiments}) > 1
     canonical: dict[str, object] = {}
-    for experiment in experiments:
-        if not experiment.implemented:
-            continue
+    for experiment in runnable:
         try:
             canonical = check_hyperparameters(experiment.model, overrides)
         except HyperparameterError as exc:
-            several_models = len({e.model for e in experiments}) > 1
             hint = "; select only experiments that take it" if isinstance(exc, UnknownHyperparameter) and several_models else ""
             raise UserError(f"--set: {exc} (experiment {experiment.id} {experiment.slug}){hint}") from None
-    return canonical or overrides
+    return canonical

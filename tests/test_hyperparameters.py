@@ -21,6 +21,7 @@ from jobs.torch_models.zoo import ARCHITECTURES
 from orchestrator import registry
 from orchestrator.cli import cli
 from tests.helpers import make_spec
+from tests.test_orchestrator import replace_experiment
 
 KIND_OF_DEFAULT = {bool: "bool", int: "int", float: "float", str: "choice", list: "floats"}
 
@@ -145,3 +146,9 @@ def test_the_timesfm_job_refuses_what_the_declaration_refuses(bundled_data, hype
     with pytest.raises(JobError, match=message):
         timesfm_job.Settings.from_spec(spec)
     assert timesfm_job.Settings.from_spec(make_spec(bundled_data[1], "timesfm", "timesfm", lr=1)).lr == 1.0
+
+
+def test_set_for_experiments_without_a_job_is_refused(orch_home, monkeypatch):
+    replace_experiment(monkeypatch, "gboost-h3", model="not-written-yet")
+    result = orch("plan", "gboost-h3", "--set", 'C={"a":1}')
+    assert result.exit_code == 2 and "none of the selected experiments has a job" in result.output

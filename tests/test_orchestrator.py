@@ -67,8 +67,8 @@ def test_list_and_plan_show_what_cannot_run(orch_home, monkeypatch):
     plan = plan_json("gboost-h3", "timesfm-h1")
     assert plan[("gboost-h3", 0)]["action"] == "unavailable"
     assert plan[("timesfm-h1", 0)]["action"] == "unavailable"
-    run = orch("run", "gboost-h3", "timesfm-h1")
-    assert run.exit_code == 0 and "not implemented" in run.output
+    run = orch("run", "gboost-h3", "timesfm-h1")  # named, so not running them is a failure (issue 13 item 10)
+    assert run.exit_code == 2 and "not implemented" in run.output and "cannot run" in run.output
 
 
 def test_unknown_experiment_is_one_line_error(orch_home):

@@ -9,11 +9,13 @@ data loss, and every input that was not accepted or cleanly refused.
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.fuzz_inputs import OUTCOMES, fuzz_csvs, fuzz_options, tally
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the engine lives in tests/
+from tests.fuzz_inputs import OUTCOMES, fuzz_csvs, fuzz_options, tally  # noqa: E402
 
 
 def report(title: str, outcomes: list[str], seconds: float) -> None:

@@ -40,6 +40,8 @@ def sane(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
         frame.loc[500, prices] = frame.loc[500, prices] * 1e300
     elif kind == "split":
         frame.loc[600:, prices] = frame.loc[600:, prices] / 10
+    elif kind == "tiny_volume":
+        frame.loc[200, "volume"] = 1e-3
     elif kind == "inf":
         frame["volume"] = frame["volume"].astype(object)
         frame.loc[50, "volume"] = "inf"
@@ -62,6 +64,7 @@ def sane(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     ("flat", "close unchanged for 8 days from"),
     ("extreme", "outside 1e-06..1e+09"),
     ("split", "close moves x0.1"),
+    ("tiny_volume", "volume moves x"),
     ("inf", "non-finite Volume (inf)"),
     ("text_number", "High '1,234.5' on"),
     ("negative_date", "Date '-2020-01-01' on data row 1 is not a YYYY-MM-DD date"),

@@ -24,6 +24,7 @@ EARLIEST_DATE = dt.date(1900, 1, 1)  # with "tomorrow" as the latest: daily mark
 PRICE_RANGE = (1e-6, 1e9)  # beyond these the indicators' products and ratios lose precision or overflow
 MAX_VOLUME = 1e15
 MAX_DAILY_FACTOR = 5  # a close more than x5 (or below 1/5) of the day before: unadjusted split or bad value
+MAX_VOLUME_FACTOR = 1000  # volume x1000 (or 1/1000) of the day before: a unit change or lost digits
 FLAT_RUN_DAYS = 5  # this many identical closes in a row: stale or filled-in prices
 
 
@@ -229,6 +230,13 @@ def _check_plausible_prices(frame: pd.DataFrame, origin: str) -> None:
         raise DataError(f"{origin}: close moves x{close[row] / close[row - 1]:.3g} from {_day(frame['date'].iloc[row - 1])} "
                         f"to {_day(frame['date'].iloc[row])} (more than x{MAX_DAILY_FACTOR} or 1/{MAX_DAILY_FACTOR}: "
                         "an unadjusted split or a bad value?)")
+    volume = frame["volume"].to_numpy()
+    volume_jumps = np.abs(np.diff(np.log(volume))) > np.log(MAX_VOLUME_FACTOR)
+    if volume_jumps.any():
+        row = int(np.argmax(volume_jumps)) + 1
+        raise DataError(f"{origin}: volume moves x{volume[row] / volume[row - 1]:.3g} from {_day(frame['date'].iloc[row - 1])} "
+                        f"to {_day(frame['date'].iloc[row])} (more than x{MAX_VOLUME_FACTOR} or 1/{MAX_VOLUME_FACTOR}: "
+                        "a unit change or a bad value?)")
     unchanged = np.concatenate([[False], close[1:] == close[:-1]])
     run_ids = np.cumsum(~unchanged)
     run_lengths = np.bincount(run_ids)

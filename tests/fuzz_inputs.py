@@ -257,7 +257,7 @@ def fuzz_csvs(n: int, seed: int, folder: Path) -> list[Result]:
                 outcome, detail = "bad output", "parquet does not match its manifest"
         kept = {k: v for k, v in after.items() if k.startswith("keep.")} == {k: v for k, v in before.items() if k.startswith("keep.")}
         stray = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
-        changed_on_failure = outcome != "accepted" and after != before
+        changed_on_failure = invoked.exit_code != 0 and after != before
         if not kept or stray or changed_on_failure:
             outcome, detail = "data loss", f"keep intact {kept}, temp files {stray}, changed on failure {changed_on_failure}"
         results.append(Result(case, outcome, detail))
@@ -265,25 +265,31 @@ def fuzz_csvs(n: int, seed: int, folder: Path) -> list[Result]:
 
 
 # -- `orch plan` options -------------------------------------------------------------------------------
-SET_KEYS = ["C", "c", "max_iter", "seed", "slug", "horizon", "k" * 5000, "", "C ", "lr", "size", "dropout", "épochs"]
-SET_VALUES = ["0.5", "abc", "-1", "NaN", "Infinity", "-Infinity", "1e999", '{"a":1}', "[1,2]", "true", "null", "1" * 400,
-              "0", "1e-400", '"1"', "2000000000000000000000", " ", "0x10"]
-OPTION_CASES = [["--seeds", "1e20"], ["--seeds", "0"], ["--seeds", "-3"], ["--seeds", "100000000000000000000"],
-                ["--seeds", "1001"], ["--dataset", "../../x"], ["--dataset", "/etc/passwd"], ["--dataset", ".."],
-                ["--dataset", "nope"], ["--dataset", "a" * 300], ["--dataset", "sp500"], ["--profile", "huge"],
-                ["--horizon", "99"], ["--model", "gpt"], ["--executor", "ssh"],
-                ["--seeds", "3"], ["--profile", "full"]]
+GOOD_KEYS = ["C", "max_iter", "lr", "size", "dropout"]  # each declared by at least one model
+BAD_KEYS = ["c", "seed", "slug", "horizon", "k" * 5000, "", "C ", "épochs"]  # declared by none
+GOOD_VALUES = ["0.5", "0", "1e-400", "3"]  # in range for at least one good key
+BAD_VALUES = ["abc", "-1", "NaN", "Infinity", "-Infinity", "1e999", '{"a":1}', "[1,2]", "true", "null", "1" * 400,
+              " ", "0x10", '"1"', "2000000000000000000000"]  # in range for no good key
+GOOD_OPTIONS = [["--dataset", "sp500"], ["--seeds", "3"], ["--profile", "full"]]
+BAD_OPTIONS = [["--seeds", "1e20"], ["--seeds", "0"], ["--seeds", "-3"], ["--seeds", "100000000000000000000"],
+               ["--seeds", "1001"], ["--dataset", "../../x"], ["--dataset", "/etc/passwd"], ["--dataset", ".."],
+               ["--dataset", "nope"], ["--dataset", "a" * 300], ["--profile", "huge"], ["--horizon", "99"],
+               ["--model", "gpt"], ["--executor", "ssh"]]
 
 
-def option_args(rng: random.Random) -> list[str]:
+def option_args(rng: random.Random) -> tuple[list[str], bool]:
+    """An `orch plan` command line, and whether it is known-bad (a value or key no model takes)."""
     args = ["plan", rng.choice(["logreg-h1", "gboost-h3", "BL-05", "patchtst-h1", "FD-01"]), "--json"]
-    roll = rng.random()
-    if roll < 0.7:
-        for _ in range(rng.choice([1, 1, 2])):
-            args += ["--set", f"{rng.choice(SET_KEYS)}={rng.choice(SET_VALUES)}"]
-    else:
-        args += rng.choice(OPTION_CASES)
-    return args
+    if rng.random() < 0.3:
+        options = rng.choice(GOOD_OPTIONS + BAD_OPTIONS)
+        return args + options, options in BAD_OPTIONS
+    must_refuse = False
+    for _ in range(rng.choice([1, 1, 2])):
+        key = rng.choice(GOOD_KEYS + BAD_KEYS)
+        value = rng.choice(GOOD_VALUES + BAD_VALUES)
+        must_refuse = must_refuse or key in BAD_KEYS or value in BAD_VALUES
+        args += ["--set", f"{key}={value}"]
+    return args, must_refuse
 
 
 def fuzz_options(n: int, seed: int) -> list[tuple[list[str], str, str]]:
@@ -292,9 +298,9 @@ def fuzz_options(n: int, seed: int) -> list[tuple[list[str], str, str]]:
     rng = random.Random(seed)
     results = []
     for _ in range(n):
-        args = option_args(rng)
+        args, must_refuse = option_args(rng)
         invoked = runner.invoke(cli, args)
-        outcome, detail = classify(invoked, must_refuse=False)
+        outcome, detail = classify(invoked, must_refuse)
         if outcome == "accepted":
             json.loads(invoked.output)  # a plan was printed
         results.append((args, outcome, detail))

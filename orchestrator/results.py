@@ -3,34 +3,71 @@
 Layout under the results root:
   <slug>-s<seed>-<key12>/      a finished, validated run (result.json, predictions.parquet, job.log, spec.json)
   _failed/<folder>-<utc>/      a failed attempt (failure.json, job.log): never touches a finished run
-  .staging/<folder>-<pid>/     a run in progress; renamed into place only after validation
+  .staging/orch-<folder>-<uuid8>/  a run in progress; renamed into place only after validation
+
+Several `orch` processes may share one results folder. The `.staging` folder's own flock
+serialises the short steps that create, commit and sweep staging folders; each staging folder is
+flocked by the process that owns it for as long as it exists, so a folder nobody holds was
+abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` folders (and the
+`replaced-*` trash of a commit) are swept: `docker compose up` stages its own, unlocked, folders.
 """
 
 import datetime as dt
+import fcntl
 import json
+import math
+import os
+import re
 import shutil
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
+from jobs.common.metrics import choose_threshold, split_metrics
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.provenance import git_state, host_platform
 from orchestrator.runs import PlannedRun
-from shared_schema import JobResult, PredictionsFile, Provenance
+from shared_schema import JobResult, Provenance
+from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
+from shared_schema.outputs import check_answers, check_predictions, predictions_payload
 
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
 LOG_FILE = "job.log"
 SPEC_FILE = "spec.json"
+STAGING_DIR = ".staging"
+STAGING_PREFIX = "orch-"  # staging folders of orch runs (flocked while in use)
+TRASH_PREFIX = "replaced-"  # a result being replaced by a commit
+RUN_FOLDER = re.compile(r"^(?P<slug>.+)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{12})$")
+METRIC_TOLERANCE = 1e-9
 FailureKind = Literal["crash", "invalid-result", "timeout", "oom", "interrupted", "environment"]
 
 
-class InvalidResult(Exception):
-    """The job exited 0 but its outputs do not satisfy the shared schema."""
+class InvalidResult(ValueError):
+    """Outputs that do not satisfy the shared schema, or a stored result that contradicts itself."""
+
+
+def is_run_folder(path: Path) -> bool:
+    """A finished run's folder: named <slug>-s<seed>-<key12>, or holding a result.json. Report output
+    (figures/, report.md) and the store's own `_failed`/`.staging` are not runs."""
+    path = Path(path)
+    if not path.is_dir() or path.name.startswith(("_", ".")):
+        return False
+    return bool(RUN_FOLDER.match(path.name)) or (path / RESULT_FILE).is_file()
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`No space left on device (results/.staging/x/spec.json)`: one line for a failed write."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 class FailureRecord(BaseModel):
@@ -46,6 +83,17 @@ class FailureRecord(BaseModel):
 
 
 @dataclass(frozen=True)
+class RanElsewhere:
+    """What the host cannot observe of a run it did not start (a notebook): its clock, machine, checkout."""
+
+    host_platform: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    git_commit: str | None
+    git_dirty: bool | None
+
+
+@dataclass(frozen=True)
 class StoredResult:
     folder: Path
     result: JobResult
@@ -56,7 +104,8 @@ def utc_now() -> dt.datetime:
 
 
 def load_result(path: Path) -> JobResult:
-    """Validate a run folder (or its result.json) and its predictions; raise InvalidResult."""
+    """Validate a run folder (or its result.json) and its predictions, and recompute every metric
+    from the predictions; raise InvalidResult. Used on job outputs before they are committed."""
     folder = path.parent if path.name == RESULT_FILE else path
     result_file = folder / RESULT_FILE
     if not result_file.is_file():
@@ -74,13 +123,67 @@ def validate_predictions(path: Path, result: JobResult) -> None:
         raise InvalidResult(f"{path}: missing")
     try:
         table = pq.read_table(path)
-        PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in table.schema}, **table.to_pydict()})
+        check_predictions(predictions_payload(table), result)
     except Exception as exc:
         raise InvalidResult(f"{path}: {_first_error(exc)}") from exc
-    splits = table.column("split").to_pylist()
+    try:
+        check_metrics(result, table)
+    except InvalidResult as exc:
+        raise InvalidResult(f"{path.parent / RESULT_FILE}: {exc}") from None
+
+
+def check_metrics(result: JobResult, predictions) -> None:
+    """The decision threshold and every split metric, recomputed from the predictions with the
+    job's own metric code, must equal what result.json states. `predictions` is a pyarrow table or
+    a pandas frame with columns split, y_true, p. The report applies the same check."""
+    split = np.asarray(predictions["split"].to_numpy())
+    y = np.asarray(predictions["y_true"].to_numpy(), dtype=np.float64)
+    p = np.asarray(predictions["p"].to_numpy(), dtype=np.float64)
     for name in ("val", "test"):
-        if splits.count(name) != result.metrics[name].n:
-            raise InvalidResult(f"{path}: {splits.count(name)} {name} rows but result.json reports n={result.metrics[name].n}")
+        if int((split == name).sum()) != result.metrics[name].n:
+            raise InvalidResult(f"{int((split == name).sum())} {name} predictions but result.json reports n={result.metrics[name].n}")
+    for name in ("val", "test"):
+        rows = split == name
+        recomputed = split_metrics(y[rows], p[rows], result.decision_threshold).model_dump()
+        for metric, stated in result.metrics[name].model_dump().items():
+            if not _same(recomputed[metric], stated):
+                raise InvalidResult(f"{name} {metric}: result.json says {stated}, the predictions give {recomputed[metric]}")
+    threshold = choose_threshold(y[split == "val"], p[split == "val"])
+    if not _same(threshold, result.decision_threshold):
+        raise InvalidResult(f"decision threshold: result.json says {result.decision_threshold}, the predictions give {threshold}")
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=METRIC_TOLERANCE, abs_tol=METRIC_TOLERANCE)
+
+
+def check_identity(folder: Path, result: JobResult) -> None:
+    """A committed run must still be what its run key says: the spec hashes to the recorded spec
+    hash, the key is made of the recorded parts, and the folder is named after slug, seed and key."""
+    provenance = result.provenance
+    if provenance is None:
+        raise InvalidResult(f"{folder}: result.json has no provenance block, so it was not committed by orch")
+    if sha256_text(canonical_spec_json(result.spec)) != provenance.spec_sha256:
+        raise InvalidResult(f"{folder}: the spec in result.json is not the spec its run key was made from")
+    if result.spec.dataset.sha256 != provenance.dataset_sha256:
+        raise InvalidResult(f"{folder}: the spec's dataset differs from the dataset in the run key")
+    parts = KeyParts(provenance.spec_sha256, provenance.dataset_sha256, provenance.env_fingerprint,
+                     provenance.code_sha256, provenance.weights_sha256)
+    if parts.run_key != provenance.run_key:
+        raise InvalidResult(f"{folder}: run key {provenance.run_key[:12]} is not the hash of its recorded parts")
+    expected = run_folder_name(result.spec, provenance.run_key)
+    if Path(folder).name != expected:
+        raise InvalidResult(f"{folder}: folder name does not match the result inside (expected {expected})")
+
+
+def load_finished(path: Path) -> JobResult:
+    """A committed run: everything `load_result` checks, plus its identity (`check_identity`)."""
+    folder = path.parent if Path(path).name == RESULT_FILE else Path(path)
+    result = load_result(folder)
+    check_identity(folder, result)
+    return result
 
 
 def _first_error(exc: Exception) -> str:
@@ -92,23 +195,30 @@ class ResultStore:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._finished: list[StoredResult] | None = None  # memo; reset when a run is committed
+        self._held: dict[Path, int] = {}  # staging folder -> open fd holding its flock
+        self._held_lock = threading.Lock()
 
     # -- finished runs -------------------------------------------------------------------------
     def final_dir(self, run: PlannedRun) -> Path:
         return self.root / run.folder_name
 
-    def cached(self, run: PlannedRun) -> JobResult | None:
-        """A valid finished result with exactly this run key, else None."""
+    def lookup(self, run: PlannedRun) -> tuple[JobResult | None, str | None]:
+        """(the valid finished result with exactly this run key, None), or (None, why the folder
+        that has this run's name is not one), or (None, None) when there is no such folder."""
         folder = self.final_dir(run)
         if not folder.is_dir():
-            return None
+            return None, None
         try:
-            result = load_result(folder)
-        except InvalidResult:
-            return None
-        if result.provenance is None or result.provenance.run_key != run.key.run_key:
-            return None
-        return result
+            result = load_finished(folder)
+        except InvalidResult as exc:
+            return None, str(exc).replace(f"{folder}: ", "").replace(f"{folder / RESULT_FILE}: ", "")
+        if result.provenance.run_key != run.key.run_key:
+            return None, "its run key differs from this run's"
+        return result, None
+
+    def cached(self, run: PlannedRun) -> JobResult | None:
+        """A valid finished result with exactly this run key, else None."""
+        return self.lookup(run)[0]
 
     def finished(self) -> list[StoredResult]:
         """Every valid finished run, oldest first. Invalid folders are skipped (`orch validate` lists them)."""
@@ -117,7 +227,7 @@ class ResultStore:
         found = []
         for folder in self._run_folders():
             try:
-                found.append(StoredResult(folder, load_result(folder)))
+                found.append(StoredResult(folder, load_finished(folder)))
             except InvalidResult:
                 continue
         self._finished = sorted(found, key=lambda s: s.result.provenance.finished_at if s.result.provenance else utc_now())
@@ -129,20 +239,29 @@ class ResultStore:
     def _run_folders(self) -> list[Path]:
         if not self.root.is_dir():
             return []
-        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        return sorted(p for p in self.root.iterdir() if is_run_folder(p))
 
     # -- failures --------------------------------------------------------------------------------
     def record_failure(self, run: PlannedRun, kind: FailureKind, reason: str, log: Path | None) -> Path:
+        """failure.json first (it is small and it is the record), then the log if there is room.
+        Raises OSError, leaving no empty folder behind, when even failure.json cannot be written."""
         now = utc_now()
         folder = self.root / "_failed" / f"{run.folder_name}-{now:%Y%m%dT%H%M%S%f}"
-        folder.mkdir(parents=True, exist_ok=True)
         record = FailureRecord(
             slug=run.spec.slug, seed=run.spec.seed, run_key=run.key.run_key,
             spec_sha256=run.key.spec_sha256, kind=kind, reason=reason, finished_at=now,
         )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(folder / "failure.json", record.model_dump_json(indent=2) + "\n")
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         if log is not None and log.is_file():
-            shutil.copyfile(log, folder / LOG_FILE)
-        atomic_write_text(folder / "failure.json", record.model_dump_json(indent=2) + "\n")
+            try:
+                shutil.copyfile(log, folder / LOG_FILE)
+            except OSError:
+                (folder / LOG_FILE).unlink(missing_ok=True)  # a cut-off log would read as the whole story
         return folder
 
     def failures(self) -> list[FailureRecord]:
@@ -160,22 +279,95 @@ class ResultStore:
         return matching[-1] if matching else None
 
     # -- staging and commit ----------------------------------------------------------------------
+    @property
+    def staging_root(self) -> Path:
+        return self.root / STAGING_DIR
+
+    @contextmanager
+    def _staging_locked(self) -> Iterator[None]:
+        """Exclusive flock on the `.staging` folder itself: one process at a time creates, commits
+        or sweeps. Released by the kernel if the holder dies."""
+        self.staging_root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.staging_root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def check_writable(self) -> None:
+        """Create `.staging` and a probe file in it; raises OSError if the results folder is read-only."""
+        self.staging_root.mkdir(parents=True, exist_ok=True)
+        probe = self.staging_root / f".probe-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+
     def new_staging(self, run: PlannedRun) -> Path:
-        folder = self.root / ".staging" / f"{run.folder_name}-{uuid.uuid4().hex[:8]}"
-        folder.mkdir(parents=True)
-        atomic_write_text(folder / SPEC_FILE, run.spec.model_dump_json(indent=2) + "\n")
+        """A fresh staging folder holding spec.json, flocked by this process until commit/discard.
+        On any error nothing is left behind."""
+        folder = self.staging_root / f"{STAGING_PREFIX}{run.folder_name}-{uuid.uuid4().hex[:8]}"
+        with self._staging_locked():
+            folder.mkdir()
+            fd = os.open(folder, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocking: `orch status` may be probing it for a moment
+        with self._held_lock:
+            self._held[folder] = fd
+        try:
+            atomic_write_text(folder / SPEC_FILE, run.spec.model_dump_json(indent=2) + "\n")
+        except BaseException:
+            self.discard(folder)
+            raise
         return folder
 
+    def _release(self, staging: Path) -> None:
+        with self._held_lock:
+            fd = self._held.pop(staging, None)
+        if fd is not None:
+            os.close(fd)
+
+    def abandoned(self) -> list[Path]:
+        """orch's staging folders (and commit trash) that no live process holds: their orch was killed."""
+        if not self.staging_root.is_dir():
+            return []
+        found = []
+        for entry in sorted(self.staging_root.iterdir()):
+            if not entry.is_dir() or not entry.name.startswith((STAGING_PREFIX, TRASH_PREFIX)):
+                continue
+            fd = os.open(entry, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                found.append(entry)
+            except BlockingIOError:
+                continue  # an orch is running this job
+            finally:
+                os.close(fd)
+        return found
+
+    def sweep_abandoned(self) -> list[str]:
+        """Remove what `abandoned` finds, under the staging lock. Returns the names removed."""
+        if not self.staging_root.is_dir():
+            return []
+        with self._staging_locked():
+            removed = self.abandoned()
+            for entry in removed:
+                shutil.rmtree(entry, ignore_errors=True)
+        return [entry.name for entry in removed]
+
     def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
-               image_id: str | None = None) -> JobResult:
+               image_id: str | None = None, env_differences: dict[str, str] | None = None,
+               elsewhere: RanElsewhere | None = None) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""
         result = load_result(staging)
-        if result.spec != run.spec:
-            raise InvalidResult("result.json answers a different spec than the one the job was given")
-        if result.provenance is not None:
-            raise InvalidResult("result.json already has a provenance block; only the host writes it")
+        try:
+            check_answers(result, run.spec)
+        except ValueError as exc:
+            raise InvalidResult(str(exc)) from exc
         finished = utc_now()
         commit, dirty = git_state()
+        platform = host_platform()
+        if elsewhere is not None:
+            started, finished, platform = elsewhere.started_at, elsewhere.finished_at, elsewhere.host_platform
+            commit, dirty = elsewhere.git_commit, elsewhere.git_dirty
         stamped = result.model_copy(update={"provenance": Provenance(
             run_key=run.key.run_key,
             spec_sha256=run.key.spec_sha256,
@@ -187,7 +379,8 @@ class ResultStore:
             git_dirty=dirty,
             executor=executor,
             image_id=image_id,
-            host_platform=host_platform(),
+            env_differences=env_differences,
+            host_platform=platform,
             wall_seconds=(finished - started).total_seconds(),
             started_at=started,
             finished_at=finished,
@@ -197,17 +390,25 @@ class ResultStore:
         return stamped
 
     def commit(self, staging: Path, run: PlannedRun) -> Path:
-        """Move a validated staging folder into place; a previous result is replaced only now."""
+        """Move a validated staging folder into place; a previous result is replaced only now.
+        Under the staging lock, so two processes committing the same run take turns (the later
+        one's result stays) instead of racing between the exists() check and the renames."""
         final = self.final_dir(run)
         self._finished = None
-        if final.exists():
-            trash = self.root / ".staging" / f"replaced-{final.name}-{uuid.uuid4().hex[:8]}"
-            final.rename(trash)
-            staging.rename(final)
+        with self._staging_locked():
+            trash = self.staging_root / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+            if final.exists():
+                final.rename(trash)
+            try:
+                staging.rename(final)
+            except OSError:
+                if trash.exists():
+                    trash.rename(final)  # the earlier result stays in place
+                raise
+            self._release(staging)
             shutil.rmtree(trash, ignore_errors=True)
-        else:
-            staging.rename(final)
         return final
 
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
+        self._release(staging)

@@ -1,7 +1,5 @@
 """A planned run: the concrete spec for one experiment, its cache key and its results folder."""
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,32 +8,7 @@ from orchestrator.environments import ENVIRONMENTS, Environment, code_sha256
 from orchestrator.fsutil import sha256_file
 from orchestrator.registry import DEFAULT_SEED, Experiment, Profile
 from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
-
-
-def canonical_json(spec: ExperimentSpec) -> str:
-    """The spec without its dataset reference: the dataset is a key part of its own, so a
-    rebuilt dataset reads as 'data changed', not also 'spec changed'."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True, separators=(",", ":"))
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class KeyParts:
-    """What a run key is made of; comparing parts tells *why* a cached result is stale."""
-
-    spec_sha256: str
-    dataset_sha256: str
-    env_fingerprint: str
-    code_sha256: str
-    weights_sha256: str | None  # sha256 of the weights.json the job will load; None when none is needed
-
-    @property
-    def run_key(self) -> str:
-        parts = [self.spec_sha256, self.dataset_sha256, self.env_fingerprint, self.code_sha256, self.weights_sha256 or "-"]
-        return sha256_text("|".join(parts))
+from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
 
 
 @dataclass(frozen=True)
@@ -47,7 +20,7 @@ class PlannedRun:
 
     @property
     def folder_name(self) -> str:
-        return f"{self.spec.slug}-s{self.spec.seed}-{self.key.run_key[:12]}"
+        return run_folder_name(self.spec, self.key.run_key)
 
 
 def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
@@ -89,7 +62,7 @@ def plan_runs(experiment: Experiment, manifest: DatasetManifest, profile: Profil
     runs = []
     for seed in seeds:
         spec = template.model_copy(update={"seed": seed})
-        key = KeyParts(spec_sha256=sha256_text(canonical_json(spec)), dataset_sha256=manifest.sha256,
+        key = KeyParts(spec_sha256=sha256_text(canonical_spec_json(spec)), dataset_sha256=manifest.sha256,
                        env_fingerprint=env_fingerprint, code_sha256=code, weights_sha256=weights)
         runs.append(PlannedRun(experiment, spec, environment, key))
     return runs

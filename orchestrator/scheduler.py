@@ -2,20 +2,25 @@
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator import stopping
 from orchestrator.errors import UserError
-from orchestrator.executors.base import ExecOutcome, Executor, JobRequest
+from orchestrator.executors.base import KILL_GRACE_SECONDS, ExecOutcome, Executor, JobRequest
 from orchestrator.planner import Decision
-from orchestrator.results import LOG_FILE, InvalidResult, ResultStore, utc_now
+from orchestrator.results import LOG_FILE, InvalidResult, ResultStore, describe_os_error, utc_now
+
+# How long a stop may wait for one running job: its SIGTERM grace, its SIGKILL grace, its log
+# readers and its failure record. Past that the job is reported as not stopped in time.
+STOP_WAIT_SECONDS = 3 * KILL_GRACE_SECONDS + 15
 
 
 @dataclass(frozen=True)
@@ -93,35 +98,49 @@ class Scheduler:
 
     def run(self, decisions: list[Decision]) -> list[JobOutcome]:
         todo = [d for d in decisions if d.action == "run"]
-        for env in dict.fromkeys(d.run.environment for d in todo):
-            self.executor.prepare(env, self.say)
         outcomes: list[JobOutcome] = []
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures: dict[Future, Decision] = {pool.submit(self._run_one, d): d for d in todo}
+        pending: dict[Future, Decision] = {}
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
+        try:
+            for env in dict.fromkeys(d.run.environment for d in todo):
+                self.executor.prepare(env, self.say)
+            pending = {pool.submit(self._run_one, d): d for d in todo}
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.pop(future)
+                    outcomes.append(future.result())
+                    if outcomes[-1].status == "failed" and not self.keep_going:
+                        self.stop_scheduling.set()
+        except KeyboardInterrupt:
+            stopping.ignore_further()
+            self.say(f"interrupted by {stopping.describe(stopping.stop_signal())}: "
+                     "stopping running jobs, keeping finished results")
+            outcomes += self._stop(pending)
+            raise Interrupted(outcomes) from None
+        except BaseException:
+            self._stop(pending)  # a bug must not leave jobs running behind an exiting orch
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return outcomes
+
+    def _stop(self, pending: dict[Future, Decision]) -> list[JobOutcome]:
+        """Cancel what has not started and wait, a bounded time each, for running jobs to stop."""
+        self.cancel.set()
+        self.stop_scheduling.set()
+        outcomes = []
+        for future, decision in pending.items():
+            if future.cancel():
+                outcomes.append(JobOutcome(decision, "cancelled", "not-started", "interrupted before start", 0.0, None))
+                continue
             try:
-                pending = set(futures)
-                while pending:
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        outcome = future.result()
-                        outcomes.append(outcome)
-                        if outcome.status == "failed" and not self.keep_going:
-                            self.stop_scheduling.set()
-            except KeyboardInterrupt:
-                # A second Ctrl-C/SIGTERM must not cut the clean-up short and orphan running jobs.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                self.say("interrupted: stopping running jobs, keeping finished results")
-                self.cancel.set()
-                self.stop_scheduling.set()
-                for future in futures:
-                    future.cancel()
-                for future in futures:
-                    if not future.cancelled():
-                        outcomes.append(future.result())
-                outcomes += [JobOutcome(d, "cancelled", "not-started", "interrupted before start", 0.0, None)
-                             for f, d in futures.items() if f.cancelled()]
-                raise Interrupted(outcomes)
+                outcomes.append(future.result(timeout=STOP_WAIT_SECONDS))
+            except FutureTimeout:
+                outcomes.append(JobOutcome(decision, "cancelled", "interrupted",
+                                           f"did not stop within {STOP_WAIT_SECONDS:.0f}s", 0.0, None))
+            except Exception as exc:  # noqa: BLE001 - reported, the stop goes on
+                outcomes.append(JobOutcome(decision, "failed", "crash", f"{type(exc).__name__}: {exc}", 0.0, None))
         return outcomes
 
     def _run_one(self, decision: Decision) -> JobOutcome:
@@ -135,7 +154,10 @@ class Scheduler:
         try:
             if self.cancel.is_set():
                 return JobOutcome(decision, "cancelled", "not-started", "interrupted before start", 0.0, None)
-            staging = self.store.new_staging(run)
+            try:
+                staging = self.store.new_staging(run)
+            except OSError as exc:
+                return self._store_failed(decision, exc, None, time.monotonic() - started_clock)
             started = utc_now()
             self.on_progress(run.spec.slug, "started")
             request = JobRequest(
@@ -147,21 +169,37 @@ class Scheduler:
                 cancel=self.cancel,
             )
             outcome = self.executor.execute(request)
-            return self._finish(decision, staging, outcome, started, time.monotonic() - started_clock)
+            try:
+                return self._finish(decision, staging, outcome, started, time.monotonic() - started_clock)
+            except OSError as exc:
+                return self._store_failed(decision, exc, staging, time.monotonic() - started_clock)
         finally:
             self.pool.release(memory, gpu)
             if staging is not None and staging.exists():
                 self.store.discard(staging)
+
+    def _store_failed(self, decision: Decision, exc: OSError, staging: Path | None, seconds: float) -> JobOutcome:
+        """The results folder refused a write (read-only, full disk): say so in one line, and keep a
+        failure record if there is still room for one."""
+        reason = f"could not write to the results folder: {describe_os_error(exc)}"
+        try:
+            folder = self.store.record_failure(decision.run, "environment", reason, staging / LOG_FILE if staging else None)
+        except OSError as again:
+            folder = None
+            reason += f"; no failure record either: {describe_os_error(again)}"
+        return JobOutcome(decision, "failed", "environment", reason, seconds, folder)
 
     def _finish(self, decision: Decision, staging: Path, outcome: ExecOutcome, started, seconds: float) -> JobOutcome:
         run = decision.run
         if not outcome.ok:
             kind = "timeout" if outcome.timed_out else "oom" if outcome.oom else "interrupted" if outcome.interrupted else "crash"
             status = "cancelled" if outcome.interrupted else "failed"
-            folder = self.store.record_failure(run, kind, outcome.reason, staging / LOG_FILE)
-            return JobOutcome(decision, status, kind, outcome.reason, seconds, folder)
+            reason = f"interrupted by {stopping.describe(stopping.stop_signal())}" if outcome.interrupted else outcome.reason
+            folder = self.store.record_failure(run, kind, reason, staging / LOG_FILE)
+            return JobOutcome(decision, status, kind, reason, seconds, folder)
         try:
-            result = self.store.ingest(staging, run, self.executor.name, started, outcome.image_id)
+            result = self.store.ingest(staging, run, self.executor.name, started, outcome.image_id,
+                                       outcome.env_differences)
         except InvalidResult as exc:
             folder = self.store.record_failure(run, "invalid-result", str(exc), staging / LOG_FILE)
             return JobOutcome(decision, "failed", "invalid-result", str(exc), seconds, folder)
@@ -170,8 +208,10 @@ class Scheduler:
 
 
 class Interrupted(UserError):
-    exit_code = 130
+    """Exit status 128 + the signal, as a shell reports a process stopped by it (130 Ctrl-C, 143 SIGTERM)."""
 
     def __init__(self, outcomes: list[JobOutcome]):
-        super().__init__("interrupted by Ctrl-C: running jobs stopped, finished results kept; rerun to resume")
+        sig = stopping.stop_signal()
+        super().__init__(f"interrupted by {stopping.describe(sig)}: running jobs stopped, finished results kept; rerun to resume")
+        self.exit_code = 128 + sig.value
         self.outcomes = outcomes

@@ -3,7 +3,10 @@
 Layout: <weights_dir>/<model_dir>/weights.json (shared_schema.WeightsManifest) + the hub files.
 """
 
+import fnmatch
+import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,26 +24,29 @@ class PublishedWeights:
     model_dir: str  # folder name jobs look for under the weights mount
     hub_id: str
     patterns: tuple[str, ...]  # files to fetch from the hub repository
+    required: tuple[str, ...]  # files a download must hold to be this checkpoint
 
 
 PUBLISHED: dict[str, PublishedWeights] = {
-    "lag-llama": PublishedWeights("lagllama", "time-series-foundation-models/Lag-Llama", ("lag-llama.ckpt",)),
-    "timesfm": PublishedWeights("timesfm", "google/timesfm-2.5-200m-flax", ("*",)),
+    "lag-llama": PublishedWeights("lagllama", "time-series-foundation-models/Lag-Llama", ("lag-llama.ckpt",),
+                                  ("lag-llama.ckpt",)),
+    # An Orbax StandardCheckpointer folder at the repository root (see jobs/timesfm/weights.py).
+    "timesfm": PublishedWeights("timesfm", "google/timesfm-2.5-200m-flax", ("*",),
+                                ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt")),
+    "timer": PublishedWeights("timer", "thuml/timer-base-84m", ("config.json", "model.safetensors"),
+                              ("config.json", "model.safetensors")),
 }
+HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def pull(name: str, revision: str, weights_dir: Path) -> WeightsManifest:
     """Download into a temporary folder, hash every file, then move into place atomically."""
-    if name not in PUBLISHED:
-        raise UserError(f"unknown weights {name!r}; known: {', '.join(sorted(PUBLISHED))}")
-    published = PUBLISHED[name]
+    published = _published(name)
     try:
         from huggingface_hub import HfApi, snapshot_download
     except ImportError:
         raise UserError("`orch weights pull` needs the huggingface_hub package: pip install huggingface_hub") from None
-    weights_dir.mkdir(parents=True, exist_ok=True)
-    staging = weights_dir / f".pull-{published.model_dir}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _fresh_staging(weights_dir, "pull", published)
     try:
         commit = HfApi().model_info(published.hub_id, revision=revision).sha
         snapshot_download(published.hub_id, revision=commit, allow_patterns=list(published.patterns), local_dir=staging)
@@ -49,17 +55,120 @@ def pull(name: str, revision: str, weights_dir: Path) -> WeightsManifest:
         reason = " ".join(str(exc).split())[:200]
         raise UserError(f"could not pull {published.hub_id}@{revision} from the Hugging Face hub ({type(exc).__name__}: {reason})") from None
     shutil.rmtree(staging / ".cache", ignore_errors=True)
-    files = {str(p.relative_to(staging)): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
+    return _install(staging, published, commit, weights_dir)
+
+
+def import_local(name: str, source: Path, revision: str | None, weights_dir: Path) -> WeightsManifest:
+    """`pull` without the hub: copy a downloaded snapshot folder (or Lag-Llama's .ckpt file) into
+    the cache, check it has the published layout, and install it exactly as `pull` does."""
+    published = _published(name)
+    source = Path(source)
+    if not source.exists():
+        raise UserError(f"{source}: no such file or folder")
+    files = _files_to_import(published, source)
+    missing = [required for required in published.required if required not in files]
+    if missing:
+        raise UserError(f"{source} is not a {published.hub_id} checkpoint: missing {', '.join(missing)}")
+    for relative, path in files.items():
+        if relative.endswith(".ckpt"):
+            _check_torch_checkpoint(path)
+    revision = revision or snapshot_revision(source)
+    if revision is None:
+        raise UserError(f"cannot tell which revision of {published.hub_id} {source} is; "
+                        "pass --revision (the hub commit, or a tag you downloaded)")
+    staging = _fresh_staging(weights_dir, "import", published)
+    try:
+        for relative, path in files.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staging / relative)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(f"could not copy {source} into {weights_dir}: {exc.strerror} ({exc.filename})") from None
+    return _install(staging, published, revision, weights_dir)
+
+
+def _published(name: str) -> PublishedWeights:
+    if name not in PUBLISHED:
+        raise UserError(f"unknown weights {name!r}; known: {', '.join(sorted(PUBLISHED))}")
+    return PUBLISHED[name]
+
+
+def _fresh_staging(weights_dir: Path, verb: str, published: PublishedWeights) -> Path:
+    staging = weights_dir / f".{verb}-{published.model_dir}"
+    try:
+        weights_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise UserError(f"weights cache {weights_dir} is not writable: {exc.strerror}; "
+                        "fix its permissions or point ORCH_WEIGHTS_DIR elsewhere") from None
+    return staging
+
+
+def _install(staging: Path, published: PublishedWeights, revision: str, weights_dir: Path) -> WeightsManifest:
+    """Hash every file, write weights.json, and swap the folder into place (shared by pull and import)."""
+    files = {p.relative_to(staging).as_posix(): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
     manifest = WeightsManifest(model=published.model_dir, kind="pretrained", hub_id=published.hub_id,
-                               revision=commit, files=files)
-    atomic_write_text(staging / "weights.json", manifest.model_dump_json(indent=2) + "\n")
+                               revision=revision, files=files)
+    try:
+        atomic_write_text(staging / "weights.json", manifest.model_dump_json(indent=2) + "\n")
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(f"could not write {staging / 'weights.json'}: {exc.strerror}") from None
     target = weights_dir / published.model_dir
     old = weights_dir / f".old-{published.model_dir}"
+    shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
     staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
     return manifest
+
+
+def _files_to_import(published: PublishedWeights, source: Path) -> dict[str, Path]:
+    """Relative name -> file. A single file is the checkpoint itself (named as published); a folder
+    contributes what `pull` would download (its patterns), without hub caches or git metadata."""
+    if source.is_file():
+        if len(published.required) != 1:
+            raise UserError(f"{published.hub_id} is a folder of files: pass the downloaded snapshot folder, not {source.name}")
+        return {published.required[0]: source}
+    found = {}
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source).as_posix()
+        if (not path.is_file() or relative.split("/")[0] in (".cache", ".git", ".gitattributes")
+                or relative == "weights.json"):
+            continue
+        if any(fnmatch.fnmatch(relative, pattern) for pattern in published.patterns):
+            found[relative] = path
+    return found
+
+
+def _check_torch_checkpoint(path: Path) -> None:
+    """A torch/Lightning checkpoint is a zip holding a pickled dict with a state_dict (checked
+    without torch: the host never imports it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickled = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+            holds_state = bool(pickled) and b"state_dict" in archive.read(pickled[0])
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UserError(f"{path}: not a torch checkpoint ({exc})") from None
+    if not holds_state:
+        raise UserError(f"{path}: not a Lightning checkpoint (no state_dict inside)")
+
+
+def snapshot_revision(source: Path) -> str | None:
+    """The hub commit a download came from: the `snapshots/<commit>/` folder of the hub cache, or
+    the commit recorded in `.cache/huggingface/download/*.metadata` by a `--local-dir` download."""
+    parts = Path(source).resolve().parts
+    for parent, part in zip(parts, parts[1:]):
+        if parent == "snapshots" and HUB_COMMIT.match(part):
+            return part
+    folder = source if source.is_dir() else source.parent
+    for metadata in sorted((folder / ".cache" / "huggingface" / "download").rglob("*.metadata")):
+        first = metadata.read_text().splitlines()[:1]
+        if first and HUB_COMMIT.match(first[0].strip()):
+            return first[0].strip()
+    return None
 
 
 def installed(weights_dir: Path) -> list[tuple[str, WeightsManifest | str]]:
@@ -88,6 +197,17 @@ def pull_command(name: str, revision: str) -> None:
     """Download published weights into the cache (needs the hub; recorded with revision and sha256)."""
     manifest = pull(name, revision, paths.weights_dir())
     click.echo(f"pulled {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
+               f"{paths.weights_dir() / manifest.model}")
+
+
+@weights_group.command("import")
+@click.argument("name", type=click.Choice(sorted(PUBLISHED)))
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--revision", help="hub commit or tag the files came from (default: read from a hub snapshot's path)")
+def import_command(name: str, path: Path, revision: str | None) -> None:
+    """Install weights downloaded elsewhere: a hub snapshot folder, or Lag-Llama's lag-llama.ckpt."""
+    manifest = import_local(name, path, revision, paths.weights_dir())
+    click.echo(f"imported {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
                f"{paths.weights_dir() / manifest.model}")
 
 

@@ -78,8 +78,10 @@ class Provenance(StrictModel):
     weights_sha256: Sha256 | None = None  # sha256 of the weights.json loaded, if any
     git_commit: str | None
     git_dirty: bool | None
-    executor: Literal["native", "docker", "compose", "direct"]
-    image_id: str | None = None
+    executor: Literal["native", "docker", "compose", "direct", "existing-python", "notebook"]
+    image_id: str | None = None  # the Docker image that ran the job: provenance, not identity
+    # existing-python only: each pinned package installed at another version (or missing), pin -> found
+    env_differences: dict[str, str] | None = None
     host_platform: str
     wall_seconds: NonNegFloat
     started_at: dt.datetime

@@ -3,11 +3,16 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
 
 REPO = Path(__file__).resolve().parent.parent
+JOB_STARTED = "[job] "  # the job's first log line, printed once the dataset is loaded
+EVENT_TIMEOUT = 180  # upper bound for any single wait on an event; reached only when something is broken
 
 
 def make_spec(manifest: DatasetManifest, model: str, env: str, horizon: int = 1, **hyper) -> ExperimentSpec:
@@ -28,3 +33,16 @@ def run_job_subprocess(spec: ExperimentSpec, data_dir: Path, out_dir: Path) -> s
         [sys.executable, "-m", "jobs", "run", "--spec", str(spec_file), "--data", str(data_dir), "--out", str(out_dir)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
+
+
+def wait_for(condition, what: str, timeout: float = EVENT_TIMEOUT, process: subprocess.Popen | None = None):
+    """Poll `condition` until it returns something truthy; fail (with orch's output) past `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"orch exited ({process.returncode}) before {what}: {process.communicate()}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")

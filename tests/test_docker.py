@@ -23,15 +23,19 @@ from click.testing import CliRunner
 
 from orchestrator.cli import cli
 from orchestrator.commands import docker as docker_commands
-from orchestrator.environments import ENVIRONMENTS, code_sha256
-from orchestrator.executors import AutoExecutor, get_executor, needs_native
+from orchestrator.environments import ENVIRONMENTS
+from orchestrator.executors import AutoExecutor, choose_executor, get_executor, needs_native
 from orchestrator.executors.base import JobRequest
-from orchestrator.executors.docker import (DockerExecutor, ImageBuilder, build_command, engine_status, image_tag,
+from orchestrator.environments import Environment
+from orchestrator.environments import IMAGE_PYTHON
+from orchestrator.executors.docker import (CHECKOUT_LABEL, PIDS_LIMIT, DockerExecutor, ImageBuilder, build_command,
+                                           checkout_id, engine_platform, engine_status, image_platform, image_tag, job_user,
                                            leftover_containers)
+from shared_schema.identity import lock_hash
 from orchestrator.registry import BY_SLUG, Resources
 from orchestrator.results import RESULT_FILE, load_result
-from orchestrator.runs import canonical_json, make_spec, plan_run
-from tests.helpers import REPO
+from orchestrator.runs import make_spec, plan_run
+from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, wait_for
 
 CI_BASE_IMAGE = "fdinvest-base:bookworm-py311"
 SKIP_ENV = "ORCH_SKIP_DOCKER"
@@ -101,31 +105,36 @@ def test_compose_files_match_the_registry():
 
 
 def test_every_experiment_has_a_compose_service():
+    """Every runnable experiment; the plan's rows that can never run here (MarketGPT, LENS) have none."""
     text = (REPO / "compose.yaml").read_text()
-    for slug in BY_SLUG:
-        assert f"\n  {slug}:\n" in text and f"command: [python, /compose/run.py, {slug}]" in text
+    for slug, experiment in BY_SLUG.items():
+        present = f"\n  {slug}:\n" in text and f"command: [python, /compose/run.py, {slug}]" in text
+        assert present is (experiment.unavailable is None), slug
 
 
-def test_compose_wrapper_derives_the_host_spec_and_run_key(bundled_data, tmp_path):
-    """compose/run.py must compute the spec and code hash exactly as the host does."""
+def _compose_wrapper():
     sys.path.insert(0, str(REPO / "compose"))
     try:
         import run as wrapper
     finally:
         sys.path.pop(0)
+    return wrapper
+
+
+def test_compose_wrapper_derives_the_host_spec_and_run_key(bundled_data, tmp_path):
+    """compose/run.py computes the spec, the environment identity and the run key with the host's
+    own code: on this host's Python and platform it gets the native run key."""
+    wrapper = _compose_wrapper()
     data_dir, manifest = bundled_data
     for slug in ("logreg-h1", "patchtst-h3", "timesfm-h1"):
         experiment = BY_SLUG[slug]
+        env = ENVIRONMENTS[experiment.env]
         template = json.loads((REPO / "compose" / "specs" / f"{slug}.json").read_text())
         spec = wrapper.make_spec(template, data_dir)
         assert spec == make_spec(experiment, manifest, "quick", 0)
-        assert wrapper.canonical_json(spec) == canonical_json(spec)
-        assert wrapper.code_sha256(template["code"], REPO) == code_sha256(ENVIRONMENTS[experiment.env])
-        if not ENVIRONMENTS[experiment.env].requirements.is_file():
-            continue
-        planned = plan_run(experiment, manifest, "quick", 0, wrapper.env_fingerprint(experiment.env, REPO),
-                           weights_dir=tmp_path)
-        assert wrapper.run_key(spec, template, REPO, tmp_path)["run_key"] == planned.key.run_key
+        assert wrapper.env_fingerprint(experiment.env, REPO) == env.native_fingerprint()
+        planned = plan_run(experiment, manifest, "quick", 0, env.native_fingerprint(), weights_dir=tmp_path)
+        assert wrapper.key_parts(spec, template, REPO, tmp_path) == planned.key
 
 
 def test_timesfm_builds_and_runs_as_linux_amd64_by_default(monkeypatch):
@@ -155,6 +164,15 @@ def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
     with pytest.raises(UserError, match="no Docker engine answers"):
         get_executor("docker")
     assert get_executor("auto").name == "native"
+    executor, why = choose_executor("auto")
+    assert executor.name == "native" and why == "native venvs (auto: no Docker engine answers: engine not reachable: nope)"
+
+
+def test_auto_says_it_chose_docker_and_why(engine, orch_home, monkeypatch):
+    monkeypatch.setenv("ORCH_EXECUTOR", "auto")
+    result = CliRunner().invoke(cli, ["plan", "logreg-h1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"executor: docker (auto: Docker {engine} answers)"), result.output
 
 
 # -- the real engine -----------------------------------------------------------------------------
@@ -165,9 +183,11 @@ def test_image_tag_follows_inputs_and_image_is_reused(sklearn_image, monkeypatch
     assert not again.built and again.image_id == sklearn_image.image_id
     monkeypatch.setenv("ORCH_BASE_IMAGE", "something-else:1")
     assert image_tag(env) != sklearn_image.tag  # a build arg is an input too
-    inspect = subprocess.run(["docker", "image", "inspect", "--format", "{{.Config.User}}", sklearn_image.tag],
+    inspect = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config}}", sklearn_image.tag],
                              capture_output=True, text=True)
-    assert inspect.stdout.strip() == "orch"  # non-root by default
+    config = json.loads(inspect.stdout)
+    assert config["User"] == "orch"  # non-root by default
+    assert config["Labels"][CHECKOUT_LABEL] == checkout_id()  # what prune may touch
 
 
 def test_job_killed_by_its_memory_limit_is_reported_as_oom(sklearn_image, sklearn_run, tmp_path, bundled_data):
@@ -196,14 +216,96 @@ def test_failing_job_reports_its_one_line_reason(sklearn_image, sklearn_run, tmp
 
 
 def test_data_mount_is_read_only_and_results_owned_by_host_user(sklearn_image, sklearn_run, tmp_path, bundled_data):
+    """The job writes as a non-root uid (the images' `orch` user when orch runs as root); what it
+    wrote belongs to the user who ran orch afterwards."""
     script = ("import os, sys\n"
               "open('/results/written.txt', 'w').write(str(os.getuid()))\n"
-              "try:\n    open('/data/x', 'w')\nexcept OSError as e:\n    print('job failed:', e, file=sys.stderr); sys.exit(4)\n")
+              "[options] = [l.split()[3] for l in open('/proc/self/mounts') if l.split()[1] == '/data']\n"
+              "print('job failed: /data mounted', options.split(',')[0], file=sys.stderr); sys.exit(4)\n")
     outcome, _ = _execute(["python", "-c", script], sklearn_run(), tmp_path, bundled_data[0])
-    assert outcome.returncode == 4 and "Read-only file system" in outcome.reason, outcome
+    assert outcome.returncode == 4 and outcome.reason == "job failed: /data mounted ro", outcome
     written = tmp_path / "staging" / "written.txt"
-    assert written.stat().st_uid == os.getuid() and written.read_text() == str(os.getuid())
+    assert written.read_text() == str(job_user()[0]) != "0"
+    assert (written.stat().st_uid, written.stat().st_gid) == (os.getuid(), os.getgid())
+    assert tmp_path.joinpath("staging").stat().st_uid == os.getuid()
     assert not (bundled_data[0] / "x").exists()
+
+
+def test_running_job_container_is_sandboxed(sklearn_image, sklearn_run, tmp_path, bundled_data):
+    """docker inspect of a RUNNING job container: non-root user, read-only root filesystem with a
+    /tmp tmpfs, every capability dropped, no-new-privileges, a pids limit, no network."""
+    cancel = threading.Event()
+    probe = ("import os, time\n"
+             "open('/tmp/ok', 'w').write('tmp is writable')\n"
+             "try:\n    open('/app/x', 'w'); print('ROOTFS WRITABLE')\nexcept OSError:\n    print('rootfs read-only')\n"
+             "time.sleep(120)\n")
+    worker = threading.Thread(target=_execute, args=(["python", "-c", probe], sklearn_run(), tmp_path, bundled_data[0]),
+                              kwargs={"cancel": cancel})
+    worker.start()
+    try:
+        names: list[str] = []
+        deadline = time.monotonic() + 60
+        while not names and time.monotonic() < deadline:
+            names = leftover_containers(os.getpid())
+            time.sleep(0.2)
+        assert names, "the job container never started"
+        [info] = json.loads(subprocess.run(["docker", "inspect", names[0]], capture_output=True, text=True).stdout)
+        top = subprocess.run(["docker", "exec", names[0], "id", "-u"], capture_output=True, text=True)
+    finally:
+        cancel.set()
+        worker.join(timeout=60)
+    host, config = info["HostConfig"], info["Config"]
+    assert info["State"]["Running"]
+    assert config["User"] == f"{job_user()[0]}:{job_user()[1]}" and not config["User"].startswith("0:")
+    assert top.stdout.strip() == str(job_user()[0]) != "0", top
+    assert host["ReadonlyRootfs"] is True
+    assert "/tmp" in host["Tmpfs"]
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["PidsLimit"] == PIDS_LIMIT
+    assert host["NetworkMode"] == "none"
+    assert host["Memory"] == 1024 * 2**20 and host["NanoCpus"] == 10**9
+    assert leftover_containers(os.getpid()) == []
+    log = (tmp_path / "staging" / "job.log").read_text()
+    assert "rootfs read-only" in log and "ROOTFS WRITABLE" not in log
+
+
+def test_prune_removes_only_images_this_checkout_built(engine):
+    """On a shared engine, another checkout's (or a hand-made) fdinvest-<env> image is never touched."""
+    env = Environment(f"prunetest{uuid.uuid4().hex[:6]}", ())
+    repo = f"fdinvest-{env.name}"
+    base = os.environ.get("ORCH_BASE_IMAGE", CI_BASE_IMAGE)
+
+    def make(tag: str, checkout: str | None) -> str:
+        labels = ["--label", f"{CHECKOUT_LABEL}={checkout}"] if checkout else []
+        done = subprocess.run(["docker", "build", "-q", *labels, "-t", f"{repo}:{tag}", "-"],
+                              input=f"FROM {base}\n", capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        assert done.returncode == 0, done.stderr
+        return f"{repo}:{tag}"
+
+    mine_old, mine_new = make("mine-old", checkout_id()), make("mine-new", checkout_id())
+    others, unlabelled = make("other-checkout", "0123456789ab"), make("by-hand", None)
+    try:
+        ImageBuilder.prune(env, keep=mine_new)
+        present = subprocess.run(["docker", "image", "ls", repo, "--format", "{{.Repository}}:{{.Tag}}"],
+                                 capture_output=True, text=True).stdout.split()
+        assert mine_old not in present
+        assert {mine_new, others, unlabelled} <= set(present)
+    finally:
+        subprocess.run(["docker", "image", "rm", mine_old, mine_new, others, unlabelled], capture_output=True)
+
+
+def test_unobtainable_base_image_says_what_to_do(engine, orch_home, monkeypatch):
+    """An engine but no registry: one line naming ORCH_BASE_IMAGE, `orch build` and --executor native."""
+    monkeypatch.setenv("ORCH_BASE_IMAGE", f"fdinvest-no-such-base-{uuid.uuid4().hex[:6]}:1")
+    result = CliRunner().invoke(cli, ["run", "logreg-h1", "--executor", "docker"])
+    assert result.exit_code == 2, result.output
+    [line] = [l for l in result.output.splitlines() if l.startswith("Error:")]
+    assert "cannot be pulled" in line and "ORCH_BASE_IMAGE" in line and "`orch build`" in line and "--executor native" in line
+    assert "Traceback" not in result.output
+    doctor = json.loads(CliRunner().invoke(cli, ["doctor", "--json"], catch_exceptions=False).output)
+    [row] = [r for r in doctor if r["check"] == "docker executor"]
+    assert not row["ok"] and "ORCH_BASE_IMAGE" in row["detail"]
 
 
 def test_container_has_no_network(sklearn_image, sklearn_run, tmp_path, bundled_data):
@@ -240,13 +342,59 @@ def test_orch_run_executor_docker_end_to_end(sklearn_image, orch_home):
     [folder] = [p for p in orch_home["ORCH_RESULTS_DIR"].iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
     stored = load_result(folder)
     assert stored.provenance.executor == "docker"
-    assert stored.provenance.image_id == stored.provenance.env_fingerprint  # the image ID is the fingerprint
+    assert stored.provenance.image_id == sklearn_image.image_id  # provenance, not identity
+    assert stored.provenance.env_fingerprint == f"lock-{lock_hash(ENVIRONMENTS['sklearn'].requirements.read_bytes())}" \
+        f":py{IMAGE_PYTHON}:{engine_platform()}"
     tags = subprocess.run(["docker", "image", "inspect", "--format", "{{.RepoTags}}", stored.provenance.image_id],
                           capture_output=True, text=True).stdout
     assert "fdinvest-sklearn:" in tags
     assert (folder / "job.log").read_text().count("[job] done") == 1
+    assert "executor: docker (--executor docker" in result.output  # says what runs where
     again = CliRunner().invoke(cli, ["plan", "logreg-h1", "--executor", "docker", "--json"], catch_exceptions=False)
-    assert json.loads(again.output)[0]["action"] == "skip"  # cached under the image ID
+    assert json.loads(again.output)[0]["action"] == "skip"
+
+
+def _plan_action(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["plan", "logreg-h1", "--json", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)[0]
+
+
+def test_native_and_docker_results_serve_each_other(sklearn_image, orch_home):
+    """Same pins, same Python, same platform: one cache whichever executor ran the job."""
+    assert ENVIRONMENTS["sklearn"].native_fingerprint() == DockerExecutor().fingerprint(ENVIRONMENTS["sklearn"])
+    native = CliRunner().invoke(cli, ["run", "logreg-h1", "--executor", "native"], catch_exceptions=False)
+    assert native.exit_code == 0, native.output
+    assert _plan_action("--executor", "docker")["action"] == "skip"
+    assert _plan_action("--executor", "auto")["action"] == "skip"
+    forced = CliRunner().invoke(cli, ["run", "logreg-h1", "--executor", "docker", "--force"], catch_exceptions=False)
+    assert forced.exit_code == 0, forced.output
+    [folder] = [p for p in orch_home["ORCH_RESULTS_DIR"].iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
+    assert load_result(folder).provenance.executor == "docker"  # the same folder: the same run key
+    assert _plan_action("--executor", "native")["action"] == "skip"
+
+
+def test_plan_never_builds_an_image(engine, orch_home, monkeypatch):
+    """`orch plan` is read-only: with inputs no image has been built for, it plans without building."""
+    monkeypatch.setenv("ORCH_BASE_IMAGE", f"fdinvest-never-built-{uuid.uuid4().hex[:6]}:1")
+    tag = image_tag(ENVIRONMENTS["sklearn"])
+    planned = _plan_action("--executor", "docker")
+    assert planned["action"] == "run" and planned["reason"] == "missing (never run)"
+    assert subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0
+
+
+def test_differing_python_is_explained_and_reusable_on_request(orch_home, monkeypatch):
+    """A result from another Python (same pins) is not silently reused: the plan says why, and
+    --reuse-across-executors takes it."""
+    ran = CliRunner().invoke(cli, ["run", "logreg-h1", "--executor", "native"], catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    monkeypatch.setattr("orchestrator.environments.python_version", lambda: "3.99")
+    planned = _plan_action("--executor", "native")
+    assert planned["action"] == "run"
+    assert planned["reason"] == (f"environment changed (python {IMAGE_PYTHON} -> 3.99); same pins: "
+                                 "--reuse-across-executors reuses it")
+    reused = _plan_action("--executor", "native", "--reuse-across-executors")
+    assert reused["action"] == "skip" and "cached from a native run" in reused["reason"], reused
 
 
 def test_sigint_to_orch_removes_its_containers(sklearn_image, orch_home):
@@ -254,29 +402,38 @@ def test_sigint_to_orch_removes_its_containers(sklearn_image, orch_home):
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "run", "gboost-h1", "--executor", "docker", "--set", "max_iter=100000"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not leftover_containers(process.pid):
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.3)
+    # The container is running the job once its first line reaches the log; bounded, never reached when healthy.
+    staging = orch_home["ORCH_RESULTS_DIR"] / ".staging"
+    wait_for(lambda: any(JOB_STARTED in log.read_text() for log in staging.glob("*/job.log")), "the job to start",
+             process=process)
     assert leftover_containers(process.pid), "the job container never started"
-    time.sleep(2)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=90)
+    _, err = process.communicate(timeout=EVENT_TIMEOUT)
     assert process.returncode == 130, err
     assert leftover_containers(process.pid) == [], "containers left behind after Ctrl-C"
 
 
-def test_docker_compose_up_gives_the_orch_result_layout(sklearn_image, orch_home):
+def _compose(orch_home) -> tuple[list[str], dict[str, str]]:
     project = f"orchtest{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, **{k: str(v) for k, v in orch_home.items()},
-           "ORCH_UID": str(os.getuid()), "ORCH_GID": str(os.getgid())}
-    base = ["docker", "compose", "--project-directory", str(REPO), "-f", str(REPO / "compose.yaml"), "-p", project]
+    env = {**os.environ, **{k: str(v) for k, v in orch_home.items()}}
+    return ["docker", "compose", "--project-directory", str(REPO), "-f", str(REPO / "compose.yaml"), "-p", project], env
+
+
+def test_docker_compose_up_gives_the_orch_result_layout(sklearn_image, orch_home):
+    """`docker compose up <service>` with no settings, whoever owns results/ (root in CI): the job
+    runs as the images' non-root user, the result belongs to the owner of results/, and
+    `orch run --executor docker` reuses it (one run key for both)."""
+    base, env = _compose(orch_home)
+    results = orch_home["ORCH_RESULTS_DIR"]
+    results.mkdir()
     try:
         config = subprocess.run(base + ["config", "--format", "json"], env=env, capture_output=True, text=True)
         assert config.returncode == 0, config.stderr
         services = json.loads(config.stdout)["services"]
         assert services["timesfm-h1"]["platform"] == "linux/amd64"
-        assert services["logreg-h1"]["network_mode"] == "none"
+        service = services["logreg-h1"]
+        assert service["network_mode"] == "none" and service["read_only"] is True and service["cap_drop"] == ["ALL"]
+        assert service["security_opt"] == ["no-new-privileges:true"] and service["pids_limit"] == PIDS_LIMIT
         up = subprocess.run(base + ["up", "--no-build", "--abort-on-container-exit", "--exit-code-from", "logreg-h1",
                                     "logreg-h1"], env=env, capture_output=True, text=True, timeout=600)
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
@@ -290,22 +447,35 @@ def test_docker_compose_up_gives_the_orch_result_layout(sklearn_image, orch_home
     stored = json.loads((folder / RESULT_FILE).read_text())
     assert stored["provenance"]["executor"] == "compose"
     assert load_result(folder).spec == make_spec(BY_SLUG["logreg-h1"], _manifest(orch_home), "quick", 0)
+    owner = (results.stat().st_uid, results.stat().st_gid)
+    assert all((p.stat().st_uid, p.stat().st_gid) == owner for p in [folder, *folder.iterdir()])
+    assert (results / ".staging").stat().st_uid == owner[0]
+    assert (folder / "job.log").read_text().startswith("[compose] the job runs as uid 1000,")
+    rerun = CliRunner().invoke(cli, ["run", "logreg-h1", "--executor", "docker"], catch_exceptions=False)
+    assert rerun.exit_code == 0 and "1 cached" in rerun.output, rerun.output
+
+
+def test_docker_compose_up_exits_non_zero_and_says_job_failed_once(sklearn_image, orch_home):
+    data = orch_home["ORCH_DATA_DIR"]
+    with open(data / "sp500.parquet", "ab") as parquet:
+        parquet.write(b"tampered")  # the job refuses a dataset that does not match its manifest
+    base, env = _compose(orch_home)
+    try:
+        up = subprocess.run(base + ["up", "--no-build", "--exit-code-from", "logreg-h1", "logreg-h1"], env=env,
+                            capture_output=True, text=True, timeout=600)
+    finally:
+        subprocess.run(base + ["down", "--remove-orphans"], env=env, capture_output=True)
+    output = up.stdout + up.stderr
+    assert up.returncode != 0, output
+    assert output.count("job failed:") == 1 and "does not match its manifest" in output, output
+    [failure] = list((orch_home["ORCH_RESULTS_DIR"] / "_failed").glob("*/failure.json"))
+    assert json.loads(failure.read_text())["kind"] == "crash"
 
 
 def _manifest(orch_home):
     from orchestrator.data.build import load_manifest
 
     return load_manifest(orch_home["ORCH_DATA_DIR"], "sp500")
-
-
-def test_timesfm_image_architecture_if_built(engine):
-    """The image itself, when this machine has built it (`orch build timesfm`)."""
-    done = subprocess.run(["docker", "image", "inspect", "--format", "{{.Architecture}}", "fdinvest-timesfm:latest"],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip("fdinvest-timesfm:latest not built here (the platform is checked via the build command above)")
-    expected = os.environ.get("ORCH_TIMESFM_PLATFORM", "linux/amd64").split("/")[-1]
-    assert done.stdout.strip() == expected
 
 
 def _suite_envs() -> list[str]:
@@ -316,6 +486,14 @@ def _suite_envs() -> list[str]:
 
 @pytest.mark.parametrize("env_name", _suite_envs())
 def test_image_suite_passes_inside_its_image(engine, env_name):
-    """`orch test-images <env>`: tests/images/<env>/ inside the built image (ORCH_IMAGE_SUITES=a,b narrows)."""
+    """`orch test-images <env>`: tests/images/<env>/ inside the built image (ORCH_IMAGE_SUITES=a,b narrows),
+    and the image that ran it has the env's platform (timesfm: linux/amd64 unless overridden); the
+    test builds what it checks, so it does not depend on test order."""
     result = CliRunner().invoke(cli, ["test-images", env_name], catch_exceptions=False)
     assert result.exit_code == 0, result.output[-4000:]
+    env = ENVIRONMENTS[env_name]
+    done = subprocess.run(["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", image_tag(env)],
+                          capture_output=True, text=True)
+    assert done.stdout.strip() == image_platform(env), done.stderr
+    if env_name == "timesfm":
+        assert image_platform(env) == os.environ.get("ORCH_TIMESFM_PLATFORM", "linux/amd64")

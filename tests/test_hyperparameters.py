@@ -12,6 +12,8 @@ from jobs.baselines import sklearn_models
 from jobs.common.errors import JobError
 from jobs.common.hyperparameters import DECLARED, HyperparameterError, check_hyperparameters
 from jobs.registry import ENTRYPOINTS
+from jobs.timer import job as timer_job
+from jobs.timer import profiles as timer_profiles
 from jobs.timesfm import job as timesfm_job
 from jobs.timesfm.probability import DEPENDENCE
 from jobs.torch_models import profiles
@@ -42,7 +44,7 @@ def test_torch_declaration_matches_the_config_classes(model):
         assert declared[key].kind == KIND_OF_DEFAULT[type(default)], key
         assert check_hyperparameters(model, {key: default}) == {key: default}
     if "pool" in declared:
-        assert declared["pool"].options == typing.get_args(Pool)
+        assert set(declared["pool"].options) <= set(typing.get_args(Pool))
     for profile in ("quick", "full"):
         check_hyperparameters(model, profiles.defaults(model, profile))
 
@@ -59,6 +61,13 @@ def test_timesfm_declaration_matches_the_job_settings():
     for profile in (timesfm_job.QUICK, timesfm_job.FULL):
         check_hyperparameters("timesfm", profile)
     assert DECLARED["timesfm"]["dependence"].options == DEPENDENCE
+
+
+def test_timer_declaration_matches_the_job_settings():
+    fields = {f.name for f in dataclasses.fields(timer_job.Settings)}
+    assert set(DECLARED["timer"]) == fields == set(timer_profiles.QUICK) == set(timer_profiles.FULL)
+    for profile in (timer_profiles.QUICK, timer_profiles.FULL):
+        assert check_hyperparameters("timer", profile) == profile
 
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
@@ -152,3 +161,11 @@ def test_set_for_experiments_without_a_job_is_refused(orch_home, monkeypatch):
     replace_experiment(monkeypatch, "gboost-h3", model="not-written-yet")
     result = orch("plan", "gboost-h3", "--set", 'C={"a":1}')
     assert result.exit_code == 2 and "none of the selected experiments has a job" in result.output
+
+
+def test_the_timer_job_refuses_what_the_declaration_refuses(bundled_data):
+    spec = make_spec(bundled_data[1], "timer", "torch", lookback_patches=0)
+    with pytest.raises(JobError, match="'lookback_patches' must be >= 1"):
+        timer_job.Settings.from_spec(spec)
+    settings = timer_job.Settings.from_spec(make_spec(bundled_data[1], "timer", "torch", probe_l2=0.5, max_steps=3.0))
+    assert settings.probe_l2 == (0.5,) and settings.max_steps == 3

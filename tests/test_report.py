@@ -90,6 +90,9 @@ def test_report_from_real_quick_baseline_runs(real_results, tmp_path):
             assert f"| BL-{tag}-H{horizon} {model}-h{horizon} | H{horizon} | classical | FLAGGED: quick |" in text
     assert len(skipped_lines) == 1 and "gboost-h1-s0-000000000000" in skipped_lines[0] and "invalid result.json" in skipped_lines[0]
     assert "_failed" not in text
+    # the coverage table lists what has no result, with the reason for rows that can never run
+    assert "| FD-23 | marketgpt-h1 | not applicable | MarketGPT (arXiv 2411.16585) generates NASDAQ ITCH" in text
+    assert "| FD-26 | lens-h3 | no public weights |" in text and "| FD-19 | timer-h1 | no result |" in text
     for name in ("roc-h1", "calibration-h1", "hist-h1", "roc-h3", "calibration-h3", "hist-h3"):
         figure = out / "figures" / f"{name}.png"
         assert figure.read_bytes()[:8] == PNG_MAGIC
@@ -129,7 +132,7 @@ def test_tampered_predictions_are_skipped_with_the_reason(real_results, tmp_path
     pq.write_table(table.set_column(3, "p", pa.array(shuffled, pa.float64())), copy / "predictions.parquet")
     loaded = load_results(tmp_path)
     assert loaded.experiments == []
-    assert "AUC from predictions" in loaded.skipped[0].reason
+    assert "auc: result.json says" in loaded.skipped[0].reason  # recomputed by the check `orch validate` uses
 
 
 # ---- synthetic results with planted truth -------------------------------------------------------

@@ -90,6 +90,19 @@ def test_predictions_contract_accepts_and_rejects():
         PredictionsFile.model_validate(predictions(y_true=[0, 2]))
 
 
+def test_predictions_point_score_column_is_nullable_and_checked():
+    five = {"date": "date32[day]", "split": "string", "y_true": "int8", "p": "double", "point_score": "double"}
+    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[0.01, -0.02])).point_score == [0.01, -0.02]
+    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[None, None])).point_score == [None, None]
+    assert PredictionsFile.model_validate(predictions()).point_score is None  # files written before the column
+    with pytest.raises(ValidationError, match="one value \\(or null\\) per row"):
+        PredictionsFile.model_validate(predictions(dtypes=five, point_score=[0.1]))
+    with pytest.raises(ValidationError, match="finite number"):
+        PredictionsFile.model_validate(predictions(dtypes=five, point_score=[float("nan"), 0.1]))
+    with pytest.raises(ValidationError, match="must come together"):
+        PredictionsFile.model_validate(predictions(point_score=[0.1, 0.2]))
+
+
 def test_exported_json_schema_files_match_models():
     """Fails when a model changes without `orch schema export` being rerun."""
     rendered = render_schemas()

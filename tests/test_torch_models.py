@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from jobs.torch_models.armattn import ARMAttention, ARMAttentionConfig
 from jobs.torch_models.autoformer import AutoformerConfig
 from jobs.torch_models.crossformer import CrossformerConfig
 from jobs.torch_models.dlinear import DLinearConfig
@@ -17,7 +18,8 @@ from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.timemixer import TimeMixerConfig
 from jobs.torch_models.zoo import ARCHITECTURES
 
-MODEL_NAMES = sorted(ARCHITECTURES)
+# patchtst-200m is PatchTST's own config and class under its larger default size: tested as patchtst.
+MODEL_NAMES = sorted(set(ARCHITECTURES) - {"patchtst-200m"})
 SMALL = 60_000
 CONTEXT, FEATURES = 80, 25
 
@@ -83,6 +85,12 @@ def test_200m_config_is_counted_without_allocating(name):
     assert config.d_model > sized_config(architecture, 2_000_000).d_model
 
 
+def test_patchtst_200m_is_patchtst_at_200m_parameters():
+    architecture = ARCHITECTURES["patchtst-200m"]
+    assert (architecture.config, architecture.model, dict(architecture.fixed)) == (PatchTSTConfig, PatchTST, {})
+    assert abs(architecture.count_parameters(sized_config(architecture, 200_000_000)) - 200_000_000) <= 20_000_000
+
+
 def test_unreachable_size_is_refused():
     with pytest.raises(ValueError, match="cannot be sized to 1,000 parameters"):
         sized_config(ARCHITECTURES["timemixer"], 1_000)
@@ -137,6 +145,7 @@ INVALID_CONFIGS = [
     (CrossformerConfig, {"win_size": 1}, "win_size must be >= 2"),
     (DLinearConfig, {"context_length": 1}, "context_length must be >= 2"),
     (AutoformerConfig, {"pool": "max"}, "pool must be 'mean' or 'last'"),
+    (ARMAttentionConfig, {"pool": "mean"}, "pool must be 'last'"),
 ]
 
 
@@ -180,3 +189,34 @@ def test_runs_under_bf16_autocast(name):
     logits.float().sum().backward()
     assert torch.isfinite(logits.float()).all()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_arma_attention_output_at_t_never_sees_step_t_plus_one():
+    """Changing day t+1 (and later) leaves every token at or before t unchanged; the change does
+    reach t+1, and the MA term (the residual e_t uses v_{t+1}) is what could have leaked it."""
+    torch.manual_seed(0)
+    model = ARMAttention(ARMAttentionConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0)).eval()
+    x = inputs(2)
+    for t in (0, 40, 78):
+        changed = x.clone()
+        changed[:, t + 1:] += 5.0
+        with torch.no_grad():
+            before, after = model.encode(x), model.encode(changed)
+        assert torch.allclose(before[:, : t + 1], after[:, : t + 1], atol=1e-6)
+        assert not torch.allclose(before[:, t + 1], after[:, t + 1])
+
+
+def test_arma_attention_moving_average_term_contributes():
+    """With the MA query/key zeroed, theta = tanh(0) = 0 and only the AR term is left: the output moves."""
+    torch.manual_seed(0)
+    model = ARMAttention(ARMAttentionConfig(d_model=32, n_heads=4, n_layers=1, d_ff=64, dropout=0.0)).eval()
+    x = inputs(2)
+    with torch.no_grad():
+        full = model.encode(x)
+        mixer = model.blocks[0].mixer
+        for layer in (mixer.ma_query, mixer.ma_key):
+            layer.weight.zero_()
+            layer.bias.zero_()
+        ar_only = model.encode(x)
+    assert torch.allclose(full[:, 0], ar_only[:, 0], atol=1e-6)  # no residual exists yet at the first step
+    assert not torch.allclose(full[:, 1:], ar_only[:, 1:])

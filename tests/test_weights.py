@@ -2,17 +2,20 @@
 
 import hashlib
 
+import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import cli
 from shared_schema import WeightsManifest
 
 
-def test_pull_offline_fails_cleanly(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("name", "hub_id"), [("lag-llama", "time-series-foundation-models/Lag-Llama"),
+                                              ("timer", "thuml/timer-base-84m")])
+def test_pull_offline_fails_cleanly(tmp_path, monkeypatch, name, hub_id):
     monkeypatch.setenv("ORCH_WEIGHTS_DIR", str(tmp_path))
-    result = CliRunner().invoke(cli, ["weights", "pull", "lag-llama"])
+    result = CliRunner().invoke(cli, ["weights", "pull", name])
     assert result.exit_code == 2
-    assert "could not pull time-series-foundation-models/Lag-Llama@main" in result.output
+    assert f"could not pull {hub_id}@main" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
@@ -28,4 +31,4 @@ def test_list_reports_random_init_and_absent(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["weights", "list"])
     assert result.exit_code == 0
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
-    assert "random-init" in lines["lag-llama"] and "absent" in lines["timesfm"]
+    assert "random-init" in lines["lag-llama"] and "absent" in lines["timesfm"] and "absent" in lines["timer"]

@@ -9,13 +9,19 @@ from shared_schema import WeightsSource
 
 @dataclass(frozen=True)
 class SplitPredictions:
+    """`point_score`: the point-forecast arm's score per window (see shared_schema.predictions),
+    None for models without a point forecast."""
+
     dates: np.ndarray
     y: np.ndarray
     p: np.ndarray
+    point_score: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not (len(self.dates) == len(self.y) == len(self.p)):
             raise ValueError("dates, y and p must have equal length")
+        if self.point_score is not None and len(self.point_score) != len(self.p):
+            raise ValueError("point_score must have one value per window")
 
 
 @dataclass(frozen=True)

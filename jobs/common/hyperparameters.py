@@ -128,6 +128,8 @@ PATCHTST = {"patch_len": whole(1, LENGTH), "stride": whole(1, LENGTH), "dropout"
 ARCHITECTURES: dict[str, dict[str, Param]] = {
     "patchtst": {**PATCHTST, "causal": flag(), "pool": POOL},
     "patchtst-causal": PATCHTST,  # causal and pool are fixed by the control
+    "patchtst-200m": {**PATCHTST, "causal": flag(), "pool": POOL},  # the same model at another size
+    "armattn": {"dropout": DROPOUT, "pool": choice("last")},  # causal: reads out its newest token
     "itransformer": {"dropout": DROPOUT},
     "timemixer": {"down_sampling_window": whole(2, LENGTH), "down_sampling_layers": whole(1, 32),
                   "moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT, "pool": POOL},
@@ -144,10 +146,12 @@ ARCHITECTURES: dict[str, dict[str, Param]] = {
 LOGREG = {"C": real(above=0, high=1e12), "max_iter": whole(1, STEPS)}
 GBOOST = {"max_iter": whole(1, STEPS), "learning_rate": real(above=0, high=10), "max_depth": whole(1, 1024),
           "min_samples_leaf": whole(1, BIG), "l2_regularization": real(low=0, high=1e12)}
-# -- foundation models (lagllama/job.py + lagllama/finetune.FineTuneSettings, timesfm/job.py) ------------
+# -- foundation models (lagllama/job.py + lagllama/finetune.FineTuneSettings, timesfm/job.py, timer/profiles.py)
 LAGLLAMA = {
     "mode": choice("zero-shot", "fine-tune"),
-    "num_samples": whole(1, 100_000),
+    "num_samples": whole(1, 100_000),  # even for H > 1 (antithetic pairs): checked by the job, which knows H
+    "history_padding": choice("first-value", "zero"),  # lagllama.data.PADDINGS
+    "rescale_each_step": flag(),
     "series": choice("high", "log-high"),  # lagllama.data.SERIES
     "model_context_length": whole(1, LENGTH),
     "use_kv_cache": flag(),
@@ -178,6 +182,20 @@ TIMESFM = {
     "predict_batch_size": whole(1, BATCH),
 }
 
+TIMER = {
+    "mode": choice("zero-shot", "fine-tune", "linear-probe"),
+    "lookback_patches": whole(1, 1024),  # patches of 96 days
+    "max_steps": whole(0, STEPS),
+    "batch_size": whole(1, BATCH),
+    "lr": real(above=0, high=10),
+    "eval_every": whole(1, STEPS),
+    "patience": whole(1, 100_000),
+    "max_train_windows": whole(0, BIG),
+    "max_val_segments": whole(0, BIG),
+    "probe_l2": Param("floats", above=0, high=1e12),
+    "predict_batch_size": whole(1, BATCH),
+}
+
 DECLARED: dict[str, dict[str, Param]] = {
     "logreg": LOGREG,
     "logreg-vol": LOGREG,
@@ -185,6 +203,7 @@ DECLARED: dict[str, dict[str, Param]] = {
     **{model: {**TORCH_TRAINING, **settings} for model, settings in ARCHITECTURES.items()},
     "lagllama": LAGLLAMA,
     "timesfm": TIMESFM,
+    "timer": TIMER,
 }
 
 

@@ -15,7 +15,7 @@ from jobs.common.contract import ModelOutput
 from jobs.common.dataset import load_dataset
 from jobs.common.errors import JobError
 from jobs.common.io import predictions_table, write_outputs
-from jobs.common.metrics import DECISION_RULE, choose_threshold, split_metrics
+from jobs.common.metrics import DECISION_RULE, auc_roc, choose_threshold, split_metrics
 from shared_schema import EnvironmentInfo, ExperimentSpec, JobResult, Timings
 
 BASE_PACKAGES = ("numpy", "pandas", "pyarrow", "pydantic")
@@ -69,8 +69,18 @@ def build_result(spec: ExperimentSpec, output: ModelOutput, total_seconds: float
             threads=thread_count(),
             packages=package_versions(BASE_PACKAGES + output.packages),
         ),
-        notes=output.notes,
+        notes={**output.notes, **point_score_aucs(output)},
     )
+
+
+def point_score_aucs(output: ModelOutput) -> dict[str, float]:
+    """AUC of the point-forecast arm beside the distribution's, so the pair shows in result.json."""
+    notes = {}
+    for name, part in (("val", output.val), ("test", output.test)):
+        value = None if part.point_score is None else auc_roc(part.y, part.point_score)
+        if value is not None:
+            notes[f"point_score_auc_{name}"] = round(value, 6)
+    return notes
 
 
 def _fmt(value: float | None) -> str:
@@ -89,6 +99,8 @@ def run_job(spec_path: Path, data_dir: Path, out_dir: Path, weights_dir: Path | 
     for name, part in (("val", output.val), ("test", output.test)):
         if not np.all(np.isfinite(part.p)) or part.p.min() < 0 or part.p.max() > 1:
             raise JobError(f"model produced invalid probabilities on {name} (NaN/inf or outside [0, 1])")
+        if part.point_score is not None and not np.all(np.isfinite(part.point_score)):
+            raise JobError(f"model produced a non-finite point_score on {name}")
     result = build_result(spec, output, time.perf_counter() - started)
     write_outputs(Path(out_dir), result, predictions_table(output))
     print(

@@ -10,6 +10,7 @@ of `torch.load` and then loads the weights strictly.
 
 import contextlib
 import importlib.util
+from collections import OrderedDict
 import sys
 import types
 from pathlib import Path
@@ -166,8 +167,15 @@ def _writable_legacy_module():
             raise NotImplementedError
 
     class NegativeLogLikelihood(DistributionLoss):
+        """Pickles as gluonts 0.14's @validated() class does: NEWOBJ_EX with the init arguments,
+        and `__init_args__` in the state, so the original package unpickles it as its own."""
+
         def __init__(self, beta: float = 0.0) -> None:
+            self.__init_args__ = OrderedDict(beta=beta)
             self.beta = beta
+
+        def __getnewargs_ex__(self):
+            return (), self.__init_args__
 
     for cls in (DistributionLoss, NegativeLogLikelihood):
         cls.__module__ = LEGACY_LOSS_MODULE

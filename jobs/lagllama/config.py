@@ -44,7 +44,7 @@ class LagLlamaConfig:
     rope_base: float = 10000.0
     dropout: float = 0.0
     norm_eps: float = 1e-5
-    minimum_scale: float = 1e-5
+    minimum_scale: float = 1e-10  # the published scaler's floor
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lags_seq", tuple(int(v) for v in self.lags_seq))

@@ -39,6 +39,9 @@ def barrier(frame: pd.DataFrame, rows: np.ndarray, threshold: float, series: str
     return np.log(level) if series == "log-high" else level
 
 
+PADDINGS = ("first-value", "zero")
+
+
 @dataclass(frozen=True)
 class SeriesData:
     """The padded series, its observed mask and the time features of every (padded) row."""
@@ -51,7 +54,11 @@ class SeriesData:
     pad: int
 
     @classmethod
-    def build(cls, frame: pd.DataFrame, config: LagLlamaConfig, series: str) -> "SeriesData":
+    def build(cls, frame: pd.DataFrame, config: LagLlamaConfig, series: str, padding: str = "first-value") -> "SeriesData":
+        """`padding`: the value standing for days before the first row, 'first-value' or the
+        published code's 'zero' (either way marked unobserved, so the scaler ignores it)."""
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         values = series_values(frame, series)
         if not np.all(np.isfinite(values)):
             raise ValueError("the HIGH series has missing or non-finite values")
@@ -60,7 +67,7 @@ class SeriesData:
         tf = time_features(dates)
         return cls(
             config=config,
-            values=np.concatenate([np.full(pad, values[0]), values]),
+            values=np.concatenate([np.full(pad, values[0] if padding == "first-value" else 0.0), values]),
             observed=np.concatenate([np.zeros(pad), np.ones(len(values))]),
             time_feat=np.concatenate([np.repeat(tf[:1], pad, axis=0), tf]),
             dates=dates,

@@ -38,11 +38,26 @@ class ForecastBatch:
 class SamplePaths:
     paths: torch.Tensor  # (B, S, H) in series units
     steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # per step (df, loc, scale), each (B*S,), scaled units
+    scaler: tuple[torch.Tensor, torch.Tensor]  # the robust scaler's (loc, scale) per path, (B*S, 1): series = scaled * scale + loc
 
 
 def draw_uniforms(batch: int, num_samples: int, horizon: int, generator: torch.Generator) -> torch.Tensor:
     u = torch.rand((batch, num_samples, horizon), generator=generator, dtype=torch.float64)
     return u.clamp(U_EPS, 1.0 - U_EPS)
+
+
+def antithetic_uniforms(batch: int, num_samples: int, horizon: int, generator: torch.Generator) -> torch.Tensor:
+    """Paths S/2.. use 1 - U of paths ..S/2: each pair's hits are negatively correlated (the path
+    is monotone in every U), which lowers the estimate's variance at no extra cost."""
+    if num_samples % 2:
+        raise ValueError(f"antithetic sampling needs an even number of paths, got {num_samples}")
+    u = draw_uniforms(batch, num_samples // 2, horizon, generator)
+    return torch.cat((u, 1.0 - u), dim=1)
+
+
+def median_uniforms(batch: int, horizon: int) -> torch.Tensor:
+    """One path of every step's conditional median (U = 0.5)."""
+    return torch.full((batch, 1, horizon), 0.5, dtype=torch.float64)
 
 
 def _student_t_quantile(df: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -56,8 +71,15 @@ def sample_paths(
     horizon: int,
     uniforms: torch.Tensor,
     use_cache: bool = True,
+    rescale_each_step: bool = False,
 ) -> SamplePaths:
-    """Joint sample paths over t+1..t+H: each sampled value is fed back as the next token."""
+    """Joint sample paths over t+1..t+H: each sampled value is fed back as the next token.
+
+    `rescale_each_step` is the published sampler's behaviour: the robust scaler is re-fitted on the
+    history plus the values sampled so far before every step (so no cache can be kept). Off, it is
+    fitted once on the history. Either way `ext` holds the path in the first fit's units."""
+    if use_cache and rescale_each_step:
+        raise ValueError("re-fitting the scaler at every step changes every token: it cannot use the key/value cache")
     config = model.config
     b, length = batch.history.shape
     if length != config.history_length:
@@ -82,22 +104,32 @@ def sample_paths(
     past_time_r = rep(batch.past_time) if batch.past_time is not None else None
     future_time_r = rep(batch.future_time) if batch.future_time is not None and horizon > 1 else None
 
+    observed_r = rep(batch.observed) if rescale_each_step else None
     for k in range(horizon):
+        step_loc, step_scale = loc_r, scale_r
         if not use_cache:
             positions = torch.arange(length - c, length + k)
             time_feat = None
             if past_time_r is not None:
                 time_feat = past_time_r if k == 0 else torch.cat((past_time_r, future_time_r[:, :k]), dim=1)
-            df, mu, sigma = (p[:, -1] for p in model(lag_tokens(config, ext, positions, loc_r, scale_r, time_feat)))
+            tokens_from = ext
+            if rescale_each_step and k > 0:
+                raw = ext * scale_r + loc_r
+                observed = torch.cat((observed_r, torch.ones_like(raw[:, length:])), dim=1)
+                step_loc, step_scale = scale_history(config, raw, observed)
+                tokens_from = (raw - step_loc) / step_scale
+            df, mu, sigma = (p[:, -1] for p in model(lag_tokens(config, tokens_from, positions, step_loc, step_scale, time_feat)))
         steps.append((df, mu, sigma))
         value = _student_t_quantile(df, mu, sigma, u[:, k])
+        if step_loc is not loc_r:  # back to the first fit's units, in which `ext` is kept
+            value = (value * step_scale[:, 0] + step_loc[:, 0] - loc_r[:, 0]) / scale_r[:, 0]
         ext = torch.cat((ext, value[:, None]), dim=1)
         if use_cache and k < horizon - 1:
             time_feat = future_time_r[:, k : k + 1] if future_time_r is not None else None
             token = lag_tokens(config, ext, torch.tensor([length + k]), loc_r, scale_r, time_feat)
             df, mu, sigma = (p[:, -1] for p in model(token, cache))
     paths = ext[:, length:] * scale_r + loc_r
-    return SamplePaths(paths=paths.reshape(b, num_samples, horizon), steps=steps)
+    return SamplePaths(paths=paths.reshape(b, num_samples, horizon), steps=steps, scaler=(loc_r, scale_r))
 
 
 def hit_probability(paths: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
@@ -105,3 +137,23 @@ def hit_probability(paths: torch.Tensor, thresholds: torch.Tensor) -> torch.Tens
 
     paths (B, S, H); thresholds (B,) in the same units."""
     return (paths.max(dim=-1).values >= thresholds[:, None]).double().mean(dim=-1)
+
+
+def antithetic_hit_probability(paths: torch.Tensor, thresholds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """P(hit) and its Monte Carlo standard error from antithetic paths (pair i = paths i and i + S/2):
+    the SE is the spread of the pair means over sqrt(pairs), per window. paths (B, S, H); thresholds (B,)."""
+    hits = (paths.max(dim=-1).values >= thresholds[:, None]).double()
+    half = hits.shape[1] // 2
+    pairs = 0.5 * (hits[:, :half] + hits[:, half:])
+    return pairs.mean(dim=-1), pairs.std(dim=-1) / half ** 0.5
+
+
+def exact_one_step_hit(first_step: SamplePaths, thresholds: torch.Tensor) -> torch.Tensor:
+    """H = 1: P(X_{t+1} >= threshold) from the Student-t itself (no sampling error). `first_step`
+    holds one path per window; its step-1 (df, loc, scale) are in scaled units."""
+    from scipy.stats import t as student_t
+
+    df, mu, sigma = (x.double().cpu().numpy() for x in first_step.steps[0])
+    loc, scale = (x.double().cpu().numpy()[:, 0] for x in first_step.scaler)
+    level = (thresholds.double().cpu().numpy() - loc) / scale
+    return torch.from_numpy(student_t.sf((level - mu) / sigma, df))

@@ -149,21 +149,24 @@ class Runner:
         return self.wrapper.model
 
     # -- zero-shot style forecasting through the package's compiled API ---------------------------
-    def forecast_quantiles(self, series: SplitSeries) -> np.ndarray:
-        """(n, H, 9) quantiles of log High_{t+1..t+H} from the package's `forecast`."""
+    def forecast_channels(self, series: SplitSeries) -> np.ndarray:
+        """(n, H, 10) of log High_{t+1..t+H} from the package's `forecast`: channel 0 the mean head,
+        channels 1..9 the 0.1..0.9 quantiles."""
         if not self._compiled:  # nnx splits the module at each call: fine-tuned values are used
             fc = self.tfm_model.forecast_config(self.spec.context_length, use_flip=self.settings.flip_invariance)
             fc = dataclasses.replace(fc, per_core_batch_size=self.settings.predict_batch_size)
             self.wrapper.compile(fc, dryrun=False)
             self._compiled = True
         inputs = [row.astype(np.float64) for row in series.context]  # `forecast` pads this list in place
-        _, quantiles = self.wrapper.forecast(horizon=self.spec.horizon, inputs=inputs)
-        return np.asarray(quantiles[:, : self.spec.horizon, 1:10], dtype=np.float64)
+        _, channels = self.wrapper.forecast(horizon=self.spec.horizon, inputs=inputs)
+        return np.asarray(channels[:, : self.spec.horizon, :10], dtype=np.float64)
 
-    def probabilities(self, series: SplitSeries) -> np.ndarray:
-        q = self.forecast_quantiles(series)
-        p = max_exceedance(q, series.c, dependence=self.settings.dependence, seed=self.spec.seed)
-        return np.clip(p, P_CLIP, 1 - P_CLIP)
+    def probabilities(self, series: SplitSeries) -> tuple[np.ndarray, np.ndarray]:
+        """P(hit) from the quantiles, and the point score from the mean head of the same forecast:
+        max_k mean_k - log(Close_t) - log(1 + threshold)."""
+        channels = self.forecast_channels(series)
+        p = max_exceedance(channels[..., 1:10], series.c, dependence=self.settings.dependence, seed=self.spec.seed)
+        return np.clip(p, P_CLIP, 1 - P_CLIP), channels[..., 0].max(axis=-1) - series.c
 
     # -- differentiable forward (fine-tune, probe) ------------------------------------------------
     def padded(self, context: np.ndarray):
@@ -394,6 +397,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     notes: dict = {
         "mode": settings.mode, "series": "log(high)", "dependence": settings.dependence,
         "flip_invariance": settings.flip_invariance, "context_length": spec.context_length,
+        "point_score": "mean head of the same forecast: max log(High/Close_t) over t+1..t+H - log(1+threshold)",
         "padded_context": int(tfm_model.pad_left(series["val"].context[:1])[0].shape[1]),
         "architecture": "TimesFM 2.5 200M" if resolved.arch is None else f"TimesFM 2.5 reduced {resolved.arch}",
     }
@@ -405,14 +409,14 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         notes["n_train_note"] = "zero-shot: no training windows were used; n_train counts those available"
         train_seconds = 0.0
         predict_started = time.perf_counter()
-        p_val, p_test = runner.probabilities(series["val"]), runner.probabilities(series["test"])
+        (p_val, point_val), (p_test, point_test) = runner.probabilities(series["val"]), runner.probabilities(series["test"])
     elif settings.mode == "fine-tune":
         train = _recent(series["train"], settings.max_train_windows)
         n_train = len(train.y)
         notes.update(fine_tune(runner, train, series["val"], settings, spec.seed))
         train_seconds = time.perf_counter() - train_started
         predict_started = time.perf_counter()
-        p_val, p_test = runner.probabilities(series["val"]), runner.probabilities(series["test"])
+        (p_val, point_val), (p_test, point_test) = runner.probabilities(series["val"]), runner.probabilities(series["test"])
     else:
         probs, n_train, info, probe_predict_seconds = linear_probe(runner, series, settings, spec.seed)
         notes.update(info)
@@ -420,12 +424,13 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         predict_started = time.perf_counter() - probe_predict_seconds
         p_val, p_test = probs["val"], probs["test"]
         n_parameters += int(info["probe_features"]) + 1
+        (_, point_val), (_, point_test) = runner.probabilities(series["val"]), runner.probabilities(series["test"])
     predict_seconds = time.perf_counter() - predict_started
     notes["load_seconds"] = round(load_seconds, 3)
     notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not np.isfinite(v))}
     return ModelOutput(
-        val=SplitPredictions(series["val"].dates, series["val"].y, p_val),
-        test=SplitPredictions(series["test"].dates, series["test"].y, p_test),
+        val=SplitPredictions(series["val"].dates, series["val"].y, p_val, point_val),
+        test=SplitPredictions(series["test"].dates, series["test"].y, p_test, point_test),
         n_parameters=n_parameters,
         n_train=max(int(n_train), 1),
         weights=resolved.source,

@@ -17,7 +17,7 @@ from jobs.common.errors import JobError
 from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import make_windows
-from jobs.torch_models.profiles import defaults
+from jobs.torch_models.profiles import FULL_HYPERPARAMETERS, defaults
 from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.trainer import TrainSettings, fit, make_deterministic, pick_device, predict_logits, probabilities
 from jobs.torch_models.zoo import ARCHITECTURES, Architecture
@@ -103,6 +103,8 @@ def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None
         notes={
             "device": str(device),
             "size_target": settings.size,
+            # A quick run at another size is a stand-in for the study's model (e.g. 100k for PatchTST 200M).
+            "full_profile_size": int(FULL_HYPERPARAMETERS[spec.model]["size"]),
             **shape,
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from jobs.torch_models.armattn import ARMAttention, ARMAttentionConfig
 from jobs.torch_models.autoformer import Autoformer, AutoformerConfig
 from jobs.torch_models.crossformer import Crossformer, CrossformerConfig
 from jobs.torch_models.dlinear import DLinear, DLinearConfig
@@ -56,4 +57,6 @@ ARCHITECTURES: dict[str, Architecture] = {
     "etsformer": Architecture(ETSformerConfig, ETSformer),
     "crossformer": Architecture(CrossformerConfig, Crossformer),
     "dlinear": Architecture(DLinearConfig, DLinear),
+    "armattn": Architecture(ARMAttentionConfig, ARMAttention),
+    "patchtst-200m": Architecture(PatchTSTConfig, PatchTST),  # same model; only its size default differs
 }

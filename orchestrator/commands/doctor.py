@@ -4,6 +4,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -27,6 +28,33 @@ def _docker_engine() -> tuple[bool, str]:
     return True, f"engine {done.stdout.strip()}"
 
 
+def _base_image_available(image: str) -> tuple[bool, str]:
+    """Images build FROM the base image: usable only if it is here or the registry hands it out."""
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0:
+        return True, f"base image {image} present"
+    try:
+        done = subprocess.run(["docker", "manifest", "inspect", image], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        done = None
+    if done is not None and done.returncode == 0:
+        return True, f"base image {image} pullable"
+    error = "" if done is None else (done.stderr.strip().splitlines() or ["not pullable"])[-1]
+    unreachable = done is None or any(word in error for word in ("dial tcp", "lookup", "connect", "timeout"))
+    why = "registry unreachable" if unreachable else error[:120]
+    return False, (f"base image {image} is not here and cannot be pulled ({why}); set ORCH_BASE_IMAGE to a local "
+                   "image, or use --executor native")
+
+
+def _free_space(folder: Path) -> tuple[float, str]:
+    """Free GiB where `folder` will live: itself, or its nearest existing parent (said so)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free / 2**30
+    where = f"{probe}" if probe == folder else f"{probe} (nearest existing parent of {folder}, not created yet)"
+    return free, f"{free:.1f} GiB free at {where}"
+
+
 def _accelerators() -> list[tuple[str, bool, str]]:
     checks = []
     if shutil.which("nvidia-smi"):
@@ -48,10 +76,16 @@ def collect() -> list[dict]:
         rows.append({"check": "JAX under emulation", "ok": False,
                      "detail": "the timesfm image defaults to linux/amd64; x86 JAX under Rosetta/QEMU can fail its "
                                "CPU-feature check - build it with platform linux/arm64 on this machine"})
-    ok, detail = _docker_engine()
+    engine_ok, detail = _docker_engine()
+    ok = engine_ok
+    if engine_ok:
+        from orchestrator.executors.docker import base_image
+
+        ok, base = _base_image_available(base_image())
+        detail = f"{detail}, {base}"
     rows.append({"check": "docker executor", "ok": ok,
                  "detail": f"{detail}; `auto` uses docker" + (" (torch: native, for MPS)" if sys.platform == "darwin" else "")
-                 if ok else f"{detail}; `auto` uses native"})
+                 if engine_ok else f"{detail}; `auto` uses native"})
     venvs = VenvManager()
     for env in ENVIRONMENTS.values():
         if env.requirements.is_file():
@@ -62,9 +96,8 @@ def collect() -> list[dict]:
     for name, available, detail in _accelerators():
         rows.append({"check": name, "ok": available, "detail": detail})
     for label, folder in (("results disk", paths.results_dir()), ("cache disk", paths.cache_dir())):
-        probe = folder if folder.exists() else paths.REPO_ROOT
-        free = shutil.disk_usage(probe).free / 2**30
-        rows.append({"check": label, "ok": free > 5, "detail": f"{free:.1f} GiB free at {probe}"})
+        free, detail = _free_space(folder)
+        rows.append({"check": label, "ok": free > 5, "detail": detail})
     return rows
 
 

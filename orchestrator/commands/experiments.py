@@ -1,6 +1,7 @@
 """`orch list | plan | run | status | validate`: the experiment matrix and its results."""
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -12,11 +13,11 @@ from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
-from orchestrator.executors import get_executor
+from orchestrator.executors import choose_executor
 from orchestrator.overrides import checked_overrides
 from orchestrator.planner import Decision, make_plan
 from orchestrator import registry
-from orchestrator.results import InvalidResult, ResultStore, load_result
+from orchestrator.results import InvalidResult, ResultStore, describe_os_error, is_run_folder, load_finished
 from orchestrator.runs import weights_manifest_sha256
 from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
 from orchestrator.selection import select
@@ -50,27 +51,54 @@ def selection_options(func):
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
+        click.option("--python", "interpreters", multiple=True, metavar="ENV=PATH",
+                     help="run env ENV's jobs with this existing interpreter (no venv build; its packages are checked "
+                          "against the env's pins and differences recorded) [env: ORCH_PYTHON_<ENV>]"),
+        click.option("--reuse-across-executors", "reuse_across", is_flag=True,
+                     help="reuse a result made with the same pins on another Python/platform (e.g. a native run on "
+                          "macOS for a Docker plan)"),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=()):
+def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
+    """ORCH_PYTHON_<ENV> for each env, overridden by `--python ENV=PATH`."""
+    chosen = {env: os.environ[f"ORCH_PYTHON_{env.upper()}"] for env in ENVIRONMENTS
+              if os.environ.get(f"ORCH_PYTHON_{env.upper()}")}
+    for pair in pairs:
+        env, sep, path = pair.partition("=")
+        if not sep or not path:
+            raise UserError(f"--python expects ENV=PATH, got {pair!r}")
+        if env not in ENVIRONMENTS:
+            raise UserError(f"--python {pair}: unknown env {env!r}; known: {', '.join(ENVIRONMENTS)}")
+        chosen[env] = path
+    return {env: Path(path).expanduser() for env, path in chosen.items()}
+
+
+def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=(),
+               interpreters=(), reuse_across=False, as_json=False):
     experiments = select(names, all_, models, horizons)
     checked = checked_overrides(overrides, experiments)
-    executor = get_executor(executor_name)
     data_dir = paths.data_dir()
-    manifest = ensure_dataset(data_dir, dataset)
+    manifest = ensure_dataset(data_dir, dataset)  # every input is checked before the executor is chosen
+    executor, why = choose_executor(executor_name, parse_interpreters(interpreters))
+    if not as_json:  # --json output stays parseable; the choice is for people
+        say(f"executor: {why}")
     store = ResultStore(paths.results_dir())
     decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store,
                           lambda env: executor.fingerprint(ENVIRONMENTS[env]), force,
-                          checked, paths.weights_dir())
+                          checked, paths.weights_dir(), reuse_across)
     return decisions, executor, store, data_dir
 
 
 def decision_rows(decisions: list[Decision]) -> list[list[str]]:
-    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason] for d in decisions]
+    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason, _estimate(d)] for d in decisions]
+
+
+def _estimate(decision: Decision) -> str:
+    return decision.experiment.resources.estimate.get(decision.run.spec.profile, "")
 
 
 @click.command("list")
@@ -82,7 +110,9 @@ def list_command(as_json: bool) -> None:
     for e in registry.EXPERIMENTS:
         stored = latest.get(e.slug)
         auc = stored.result.metrics["test"].auc if stored else None
-        if not e.implemented:
+        if e.unavailable is not None:
+            status = e.unavailable.status
+        elif not e.implemented:
             status = "not implemented"
         elif e.weights and weights_manifest_sha256(e, paths.weights_dir()) is None:
             status = "needs weights"
@@ -93,28 +123,33 @@ def list_command(as_json: bool) -> None:
             "status": status,
             "last_test_auc": auc,
             "last_profile": stored.result.spec.profile if stored else None,
+            "note": e.unavailable.reason if e.unavailable is not None else e.note,
         })
     if as_json:
         print_json(rows)
         return
     print_table(
-        "Experiments", ["id", "slug", "model", "env", "H", "status", "last test AUC"],
+        "Experiments", ["id", "slug", "model", "env", "H", "status", "last test AUC", "note"],
         [[r["id"], r["slug"], r["model"], r["env"], r["horizon"], r["status"],
-          f"{r['last_test_auc']:.3f} ({r['last_profile']})" if r["last_test_auc"] is not None else "-"] for r in rows],
+          f"{r['last_test_auc']:.3f} ({r['last_profile']})" if r["last_test_auc"] is not None else "-", r["note"] or ""]
+         for r in rows],
     )
 
 
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, as_json):
-    """Per experiment: run or skip, and why."""
-    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
+def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+                 reuse_across, as_json):
+    """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
+    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
+                               interpreters, reuse_across, as_json)
     if as_json:
         print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
-                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key} for d in decisions])
+                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key,
+                     "estimate": _estimate(d) or None} for d in decisions])
         return
-    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
 
 
 @click.command("run")
@@ -125,15 +160,18 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--timeout", type=click.FloatRange(min=1, max=MAX_TIMEOUT_S), callback=_finite_timeout,
               help="per-job timeout in seconds (default: per registry)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, jobs, keep_going,
-                dry_run, timeout, as_json):
+def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+                reuse_across, jobs, keep_going, dry_run, timeout, as_json):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
-        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides)
+        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
+        as_json)
     if dry_run:
-        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason"], decision_rows(decisions))
+        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
         return
     todo = [d for d in decisions if d.action == "run"]
+    if todo:
+        _prepare_results_folder(store)
     scheduler = Scheduler(executor_obj, store, data_dir, paths.weights_dir() if paths.weights_dir().is_dir() else None,
                           jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say)
     started = time.perf_counter()
@@ -159,6 +197,18 @@ def _refuse_unavailable(decisions: list[Decision]) -> None:
     first = next(iter(blocked.values()))
     others = f" (and {len(blocked) - 1} more: {', '.join(list(blocked)[1:6])})" if len(blocked) > 1 else ""
     raise UserError(f"{first.experiment.id} {first.experiment.slug} cannot run: {first.reason}{others}")
+
+
+def _prepare_results_folder(store: ResultStore) -> None:
+    """Refuse a read-only results folder before any job starts, and clear what killed runs left."""
+    try:
+        store.check_writable()
+        swept = store.sweep_abandoned()
+    except OSError as exc:
+        raise UserError(f"results folder {store.root} is not writable: {describe_os_error(exc)}; "
+                        "fix its permissions or point ORCH_RESULTS_DIR at a writable folder") from None
+    if swept:
+        say(f"removed {len(swept)} abandoned staging folder(s) left by a killed run: {', '.join(swept)}")
 
 
 def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int) -> list[JobOutcome]:
@@ -199,7 +249,10 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
         elif d.action == "skip":
             status, detail, secs = "cached", d.reason, "-"
         elif d.action == "unavailable":
-            status = "needs weights" if d.reason.startswith("needs pretrained weights") else "not implemented"
+            if d.experiment.unavailable is not None:
+                status = d.experiment.unavailable.status
+            else:
+                status = "needs weights" if d.reason.startswith("needs pretrained weights") else "not implemented"
             detail, secs = d.reason, "-"
         else:
             status, detail, secs = "not run", d.reason, "-"
@@ -221,13 +274,15 @@ def status_command(as_json: bool) -> None:
     store = ResultStore(paths.results_dir())
     finished = store.finished()
     failures = store.failures()
-    staging = sorted((store.root / ".staging").glob("*")) if (store.root / ".staging").is_dir() else []
+    staging = sorted(p for p in store.staging_root.iterdir() if p.is_dir()) if store.staging_root.is_dir() else []
+    abandoned = store.abandoned()
     if as_json:
         print_json({
             "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, "test_auc": s.result.metrics["test"].auc,
                           "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
             "failures": [f.model_dump(mode="json") for f in failures],
-            "in_progress_or_abandoned": [p.name for p in staging],
+            "in_progress": [p.name for p in staging if p not in abandoned],
+            "abandoned": [p.name for p in abandoned],
         })
         return
     print_table(f"Finished runs in {store.root}", ["folder", "test AUC", "profile", "weights", "finished"],
@@ -238,26 +293,28 @@ def status_command(as_json: bool) -> None:
         print_table("Failures", ["slug", "seed", "kind", "reason", "when"],
                     [[f.slug, f.seed, f.kind, f.reason[:100], f"{f.finished_at:%Y-%m-%d %H:%M}"] for f in failures[-20:]])
     if staging:
-        say(f"{len(staging)} staging folder(s) in {store.root / '.staging'} (a run in progress, or an abandoned one)")
+        say(f"{len(staging)} staging folder(s) in {store.staging_root}: {len(staging) - len(abandoned)} in progress, "
+            f"{len(abandoned)} abandoned by a killed orch (the next `orch run` removes those)")
 
 
 @click.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate_command(path: Path | None) -> None:
-    """Validate a run folder, a result.json, or every run under a results folder."""
+    """Validate a run folder, a result.json, or every run under a results folder: the schema, every
+    metric recomputed from predictions.parquet, and the run key (spec hash, key parts, folder name)."""
     path = path or paths.results_dir()
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     if path.is_file() or (path / "result.json").is_file():
         folders = [path]
     else:
-        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        folders = sorted(p for p in path.iterdir() if is_run_folder(p))
         if not folders:
             raise UserError(f"{path}: no run folders to validate")
     bad = 0
     for folder in folders:
         try:
-            result = load_result(folder)
+            result = load_finished(folder)
             note = " [random-init weights]" if result.weights.kind == "random-init" else ""
             click.echo(f"ok       {folder}  ({result.spec.slug}, test AUC {result.metrics['test'].auc}){note}")
         except InvalidResult as exc:

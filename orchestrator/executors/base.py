@@ -37,6 +37,7 @@ class ExecOutcome:
     oom: bool = False
     interrupted: bool = False
     image_id: str | None = None
+    env_differences: dict[str, str] | None = None  # existing-python: pinned package -> what is installed
 
     @property
     def ok(self) -> bool:
@@ -68,8 +69,9 @@ def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], 
     log_lock = threading.Lock()
     last_err: list[str] = []
     with open(request.log_path, "a", buffering=1) as log:
+        # stdin is a pipe nobody writes to: a lifeline (see lifeline.py) reads EOF when orch dies.
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, bufsize=1, start_new_session=True,
         )
 
@@ -100,11 +102,49 @@ def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], 
                     on_kill()
                 break
             time.sleep(0.1)
-        process.wait()
+        try:
+            process.wait(timeout=KILL_GRACE_SECONDS)  # immediate unless even SIGKILL has not ended it yet
+        except subprocess.TimeoutExpired:
+            pass  # stuck in the kernel: reported with no exit status rather than waited for forever
+        process.stdin.close()
+        _kill_leftovers(process)
         for reader in readers:
             reader.join(timeout=5)
     reason = next((line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else "")
     return process.returncode, reason, timed_out, interrupted
+
+
+def _kill_leftovers(process: subprocess.Popen) -> None:
+    """Whatever the job started in its process group must not outlive it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def killed_by(returncode: int | None) -> str | None:
+    """'killed by signal 9 (SIGKILL)' for a process a signal ended, else None."""
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "unknown signal"
+    return f"killed by signal {-returncode} ({name})"
+
+
+def oom_kill_count() -> int | None:
+    """The kernel's running count of OOM kills (Linux /proc/vmstat; memory-cgroup kills included),
+    or None where the kernel keeps no such record (macOS)."""
+    try:
+        with open("/proc/vmstat") as stats:
+            for line in stats:
+                name, _, value = line.partition(" ")
+                if name == "oom_kill":
+                    return int(value)
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def stop_process_group(process: subprocess.Popen) -> None:

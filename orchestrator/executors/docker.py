@@ -1,27 +1,38 @@
 """Docker executor: one image per environment, one container per job, driven through the docker CLI.
 
-Images are tagged `fdinvest-<env>:<inputs12>`, where inputs12 hashes everything that goes into the
-image (Dockerfile, requirements, shared_schema/ and jobs/ code, base image, build args, platform),
-so an image is rebuilt exactly when one of those changes. The image ID is the env fingerprint of the
-run key. Each job runs in a named container (dataset read-only at /data, its staging folder at
-/results, weights read-only at /weights, no network, CPU/memory limits from the registry, the host
-user's uid:gid) that is removed on success, failure, timeout and Ctrl-C.
+Images are built from the one images/Dockerfile (ENV_NAME picks the env's pins) and tagged
+`fdinvest-<env>:<inputs12>`, where inputs12 hashes everything that goes into the image (Dockerfile,
+requirements, shared_schema/ and jobs/ code, base image, build args, platform), so an image is
+rebuilt exactly when one of those changes. Each build is labelled with this checkout's id, and
+pruning touches only images this checkout built (the engine may be shared by several checkouts).
+
+The run key's environment part is the env's identity (lock hash + the images' Python + the image
+platform, see shared_schema/identity.py), known without building anything: `orch plan` never
+builds, and a native, Docker or compose run of the same pins shares its cache. The image ID is
+recorded as provenance.
+
+Each job runs in a named container, sandboxed: never as root (the image's `orch` user, uid 1000,
+when orch runs as root, with the staging folder handed to that uid and back afterwards; else the
+host user's own uid:gid), read-only root filesystem with a /tmp tmpfs, all capabilities dropped,
+no-new-privileges, a pids limit, no network, CPU/memory limits from the registry; dataset
+read-only at /data, its staging folder at /results, weights read-only at /weights. The container
+is removed on success, failure, timeout and Ctrl-C.
 
 Build inputs that must not change the image's identity travel in the build context's
-`.orch-build/` folder (see images/*/Dockerfile): the proxy CA bundle pip trusts during the build
+`.orch-build/` folder (see images/Dockerfile): the proxy CA bundle pip trusts during the build
 (ORCH_BUILD_CA, else PIP_CERT / REQUESTS_CA_BUNDLE / SSL_CERT_FILE) and local wheels
 (ORCH_BUILD_WHEELS, else PIP_FIND_LINKS when it is a folder), limited to the env's pinned packages.
 """
 
 import fcntl
+import functools
 import hashlib
 import io
 import os
 import platform as host_platform_module
-import re
 import shutil
+import socket
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -30,14 +41,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.environments import Environment
+from orchestrator.environments import IMAGE_PYTHON, Environment, package_key
 from orchestrator.errors import UserError
 from orchestrator.executors.base import ExecOutcome, JobRequest, run_streaming, thread_env
 from orchestrator.paths import REPO_ROOT, cache_dir
+from shared_schema.identity import platform_name
 
 IMAGE_PREFIX = "fdinvest-"
 CONTAINER_PREFIX = "orch-"
 CONTAINER_LABEL = "fdinvest.orch"
+CHECKOUT_LABEL = "fdinvest.checkout"
+DOCKERFILE = REPO_ROOT / "images" / "Dockerfile"
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+JOB_UID_GID = (1000, 1000)  # the images' `orch` user: who a job runs as when orch itself is root
+PIDS_LIMIT = 4096  # a fork bomb stops here; JAX/XLA and torch thread pools stay far below it
 CODE_DIRS = ("shared_schema", "jobs")
 OOM_EXIT = 137  # 128 + SIGKILL: what a container's main process returns when the kernel kills it
 
@@ -66,6 +83,15 @@ def docker(*args: str, timeout: float | None = 120, check: bool = False) -> subp
     return done
 
 
+@functools.cache
+def engine_platform() -> str:
+    """The engine's own platform in Docker's spelling (linux/amd64): where an image without an
+    explicit platform runs."""
+    done = docker("info", "--format", "{{.OSType}} {{.Architecture}}", timeout=30)
+    system, _, machine = done.stdout.strip().partition(" ")
+    return platform_name(system or "linux", machine or host_platform_module.machine())
+
+
 def host_has_nvidia_gpu() -> bool:
     if not shutil.which("nvidia-smi"):
         return False
@@ -78,23 +104,39 @@ def env_platform(env: Environment) -> str | None:
     return os.environ.get(f"ORCH_{env.name.upper()}_PLATFORM") or env.docker_platform
 
 
+def image_platform(env: Environment) -> str:
+    """Where the env's image runs: its explicit platform, else the engine's."""
+    return env_platform(env) or engine_platform()
+
+
+def base_image() -> str:
+    return os.environ.get("ORCH_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+
+
 def build_args(env: Environment) -> dict[str, str]:
     """Build args that change what is built, hence part of the tag (CA and wheels are not)."""
-    args = {}
+    args = {"ENV_NAME": env.name, "PYTHON_VERSION": IMAGE_PYTHON}
     if os.environ.get("ORCH_BASE_IMAGE"):
         args["BASE_IMAGE"] = os.environ["ORCH_BASE_IMAGE"]
-    if os.environ.get("ORCH_TORCH_INDEX_URL") and env.name in ("torch", "gluonts"):
+    if os.environ.get("ORCH_TORCH_INDEX_URL") and "torch" in env.pins():
         args["TORCH_INDEX_URL"] = os.environ["ORCH_TORCH_INDEX_URL"]
     return args
 
 
 def dockerfile(env: Environment) -> Path:
-    return env.folder / "Dockerfile"
+    """The one Dockerfile every env shares (the env is a build arg)."""
+    return DOCKERFILE
+
+
+@functools.cache
+def checkout_id() -> str:
+    """Names this checkout on a shared engine: images it built carry it as a label."""
+    return hashlib.sha256(f"{socket.gethostname()}:{REPO_ROOT.resolve()}".encode()).hexdigest()[:12]
 
 
 def input_files(env: Environment) -> list[tuple[str, Path]]:
     """(path in the build context, file) for everything the image is made from, sorted."""
-    files = [(f"images/{env.name}/Dockerfile", dockerfile(env)),
+    files = [("images/Dockerfile", DOCKERFILE),
              (f"images/{env.name}/requirements.txt", env.requirements)]
     for folder in CODE_DIRS:
         for path in sorted((REPO_ROOT / folder).rglob("*")):
@@ -128,7 +170,7 @@ def image_id(tag: str) -> str | None:
 
 def build_command(env: Environment, tags: list[str]) -> list[str]:
     """The `docker build` command line (context read from stdin as a tar stream)."""
-    command = ["docker", "build", "--file", f"images/{env.name}/Dockerfile"]
+    command = ["docker", "build", "--file", "images/Dockerfile", "--label", f"{CHECKOUT_LABEL}={checkout_id()}"]
     for tag in tags:
         command += ["--tag", tag]
     platform = env_platform(env)
@@ -152,25 +194,16 @@ def _wheel_dirs() -> list[Path]:
     return [Path(p) for p in raw.split() if not p.startswith(("http:", "https:")) and Path(p).is_dir()]
 
 
-def _pinned_names(requirements: Path) -> set[str]:
-    names = set()
-    for line in requirements.read_text().splitlines():
-        match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-        if match and not line.lstrip().startswith(("#", "-")):
-            names.add(re.sub(r"[-_.]+", "_", match.group(1)).lower())
-    return names
-
-
 def local_wheels(env: Environment) -> list[Path]:
     """Local wheels for the env's pinned packages that fit the image's platform (cp311 / any)."""
-    wanted = _pinned_names(env.requirements)
+    wanted = set(env.pins())
     arch = (env_platform(env) or f"linux/{host_platform_module.machine()}").split("/")[-1]
     arch_tags = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}.get(arch, arch)
     chosen = []
     for folder in _wheel_dirs():
         for wheel in sorted(folder.glob("*.whl")):
             parts = wheel.stem.split("-")
-            if len(parts) < 5 or re.sub(r"[-_.]+", "_", parts[0]).lower() not in wanted:
+            if len(parts) < 5 or package_key(parts[0]) not in wanted:
                 continue
             python_tag, plat = parts[-3], parts[-1]
             if (plat == "any" or arch_tags in plat) and ("cp311" in python_tag or python_tag.startswith("py3")):
@@ -231,8 +264,10 @@ class ImageBuilder:
 
     @staticmethod
     def prune(env: Environment, keep: str) -> None:
-        """Untag older content-hash builds of this env (an image a container still uses stays)."""
-        done = docker("image", "ls", f"{IMAGE_PREFIX}{env.name}", "--format", "{{.Repository}}:{{.Tag}}", timeout=60)
+        """Untag older content-hash builds of this env that this checkout built (an image a container
+        still uses stays); other checkouts' images on a shared engine are never touched."""
+        done = docker("image", "ls", f"{IMAGE_PREFIX}{env.name}", "--filter", f"label={CHECKOUT_LABEL}={checkout_id()}",
+                      "--format", "{{.Repository}}:{{.Tag}}", timeout=60)
         old = [t for t in done.stdout.split() if t not in (keep, latest_tag(env)) and not t.endswith(":<none>")]
         if old:
             docker("image", "rm", *old, timeout=300)
@@ -244,6 +279,7 @@ class ImageBuilder:
 
     def _build(self, env: Environment, tag: str, say: Callable[[str], None],
                on_line: Callable[[str], None] | None, no_cache: bool = False) -> float:
+        ensure_base_image(env)
         say(f"building image {tag} for env {env.name!r}"
             + (f" (platform {env_platform(env)})" if env_platform(env) else "") + "; first use of these inputs")
         started = time.perf_counter()
@@ -273,6 +309,30 @@ class ImageBuilder:
         return seconds
 
 
+def base_image_status() -> tuple[bool, str]:
+    """(present, one line) for the base image, without pulling: what `orch doctor` reports."""
+    base = base_image()
+    if docker("image", "inspect", base, timeout=60).returncode == 0:
+        return True, f"{base} is on this engine"
+    return False, (f"{base} is not on this engine: the first build pulls it (needs a registry); offline, set "
+                   f"ORCH_BASE_IMAGE to a local Python {IMAGE_PYTHON} image, or use --executor native")
+
+
+def ensure_base_image(env: Environment) -> None:
+    """The base image on the engine, pulled if needed; when it cannot be had (no registry), say
+    what to do in one line instead of docker's raw resolver error."""
+    base = base_image()
+    if docker("image", "inspect", base, timeout=60).returncode == 0:
+        return
+    pull = ["pull", base] + (["--platform", env_platform(env)] if env_platform(env) else [])
+    done = docker(*pull, timeout=900)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        raise UserError(f"base image {base} is not on this Docker engine and cannot be pulled ({last[:160]}): "
+                        f"set ORCH_BASE_IMAGE to a local Python {IMAGE_PYTHON} image and run `orch build`, "
+                        "or use --executor native")
+
+
 # -- jobs ----------------------------------------------------------------------------------------
 def container_name(request: JobRequest) -> str:
     return f"{CONTAINER_PREFIX}{request.run.spec.slug}-s{request.run.spec.seed}-{uuid.uuid4().hex[:8]}"
@@ -287,8 +347,7 @@ def run_command(request: JobRequest, image: str, name: str, env: Environment, gp
     command = [
         "docker", "run", "--name", name, "--pull", "never",
         "--label", f"{CONTAINER_LABEL}=1", "--label", f"{CONTAINER_LABEL}.pid={os.getpid()}",
-        "--network", "none",
-        "--user", f"{os.getuid()}:{os.getgid()}",
+        *sandbox_options(memory),
         "--cpus", f"{cpus:g}", "--memory", memory, "--memory-swap", memory,
         "--volume", f"{Path(request.data_dir).resolve()}:/data:ro",
         "--volume", f"{Path(request.staging).resolve()}:/results",
@@ -308,6 +367,30 @@ def run_command(request: JobRequest, image: str, name: str, env: Environment, gp
     if request.weights_dir is not None:
         command += ["--weights", "/weights"]
     return command
+
+
+def job_user() -> tuple[int, int]:
+    """Who a job runs as: the host user, unless that is root; then the images' `orch` user."""
+    return (os.getuid(), os.getgid()) if os.getuid() != 0 else JOB_UID_GID
+
+
+def sandbox_options(tmpfs_size: str) -> list[str]:
+    """`docker run` options every job and image suite gets: a non-root user, a read-only root
+    filesystem with a /tmp tmpfs (HOME and caches live there), no capabilities, no privilege
+    escalation, a pids limit, no network."""
+    uid, gid = job_user()
+    return ["--user", f"{uid}:{gid}", "--network", "none",
+            "--read-only", "--tmpfs", f"/tmp:rw,exec,nosuid,nodev,size={tmpfs_size}",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", str(PIDS_LIMIT)]
+
+
+def hand_over(folder: Path, uid: int, gid: int) -> None:
+    """Give a folder tree to uid:gid (orch running as root lends the job's staging folder to the
+    job's user, and takes it back before the host validates and commits it)."""
+    for root, dirs, files in os.walk(folder):
+        os.chown(root, uid, gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def remove_container(name: str) -> None:
@@ -333,10 +416,11 @@ class DockerExecutor:
         return self.images[env.name]
 
     def fingerprint(self, env: Environment) -> str:
-        """The image ID (built now when missing, so the run key is final before anything runs)."""
+        """The env's identity in its image (pins, the images' Python, the image platform): known
+        without building, so planning never builds."""
         if not env.requirements.is_file() or not dockerfile(env).is_file():
             return "image-unavailable"
-        return self._image(env, lambda line: print(f"[orch] {line}", file=sys.stderr, flush=True)).image_id
+        return env.identity(IMAGE_PYTHON, image_platform(env)).fingerprint
 
     def prepare(self, env: Environment, say: Callable[[str], None]) -> None:
         self.say = say
@@ -352,12 +436,17 @@ class DockerExecutor:
         command = run_command(request, image.image_id, name, env, gpus, self.job_command)
         with open(request.log_path, "a") as log:
             log.write(f"[orch] docker container {name} from {image.tag} ({image.image_id[:19]})\n")
+        lend = job_user() != (os.getuid(), os.getgid())
+        if lend:
+            hand_over(request.staging, *job_user())
         try:
             code, reason, timed_out, interrupted = run_streaming(
                 command, request, dict(os.environ), cwd=REPO_ROOT, on_kill=lambda: docker("kill", name, timeout=30))
             state = self._state(name)
         finally:
             remove_container(name)
+            if lend:
+                hand_over(request.staging, os.getuid(), os.getgid())
         exit_code = state.get("exit_code")
         if exit_code is None:
             exit_code = code

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from orchestrator.environments import Environment
 from orchestrator.errors import UserError
-from orchestrator.executors.base import ExecOutcome, JobRequest, run_streaming, thread_env
+from orchestrator.executors.base import ExecOutcome, JobRequest, killed_by, oom_kill_count, run_streaming, thread_env
 from orchestrator.paths import REPO_ROOT, cache_dir
+
+LIFELINE = Path(__file__).with_name("lifeline.py")
 
 
 class VenvManager:
@@ -22,7 +24,8 @@ class VenvManager:
         self.root = Path(root) if root else cache_dir() / "venvs"
 
     def path(self, env: Environment) -> Path:
-        return self.root / f"{env.name}-{env.native_fingerprint()}"
+        safe = env.native_fingerprint().replace(":", "-").replace("/", "-")  # ':' would break PATH
+        return self.root / f"{env.name}-{safe}"
 
     def python(self, env: Environment) -> Path:
         return self.path(env) / "bin" / "python"
@@ -80,8 +83,12 @@ class NativeExecutor:
             raise UserError(f"env {env.name!r} has no requirements file at {env.requirements}")
         self.venvs.ensure(env, say)
 
+    def python(self, env: Environment) -> Path:
+        """The interpreter a job of this env runs with."""
+        return self.venvs.python(env)
+
     def execute(self, request: JobRequest) -> ExecOutcome:
-        python = self.venvs.python(request.run.environment)
+        python = self.python(request.run.environment)
         command = [
             str(python), "-m", "jobs", "run",
             "--spec", str(request.staging / "spec.json"),
@@ -98,15 +105,24 @@ class NativeExecutor:
             "PYTHONHASHSEED": "0",
         }
         env.pop("VIRTUAL_ENV", None)
-        code, reason, timed_out, interrupted = run_streaming(command, request, env, cwd=REPO_ROOT)
-        # A SIGKILL we did not send is, on a desktop, almost always the kernel's OOM killer.
-        oom = code == -signal.SIGKILL and not (timed_out or interrupted)
+        oom_kills_before = oom_kill_count()
+        code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=REPO_ROOT)
+        # A SIGKILL we did not send is called out of memory only if the kernel's OOM killer ran meanwhile.
+        oom = (code == -signal.SIGKILL and not (timed_out or interrupted)
+               and oom_kills_before is not None and (oom_kill_count() or 0) > oom_kills_before)
         if timed_out:
             reason = f"timed out after {request.timeout_s:.0f}s"
         elif interrupted:
             reason = "interrupted"
         elif oom:
-            reason = "killed by SIGKILL (likely out of memory)"
+            reason = "killed by SIGKILL: out of memory (the kernel's OOM killer ran during the job)"
+        elif killed_by(code):
+            reason = killed_by(code)
         elif code != 0 and not reason:
             reason = f"exited with code {code}"
         return ExecOutcome(code, reason, timed_out=timed_out, oom=oom, interrupted=interrupted)
+
+
+def lifeline(command: list[str]) -> list[str]:
+    """The job under lifeline.py, so that it dies with orch even when orch is killed with -9."""
+    return [sys.executable, "-I", str(LIFELINE), *command]

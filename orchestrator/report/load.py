@@ -14,12 +14,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from orchestrator.registry import EXPERIMENTS
-from orchestrator.report.stats import auc
+from orchestrator.results import check_metrics
 from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
 
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
-AUC_TOLERANCE = 1e-6
 
 REFERENCE_MODEL = "patchtst"
 CAUSAL_MODEL = "patchtst-causal"
@@ -160,15 +159,7 @@ def read_run(folder: Path) -> Run:
         predictions = _read_predictions(predictions_path)
     except Exception as exc:
         raise ValueError(f"invalid {PREDICTIONS_FILE} (expected columns {list(PREDICTION_DTYPES)}; {_first_line(exc)})") from exc
-    for split in ("val", "test"):
-        rows = predictions[predictions["split"] == split]
-        metrics = result.metrics[split]
-        if len(rows) != metrics.n:
-            raise ValueError(f"{split}: {len(rows)} predictions but result.json says n={metrics.n}")
-        recomputed = auc(rows["y_true"].to_numpy(), rows["p"].to_numpy())
-        stated = float("nan") if metrics.auc is None else metrics.auc
-        if not (np.isnan(recomputed) and np.isnan(stated)) and not abs(recomputed - stated) <= AUC_TOLERANCE:
-            raise ValueError(f"{split}: AUC from predictions ({recomputed:.6f}) differs from result.json ({stated})")
+    check_metrics(result, predictions)  # the same check as `orch validate`; raises InvalidResult (a ValueError)
     return Run(folder=folder, result=result, predictions=predictions)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from orchestrator.registry import EXPERIMENTS
 from orchestrator.report.compare import (
     ALPHA,
     ROLE_CLASSICAL,
@@ -133,6 +134,17 @@ def _comparison_row(c: Comparison) -> list[str]:
     ]
 
 
+def _coverage_section(loaded: LoadedResults) -> list[Block]:
+    """Every registry experiment without a result here, with why: nothing of the matrix is dropped silently."""
+    present = {e.spec.slug for e in loaded.experiments}
+    rows = [[e.id, e.slug, e.unavailable.status if e.unavailable else "no result",
+             e.unavailable.reason if e.unavailable else "not run yet (see `orch plan`)"]
+            for e in EXPERIMENTS if e.slug not in present]
+    if not rows:
+        return []
+    return [Heading("Coverage: experiments without a result", 2), Table(["id", "slug", "status", "reason"], rows)]
+
+
 def _flag_section(loaded: LoadedResults) -> list[Block]:
     items: list[str | tuple[str, str]] = []
     for flag, meaning in FLAG_MEANING.items():
@@ -237,6 +249,7 @@ def compose(
         Paragraph("Test AUC: mean over seeds with a 95% block-bootstrap interval over test days. "
                   "p range: lowest p_min..highest p_max over seeds (mean per-seed sd)."),
     ]
+    blocks += _coverage_section(loaded)
     blocks += _comparison_section(analyses)
     blocks += [
         Heading("Decision table (research plan)", 2),

@@ -4,6 +4,7 @@ Every verdict names the numbers behind it; when the evidence is missing or flagg
 'not answerable yet' and lists what was excluded (and by which flag) and what is still needed.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from orchestrator.report.compare import (
     HorizonAnalysis,
 )
 from orchestrator.report.load import CAUSAL_MODEL, DEEP_FAMILIES, Experiment
+from orchestrator.report.next_steps import answering_step
 
 STATUS_NOT_ANSWERABLE = "not answerable yet"
 PURSUE_RATIO = 1.05
@@ -310,9 +312,17 @@ DECISION_RULES = (pursue_rule, equivalence_rule, attention_rule, pretraining_rul
 HYPOTHESES = (hypothesis_1, hypothesis_2, hypothesis_3, hypothesis_4)
 
 
+def _with_next_step(verdict: Verdict, analysis: HorizonAnalysis) -> Verdict:
+    """A 'not answerable yet' verdict also says what to run to answer it (next_steps.py)."""
+    if verdict.status != STATUS_NOT_ANSWERABLE:
+        return verdict
+    step = answering_step(analysis.horizon, analysis.experiments, needs_weights="pretrained weights" in verdict.detail)
+    return dataclasses.replace(verdict, detail=f"{verdict.detail} {step}")
+
+
 def decision_table(analyses: list[HorizonAnalysis]) -> list[Verdict]:
-    return [rule(analysis) for rule in DECISION_RULES for analysis in analyses]
+    return [_with_next_step(rule(analysis), analysis) for rule in DECISION_RULES for analysis in analyses]
 
 
 def hypothesis_verdicts(analyses: list[HorizonAnalysis]) -> list[Verdict]:
-    return [hypothesis(analysis) for hypothesis in HYPOTHESES for analysis in analyses]
+    return [_with_next_step(hypothesis(analysis), analysis) for hypothesis in HYPOTHESES for analysis in analyses]

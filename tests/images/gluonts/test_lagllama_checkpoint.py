@@ -104,6 +104,24 @@ def test_published_format_loads_strictly_only_through_the_shim(tmp_path):
     assert module.config == LagLlamaConfig()
 
 
+def test_written_loss_pickles_like_gluonts_validated_classes(tmp_path):
+    """gluonts 0.14's @validated() loss pickles through __getnewargs_ex__ (at torch.save's pickle
+    protocol 2: functools.partial(cls.__new__, cls, beta=...)) with `__init_args__` in its state;
+    the checkpoints written here do the same under the same class path, so the original package
+    rebuilds its own class."""
+    import pickletools
+    import zipfile
+
+    path = tmp_path / "lag-llama.ckpt"
+    save_published_checkpoint(path, LagLlamaModule(LagLlamaConfig(n_layer=1)))
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    globals_ = {arg for op, arg, _ in pickletools.genops(data) if op.name == "GLOBAL"}
+    assert {"functools partial", f"{LEGACY_LOSS_MODULE} NegativeLogLikelihood"} <= globals_
+    loss = read_checkpoint(path)["hyper_parameters"]["loss"]
+    assert dict(loss.__init_args__) == {"beta": 0.0} and loss.beta == 0.0
+
+
 def test_strict_load_rejects_a_checkpoint_that_does_not_fit(tmp_path):
     torch.manual_seed(0)
     module = LagLlamaModule(LagLlamaConfig())

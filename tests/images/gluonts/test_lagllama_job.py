@@ -59,7 +59,9 @@ def test_zero_shot_end_to_end_on_small_data(small_data, random_weights, tmp_path
     assert done.returncode == 0, done.stderr + done.stdout[-2000:]
     result = _check_result(tmp_path / "out", data_dir, manifest, 1, "zero-shot")
     assert result.notes["scored_rows_with_padded_history"] > 0  # the 2013-2018 slice lacks 1092 lags of history
-    assert result.notes["num_samples"] == 16
+    assert result.notes["num_samples"] == 0 and result.notes["probability"].startswith("H=1: exact Student-t tail")
+    assert result.notes["mc_se_max_test"] == 0.0 and "re-fits" in result.notes["departure_from_published"]
+    assert "point_score_auc_test" in result.notes
 
 
 def test_fine_tune_end_to_end_on_small_data(small_data, random_weights, tmp_path):
@@ -70,6 +72,7 @@ def test_fine_tune_end_to_end_on_small_data(small_data, random_weights, tmp_path
     assert done.returncode == 0, done.stderr + done.stdout[-2000:]
     result = _check_result(tmp_path / "out", data_dir, manifest, 3, "fine-tune")
     assert result.notes["finetune_epochs"] == 2 and result.notes["model_context_length"] == 16
+    assert 0 < result.notes["mc_se_max_val"] < 0.3  # 8 paths = 4 antithetic pairs: a large SE, recorded
     assert result.notes["finetune_full_history_only"] is False
     assert result.notes["finetune_best_val_nll"] <= result.notes["finetune_initial_val_nll"]
     assert "epoch 2: train NLL" in done.stdout
@@ -123,5 +126,27 @@ def test_same_spec_gives_the_same_probabilities(small_data, random_weights):
     dataset = load_dataset(data_dir, spec)
     first, second = run(spec, dataset, random_weights), run(spec, dataset, random_weights)
     assert np.array_equal(first.val.p, second.val.p) and np.array_equal(first.test.p, second.test.p)
+    assert np.array_equal(first.test.point_score, second.test.point_score) and np.isfinite(first.test.point_score).all()
     other = run(spec.model_copy(update={"seed": 1}), dataset, random_weights)
     assert not np.array_equal(first.test.p, other.test.p)
+
+
+def test_zero_history_padding_is_the_published_switch(small_data, random_weights):
+    """'zero' pads the days before the series with 0 as the published code does; rows with a full
+    history are untouched by it, padded rows (all rows of this short slice) may change."""
+    from jobs.common.dataset import load_dataset
+
+    data_dir, manifest = small_data
+    spec = make_spec(manifest, 1, mode="zero-shot", model_context_length=8)
+    zero = make_spec(manifest, 1, mode="zero-shot", model_context_length=8, history_padding="zero")
+    dataset = load_dataset(data_dir, spec)
+    first, padded = run(spec, dataset, random_weights), run(zero, dataset, random_weights)
+    assert first.notes["history_padding"] == "first-value" and padded.notes["history_padding"] == "zero"
+    assert not np.array_equal(first.test.p, padded.test.p)
+    # the published per-step scaler re-fit: its first step is the once-fitted one, so H=1 is unchanged
+    refit = run(make_spec(manifest, 1, mode="zero-shot", model_context_length=8, rescale_each_step=True), dataset, random_weights)
+    assert refit.notes["rescale_each_step"] is True and refit.notes["kv_cache"] is False
+    assert "departure_from_published" not in refit.notes and "departure_from_published" in first.notes
+    assert np.allclose(refit.test.p, first.test.p, atol=1e-9)
+    with pytest.raises(JobError, match="history_padding"):
+        run(make_spec(manifest, 1, history_padding="mean"), None, None)

@@ -10,7 +10,15 @@ from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.data import SeriesData, barrier
 from jobs.lagllama.features import lag_tokens, scale_history
 from jobs.lagllama.model import KVCache, LagLlamaModule
-from jobs.lagllama.sampling import draw_uniforms, hit_probability, sample_paths
+from jobs.lagllama.sampling import (
+    antithetic_hit_probability,
+    antithetic_uniforms,
+    draw_uniforms,
+    exact_one_step_hit,
+    hit_probability,
+    median_uniforms,
+    sample_paths,
+)
 
 
 def _frame(n: int, seed: int = 0) -> pd.DataFrame:
@@ -46,21 +54,25 @@ def test_hit_probability_counts_paths_whose_maximum_reaches_the_barrier():
     assert hit_probability(paths, torch.tensor([2.0, 0.5])).tolist() == [0.5, 0.5]
 
 
-@pytest.mark.parametrize("use_cache", [True, False])
-def test_random_walk_probability_matches_a_large_monte_carlo(use_cache):
-    """Joint behaviour over H=3: P(max of partial sums >= d), not a product of per-step marginals."""
+def _random_walk_case():
+    """Two windows of a Student-t random walk (in scaled units) and a barrier one step-scale above
+    today's value, in price units: (config, df, sigma, horizon, batch, barrier level)."""
     config = LagLlamaConfig(context_length=4)
     df, sigma, horizon = 5.0, 0.05, 3
     series = SeriesData.build(_frame(1300, seed=1), config, "high")
-    rows = np.array([1200, 1250])
-    batch = series.forecast_batch(rows, horizon)
+    batch = series.forecast_batch(np.array([1200, 1250]), horizon)
     history = batch.history.numpy().astype(np.float64)
     step = np.array([sigma * _iqr(h) for h in history])  # one step's scale in price units
-    distance = 1.0 * step  # barrier one step-scale above today's value
-    level = torch.from_numpy(history[:, -1] + distance)
+    return config, df, sigma, horizon, batch, torch.from_numpy(history[:, -1] + step)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_random_walk_probability_matches_a_large_monte_carlo(use_cache):
+    """Joint behaviour over H=3: P(max of partial sums >= d), not a product of per-step marginals."""
+    config, df, sigma, horizon, batch, level = _random_walk_case()
     model = StubModel(config, df, sigma, walk=True)
     samples = 20_000 if use_cache else 4_000
-    u = draw_uniforms(len(rows), samples, horizon, torch.Generator().manual_seed(3))
+    u = draw_uniforms(2, samples, horizon, torch.Generator().manual_seed(3))
     p = hit_probability(sample_paths(model, batch, horizon, u, use_cache=use_cache).paths.double(), level).numpy()
 
     eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))
@@ -89,6 +101,48 @@ def test_one_step_probability_matches_the_exact_student_t_tail():
     exact = stats.t.sf(z, df, loc=level, scale=sigma)
     assert np.all(exact > 0.02) and np.all(exact < 0.98)  # the check is not trivially 0 or 1
     assert np.allclose(p, exact, atol=4 * np.sqrt(0.25 / 40_000) + 1e-3), (p, exact)
+    # The job's H=1 path: the tail itself, from one median path (no sampling error at all).
+    median = sample_paths(StubModel(config, df, sigma, walk=False, level=level), batch, 1, median_uniforms(len(rows), 1))
+    assert np.allclose(exact_one_step_hit(median, barrier_level).numpy(), exact, rtol=1e-6, atol=1e-9)
+    assert np.allclose(median.paths[:, 0, 0].double().numpy(), level * scale[:, 0].double().numpy() + loc[:, 0].double().numpy(),
+                       rtol=1e-5)  # u = 0.5 is the Student-t median
+
+
+def test_rescaling_each_step_refits_the_scaler_on_history_plus_samples():
+    """The published sampler's re-fit: for a random walk in scaled units, each raw increment is
+    sigma * IQR(history + samples so far) * t-quantile(u); the once-fitted sampler uses the
+    history's IQR throughout, so its paths differ after the first step."""
+    config, df, sigma, horizon, batch, _ = _random_walk_case()
+    model = StubModel(config, df, sigma, walk=True)
+    u = draw_uniforms(2, 3, horizon, torch.Generator().manual_seed(7))
+    paths = sample_paths(model, batch, horizon, u, use_cache=False, rescale_each_step=True).paths.double().numpy()
+    once = sample_paths(model, batch, horizon, u, use_cache=False).paths.double().numpy()
+    history = batch.history.numpy().astype(np.float64)
+    for w in range(2):
+        for path in range(3):
+            raw = list(history[w])
+            for k in range(horizon):
+                expected = raw[-1] + sigma * _iqr(np.array(raw)) * stats.t.ppf(float(u[w, path, k]), df)
+                assert abs(paths[w, path, k] - expected) < 2e-3 * max(1.0, abs(expected) * 1e-2), (w, path, k)
+                raw.append(expected)
+    assert np.allclose(paths[:, :, 0], once[:, :, 0]) and not np.allclose(paths[:, :, 1:], once[:, :, 1:], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="cannot use the key/value cache"):
+        sample_paths(model, batch, horizon, u, use_cache=True, rescale_each_step=True)
+
+
+def test_antithetic_paths_reach_the_standard_error_target():
+    """2,500 antithetic paths over H=3: the recorded SE is <= 0.01 and the estimate is within 4 SE of
+    a 1,000,000-draw reference."""
+    config, df, sigma, horizon, batch, level = _random_walk_case()
+    u = antithetic_uniforms(2, 2500, horizon, torch.Generator().manual_seed(3))
+    assert torch.allclose(u[:, 1250:], 1 - u[:, :1250])
+    p, se = antithetic_hit_probability(sample_paths(StubModel(config, df, sigma, walk=True), batch, horizon, u).paths.double(), level)
+    eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))
+    reference = float((np.cumsum(eps, axis=1).max(axis=1) >= 1.0).mean())
+    assert torch.all(se <= 0.01) and torch.all(se > 0)
+    assert torch.all((p - reference).abs() < 4 * se + 0.002), (p, se, reference)
+    with pytest.raises(ValueError, match="even number"):
+        antithetic_uniforms(1, 7, 3, torch.Generator())
 
 
 @pytest.mark.parametrize("config", [LagLlamaConfig(), LagLlamaConfig(context_length=8, n_layer=2, n_head=2)],

@@ -37,6 +37,9 @@ def test_mode_end_to_end(bundled, small_weights, tmp_path, mode, horizon):
         assert list(pd.to_datetime(part["date"]).dt.date) == list(pd.to_datetime(frame["date"].iloc[rows]).dt.date)
         np.testing.assert_array_equal(part["y_true"].to_numpy(), frame[f"target_h{horizon}"].to_numpy()[rows])
     assert predictions["p"].between(0, 1).all() and predictions["p"].std() > 0
+    # the mean head's point score, from the same forecast, beside p on every window
+    assert predictions["point_score"].notna().all() and predictions["point_score"].std() > 0
+    assert "point_score_auc_test" in result.notes
     if mode == "fine-tune":
         assert result.notes["steps"] >= 2 and result.n_train == 64 and result.timings.train_seconds > 0
     if mode == "linear-probe":

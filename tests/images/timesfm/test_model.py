@@ -45,7 +45,7 @@ def test_forward_mirrors_the_package_decode(small_weights, series):
     spec, _, parts = series
     runner = _runner(small_weights, spec, mode="zero-shot", flip_invariance=False)
     sub = parts["val"].take(slice(0, 8))
-    q_package = runner.forecast_quantiles(sub)  # (8, 3, 9) through wrapper.compile + forecast
+    q_package = runner.forecast_channels(sub)[..., 1:]  # (8, 3, 9) quantiles through wrapper.compile + forecast
     values, masks = tfm_model.pad_left(sub.context)
     _, out, mu, sigma = tfm_model.forward(runner.module, jnp.asarray(values), jnp.asarray(masks))
     q_forward = np.asarray(out[:, :3, 1:]) * np.asarray(sigma)[:, None, None] + np.asarray(mu)[:, None, None]

@@ -12,10 +12,10 @@ REQUIREMENTS = Path("/app/images/torch/requirements.txt")
 
 
 def test_stack_imports_at_pinned_versions():
-    import numpy, pandas, pyarrow, pydantic, torch  # noqa: F401,E401
+    import numpy, pandas, pyarrow, pydantic, safetensors, torch  # noqa: F401,E401
 
     pins = dict(line.split("==") for line in REQUIREMENTS.read_text().splitlines() if "==" in line)
-    for name in ("numpy", "pandas", "pyarrow", "pydantic"):
+    for name in ("numpy", "pandas", "pyarrow", "pydantic", "safetensors"):
         assert importlib.metadata.version(name) == pins[name], name
     assert torch.__version__.split("+")[0] == pins["torch"]
 
@@ -60,3 +60,26 @@ def test_torch_job_end_to_end(model, make_spec, run_job):
     result = validate_outputs(out, spec)
     assert result.environment.packages.get("torch", "absent") != "absent"
     assert result.n_parameters > 0
+
+
+def test_timer_job_loads_a_published_layout_checkpoint(make_spec, dataset, tmp_path):
+    """Timer in its image: a random-init checkpoint in the published safetensors layout, loaded
+    strictly, one quick zero-shot job; the result says random-init and carries point scores."""
+    import subprocess
+    import sys
+
+    from jobs.timer.model import TimerConfig
+    from jobs.timer.weights import write_random_init
+
+    write_random_init(tmp_path / "weights", TimerConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                                        num_attention_heads=4))
+    spec = make_spec("timer", "torch", horizon=3, mode="zero-shot", max_train_windows=200)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "spec.json").write_text(spec.model_dump_json())
+    done = subprocess.run([sys.executable, "-m", "jobs", "run", "--spec", str(out / "spec.json"), "--data",
+                           str(dataset[0]), "--out", str(out), "--weights", str(tmp_path / "weights")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = validate_outputs(out, spec)
+    assert result.weights.kind == "random-init" and "point_score_auc_test" in result.notes

@@ -1,0 +1,76 @@
+"""The Timer weights cache: `<weights_dir>/timer/` = weights.json + the published `config.json` and
+`model.safetensors` of `thuml/timer-base-84m` (`orch weights pull timer`).
+
+Loading is strict and needs no `transformers`: the config's architecture keys build
+`model.TimerForPrediction`, and `safetensors` reads the tensors, which must match its state dict
+name for name and shape for shape. Tests and benchmarks write random-initialised checkpoints in
+the same layout (weights.json kind 'random-init').
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from jobs.common.errors import JobError
+from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
+from jobs.timer.model import TimerConfig, TimerForPrediction
+from shared_schema import WeightsManifest, WeightsSource
+
+MODEL_DIR = "timer"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+HUB_ID = "thuml/timer-base-84m"
+PULL_COMMAND = "orch weights pull timer"
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    config: TimerConfig
+    weights_file: Path
+    source: WeightsSource
+
+
+def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
+    """The cache's config and safetensors, hash-checked; fails fast (before any tensor is read)."""
+    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "Timer", PULL_COMMAND)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if name not in manifest.files:
+            raise JobError(f"{folder / MANIFEST_FILE} lists no {name}; run `{PULL_COMMAND}`")
+    try:
+        config = TimerConfig.from_json(folder / CONFIG_FILE)
+    except (ValueError, TypeError) as exc:
+        raise JobError(f"{folder / CONFIG_FILE}: not a Timer config ({exc})") from exc
+    source = WeightsSource(kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision,
+                           sha256=manifest.files[WEIGHTS_FILE])
+    return ResolvedWeights(config, folder / WEIGHTS_FILE, source)
+
+
+def load_published(resolved: ResolvedWeights) -> TimerForPrediction:
+    """Every published tensor into its module, float32; a missing, extra or mis-shaped name fails."""
+    from safetensors.torch import load_file
+
+    model = TimerForPrediction(resolved.config)
+    tensors = {name: tensor.float() for name, tensor in load_file(str(resolved.weights_file)).items()}
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise JobError(f"{resolved.weights_file}: does not fit the Timer architecture: {' '.join(str(exc).split())[:300]}") from exc
+    return model
+
+
+def write_random_init(weights_dir: Path, config: TimerConfig, seed: int = 0) -> Path:
+    """<weights_dir>/timer/{config.json, model.safetensors, weights.json}, random weights, published layout."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    model = TimerForPrediction(config)
+    folder = Path(weights_dir) / MODEL_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / WEIGHTS_FILE))
+    files = {name: sha256_file(folder / name) for name in (CONFIG_FILE, WEIGHTS_FILE)}
+    manifest = WeightsManifest(model=MODEL_DIR, kind="random-init", files=files)
+    (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2) + "\n")
+    return folder

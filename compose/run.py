@@ -152,6 +152,8 @@ def run_job(command: list[str], log_path: Path, user: tuple[int, int] | None) ->
         for thread in threads:
             thread.join()
     reason = next((line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else "")
+    if code < 0 and not reason.startswith("job failed:"):
+        return code, f"killed by signal {-code}"  # the container's own limit is reported by the engine (OOMKilled)
     return code, reason.removeprefix("job failed:").strip() or f"exited with code {code}"
 
 
@@ -220,7 +222,7 @@ def main(argv: list[str]) -> int:
         code, reason = run_job(command, staging / "job.log", user)
         give_to_results_owner(results, staging)
         if code != 0:
-            record_failure(results, folder_name, key, spec, "oom" if code == -9 else "crash", reason, staging / "job.log")
+            record_failure(results, folder_name, key, spec, "crash", reason, staging / "job.log")
             print(f"job failed: {reason}", file=sys.stderr, flush=True)
             return 1
         try:

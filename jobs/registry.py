@@ -23,6 +23,7 @@ ENTRYPOINTS: dict[str, tuple[str, str]] = {
     "armattn": ("torch", "jobs.torch_models.job:fit_predict"),
     "patchtst-200m": ("torch", "jobs.torch_models.job:fit_predict"),
     "timer": ("torch", "jobs.timer.job:run"),
+    "patchtst-high": ("torch", "jobs.torch_models.job:fit_predict"),
     "lagllama": ("gluonts", "jobs.lagllama.job:run"),
     "timesfm": ("timesfm", "jobs.timesfm.job:run"),
 }

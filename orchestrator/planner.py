@@ -7,7 +7,7 @@ from typing import Literal
 
 from orchestrator.registry import Experiment, Profile
 from orchestrator.results import FailureRecord, ResultStore, StoredResult
-from orchestrator.runs import PlannedRun, plan_runs, weights_manifest_sha256
+from orchestrator.runs import PlannedRun, dataset_folds, plan_runs, weights_manifest_sha256
 from shared_schema import DatasetManifest, JobResult
 from shared_schema.identity import EnvironmentIdentity
 
@@ -26,18 +26,19 @@ class Decision:
 class History:
     """What the results folder says about earlier runs, read once per plan instead of once per seed."""
 
-    newest: dict[tuple[str, int], JobResult]  # (slug, seed) -> newest finished result with provenance
+    newest: dict[tuple[str, int, int | None], JobResult]  # (slug, seed, fold) -> newest finished result
     last_failure: dict[str, FailureRecord]  # run key -> its latest failure
 
     @classmethod
     def read(cls, store: ResultStore) -> "History":
-        newest = {(s.result.spec.slug, s.result.spec.seed): s.result for s in store.finished() if s.result.provenance}
+        newest = {(s.result.spec.slug, s.result.spec.seed, s.result.spec.fold): s.result
+                  for s in store.finished() if s.result.provenance}
         return cls(newest, {record.run_key: record for record in store.failures()})
 
 
 def stale_reasons(run: PlannedRun, history: History) -> list[str]:
-    """Why the newest earlier result for the same experiment and seed no longer counts."""
-    earlier = history.newest.get((run.spec.slug, run.spec.seed))
+    """Why the newest earlier result for the same experiment, seed and fold no longer counts."""
+    earlier = history.newest.get((run.spec.slug, run.spec.seed, run.spec.fold))
     if earlier is None:
         return []
     old = earlier.provenance
@@ -93,8 +94,8 @@ def decide(run: PlannedRun, store: ResultStore, history: History, force: bool, r
                         f"or `orch weights import {experiment.weights} PATH` with a downloaded copy")
     cached, problem = store.lookup(run)
     if cached is not None and not force:
-        auc = cached.metrics["test"].auc
-        return Decision(experiment, run, "skip", f"cached ({run.folder_name}, test AUC {auc:.3f})" if auc is not None else "cached")
+        auc = cached.metrics["val"].auc  # blind mode: test metrics only in `orch report`
+        return Decision(experiment, run, "skip", f"cached ({run.folder_name}, val AUC {auc:.3f})" if auc is not None else "cached")
     if force:
         return Decision(experiment, run, "run", "forced")
     if problem is not None:
@@ -130,6 +131,7 @@ def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile:
         if runnable and experiment.env not in fingerprints:
             fingerprints[experiment.env] = fingerprint(experiment.env)
         env_fingerprint = fingerprints[experiment.env] if runnable else "not-runnable"
-        for run in plan_runs(experiment, manifest, profile, seeds, env_fingerprint, overrides, weights_dir):
-            decisions.append(decide(run, store, history, force, reuse_across))
+        for fold in dataset_folds(manifest):
+            for run in plan_runs(experiment, manifest, profile, seeds, env_fingerprint, overrides, weights_dir, fold):
+                decisions.append(decide(run, store, history, force, reuse_across))
     return decisions

@@ -134,6 +134,8 @@ BASELINE_MODELS = [
 CONTROL_MODELS = [
     _torch("patchtst-causal", "patchtst-causal", "transformer"),
     _torch("dlinear", "dlinear", "no-attention"),
+    # H1's same-input control: PatchTST on log High alone, the input the foundation models forecast from.
+    _torch("patchtst-high", "patchtst-high", "transformer"),
 ]
 
 

@@ -23,8 +23,13 @@ class PlannedRun:
         return run_folder_name(self.spec, self.key.run_key)
 
 
+def dataset_folds(manifest: DatasetManifest) -> list[int | None]:
+    """The folds every experiment runs on: [None] for a single split, 0..K-1 for walk-forward."""
+    return [fold.index for fold in manifest.folds] or [None]
+
+
 def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-              overrides: dict | None = None) -> ExperimentSpec:
+              overrides: dict | None = None, fold: int | None = None) -> ExperimentSpec:
     return ExperimentSpec(
         id=experiment.id,
         slug=experiment.slug,
@@ -33,7 +38,8 @@ def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profil
         horizon=experiment.horizon,
         threshold=manifest.threshold,
         context_length=experiment.context_length,
-        split_dates=manifest.split_dates,
+        split_dates=manifest.split_dates if fold is None else manifest.folds[fold].split_dates,
+        fold=fold,
         dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
         seed=seed,
         profile=profile,
@@ -52,10 +58,11 @@ def weights_manifest_sha256(experiment: Experiment, weights_dir: Path) -> str | 
 
 
 def plan_runs(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
-              env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None) -> list[PlannedRun]:
+              env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
+              fold: int | None = None) -> list[PlannedRun]:
     """One planned run per seed. What does not depend on the seed (the code and weights hashes,
     the spec's validation) is done once, so planning costs O(experiments), not O(seeds) hashing."""
-    template = make_spec(experiment, manifest, profile, DEFAULT_SEED, overrides)
+    template = make_spec(experiment, manifest, profile, DEFAULT_SEED, overrides, fold)
     environment = ENVIRONMENTS[experiment.env]
     code = code_sha256(environment)
     weights = weights_manifest_sha256(experiment, weights_dir) if weights_dir else None
@@ -69,5 +76,6 @@ def plan_runs(experiment: Experiment, manifest: DatasetManifest, profile: Profil
 
 
 def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None) -> PlannedRun:
-    return plan_runs(experiment, manifest, profile, [seed], env_fingerprint, overrides, weights_dir)[0]
+             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
+             fold: int | None = None) -> PlannedRun:
+    return plan_runs(experiment, manifest, profile, [seed], env_fingerprint, overrides, weights_dir, fold)[0]

@@ -32,6 +32,7 @@ class JobOutcome:
     seconds: float
     folder: Path | None
     test_auc: float | None = None
+    val_auc: float | None = None
 
 
 def host_has_gpu() -> bool:
@@ -204,7 +205,7 @@ class Scheduler:
             folder = self.store.record_failure(run, "invalid-result", str(exc), staging / LOG_FILE)
             return JobOutcome(decision, "failed", "invalid-result", str(exc), seconds, folder)
         folder = self.store.commit(staging, run)
-        return JobOutcome(decision, "ok", "ok", "", seconds, folder, result.metrics["test"].auc)
+        return JobOutcome(decision, "ok", "ok", "", seconds, folder, result.metrics["test"].auc, result.metrics["val"].auc)
 
 
 class Interrupted(UserError):

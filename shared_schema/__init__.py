@@ -4,7 +4,7 @@ Imports pydantic only, so the host and every job environment can load it.
 """
 
 from shared_schema.base import SCHEMA_VERSION
-from shared_schema.manifest import DatasetManifest, FeatureInfo, SplitDates, SplitSummary, SourceInfo
+from shared_schema.manifest import DatasetManifest, FeatureInfo, Fold, SplitDates, SplitSummary, SourceInfo
 from shared_schema.spec import DatasetRef, ExperimentSpec
 from shared_schema.result import (
     EnvironmentInfo,
@@ -21,6 +21,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DatasetManifest",
     "FeatureInfo",
+    "Fold",
     "SplitDates",
     "SplitSummary",
     "SourceInfo",

@@ -26,8 +26,11 @@ def sha256_text(text: str) -> str:
 
 def canonical_spec_json(spec) -> str:
     """The spec without its dataset reference: the dataset is a key part of its own, so a rebuilt
-    dataset reads as 'data changed', not also 'spec changed'. `spec` is an ExperimentSpec."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"dataset"}), sort_keys=True, separators=(",", ":"))
+    dataset reads as 'data changed', not also 'spec changed'. A single-split spec leaves out its
+    empty fold, so results made before walk-forward folds existed keep their keys. `spec` is an
+    ExperimentSpec."""
+    excluded = {"dataset"} | ({"fold"} if getattr(spec, "fold", None) is None else set())
+    return json.dumps(spec.model_dump(mode="json", exclude=excluded), sort_keys=True, separators=(",", ":"))
 
 
 def code_sha256(root: Path, entries: list[str] | tuple[str, ...]) -> str:
@@ -119,4 +122,6 @@ class KeyParts:
 
 
 def run_folder_name(spec, run_key: str) -> str:
-    return f"{spec.slug}-s{spec.seed}-{run_key[:12]}"
+    """<slug>[-f<fold>]-s<seed>-<key12>: the fold only for walk-forward specs."""
+    fold = getattr(spec, "fold", None)
+    return f"{spec.slug}{'' if fold is None else f'-f{fold}'}-s{spec.seed}-{run_key[:12]}"

@@ -42,6 +42,28 @@ class SourceInfo(StrictModel):
     seed: int | None = None
 
 
+class Fold(StrictModel):
+    """One walk-forward fold: train < train_end <= val < val_end <= test < test_end (expanding train).
+
+    Rows whose label window crosses a boundary are purged (not usable) for that fold."""
+
+    index: int = Field(ge=0)
+    train_end: dt.date
+    val_end: dt.date
+    test_end: dt.date
+    splits: dict[SplitName, SplitSummary]
+
+    @property
+    def split_dates(self) -> SplitDates:
+        return SplitDates(train_end=self.train_end, val_end=self.val_end)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Fold":
+        if not self.train_end < self.val_end < self.test_end:
+            raise ValueError(f"fold {self.index}: need train_end < val_end < test_end")
+        return self
+
+
 class DatasetManifest(StrictModel):
     schema_version: SchemaVersion = 1
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -56,6 +78,20 @@ class DatasetManifest(StrictModel):
     threshold: NonNegFloat
     split_dates: SplitDates
     splits: dict[SplitName, SplitSummary]
+    # "single": the `split` column; "walk-forward": also `split_f<k>` / `usable_f<k>_h<H>` per fold.
+    split_scheme: Literal["single", "walk-forward"] = "single"
+    folds: list[Fold] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _folds_match_scheme(self) -> "DatasetManifest":
+        if (self.split_scheme == "walk-forward") != bool(self.folds):
+            raise ValueError("folds are listed exactly when split_scheme is 'walk-forward'")
+        if [f.index for f in self.folds] != list(range(len(self.folds))):
+            raise ValueError("folds must be numbered 0..K-1 in order")
+        for earlier, later in zip(self.folds, self.folds[1:]):
+            if later.val_end < earlier.test_end:
+                raise ValueError(f"fold {later.index}'s test period overlaps fold {earlier.index}'s")
+        return self
 
     @property
     def feature_names(self) -> list[str]:

@@ -32,6 +32,8 @@ class ExperimentSpec(StrictModel):
     profile: Literal["quick", "full"]
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     hyperparameters: dict[str, HyperValue] = Field(default_factory=dict)
+    # Walk-forward fold of the dataset (its split_dates are that fold's); None for a single split.
+    fold: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _slug_matches_horizon(self) -> "ExperimentSpec":

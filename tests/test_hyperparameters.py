@@ -17,7 +17,7 @@ from jobs.timer import profiles as timer_profiles
 from jobs.timesfm import job as timesfm_job
 from jobs.timesfm.probability import DEPENDENCE
 from jobs.torch_models import profiles
-from jobs.torch_models.job import TRAINING_KEYS, Plan
+from jobs.torch_models.job import INPUT_SETS, TRAINING_KEYS, Plan
 from jobs.torch_models.layers import Pool
 from jobs.torch_models.zoo import ARCHITECTURES
 from orchestrator import registry
@@ -43,6 +43,7 @@ def test_torch_declaration_matches_the_config_classes(model):
     for key, default in defaults.items():
         assert declared[key].kind == KIND_OF_DEFAULT[type(default)], key
         assert check_hyperparameters(model, {key: default}) == {key: default}
+    assert declared["inputs"].options == INPUT_SETS
     if "pool" in declared:
         assert set(declared["pool"].options) <= set(typing.get_args(Pool))
     for profile in ("quick", "full"):

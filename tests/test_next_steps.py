@@ -4,10 +4,10 @@ from past full-profile runs only (real logreg runs in the sklearn venv)."""
 from click.testing import CliRunner
 
 from orchestrator.cli import cli
-from orchestrator.report.compare import ReportOptions, analyse
+from orchestrator.report.compare import ReportOptions
 from orchestrator.report.load import load_results
 from orchestrator.report.next_steps import answering_step, full_run_estimate
-from orchestrator.report.verdicts import STATUS_NOT_ANSWERABLE, hypothesis_verdicts
+from orchestrator.report.verdicts import STATUS_NOT_ANSWERABLE, evaluate_plan
 
 
 def orch(*args: str):
@@ -28,9 +28,9 @@ def test_not_answerable_verdicts_name_the_command_and_estimate_from_full_runs(or
     assert estimate.startswith(f"about {minutes:.0f} min for the 1 experiment(s) with a timed full-profile run")
     assert "not timed yet" in estimate
 
-    verdicts = hypothesis_verdicts(analyse(experiments, ReportOptions(n_resamples=50)))
+    verdicts = [v for outcome in evaluate_plan(experiments, ReportOptions(n_resamples=50)) for v in outcome.verdicts]
     open_h1 = [v for v in verdicts if v.status == STATUS_NOT_ANSWERABLE and v.horizon == 1]
     assert open_h1 and all("`orch run --all --horizon 1 --profile full --seeds 3`" in v.detail for v in open_h1)
-    foundation = next(v for v in open_h1 if v.topic.startswith("H1:"))
+    foundation = next(v for v in open_h1 if v.rule == "H1")
     assert "`orch weights pull lag-llama`" in foundation.detail
-    assert answering_step(1, experiments) in next(v for v in open_h1 if v.topic.startswith("H4:")).detail
+    assert answering_step(1, experiments) in next(v for v in open_h1 if v.rule == "H4").detail

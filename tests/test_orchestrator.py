@@ -238,3 +238,21 @@ def test_orchestrator_imports_no_job_stack():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_walk_forward_runs_one_job_per_fold_and_stays_blind_to_test(orch_home):
+    """Real sklearn jobs on two walk-forward folds of the bundled data; run/list show validation AUC only."""
+    built = orch("data", "build", "--folds", "2", "--out", str(orch_home["ORCH_DATA_DIR"]))
+    assert built.exit_code == 0, built.output
+    assert "fold 1: train < 2017-01-01 <= val < 2018-01-01 <= test < 2019-01-01" in built.output
+    run = orch("run", "logreg-h1", "--dataset", "sp500-wf2")
+    assert run.exit_code == 0, run.output
+    folders = run_folders(orch_home["ORCH_RESULTS_DIR"])
+    assert [f.name.split("-s0-")[0] for f in folders] == ["logreg-h1-f0", "logreg-h1-f1"]
+    specs = [json.loads((f / RESULT_FILE).read_text())["spec"] for f in folders]
+    assert [(s["fold"], s["split_dates"]["val_end"]) for s in specs] == [(0, "2017-01-01"), (1, "2018-01-01")]
+    assert "val AUC" in run.output and "test AUC" not in run.output
+    listed = orch("list")
+    assert "last val AUC" in listed.output and "test AUC" not in listed.output
+    assert "last test AUC" in orch("list", "--show-test").output
+    assert "val AUC=" in (folders[0] / "job.log").read_text() and "test AUC" not in (folders[0] / "job.log").read_text()

@@ -154,3 +154,18 @@ def test_mean_interval_of_a_constant_is_that_constant():
     counts = stats.block_bootstrap_counts(40, 50, 5, np.random.default_rng(8))
     interval = stats.mean_interval(np.full(40, 0.25), counts)
     assert interval.estimate == interval.low == interval.high == pytest.approx(0.25)
+
+
+def test_stratified_counts_keep_every_fold_whole_and_seed_draws_are_weights():
+    from orchestrator.report.stats import fold_auc, seed_draws, stratified_block_counts
+
+    folds = np.repeat([0, 1, 2], [40, 25, 35])
+    counts = stratified_block_counts(folds, 200, 10, np.random.default_rng(0))
+    for fold, size in ((0, 40), (1, 25), (2, 35)):
+        assert (counts[:, folds == fold].sum(axis=1) == size).all()  # no day crosses into another fold
+    draws = seed_draws(3, 200, np.random.default_rng(1))
+    assert np.allclose(draws.sum(axis=1), 1.0) and (draws == 1.0).any() and (draws < 1.0).any()
+    # fold-averaged AUC: a model ranking perfectly within each fold scores 1 even if its levels drift between folds
+    y = np.array([0, 1, 0, 1])
+    p = np.array([0.1, 0.2, 0.8, 0.9])
+    assert fold_auc(y, p, np.array([0, 0, 1, 1])) == 1.0 and fold_auc(y, p) == 0.75

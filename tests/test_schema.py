@@ -108,3 +108,17 @@ def test_exported_json_schema_files_match_models():
     rendered = render_schemas()
     on_disk = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.schema.json")}
     assert on_disk == rendered
+
+
+def test_manifest_refuses_overlapping_or_unlisted_folds(synthetic_data):
+    _, manifest = synthetic_data
+    summary = manifest.splits
+    fold = {"index": 0, "train_end": "2010-01-01", "val_end": "2011-01-01", "test_end": "2012-01-01", "splits": summary}
+    payload = manifest.model_dump(mode="json")
+    with pytest.raises(ValidationError, match="folds are listed exactly when"):
+        type(manifest).model_validate({**payload, "folds": [fold]})
+    overlapping = {**fold, "index": 1, "train_end": "2010-06-01", "val_end": "2011-06-01", "test_end": "2012-06-01"}
+    with pytest.raises(ValidationError, match="overlaps fold 0"):
+        type(manifest).model_validate({**payload, "split_scheme": "walk-forward", "folds": [fold, overlapping]})
+    following = {**fold, "index": 1, "train_end": "2011-01-01", "val_end": "2012-01-01", "test_end": "2013-01-01"}
+    assert len(type(manifest).model_validate({**payload, "split_scheme": "walk-forward", "folds": [fold, following]}).folds) == 2

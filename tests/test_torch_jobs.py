@@ -166,3 +166,22 @@ def test_cli_job_writes_a_valid_result(bundled_data, tmp_path):
     assert done.returncode == 0, done.stderr
     result = JobResult.model_validate_json((tmp_path / "out" / RESULT_FILE).read_text())
     assert result.spec.horizon == 3 and result.environment.threads == 1
+
+
+def test_same_input_control_sees_only_log_high_relative_to_the_close(bundled_data):
+    """patchtst-high (H1's control) sees log(High_s / Close_t) over its window and nothing else."""
+    from jobs.torch_models.job import model_inputs
+
+    data_dir, manifest = bundled_data
+    spec = spec_for(manifest, "patchtst-high")
+    assert plan(spec, ARCHITECTURES["patchtst-high"]).inputs == "high"
+    dataset = load_dataset(data_dir, spec)
+    data = model_inputs(dataset, 1, 80, "high")
+    assert data.feature_names == ["high"] and data.test.x.shape[2] == 1
+    t = int(data.test.row_index[0])
+    frame = dataset.frame
+    expected = np.log(frame["high"].to_numpy()[t - 79 : t + 1] / frame["close"].to_numpy()[t])
+    restored = data.test.x[0, :, 0] * data.normaliser.std[0] + data.normaliser.mean[0]
+    assert np.allclose(restored, expected, atol=1e-5)
+    with pytest.raises(JobError, match="'inputs' must be one of"):
+        plan(spec_for(manifest, "patchtst", inputs="volume"), ARCHITECTURES["patchtst"])

@@ -42,10 +42,21 @@ def load_dataset(data_dir: Path, spec: ExperimentSpec) -> Dataset:
         raise JobError(f"dataset has no target for horizon {spec.horizon} (has {manifest.horizons})")
     if abs(spec.threshold - manifest.threshold) > 1e-12:
         raise JobError(f"spec threshold {spec.threshold} differs from the dataset's {manifest.threshold}")
-    if spec.split_dates != manifest.split_dates:
-        raise JobError(f"spec split dates {spec.split_dates} differ from the dataset's {manifest.split_dates}")
+    if spec.fold is not None and spec.fold >= len(manifest.folds):
+        raise JobError(f"spec names walk-forward fold {spec.fold} but the dataset has {len(manifest.folds)} fold(s)")
+    expected = manifest.split_dates if spec.fold is None else manifest.folds[spec.fold].split_dates
+    if spec.split_dates != expected:
+        raise JobError(f"spec split dates {spec.split_dates} differ from the dataset's {expected}")
     try:
         frame = pd.read_parquet(parquet)
     except Exception as exc:
         raise JobError(f"{parquet}: unreadable parquet ({type(exc).__name__})") from exc
-    return Dataset(manifest=manifest, frame=frame)
+    return Dataset(manifest=manifest, frame=select_fold(frame, spec.fold, manifest.horizons))
+
+
+def select_fold(frame: pd.DataFrame, fold: int | None, horizons: list[int]) -> pd.DataFrame:
+    """Make a walk-forward fold's split/usable columns the ones every job reads ('split', 'usable_hH')."""
+    if fold is None:
+        return frame
+    chosen = {"split": frame[f"split_f{fold}"]} | {f"usable_h{h}": frame[f"usable_f{fold}_h{h}"] for h in horizons}
+    return frame.assign(**chosen)

@@ -114,6 +114,7 @@ POOL = choice("mean", "last")  # torch_models.layers.Pool
 TORCH_TRAINING = {
     "size": whole(1_000, BIG),  # target parameter count
     "max_train_windows": whole(0, BIG),  # 0 = every training window
+    "inputs": choice("all", "high"),  # job.INPUT_SETS: every feature, or H1's same-input control (High only)
     "epochs": whole(1, 100_000),
     "patience": whole(1, 100_000),
     "batch_size": whole(1, BATCH),
@@ -129,6 +130,7 @@ ARCHITECTURES: dict[str, dict[str, Param]] = {
     "patchtst": {**PATCHTST, "causal": flag(), "pool": POOL},
     "patchtst-causal": PATCHTST,  # causal and pool are fixed by the control
     "patchtst-200m": {**PATCHTST, "causal": flag(), "pool": POOL},  # the same model at another size
+    "patchtst-high": {**PATCHTST, "causal": flag(), "pool": POOL},  # the same model on the High input alone
     "armattn": {"dropout": DROPOUT, "pool": choice("last")},  # causal: reads out its newest token
     "itransformer": {"dropout": DROPOUT},
     "timemixer": {"down_sampling_window": whole(2, LENGTH), "down_sampling_layers": whole(1, 32),

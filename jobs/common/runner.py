@@ -104,7 +104,7 @@ def run_job(spec_path: Path, data_dir: Path, out_dir: Path, weights_dir: Path | 
     result = build_result(spec, output, time.perf_counter() - started)
     write_outputs(Path(out_dir), result, predictions_table(output))
     print(
-        f"[job] done: val AUC={_fmt(result.metrics['val'].auc)} test AUC={_fmt(result.metrics['test'].auc)} "
+        f"[job] done: val AUC={_fmt(result.metrics['val'].auc)} "
         f"in {result.timings.total_seconds:.1f}s",
         flush=True,
     )

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from jobs.common.contract import ModelOutput, SplitPredictions
@@ -16,7 +17,7 @@ from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
 from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.runner import thread_count
-from jobs.common.windows import make_windows
+from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_windows
 from jobs.torch_models.profiles import FULL_HYPERPARAMETERS, defaults
 from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.trainer import TrainSettings, fit, make_deterministic, pick_device, predict_logits, probabilities
@@ -25,6 +26,11 @@ from shared_schema import ExperimentSpec, WeightsSource
 
 PACKAGES = ("torch",)
 TRAINING_KEYS = frozenset(f.name for f in dataclasses.fields(TrainSettings)) - {"seed"}
+# What the model sees. 'high' is H1's same-input control: the foundation models forecast the High
+# series and are scored against today's close, so the control sees log(High_s / Close_t) over its
+# window and nothing else (no open/low/volume/indicators).
+INPUT_SETS = ("all", "high")
+DEFAULT_INPUTS = "all"
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class Plan:
 
     size: int
     max_train_windows: int
+    inputs: str
     training: TrainSettings
     architecture: dict[str, object]
 
@@ -52,8 +59,25 @@ def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
     return Plan(
         size=values["size"],
         max_train_windows=values["max_train_windows"],
+        inputs=values.get("inputs", DEFAULT_INPUTS),
         training=training,
         architecture={k: v for k, v in values.items() if k in tunable},
+    )
+
+
+def model_inputs(dataset: Dataset, horizon: int, context_length: int, inputs: str) -> WindowedData:
+    """Windows of every feature, or (inputs='high') of log(High_s / Close_t) alone: the close only
+    anchors the level, as it does when a foundation model's High forecast is turned into a score."""
+    if inputs == "all":
+        return make_windows(dataset, horizon, context_length)
+    data = make_windows(dataset, horizon, context_length, features=["high", "close"])
+
+    def high_only(split: SplitWindows) -> SplitWindows:
+        return dataclasses.replace(split, x=np.ascontiguousarray(split.x[:, :, :1]))
+
+    return WindowedData(
+        train=high_only(data.train), val=high_only(data.val), test=high_only(data.test),
+        normaliser=Normaliser(data.normaliser.mean[:1], data.normaliser.std[:1]), feature_names=["high"],
     )
 
 
@@ -67,7 +91,7 @@ def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None
     device = pick_device(spec.device)
     make_deterministic(spec.seed, device)
 
-    data = make_windows(dataset, spec.horizon, spec.context_length)
+    data = model_inputs(dataset, spec.horizon, spec.context_length, settings.inputs)
     recent = slice(-settings.max_train_windows, None) if settings.max_train_windows else slice(None)
     x_train, y_train = data.train.x[recent], data.train.y[recent]
     try:
@@ -105,6 +129,7 @@ def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None
             "size_target": settings.size,
             # A quick run at another size is a stand-in for the study's model (e.g. 100k for PatchTST 200M).
             "full_profile_size": int(FULL_HYPERPARAMETERS[spec.model]["size"]),
+            "inputs": settings.inputs,
             **shape,
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,

@@ -17,6 +17,7 @@ MODEL_NAMES = (
     "dlinear",
     "armattn",
     "patchtst-200m",  # the same PatchTST at the plan's 200M parameters (full profile)
+    "patchtst-high",
 )
 
 # The full profile: the published reference is PatchTST at 2M parameters.
@@ -49,15 +50,20 @@ QUICK_OVERRIDES: dict[str, int | float] = {
 # every listing of the experiment says so.
 SIZE_BY_MODEL: dict[str, int] = {"patchtst-200m": 200_000_000}
 
-FULL_HYPERPARAMETERS: dict[str, dict[str, int | float]] = {
-    name: {**FULL_DEFAULTS, **({"size": SIZE_BY_MODEL[name]} if name in SIZE_BY_MODEL else {})} for name in MODEL_NAMES
+# What a model sees (job.INPUT_SETS); models not listed see every feature ("all").
+# patchtst-high is H1's same-input control: PatchTST on the foundation models' univariate High input.
+INPUTS: dict[str, dict[str, str]] = {"patchtst-high": {"inputs": "high"}}
+
+FULL_HYPERPARAMETERS: dict[str, dict[str, int | float | str]] = {
+    name: {**FULL_DEFAULTS, **({"size": SIZE_BY_MODEL[name]} if name in SIZE_BY_MODEL else {}), **INPUTS.get(name, {})}
+    for name in MODEL_NAMES
 }
-QUICK_HYPERPARAMETERS: dict[str, dict[str, int | float]] = {
-    name: {**FULL_DEFAULTS, **QUICK_OVERRIDES} for name in MODEL_NAMES
+QUICK_HYPERPARAMETERS: dict[str, dict[str, int | float | str]] = {
+    name: {**FULL_DEFAULTS, **QUICK_OVERRIDES, **INPUTS.get(name, {})} for name in MODEL_NAMES
 }
 
 
-def defaults(model: str, profile: str) -> dict[str, int | float]:
+def defaults(model: str, profile: str) -> dict[str, int | float | str]:
     """The defaults a job starts from before applying the spec's own hyperparameters."""
     table = QUICK_HYPERPARAMETERS if profile == "quick" else FULL_HYPERPARAMETERS
     return dict(table[model])

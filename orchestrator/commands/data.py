@@ -11,7 +11,7 @@ from orchestrator.console import say
 from orchestrator.data.build import BuildRequest, build_dataset, load_manifest, manifest_path
 from orchestrator.data.names import check_dataset_name, name_from_file
 from orchestrator.data.sources import load_arch_sp500, load_yahoo_csv, synthetic_ohlcv
-from orchestrator.data.splits import BUNDLED_SPLITS, USER_SPY_SPLITS
+from orchestrator.data.splits import BUNDLED_SPLITS, BUNDLED_WALK_FORWARD_FOLDS, USER_SPY_SPLITS, walk_forward_folds
 from orchestrator.errors import DataError
 from orchestrator.fsutil import sha256_file
 from shared_schema import DatasetManifest, SourceInfo, SplitDates
@@ -75,11 +75,16 @@ def data_group() -> None:
               help="rise on HIGH over the close that counts as a hit")
 @click.option("--context-length", type=click.IntRange(min=1, max=4096), default=80, show_default=True,
               help="context the jobs will use (checked against the data length)")
+@click.option("--split", "split_scheme", type=click.Choice(["single", "walk-forward"]), default="single", show_default=True,
+              help="single: train/val/test by --train-end/--val-end; walk-forward: the last K calendar years are "
+                   "test years, each validated on the year before and trained on everything earlier")
+@click.option("--folds", type=click.IntRange(min=2), default=None,
+              help=f"walk-forward folds (implies --split walk-forward; bundled data default {BUNDLED_WALK_FORWARD_FOLDS})")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: data/)")
 @click.option("--repair-zero-volume", is_flag=True,
               help="give a zero-volume day the previous day's volume (recorded in the manifest) instead of refusing the CSV")
-def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, horizons, threshold, context_length, out_dir,
-                  repair_zero_volume):
+def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, horizons, threshold, context_length,
+                  split_scheme, folds, out_dir, repair_zero_volume):
     """Build <name>.parquet and <name>.manifest.json (features, targets, splits)."""
     if csv_path and synthetic:
         raise DataError("choose one source: --csv or --synthetic (default: bundled S&P 500)")
@@ -87,6 +92,9 @@ def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, hor
         raise DataError("--repair-zero-volume applies to --csv only")
     if name is not None:
         check_dataset_name(name, "--name")
+    walk_forward = folds is not None or split_scheme == "walk-forward"
+    if walk_forward and (train_end or val_end):
+        raise DataError("--train-end/--val-end set a single split; walk-forward folds are set by --folds")
     started = time.perf_counter()
     if csv_path:
         default_name = name_from_file(csv_path) if name is None else name  # before the build, not after it
@@ -110,9 +118,18 @@ def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, hor
         )
     except ValueError as exc:
         raise DataError(f"invalid split dates: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
+    fold_dates = ()
+    if walk_forward:
+        if folds is None and source.kind != "arch-sp500":
+            raise DataError("--split walk-forward needs --folds K for this source (the bundled data defaults to "
+                            f"{BUNDLED_WALK_FORWARD_FOLDS})")
+        folds = folds or BUNDLED_WALK_FORWARD_FOLDS
+        fold_dates = tuple(walk_forward_folds(ohlcv["date"].iloc[-1].date(), folds))
+        splits = SplitDates(train_end=fold_dates[-1].train_end, val_end=fold_dates[-1].val_end)
+        default_name = f"{default_name}-wf{folds}"
     request = BuildRequest(
         name=name or default_name, source=source, split_dates=splits,
-        horizons=_parse_horizons(horizons), threshold=threshold, context_length=context_length,
+        horizons=_parse_horizons(horizons), threshold=threshold, context_length=context_length, folds=fold_dates,
     )
     manifest = build_dataset(ohlcv, request, out_dir or paths.data_dir())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -123,3 +140,7 @@ def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, hor
     for split, summary in manifest.splits.items():
         rates = ", ".join(f"{h} {summary.positive_rate[h]:.3f} (n={summary.labelled[h]})" for h in summary.labelled)
         click.echo(f"  {split:5s} {summary.start}..{summary.end}: positive rate {rates}")
+    for fold in manifest.folds:
+        test = fold.splits["test"]
+        click.echo(f"  fold {fold.index}: train < {fold.train_end} <= val < {fold.val_end} <= test < {fold.test_end}: "
+                   f"{', '.join(f'{h} n={test.labelled[h]}' for h in test.labelled)} test rows")

@@ -93,23 +93,37 @@ def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_
     return decisions, executor, store, data_dir
 
 
+def seed_and_fold(d: Decision) -> str:
+    """The seed, and the walk-forward fold where the dataset has folds."""
+    return str(d.run.spec.seed) + ("" if d.run.spec.fold is None else f" f{d.run.spec.fold}")
+
+
 def decision_rows(decisions: list[Decision]) -> list[list[str]]:
-    return [[d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), d.action, d.reason, _estimate(d)] for d in decisions]
+    return [[d.experiment.id, d.run.spec.slug, seed_and_fold(d), d.action, d.reason, _estimate(d)] for d in decisions]
 
 
 def _estimate(decision: Decision) -> str:
     return decision.experiment.resources.estimate.get(decision.run.spec.profile, "")
 
 
+SHOW_TEST_HELP = "also show test AUC (blind by default: tune on validation, read test once in `orch report`)"
+
+
+def shown_split(show_test: bool) -> str:
+    return "test" if show_test else "val"
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def list_command(as_json: bool) -> None:
-    """Every experiment of the matrix, whether its job exists, and its last test AUC."""
+@click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
+def list_command(as_json: bool, show_test: bool) -> None:
+    """Every experiment of the matrix, whether its job exists, and its last validation AUC."""
     latest = ResultStore(paths.results_dir()).latest_by_slug()
+    split = shown_split(show_test)
     rows = []
     for e in registry.EXPERIMENTS:
         stored = latest.get(e.slug)
-        auc = stored.result.metrics["test"].auc if stored else None
+        auc = stored.result.metrics[split].auc if stored else None
         if e.unavailable is not None:
             status = e.unavailable.status
         elif not e.implemented:
@@ -121,7 +135,7 @@ def list_command(as_json: bool) -> None:
         rows.append({
             "id": e.id, "slug": e.slug, "model": e.model, "env": e.env, "horizon": e.horizon,
             "status": status,
-            "last_test_auc": auc,
+            f"last_{split}_auc": auc,
             "last_profile": stored.result.spec.profile if stored else None,
             "note": e.unavailable.reason if e.unavailable is not None else e.note,
         })
@@ -129,9 +143,9 @@ def list_command(as_json: bool) -> None:
         print_json(rows)
         return
     print_table(
-        "Experiments", ["id", "slug", "model", "env", "H", "status", "last test AUC", "note"],
+        "Experiments", ["id", "slug", "model", "env", "H", "status", f"last {split} AUC", "note"],
         [[r["id"], r["slug"], r["model"], r["env"], r["horizon"], r["status"],
-          f"{r['last_test_auc']:.3f} ({r['last_profile']})" if r["last_test_auc"] is not None else "-", r["note"] or ""]
+          f"{r[f'last_{split}_auc']:.3f} ({r['last_profile']})" if r[f"last_{split}_auc"] is not None else "-", r["note"] or ""]
          for r in rows],
     )
 
@@ -145,7 +159,7 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
     decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
                                interpreters, reuse_across, as_json)
     if as_json:
-        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed,
+        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed, "fold": d.run.spec.fold,
                      "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key,
                      "estimate": _estimate(d) or None} for d in decisions])
         return
@@ -160,8 +174,9 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--timeout", type=click.FloatRange(min=1, max=MAX_TIMEOUT_S), callback=_finite_timeout,
               help="per-job timeout in seconds (default: per registry)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
 def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
-                reuse_across, jobs, keep_going, dry_run, timeout, as_json):
+                reuse_across, jobs, keep_going, dry_run, timeout, as_json, show_test):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
         names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
@@ -178,9 +193,9 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     try:
         outcomes = _run_with_progress(scheduler, decisions, len(todo))
     except Interrupted as interrupted:
-        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json)
+        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json, show_test)
         raise
-    _summarise(decisions, outcomes, time.perf_counter() - started, as_json)
+    _summarise(decisions, outcomes, time.perf_counter() - started, as_json, show_test)
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
         raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")
@@ -237,13 +252,15 @@ def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: i
     return outcomes
 
 
-def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool) -> None:
-    by_key = {(o.decision.run.spec.slug, o.decision.run.spec.seed): o for o in outcomes}
+def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool,
+               show_test: bool = False) -> None:
+    by_key = {o.decision.run.folder_name: o for o in outcomes}
     rows = []
     for d in decisions:
-        outcome = by_key.get((d.run.spec.slug, d.run.spec.seed))
+        outcome = by_key.get(d.run.folder_name)
         if outcome is not None:
-            status, detail = outcome.status, (f"test AUC {outcome.test_auc:.3f}" if outcome.test_auc is not None
+            auc = outcome.test_auc if show_test else outcome.val_auc
+            status, detail = outcome.status, (f"{shown_split(show_test)} AUC {auc:.3f}" if outcome.status == "ok" and auc is not None
                                               else f"{outcome.kind}: {outcome.reason}")
             secs = f"{outcome.seconds:.1f}"
         elif d.action == "skip":
@@ -256,7 +273,7 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
             detail, secs = d.reason, "-"
         else:
             status, detail, secs = "not run", d.reason, "-"
-        rows.append([d.experiment.id, d.run.spec.slug, str(d.run.spec.seed), status, secs, detail])
+        rows.append([d.experiment.id, d.run.spec.slug, seed_and_fold(d), status, secs, detail])
     if as_json:
         print_json({"seconds": seconds, "experiments": [dict(zip(["id", "slug", "seed", "status", "seconds", "detail"], r)) for r in rows]})
         return
@@ -269,24 +286,26 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def status_command(as_json: bool) -> None:
+@click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
+def status_command(as_json: bool, show_test: bool) -> None:
     """Finished results, recent failures and leftovers in the results folder."""
     store = ResultStore(paths.results_dir())
     finished = store.finished()
     failures = store.failures()
     staging = sorted(p for p in store.staging_root.iterdir() if p.is_dir()) if store.staging_root.is_dir() else []
     abandoned = store.abandoned()
+    split = shown_split(show_test)
     if as_json:
         print_json({
-            "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, "test_auc": s.result.metrics["test"].auc,
+            "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, f"{split}_auc": s.result.metrics[split].auc,
                           "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
             "failures": [f.model_dump(mode="json") for f in failures],
             "in_progress": [p.name for p in staging if p not in abandoned],
             "abandoned": [p.name for p in abandoned],
         })
         return
-    print_table(f"Finished runs in {store.root}", ["folder", "test AUC", "profile", "weights", "finished"],
-                [[s.folder.name, f"{s.result.metrics['test'].auc:.3f}" if s.result.metrics["test"].auc is not None else "-",
+    print_table(f"Finished runs in {store.root}", ["folder", f"{split} AUC", "profile", "weights", "finished"],
+                [[s.folder.name, f"{s.result.metrics[split].auc:.3f}" if s.result.metrics[split].auc is not None else "-",
                   s.result.spec.profile, s.result.weights.kind, f"{s.result.provenance.finished_at:%Y-%m-%d %H:%M}"]
                  for s in finished])
     if failures:
@@ -316,7 +335,7 @@ def validate_command(path: Path | None) -> None:
         try:
             result = load_finished(folder)
             note = " [random-init weights]" if result.weights.kind == "random-init" else ""
-            click.echo(f"ok       {folder}  ({result.spec.slug}, test AUC {result.metrics['test'].auc}){note}")
+            click.echo(f"ok       {folder}  ({result.spec.slug}, val AUC {result.metrics['val'].auc}){note}")
         except InvalidResult as exc:
             bad += 1
             click.echo(f"invalid  {exc}")

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestrator.data.features import FEATURE_NAMES, compute_features, feature_definitions
-from orchestrator.data.splits import SimpleSplitter
+from orchestrator.data.splits import FoldDates, FoldSplitter, SimpleSplitter
 from orchestrator.data.targets import threshold_target
 from orchestrator.errors import DataError
 from orchestrator.fsutil import atomic_write_bytes, atomic_write_text
-from shared_schema import DatasetManifest, FeatureInfo, SourceInfo, SplitDates, SplitSummary
+from shared_schema import DatasetManifest, FeatureInfo, Fold, SourceInfo, SplitDates, SplitSummary
 
 BUILDER_VERSION = "1"
 SPLITS = ("train", "val", "test")
@@ -30,6 +31,8 @@ class BuildRequest:
     horizons: tuple[int, ...] = (1, 3)
     threshold: float = 0.01
     context_length: int = 80
+    # Walk-forward folds (empty: one split by `split_dates`); the last fold's dates equal `split_dates`.
+    folds: tuple[FoldDates, ...] = ()
 
 
 def target_column(horizon: int) -> str:
@@ -38,6 +41,24 @@ def target_column(horizon: int) -> str:
 
 def usable_column(horizon: int) -> str:
     return f"usable_h{horizon}"
+
+
+def fold_split_column(fold: int) -> str:
+    return f"split_f{fold}"
+
+
+def fold_usable_column(fold: int, horizon: int) -> str:
+    return f"usable_f{fold}_h{horizon}"
+
+
+def _check_splits(frame: pd.DataFrame, split: np.ndarray, usable: dict[int, np.ndarray], what: str) -> None:
+    for name in SPLITS:
+        rows = split == name
+        if not rows.any():
+            raise DataError(f"{what}: split {name!r} has no rows (data {frame['date'].iloc[0].date()}..{frame['date'].iloc[-1].date()})")
+        for h, mask in usable.items():
+            if not (rows & mask).any():
+                raise DataError(f"{what}: split {name!r} has no labelled rows for horizon {h}")
 
 
 def assemble(ohlcv: pd.DataFrame, request: BuildRequest) -> pd.DataFrame:
@@ -65,17 +86,21 @@ def assemble(ohlcv: pd.DataFrame, request: BuildRequest) -> pd.DataFrame:
     split = splitter.assign(frame["date"])
     frame["split"] = split
     high, close = frame["high"].to_numpy(), frame["close"].to_numpy()
-    for h in request.horizons:
-        target = threshold_target(high, close, h, request.threshold)
+    targets = {h: threshold_target(high, close, h, request.threshold) for h in request.horizons}
+    for h, target in targets.items():
         frame[target_column(h)] = target
         frame[usable_column(h)] = splitter.usable(split, target, h)
-    for name in SPLITS:
-        rows = split == name
-        if not rows.any():
-            raise DataError(f"split {name!r} has no rows (split dates {request.split_dates.train_end} / {request.split_dates.val_end}, data {frame['date'].iloc[0].date()}..{frame['date'].iloc[-1].date()})")
-        for h in request.horizons:
-            if not (rows & frame[usable_column(h)].to_numpy()).any():
-                raise DataError(f"split {name!r} has no labelled rows for horizon {h}")
+    dates = request.split_dates
+    _check_splits(frame, split, {h: frame[usable_column(h)].to_numpy() for h in request.horizons},
+                  f"split dates {dates.train_end} / {dates.val_end}")
+    for index, fold in enumerate(request.folds):
+        fold_splitter = FoldSplitter(fold)
+        fold_split = fold_splitter.assign(frame["date"])
+        frame[fold_split_column(index)] = fold_split
+        for h, target in targets.items():
+            frame[fold_usable_column(index, h)] = fold_splitter.usable(fold_split, target, h)
+        _check_splits(frame, fold_split, {h: frame[fold_usable_column(index, h)].to_numpy() for h in request.horizons},
+                      f"walk-forward fold {index} (test {fold.val_end}..{fold.test_end})")
     frame["date"] = frame["date"].dt.date
     return frame
 
@@ -88,19 +113,28 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def summarise(frame: pd.DataFrame, request: BuildRequest, sha256: str) -> DatasetManifest:
+def _split_summaries(frame: pd.DataFrame, split_column: str, usable: Callable[[int], str], horizons: tuple[int, ...]) -> dict[str, SplitSummary]:
     splits = {}
     for name in SPLITS:
-        part = frame[frame["split"] == name]
+        part = frame[frame[split_column] == name]
         labelled, rates = {}, {}
-        for h in request.horizons:
-            usable = part[part[usable_column(h)]]
-            labelled[f"h{h}"] = len(usable)
-            rates[f"h{h}"] = float(usable[target_column(h)].astype(float).mean())
+        for h in horizons:
+            rows = part[part[usable(h)]]
+            labelled[f"h{h}"] = len(rows)
+            rates[f"h{h}"] = float(rows[target_column(h)].astype(float).mean())
         splits[name] = SplitSummary(
             rows=len(part), start=part["date"].iloc[0], end=part["date"].iloc[-1],
             labelled=labelled, positive_rate=rates,
         )
+    return splits
+
+
+def summarise(frame: pd.DataFrame, request: BuildRequest, sha256: str) -> DatasetManifest:
+    folds = [
+        Fold(index=k, train_end=f.train_end, val_end=f.val_end, test_end=f.test_end,
+             splits=_split_summaries(frame, fold_split_column(k), lambda h, k=k: fold_usable_column(k, h), request.horizons))
+        for k, f in enumerate(request.folds)
+    ]
     return DatasetManifest(
         name=request.name,
         sha256=sha256,
@@ -113,7 +147,9 @@ def summarise(frame: pd.DataFrame, request: BuildRequest, sha256: str) -> Datase
         horizons=list(request.horizons),
         threshold=request.threshold,
         split_dates=request.split_dates,
-        splits=splits,
+        splits=_split_summaries(frame, "split", usable_column, request.horizons),
+        split_scheme="walk-forward" if folds else "single",
+        folds=folds,
     )
 
 

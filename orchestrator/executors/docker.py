@@ -56,7 +56,6 @@ DEFAULT_BASE_IMAGE = "python:3.11-slim"
 JOB_UID_GID = (1000, 1000)  # the images' `orch` user: who a job runs as when orch itself is root
 PIDS_LIMIT = 4096  # a fork bomb stops here; JAX/XLA and torch thread pools stay far below it
 CODE_DIRS = ("shared_schema", "jobs")
-OOM_EXIT = 137  # 128 + SIGKILL: what a container's main process returns when the kernel kills it
 
 
 # -- the engine ----------------------------------------------------------------------------------
@@ -450,7 +449,8 @@ class DockerExecutor:
         exit_code = state.get("exit_code")
         if exit_code is None:
             exit_code = code
-        oom = not (timed_out or interrupted) and (state.get("oom", False) or exit_code == OOM_EXIT)
+        # Only the engine's OOMKilled flag means out of memory: 137 is any SIGKILL (e.g. `docker kill`).
+        oom = not (timed_out or interrupted) and state.get("oom", False)
         if timed_out:
             reason = f"timed out after {request.timeout_s:.0f}s (container stopped)"
         elif interrupted:
@@ -458,6 +458,8 @@ class DockerExecutor:
         elif oom:
             limit = request.run.experiment.resources.memory_gb
             reason = f"out of memory: killed at the container's {limit:g} GiB limit (registry Resources.memory_gb)"
+        elif exit_code == 137 and not reason.startswith("job failed"):
+            reason = "killed by signal 9 (SIGKILL), not by the container's memory limit (OOMKilled is false)"
         elif exit_code != 0 and not reason:
             reason = f"container exited with code {exit_code}"
         elif exit_code != 0 and not reason.startswith("job failed"):

@@ -9,7 +9,7 @@ from orchestrator.report.compare import ReportOptions, analyse
 from orchestrator.report.figures import horizon_figures
 from orchestrator.report.load import load_results
 from orchestrator.report.render import FIGURES_DIR, compose, to_html, to_markdown
-from orchestrator.report.verdicts import decision_table, hypothesis_verdicts
+from orchestrator.report.verdicts import evaluate_plan
 
 REPORT_MARKDOWN = "report.md"
 REPORT_HTML = "report.html"
@@ -20,16 +20,19 @@ def build_report(
     out_dir: Path,
     options: ReportOptions = ReportOptions(),
     notify: Callable[[str], None] = lambda line: None,
+    dataset: str | None = None,
 ) -> Path:
     """Write the report and return the path of report.md. `notify` hears one line per skipped folder.
 
-    Raises UserError when there is nothing valid to report on."""
+    Raises UserError when there is nothing valid to report on, or when the results come from several
+    datasets and `dataset` (name or sha256 prefix) does not pick one: a report never mixes datasets."""
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.is_dir():
         raise UserError(f"results directory {results_dir} does not exist")
     # The report may live inside the results folder (the default), now or from an earlier run: its
     # folders are not results (a result folder's name always ends in -s<seed>-<key>, never 'figures').
-    loaded = load_results(results_dir, ignore=frozenset({out_dir, out_dir / FIGURES_DIR, results_dir / FIGURES_DIR}))
+    loaded = load_results(results_dir, ignore=frozenset({out_dir, out_dir / FIGURES_DIR, results_dir / FIGURES_DIR}),
+                          min_seeds=options.min_seeds, dataset=dataset)
     for skipped in loaded.skipped:
         notify(f"skipped {skipped.folder}: {skipped.reason}")
     if not loaded.experiments:
@@ -39,7 +42,7 @@ def build_report(
     for files in figures.values():
         for figure in files:
             atomic_write_bytes(out_dir / FIGURES_DIR / figure.name, figure.png)
-    blocks = compose(results_dir, loaded, analyses, decision_table(analyses), hypothesis_verdicts(analyses), figures, options)
+    blocks = compose(results_dir, loaded, analyses, evaluate_plan(loaded.experiments, options), figures, options)
     atomic_write_text(out_dir / REPORT_HTML, to_html(blocks))
     atomic_write_text(out_dir / REPORT_MARKDOWN, to_markdown(blocks))
     return out_dir / REPORT_MARKDOWN

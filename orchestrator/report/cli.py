@@ -10,6 +10,7 @@ from orchestrator import paths
 # Mirrors orchestrator.report.stats (a test keeps them equal) without importing scipy here.
 DEFAULT_RESAMPLES = 2000
 DEFAULT_BLOCK_LENGTH = 10
+DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS
 
 
 @click.command("report")
@@ -22,12 +23,16 @@ DEFAULT_BLOCK_LENGTH = 10
 @click.option("--block-length", type=click.IntRange(min=1), default=DEFAULT_BLOCK_LENGTH, show_default=True,
               help="Bootstrap block length in trading days (covers overlapping labels and volatility clustering).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap random seed.")
-def report_command(results_dir: Path, out_dir: Path | None, n_resamples: int, block_length: int, seed: int) -> None:
+@click.option("--min-seeds", type=click.IntRange(min=1), default=DEFAULT_MIN_SEEDS, show_default=True,
+              help="Seeds a trained model needs before its result may enter a verdict.")
+@click.option("--dataset", default=None, help="Dataset (name or sha256 prefix) to report on when the results folder holds several.")
+def report_command(results_dir: Path, out_dir: Path | None, n_resamples: int, block_length: int, seed: int,
+                   min_seeds: int, dataset: str | None) -> None:
     """Build the statistical report from a results folder."""
     from orchestrator.report.build import build_report
     from orchestrator.report.compare import ReportOptions
 
     results_dir = results_dir or paths.results_dir()
-    options = ReportOptions(n_resamples=n_resamples, block_length=block_length, seed=seed)
-    path = build_report(results_dir, out_dir or results_dir, options, notify=lambda line: click.echo(line, err=True))
+    options = ReportOptions(n_resamples=n_resamples, block_length=block_length, seed=seed, min_seeds=min_seeds)
+    path = build_report(results_dir, out_dir or results_dir, options, notify=lambda line: click.echo(line, err=True), dataset=dataset)
     click.echo(f"report written: {path} (and {path.with_suffix('.html').name}, figures/)")

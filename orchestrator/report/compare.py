@@ -6,21 +6,22 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from orchestrator.report.load import FLAG_MEANING, REFERENCE_MODEL, Experiment
+from orchestrator.report.plan import ALPHA
+from orchestrator.report.load import DEFAULT_MIN_SEEDS, FLAG_MEANING, REFERENCE_MODEL, Experiment
 from orchestrator.report.stats import (
     DEFAULT_BLOCK_LENGTH,
     DEFAULT_RESAMPLES,
     Interval,
     PairedDifference,
     auc_interval,
-    block_bootstrap_counts,
     holm_adjust,
     mean_auc,
     mean_interval,
     paired_auc_difference,
+    seed_draws,
+    stratified_block_counts,
 )
 
-ALPHA = 0.05
 # The study's horizons get verdicts even when nothing has run for them yet.
 STUDY_HORIZONS = (1, 3)
 SEED_NOISE_MULTIPLE = 2.0
@@ -38,6 +39,7 @@ class ReportOptions:
     n_resamples: int = DEFAULT_RESAMPLES
     block_length: int = DEFAULT_BLOCK_LENGTH
     seed: int = 0
+    min_seeds: int = DEFAULT_MIN_SEEDS
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,26 @@ def _rng(options: ReportOptions, *names: str) -> np.random.Generator:
     return np.random.default_rng([options.seed, *(zlib.crc32(name.encode()) for name in names)])
 
 
-def aligned_test_scores(experiments: list[Experiment]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Labels and (seeds, days) score matrices on the test days every run of every experiment has.
+@dataclass(frozen=True)
+class AlignedScores:
+    """Labels, walk-forward fold of each day, and one (seeds, days) score matrix per experiment,
+    on the test days every complete seed of every experiment has (in date order)."""
 
-    Raises ValueError when the runs disagree on a label for the same day (different data)."""
-    frames = [run.split("test").set_index("date") for e in experiments for run in e.runs]
+    y: np.ndarray
+    folds: np.ndarray
+    scores: list[np.ndarray]
+
+    def counts(self, options: "ReportOptions", *names: str) -> np.ndarray:
+        return stratified_block_counts(self.folds, options.n_resamples, options.block_length, _rng(options, *names))
+
+
+def aligned_test_scores(experiments: list[Experiment], columns: list[str] | None = None) -> AlignedScores:
+    """Raises ValueError when the runs disagree on a label for the same day (different data)."""
+    columns = columns or ["p"] * len(experiments)
+    per_experiment = [e.seed_frames("test", column) for e, column in zip(experiments, columns)]
+    frames = [frame.set_index("date") for seeds in per_experiment for frame in seeds]
+    if not frames:
+        return AlignedScores(np.zeros(0, dtype=bool), np.zeros(0, dtype=int), [np.zeros((0, 0)) for _ in experiments])
     common = frames[0].index
     for frame in frames[1:]:
         common = common.intersection(frame.index)
@@ -146,44 +163,61 @@ def aligned_test_scores(experiments: list[Experiment]) -> tuple[np.ndarray, list
     labels = np.vstack([frame.loc[common, "y_true"].to_numpy() for frame in frames])
     if len(common) and not (labels == labels[0]).all():
         raise ValueError("labels differ on common test days (different dataset or threshold?)")
-    scores, position = [], 0
-    for experiment in experiments:
-        rows = [frame.loc[common, "p"].to_numpy(dtype=np.float64) for frame in frames[position : position + len(experiment.runs)]]
-        scores.append(np.vstack(rows))
-        position += len(experiment.runs)
-    return labels[0].astype(bool) if len(common) else np.zeros(0, dtype=bool), scores
+    scores = [np.vstack([frame.set_index("date").loc[common, "score"].to_numpy(dtype=np.float64) for frame in seeds])
+              for seeds in per_experiment]
+    folds = frames[0].loc[common, "fold"].to_numpy()
+    return AlignedScores(labels[0].astype(bool), folds, scores)
+
+
+def each_fold_has_both_classes(y: np.ndarray, folds: np.ndarray, at_least: int) -> bool:
+    return len(y) > 0 and all(min(y[folds == f].sum(), (~y[folds == f]).sum()) >= at_least for f in np.unique(folds))
 
 
 def _seed_sd(experiment: Experiment) -> float | None:
-    values = experiment.metric_values("test", "auc")
+    values = np.array(list(experiment.seed_test_aucs().values()))
     if len(values) < 2 or not np.isfinite(values).all():
         return None
     return float(np.std(values, ddof=1))
 
 
+def seed_resamples(n_seeds: int, options: ReportOptions, *names: str) -> np.ndarray | None:
+    """Seed draws for the bootstrap (None for one seed: nothing to resample)."""
+    return seed_draws(n_seeds, options.n_resamples, _rng(options, "seeds", *names)) if n_seeds > 1 else None
+
+
 def summarise(experiment: Experiment, options: ReportOptions) -> ExperimentSummary:
-    """Seed-mean test AUC with its interval; NaN when the seeds disagree on labels or a class is absent."""
+    """Seed-mean (fold-averaged) test AUC with an interval over days and seeds; NaN when the seeds
+    disagree on labels or a class is absent."""
     seed_sd = _seed_sd(experiment)
     try:
-        y, (scores,) = aligned_test_scores([experiment])
+        aligned = aligned_test_scores([experiment])
     except ValueError:
-        y = np.zeros(0, dtype=bool)
-    if len(y) == 0 or y.all() or not y.any():
+        aligned = AlignedScores(np.zeros(0, dtype=bool), np.zeros(0, dtype=int), [np.zeros((0, 0))])
+    y = aligned.y
+    if not each_fold_has_both_classes(y, aligned.folds, 1):
         nan = float("nan")
         return ExperimentSummary(experiment, Interval(nan, nan, nan, nan), seed_sd, len(y))
-    counts = block_bootstrap_counts(len(y), options.n_resamples, options.block_length, _rng(options, experiment.label))
-    return ExperimentSummary(experiment, auc_interval(y, scores, counts), seed_sd, len(y))
+    (scores,) = aligned.scores
+    counts = aligned.counts(options, experiment.label)
+    seeds = seed_resamples(len(scores), options, experiment.label)
+    return ExperimentSummary(experiment, auc_interval(y, scores, counts, folds=aligned.folds, seeds=seeds), seed_sd, len(y))
 
 
 def compare(subject: Experiment, reference: Experiment, role: str, options: ReportOptions) -> Comparison:
     try:
-        y, (subject_scores, reference_scores) = aligned_test_scores([subject, reference])
+        aligned = aligned_test_scores([subject, reference])
     except ValueError as exc:
         return Comparison(subject, reference, role, n_common=0, problem=str(exc))
-    if y.sum() < 2 or (~y).sum() < 2:
-        return Comparison(subject, reference, role, n_common=len(y), problem="fewer than two days of each class in common")
-    counts = block_bootstrap_counts(len(y), options.n_resamples, options.block_length, _rng(options, subject.label, reference.label))
-    difference = paired_auc_difference(y, subject_scores, reference_scores, counts)
+    y, folds = aligned.y, aligned.folds
+    if not each_fold_has_both_classes(y, folds, 2):
+        return Comparison(subject, reference, role, n_common=len(y), problem="fewer than two days of each class in common (in some fold)")
+    subject_scores, reference_scores = aligned.scores
+    counts = aligned.counts(options, subject.label, reference.label)
+    difference = paired_auc_difference(
+        y, subject_scores, reference_scores, counts, folds=folds,
+        seeds_a=seed_resamples(len(subject_scores), options, subject.label, reference.label, "a"),
+        seeds_b=seed_resamples(len(reference_scores), options, subject.label, reference.label, "b"),
+    )
     brier_by_day = ((subject_scores - y) ** 2).mean(axis=0) - ((reference_scores - y) ** 2).mean(axis=0)
     noises = [sd for sd in (_seed_sd(subject), _seed_sd(reference)) if sd is not None]
     return Comparison(
@@ -191,8 +225,8 @@ def compare(subject: Experiment, reference: Experiment, role: str, options: Repo
         reference,
         role,
         n_common=len(y),
-        subject_auc=mean_auc(y, subject_scores),
-        reference_auc=mean_auc(y, reference_scores),
+        subject_auc=mean_auc(y, subject_scores, folds),
+        reference_auc=mean_auc(y, reference_scores, folds),
         difference=difference,
         brier_difference=mean_interval(brier_by_day, counts),
         seed_noise=max(noises) if noises else None,

@@ -6,13 +6,14 @@ report or to slip into it half-read.
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from orchestrator.errors import UserError
 from orchestrator.registry import EXPERIMENTS
 from orchestrator.results import check_metrics
 from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
@@ -29,12 +30,16 @@ DEEP_FAMILIES = ("foundation", "transformer", "no-attention")
 # Why a result may be shown but never used in a verdict.
 FLAG_RANDOM_INIT = "random-init"
 FLAG_QUICK = "quick"
-FLAG_SINGLE_SEED = "single-seed"
+FLAG_FEW_SEEDS = "few-seeds"
+FLAG_MISSING_FOLDS = "missing-folds"
 FLAG_MEANING = {
     FLAG_RANDOM_INIT: "weights are random-initialised (a smoke test of the pipeline, not a model)",
     FLAG_QUICK: "quick profile (shortened training, for smoke tests)",
-    FLAG_SINGLE_SEED: "only one seed, so seed-to-seed noise is unknown",
+    FLAG_FEW_SEEDS: "fewer seeds than the report's minimum (--min-seeds), so seed-to-seed noise is not pinned down",
+    FLAG_MISSING_FOLDS: "some walk-forward fold has no result for some seed, so the pooled test set is incomplete",
 }
+# A verdict needs this many seeds of a trained model (classical baselines are deterministic: one run is all seeds).
+DEFAULT_MIN_SEEDS = 3
 
 
 def model_family(model: str) -> str:
@@ -71,6 +76,9 @@ class Experiment:
 
     label: str
     runs: tuple[Run, ...]
+    min_seeds: int = DEFAULT_MIN_SEEDS
+    # Walk-forward folds of the report's dataset; (None,) for a single split.
+    expected_folds: tuple[int | None, ...] = (None,)
 
     @property
     def spec(self):
@@ -94,7 +102,45 @@ class Experiment:
 
     @property
     def seeds(self) -> list[int]:
-        return [run.result.spec.seed for run in self.runs]
+        """Seeds with a run for every expected fold (the only ones whose test set is complete)."""
+        folds_of = {}
+        for run in self.runs:
+            folds_of.setdefault(run.result.spec.seed, set()).add(run.result.spec.fold)
+        return sorted(seed for seed, folds in folds_of.items() if folds >= set(self.expected_folds))
+
+    @property
+    def missing_folds(self) -> bool:
+        return len(self.seeds) < len({run.result.spec.seed for run in self.runs})
+
+    def seed_frames(self, split: str, column: str = "p") -> list[pd.DataFrame]:
+        """Per complete seed: date, y_true, score (`column`) and fold of every fold's rows, in date order."""
+        frames = []
+        for seed in self.seeds:
+            parts = [run.split(split).assign(fold=-1 if run.result.spec.fold is None else run.result.spec.fold)
+                     for run in self.runs if run.result.spec.seed == seed]
+            frame = pd.concat(parts).sort_values("date", kind="mergesort")
+            frames.append(frame[["date", "y_true", column, "fold"]].rename(columns={column: "score"}))
+        return frames
+
+    def has_column(self, column: str) -> bool:
+        return all(column in run.predictions and run.predictions[column].notna().all() for run in self.runs)
+
+    def fold_test_aucs(self) -> dict[int, float]:
+        """Seed-mean test AUC per walk-forward fold (-1 = the single split)."""
+        by_fold: dict[int, list[float]] = {}
+        for run in self.runs:
+            if run.result.spec.seed in self.seeds and run.result.metrics["test"].auc is not None:
+                fold = -1 if run.result.spec.fold is None else run.result.spec.fold
+                by_fold.setdefault(fold, []).append(run.result.metrics["test"].auc)
+        return {fold: float(np.mean(values)) for fold, values in sorted(by_fold.items())}
+
+    def seed_test_aucs(self) -> dict[int, float]:
+        """Fold-averaged test AUC per seed."""
+        by_seed: dict[int, list[float]] = {}
+        for run in self.runs:
+            if run.result.spec.seed in self.seeds and run.result.metrics["test"].auc is not None:
+                by_seed.setdefault(run.result.spec.seed, []).append(run.result.metrics["test"].auc)
+        return {seed: float(np.mean(values)) for seed, values in sorted(by_seed.items())}
 
     @property
     def flags(self) -> list[str]:
@@ -104,8 +150,10 @@ class Experiment:
         if self.spec.profile == "quick":
             flags.append(FLAG_QUICK)
         # Classical baselines use no seed in their fit (deterministic given the data): one run is all seeds.
-        if len(self.runs) < 2 and self.family != "classical":
-            flags.append(FLAG_SINGLE_SEED)
+        if len(self.seeds) < self.min_seeds and self.family != "classical":
+            flags.append(FLAG_FEW_SEEDS)
+        if self.missing_folds or not self.seeds:
+            flags.append(FLAG_MISSING_FOLDS)
         return flags
 
     @property
@@ -114,19 +162,29 @@ class Experiment:
         return not self.flags
 
     def metric_values(self, split: str, name: str) -> np.ndarray:
-        values = [getattr(run.result.metrics[split], name) for run in self.runs]
+        values = [getattr(run.result.metrics[split], name) for run in self.runs if run.result.spec.seed in self.seeds]
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
     def mean_metric(self, split: str, name: str) -> float:
         values = self.metric_values(split, name)
-        return float(np.mean(values)) if np.isfinite(values).all() else float("nan")
+        return float(np.mean(values)) if len(values) and np.isfinite(values).all() else float("nan")
+
+
+@dataclass(frozen=True)
+class DatasetIdentity:
+    name: str
+    sha256: str
+    folds: tuple[int | None, ...]
 
 
 @dataclass(frozen=True)
 class LoadedResults:
+    """The experiments of exactly one dataset; other datasets' runs are listed, never mixed in."""
+
     experiments: list[Experiment]
     skipped: list[SkippedFolder]
-    warnings: list[str]
+    dataset: DatasetIdentity | None = None
+    excluded: list[SkippedFolder] = field(default_factory=list)
 
 
 def _read_predictions(path: Path) -> pd.DataFrame:
@@ -164,8 +222,9 @@ def read_run(folder: Path) -> Run:
 
 
 def _experiment_key(run: Run) -> str:
-    """Everything that defines the experiment except the seed (and the device request)."""
-    spec = run.result.spec.model_dump(mode="json", exclude={"seed", "device"})
+    """Everything that defines the experiment except the seed, the walk-forward fold (and its
+    dates) and the device request."""
+    spec = run.result.spec.model_dump(mode="json", exclude={"seed", "device", "fold", "split_dates"})
     return json.dumps({"spec": spec, "weights": run.result.weights.kind}, sort_keys=True)
 
 
@@ -205,35 +264,58 @@ def _labels(groups: dict[str, list[Run]]) -> dict[str, str]:
     return labels
 
 
-def load_results(results_dir: Path, ignore: frozenset[Path] = frozenset()) -> LoadedResults:
-    """Read every result folder under `results_dir`; names starting with '_' or '.' are not results."""
+def _choose_dataset(runs: list[Run], dataset: str | None) -> str | None:
+    """sha256 of the one dataset to report on: the only one present, or the one asked for by name or sha256 prefix."""
+    present = {run.result.spec.dataset.sha256: run.result.spec.dataset.name for run in runs}
+    listing = ", ".join(f"{name} (sha256 {sha[:12]}, {sum(r.result.spec.dataset.sha256 == sha for r in runs)} runs)"
+                        for sha, name in sorted(present.items(), key=lambda item: item[1]))
+    if dataset is None:
+        if len(present) > 1:
+            raise UserError(f"results come from {len(present)} datasets: {listing}; a report covers one, choose it with --dataset NAME")
+        return next(iter(present), None)
+    chosen = [sha for sha, name in present.items() if dataset in (name, sha) or (len(dataset) >= 8 and sha.startswith(dataset))]
+    if len(chosen) != 1:
+        found = "no" if not chosen else "more than one"
+        raise UserError(f"--dataset {dataset!r} matches {found} dataset among the results: {listing or 'none'}")
+    return chosen[0]
+
+
+def load_results(results_dir: Path, ignore: frozenset[Path] = frozenset(), min_seeds: int = DEFAULT_MIN_SEEDS,
+                 dataset: str | None = None) -> LoadedResults:
+    """Read every result folder under `results_dir`; names starting with '_' or '.' are not results.
+
+    Raises UserError when the folder holds several datasets and `dataset` does not pick one."""
     skipped: list[SkippedFolder] = []
-    groups: dict[str, dict[int, Run]] = {}
+    valid: list[Run] = []
     ignored = {path.resolve() for path in ignore}
     for folder in sorted(Path(results_dir).iterdir()):
         if not folder.is_dir() or folder.name[0] in "_." or folder.resolve() in ignored:
             continue
         try:
-            run = read_run(folder)
+            valid.append(read_run(folder))
         except ValueError as exc:
             skipped.append(SkippedFolder(folder, str(exc)))
-            continue
+    sha = _choose_dataset(valid, dataset)
+    excluded = [SkippedFolder(run.folder, f"dataset {run.result.spec.dataset.name} (sha256 {run.result.spec.dataset.sha256[:12]}), "
+                              "not the one this report covers") for run in valid if run.result.spec.dataset.sha256 != sha]
+    groups: dict[str, dict[tuple[int, int | None], Run]] = {}
+    for run in (run for run in valid if run.result.spec.dataset.sha256 == sha):
         seeds = groups.setdefault(_experiment_key(run), {})
-        seed = run.result.spec.seed
-        if seed in seeds:
-            newer, older = sorted([seeds[seed], run], key=_finished_at, reverse=True)
-            skipped.append(SkippedFolder(older.folder, f"superseded by {newer.folder.name} (same experiment and seed, finished later)"))
+        slot = (run.result.spec.seed, run.result.spec.fold)
+        if slot in seeds:
+            newer, older = sorted([seeds[slot], run], key=_finished_at, reverse=True)
+            skipped.append(SkippedFolder(older.folder, f"superseded by {newer.folder.name} (same experiment, seed and fold, finished later)"))
             run = newer
-        seeds[seed] = run
-    ordered = {key: [seeds[s] for s in sorted(seeds)] for key, seeds in groups.items()}
+        seeds[slot] = run
+    folds = tuple(sorted({slot[1] for runs in groups.values() for slot in runs}, key=lambda f: -1 if f is None else f))
+    ordered = {key: [runs[slot] for slot in sorted(runs, key=lambda s: (s[0], -1 if s[1] is None else s[1]))] for key, runs in groups.items()}
     labels = _labels(ordered)
     experiments = sorted(
-        (Experiment(label=labels[key], runs=tuple(runs)) for key, runs in ordered.items()),
+        (Experiment(label=labels[key], runs=tuple(runs), min_seeds=min_seeds, expected_folds=folds) for key, runs in ordered.items()),
         key=lambda e: (e.horizon, e.label),
     )
-    datasets = sorted({e.spec.dataset.sha256[:12] for e in experiments})
-    warnings = []
-    if len(datasets) > 1:
-        warnings.append(f"results come from {len(datasets)} different datasets ({', '.join(datasets)}); "
-                        "comparisons are made only where labels agree on common dates")
-    return LoadedResults(experiments=experiments, skipped=skipped, warnings=warnings)
+    identity = None
+    if experiments:
+        spec = experiments[0].spec
+        identity = DatasetIdentity(spec.dataset.name, spec.dataset.sha256, folds)
+    return LoadedResults(experiments=experiments, skipped=skipped, dataset=identity, excluded=excluded)

@@ -35,6 +35,7 @@ def full_run_estimate(horizon: int, experiments: list[Experiment], seeds: int = 
 
 def answering_step(horizon: int, experiments: list[Experiment], needs_weights: bool = False) -> str:
     """One sentence: the command(s) that would make the verdict answerable, and the estimate."""
-    weights = ("`orch weights pull lag-llama` and `orch weights pull timesfm` (or `orch weights import NAME PATH`), then "
+    weights = ("`orch weights pull lag-llama`, `orch weights pull timesfm` and `orch weights pull timer` "
+               "(or `orch weights import NAME PATH`), then "
                if needs_weights else "")
     return f"To answer it: {weights}`{answering_command(horizon)}` ({full_run_estimate(horizon, experiments)})."

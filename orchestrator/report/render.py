@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 from orchestrator.registry import EXPERIMENTS
 from orchestrator.report.compare import (
@@ -21,7 +22,8 @@ from orchestrator.report.compare import (
 )
 from orchestrator.report.figures import FigureFile
 from orchestrator.report.load import FLAG_MEANING, LoadedResults
-from orchestrator.report.verdicts import Verdict, format_p
+from orchestrator.report.plan import PLAN, POWER, PUBLISHED_PATCHTST_AUC
+from orchestrator.report.verdicts import PlanOutcome, Verdict, format_p
 
 FIGURES_DIR = "figures"
 
@@ -71,6 +73,10 @@ def _flags(flags: list[str]) -> str:
     return "FLAGGED: " + ", ".join(flags) if flags else "—"
 
 
+def _by_key(values: dict[int, float], prefix: str) -> str:
+    return ", ".join(f"{prefix}{key}: {value:.3f}" for key, value in values.items()) or "n/a"
+
+
 def _result_row(summary: ExperimentSummary) -> list[str]:
     e = summary.experiment
     interval = summary.test_auc
@@ -86,6 +92,8 @@ def _result_row(summary: ExperimentSummary) -> list[str]:
         ",".join(str(s) for s in e.seeds),
         str(summary.n_test),
         f"{_num(interval.estimate)} [{_num(interval.low)}, {_num(interval.high)}]",
+        _by_key(e.seed_test_aucs(), "s"),
+        _by_key(e.fold_test_aucs(), "f") if len(e.expected_folds) > 1 else "single split",
         _num(summary.seed_sd),
         _num(e.mean_metric("val", "auc")),
         _num(e.mean_metric("test", "accuracy")),
@@ -103,14 +111,19 @@ def _result_row(summary: ExperimentSummary) -> list[str]:
 
 
 RESULT_HEADER = [
-    "Experiment", "H", "Family", "Flags", "Seeds", "Test days", "Test AUC [95% CI]", "Seed sd", "Val AUC", "Acc", "Prec",
+    "Experiment", "H", "Family", "Flags", "Seeds", "Test days", "Test AUC [95% CI]", "Per-seed AUC", "Per-fold AUC", "Seed sd", "Val AUC", "Acc", "Prec",
     "Rec", "p range (sd)", "Brier", "ECE", "Params", "Train s", "Env (device)", "Weights", "Profile",
 ]
 
 COMPARISON_HEADER = [
     "Model", "vs", "Flags", "Days", "AUC", "AUC ref", "Diff [95% CI]", "Rel.", "p boot", "p boot Holm",
-    "p DeLong", "p DeLong Holm", f"{SEED_NOISE_MULTIPLE:g}x seed sd", "Brier diff [95% CI]", "Outcome",
+    "p DeLong", "p DeLong Holm", f"{SEED_NOISE_MULTIPLE:g}x seed sd", "Detectable diff (80% power)", "Brier diff [95% CI]", "Outcome",
 ]
+
+
+def detectable_difference(se: float) -> float:
+    """Smallest true AUC difference a two-sided test at ALPHA finds with 80% power, from the paired SE."""
+    return float((scipy_stats.norm.isf(ALPHA / 2) + scipy_stats.norm.ppf(POWER)) * se)
 
 
 def _comparison_row(c: Comparison) -> list[str]:
@@ -129,6 +142,7 @@ def _comparison_row(c: Comparison) -> list[str]:
         format_p(c.difference.p_delong),
         format_p(c.p_delong_holm),
         "unknown" if c.seed_noise is None else _num(SEED_NOISE_MULTIPLE * c.seed_noise),
+        _num(detectable_difference(i.se), 4),
         f"{_signed(b.estimate, 4)} [{_signed(b.low, 4)}, {_signed(b.high, 4)}]",
         outcome,
     ]
@@ -161,8 +175,10 @@ def _comparison_section(analyses: list[HorizonAnalysis]) -> list[Block]:
     eligible = sum(c.eligible and c.difference is not None for a in analyses for c in a.comparisons)
     flagged = sum(not c.eligible and c.difference is not None for a in analyses for c in a.comparisons)
     blocks: list[Block] = [
-        Heading("Comparisons with the reference baselines", 2),
+        Heading("Descriptive comparisons with the reference baselines (not used by any verdict)", 2),
         Paragraph(
+            "Verdicts come only from the pre-registered plan above; these tables describe every result against "
+            "PatchTST and the best classical baseline. "
             f"Paired on the test days both sides have (inner join on date). Holm correction over all {eligible} "
             f"comparisons between unflagged results (both horizons, both references), and separately over the "
             f"{flagged} involving a flagged result. Outcome 'better'/'worse' needs Holm-adjusted bootstrap p < {ALPHA}, "
@@ -185,10 +201,6 @@ def _comparison_section(analyses: list[HorizonAnalysis]) -> list[Block]:
     return blocks
 
 
-def _verdict_rows(verdicts: list[Verdict]) -> list[list[str]]:
-    return [[v.topic, f"H{v.horizon}", v.status, v.detail] for v in verdicts]
-
-
 def _figure_section(figures: dict[int, list[FigureFile]]) -> list[Block]:
     blocks: list[Block] = [Heading("Figures", 2)]
     for horizon, files in figures.items():
@@ -204,19 +216,93 @@ def _method_section(options: ReportOptions) -> list[Block]:
         Bullets([
             f"Intervals: circular block bootstrap over test days ({options.n_resamples} resamples, blocks of "
             f"{options.block_length} days, seed {options.seed}), percentile 95% intervals. Blocks keep the overlap of "
-            "neighbouring H-day labels and volatility clustering inside each resample.",
-            "Multi-seed experiments: seeds are held fixed and days resampled; the statistic is the mean over seeds. "
+            "neighbouring H-day labels and volatility clustering inside each resample. Walk-forward folds are strata: "
+            "blocks are drawn within each fold, and the statistic is the mean over folds of the within-fold AUC.",
+            "Seeds: every resample also draws the seeds with replacement, so intervals carry between-seed variation; "
+            f"a trained model needs at least {options.min_seeds} seeds (--min-seeds) to enter a verdict. "
             "Seed sd = standard deviation of test AUC across seeds.",
-            "p boot: two-sided Wald test with the block-bootstrap standard error of the paired difference. "
-            "p DeLong: DeLong's test (fast mid-rank algorithm), a second opinion that assumes independent days "
-            "and is therefore too optimistic when labels overlap (H3 and up).",
-            "Multiple comparisons: Holm step-down (family-wise error rate), separately for unflagged and flagged comparisons.",
-            "Reference baselines: PatchTST = model 'patchtst' (non-causal) at the same horizon; best classical = "
+            "p boot: two-sided Wald test with the bootstrap standard error of the paired difference. "
+            "p DeLong: DeLong's test on a single split (n/a across folds), a second opinion that assumes independent days.",
+            "Detectable diff: the smallest true AUC difference found with 80% power at the stated level "
+            "(z_level + z_0.80) x bootstrap SE, so 'not detectable' can be read against it.",
+            "Reference baselines (descriptive tables): PatchTST = model 'patchtst' (non-causal) at the same horizon; best classical = "
             "highest mean validation AUC among logreg, logreg-vol, gboost. The test split never selects anything.",
-            "Decision thresholds are relative: 'pursue' = AUC >= 1.05 x PatchTST's; 'within +-2%' = 0.98..1.02 x.",
             "Accuracy, precision and recall use each job's cut-off chosen on validation; ECE uses 10 equal-width bins; "
-            "table metrics other than AUC are means over seeds.",
+            "table metrics other than AUC are means over seeds (and folds).",
         ]),
+    ]
+
+
+def _base_rate_rows(analysis: HorizonAnalysis) -> list[list[str]]:
+    """Per fold: its dates, test days and test positive rate (labels are the dataset's, so any
+    experiment's first complete seed shows them)."""
+    experiment = next((e for e in analysis.experiments if e.seeds), None)
+    if experiment is None:
+        return []
+    rows = []
+    for run in (r for r in experiment.runs if r.result.spec.seed == experiment.seeds[0]):
+        test, spec = run.split("test"), run.result.spec
+        rows.append([f"H{analysis.horizon}", "single" if spec.fold is None else str(spec.fold),
+                     f"{spec.split_dates.train_end} / {spec.split_dates.val_end}",
+                     f"{test['date'].min().date()}..{test['date'].max().date()}", str(len(test)), f"{test['y_true'].mean():.3f}"])
+    return rows
+
+
+def _dataset_section(loaded: LoadedResults, analyses: list[HorizonAnalysis]) -> list[Block]:
+    """Which data the whole report is about: identity, split scheme and base rates, before any number."""
+    identity = loaded.dataset
+    blocks: list[Block] = [Heading("Dataset", 2)]
+    if identity is None:
+        return blocks + [Paragraph("no results")]
+    if identity.folds == (None,):
+        dates = loaded.experiments[0].spec.split_dates
+        scheme = f"single: train < {dates.train_end} <= val < {dates.val_end} <= test"
+    else:
+        scheme = (f"walk-forward, {len(identity.folds)} folds (expanding train, one validation year, one test year; "
+                  "rows whose label window crosses a boundary purged)")
+    blocks.append(Bullets([("Name:", identity.name), ("sha256:", identity.sha256), ("Split:", scheme)]))
+    rows = [row for analysis in analyses for row in _base_rate_rows(analysis)]
+    if rows:
+        blocks.append(Table(["H", "Fold", "train_end / val_end", "Test days", "n test", "Test base rate"], rows))
+    if loaded.excluded:
+        blocks += [Paragraph(f"Excluded (another dataset; never mixed into this report): {len(loaded.excluded)} result folder(s)."),
+                   Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.excluded])]
+    return blocks
+
+
+def _plan_section() -> list[Block]:
+    rows = []
+    for rule in PLAN:
+        margins = "; ".join(rule.margin.describe(h) for h in sorted(PUBLISHED_PATCHTST_AUC)) if rule.margin.relative else "none"
+        family = f"{rule.key}: Holm over {rule.family_size()}" if rule.holm else f"{rule.key}: none (claim needs all {rule.family_size()})"
+        rows.append([rule.key, rule.claim, rule.test, margins, family, rule.decision,
+                     "; ".join(c.describe() for c in rule.comparisons)])
+    return [
+        Heading("Pre-registered analysis plan", 2),
+        Paragraph(
+            f"Fixed in orchestrator/report/plan.py before results are read; verdicts use only these comparisons. "
+            f"Level {ALPHA}, power {POWER:.0%}. Margins: the research plan's percentages are relative to PatchTST's AUC, "
+            f"fixed in AUC points with the published PatchTST AUCs {PUBLISHED_PATCHTST_AUC}; both forms are reported. "
+            "A 'best by validation' reference is picked on validation AUC among unflagged results and then tested as that model. "
+            "Superiority rules with a margin need a detectable gain (H0: diff <= 0) whose estimate reaches the margin; "
+            "equivalence is TOST; non-inferiority tests H0: diff <= -margin. A planned comparison without unflagged "
+            "results counts as p = 1 in its family."
+        ),
+        Table(["Rule", "Claim", "Test", "Margin", "Family", "Combine", "Comparisons"], rows),
+    ]
+
+
+def _verdict_rows(verdicts: list[Verdict]) -> list[list[str]]:
+    return [[v.rule, v.topic, f"H{v.horizon}", v.status, v.detail] for v in verdicts]
+
+
+def _verdict_section(outcomes: list[PlanOutcome]) -> list[Block]:
+    decisions = [v for o in outcomes if o.rule.key.startswith("D") for v in o.verdicts]
+    hypotheses = [v for o in outcomes if o.rule.key.startswith("H") for v in o.verdicts]
+    header = ["Rule", "Claim", "H", "Status", "Evidence (every planned comparison)"]
+    return [
+        Heading("Decision table (research plan)", 2), Table(header, _verdict_rows(decisions)),
+        Heading("Hypotheses", 2), Table(header, _verdict_rows(hypotheses)),
     ]
 
 
@@ -224,8 +310,7 @@ def compose(
     results_dir: Path,
     loaded: LoadedResults,
     analyses: list[HorizonAnalysis],
-    decisions: list[Verdict],
-    hypotheses: list[Verdict],
+    outcomes: list[PlanOutcome],
     figures: dict[int, list[FigureFile]],
     options: ReportOptions,
 ) -> list[Block]:
@@ -238,25 +323,20 @@ def compose(
             f"{len(loaded.experiments)} experiments; {len(loaded.skipped)} folder(s) skipped."
         ),
     ]
+    blocks += _dataset_section(loaded, analyses)
     if loaded.skipped:
         blocks += [Heading("Skipped result folders", 2), Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.skipped])]
-    if loaded.warnings:
-        blocks += [Heading("Warnings", 2), Bullets(list(loaded.warnings))]
     blocks += _flag_section(loaded)
+    blocks += _plan_section()
+    blocks += _verdict_section(outcomes)
     blocks += [
         Heading("Results (test split)", 2),
         Table(RESULT_HEADER, [_result_row(s) for a in analyses for s in a.summaries]),
-        Paragraph("Test AUC: mean over seeds with a 95% block-bootstrap interval over test days. "
-                  "p range: lowest p_min..highest p_max over seeds (mean per-seed sd)."),
+        Paragraph("Test AUC: mean over seeds (of the mean over folds) with a 95% bootstrap interval over test days and seeds. "
+                  "p range: lowest p_min..highest p_max over runs (mean per-run sd)."),
     ]
     blocks += _coverage_section(loaded)
     blocks += _comparison_section(analyses)
-    blocks += [
-        Heading("Decision table (research plan)", 2),
-        Table(["Rule", "H", "Status", "Evidence"], _verdict_rows(decisions)),
-        Heading("Hypotheses", 2),
-        Table(["Hypothesis", "H", "Verdict", "Evidence"], _verdict_rows(hypotheses)),
-    ]
     blocks += _figure_section(figures)
     blocks += _method_section(options)
     return blocks

@@ -66,6 +66,23 @@ def block_bootstrap_counts(n: int, n_resamples: int, block_length: int, rng: np.
     return np.bincount(flat.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
 
 
+def stratified_block_counts(folds: np.ndarray, n_resamples: int, block_length: int, rng: np.random.Generator) -> np.ndarray:
+    """Block-bootstrap counts drawn within each fold separately (folds are contiguous runs of days):
+    every resample keeps each fold's size, so walk-forward folds stay separate strata."""
+    folds = np.asarray(folds)
+    starts = np.r_[0, np.flatnonzero(folds[1:] != folds[:-1]) + 1, len(folds)]
+    return np.hstack([
+        block_bootstrap_counts(int(end - start), n_resamples, block_length, rng) for start, end in zip(starts[:-1], starts[1:])
+    ])
+
+
+def seed_draws(n_seeds: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Weights (n_resamples, n_seeds) of seeds drawn with replacement per resample (rows sum to 1):
+    resampling seeds inside the bootstrap puts between-seed variation into every interval."""
+    picks = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
+    return np.stack([np.bincount(row, minlength=n_seeds) for row in picks]).astype(np.float64) / n_seeds
+
+
 def resampled_auc(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """AUC of every resample at once, ties counted as half a win; NaN where a class is missing.
 
@@ -99,19 +116,47 @@ def _interval(estimate: float, replicates: np.ndarray, level: float) -> Interval
     return Interval(float(estimate), float(low), float(high), float(kept.std(ddof=1)))
 
 
-def mean_auc(y: np.ndarray, scores: np.ndarray) -> float:
-    """Mean AUC over the rows (seeds) of a (seeds, days) score matrix."""
-    return float(np.mean([auc(y, row) for row in scores]))
+def _fold_slices(n: int, folds: np.ndarray | None) -> list[np.ndarray]:
+    if folds is None:
+        return [np.arange(n)]
+    folds = np.asarray(folds)
+    return [np.flatnonzero(folds == fold) for fold in np.unique(folds)]
 
 
-def _mean_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return np.mean([resampled_auc(y, row, counts) for row in scores], axis=0)
+def fold_auc(y: np.ndarray, p: np.ndarray, folds: np.ndarray | None = None) -> float:
+    """AUC within each fold, averaged over folds: each fold's model is ranked only against its own
+    days, so calibration drift between separately trained folds cannot move the statistic."""
+    return float(np.mean([auc(y[days], p[days]) for days in _fold_slices(len(y), folds)]))
 
 
-def auc_interval(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE) -> Interval:
-    """Interval for the seed-mean AUC; `scores` is (seeds, days). Seeds are held fixed, days resampled."""
+def mean_auc(y: np.ndarray, scores: np.ndarray, folds: np.ndarray | None = None) -> float:
+    """Mean AUC over the rows (seeds) of a (seeds, days) score matrix (fold-averaged when folds are given)."""
+    return float(np.mean([fold_auc(y, row, folds) for row in np.atleast_2d(scores)]))
+
+
+def _per_seed_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, folds: np.ndarray | None) -> np.ndarray:
+    """(seeds, resamples) fold-averaged AUC of every seed on every resample."""
+    slices = _fold_slices(len(y), folds)
+    return np.stack([
+        np.mean([resampled_auc(y[days], row[days], counts[:, days]) for days in slices], axis=0) for row in np.atleast_2d(scores)
+    ])
+
+
+def _mean_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, folds: np.ndarray | None = None,
+                        seeds: np.ndarray | None = None) -> np.ndarray:
+    """Seed-mean AUC per resample; `seeds` (resamples, seeds) weights resample the seeds as well."""
+    per_seed = _per_seed_resampled_auc(y, scores, counts, folds)
+    if seeds is None:
+        return per_seed.mean(axis=0)
+    return (seeds * per_seed.T).sum(axis=1)
+
+
+def auc_interval(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE,
+                 folds: np.ndarray | None = None, seeds: np.ndarray | None = None) -> Interval:
+    """Interval for the seed-mean AUC; `scores` is (seeds, days). Days are resampled, and seeds too
+    when `seeds` draws are given."""
     scores = np.atleast_2d(scores)
-    return _interval(mean_auc(y, scores), _mean_resampled_auc(y, scores, counts), level)
+    return _interval(mean_auc(y, scores, folds), _mean_resampled_auc(y, scores, counts, folds, seeds), level)
 
 
 def mean_interval(values: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE) -> Interval:
@@ -171,16 +216,20 @@ def paired_auc_difference(
     scores_b: np.ndarray,
     counts: np.ndarray,
     level: float = CONFIDENCE,
+    folds: np.ndarray | None = None,
+    seeds_a: np.ndarray | None = None,
+    seeds_b: np.ndarray | None = None,
 ) -> PairedDifference:
-    """Mean AUC over a's seeds minus mean AUC over b's seeds, both on the same resampled days."""
+    """Mean AUC over a's seeds minus mean AUC over b's seeds, both on the same resampled days (and
+    on independently resampled seeds when seed draws are given)."""
     scores_a, scores_b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
-    estimate = mean_auc(y, scores_a) - mean_auc(y, scores_b)
-    replicates = _mean_resampled_auc(y, scores_a, counts) - _mean_resampled_auc(y, scores_b, counts)
+    estimate = mean_auc(y, scores_a, folds) - mean_auc(y, scores_b, folds)
+    replicates = _mean_resampled_auc(y, scores_a, counts, folds, seeds_a) - _mean_resampled_auc(y, scores_b, counts, folds, seeds_b)
     interval = _interval(estimate, replicates, level)
     return PairedDifference(
         interval=interval,
         p_bootstrap=wald_p_value(estimate, interval.se),
-        p_delong=delong_p_value(y, scores_a, scores_b),
+        p_delong=delong_p_value(y, scores_a, scores_b) if folds is None or len(np.unique(folds)) == 1 else float("nan"),
     )
 
 

@@ -1,32 +1,48 @@
-"""The research plan's decision table and verdicts on H1-H4, built from unflagged results only.
+"""Verdicts computed only from the pre-registered plan (`orchestrator.report.plan`).
 
-Every verdict names the numbers behind it; when the evidence is missing or flagged, it says
-'not answerable yet' and lists what was excluded (and by which flag) and what is still needed.
+Each planned comparison is tested against exactly the model it names (a "best of" reference is
+picked by validation AUC, then tested as that model), with the plan's test, margin and family.
+Only unflagged results count; a comparison without them says what is missing and enters its
+family's Holm correction as p = 1, so the family is the plan's, never the results folder's.
 """
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import stats as scipy_stats
 
-from orchestrator.report.compare import (
-    OUTCOME_BETTER,
-    OUTCOME_WORSE,
-    ROLE_CLASSICAL,
-    ROLE_PATCHTST,
-    SEED_NOISE_MULTIPLE,
-    Comparison,
-    HorizonAnalysis,
-)
-from orchestrator.report.load import CAUSAL_MODEL, DEEP_FAMILIES, Experiment
+from orchestrator.report.compare import ReportOptions, aligned_test_scores, each_fold_has_both_classes, seed_resamples
+from orchestrator.report.load import FLAG_RANDOM_INIT, Experiment
 from orchestrator.report.next_steps import answering_step
+from orchestrator.report.plan import ALPHA, PLAN, POWER, Arm, PlannedComparison, Rule
+from orchestrator.report.stats import NUMERICAL_ZERO, auc_interval, holm_adjust, mean_auc, paired_auc_difference
 
 STATUS_NOT_ANSWERABLE = "not answerable yet"
-PURSUE_RATIO = 1.05
-EQUIVALENCE_BAND = 0.02
-UNFLAGGED = "full profile, >= 2 seeds, not random-init"
-# Forecast-derived probabilities often barely move; below this sd of p the ranking rests on tiny differences.
-NEARLY_CONSTANT_SD = 0.01
+STATUS_NOT_SHOWN = "not shown"
+
+
+@dataclass(frozen=True)
+class Tested:
+    """A planned comparison with its numbers (or why it could not be made)."""
+
+    planned: PlannedComparison
+    subject: Experiment | None = None
+    reference: Experiment | None = None
+    missing: str | None = None
+    n_days: int = 0
+    subject_auc: float = float("nan")
+    reference_auc: float = float("nan")
+    difference: float = float("nan")
+    se: float = float("nan")
+    p: float = 1.0
+    p_holm: float = 1.0
+    passed: bool = False
+    reference_above_chance: bool | None = None
+    minimum_detectable: float = float("nan")
+
+    @property
+    def relative(self) -> float:
+        return self.subject_auc / self.reference_auc - 1.0
 
 
 @dataclass(frozen=True)
@@ -35,10 +51,7 @@ class Verdict:
     horizon: int
     status: str
     detail: str
-
-
-def _pct(ratio: float) -> str:
-    return f"{ratio - 1.0:+.1%}"
+    rule: str = ""
 
 
 def format_p(value: float) -> str:
@@ -47,282 +60,187 @@ def format_p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def describe(c: Comparison) -> str:
-    """One comparison with every number a reader needs to check the verdict."""
-    if c.difference is None:
-        return f"{c.subject.label} vs {c.reference.label}: not compared ({c.problem})"
-    i = c.difference.interval
-    noise = "seed noise unknown" if c.seed_noise is None else f"{SEED_NOISE_MULTIPLE:g}x seed sd {SEED_NOISE_MULTIPLE * c.seed_noise:.3f}"
-    return (
-        f"{c.subject.label} vs {c.reference.label}: AUC {c.subject_auc:.3f} vs {c.reference_auc:.3f} "
-        f"(diff {i.estimate:+.3f}, 95% CI [{i.low:+.3f}, {i.high:+.3f}], {_pct(c.relative)} relative; "
-        f"Holm p={format_p(c.p_bootstrap_holm)}, DeLong p={format_p(c.difference.p_delong)}; {noise}) -> {c.outcome}"
+def one_sided_p(statistic: float) -> float:
+    return float(scipy_stats.norm.sf(statistic))
+
+
+def null_p_value(rule: Rule, difference: float, se: float, margin: float) -> float:
+    """p-value of the rule's null hypothesis from the difference and its bootstrap standard error.
+    A zero SE (identical predictions) makes the estimate certain: p is 0 or 1."""
+    if not (np.isfinite(se) and np.isfinite(difference)):
+        return 1.0
+    se = max(se, NUMERICAL_ZERO)
+    if rule.test == "superiority":
+        return one_sided_p(difference / se)
+    if rule.test == "non-inferiority":
+        return one_sided_p((difference + margin) / se)
+    if rule.test == "equivalence":  # TOST: both one-sided nulls must be rejected
+        return max(one_sided_p((difference + margin) / se), one_sided_p((margin - difference) / se))
+    return min(1.0, 2.0 * one_sided_p(abs(difference) / se))
+
+
+def minimum_detectable(rule: Rule, se: float) -> float:
+    """Smallest true difference the test finds with the plan's power at the family's Bonferroni
+    level (Holm's strictest step). For equivalence: the smallest margin that could be shown with
+    that power when the true difference is 0."""
+    level = ALPHA / (rule.family_size() if rule.holm else 1)
+    if rule.test == "two-sided":
+        level /= 2
+    power = (1 + POWER) / 2 if rule.test == "equivalence" else POWER
+    return float((scipy_stats.norm.isf(level) + scipy_stats.norm.ppf(power)) * se)
+
+
+def _validation_auc(experiment: Experiment) -> float:
+    value = experiment.mean_metric("val", "auc")
+    return value if np.isfinite(value) else -np.inf
+
+
+def _matches(experiment: Experiment, model: str) -> bool:
+    """Exact model name; foundation models may carry a mode suffix ('timesfm-zeroshot')."""
+    return experiment.model == model or (experiment.family == "foundation" and experiment.model.startswith(model + "-"))
+
+
+def resolve(arm: Arm, horizon: int, experiments: list[Experiment]) -> tuple[Experiment | None, str | None]:
+    """The one experiment an arm stands for (the validation-best where several qualify), or why none does."""
+    named = [e for e in experiments if e.horizon == horizon and any(_matches(e, m) for m in arm.models)]
+    usable = [e for e in named if e.eligible and e.has_column(arm.column) and (e.weights.kind == "pretrained" or not arm.pretrained)]
+    if usable:
+        return max(usable, key=lambda e: (_validation_auc(e), e.label)), None
+    if not named:
+        return None, f"no result for {arm.describe()} at H{horizon}"
+    return None, f"{arm.describe()} at H{horizon} only flagged/unusable: {'; '.join(_why_unusable(e, arm) for e in named)}"
+
+
+def _why_unusable(experiment: Experiment, arm: Arm) -> str:
+    reasons = list(experiment.flags)
+    if arm.pretrained and experiment.weights.kind != "pretrained" and FLAG_RANDOM_INIT not in reasons:
+        reasons.append(f"weights {experiment.weights.kind}, not pretrained")
+    if not experiment.has_column(arm.column):
+        reasons.append(f"no '{arm.column}' column")
+    return f"{experiment.label} ({', '.join(reasons)})"
+
+
+def _above_chance(experiment: Experiment, options: ReportOptions) -> bool:
+    """The one-sided lower bound of the reference's AUC (days and seeds resampled) exceeds 0.5."""
+    aligned = aligned_test_scores([experiment])
+    if not each_fold_has_both_classes(aligned.y, aligned.folds, 1):
+        return False
+    (scores,) = aligned.scores
+    interval = auc_interval(aligned.y, scores, aligned.counts(options, "chance", experiment.label),
+                            level=1 - 2 * ALPHA, folds=aligned.folds, seeds=seed_resamples(len(scores), options, "chance", experiment.label))
+    return bool(interval.low > 0.5)
+
+
+def run_comparison(rule: Rule, planned: PlannedComparison, experiments: list[Experiment], options: ReportOptions) -> Tested:
+    subject, why_subject = resolve(planned.subject, planned.horizon, experiments)
+    reference, why_reference = resolve(planned.reference, planned.horizon, experiments)
+    if subject is None or reference is None:
+        return Tested(planned, subject, reference, missing="; ".join(w for w in (why_subject, why_reference) if w))
+    if subject is reference and planned.subject.column == planned.reference.column:
+        return Tested(planned, subject, reference, missing="the validation-picked reference is the subject itself")
+    same_runs = subject is reference
+    try:
+        aligned = aligned_test_scores([subject, reference], [planned.subject.column, planned.reference.column])
+    except ValueError as exc:
+        return Tested(planned, subject, reference, missing=str(exc))
+    if not each_fold_has_both_classes(aligned.y, aligned.folds, 2):
+        return Tested(planned, subject, reference, n_days=len(aligned.y), missing="fewer than two test days of each class in common")
+    names = (rule.key, subject.label, planned.subject.column, reference.label, planned.reference.column)
+    subject_scores, reference_scores = aligned.scores
+    seeds_a = seed_resamples(len(subject_scores), options, *names, "a")
+    # The point-forecast arm of the same runs shares their seeds: resample them together.
+    seeds_b = seeds_a if same_runs else seed_resamples(len(reference_scores), options, *names, "b")
+    paired = paired_auc_difference(aligned.y, subject_scores, reference_scores, aligned.counts(options, *names),
+                                   folds=aligned.folds, seeds_a=seeds_a, seeds_b=seeds_b)
+    estimate, se = paired.interval.estimate, paired.interval.se
+    margin = rule.margin.points(planned.horizon)
+    return Tested(
+        planned, subject, reference, n_days=len(aligned.y),
+        subject_auc=mean_auc(aligned.y, subject_scores, aligned.folds),
+        reference_auc=mean_auc(aligned.y, reference_scores, aligned.folds),
+        difference=estimate, se=se, p=null_p_value(rule, estimate, se, margin),
+        reference_above_chance=_above_chance(reference, options) if rule.reference_above_chance else None,
+        minimum_detectable=minimum_detectable(rule, se),
     )
 
 
-def _exclusions(experiments: list[Experiment]) -> str:
-    return "; ".join(f"{e.label} ({', '.join(e.flags)})" for e in experiments if not e.eligible)
+def _passes(rule: Rule, tested: Tested) -> bool:
+    if tested.missing is not None or tested.reference_above_chance is False:
+        return False
+    level_ok = tested.p_holm < ALPHA if rule.holm else tested.p < ALPHA
+    # 'pursue' and '>>' need a detectable gain whose estimate also reaches the margin.
+    reaches = tested.difference >= rule.margin.points(tested.planned.horizon) if rule.test == "superiority" else True
+    return bool(level_ok and reaches)
 
 
-def _not_answerable(topic: str, horizon: int, needed: list[str], relevant: list[Experiment]) -> Verdict:
-    flagged = [e for e in relevant if not e.eligible]
-    if flagged:
-        detail = f"only smoke/quick/random-init/single-seed results — excluded: {_exclusions(flagged)}. "
-    else:
-        detail = ""
-    return Verdict(topic, horizon, STATUS_NOT_ANSWERABLE, detail + "Missing: " + "; ".join(needed) + ".")
+def run_rule(rule: Rule, experiments: list[Experiment], options: ReportOptions) -> list[Tested]:
+    """Every planned comparison of the rule, Holm-adjusted over the whole planned family."""
+    tested = [run_comparison(rule, planned, experiments, options) for planned in rule.comparisons]
+    adjusted = holm_adjust([t.p for t in tested]) if rule.holm else [t.p for t in tested]
+    tested = [replace(t, p_holm=float(p)) for t, p in zip(tested, adjusted)]
+    return [replace(t, passed=_passes(rule, t)) for t in tested]
 
 
-def _with_exclusions(detail: str, relevant: list[Experiment]) -> str:
-    excluded = _exclusions(relevant)
-    return detail + (f" Not used (flagged): {excluded}." if excluded else "")
+def describe(rule: Rule, t: Tested) -> str:
+    """One planned comparison with every number a reader needs to check the verdict."""
+    if t.missing is not None:
+        return f"{t.planned.describe()}: not compared ({t.missing})"
+    margin = rule.margin.points(t.planned.horizon)
+    text = (
+        f"{t.subject.label} [{t.planned.subject.column}] vs {t.reference.label} [{t.planned.reference.column}]: "
+        f"AUC {t.subject_auc:.3f} vs {t.reference_auc:.3f}, diff {t.difference:+.4f} AUC points ({t.relative:+.1%} relative), "
+        f"SE {t.se:.4f} ({t.n_days} test days, days and seeds resampled); {rule.test}"
+        + (f" margin {margin:.4f}" if margin else "")
+        + f" p={format_p(t.p)}" + (f", Holm p={format_p(t.p_holm)} over {rule.family_size()}" if rule.holm else "")
+        + f"; detectable at 80% power: {t.minimum_detectable:.4f}"
+    )
+    if t.reference_above_chance is False:
+        text += "; reference not detectably above chance (AUC 0.5), so nothing follows"
+    return text + (" -> passes" if t.passed else " -> does not pass")
 
 
-def _pretrained_foundation(experiments: list[Experiment]) -> list[Experiment]:
-    return [e for e in experiments if e.family == "foundation" and e.weights.kind == "pretrained"]
+def _status(rule: Rule, tested: list[Tested]) -> str:
+    compared = [t for t in tested if t.missing is None]
+    if rule.decision == "any" and any(t.passed for t in tested):
+        return rule.yes
+    if not compared or (rule.decision == "all" and len(compared) < len(tested)):
+        return STATUS_NOT_ANSWERABLE
+    if rule.decision == "all" and all(t.passed for t in tested):
+        return rule.yes
+    complete = len(compared) == len(tested)
+    return rule.no if complete else f"{STATUS_NOT_SHOWN} ({len(compared)} of {len(tested)} planned comparisons made)"
 
 
-def _by_validation(experiments: list[Experiment]) -> Experiment:
-    """Best by validation AUC: selecting on test would flatter whoever is picked."""
-    return max(experiments, key=lambda e: (np.nan_to_num(e.mean_metric("val", "auc"), nan=-1.0), e.label))
+def rule_verdicts(rule: Rule, tested: list[Tested]) -> list[Verdict]:
+    """One verdict per horizon; the Holm family spans both."""
+    verdicts = []
+    for horizon in sorted({t.planned.horizon for t in tested}):
+        mine = [t for t in tested if t.planned.horizon == horizon]
+        detail = " | ".join(describe(rule, t) for t in mine)
+        verdicts.append(Verdict(rule.claim, horizon, _status(rule, mine), detail, rule.key))
+    return verdicts
 
 
-def _eligible_vs_patchtst(analysis: HorizonAnalysis, experiments: list[Experiment]) -> list[Comparison]:
-    wanted = {id(e) for e in experiments if e.eligible}
-    return [c for c in analysis.comparisons_with(ROLE_PATCHTST) if id(c.subject) in wanted and c.eligible and c.difference is not None]
+@dataclass(frozen=True)
+class PlanOutcome:
+    rule: Rule
+    tested: list[Tested]
+    verdicts: list[Verdict]
 
 
-def _needs_reference(analysis: HorizonAnalysis) -> list[str]:
-    reference = analysis.baselines.patchtst
-    if reference is None or not reference.eligible:
-        return [f"an unflagged PatchTST ('patchtst') result at H{analysis.horizon} ({UNFLAGGED})"]
-    return []
-
-
-def _reference_list(analysis: HorizonAnalysis) -> list[Experiment]:
-    return [analysis.baselines.patchtst] if analysis.baselines.patchtst is not None else []
-
-
-def pursue_rule(analysis: HorizonAnalysis) -> Verdict:
-    topic, h = "Any model >= 5% AUC over PatchTST -> pursue it", analysis.horizon
-    others = [e for e in analysis.experiments if e is not analysis.baselines.patchtst]
-    compared = _eligible_vs_patchtst(analysis, others)
-    needed = _needs_reference(analysis) + ([] if compared else [f"unflagged results of other models at H{h}"])
-    if needed:
-        return _not_answerable(topic, h, needed, _reference_list(analysis) + others)
-    reaching = [c for c in compared if c.relative >= PURSUE_RATIO]
-    confirmed = [c for c in reaching if c.outcome == OUTCOME_BETTER]
-    if confirmed:
-        status = "yes: pursue " + ", ".join(c.subject.label for c in confirmed)
-        detail = " | ".join(describe(c) for c in confirmed)
-    elif reaching:
-        status = "inconclusive"
-        detail = "reaches 5% on the point estimate but is not a detectable improvement: " + " | ".join(describe(c) for c in reaching)
-    else:
-        best = max(compared, key=lambda c: c.relative)
-        status, detail = "no", f"best relative gain {_pct(best.relative)}: {describe(best)}"
-    return Verdict(topic, h, status, _with_exclusions(detail, others))
-
-
-def equivalence_rule(analysis: HorizonAnalysis) -> Verdict:
-    """'All within +-2%' is claimed only when the intervals, not just the point estimates, fit the band."""
-    topic, h = "All deep models within +-2% of PatchTST -> architecture does not matter, go back to features", analysis.horizon
-    deep = [e for e in analysis.experiments if e.family in DEEP_FAMILIES and e is not analysis.baselines.patchtst]
-    compared = _eligible_vs_patchtst(analysis, deep)
-    needed = _needs_reference(analysis) + ([] if compared else [f"unflagged deep-model results at H{h}"])
-    if needed:
-        return _not_answerable(topic, h, needed, _reference_list(analysis) + deep)
-    outside = [c for c in compared if abs(c.relative - 1.0) > EQUIVALENCE_BAND]
-    band = EQUIVALENCE_BAND * compared[0].reference_auc
-    widest = max(max(abs(c.difference.interval.low), abs(c.difference.interval.high)) for c in compared)
-    if outside:
-        status, detail = "no", "outside the band: " + " | ".join(describe(c) for c in outside)
-    elif widest <= band:
-        status, detail = "yes: go back to features", f"all {len(compared)} intervals lie within +-{band:.3f} AUC"
-    else:
-        status = "inconclusive"
-        detail = (f"all {len(compared)} point estimates are within +-2%, but intervals reach +-{widest:.3f} AUC, "
-                  f"wider than the band (+-{band:.3f}): equivalence is not shown")
-    return Verdict(topic, h, status, _with_exclusions(detail, deep))
-
-
-def _ratio_text(a: Experiment, b: Experiment, analysis: HorizonAnalysis) -> tuple[float, str]:
-    auc_a, auc_b = analysis.summary(a).test_auc.estimate, analysis.summary(b).test_auc.estimate
-    ratio = auc_a / auc_b
-    return ratio, f"{a.label} test AUC {auc_a:.3f} vs {b.label} {auc_b:.3f} ({_pct(ratio)} relative)"
-
-
-def attention_rule(analysis: HorizonAnalysis) -> Verdict:
-    topic, h = "TimeMixer ~ transformers -> attention unnecessary", analysis.horizon
-    timemixers = [e for e in analysis.experiments if e.model == "timemixer"]
-    transformers = [e for e in analysis.experiments if e.family == "transformer"]
-    needed = []
-    if not any(e.eligible for e in timemixers):
-        needed.append(f"an unflagged TimeMixer result at H{h}")
-    if not any(e.eligible for e in transformers):
-        needed.append(f"an unflagged from-scratch transformer result at H{h}")
-    if needed:
-        return _not_answerable(topic, h, needed, timemixers + transformers)
-    timemixer = _by_validation([e for e in timemixers if e.eligible])
-    transformer = _by_validation([e for e in transformers if e.eligible])
-    ratio, text = _ratio_text(timemixer, transformer, analysis)
-    status = "yes: attention unnecessary" if ratio >= 1.0 - EQUIVALENCE_BAND else "no"
-    detail = f"{text}; transformer picked by validation AUC; rule: TimeMixer >= 98% of it"
-    return Verdict(topic, h, status, _with_exclusions(detail, timemixers + transformers))
-
-
-def pretraining_rule(analysis: HorizonAnalysis) -> Verdict:
-    topic, h = "Foundation >> from-scratch -> pre-training essential", analysis.horizon
-    foundation = [e for e in analysis.experiments if e.family == "foundation"]
-    scratch = [e for e in analysis.experiments if e.family in ("transformer", "no-attention")]
-    pretrained = [e for e in _pretrained_foundation(foundation) if e.eligible]
-    needed = []
-    if not pretrained:
-        needed.append(f"an unflagged Lag-Llama/TimesFM result with pretrained weights at H{h}")
-    if not any(e.eligible for e in scratch):
-        needed.append(f"an unflagged from-scratch deep-model result at H{h}")
-    if needed:
-        return _not_answerable(topic, h, needed, foundation + scratch)
-    best_foundation = _by_validation(pretrained)
-    best_scratch = _by_validation([e for e in scratch if e.eligible])
-    ratio, text = _ratio_text(best_foundation, best_scratch, analysis)
-    paired = analysis.comparison(best_foundation, ROLE_PATCHTST)
-    confirmed = paired is not None and paired.eligible and paired.outcome == OUTCOME_BETTER
-    if ratio >= PURSUE_RATIO and confirmed:
-        status = "yes: pre-training essential"
-    elif ratio >= PURSUE_RATIO:
-        status = "inconclusive"
-    else:
-        status = "no"
-    detail = f"{text} (both picked by validation AUC; '>>' means >= 5% relative and a detectable gain over PatchTST)"
-    if paired is not None and paired.eligible:
-        detail += "; " + describe(paired)
-    return Verdict(topic, h, status, _with_exclusions(detail, foundation + scratch))
-
-
-def _from_outcomes(comparisons: list[Comparison]) -> str:
-    outcomes = {c.outcome for c in comparisons}
-    if OUTCOME_BETTER in outcomes:
-        return "supported"
-    if outcomes == {OUTCOME_WORSE}:
-        return "contradicted"
-    return "inconclusive"
-
-
-def hypothesis_1(analysis: HorizonAnalysis) -> Verdict:
-    topic, h = "H1: pretrained foundation models beat from-scratch PatchTST", analysis.horizon
-    foundation = [e for e in analysis.experiments if e.family == "foundation"]
-    compared = _eligible_vs_patchtst(analysis, _pretrained_foundation(foundation))
-    needed = _needs_reference(analysis) + ([] if compared else [f"an unflagged Lag-Llama/TimesFM result with pretrained weights at H{h}"])
-    if needed:
-        return _not_answerable(topic, h, needed, _reference_list(analysis) + foundation)
-    not_pretrained = [e.label for e in foundation if e.eligible and e.weights.kind != "pretrained"]
-    detail = " | ".join(describe(c) for c in compared)
-    if not_pretrained:
-        detail += f" Not used (weights not pretrained): {', '.join(not_pretrained)}."
-    return Verdict(topic, h, _from_outcomes(compared), _with_exclusions(detail, foundation))
-
-
-def hypothesis_2(analysis: HorizonAnalysis) -> Verdict:
-    topic, h = "H2: decoder-style (causal) vs encoder attention (patchtst-causal vs patchtst)", analysis.horizon
-    causal = [e for e in analysis.experiments if e.model == CAUSAL_MODEL]
-    compared = _eligible_vs_patchtst(analysis, causal)
-    needed = _needs_reference(analysis) + ([] if compared else [f"an unflagged '{CAUSAL_MODEL}' result at H{h}"])
-    if needed:
-        return _not_answerable(topic, h, needed, _reference_list(analysis) + causal)
-    outcomes = {c.outcome for c in compared}
-    names = {OUTCOME_BETTER: "causal attention better", OUTCOME_WORSE: "encoder attention better"}
-    status = names.get(next(iter(outcomes)), "no detectable difference") if len(outcomes) == 1 else "mixed"
-    return Verdict(topic, h, status, _with_exclusions(" | ".join(describe(c) for c in compared), causal))
-
-
-def hypothesis_3(analysis: HorizonAnalysis) -> Verdict:
-    """Suits = AUC and Brier not detectably worse than the best classical classifier, and ECE no
-    worse than the median ECE of the trained classifiers."""
-    topic, h = "H3: probabilistic foundation outputs suit threshold classification", analysis.horizon
-    foundation = [e for e in analysis.experiments if e.family == "foundation"]
-    pretrained = [e for e in _pretrained_foundation(foundation) if e.eligible]
-    classical = analysis.baselines.classical
-    needed = []
-    if not pretrained:
-        needed.append(f"an unflagged Lag-Llama/TimesFM result with pretrained weights at H{h}")
-    if classical is None or not classical.eligible:
-        needed.append(f"an unflagged classical baseline at H{h} ({UNFLAGGED})")
-    if needed:
-        return _not_answerable(topic, h, needed, foundation + ([classical] if classical else []))
-    classifiers = [e for e in analysis.experiments if e.eligible and e.family in ("classical", "transformer", "no-attention")]
-    median_ece = float(np.median([e.mean_metric("test", "ece") for e in classifiers]))
-    suits, fails, parts = [], [], []
-    for experiment in pretrained:
-        c = analysis.comparison(experiment, ROLE_CLASSICAL)
-        if c is None or c.difference is None:
-            parts.append(f"{experiment.label}: not compared with the classical baseline")
-            continue
-        ece = experiment.mean_metric("test", "ece")
-        brier = c.brier_difference
-        if c.outcome == OUTCOME_WORSE or brier.low > 0:
-            fails.append(experiment)
-            judgement = "does not suit: AUC or Brier detectably worse than the classical baseline"
-        elif ece <= median_ece:
-            suits.append(experiment)
-            judgement = "suits"
-        else:
-            judgement = "ranking and Brier fine, but calibrated worse than the typical classifier"
-        if experiment.mean_metric("test", "p_std") < NEARLY_CONSTANT_SD:
-            judgement += " (note: predictions nearly constant)"
-        parts.append(
-            f"{describe(c)}; Brier diff {brier.estimate:+.4f} [{brier.low:+.4f}, {brier.high:+.4f}]; "
-            f"ECE {ece:.3f} vs median {median_ece:.3f} over {len(classifiers)} unflagged classifiers => {judgement}"
-        )
-    status = "supported" if suits else "contradicted" if len(fails) == len(pretrained) else "inconclusive"
-    return Verdict(topic, h, status, _with_exclusions(" | ".join(parts), foundation))
-
-
-def hypothesis_4(analysis: HorizonAnalysis) -> Verdict:
-    topic, h = "H4: attention is unnecessary (TimeMixer/DLinear vs transformers)", analysis.horizon
-    no_attention = [e for e in analysis.experiments if e.family == "no-attention"]
-    transformers = [e for e in analysis.experiments if e.family == "transformer"]
-    needed = []
-    if not any(e.eligible for e in no_attention):
-        needed.append(f"an unflagged TimeMixer or DLinear result at H{h}")
-    if not any(e.eligible for e in transformers):
-        needed.append(f"an unflagged from-scratch transformer result at H{h}")
-    if needed:
-        return _not_answerable(topic, h, needed, no_attention + transformers)
-    best_plain = _by_validation([e for e in no_attention if e.eligible])
-    best_transformer = _by_validation([e for e in transformers if e.eligible])
-    ratio, text = _ratio_text(best_plain, best_transformer, analysis)
-    paired = analysis.comparison(best_plain, ROLE_PATCHTST)
-    detail = f"{text} (both picked by validation AUC)"
-    if paired is None or not paired.eligible or paired.difference is None:
-        status = "inconclusive"
-        detail += "; no unflagged paired test against PatchTST, point estimates only"
-    else:
-        detail += "; " + describe(paired)
-        if paired.outcome == OUTCOME_WORSE:
-            status = "contradicted"
-        elif ratio >= 1.0 - EQUIVALENCE_BAND:
-            status = "supported"
-        else:
-            status = "inconclusive"
-    return Verdict(topic, h, status, _with_exclusions(detail, no_attention + transformers))
-
-
-DECISION_RULES = (pursue_rule, equivalence_rule, attention_rule, pretraining_rule)
-HYPOTHESES = (hypothesis_1, hypothesis_2, hypothesis_3, hypothesis_4)
-
-
-def _with_next_step(verdict: Verdict, analysis: HorizonAnalysis) -> Verdict:
+def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[Experiment]) -> Verdict:
     """A 'not answerable yet' verdict also says what to run to answer it (next_steps.py)."""
     if verdict.status != STATUS_NOT_ANSWERABLE:
         return verdict
-    step = answering_step(analysis.horizon, analysis.experiments, needs_weights="pretrained weights" in verdict.detail)
-    return dataclasses.replace(verdict, detail=f"{verdict.detail} {step}")
+    pretrained = any(arm.pretrained for c in rule.comparisons for arm in (c.subject, c.reference))
+    step = answering_step(verdict.horizon, experiments, needs_weights=pretrained)
+    return replace(verdict, detail=f"{verdict.detail} {step}")
 
 
-def decision_table(analyses: list[HorizonAnalysis]) -> list[Verdict]:
-    return [_with_next_step(rule(analysis), analysis) for rule in DECISION_RULES for analysis in analyses]
-
-
-def hypothesis_verdicts(analyses: list[HorizonAnalysis]) -> list[Verdict]:
-    return [_with_next_step(hypothesis(analysis), analysis) for hypothesis in HYPOTHESES for analysis in analyses]
+def evaluate_plan(experiments: list[Experiment], options: ReportOptions) -> list[PlanOutcome]:
+    outcomes = []
+    for rule in PLAN:
+        tested = run_rule(rule, experiments, options)
+        verdicts = [_with_next_step(v, rule, experiments) for v in rule_verdicts(rule, tested)]
+        outcomes.append(PlanOutcome(rule, tested, verdicts))
+    return outcomes

@@ -1,0 +1,145 @@
+"""The pre-registered analysis plan, as data: every verdict the report gives is computed from the
+comparisons listed here and nothing else.
+
+Fixed before any result is seen, and independent of what happens to be in a results folder:
+- each rule names its exact comparisons (subject model vs reference model, horizon, prediction column);
+  where a reference is "the best of" a list, it is picked by *validation* AUC among unflagged results,
+  and the test is then made against exactly that model;
+- each rule is one multiplicity family; Holm's correction runs over every comparison the plan lists
+  for it (a comparison without results counts as p = 1), so the family never changes with what ran;
+- margins: the research plan's percentages ("5%", "+-2%") are *relative to PatchTST's AUC*. They are
+  fixed here in AUC points by multiplying with the published PatchTST AUC of each horizon (0.706 at
+  H1, 0.618 at H3), so no margin depends on the data. The report states both forms;
+- tests (one-sided unless noted, Wald statistic with the paired block-bootstrap standard error in
+  which test days *and* seeds are resampled): superiority (H0: diff <= 0), non-inferiority
+  (H0: diff <= -margin), equivalence (TOST, H0: |diff| >= margin), two-sided (H0: diff = 0).
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+ALPHA = 0.05
+POWER = 0.80
+# The published PatchTST (2M) test AUCs the research plan starts from.
+PUBLISHED_PATCHTST_AUC = {1: 0.706, 3: 0.618}
+HORIZONS = (1, 3)
+
+Test = Literal["superiority", "non-inferiority", "equivalence", "two-sided"]
+# How a rule's comparisons combine into its verdict.
+Combine = Literal["any", "all"]
+
+FOUNDATION = ("lagllama", "timesfm", "timer")
+TRANSFORMERS = (
+    "patchtst", "patchtst-causal", "patchtst-200m", "itransformer", "informer", "autoformer", "fedformer",
+    "etsformer", "crossformer", "armattn",
+)
+NO_ATTENTION = ("timemixer", "dlinear")
+FROM_SCRATCH = TRANSFORMERS + NO_ATTENTION
+REFERENCE = "patchtst"
+SAME_INPUT_CONTROL = "patchtst-high"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: an exact model, or the validation-best of a list of models."""
+
+    models: tuple[str, ...]
+    column: str = "p"  # predictions column scored: 'p', or 'point_score' for the point-forecast arm
+    pretrained: bool = False  # only results whose weights are pretrained count
+
+    @property
+    def picked_by_validation(self) -> bool:
+        return len(self.models) > 1
+
+    def describe(self) -> str:
+        name = self.models[0] if len(self.models) == 1 else f"best by validation AUC of {{{', '.join(self.models)}}}"
+        extras = [text for flag, text in ((self.pretrained, "pretrained weights"), (self.column != "p", f"column {self.column}")) if flag]
+        return name + (f" ({', '.join(extras)})" if extras else "")
+
+
+@dataclass(frozen=True)
+class Margin:
+    relative: float  # share of PatchTST's published AUC
+
+    def points(self, horizon: int) -> float:
+        return self.relative * PUBLISHED_PATCHTST_AUC[horizon]
+
+    def describe(self, horizon: int) -> str:
+        return f"{self.relative:.0%} relative = {self.points(horizon):.4f} AUC points at H{horizon}"
+
+
+NO_MARGIN = Margin(0.0)
+PURSUE_MARGIN = Margin(0.05)
+EQUIVALENCE_MARGIN = Margin(0.02)
+
+
+@dataclass(frozen=True)
+class PlannedComparison:
+    subject: Arm
+    reference: Arm
+    horizon: int
+
+    def describe(self) -> str:
+        return f"H{self.horizon}: {self.subject.describe()} vs {self.reference.describe()}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    claim: str
+    test: Test
+    margin: Margin
+    decision: Combine  # any: the claim holds if one comparison passes; all: only if every one does
+    comparisons: tuple[PlannedComparison, ...]
+    yes: str
+    no: str
+    # The reference must rank detectably better than chance: "A ~ B" says nothing when B is noise.
+    reference_above_chance: bool = False
+    holm: bool = True  # False for 'all' rules: an intersection-union test needs no adjustment
+
+    def family_size(self) -> int:
+        return len(self.comparisons)
+
+
+def _pairs(subjects: tuple[str, ...], reference: Arm, pretrained: bool = False, column: str = "p") -> tuple[PlannedComparison, ...]:
+    return tuple(
+        PlannedComparison(Arm((subject,), column, pretrained), reference, horizon)
+        for horizon in HORIZONS for subject in subjects
+    )
+
+
+def _point_vs_distribution() -> tuple[PlannedComparison, ...]:
+    return tuple(
+        PlannedComparison(Arm((model,), "p", True), Arm((model,), "point_score", True), horizon)
+        for horizon in HORIZONS for model in FOUNDATION
+    )
+
+
+PATCHTST = Arm((REFERENCE,))
+BEST_TRANSFORMER = Arm(TRANSFORMERS)
+BEST_FROM_SCRATCH = Arm(FROM_SCRATCH)
+OTHERS_THAN_REFERENCE = tuple(m for m in FOUNDATION + FROM_SCRATCH if m != REFERENCE)
+
+PLAN: tuple[Rule, ...] = (
+    Rule("D1", "Any model >= 5% AUC over PatchTST -> pursue it", "superiority", PURSUE_MARGIN, "any",
+         _pairs(OTHERS_THAN_REFERENCE, PATCHTST), "yes: pursue", "no"),
+    Rule("D2", "All deep models within +-2% of PatchTST -> architecture does not matter, go back to features",
+         "equivalence", EQUIVALENCE_MARGIN, "all", _pairs(OTHERS_THAN_REFERENCE, PATCHTST),
+         "yes: go back to features", "no", holm=False),
+    Rule("D3", "TimeMixer ~ transformers -> attention unnecessary", "equivalence", EQUIVALENCE_MARGIN, "any",
+         _pairs(("timemixer",), BEST_TRANSFORMER), "yes: attention unnecessary", "no", reference_above_chance=True),
+    Rule("D4", "Foundation >> from-scratch -> pre-training essential", "superiority", PURSUE_MARGIN, "any",
+         _pairs(FOUNDATION, BEST_FROM_SCRATCH, pretrained=True), "yes: pre-training essential", "no"),
+    Rule("H1", "H1: pretrained foundation models beat from-scratch PatchTST", "superiority", NO_MARGIN, "any",
+         _pairs(FOUNDATION, PATCHTST, pretrained=True), "supported", "not supported"),
+    Rule("H1c", "H1 control: they also beat PatchTST on the same input (log High only), so transfer helps, not fewer inputs",
+         "superiority", NO_MARGIN, "any", _pairs(FOUNDATION, Arm((SAME_INPUT_CONTROL,)), pretrained=True),
+         "supported", "not supported"),
+    Rule("H2", "H2: decoder-style (causal) vs encoder attention (patchtst-causal vs patchtst)", "two-sided", NO_MARGIN, "any",
+         _pairs(("patchtst-causal",), PATCHTST), "they differ", "no detectable difference"),
+    Rule("H3", "H3: probabilistic outputs (P(hit) from the distribution) beat point forecasts (point -> threshold) of the same run",
+         "superiority", NO_MARGIN, "any", _point_vs_distribution(), "supported", "not supported"),
+    Rule("H4", "H4: attention is unnecessary (TimeMixer/DLinear not worse than the best transformer by more than 2%)",
+         "non-inferiority", EQUIVALENCE_MARGIN, "any", _pairs(NO_ATTENTION, BEST_TRANSFORMER), "supported", "not supported",
+         reference_above_chance=True),
+)

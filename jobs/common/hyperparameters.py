@@ -167,7 +167,8 @@ LAGLLAMA = {
     "max_val_windows": whole(1, BIG),
     "grad_clip": POSITIVE,
 }
-TIMESFM = {
+# TimesFM and Timer share their fine-tuning loop's settings and the linear probe's.
+FORECASTER_TUNING = {
     "mode": choice("zero-shot", "fine-tune", "linear-probe"),
     "max_steps": whole(0, STEPS),
     "batch_size": whole(1, BATCH),
@@ -175,27 +176,21 @@ TIMESFM = {
     "eval_every": whole(1, STEPS),
     "patience": whole(1, 100_000),
     "max_train_windows": whole(0, BIG),
+    "probe_l2": Param("floats", above=0, high=1e12),
+    "predict_batch_size": whole(1, BATCH),
+}
+TIMESFM = {
+    **FORECASTER_TUNING,
     "max_val_loss_windows": whole(0, BIG),
     "finetune_params": choice("all", "heads"),
     "dependence": choice("brownian", "comonotone", "independent"),  # timesfm.probability.DEPENDENCE
     "flip_invariance": flag(nullable=True),  # None: the package's default for the mode
-    "probe_l2": Param("floats", above=0, high=1e12),
     "probe_steps": whole(1, STEPS),
-    "predict_batch_size": whole(1, BATCH),
 }
-
 TIMER = {
-    "mode": choice("zero-shot", "fine-tune", "linear-probe"),
+    **FORECASTER_TUNING,
     "lookback_patches": whole(1, 1024),  # patches of 96 days
-    "max_steps": whole(0, STEPS),
-    "batch_size": whole(1, BATCH),
-    "lr": real(above=0, high=10),
-    "eval_every": whole(1, STEPS),
-    "patience": whole(1, 100_000),
-    "max_train_windows": whole(0, BIG),
     "max_val_segments": whole(0, BIG),
-    "probe_l2": Param("floats", above=0, high=1e12),
-    "predict_batch_size": whole(1, BATCH),
 }
 
 DECLARED: dict[str, dict[str, Param]] = {

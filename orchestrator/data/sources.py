@@ -212,6 +212,15 @@ def check_ohlcv(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _check_daily_moves(frame: pd.DataFrame, column: str, factor: float, cause: str, origin: str) -> None:
+    values = frame[column].to_numpy()
+    jumps = np.abs(np.diff(np.log(values))) > np.log(factor)
+    if jumps.any():
+        row = int(np.argmax(jumps)) + 1
+        raise DataError(f"{origin}: {column} moves x{values[row] / values[row - 1]:.3g} from {_day(frame['date'].iloc[row - 1])} "
+                        f"to {_day(frame['date'].iloc[row])} (more than x{factor} or 1/{factor}: {cause})")
+
+
 def _check_plausible_prices(frame: pd.DataFrame, origin: str) -> None:
     """Extreme values and stale runs: the indicators would overflow or divide by a zero range."""
     prices = frame[["open", "high", "low", "close"]].to_numpy()
@@ -223,20 +232,9 @@ def _check_plausible_prices(frame: pd.DataFrame, origin: str) -> None:
     if (frame["volume"] > MAX_VOLUME).any():
         row = int(np.argmax((frame["volume"] > MAX_VOLUME).to_numpy()))
         raise DataError(f"{origin}: volume {frame['volume'].iloc[row]:g} on {_day(frame['date'].iloc[row])} above {MAX_VOLUME:g}")
+    _check_daily_moves(frame, "close", MAX_DAILY_FACTOR, "an unadjusted split or a bad value?", origin)
+    _check_daily_moves(frame, "volume", MAX_VOLUME_FACTOR, "a unit change or a bad value?", origin)
     close = frame["close"].to_numpy()
-    jumps = np.abs(np.diff(np.log(close))) > np.log(MAX_DAILY_FACTOR)
-    if jumps.any():
-        row = int(np.argmax(jumps)) + 1
-        raise DataError(f"{origin}: close moves x{close[row] / close[row - 1]:.3g} from {_day(frame['date'].iloc[row - 1])} "
-                        f"to {_day(frame['date'].iloc[row])} (more than x{MAX_DAILY_FACTOR} or 1/{MAX_DAILY_FACTOR}: "
-                        "an unadjusted split or a bad value?)")
-    volume = frame["volume"].to_numpy()
-    volume_jumps = np.abs(np.diff(np.log(volume))) > np.log(MAX_VOLUME_FACTOR)
-    if volume_jumps.any():
-        row = int(np.argmax(volume_jumps)) + 1
-        raise DataError(f"{origin}: volume moves x{volume[row] / volume[row - 1]:.3g} from {_day(frame['date'].iloc[row - 1])} "
-                        f"to {_day(frame['date'].iloc[row])} (more than x{MAX_VOLUME_FACTOR} or 1/{MAX_VOLUME_FACTOR}: "
-                        "a unit change or a bad value?)")
     unchanged = np.concatenate([[False], close[1:] == close[:-1]])
     run_ids = np.cumsum(~unchanged)
     run_lengths = np.bincount(run_ids)

@@ -16,6 +16,7 @@ from jobs.common import progress
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_windows
 from jobs.torch_models.profiles import FULL_HYPERPARAMETERS, defaults
@@ -28,7 +29,6 @@ from shared_schema import ExperimentSpec, WeightsSource
 
 PACKAGES = ("torch",)
 TRAINING_KEYS = frozenset(f.name for f in dataclasses.fields(TrainSettings)) - {"seed"}
-DATA_KEYS = frozenset({"size", "max_train_windows", "inputs"})
 # What the model sees. 'high' is H1's same-input control: the foundation models forecast the High
 # series and are scored against today's close, so the control sees log(High_s / Close_t) over its
 # window and nothing else (no open/low/volume/indicators).
@@ -48,17 +48,13 @@ class Plan:
 
 
 def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
+    """Keys, types and bounds come from the shared declaration (the host checked `--set` against
+    it too); the config class then checks what depends on the data's shape."""
     tunable = architecture.tunable()
-    merged = defaults(spec.model, spec.profile) | spec.hyperparameters
-    known = TRAINING_KEYS | DATA_KEYS | set(tunable)
-    unknown = sorted(set(merged) - known)
-    if unknown:
-        raise JobError(f"unknown hyperparameter(s) {unknown} for {spec.model}; known: {sorted(known)}")
-    reference = {"inputs": DEFAULT_INPUTS} | defaults(spec.model, spec.profile) | tunable
-    values = {key: _coerce(key, value, reference[key]) for key, value in merged.items()}
-    inputs = values.get("inputs", DEFAULT_INPUTS)
-    if inputs not in INPUT_SETS:
-        raise JobError(f"hyperparameter 'inputs' must be one of {list(INPUT_SETS)}, got {inputs!r}")
+    try:
+        values = check_hyperparameters(spec.model, defaults(spec.model, spec.profile) | spec.hyperparameters)
+    except HyperparameterError as exc:
+        raise JobError(str(exc)) from None
     try:
         training = TrainSettings(seed=spec.seed, **{k: values[k] for k in TRAINING_KEYS})
     except ValueError as exc:
@@ -66,25 +62,10 @@ def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
     return Plan(
         size=values["size"],
         max_train_windows=values["max_train_windows"],
-        inputs=inputs,
+        inputs=values.get("inputs", DEFAULT_INPUTS),
         training=training,
         architecture={k: v for k, v in values.items() if k in tunable},
     )
-
-
-def _coerce(key: str, value, default):
-    """JSON gives 2e6 for 2_000_000 and 1 for 1.0: accept those, refuse real type mistakes."""
-    if isinstance(default, bool) or isinstance(default, str):
-        if type(value) is not type(default):
-            raise JobError(f"hyperparameter {key!r} must be a {type(default).__name__}, got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise JobError(f"hyperparameter {key!r} must be a number, got {value!r}")
-    if isinstance(default, int):
-        if value != int(value):
-            raise JobError(f"hyperparameter {key!r} must be a whole number, got {value!r}")
-        return int(value)
-    return float(value)
 
 
 def model_inputs(dataset: Dataset, horizon: int, context_length: int, inputs: str) -> WindowedData:

@@ -9,7 +9,7 @@ AdamW state and the stored activations. Throughput is for random weights: speed 
 depend on their values.
 
     PYTHONPATH=. python benchmarks/bench_torch.py [--models patchtst,dlinear] [--size 2000000]
-        [--batches 3] [--batch-size 64] [--threads 1]
+        [--batches 3] [--batch-size 64] [--threads 1] [--device cpu|cuda] [--precision fp32|bf16]
 """
 
 import argparse
@@ -29,29 +29,39 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * MAXRSS_UNIT / 2**20
 
 
-def measure(model_name: str, size: int, batches: int, batch_size: int, threads: int) -> dict:
-    """One model, in this (fresh) process."""
+def measure(model_name: str, size: int, batches: int, batch_size: int, threads: int,
+            device: str = "cpu", precision: str = "fp32") -> dict:
+    """One model, in this (fresh) process, with the job's own optimiser and autocast rules
+    (bf16 = autocast to bfloat16, on CPU too when asked, so its speed can be compared)."""
+    import contextlib
+
     import torch
     import torch.nn.functional as F
 
     from jobs.torch_models.sizing import sized_config
+    from jobs.torch_models.trainer import make_optimiser
     from jobs.torch_models.zoo import ARCHITECTURES
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     architecture = ARCHITECTURES[model_name]
-    model = architecture.model(sized_config(architecture, size))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randn(batch_size, 80, 25)
-    y = (torch.rand(batch_size) > 0.5).float()
+    model = architecture.model(sized_config(architecture, size)).to(device)
+    optimiser = make_optimiser(model, lr=1e-4, weight_decay=0.05)
+    x = torch.randn(batch_size, 80, 25, device=device)
+    y = (torch.rand(batch_size, device=device) > 0.5).float()
+    cast = (torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16) if precision == "bf16"
+            else contextlib.nullcontext())
+    synchronize = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     baseline = peak_rss_mib()
 
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), cast:
         model(x)  # warm-up
+        synchronize()
         started = time.perf_counter()
         for _ in range(batches):
             model(x)
+        synchronize()
         inference_seconds = time.perf_counter() - started
     inference_peak = peak_rss_mib()
 
@@ -59,13 +69,17 @@ def measure(model_name: str, size: int, batches: int, batch_size: int, threads: 
 
     def step() -> None:
         optimiser.zero_grad(set_to_none=True)
-        F.binary_cross_entropy_with_logits(model(x), y).backward()
+        with cast:
+            logits = model(x)
+        F.binary_cross_entropy_with_logits(logits.float(), y).backward()
         optimiser.step()
 
     step()  # warm-up, and allocates the AdamW state
+    synchronize()
     started = time.perf_counter()
     for _ in range(batches):
         step()
+    synchronize()
     train_seconds = time.perf_counter() - started
     return {
         "model": model_name,
@@ -86,19 +100,23 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=3, help="timed batches per phase, after one warm-up")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
-        print(json.dumps(measure(args.worker, args.size, args.batches, args.batch_size, args.threads)))
+        print(json.dumps(measure(args.worker, args.size, args.batches, args.batch_size, args.threads,
+                                 args.device, args.precision)))
         return
 
     print(f"size {args.size:,} | batch {args.batch_size} x (80, 25) | {args.batches} timed batches | "
-          f"{args.threads} thread(s) | CPU | memory: ru_maxrss delta, fresh process per model")
+          f"{args.threads} thread(s) | {args.device} {args.precision} | memory: ru_maxrss delta, fresh process per model")
     print(f"{'model':16s} {'params':>10s} {'train win/s':>12s} {'infer win/s':>12s} {'train MiB':>10s} {'infer MiB':>10s}")
     for name in args.models.split(","):
         command = [sys.executable, __file__, "--worker", name, "--size", str(args.size), "--batches", str(args.batches),
-                   "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+                   "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+                   "--device", args.device, "--precision", args.precision]
         env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(args.threads)}
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0:

@@ -2,6 +2,9 @@
 
     python -m jobs run --spec SPEC.json --data DIR --out DIR [--weights DIR]
 
+`--spec`/`--out` may repeat (pairs, in order): seeds of one experiment, trained in one process,
+each written to its own folder as if it had run alone.
+
 Exit 0 on success; otherwise a one-line reason on stderr (traceback, if any, goes to stdout/log).
 """
 
@@ -17,16 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one experiment spec")
-    run.add_argument("--spec", type=Path, required=True)
+    run.add_argument("--spec", type=Path, required=True, action="append")
     run.add_argument("--data", type=Path, required=True)
-    run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--out", type=Path, required=True, action="append")
     run.add_argument("--weights", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    from jobs.common.runner import run_job
+    if len(args.spec) != len(args.out):
+        parser.error(f"--spec and --out must come in pairs, got {len(args.spec)} and {len(args.out)}")
+
+    from jobs.common.runner import run_job, run_seed_group
 
     try:
-        run_job(args.spec, args.data, args.out, args.weights)
+        if len(args.spec) == 1:
+            run_job(args.spec[0], args.data, args.out[0], args.weights)
+        else:
+            run_seed_group(args.spec, args.data, args.out, args.weights)
     except JobError as exc:
         print(f"job failed: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code

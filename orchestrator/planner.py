@@ -1,14 +1,14 @@
 """Decides, per experiment, whether to run or skip it, and says why."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from orchestrator.registry import Experiment, Profile
-from orchestrator.results import ResultStore, StoredResult
-from orchestrator.runs import PlannedRun, dataset_folds, plan_run, weights_manifest_sha256
-from shared_schema import DatasetManifest
+from orchestrator.results import FailureRecord, ResultStore, StoredResult
+from orchestrator.runs import PlannedRun, dataset_folds, plan_runs, weights_manifest_sha256
+from shared_schema import DatasetManifest, JobResult
 from shared_schema.identity import EnvironmentIdentity
 
 Action = Literal["run", "skip", "unavailable"]
@@ -22,16 +22,26 @@ class Decision:
     reason: str
 
 
-def stale_reasons(run: PlannedRun, store: ResultStore) -> list[str]:
-    """Why the newest earlier result for the same experiment and seed no longer counts."""
-    earlier = [
-        s.result for s in store.finished()
-        if s.result.spec.slug == run.spec.slug and s.result.spec.seed == run.spec.seed
-        and s.result.spec.fold == run.spec.fold and s.result.provenance
-    ]
-    if not earlier:
+@dataclass(frozen=True)
+class History:
+    """What the results folder says about earlier runs, read once per plan instead of once per seed."""
+
+    newest: dict[tuple[str, int, int | None], JobResult]  # (slug, seed, fold) -> newest finished result
+    last_failure: dict[str, FailureRecord]  # run key -> its latest failure
+
+    @classmethod
+    def read(cls, store: ResultStore) -> "History":
+        newest = {(s.result.spec.slug, s.result.spec.seed, s.result.spec.fold): s.result
+                  for s in store.finished() if s.result.provenance}
+        return cls(newest, {record.run_key: record for record in store.failures()})
+
+
+def stale_reasons(run: PlannedRun, history: History) -> list[str]:
+    """Why the newest earlier result for the same experiment, seed and fold no longer counts."""
+    earlier = history.newest.get((run.spec.slug, run.spec.seed, run.spec.fold))
+    if earlier is None:
         return []
-    old = earlier[-1].provenance
+    old = earlier.provenance
     reasons = []
     if old.spec_sha256 != run.key.spec_sha256:
         reasons.append("spec changed")
@@ -72,7 +82,7 @@ def reusable_elsewhere(run: PlannedRun, store: ResultStore) -> StoredResult | No
     return None
 
 
-def decide(run: PlannedRun, store: ResultStore, force: bool, reuse_across: bool = False) -> Decision:
+def decide(run: PlannedRun, store: ResultStore, history: History, force: bool, reuse_across: bool = False) -> Decision:
     experiment = run.experiment
     if experiment.unavailable is not None:
         return Decision(experiment, run, "unavailable", f"{experiment.unavailable.status}: {experiment.unavailable.reason}")
@@ -97,22 +107,23 @@ def decide(run: PlannedRun, store: ResultStore, force: bool, reuse_across: bool 
             EnvironmentIdentity.parse(old.env_fingerprint))) or "same environment"
         return Decision(experiment, run, "skip", f"cached from a {old.executor} run ({elsewhere.folder.name}; {changes}; "
                                                  "--reuse-across-executors)")
-    failure = store.last_failure(run.key.run_key)
+    failure = history.last_failure.get(run.key.run_key)
     if failure is not None:
         return Decision(experiment, run, "run", f"previous run failed ({failure.kind}: {failure.reason[:80]})")
-    reasons = stale_reasons(run, store)
+    reasons = stale_reasons(run, history)
     if reasons:
         return Decision(experiment, run, "run", ", ".join(reasons))
     return Decision(experiment, run, "run", "missing (never run)")
 
 
-def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: list[int],
+def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
               store: ResultStore, fingerprint: Callable[[str], str], force: bool = False,
               overrides: dict | None = None, weights_dir: Path | None = None,
               reuse_across: bool = False) -> list[Decision]:
     """`fingerprint(env)` is asked once per env, and only for envs with a runnable experiment:
     for Docker it may build the image, which is wasted on experiments that cannot run."""
     fingerprints: dict[str, str] = {}
+    history = History.read(store)
     decisions = []
     for experiment in experiments:
         runnable = experiment.implemented and not (
@@ -121,7 +132,6 @@ def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile:
             fingerprints[experiment.env] = fingerprint(experiment.env)
         env_fingerprint = fingerprints[experiment.env] if runnable else "not-runnable"
         for fold in dataset_folds(manifest):
-            for seed in seeds:
-                run = plan_run(experiment, manifest, profile, seed, env_fingerprint, overrides, weights_dir, fold)
-                decisions.append(decide(run, store, force, reuse_across))
+            for run in plan_runs(experiment, manifest, profile, seeds, env_fingerprint, overrides, weights_dir, fold):
+                decisions.append(decide(run, store, history, force, reuse_across))
     return decisions

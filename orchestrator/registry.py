@@ -28,6 +28,7 @@ class Resources:
     cpus: int = 1
     memory_gb: float = 2.0
     gpu: GpuNeed = "none"
+    gpu_memory_gb: float = 0.0  # declared device-memory peak (full profile), until a run has measured it
     timeout_s: dict[str, int] = field(default_factory=lambda: {"quick": 900, "full": 6 * 3600})
     estimate: dict[str, str] = field(default_factory=dict)  # profile -> expected run time, shown by `orch plan`
 
@@ -80,14 +81,14 @@ class ModelEntry:
 
 
 SKLEARN = Resources(cpus=1, memory_gb=1.0)
-TORCH = Resources(cpus=2, memory_gb=4.0, gpu="optional")
-FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional")
+TORCH = Resources(cpus=2, memory_gb=4.0, gpu="optional", gpu_memory_gb=3.0)
+FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional", gpu_memory_gb=16.0)
 # 200M parameters (d_model 1664, 6 layers). Full profile: ~3,900 training windows x up to 30
 # epochs at a measured 0.05 training windows/s on a 2-core CPU (benchmarks/bench_torch.py
 # --models patchtst-200m --size 200000000) = 10-30 days; about 3e11 FLOP per window, so 1-3 hours
 # on one H100-class GPU (an estimate, never measured here). The quick profile runs a CPU-sized stand-in.
 LARGE_TORCH = Resources(
-    cpus=2, memory_gb=24.0, gpu="required", timeout_s={"quick": 900, "full": 48 * 3600},
+    cpus=2, memory_gb=24.0, gpu="required", gpu_memory_gb=40.0, timeout_s={"quick": 900, "full": 48 * 3600},
     estimate={"quick": "~1 min (100k-parameter stand-in)",
               "full": "needs a GPU: ~1-3 h on one H100-class GPU (estimated); 10-30 days on a 2-core CPU"},
 )

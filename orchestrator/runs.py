@@ -1,11 +1,12 @@
 """A planned run: the concrete spec for one experiment, its cache key and its results folder."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.environments import ENVIRONMENTS, Environment, code_sha256
 from orchestrator.fsutil import sha256_file
-from orchestrator.registry import Experiment, Profile
+from orchestrator.registry import DEFAULT_SEED, Experiment, Profile
 from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
 from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
 
@@ -56,16 +57,25 @@ def weights_manifest_sha256(experiment: Experiment, weights_dir: Path) -> str | 
     return sha256_file(file) if file.is_file() else None
 
 
+def plan_runs(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
+              env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
+              fold: int | None = None) -> list[PlannedRun]:
+    """One planned run per seed. What does not depend on the seed (the code and weights hashes,
+    the spec's validation) is done once, so planning costs O(experiments), not O(seeds) hashing."""
+    template = make_spec(experiment, manifest, profile, DEFAULT_SEED, overrides, fold)
+    environment = ENVIRONMENTS[experiment.env]
+    code = code_sha256(environment)
+    weights = weights_manifest_sha256(experiment, weights_dir) if weights_dir else None
+    runs = []
+    for seed in seeds:
+        spec = template.model_copy(update={"seed": seed})
+        key = KeyParts(spec_sha256=sha256_text(canonical_spec_json(spec)), dataset_sha256=manifest.sha256,
+                       env_fingerprint=env_fingerprint, code_sha256=code, weights_sha256=weights)
+        runs.append(PlannedRun(experiment, spec, environment, key))
+    return runs
+
+
 def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
              env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
              fold: int | None = None) -> PlannedRun:
-    spec = make_spec(experiment, manifest, profile, seed, overrides, fold)
-    environment = ENVIRONMENTS[experiment.env]
-    key = KeyParts(
-        spec_sha256=sha256_text(canonical_spec_json(spec)),
-        dataset_sha256=manifest.sha256,
-        env_fingerprint=env_fingerprint,
-        code_sha256=code_sha256(environment),
-        weights_sha256=weights_manifest_sha256(experiment, weights_dir) if weights_dir else None,
-    )
-    return PlannedRun(experiment, spec, environment, key)
+    return plan_runs(experiment, manifest, profile, [seed], env_fingerprint, overrides, weights_dir, fold)[0]

@@ -2,8 +2,6 @@
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,10 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import stopping
+from orchestrator.cpu_threads import choose_threads
 from orchestrator.errors import UserError
 from orchestrator.executors.base import KILL_GRACE_SECONDS, ExecOutcome, Executor, JobRequest
+from orchestrator.gpu_slots import NO_GPU, GpuSlots, discover_gpus, measured_peaks_gb, peak_gb
 from orchestrator.planner import Decision
-from orchestrator.results import LOG_FILE, InvalidResult, ResultStore, describe_os_error, utc_now
+from orchestrator.results import LOG_FILE, RESULT_FILE, InvalidResult, ResultStore, describe_os_error, utc_now
+from orchestrator.seed_groups import seed_groups
 
 # How long a stop may wait for one running job: its SIGTERM grace, its SIGKILL grace, its log
 # readers and its failure record. Past that the job is reported as not stopped in time.
@@ -35,15 +36,6 @@ class JobOutcome:
     val_auc: float | None = None
 
 
-def host_has_gpu() -> bool:
-    """CUDA via nvidia-smi, or Apple-silicon MPS; checked without importing any ML stack."""
-    if sys.platform == "darwin" and os.uname().machine == "arm64":
-        return True
-    if shutil.which("nvidia-smi"):
-        return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
-    return False
-
-
 def total_memory_gb() -> float:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -52,37 +44,30 @@ def total_memory_gb() -> float:
 
 
 class ResourcePool:
-    """Memory budget and a single GPU token; jobs wait until what they need is free."""
+    """Host memory budget; jobs wait until what they need is free (GPU slots are `GpuSlots`)."""
 
-    def __init__(self, memory_gb: float, gpu: bool):
+    def __init__(self, memory_gb: float):
         self.free_memory = memory_gb
-        self.gpu_free = gpu
-        self.has_gpu = gpu
         self.cond = threading.Condition()
 
-    def acquire(self, memory_gb: float, wants_gpu: bool, cancel: threading.Event) -> tuple[float, bool]:
+    def acquire(self, memory_gb: float, cancel: threading.Event) -> float:
         memory_gb = min(memory_gb, self.free_memory if self.free_memory > 0 else memory_gb)
-        use_gpu = wants_gpu and self.has_gpu
         with self.cond:
-            while not cancel.is_set() and (self.free_memory < memory_gb or (use_gpu and not self.gpu_free)):
+            while not cancel.is_set() and self.free_memory < memory_gb:
                 self.cond.wait(timeout=0.5)
             self.free_memory -= memory_gb
-            if use_gpu:
-                self.gpu_free = False
-        return memory_gb, use_gpu
+        return memory_gb
 
-    def release(self, memory_gb: float, used_gpu: bool) -> None:
+    def release(self, memory_gb: float) -> None:
         with self.cond:
             self.free_memory += memory_gb
-            if used_gpu:
-                self.gpu_free = True
             self.cond.notify_all()
 
 
 class Scheduler:
     def __init__(self, executor: Executor, store: ResultStore, data_dir: Path, weights_dir: Path | None,
                  jobs: int, keep_going: bool, timeout_s: float | None, say: Callable[[str], None],
-                 on_progress: Callable[[str, str], None] = lambda slug, line: None):
+                 watcher: "Watcher | None" = None, gpu_slots: GpuSlots | None = None):
         self.executor = executor
         self.store = store
         self.data_dir = data_dir
@@ -91,34 +76,45 @@ class Scheduler:
         self.keep_going = keep_going
         self.timeout_s = timeout_s
         self.say = say
-        self.on_progress = on_progress
+        self.watcher = watcher or Watcher()
         self.cancel = threading.Event()
         self.stop_scheduling = threading.Event()
-        self.threads_per_job = max(1, (os.cpu_count() or 1) // self.jobs)
         # A cluster executor schedules CPUs, memory and GPUs itself; -j alone bounds what is submitted.
         remote = getattr(executor, "schedules_resources", False)
-        self.pool = ResourcePool(float("inf"), False) if remote else ResourcePool(total_memory_gb() * 0.9, host_has_gpu())
+        self.pool = ResourcePool(float("inf") if remote else total_memory_gb() * 0.9)
+        self.gpus = GpuSlots([]) if remote else gpu_slots if gpu_slots is not None else GpuSlots(discover_gpus())
+        self.threads = ThreadLedger(self.jobs)
 
     def run(self, decisions: list[Decision]) -> list[JobOutcome]:
         todo = [d for d in decisions if d.action == "run"]
         outcomes: list[JobOutcome] = []
-        pending: dict[Future, Decision] = {}
+        pending: dict[Future, tuple[Decision, ...]] = {}
         pool = ThreadPoolExecutor(max_workers=self.jobs)
         try:
             for env in dict.fromkeys(d.run.environment for d in todo):
                 self.executor.prepare(env, self.say)
-            pending = {pool.submit(self._run_one, d): d for d in todo}
+            units = seed_groups(todo, getattr(self.executor, "runs_seed_groups", False))
+            peaks = measured_peaks_gb(self.store)
+            pending = {pool.submit(self._run_unit, u, peaks): u for u in units}
             while pending:
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     pending.pop(future)
-                    outcomes.append(future.result())
-                    if outcomes[-1].status == "failed" and not self.keep_going:
-                        self.stop_scheduling.set()
+                    for outcome in future.result():
+                        outcomes.append(outcome)
+                        if outcome.status == "failed" and not self.keep_going:
+                            self.stop_scheduling.set()
         except KeyboardInterrupt:
+            # A second Ctrl-C/SIGTERM must not cut the clean-up short; stop first, then say so (with
+            # the terminal gone the message itself may raise, and nothing must then keep jobs alive).
             stopping.ignore_further()
-            self.say(f"interrupted by {stopping.describe(stopping.stop_signal())}: "
-                     "stopping running jobs, keeping finished results")
+            self.cancel.set()
+            self.stop_scheduling.set()
+            try:
+                self.say(f"interrupted by {stopping.describe(stopping.stop_signal())}: "
+                         "stopping running jobs, keeping finished results")
+            except OSError:
+                pass
             outcomes += self._stop(pending)
             raise Interrupted(outcomes) from None
         except BaseException:
@@ -128,58 +124,84 @@ class Scheduler:
             pool.shutdown(wait=False, cancel_futures=True)
         return outcomes
 
-    def _stop(self, pending: dict[Future, Decision]) -> list[JobOutcome]:
+    def _stop(self, pending: dict[Future, tuple[Decision, ...]]) -> list[JobOutcome]:
         """Cancel what has not started and wait, a bounded time each, for running jobs to stop."""
         self.cancel.set()
         self.stop_scheduling.set()
         outcomes = []
-        for future, decision in pending.items():
+        for future, unit in pending.items():
             if future.cancel():
-                outcomes.append(JobOutcome(decision, "cancelled", "not-started", "interrupted before start", 0.0, None))
+                outcomes += [JobOutcome(d, "cancelled", "not-started", "interrupted before start", 0.0, None) for d in unit]
                 continue
             try:
-                outcomes.append(future.result(timeout=STOP_WAIT_SECONDS))
+                outcomes += future.result(timeout=STOP_WAIT_SECONDS)
             except FutureTimeout:
-                outcomes.append(JobOutcome(decision, "cancelled", "interrupted",
-                                           f"did not stop within {STOP_WAIT_SECONDS:.0f}s", 0.0, None))
+                outcomes += [JobOutcome(d, "cancelled", "interrupted", f"did not stop within {STOP_WAIT_SECONDS:.0f}s",
+                                        0.0, None) for d in unit]
             except Exception as exc:  # noqa: BLE001 - reported, the stop goes on
-                outcomes.append(JobOutcome(decision, "failed", "crash", f"{type(exc).__name__}: {exc}", 0.0, None))
+                outcomes += [JobOutcome(d, "failed", "crash", f"{type(exc).__name__}: {exc}", 0.0, None) for d in unit]
         return outcomes
 
-    def _run_one(self, decision: Decision) -> JobOutcome:
-        run = decision.run
+    def _run_unit(self, unit: tuple[Decision, ...], peaks: dict[tuple[str, str], float]) -> list[JobOutcome]:
+        """One process: a single run, or several seeds of one experiment trained together."""
+        outcomes = self._run_process(unit, peaks)
+        for i, outcome in enumerate(outcomes):
+            self.watcher.finished(unit_key(unit), outcome, last=i == len(outcomes) - 1)
+        return outcomes
+
+    def _run_process(self, unit: tuple[Decision, ...], peaks: dict[tuple[str, str], float]) -> list[JobOutcome]:
+        run = unit[0].run
         if self.stop_scheduling.is_set():
-            return JobOutcome(decision, "cancelled", "not-started", "not started: an earlier job failed (use --keep-going)", 0.0, None)
+            return [JobOutcome(d, "cancelled", "not-started", "not started: an earlier job failed (use --keep-going)", 0.0, None)
+                    for d in unit]
         resources = run.experiment.resources
-        memory, gpu = self.pool.acquire(resources.memory_gb, resources.gpu != "none", self.cancel)
+        memory = self.pool.acquire(resources.memory_gb, self.cancel)
+        wants_gpu = resources.gpu != "none" and self.gpus.has_gpu
+        lease = self.gpus.acquire(peak_gb(run.experiment, run.spec.profile, peaks), self.cancel) if wants_gpu else NO_GPU
+        threads = self.threads.take()
         started_clock = time.monotonic()
-        staging = None
+        stagings: list[Path] = []
         try:
             if self.cancel.is_set():
-                return JobOutcome(decision, "cancelled", "not-started", "interrupted before start", 0.0, None)
+                return [JobOutcome(d, "cancelled", "not-started", "interrupted before start", 0.0, None) for d in unit]
             try:
-                staging = self.store.new_staging(run)
+                for d in unit:
+                    stagings.append(self.store.new_staging(d.run))
             except OSError as exc:
-                return self._store_failed(decision, exc, None, time.monotonic() - started_clock)
+                return [self._store_failed(d, exc, None, time.monotonic() - started_clock) for d in unit]
             started = utc_now()
-            self.on_progress(run.spec.slug, "started")
+            self.watcher.started(unit_key(unit), run.spec.slug, tuple(d.run.spec.seed for d in unit))
             request = JobRequest(
-                run=run, staging=staging, data_dir=self.data_dir, weights_dir=self.weights_dir,
-                threads=self.threads_per_job,
-                timeout_s=self.timeout_s or resources.timeout_s[run.spec.profile],
-                log_path=staging / LOG_FILE,
-                on_line=lambda line: self.on_progress(run.spec.slug, line),
+                run=run, staging=stagings[0], data_dir=self.data_dir, weights_dir=self.weights_dir,
+                threads=threads,
+                timeout_s=(self.timeout_s or resources.timeout_s[run.spec.profile]) * len(unit),
+                log_path=stagings[0] / LOG_FILE,
+                on_line=lambda line: self.watcher.line(unit_key(unit), line),
                 cancel=self.cancel,
+                device_env=lease.visible_devices(),
+                more_seeds=tuple(zip((d.run for d in unit[1:]), stagings[1:])),
             )
             outcome = self.executor.execute(request)
-            try:
-                return self._finish(decision, staging, outcome, started, time.monotonic() - started_clock)
-            except OSError as exc:
-                return self._store_failed(decision, exc, staging, time.monotonic() - started_clock)
+            seconds = (time.monotonic() - started_clock) / len(unit)
+            for staging in stagings[1:]:  # every run folder keeps the group's (shared) log
+                if request.log_path.is_file():
+                    shutil.copyfile(request.log_path, staging / LOG_FILE)
+            return [self._finish_or_report(d, staging, outcome, started, seconds, grouped=len(unit) > 1)
+                    for d, staging in zip(unit, stagings)]
         finally:
-            self.pool.release(memory, gpu)
-            if staging is not None and staging.exists():
-                self.store.discard(staging)
+            self.threads.give_back(threads)
+            self.gpus.release(lease)
+            self.pool.release(memory)
+            for staging in stagings:
+                if staging.exists():
+                    self.store.discard(staging)
+
+    def _finish_or_report(self, decision: Decision, staging: Path, outcome: ExecOutcome, started, seconds: float,
+                          grouped: bool) -> JobOutcome:
+        try:
+            return self._finish(decision, staging, outcome, started, seconds, grouped)
+        except OSError as exc:
+            return self._store_failed(decision, exc, staging, seconds)
 
     def _store_failed(self, decision: Decision, exc: OSError, staging: Path | None, seconds: float) -> JobOutcome:
         """The results folder refused a write (read-only, full disk): say so in one line, and keep a
@@ -192,9 +214,12 @@ class Scheduler:
             reason += f"; no failure record either: {describe_os_error(again)}"
         return JobOutcome(decision, "failed", "environment", reason, seconds, folder)
 
-    def _finish(self, decision: Decision, staging: Path, outcome: ExecOutcome, started, seconds: float) -> JobOutcome:
+    def _finish(self, decision: Decision, staging: Path, outcome: ExecOutcome, started, seconds: float,
+                grouped: bool = False) -> JobOutcome:
         run = decision.run
-        if not outcome.ok:
+        # In a seed group, a seed whose result was written before the process failed is finished.
+        finished_anyway = grouped and (staging / RESULT_FILE).is_file()
+        if not outcome.ok and not finished_anyway:
             kind = "timeout" if outcome.timed_out else "oom" if outcome.oom else "interrupted" if outcome.interrupted else "crash"
             status = "cancelled" if outcome.interrupted else "failed"
             reason = f"interrupted by {stopping.describe(stopping.stop_signal())}" if outcome.interrupted else outcome.reason
@@ -208,6 +233,42 @@ class Scheduler:
             return JobOutcome(decision, "failed", "invalid-result", str(exc), seconds, folder)
         folder = self.store.commit(staging, run)
         return JobOutcome(decision, "ok", "ok", "", seconds, folder, result.metrics["test"].auc, result.metrics["val"].auc)
+
+
+class Watcher:
+    """What the scheduler tells a display; this one ignores it (see orchestrator.progress).
+    A unit is one process: one run, or a seed group; its key is unique within a run."""
+
+    def started(self, key: str, slug: str, seeds: tuple[int, ...]) -> None: ...
+
+    def line(self, key: str, line: str) -> None: ...
+
+    def finished(self, key: str, outcome: JobOutcome, last: bool) -> None: ...
+
+
+def unit_key(unit: tuple[Decision, ...]) -> str:
+    return f"{unit[0].run.spec.slug}-s{unit[0].run.spec.seed}"
+
+
+class ThreadLedger:
+    """Threads per job, chosen at each job's start from the cores free then (see cpu_threads)."""
+
+    def __init__(self, parallel_jobs: int):
+        self.parallel_jobs = parallel_jobs
+        self.running = 0
+        self.lock = threading.Lock()
+
+    def take(self) -> int:
+        with self.lock:
+            own = self.running
+        threads = choose_threads(self.parallel_jobs, own).threads
+        with self.lock:
+            self.running += threads
+        return threads
+
+    def give_back(self, threads: int) -> None:
+        with self.lock:
+            self.running -= threads
 
 
 class Interrupted(UserError):

@@ -66,8 +66,8 @@ def test_list_and_plan_show_what_cannot_run(orch_home, monkeypatch):
     plan = plan_json("gboost-h3", "timesfm-h1")
     assert plan[("gboost-h3", 0)]["action"] == "unavailable"
     assert plan[("timesfm-h1", 0)]["action"] == "unavailable"
-    run = orch("run", "gboost-h3", "timesfm-h1")
-    assert run.exit_code == 0 and "not implemented" in run.output
+    run = orch("run", "gboost-h3", "timesfm-h1")  # named, so not running them is a failure (issue 13 item 10)
+    assert run.exit_code == 2 and "not implemented" in run.output and "cannot run" in run.output
 
 
 def test_second_wave_rows_are_listed_with_their_status(orch_home):
@@ -148,7 +148,7 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
     summary = {row["slug"]: row for row in json.loads(_json_block(result.output))["experiments"]}
     assert summary["logreg-h1"]["status"] == "ok"
     assert summary["logreg-h3"]["status"] == "failed" and "crash" in summary["logreg-h3"]["detail"]
-    assert "C" in summary["logreg-h3"]["detail"]  # sklearn's own message about the bad parameter
+    assert "C" in summary["logreg-h3"]["detail"]  # the job names the bad parameter
     assert summary["gboost-h1"]["status"] == "failed" and "timed out after 2s" in summary["gboost-h1"]["detail"]
     assert summary["logregvol-h1"]["status"] == "failed" and "invalid-result" in summary["logregvol-h1"]["detail"]
     assert [p.name.rsplit("-", 1)[0] for p in run_folders(results)] == ["logreg-h1-s0"]
@@ -256,3 +256,17 @@ def test_walk_forward_runs_one_job_per_fold_and_stays_blind_to_test(orch_home):
     assert "last val AUC" in listed.output and "test AUC" not in listed.output
     assert "last test AUC" in orch("list", "--show-test").output
     assert "val AUC=" in (folders[0] / "job.log").read_text() and "test AUC" not in (folders[0] / "job.log").read_text()
+
+
+def test_venv_build_reports_its_steps_and_packages(tmp_path, monkeypatch):
+    """A venv build is never silent: its steps and each package pip collects are reported."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("threadpoolctl==3.8.0\n")
+    monkeypatch.setattr(Environment, "requirements", property(lambda self: requirements))
+    messages: list[str] = []
+    VenvManager(tmp_path / "venvs").ensure(ENVIRONMENTS["sklearn"], messages.append)
+    assert messages[0].startswith("creating venv")
+    assert "venv sklearn: step 1/2: create the virtualenv" in messages
+    assert "venv sklearn: step 2/2: install the pinned requirements" in messages
+    assert any(m.startswith("venv sklearn: Collecting threadpoolctl==3.8.0") for m in messages)
+    assert any(m.startswith("venv sklearn: Successfully installed threadpoolctl") for m in messages)

@@ -205,7 +205,7 @@ def test_results_edited_inside_the_schema_are_invalid_everywhere(orch_home):
             load_finished(folder)
         validated = orch("validate")
         assert validated.exit_code == 2 and "invalid" in validated.output, (name, validated.output)
-        listed = {row["slug"]: row for row in json.loads(orch("list", "--json").output)}
+        listed = {row["slug"]: row for row in json.loads(orch("list", "--json", "--show-test").output)}
         assert listed["logreg-h1"]["last_test_auc"] is None, name
         plan = json.loads(orch("plan", "logreg-h1", "--json").output)
         assert plan[0]["action"] == "run" and plan[0]["reason"].startswith("invalid result"), (name, plan)

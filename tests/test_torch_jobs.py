@@ -126,8 +126,10 @@ def test_profile_picks_defaults_and_spec_overrides_them(bundled_data):
         ("patchtst-causal", {"causal": False}, r"unknown hyperparameter\(s\) \['causal'\]"),
         ("crossformer", {"patch_len": 8}, r"unknown hyperparameter\(s\) \['patch_len'\]"),
         ("informer", {"epochs": 2.5}, "'epochs' must be a whole number"),
-        ("informer", {"distil": 1}, "'distil' must be a bool"),
-        ("dlinear", {"batch_size": 0}, "batch_size must be >= 1"),
+        ("informer", {"distil": 1}, "'distil' must be true or false"),
+        ("dlinear", {"batch_size": 0}, "'batch_size' must be >= 1"),
+        ("dlinear", {"precision": "fp16"}, "'precision' must be one of"),
+        ("dlinear", {"compile": 1}, "'compile' must be true or false"),
     ],
 )
 def test_bad_hyperparameters_fail_the_job_with_their_reason(bundled_data, model, hyperparameters, message):
@@ -185,3 +187,15 @@ def test_same_input_control_sees_only_log_high_relative_to_the_close(bundled_dat
     assert np.allclose(restored, expected, atol=1e-5)
     with pytest.raises(JobError, match="'inputs' must be one of"):
         plan(spec_for(manifest, "patchtst", inputs="volume"), ARCHITECTURES["patchtst"])
+
+
+def test_bf16_precision_runs_on_cpu_and_auto_stays_fp32(bundled_data):
+    """`precision` is a switch: "auto" keeps CPU results in float32, "bf16" trains under autocast."""
+    data_dir, manifest = bundled_data
+    spec = spec_for(manifest, "dlinear")
+    dataset = load_dataset(data_dir, spec)
+    auto = fit_predict(spec, dataset, None)
+    fp32 = fit_predict(spec_for(manifest, "dlinear", precision="fp32"), dataset, None)
+    bf16 = fit_predict(spec_for(manifest, "dlinear", precision="bf16"), dataset, None)
+    assert np.array_equal(auto.val.p, fp32.val.p)
+    assert np.all(np.isfinite(bf16.test.p)) and not np.array_equal(bf16.val.p, fp32.val.p)

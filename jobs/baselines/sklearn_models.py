@@ -12,11 +12,17 @@ from sklearn.linear_model import LogisticRegression
 
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
+from jobs.common.errors import JobError
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.windows import WindowedData, make_windows
 from shared_schema import ExperimentSpec, WeightsSource
 
 PACKAGES = ("scikit-learn", "scipy")
 VOLATILITY_FEATURES = ["natr_14"]
+# What a spec's hyperparameters override, key by key (declared in jobs/common/hyperparameters.py).
+LOGREG_DEFAULTS = {"C": 1.0, "max_iter": 2000}
+GBOOST_DEFAULTS = {"max_iter": 200, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40, "l2_regularization": 1.0}
+DEFAULTS = {"logreg": LOGREG_DEFAULTS, "logreg-vol": LOGREG_DEFAULTS, "gboost": GBOOST_DEFAULTS}
 
 
 def _fit_and_score(model, data: WindowedData, n_parameters, notes: dict) -> ModelOutput:
@@ -39,9 +45,16 @@ def _fit_and_score(model, data: WindowedData, n_parameters, notes: dict) -> Mode
     )
 
 
+def _hyperparameters(spec: ExperimentSpec) -> dict:
+    try:
+        return check_hyperparameters(spec.model, DEFAULTS[spec.model] | spec.hyperparameters)
+    except HyperparameterError as exc:
+        raise JobError(str(exc)) from None
+
+
 def _logreg(spec: ExperimentSpec, data: WindowedData, notes: dict) -> ModelOutput:
-    hp = spec.hyperparameters
-    model = LogisticRegression(C=float(hp.get("C", 1.0)), max_iter=int(hp.get("max_iter", 2000)))
+    hp = _hyperparameters(spec)
+    model = LogisticRegression(C=hp["C"], max_iter=hp["max_iter"])
     return _fit_and_score(model, data, lambda m: int(m.coef_.size + m.intercept_.size), notes)
 
 
@@ -58,14 +71,14 @@ def logreg_volatility(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path 
 
 
 def gradient_boosting(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
-    hp = spec.hyperparameters
+    hp = _hyperparameters(spec)
     data = make_windows(dataset, spec.horizon, spec.context_length, flat=True)
     model = HistGradientBoostingClassifier(
-        max_iter=int(hp.get("max_iter", 200)),
-        learning_rate=float(hp.get("learning_rate", 0.05)),
-        max_depth=int(hp.get("max_depth", 3)),
-        min_samples_leaf=int(hp.get("min_samples_leaf", 40)),
-        l2_regularization=float(hp.get("l2_regularization", 1.0)),
+        max_iter=hp["max_iter"],
+        learning_rate=hp["learning_rate"],
+        max_depth=hp["max_depth"],
+        min_samples_leaf=hp["min_samples_leaf"],
+        l2_regularization=hp["l2_regularization"],
         early_stopping=False,
         random_state=spec.seed,
     )

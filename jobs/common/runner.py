@@ -91,17 +91,52 @@ def run_job(spec_path: Path, data_dir: Path, out_dir: Path, weights_dir: Path | 
     started = time.perf_counter()
     spec = read_spec(spec_path)
     fit_predict = registry.resolve(spec.model, spec.env)
-    random.seed(spec.seed)
-    np.random.seed(spec.seed % 2**32)
+    seed_everything(spec.seed)
     dataset = load_dataset(data_dir, spec)
     print(f"[job] {spec.id} {spec.slug}: model={spec.model} profile={spec.profile} rows={len(dataset.frame)}", flush=True)
     output = fit_predict(spec, dataset, weights_dir)
+    return finish(spec, output, out_dir, time.perf_counter() - started)
+
+
+def run_seed_group(spec_paths: list[Path], data_dir: Path, out_dirs: list[Path], weights_dir: Path | None) -> list[JobResult]:
+    """Several seeds of one experiment in this process: the dataset is loaded once, and each
+    seed's result is written to its own folder as soon as it is ready, exactly as if it had run
+    alone (a later seed's failure never loses an earlier one's result)."""
+    started = time.perf_counter()
+    specs = [read_spec(path) for path in spec_paths]
+    first = specs[0]
+    differing = [s.seed for s in specs[1:] if s.model_copy(update={"seed": first.seed}) != first]
+    if differing:
+        raise JobError(f"a seed group must differ only in seed; the specs for seeds {differing} differ in more")
+    if len({s.seed for s in specs}) != len(specs):
+        raise JobError(f"a seed group lists a seed twice: {[s.seed for s in specs]}")
+    fit_predict_seeds = registry.resolve_group(first.model, first.env)
+    dataset = load_dataset(data_dir, first)
+    print(f"[job] {first.id} {first.slug}: model={first.model} profile={first.profile} rows={len(dataset.frame)} "
+          f"seeds={[s.seed for s in specs]}", flush=True)
+    outputs = iter(fit_predict_seeds(specs, dataset, weights_dir))
+    results = []
+    for spec, out_dir in zip(specs, out_dirs):
+        seed_everything(spec.seed)  # the entry trains this seed inside `next`
+        results.append(finish(spec, next(outputs), out_dir, time.perf_counter() - started))
+        started = time.perf_counter()
+    return results
+
+
+def seed_everything(seed: int) -> None:
+    """Python's and numpy's global generators; torch jobs seed torch themselves."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def finish(spec: ExperimentSpec, output: ModelOutput, out_dir: Path, seconds: float) -> JobResult:
+    """Check the probabilities, build and write the result, and say so."""
     for name, part in (("val", output.val), ("test", output.test)):
         if not np.all(np.isfinite(part.p)) or part.p.min() < 0 or part.p.max() > 1:
             raise JobError(f"model produced invalid probabilities on {name} (NaN/inf or outside [0, 1])")
         if part.point_score is not None and not np.all(np.isfinite(part.point_score)):
             raise JobError(f"model produced a non-finite point_score on {name}")
-    result = build_result(spec, output, time.perf_counter() - started)
+    result = build_result(spec, output, seconds)
     write_outputs(Path(out_dir), result, predictions_table(output))
     print(
         f"[job] done: val AUC={_fmt(result.metrics['val'].auc)} "

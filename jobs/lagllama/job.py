@@ -41,64 +41,36 @@ import torch
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.windows import sample_rows
 from jobs.lagllama.checkpoint import load_module, resolve_weights
-from jobs.lagllama.data import PADDINGS, SERIES, SeriesData, barrier
+from jobs.lagllama.data import SeriesData, barrier
 from jobs.lagllama.finetune import FineTuneSettings, fine_tune
 from jobs.lagllama.model import count_parameters
 from jobs.lagllama.sampling import antithetic_hit_probability, antithetic_uniforms, exact_one_step_hit, median_uniforms, sample_paths
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "gluonts", "lightning", "scipy")
-MODES = ("zero-shot", "fine-tune")
 QUICK_FINE_TUNE = {"max_epochs": 1, "batches_per_epoch": 4, "batch_size": 16, "max_val_windows": 32, "patience": 1}
-JOB_KEYS = {"mode", "num_samples", "series", "model_context_length", "use_kv_cache", "predict_batch_size", "history_padding",
-            "rescale_each_step"}
+JOB_DEFAULTS = {"mode": "fine-tune", "num_samples": 2500, "history_padding": "first-value", "rescale_each_step": False,
+                "series": "high", "model_context_length": 32, "use_kv_cache": True, "predict_batch_size": 32}
 FINE_TUNE_KEYS = {f.name for f in fields(FineTuneSettings)}
 
 
-def _typed(hp: dict, key: str, kind: type, default):
-    value = hp.get(key, default)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise JobError(f"hyper-parameter {key}={value!r} must be {kind.__name__}")
-    return value
-
-
 def _settings(spec: ExperimentSpec) -> tuple[dict, FineTuneSettings]:
-    hp = dict(spec.hyperparameters)
-    unknown = set(hp) - JOB_KEYS - FINE_TUNE_KEYS
-    if unknown:
-        raise JobError(f"unknown Lag-Llama hyper-parameter(s) {sorted(unknown)}; known: {sorted(JOB_KEYS | FINE_TUNE_KEYS)}")
-    job = {
-        "mode": _typed(hp, "mode", str, "fine-tune"),
-        "num_samples": _typed(hp, "num_samples", int, 2500),
-        "history_padding": _typed(hp, "history_padding", str, "first-value"),
-        "rescale_each_step": _typed(hp, "rescale_each_step", bool, False),
-        "series": _typed(hp, "series", str, "high"),
-        "model_context_length": _typed(hp, "model_context_length", int, 32),
-        "use_kv_cache": _typed(hp, "use_kv_cache", bool, True),
-        "predict_batch_size": _typed(hp, "predict_batch_size", int, 32),
-    }
-    if job["mode"] not in MODES:
-        raise JobError(f"mode must be one of {MODES}, got {job['mode']!r}")
+    """Keys, types and bounds from the shared declaration (jobs/common/hyperparameters.py);
+    the rules that depend on the spec are checked here."""
+    try:
+        hp = check_hyperparameters("lagllama", spec.hyperparameters)
+    except HyperparameterError as exc:
+        raise JobError(str(exc)) from None
+    job = {key: hp.get(key, default) for key, default in JOB_DEFAULTS.items()}
     if job["rescale_each_step"]:
         job["use_kv_cache"] = False  # the published re-fit changes every token at every step
-    if job["history_padding"] not in PADDINGS:
-        raise JobError(f"history_padding must be one of {PADDINGS}, got {job['history_padding']!r}")
     if spec.horizon > 1 and job["num_samples"] % 2:
         raise JobError(f"num_samples must be even (antithetic pairs), got {job['num_samples']}")
-    if job["series"] not in SERIES:
-        raise JobError(f"series must be one of {SERIES}, got {job['series']!r}")
-    for key in ("num_samples", "model_context_length", "predict_batch_size"):
-        if job[key] < 1:
-            raise JobError(f"{key} must be >= 1, got {job[key]}")
     base = dict(QUICK_FINE_TUNE) if spec.profile == "quick" else {}
-    defaults = FineTuneSettings()
-    for name in FINE_TUNE_KEYS:
-        if name in hp:
-            base[name] = _typed(hp, name, type(getattr(defaults, name)), None)
+    base.update({name: hp[name] for name in FINE_TUNE_KEYS if name in hp})
     try:
         settings = FineTuneSettings(**base)
     except ValueError as exc:

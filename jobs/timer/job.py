@@ -20,7 +20,6 @@ p, by mode (hyper-parameter `mode`, see profiles.py):
 The test split is forecast once, after every fit and choice.
 """
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import torch
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import sample_rows
 from jobs.timer.model import TimerForPrediction, ar_loss, forecast, normalise
@@ -41,7 +41,6 @@ from jobs.torch_models.trainer import make_deterministic, pick_device
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "safetensors")
-MODES = ("zero-shot", "fine-tune", "linear-probe")
 P_CLIP = 1e-6
 GRAD_CLIP = 1.0
 CALIBRATION_L2 = 1e-4
@@ -64,30 +63,12 @@ class Settings:
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
         values = dict(QUICK if spec.profile == "quick" else FULL)
-        unknown = sorted(set(spec.hyperparameters) - set(values))
-        if unknown:
-            raise JobError(f"unknown Timer hyper-parameter(s) {unknown}; known: {sorted(values)}")
-        values.update(spec.hyperparameters)
-        if values["mode"] not in MODES:
-            raise JobError(f"mode must be one of {MODES}, not {values['mode']!r}")
-        l2 = values["probe_l2"]
-        values["probe_l2"] = tuple(_number("probe_l2", v, float) for v in (l2 if isinstance(l2, list) else [l2]))
-        for field in dataclasses.fields(cls):
-            if field.type in (int, float):
-                values[field.name] = _number(field.name, values[field.name], field.type)
-        settings = cls(**values)
-        positive = ("lookback_patches", "batch_size", "eval_every", "patience", "predict_batch_size")
-        if any(getattr(settings, name) < 1 for name in positive) or settings.lr <= 0 or settings.max_steps < 0 \
-                or settings.max_train_windows < 0 or settings.max_val_segments < 0 or min(settings.probe_l2) <= 0:
-            raise JobError(f"Timer settings out of range: {positive} must be >= 1, lr and probe_l2 > 0, "
-                           "max_steps, max_train_windows and max_val_segments >= 0")
-        return settings
-
-
-def _number(key: str, value, kind: type):
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
-        raise JobError(f"hyper-parameter {key}={value!r} must be {'a whole number' if kind is int else 'a number'}")
-    return kind(value)
+        try:  # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
+            values.update(check_hyperparameters("timer", spec.hyperparameters))
+        except HyperparameterError as exc:
+            raise JobError(str(exc)) from None
+        values["probe_l2"] = tuple(values["probe_l2"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,13 @@ import numpy as np
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.windows import sample_rows
-from jobs.timesfm.probability import DEPENDENCE, max_exceedance
+from jobs.timesfm.probability import max_exceedance
 from jobs.timesfm.weights import resolve_weights
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "timesfm")
-MODES = ("zero-shot", "fine-tune", "linear-probe")
-FINETUNE_PARAMS = ("all", "heads")
 P_CLIP = 1e-6
 
 QUICK = {"mode": "fine-tune", "max_steps": 10, "batch_size": 16, "lr": 1e-4, "eval_every": 5, "patience": 2,
@@ -67,28 +66,13 @@ class Settings:
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
         values = dict(QUICK if spec.profile == "quick" else FULL)
-        unknown = set(spec.hyperparameters) - set(values)
-        if unknown:
-            raise JobError(f"unknown TimesFM hyper-parameters {sorted(unknown)}; known: {sorted(values)}")
-        values.update(spec.hyperparameters)
-        if values["mode"] not in MODES:
-            raise JobError(f"mode must be one of {MODES}, not {values['mode']!r}")
-        if values["finetune_params"] not in FINETUNE_PARAMS:
-            raise JobError(f"finetune_params must be one of {FINETUNE_PARAMS}, not {values['finetune_params']!r}")
-        if values["dependence"] not in DEPENDENCE:
-            raise JobError(f"dependence must be one of {DEPENDENCE}, not {values['dependence']!r}")
+        try:  # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
+            values.update(check_hyperparameters("timesfm", spec.hyperparameters))
+        except HyperparameterError as exc:
+            raise JobError(str(exc)) from None
         if values["flip_invariance"] is None:  # the package's default for the checkpoint as published
             values["flip_invariance"] = values["mode"] == "zero-shot"
-        l2 = values["probe_l2"]
-        values["probe_l2"] = tuple(float(v) for v in (l2 if isinstance(l2, list) else [l2]))
-        ints = ("max_steps", "batch_size", "eval_every", "patience", "max_train_windows", "max_val_loss_windows",
-                "probe_steps", "predict_batch_size")
-        for name in ints:
-            values[name] = int(values[name])
-        values["lr"] = float(values["lr"])
-        values["flip_invariance"] = bool(values["flip_invariance"])
-        if values["batch_size"] < 1 or values["eval_every"] < 1 or values["max_steps"] < 0:
-            raise JobError("batch_size and eval_every must be >= 1, max_steps >= 0")
+        values["probe_l2"] = tuple(values["probe_l2"])
         return cls(**values)
 
 

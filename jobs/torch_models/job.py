@@ -12,20 +12,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jobs.common import progress
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_windows
 from jobs.torch_models.profiles import FULL_HYPERPARAMETERS, defaults
 from jobs.torch_models.sizing import sized_config
-from jobs.torch_models.trainer import TrainSettings, fit, make_deterministic, pick_device, predict_logits, probabilities
+from jobs.torch_models.trainer import (
+    TrainSettings, fit, make_deterministic, on_device, pick_device, predict_logits, probabilities,
+)
 from jobs.torch_models.zoo import ARCHITECTURES, Architecture
 from shared_schema import ExperimentSpec, WeightsSource
 
 PACKAGES = ("torch",)
 TRAINING_KEYS = frozenset(f.name for f in dataclasses.fields(TrainSettings)) - {"seed"}
-DATA_KEYS = frozenset({"size", "max_train_windows", "inputs"})
 # What the model sees. 'high' is H1's same-input control: the foundation models forecast the High
 # series and are scored against today's close, so the control sees log(High_s / Close_t) over its
 # window and nothing else (no open/low/volume/indicators).
@@ -45,17 +48,13 @@ class Plan:
 
 
 def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
+    """Keys, types and bounds come from the shared declaration (the host checked `--set` against
+    it too); the config class then checks what depends on the data's shape."""
     tunable = architecture.tunable()
-    merged = defaults(spec.model, spec.profile) | spec.hyperparameters
-    known = TRAINING_KEYS | DATA_KEYS | set(tunable)
-    unknown = sorted(set(merged) - known)
-    if unknown:
-        raise JobError(f"unknown hyperparameter(s) {unknown} for {spec.model}; known: {sorted(known)}")
-    reference = {"inputs": DEFAULT_INPUTS} | defaults(spec.model, spec.profile) | tunable
-    values = {key: _coerce(key, value, reference[key]) for key, value in merged.items()}
-    inputs = values.get("inputs", DEFAULT_INPUTS)
-    if inputs not in INPUT_SETS:
-        raise JobError(f"hyperparameter 'inputs' must be one of {list(INPUT_SETS)}, got {inputs!r}")
+    try:
+        values = check_hyperparameters(spec.model, defaults(spec.model, spec.profile) | spec.hyperparameters)
+    except HyperparameterError as exc:
+        raise JobError(str(exc)) from None
     try:
         training = TrainSettings(seed=spec.seed, **{k: values[k] for k in TRAINING_KEYS})
     except ValueError as exc:
@@ -63,25 +62,10 @@ def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
     return Plan(
         size=values["size"],
         max_train_windows=values["max_train_windows"],
-        inputs=inputs,
+        inputs=values.get("inputs", DEFAULT_INPUTS),
         training=training,
         architecture={k: v for k, v in values.items() if k in tunable},
     )
-
-
-def _coerce(key: str, value, default):
-    """JSON gives 2e6 for 2_000_000 and 1 for 1.0: accept those, refuse real type mistakes."""
-    if isinstance(default, bool) or isinstance(default, str):
-        if type(value) is not type(default):
-            raise JobError(f"hyperparameter {key!r} must be a {type(default).__name__}, got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise JobError(f"hyperparameter {key!r} must be a number, got {value!r}")
-    if isinstance(default, int):
-        if value != int(value):
-            raise JobError(f"hyperparameter {key!r} must be a whole number, got {value!r}")
-        return int(value)
-    return float(value)
 
 
 def model_inputs(dataset: Dataset, horizon: int, context_length: int, inputs: str) -> WindowedData:
@@ -100,19 +84,30 @@ def model_inputs(dataset: Dataset, horizon: int, context_length: int, inputs: st
     )
 
 
-def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
-    """Train from scratch on train, select on val, predict val and test once with the best weights."""
+@dataclass(frozen=True)
+class Inputs:
+    """What every seed of one experiment shares: the windows (on the device), the sized config."""
+
+    architecture: Architecture
+    config: object
+    device: torch.device
+    data: WindowedData
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    x_test: torch.Tensor
+
+
+def prepare(spec: ExperimentSpec, dataset: Dataset) -> Inputs:
+    """Windows, sizing and device for `spec`; independent of its seed."""
     architecture = ARCHITECTURES.get(spec.model)
     if architecture is None:
         raise JobError(f"no torch architecture named {spec.model!r}; known: {sorted(ARCHITECTURES)}")
     settings = plan(spec, architecture)
     torch.set_num_threads(thread_count())
     device = pick_device(spec.device)
-    make_deterministic(spec.seed, device)
-
     data = model_inputs(dataset, spec.horizon, spec.context_length, settings.inputs)
     recent = slice(-settings.max_train_windows, None) if settings.max_train_windows else slice(None)
-    x_train, y_train = data.train.x[recent], data.train.y[recent]
     try:
         config = sized_config(
             architecture, settings.size,
@@ -120,24 +115,51 @@ def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None
         )
     except ValueError as exc:
         raise JobError(f"{spec.model}: {exc}") from exc
-    model = architecture.model(config).to(device)
+    return Inputs(
+        architecture, config, device, data,
+        x_train=on_device(data.train.x[recent], device),
+        y_train=on_device(data.train.y[recent].astype(np.float32), device),
+        x_val=on_device(data.val.x, device),
+        x_test=on_device(data.test.x, device),
+    )
+
+
+def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
+    """Train from scratch on train, select on val, predict val and test once with the best weights."""
+    return train_seed(spec, prepare(spec, dataset))
+
+
+def train_seed(spec: ExperimentSpec, inputs: Inputs) -> ModelOutput:
+    """One seed's model, from its own initialisation to its val/test probabilities."""
+    settings = plan(spec, inputs.architecture)
+    device, data = inputs.device, inputs.data
+    make_deterministic(spec.seed, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model = inputs.architecture.model(inputs.config).to(device)
     n_parameters = sum(p.numel() for p in model.parameters())
-    print(f"[torch] {spec.model}: {n_parameters:,} parameters on {device}, {len(y_train)} training windows", flush=True)
+    n_train = len(inputs.y_train)
+    print(f"[torch] {spec.model} seed {spec.seed}: {n_parameters:,} parameters on {device}, {n_train} training windows",
+          flush=True)
 
     started = time.perf_counter()
-    report = fit(model, (x_train, y_train), (data.val.x, data.val.y), settings.training, device)
+    report = fit(model, (inputs.x_train, inputs.y_train), (inputs.x_val, data.val.y), settings.training,
+                 on_epoch=lambda epoch, auc: progress.emit(seed=spec.seed, epoch=epoch, epochs=settings.training.epochs,
+                                                           val_auc=auc))
     trained = time.perf_counter()
     batch = settings.training.eval_batch_size
-    p_val = probabilities(predict_logits(model, data.val.x, device, batch), report.pos_weight)
-    p_test = probabilities(predict_logits(model, data.test.x, device, batch), report.pos_weight)
+    precision = settings.training.precision
+    p_val = probabilities(predict_logits(model, inputs.x_val, batch, precision), report.pos_weight)
+    p_test = probabilities(predict_logits(model, inputs.x_test, batch, precision), report.pos_weight)
     predicted = time.perf_counter()
 
-    shape = {k: getattr(config, k) for k in ("d_model", "d_ff", "n_layers", "n_heads") if hasattr(config, k)}
+    shape = {k: getattr(inputs.config, k) for k in ("d_model", "d_ff", "n_layers", "n_heads") if hasattr(inputs.config, k)}
+    gpu = {"gpu_peak_gb": torch.cuda.max_memory_reserved(device) / 2**30} if device.type == "cuda" else {}
     return ModelOutput(
         val=SplitPredictions(data.val.dates, data.val.y, p_val),
         test=SplitPredictions(data.test.dates, data.test.y, p_test),
         n_parameters=n_parameters,
-        n_train=len(y_train),
+        n_train=n_train,
         weights=WeightsSource(kind="from-scratch"),
         train_seconds=trained - started,
         predict_seconds=predicted - trained,
@@ -156,5 +178,6 @@ def fit_predict(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None
             "train_windows_available": len(data.train.y),
             "pos_weight": report.pos_weight,
             "probabilities": "sigmoid(logit - ln pos_weight): the class weighting's prior shift undone",
+            **gpu,
         },
     )

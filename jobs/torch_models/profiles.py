@@ -21,7 +21,7 @@ MODEL_NAMES = (
 )
 
 # The full profile: the published reference is PatchTST at 2M parameters.
-FULL_DEFAULTS: dict[str, int | float] = {
+FULL_DEFAULTS: dict[str, int | float | str] = {
     "size": 2_000_000,  # target parameter count; width and depth are computed to land within 10%
     "epochs": 30,  # an upper bound: early stopping on validation AUC usually ends sooner
     "patience": 5,  # epochs without a better validation AUC before stopping
@@ -33,6 +33,8 @@ FULL_DEFAULTS: dict[str, int | float] = {
     "grad_clip": 1.0,  # maximum global gradient norm
     "dropout": 0.1,
     "max_train_windows": 0,  # 0 = every training window; N = the N most recent ones
+    "compile": False,  # torch.compile for training; measured by `orch bench study`, off where it does not pay
+    "precision": "auto",  # bf16 autocast on CUDA, fp32 on CPU/MPS; "bf16" also on CPU (faster, results move), "fp32"
 }
 
 # About 15-40 s per job on a 2-core CPU: small models, few epochs, recent windows only. Dropout

@@ -8,10 +8,12 @@ import click
 
 from orchestrator import paths
 from orchestrator.console import say
-from orchestrator.data.build import BuildRequest, build_dataset, load_manifest
+from orchestrator.data.build import BuildRequest, build_dataset, load_manifest, manifest_path
+from orchestrator.data.names import check_dataset_name, name_from_file
 from orchestrator.data.sources import load_arch_sp500, load_yahoo_csv, synthetic_ohlcv
 from orchestrator.data.splits import BUNDLED_SPLITS, BUNDLED_WALK_FORWARD_FOLDS, USER_SPY_SPLITS, walk_forward_folds
 from orchestrator.errors import DataError
+from orchestrator.fsutil import sha256_file
 from shared_schema import DatasetManifest, SourceInfo, SplitDates
 
 
@@ -26,13 +28,23 @@ def build_default_dataset(data_dir: Path) -> DatasetManifest:
 
 
 def ensure_dataset(data_dir: Path, name: str) -> DatasetManifest:
-    if not (data_dir / f"{name}.manifest.json").is_file() and name == paths.DEFAULT_DATASET:
+    """The named dataset's manifest, after checking the parquet is the file it describes: a
+    corrupted or replaced file must not be planned as 'cached' under the manifest's hash."""
+    check_dataset_name(name, "--dataset")
+    if not manifest_path(data_dir, name).exists() and name == paths.DEFAULT_DATASET:
         say(f"dataset {name!r} not found in {data_dir}: building it from the bundled S&P 500 data")
         return build_default_dataset(data_dir)
     manifest = load_manifest(data_dir, name)
-    if not (data_dir / f"{name}.parquet").is_file():
-        raise DataError(f"{data_dir / (name + '.parquet')} missing; rebuild with `orch data build`")
+    parquet = data_dir / f"{name}.parquet"
+    if not parquet.is_file():
+        raise DataError(f"{parquet} missing; rebuild with `orch data build`")
+    if sha256_file(parquet) != manifest.sha256:
+        raise DataError(f"{parquet} does not match its manifest (sha256 {sha256_file(parquet)[:12]}, manifest "
+                        f"{manifest.sha256[:12]}): the file changed or is corrupt; rebuild it with `orch data build`")
     return manifest
+
+
+MAX_HORIZON = 60  # days; the experiment spec's limit
 
 
 def _parse_horizons(text: str) -> tuple[int, ...]:
@@ -40,8 +52,8 @@ def _parse_horizons(text: str) -> tuple[int, ...]:
         values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
     except ValueError:
         raise DataError(f"--horizons must be comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise DataError("--horizons must be positive integers")
+    if not values or min(values) < 1 or max(values) > MAX_HORIZON:
+        raise DataError(f"--horizons must be integers from 1 to {MAX_HORIZON}")
     return values
 
 
@@ -54,14 +66,14 @@ def data_group() -> None:
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="a daily OHLCV CSV with Yahoo column names")
 @click.option("--synthetic", is_flag=True, help="seeded synthetic OHLCV with volatility clustering (tests)")
 @click.option("--name", help="dataset name (default: sp500, the CSV's stem, or synthetic)")
-@click.option("--rows", type=click.IntRange(min=10), default=2600, show_default=True, help="rows for --synthetic")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed for --synthetic")
+@click.option("--rows", type=click.IntRange(min=10, max=20_000), default=2600, show_default=True, help="rows for --synthetic")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=0, show_default=True, help="seed for --synthetic")
 @click.option("--train-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of validation")
 @click.option("--val-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of test")
 @click.option("--horizons", default="1,3", show_default=True, help="target horizons in days")
 @click.option("--threshold", type=click.FloatRange(min=0.0001, max=0.5), default=0.01, show_default=True,
               help="rise on HIGH over the close that counts as a hit")
-@click.option("--context-length", type=click.IntRange(min=1), default=80, show_default=True,
+@click.option("--context-length", type=click.IntRange(min=1, max=4096), default=80, show_default=True,
               help="context the jobs will use (checked against the data length)")
 @click.option("--split", "split_scheme", type=click.Choice(["single", "walk-forward"]), default="single", show_default=True,
               help="single: train/val/test by --train-end/--val-end; walk-forward: the last K calendar years are "
@@ -69,19 +81,28 @@ def data_group() -> None:
 @click.option("--folds", type=click.IntRange(min=2), default=None,
               help=f"walk-forward folds (implies --split walk-forward; bundled data default {BUNDLED_WALK_FORWARD_FOLDS})")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: data/)")
+@click.option("--repair-zero-volume", is_flag=True,
+              help="give a zero-volume day the previous day's volume (recorded in the manifest) instead of refusing the CSV")
 def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, horizons, threshold, context_length,
-                  split_scheme, folds, out_dir):
+                  split_scheme, folds, out_dir, repair_zero_volume):
     """Build <name>.parquet and <name>.manifest.json (features, targets, splits)."""
     if csv_path and synthetic:
         raise DataError("choose one source: --csv or --synthetic (default: bundled S&P 500)")
+    if repair_zero_volume and not csv_path:
+        raise DataError("--repair-zero-volume applies to --csv only")
+    if name is not None:
+        check_dataset_name(name, "--name")
     walk_forward = folds is not None or split_scheme == "walk-forward"
     if walk_forward and (train_end or val_end):
         raise DataError("--train-end/--val-end set a single split; walk-forward folds are set by --folds")
     started = time.perf_counter()
     if csv_path:
-        ohlcv, digest = load_yahoo_csv(csv_path)
-        source = SourceInfo(kind="csv", description=f"user CSV {Path(csv_path).name}", input_sha256=digest)
-        default_name, default_splits = Path(csv_path).stem, USER_SPY_SPLITS
+        default_name = name_from_file(csv_path) if name is None else name  # before the build, not after it
+        csv = load_yahoo_csv(csv_path, repair_zero_volume)
+        note = (f"; zero volume on {csv.zero_volume_repaired} day(s) replaced by the previous day's volume "
+                "(--repair-zero-volume)") if csv.zero_volume_repaired else ""
+        ohlcv, default_splits = csv.frame, USER_SPY_SPLITS
+        source = SourceInfo(kind="csv", description=f"user CSV {Path(csv_path).name}{note}", input_sha256=csv.sha256)
     elif synthetic:
         ohlcv = synthetic_ohlcv(rows=rows, seed=seed)
         source = SourceInfo(kind="synthetic", description=f"GARCH(1,1) synthetic OHLCV, {rows} rows", seed=seed)

@@ -1,13 +1,11 @@
 """`orch list | plan | run | status | validate`: the experiment matrix and its results."""
 
-import json
+import math
 import os
 import time
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from orchestrator import paths
 from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, print_json, print_table, say
@@ -15,12 +13,27 @@ from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
 from orchestrator.executors import choose_executor
 from orchestrator.executors.ray_cluster import RaySettings
+from orchestrator.gpu_slots import GpuSlots, discover_gpus
+from orchestrator.overrides import checked_overrides
 from orchestrator.planner import Decision, make_plan
+from orchestrator.progress import ProgressBoard, ProgressDisplay, expected_durations
 from orchestrator import registry
 from orchestrator.results import InvalidResult, ResultStore, describe_os_error, is_run_folder, load_finished
 from orchestrator.runs import weights_manifest_sha256
 from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
 from orchestrator.selection import select
+
+
+# Variance across seeds is settled long before this; more is a typo, and each seed is a job.
+MAX_SEEDS = 1000
+MAX_TIMEOUT_S = 7 * 24 * 3600
+
+
+def _finite_timeout(ctx, param, value: float | None) -> float | None:
+    """FloatRange lets NaN through (every comparison with it is false), and NaN disables a timeout."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number of seconds")
+    return value
 
 
 def selection_options(func):
@@ -31,8 +44,8 @@ def selection_options(func):
         click.option("--horizon", "horizons", type=int, multiple=True, help="only this horizon (repeatable)"),
         click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
                      help="quick: CI/laptop sizes; full: the study's sizes"),
-        click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="run seeds 0..N-1 of each experiment"),
+        click.option("--seeds", type=click.IntRange(min=1, max=MAX_SEEDS), default=1, show_default=True,
+                     help=f"run seeds 0..N-1 of each experiment (at most {MAX_SEEDS})"),
         click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/"),
         click.option("--executor", type=click.Choice(["auto", "native", "docker", "ray"]), default="auto", show_default=True,
                      envvar="ORCH_EXECUTOR", help="auto: docker when an engine answers, else native; ray: a Ray cluster "
@@ -52,19 +65,6 @@ def selection_options(func):
     return func
 
 
-def parse_overrides(pairs: tuple[str, ...]) -> dict:
-    overrides = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set expects KEY=VALUE, got {pair!r}")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    return overrides
-
-
 def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
     """ORCH_PYTHON_<ENV> for each env, overridden by `--python ENV=PATH`."""
     chosen = {env: os.environ[f"ORCH_PYTHON_{env.upper()}"] for env in ENVIRONMENTS
@@ -82,15 +82,16 @@ def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
 def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=(),
                interpreters=(), reuse_across=False, as_json=False, ray_settings: RaySettings | None = None):
     experiments = select(names, all_, models, horizons)
+    checked = checked_overrides(overrides, experiments)
+    data_dir = paths.data_dir()
+    manifest = ensure_dataset(data_dir, dataset)  # every input is checked before the executor is chosen
     executor, why = choose_executor(executor_name, parse_interpreters(interpreters), ray_settings)
     if not as_json:  # --json output stays parseable; the choice is for people
         say(f"executor: {why}")
-    data_dir = paths.data_dir()
-    manifest = ensure_dataset(data_dir, dataset)
     store = ResultStore(paths.results_dir())
     decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store,
                           lambda env: executor.fingerprint(ENVIRONMENTS[env]), force,
-                          parse_overrides(overrides), paths.weights_dir(), reuse_across)
+                          checked, paths.weights_dir(), reuse_across)
     return decisions, executor, store, data_dir
 
 
@@ -172,7 +173,10 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="experiments in parallel")
 @click.option("--keep-going", is_flag=True, help="a failed job does not stop the others")
 @click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
-@click.option("--timeout", type=click.FloatRange(min=1), help="per-job timeout in seconds (default: per registry)")
+@click.option("--timeout", type=click.FloatRange(min=1, max=MAX_TIMEOUT_S), callback=_finite_timeout,
+              help="per-job timeout in seconds (default: per registry)")
+@click.option("--gpu-slots", type=click.IntRange(min=1), default=None,
+              help="jobs sharing one GPU at most (default: as many as its free memory holds)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
 @click.option("--ray-address", envvar="ORCH_RAY_ADDRESS", metavar="HOST:PORT",
@@ -181,7 +185,7 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
 @click.option("--ray-retries", envvar="ORCH_RAY_RETRIES", type=click.IntRange(0, 3), default=0, show_default=True,
               help="--executor ray: re-run a job whose worker or node died this many times [env: ORCH_RAY_RETRIES]")
 def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
-                reuse_across, jobs, keep_going, dry_run, timeout, as_json, show_test, ray_address, ray_retries):
+                reuse_across, jobs, keep_going, dry_run, timeout, gpu_slots, as_json, show_test, ray_address, ray_retries):
     """Run the selected experiments (cached ones are skipped)."""
     decisions, executor_obj, store, data_dir = build_plan(
         names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
@@ -193,10 +197,11 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     if todo:
         _prepare_results_folder(store)
     scheduler = Scheduler(executor_obj, store, data_dir, paths.weights_dir() if paths.weights_dir().is_dir() else None,
-                          jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say)
+                          jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say,
+                          gpu_slots=GpuSlots(discover_gpus(), gpu_slots))
     started = time.perf_counter()
     try:
-        outcomes = _run_with_progress(scheduler, decisions, len(todo))
+        outcomes = _run_with_progress(scheduler, decisions, len(todo), profile)
     except Interrupted as interrupted:
         _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json, show_test)
         raise
@@ -207,6 +212,19 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
         raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")
+    if names or models:
+        _refuse_unavailable(decisions)
+
+
+def _refuse_unavailable(decisions: list[Decision]) -> None:
+    """An experiment the user named (by id, slug or --model) that cannot run is a failure, so a
+    script or CI does not read 'skipped for lack of weights' as 'ran'; `--all` only lists them."""
+    blocked = {d.experiment.id: d for d in decisions if d.action == "unavailable"}
+    if not blocked:
+        return
+    first = next(iter(blocked.values()))
+    others = f" (and {len(blocked) - 1} more: {', '.join(list(blocked)[1:6])})" if len(blocked) > 1 else ""
+    raise UserError(f"{first.experiment.id} {first.experiment.slug} cannot run: {first.reason}{others}")
 
 
 def _prepare_results_folder(store: ResultStore) -> None:
@@ -221,30 +239,14 @@ def _prepare_results_folder(store: ResultStore) -> None:
         say(f"removed {len(swept)} abandoned staging folder(s) left by a killed run: {', '.join(swept)}")
 
 
-def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int) -> list[JobOutcome]:
+def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int, profile: str) -> list[JobOutcome]:
     if total == 0:
         return []
-    if not console.is_terminal:
-        scheduler.on_progress = lambda slug, line: say(f"  {slug}: {line}") if line == "started" or line.startswith("[job] done") else None
+    board = ProgressBoard(total, scheduler.jobs, expected_durations(scheduler.store, profile))
+    board.plan([d.run.spec.slug for d in decisions if d.action == "run"])
+    with ProgressDisplay(board, console) as display:
+        scheduler.watcher = display
         return scheduler.run(decisions)
-    running: dict[str, str] = {}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[running]}"), console=console, transient=False) as progress:
-        task = progress.add_task("experiments", total=total, running="")
-
-        def on_progress(slug: str, line: str) -> None:
-            if line == "started":
-                running[slug] = "started"
-            elif line.startswith("[job] done") or line.startswith("job failed"):
-                running.pop(slug, None)
-                progress.advance(task)
-                progress.console.print(f"  {slug}: {line}", markup=False)
-            progress.update(task, running=", ".join(sorted(running)))
-
-        scheduler.on_progress = on_progress
-        outcomes = scheduler.run(decisions)
-        progress.update(task, completed=total, running="")
-    return outcomes
 
 
 def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool,

@@ -20,6 +20,7 @@ from shared_schema import DatasetManifest, FeatureInfo, Fold, SourceInfo, SplitD
 
 BUILDER_VERSION = "1"
 SPLITS = ("train", "val", "test")
+INDICATOR_WARM_UP = 60  # rows before every indicator is defined (the longest lookbacks plus smoothing)
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,19 @@ def _check_splits(frame: pd.DataFrame, split: np.ndarray, usable: dict[int, np.n
 def assemble(ohlcv: pd.DataFrame, request: BuildRequest) -> pd.DataFrame:
     """The dataset as a frame: date, 25 features, split, target_hH / usable_hH per horizon."""
     frame = compute_features(ohlcv)
-    complete = frame[FEATURE_NAMES].notna().all(axis=1).to_numpy()
+    complete = np.isfinite(frame[FEATURE_NAMES].to_numpy(dtype="float64")).all(axis=1)
     if not complete.any():
-        raise DataError(f"too few rows ({len(frame)}) to compute the indicators (need about 60)")
+        if len(frame) < INDICATOR_WARM_UP:
+            raise DataError(f"too few rows ({len(frame)}) to compute the indicators (need about {INDICATOR_WARM_UP})")
+        never = [c for c in FEATURE_NAMES if not np.isfinite(frame[c].to_numpy(dtype="float64")).any()]
+        raise DataError(f"feature(s) {never} undefined on every one of the {len(frame)} rows")
     first = int(np.argmax(complete))
     frame = frame.iloc[first:].reset_index(drop=True)
-    gaps = frame[FEATURE_NAMES].isna().any(axis=1)
+    gaps = ~np.isfinite(frame[FEATURE_NAMES].to_numpy(dtype="float64"))
     if gaps.any():
-        row = frame[gaps].iloc[0]
-        bad = [c for c in FEATURE_NAMES if pd.isna(row[c])]
-        raise DataError(f"feature(s) {bad} undefined on {pd.Timestamp(row['date']).date()} (zero volume or flat prices?)")
+        row = int(np.argmax(gaps.any(axis=1)))
+        bad = [c for c, gap in zip(FEATURE_NAMES, gaps[row]) if gap]
+        raise DataError(f"feature(s) {bad} undefined or infinite on {pd.Timestamp(frame['date'].iloc[row]).date()}")
     needed = request.context_length + max(request.horizons)
     if len(frame) < needed:
         raise DataError(
@@ -151,14 +155,27 @@ def summarise(frame: pd.DataFrame, request: BuildRequest, sha256: str) -> Datase
 
 def build_dataset(ohlcv: pd.DataFrame, request: BuildRequest, out_dir: Path) -> DatasetManifest:
     """Write `<out_dir>/<name>.parquet` and `<name>.manifest.json` atomically; return the manifest."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir, request.name)
     frame = assemble(ohlcv, request)
     payload = to_parquet_bytes(frame)
     manifest = summarise(frame, request, hashlib.sha256(payload).hexdigest())
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_dir / f"{request.name}.parquet", payload)
-    atomic_write_text(manifest_path(out_dir, request.name), manifest.model_dump_json(indent=2) + "\n")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out_dir / f"{request.name}.parquet", payload)
+        atomic_write_text(manifest_path(out_dir, request.name), manifest.model_dump_json(indent=2) + "\n")
+    except OSError as exc:
+        raise DataError(f"cannot write the dataset into {out_dir}: {exc.strerror or exc}") from exc
     return manifest
+
+
+def check_output_folder(out_dir: Path, name: str) -> None:
+    """Before the build: a file where the folder should be, or a folder where a file should be."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"{out_dir} is a file, not a folder for datasets")
+    for target in (out_dir / f"{name}.parquet", manifest_path(out_dir, name)):
+        if target.exists() and not target.is_file():
+            raise DataError(f"{target} exists and is not a file; move it away")
 
 
 def manifest_path(data_dir: Path, name: str) -> Path:
@@ -167,6 +184,8 @@ def manifest_path(data_dir: Path, name: str) -> Path:
 
 def load_manifest(data_dir: Path, name: str) -> DatasetManifest:
     path = manifest_path(data_dir, name)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path} is not a file; move it away and rebuild with `orch data build`")
     if not path.is_file():
         raise DataError(f"dataset {name!r} not built: {path} missing (run `orch data build`)")
     try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from orchestrator.cpu_threads import thread_env  # noqa: F401  (re-exported: the executors import it from here)
 from orchestrator.environments import Environment
 from orchestrator.runs import PlannedRun
 
@@ -27,6 +28,9 @@ class JobRequest:
     log_path: Path
     on_line: Callable[[str], None] = lambda line: None
     cancel: threading.Event = field(default_factory=threading.Event)
+    device_env: dict[str, str] = field(default_factory=dict)  # the GPU slot's pinning (CUDA_VISIBLE_DEVICES)
+    # Further seeds of the same experiment trained in this process: (run, its own staging folder).
+    more_seeds: tuple[tuple[PlannedRun, Path], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,6 @@ class Executor(Protocol):
     def prepare(self, env: Environment, say: Callable[[str], None]) -> None: ...
 
     def execute(self, request: JobRequest) -> ExecOutcome: ...
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """Cap every math library's pool so N parallel jobs do not oversubscribe the cores."""
-    value = str(max(1, threads))
-    return {name: value for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
 
 
 def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], cwd: Path,

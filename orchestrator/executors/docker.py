@@ -356,9 +356,11 @@ def run_command(request: JobRequest, image: str, name: str, env: Environment, gp
     platform = env_platform(env)
     if platform:
         command += ["--platform", platform]
-    if gpus:
-        command += ["--gpus", "all"]
-    for key, value in {**thread_env(threads), "PYTHONHASHSEED": "0"}.items():
+    pinned = request.device_env.get("CUDA_VISIBLE_DEVICES")
+    if gpus:  # the slot's device appears as device 0 inside the container
+        command += ["--gpus", f"device={pinned}" if pinned else "all"]
+    in_container = {k: v for k, v in request.device_env.items() if k != "CUDA_VISIBLE_DEVICES"}
+    for key, value in {**thread_env(threads), **in_container, "PYTHONHASHSEED": "0"}.items():
         command += ["--env", f"{key}={value}"]
     if job_command is not None:
         return command + [image, *job_command]

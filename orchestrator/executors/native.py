@@ -11,10 +11,27 @@ from pathlib import Path
 
 from orchestrator.environments import Environment
 from orchestrator.errors import UserError
-from orchestrator.executors.base import ExecOutcome, JobRequest, killed_by, oom_kill_count, run_streaming, thread_env
+from orchestrator.cpu_threads import thread_env
+from orchestrator.executors.base import ExecOutcome, JobRequest, killed_by, oom_kill_count, run_streaming
 from orchestrator.paths import REPO_ROOT, cache_dir
 
 LIFELINE = Path(__file__).with_name("lifeline.py")
+
+
+# pip's lines worth showing while a venv builds (one per package, then the install itself).
+PIP_MILESTONES = ("Collecting ", "Installing collected packages", "Successfully installed")
+
+
+def _stream(command: list[str], on_line: Callable[[str], None]) -> tuple[int, str]:
+    """Run `command`, passing each output line on as it comes; (exit code, last line)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    last = "(no output)"
+    for line in process.stdout:
+        line = line.rstrip()
+        if line:
+            last = line
+            on_line(line)
+    return process.wait(), last
 
 
 class VenvManager:
@@ -48,17 +65,18 @@ class VenvManager:
         target = self.path(env)
         building = target.with_name(target.name + ".building")
         shutil.rmtree(building, ignore_errors=True)
-        say(f"creating venv for env {env.name!r} from {env.requirements.relative_to(REPO_ROOT)} (first use only)")
+        say(f"creating venv for env {env.name!r} from {os.path.relpath(env.requirements, REPO_ROOT)} (first use only)")
         steps = [
-            [sys.executable, "-m", "venv", str(building)],
-            [str(building / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(env.requirements)],
+            ("create the virtualenv", [sys.executable, "-m", "venv", str(building)]),
+            ("install the pinned requirements", [str(building / "bin" / "python"), "-m", "pip", "install",
+                                                 "--progress-bar", "off", "--disable-pip-version-check",
+                                                 "-r", str(env.requirements)]),
         ]
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True)
-            if done.returncode != 0:
+        for number, (what, step) in enumerate(steps, 1):
+            say(f"venv {env.name}: step {number}/{len(steps)}: {what}")
+            code, tail = _stream(step, lambda line: say(f"venv {env.name}: {line}") if line.startswith(PIP_MILESTONES) else None)
+            if code != 0:
                 shutil.rmtree(building, ignore_errors=True)
-                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
                 raise UserError(f"could not create venv for env {env.name!r}: {tail}")
         (building / ".orch-ready").write_text(env.native_fingerprint() + "\n")
         shutil.rmtree(target, ignore_errors=True)
@@ -71,6 +89,7 @@ class VenvManager:
 
 class NativeExecutor:
     name = "native"
+    runs_seed_groups = True  # several seeds of one experiment in one process (JobRequest.more_seeds)
 
     def __init__(self, venvs: VenvManager | None = None):
         self.venvs = venvs or VenvManager()
@@ -95,11 +114,14 @@ class NativeExecutor:
             "--data", str(request.data_dir),
             "--out", str(request.staging),
         ]
+        for _, staging in request.more_seeds:
+            command += ["--spec", str(staging / "spec.json"), "--out", str(staging)]
         if request.weights_dir is not None:
             command += ["--weights", str(request.weights_dir)]
         env = {
             **os.environ,
             **thread_env(request.threads),
+            **request.device_env,
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
             "PYTHONHASHSEED": "0",

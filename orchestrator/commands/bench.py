@@ -1,0 +1,47 @@
+"""`orch bench study`: the whole study's speed figures, printed by benchmarks/bench_study.py."""
+
+import subprocess
+import sys
+
+import click
+
+from orchestrator.errors import UserError
+from orchestrator.gpu_slots import discover_gpus
+from orchestrator.paths import REPO_ROOT
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Speed figures (the scripts live in benchmarks/)."""
+
+
+@bench_group.command("study")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
+              help="default: cuda when nvidia-smi finds a GPU, else cpu")
+@click.option("--models", default=None, help="comma-separated torch models for the windows/s table (default: all)")
+@click.option("--size", type=click.IntRange(min=1_000), default=2_000_000, show_default=True,
+              help="parameters per model in the windows/s table")
+@click.option("--study", "selection", default="--all", show_default=True, help="what the end-to-end `orch run` selects")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--load", type=click.IntRange(min=0), default=0, show_default=True,
+              help="busy processes for the idle-vs-loaded thread-policy comparison (0: skip it)")
+@click.option("--skip-kernels", is_flag=True, help="no windows/s table")
+@click.option("--skip-study", is_flag=True, help="no end-to-end run")
+def study_command(device, models, size, selection, profile, seeds, jobs, load, skip_kernels, skip_study) -> None:
+    """Per-model training windows/s (fp32/bf16, batch 64/256), per-job start-up/data/train/predict,
+    GPU utilisation and the end-to-end study time, in one run."""
+    has_cuda = bool([d for d in discover_gpus() if d.index != "mps"])
+    device = device or ("cuda" if has_cuda else "cpu")
+    if device == "cuda" and not has_cuda:
+        raise UserError("--device cuda: nvidia-smi finds no CUDA device here; use --device cpu")
+    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_study.py"), "--device", device,
+               "--size", str(size), "--study", selection, "--profile", profile, "--seeds", str(seeds),
+               "-j", str(jobs), "--load", str(load)]
+    if models:
+        command += ["--models", models]
+    command += ["--skip-kernels"] * skip_kernels + ["--skip-study"] * skip_study
+    code = subprocess.run(command, cwd=REPO_ROOT).returncode
+    if code != 0:
+        raise UserError(f"benchmarks/bench_study.py exited with code {code}")

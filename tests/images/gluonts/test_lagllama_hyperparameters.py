@@ -1,0 +1,47 @@
+"""The shared hyper-parameter declaration (jobs/common/hyperparameters.py, which `orch run --set`
+is checked against on the host) agrees with the Lag-Llama job; the host suite checks the others."""
+
+import datetime as dt
+from dataclasses import asdict
+
+import pytest
+
+from jobs.common.errors import JobError
+from jobs.common.hyperparameters import DECLARED, check_hyperparameters
+from jobs.lagllama.data import SERIES
+from jobs.lagllama.finetune import FineTuneSettings
+from jobs.lagllama.job import FINE_TUNE_KEYS, JOB_DEFAULTS, QUICK_FINE_TUNE, _settings
+from shared_schema import DatasetRef, ExperimentSpec, SplitDates
+
+
+def spec(**hyper) -> ExperimentSpec:
+    return ExperimentSpec(
+        id="FD-01", slug="lagllama-h1", model="lagllama", env="gluonts", horizon=1, threshold=0.01, context_length=80,
+        split_dates=SplitDates(train_end=dt.date(2015, 1, 1), val_end=dt.date(2017, 1, 1)),
+        dataset=DatasetRef(name="sp500", sha256="0" * 64), seed=0, profile="quick", hyperparameters=hyper,
+    )
+
+
+def test_declaration_matches_the_job():
+    declared = DECLARED["lagllama"]
+    assert set(declared) == set(JOB_DEFAULTS) | FINE_TUNE_KEYS
+    for defaults in (JOB_DEFAULTS, QUICK_FINE_TUNE, asdict(FineTuneSettings())):
+        assert check_hyperparameters("lagllama", defaults) == defaults
+    assert declared["series"].options == SERIES
+
+
+@pytest.mark.parametrize(("hyper", "message"), [
+    ({"learning_rate": 1e-4}, r"unknown hyperparameter\(s\) \['learning_rate'\]"),
+    ({"mode": "few-shot"}, "'mode' must be one of"),
+    ({"num_samples": 0}, "'num_samples' must be >= 1"),
+    ({"lr": float("nan")}, "'lr' must be a finite number"),
+])
+def test_the_job_refuses_what_the_declaration_refuses(hyper, message):
+    with pytest.raises(JobError, match=message):
+        _settings(spec(**hyper))
+
+
+def test_the_job_applies_the_checked_values():
+    job, settings = _settings(spec(num_samples=7.0, lr=1))
+    assert job["num_samples"] == 7 and isinstance(job["num_samples"], int)
+    assert settings.lr == 1.0 and settings.max_epochs == QUICK_FINE_TUNE["max_epochs"]

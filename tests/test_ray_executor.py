@@ -120,8 +120,9 @@ def test_ray_results_match_native_and_are_local_cache_hits(ray_cluster, ray_env,
         assert ray_result["provenance"]["run_key"] == native_result["provenance"]["run_key"]
         for split in ("val", "test"):
             assert ray_result["metrics"][split]["auc"] == native_result["metrics"][split]["auc"], (slug, split)
-        assert pq.read_table(on_ray[slug] / "predictions.parquet").column("p").to_pylist() == \
-            pq.read_table(native[slug] / "predictions.parquet").column("p").to_pylist()
+        # Same model up to float summation order (torch's CPU thread split can differ by a few ulps).
+        assert pq.read_table(on_ray[slug] / "predictions.parquet").column("p").to_pylist() == pytest.approx(
+            pq.read_table(native[slug] / "predictions.parquet").column("p").to_pylist(), abs=1e-6)
 
 
 def test_killed_worker_is_a_clean_failure(ray_cluster, ray_env, orch_home, venv_cache):

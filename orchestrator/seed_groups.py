@@ -17,6 +17,6 @@ def seed_groups(decisions: list[Decision], executor_can_group: bool) -> list[tup
         if spec.env in GROUP_ENTRYPOINTS:
             key = ("group", spec.model_dump_json(exclude={"seed"}), d.run.key.env_fingerprint)
         else:
-            key = ("alone", spec.slug, spec.seed)
+            key = ("alone", d.run.folder_name)  # one run each (walk-forward folds share slug and seed)
         units.setdefault(key, []).append(d)
     return [tuple(unit) for unit in units.values()]

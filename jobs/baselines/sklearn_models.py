@@ -12,8 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
-from jobs.common.errors import JobError
-from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
+from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.windows import WindowedData, make_windows
 from shared_schema import ExperimentSpec, WeightsSource
 
@@ -46,10 +45,7 @@ def _fit_and_score(model, data: WindowedData, n_parameters, notes: dict) -> Mode
 
 
 def _hyperparameters(spec: ExperimentSpec) -> dict:
-    try:
-        return check_hyperparameters(spec.model, DEFAULTS[spec.model] | spec.hyperparameters)
-    except HyperparameterError as exc:
-        raise JobError(str(exc)) from None
+    return check_hyperparameters(spec.model, DEFAULTS[spec.model] | spec.hyperparameters)
 
 
 def _logreg(spec: ExperimentSpec, data: WindowedData, notes: dict) -> ModelOutput:

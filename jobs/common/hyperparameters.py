@@ -15,14 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
 
+from jobs.common.errors import JobError
+
 MAX_SHOWN = 60  # characters of a key or value quoted in a message
 
 
 BOUNDS = (("low", ">=", operator.ge), ("high", "<=", operator.le), ("above", ">", operator.gt), ("below", "<", operator.lt))
 
 
-class HyperparameterError(ValueError):
-    """A key or value a model does not accept; the message is one line."""
+class HyperparameterError(JobError, ValueError):
+    """A key or value a model does not accept; the message is one line (inside a job it is a
+    JobError, reported like any other; the host turns it into a UserError)."""
 
 
 class UnknownHyperparameter(HyperparameterError):

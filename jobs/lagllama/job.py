@@ -41,7 +41,7 @@ import torch
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
+from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.windows import sample_rows
 from jobs.lagllama.checkpoint import load_module, resolve_weights
 from jobs.lagllama.data import SeriesData, barrier
@@ -60,10 +60,7 @@ FINE_TUNE_KEYS = {f.name for f in fields(FineTuneSettings)}
 def _settings(spec: ExperimentSpec) -> tuple[dict, FineTuneSettings]:
     """Keys, types and bounds from the shared declaration (jobs/common/hyperparameters.py);
     the rules that depend on the spec are checked here."""
-    try:
-        hp = check_hyperparameters("lagllama", spec.hyperparameters)
-    except HyperparameterError as exc:
-        raise JobError(str(exc)) from None
+    hp = check_hyperparameters("lagllama", spec.hyperparameters)
     job = {key: hp.get(key, default) for key, default in JOB_DEFAULTS.items()}
     if job["rescale_each_step"]:
         job["use_kv_cache"] = False  # the published re-fit changes every token at every step

@@ -31,7 +31,7 @@ import torch
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
+from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import sample_rows
 from jobs.timer.model import TimerForPrediction, ar_loss, forecast, normalise
@@ -63,10 +63,8 @@ class Settings:
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
         values = dict(QUICK if spec.profile == "quick" else FULL)
-        try:  # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
-            values.update(check_hyperparameters("timer", spec.hyperparameters))
-        except HyperparameterError as exc:
-            raise JobError(str(exc)) from None
+        # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
+        values.update(check_hyperparameters("timer", spec.hyperparameters))
         values["probe_l2"] = tuple(values["probe_l2"])
         return cls(**values)
 

@@ -28,7 +28,7 @@ import numpy as np
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
+from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.windows import sample_rows
 from jobs.timesfm.probability import max_exceedance
 from jobs.timesfm.weights import resolve_weights
@@ -66,10 +66,8 @@ class Settings:
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
         values = dict(QUICK if spec.profile == "quick" else FULL)
-        try:  # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
-            values.update(check_hyperparameters("timesfm", spec.hyperparameters))
-        except HyperparameterError as exc:
-            raise JobError(str(exc)) from None
+        # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
+        values.update(check_hyperparameters("timesfm", spec.hyperparameters))
         if values["flip_invariance"] is None:  # the package's default for the checkpoint as published
             values["flip_invariance"] = values["mode"] == "zero-shot"
         values["probe_l2"] = tuple(values["probe_l2"])

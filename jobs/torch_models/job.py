@@ -16,7 +16,7 @@ from jobs.common import progress
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
+from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_windows
 from jobs.torch_models.profiles import FULL_HYPERPARAMETERS, defaults
@@ -51,10 +51,7 @@ def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
     """Keys, types and bounds come from the shared declaration (the host checked `--set` against
     it too); the config class then checks what depends on the data's shape."""
     tunable = architecture.tunable()
-    try:
-        values = check_hyperparameters(spec.model, defaults(spec.model, spec.profile) | spec.hyperparameters)
-    except HyperparameterError as exc:
-        raise JobError(str(exc)) from None
+    values = check_hyperparameters(spec.model, defaults(spec.model, spec.profile) | spec.hyperparameters)
     try:
         training = TrainSettings(seed=spec.seed, **{k: values[k] for k in TRAINING_KEYS})
     except ValueError as exc:

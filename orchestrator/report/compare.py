@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from orchestrator.report.plan import ALPHA
-from orchestrator.report.load import DEFAULT_MIN_SEEDS, FLAG_MEANING, REFERENCE_MODEL, Experiment
+from orchestrator.report.load import DEFAULT_MIN_SEEDS, FLAG_MEANING, REFERENCE_MODEL, SeedGroup
 from orchestrator.report.stats import (
     DEFAULT_BLOCK_LENGTH,
     DEFAULT_RESAMPLES,
@@ -44,7 +44,7 @@ class ReportOptions:
 
 @dataclass(frozen=True)
 class ExperimentSummary:
-    experiment: Experiment
+    experiment: SeedGroup
     test_auc: Interval
     seed_sd: float | None
     n_test: int
@@ -54,8 +54,8 @@ class ExperimentSummary:
 class Comparison:
     """subject - reference on the test days both have, seed means on each side."""
 
-    subject: Experiment
-    reference: Experiment
+    subject: SeedGroup
+    reference: SeedGroup
     role: str
     n_common: int
     subject_auc: float = float("nan")
@@ -104,9 +104,9 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Baselines:
-    patchtst: Experiment | None
+    patchtst: SeedGroup | None
     patchtst_note: str
-    classical: Experiment | None
+    classical: SeedGroup | None
     classical_note: str
 
 
@@ -118,16 +118,16 @@ class HorizonAnalysis:
     comparisons: list[Comparison]
 
     @property
-    def experiments(self) -> list[Experiment]:
+    def experiments(self) -> list[SeedGroup]:
         return [s.experiment for s in self.summaries]
 
-    def summary(self, experiment: Experiment) -> ExperimentSummary:
+    def summary(self, experiment: SeedGroup) -> ExperimentSummary:
         return next(s for s in self.summaries if s.experiment is experiment)
 
     def comparisons_with(self, role: str) -> list[Comparison]:
         return [c for c in self.comparisons if c.role == role]
 
-    def comparison(self, subject: Experiment, role: str) -> Comparison | None:
+    def comparison(self, subject: SeedGroup, role: str) -> Comparison | None:
         return next((c for c in self.comparisons_with(role) if c.subject is subject), None)
 
 
@@ -149,7 +149,7 @@ class AlignedScores:
         return stratified_block_counts(self.folds, options.n_resamples, options.block_length, _rng(options, *names))
 
 
-def aligned_test_scores(experiments: list[Experiment], columns: list[str] | None = None) -> AlignedScores:
+def aligned_test_scores(experiments: list[SeedGroup], columns: list[str] | None = None) -> AlignedScores:
     """Raises ValueError when the runs disagree on a label for the same day (different data)."""
     columns = columns or ["p"] * len(experiments)
     per_experiment = [e.seed_frames("test", column) for e, column in zip(experiments, columns)]
@@ -173,7 +173,7 @@ def each_fold_has_both_classes(y: np.ndarray, folds: np.ndarray, at_least: int) 
     return len(y) > 0 and all(min(y[folds == f].sum(), (~y[folds == f]).sum()) >= at_least for f in np.unique(folds))
 
 
-def _seed_sd(experiment: Experiment) -> float | None:
+def _seed_sd(experiment: SeedGroup) -> float | None:
     values = np.array(list(experiment.seed_test_aucs().values()))
     if len(values) < 2 or not np.isfinite(values).all():
         return None
@@ -185,7 +185,7 @@ def seed_resamples(n_seeds: int, options: ReportOptions, *names: str) -> np.ndar
     return seed_draws(n_seeds, options.n_resamples, _rng(options, "seeds", *names)) if n_seeds > 1 else None
 
 
-def summarise(experiment: Experiment, options: ReportOptions) -> ExperimentSummary:
+def summarise(experiment: SeedGroup, options: ReportOptions) -> ExperimentSummary:
     """Seed-mean (fold-averaged) test AUC with an interval over days and seeds; NaN when the seeds
     disagree on labels or a class is absent."""
     seed_sd = _seed_sd(experiment)
@@ -203,7 +203,7 @@ def summarise(experiment: Experiment, options: ReportOptions) -> ExperimentSumma
     return ExperimentSummary(experiment, auc_interval(y, scores, counts, folds=aligned.folds, seeds=seeds), seed_sd, len(y))
 
 
-def compare(subject: Experiment, reference: Experiment, role: str, options: ReportOptions) -> Comparison:
+def compare(subject: SeedGroup, reference: SeedGroup, role: str, options: ReportOptions) -> Comparison:
     try:
         aligned = aligned_test_scores([subject, reference])
     except ValueError as exc:
@@ -233,12 +233,12 @@ def compare(subject: Experiment, reference: Experiment, role: str, options: Repo
     )
 
 
-def _validation_auc(experiment: Experiment) -> float:
+def _validation_auc(experiment: SeedGroup) -> float:
     value = experiment.mean_metric("val", "auc")
     return value if np.isfinite(value) else -np.inf
 
 
-def choose_baselines(experiments: list[Experiment]) -> Baselines:
+def choose_baselines(experiments: list[SeedGroup]) -> Baselines:
     """PatchTST reference and the best classical baseline, both chosen without looking at test data."""
     patchtsts = sorted(
         (e for e in experiments if e.model == REFERENCE_MODEL),
@@ -265,7 +265,7 @@ def choose_baselines(experiments: list[Experiment]) -> Baselines:
     return Baselines(patchtst, patchtst_note, best, classical_note)
 
 
-def _comparisons(experiments: list[Experiment], baselines: Baselines, options: ReportOptions) -> list[Comparison]:
+def _comparisons(experiments: list[SeedGroup], baselines: Baselines, options: ReportOptions) -> list[Comparison]:
     made = []
     if baselines.patchtst is not None:
         made += [compare(e, baselines.patchtst, ROLE_PATCHTST, options) for e in experiments if e is not baselines.patchtst]
@@ -288,7 +288,7 @@ def _with_holm(comparisons: list[Comparison]) -> list[Comparison]:
     return adjusted
 
 
-def analyse(experiments: list[Experiment], options: ReportOptions) -> list[HorizonAnalysis]:
+def analyse(experiments: list[SeedGroup], options: ReportOptions) -> list[HorizonAnalysis]:
     horizons = sorted(set(STUDY_HORIZONS) | {e.horizon for e in experiments})
     per_horizon = []
     for horizon in horizons:

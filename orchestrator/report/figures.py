@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from orchestrator.report.compare import ROLE_PATCHTST, HorizonAnalysis
-from orchestrator.report.load import Experiment
+from orchestrator.report.load import SeedGroup
 from orchestrator.report.stats import reliability_bins, roc_curve
 
 DPI = 110
@@ -38,12 +38,12 @@ def _colour(index: int) -> tuple:
     return colormaps["tab20"](index % 20)
 
 
-def _legend_label(experiment: Experiment, value: str = "") -> str:
+def _legend_label(experiment: SeedGroup, value: str = "") -> str:
     flagged = f" [{', '.join(experiment.flags)}]" if experiment.flags else ""
     return f"{experiment.label}{value}{flagged}"
 
 
-def _pooled_test(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:
+def _pooled_test(experiment: SeedGroup) -> tuple[np.ndarray, np.ndarray]:
     """All seeds' test predictions together: what the model family produces, seed noise included."""
     tests = [run.split("test") for run in experiment.runs]
     return (

@@ -71,8 +71,9 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Experiment:
-    """All seeds of one spec (same everything but the seed) under one weights kind."""
+class SeedGroup:
+    """All seeds (and walk-forward folds) of one spec under one weights kind: what the report calls
+    one experiment; named apart from `orchestrator.registry.Experiment`, the planned entry it came from."""
 
     label: str
     runs: tuple[Run, ...]
@@ -181,7 +182,7 @@ class DatasetIdentity:
 class LoadedResults:
     """The experiments of exactly one dataset; other datasets' runs are listed, never mixed in."""
 
-    experiments: list[Experiment]
+    experiments: list[SeedGroup]
     skipped: list[SkippedFolder]
     dataset: DatasetIdentity | None = None
     excluded: list[SkippedFolder] = field(default_factory=list)
@@ -311,7 +312,7 @@ def load_results(results_dir: Path, ignore: frozenset[Path] = frozenset(), min_s
     ordered = {key: [runs[slot] for slot in sorted(runs, key=lambda s: (s[0], -1 if s[1] is None else s[1]))] for key, runs in groups.items()}
     labels = _labels(ordered)
     experiments = sorted(
-        (Experiment(label=labels[key], runs=tuple(runs), min_seeds=min_seeds, expected_folds=folds) for key, runs in ordered.items()),
+        (SeedGroup(label=labels[key], runs=tuple(runs), min_seeds=min_seeds, expected_folds=folds) for key, runs in ordered.items()),
         key=lambda e: (e.horizon, e.label),
     )
     identity = None

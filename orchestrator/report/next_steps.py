@@ -9,7 +9,7 @@ where none exist it says so instead of guessing.
 import statistics
 
 from orchestrator import registry
-from orchestrator.report.load import Experiment
+from orchestrator.report.load import SeedGroup
 
 FULL_SEEDS = 3  # an unflagged result needs the full profile and >= 2 seeds; 3 gives a spread
 
@@ -18,7 +18,7 @@ def answering_command(horizon: int, seeds: int = FULL_SEEDS) -> str:
     return f"orch run --all --horizon {horizon} --profile full --seeds {seeds}"
 
 
-def full_run_estimate(horizon: int, experiments: list[Experiment], seeds: int = FULL_SEEDS) -> str:
+def full_run_estimate(horizon: int, experiments: list[SeedGroup], seeds: int = FULL_SEEDS) -> str:
     """Seeds x the median past full-profile job time of each runnable experiment at this horizon."""
     slugs = [e.slug for e in registry.EXPERIMENTS if e.horizon == horizon and e.implemented]
     seconds = {}
@@ -33,7 +33,7 @@ def full_run_estimate(horizon: int, experiments: list[Experiment], seeds: int = 
     return text + (f", plus {untimed} not timed yet" if untimed else "")
 
 
-def answering_step(horizon: int, experiments: list[Experiment], needs_weights: bool = False) -> str:
+def answering_step(horizon: int, experiments: list[SeedGroup], needs_weights: bool = False) -> str:
     """One sentence: the command(s) that would make the verdict answerable, and the estimate."""
     weights = ("`orch weights pull lag-llama`, `orch weights pull timesfm` and `orch weights pull timer` "
                "(or `orch weights import NAME PATH`), then "

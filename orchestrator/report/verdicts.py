@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from orchestrator.report.compare import ReportOptions, aligned_test_scores, each_fold_has_both_classes, seed_resamples
-from orchestrator.report.load import FLAG_RANDOM_INIT, Experiment
+from orchestrator.report.load import FLAG_RANDOM_INIT, SeedGroup
 from orchestrator.report.next_steps import answering_step
 from orchestrator.report.plan import ALPHA, PLAN, POWER, Arm, PlannedComparison, Rule
 from orchestrator.report.stats import NUMERICAL_ZERO, auc_interval, holm_adjust, mean_auc, paired_auc_difference
@@ -26,8 +26,8 @@ class Tested:
     """A planned comparison with its numbers (or why it could not be made)."""
 
     planned: PlannedComparison
-    subject: Experiment | None = None
-    reference: Experiment | None = None
+    subject: SeedGroup | None = None
+    reference: SeedGroup | None = None
     missing: str | None = None
     n_days: int = 0
     subject_auc: float = float("nan")
@@ -90,17 +90,17 @@ def minimum_detectable(rule: Rule, se: float) -> float:
     return float((scipy_stats.norm.isf(level) + scipy_stats.norm.ppf(power)) * se)
 
 
-def _validation_auc(experiment: Experiment) -> float:
+def _validation_auc(experiment: SeedGroup) -> float:
     value = experiment.mean_metric("val", "auc")
     return value if np.isfinite(value) else -np.inf
 
 
-def _matches(experiment: Experiment, model: str) -> bool:
+def _matches(experiment: SeedGroup, model: str) -> bool:
     """Exact model name; foundation models may carry a mode suffix ('timesfm-zeroshot')."""
     return experiment.model == model or (experiment.family == "foundation" and experiment.model.startswith(model + "-"))
 
 
-def resolve(arm: Arm, horizon: int, experiments: list[Experiment]) -> tuple[Experiment | None, str | None]:
+def resolve(arm: Arm, horizon: int, experiments: list[SeedGroup]) -> tuple[SeedGroup | None, str | None]:
     """The one experiment an arm stands for (the validation-best where several qualify), or why none does."""
     named = [e for e in experiments if e.horizon == horizon and any(_matches(e, m) for m in arm.models)]
     usable = [e for e in named if e.eligible and e.has_column(arm.column) and (e.weights.kind == "pretrained" or not arm.pretrained)]
@@ -111,7 +111,7 @@ def resolve(arm: Arm, horizon: int, experiments: list[Experiment]) -> tuple[Expe
     return None, f"{arm.describe()} at H{horizon} only flagged/unusable: {'; '.join(_why_unusable(e, arm) for e in named)}"
 
 
-def _why_unusable(experiment: Experiment, arm: Arm) -> str:
+def _why_unusable(experiment: SeedGroup, arm: Arm) -> str:
     reasons = list(experiment.flags)
     if arm.pretrained and experiment.weights.kind != "pretrained" and FLAG_RANDOM_INIT not in reasons:
         reasons.append(f"weights {experiment.weights.kind}, not pretrained")
@@ -120,7 +120,7 @@ def _why_unusable(experiment: Experiment, arm: Arm) -> str:
     return f"{experiment.label} ({', '.join(reasons)})"
 
 
-def _above_chance(experiment: Experiment, options: ReportOptions) -> bool:
+def _above_chance(experiment: SeedGroup, options: ReportOptions) -> bool:
     """The one-sided lower bound of the reference's AUC (days and seeds resampled) exceeds 0.5."""
     aligned = aligned_test_scores([experiment])
     if not each_fold_has_both_classes(aligned.y, aligned.folds, 1):
@@ -131,7 +131,7 @@ def _above_chance(experiment: Experiment, options: ReportOptions) -> bool:
     return bool(interval.low > 0.5)
 
 
-def run_comparison(rule: Rule, planned: PlannedComparison, experiments: list[Experiment], options: ReportOptions) -> Tested:
+def run_comparison(rule: Rule, planned: PlannedComparison, experiments: list[SeedGroup], options: ReportOptions) -> Tested:
     subject, why_subject = resolve(planned.subject, planned.horizon, experiments)
     reference, why_reference = resolve(planned.reference, planned.horizon, experiments)
     if subject is None or reference is None:
@@ -173,7 +173,7 @@ def _passes(rule: Rule, tested: Tested) -> bool:
     return bool(level_ok and reaches)
 
 
-def run_rule(rule: Rule, experiments: list[Experiment], options: ReportOptions) -> list[Tested]:
+def run_rule(rule: Rule, experiments: list[SeedGroup], options: ReportOptions) -> list[Tested]:
     """Every planned comparison of the rule, Holm-adjusted over the whole planned family."""
     tested = [run_comparison(rule, planned, experiments, options) for planned in rule.comparisons]
     adjusted = holm_adjust([t.p for t in tested]) if rule.holm else [t.p for t in tested]
@@ -228,7 +228,7 @@ class PlanOutcome:
     verdicts: list[Verdict]
 
 
-def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[Experiment]) -> Verdict:
+def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[SeedGroup]) -> Verdict:
     """A 'not answerable yet' verdict also says what to run to answer it (next_steps.py)."""
     if verdict.status != STATUS_NOT_ANSWERABLE:
         return verdict
@@ -237,7 +237,7 @@ def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[Experiment])
     return replace(verdict, detail=f"{verdict.detail} {step}")
 
 
-def evaluate_plan(experiments: list[Experiment], options: ReportOptions) -> list[PlanOutcome]:
+def evaluate_plan(experiments: list[SeedGroup], options: ReportOptions) -> list[PlanOutcome]:
     outcomes = []
     for rule in PLAN:
         tested = run_rule(rule, experiments, options)

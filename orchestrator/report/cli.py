@@ -9,7 +9,7 @@ from orchestrator import paths
 
 # Mirrors orchestrator.report.stats (a test keeps them equal) without importing scipy here.
 DEFAULT_RESAMPLES = 2000
-DEFAULT_BLOCK_LENGTH = 10
+DEFAULT_BLOCK_LENGTH = None  # chosen from the data per fold (Politis-White)
 DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS
 
 
@@ -20,13 +20,14 @@ DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS
               help="Where report.md, report.html and figures/ go (default: the results folder).")
 @click.option("--bootstrap", "n_resamples", type=click.IntRange(min=100), default=DEFAULT_RESAMPLES, show_default=True,
               help="Block-bootstrap resamples per interval.")
-@click.option("--block-length", type=click.IntRange(min=1), default=DEFAULT_BLOCK_LENGTH, show_default=True,
-              help="Bootstrap block length in trading days (covers overlapping labels and volatility clustering).")
+@click.option("--block-length", type=click.IntRange(min=1), default=DEFAULT_BLOCK_LENGTH,
+              help="Bootstrap block length in trading days (covers overlapping labels and volatility clustering); "
+                   "default: chosen from the data per fold and comparison (Politis-White).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap random seed.")
 @click.option("--min-seeds", type=click.IntRange(min=1), default=DEFAULT_MIN_SEEDS, show_default=True,
               help="Seeds a trained model needs before its result may enter a verdict.")
 @click.option("--dataset", default=None, help="Dataset (name or sha256 prefix) to report on when the results folder holds several.")
-def report_command(results_dir: Path, out_dir: Path | None, n_resamples: int, block_length: int, seed: int,
+def report_command(results_dir: Path, out_dir: Path | None, n_resamples: int, block_length: int | None, seed: int,
                    min_seeds: int, dataset: str | None) -> None:
     """Build the statistical report from a results folder."""
     from orchestrator.report.build import build_report

@@ -14,6 +14,8 @@ from orchestrator.report.stats import (
     Interval,
     PairedDifference,
     auc_interval,
+    fold_block_lengths,
+    fold_runs,
     holm_adjust,
     mean_auc,
     mean_interval,
@@ -37,7 +39,7 @@ OUTCOME_SEED_NOISE = "within seed noise"
 @dataclass(frozen=True)
 class ReportOptions:
     n_resamples: int = DEFAULT_RESAMPLES
-    block_length: int = DEFAULT_BLOCK_LENGTH
+    block_length: int | None = DEFAULT_BLOCK_LENGTH  # None: chosen from the data, per fold
     seed: int = 0
     min_seeds: int = DEFAULT_MIN_SEEDS
 
@@ -145,8 +147,16 @@ class AlignedScores:
     folds: np.ndarray
     scores: list[np.ndarray]
 
-    def counts(self, options: "ReportOptions", *names: str) -> np.ndarray:
-        return stratified_block_counts(self.folds, options.n_resamples, options.block_length, _rng(options, *names))
+    def block_lengths(self, options: "ReportOptions", scale: float = 1.0) -> tuple[int, ...]:
+        """Per fold: the fixed --block-length, or the Politis-White choice on the AUC influence series of
+        the statistic (first experiment minus second, or the first alone); `scale` for sensitivity runs."""
+        n_folds = len(fold_runs(self.folds))
+        chosen = ((options.block_length,) * n_folds if options.block_length is not None
+                  else fold_block_lengths(self.y, self.scores[:2], self.folds))
+        return tuple(max(1, int(round(length * scale))) for length in chosen)
+
+    def counts(self, options: "ReportOptions", *names: str, scale: float = 1.0) -> np.ndarray:
+        return stratified_block_counts(self.folds, options.n_resamples, self.block_lengths(options, scale), _rng(options, *names))
 
 
 def aligned_test_scores(experiments: list[SeedGroup], columns: list[str] | None = None) -> AlignedScores:

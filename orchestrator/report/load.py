@@ -38,6 +38,9 @@ FLAG_MEANING = {
     FLAG_FEW_SEEDS: "fewer seeds than the report's minimum (--min-seeds), so seed-to-seed noise is not pinned down",
     FLAG_MISSING_FOLDS: "some walk-forward fold has no result for some seed, so the pooled test set is incomplete",
 }
+# Flags that keep a result in verdicts but must be named by every verdict resting on it (the rest
+# of FLAG_MEANING keeps a result out of verdicts).
+WARNING_FLAGS = frozenset({"pretraining-overlap"})
 # A verdict needs this many seeds of a trained model (classical baselines are deterministic: one run is all seeds).
 DEFAULT_MIN_SEEDS = 3
 
@@ -158,9 +161,14 @@ class SeedGroup:
         return flags
 
     @property
+    def warning_flags(self) -> list[str]:
+        return [flag for flag in self.flags if flag in WARNING_FLAGS]
+
+    @property
     def eligible(self) -> bool:
-        """Only unflagged experiments may support or refute a hypothesis."""
-        return not self.flags
+        """Only experiments without an excluding flag may support or refute a hypothesis (warning
+        flags are named by the verdicts instead)."""
+        return all(flag in WARNING_FLAGS for flag in self.flags)
 
     def metric_values(self, split: str, name: str) -> np.ndarray:
         values = [getattr(run.result.metrics[split], name) for run in self.runs if run.result.spec.seed in self.seeds]

@@ -10,6 +10,9 @@ Fixed before any result is seen, and independent of what happens to be in a resu
 - margins: the research plan's percentages ("5%", "+-2%") are *relative to PatchTST's AUC*. They are
   fixed here in AUC points by multiplying with the published PatchTST AUC of each horizon (0.706 at
   H1, 0.618 at H3), so no margin depends on the data. The report states both forms;
+- every rule pre-registers the smallest effect it cares about: its margin where it has one, else 2%
+  relative (the plan's own "within +-2% = no difference" threshold). A test that did not pass and
+  could not have found that effect with 80% power reads "inconclusive (underpowered)", never "no";
 - tests (one-sided unless noted, Wald statistic with the paired block-bootstrap standard error in
   which test days *and* seeds are resampled): superiority (H0: diff <= 0), non-inferiority
   (H0: diff <= -margin), equivalence (TOST, H0: |diff| >= margin), two-sided (H0: diff = 0).
@@ -37,6 +40,7 @@ NO_ATTENTION = ("timemixer", "dlinear")
 FROM_SCRATCH = TRANSFORMERS + NO_ATTENTION
 REFERENCE = "patchtst"
 SAME_INPUT_CONTROL = "patchtst-high"
+CLASSICAL_BASELINES = ("logreg", "logreg-vol", "gboost")
 
 
 @dataclass(frozen=True)
@@ -93,12 +97,18 @@ class Rule:
     comparisons: tuple[PlannedComparison, ...]
     yes: str
     no: str
+    # The smallest true difference worth finding (AUC points via PatchTST's published AUC): below
+    # 80% power at it, a failed test says "cannot tell", not "no". Equals the margin where there is one.
+    smallest_effect: Margin
     # The reference must rank detectably better than chance: "A ~ B" says nothing when B is noise.
     reference_above_chance: bool = False
     holm: bool = True  # False for 'all' rules: an intersection-union test needs no adjustment
 
     def family_size(self) -> int:
         return len(self.comparisons)
+
+    def effect_of_interest(self, horizon: int) -> float:
+        return self.smallest_effect.points(horizon)
 
 
 def _pairs(subjects: tuple[str, ...], reference: Arm, pretrained: bool = False, column: str = "p") -> tuple[PlannedComparison, ...]:
@@ -119,27 +129,37 @@ PATCHTST = Arm((REFERENCE,))
 BEST_TRANSFORMER = Arm(TRANSFORMERS)
 BEST_FROM_SCRATCH = Arm(FROM_SCRATCH)
 OTHERS_THAN_REFERENCE = tuple(m for m in FOUNDATION + FROM_SCRATCH if m != REFERENCE)
+DEEP_MODELS = FROM_SCRATCH + (SAME_INPUT_CONTROL,) + FOUNDATION
+BEST_CLASSICAL = Arm(CLASSICAL_BASELINES)
+# Margin-free rules look for effects of at least the plan's "no difference" band.
+SMALLEST_EFFECT = EQUIVALENCE_MARGIN
 
 PLAN: tuple[Rule, ...] = (
+    Rule("B1", "The validation-best deep model beats the validation-best classical baseline (else the deep models learned nothing new)",
+         "superiority", NO_MARGIN, "any", tuple(PlannedComparison(Arm(DEEP_MODELS), BEST_CLASSICAL, h) for h in HORIZONS),
+         "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
+    Rule("B2", "A pretrained foundation model beats the validation-best classical baseline", "superiority", NO_MARGIN, "any",
+         _pairs(FOUNDATION, BEST_CLASSICAL, pretrained=True), "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
     Rule("D1", "Any model >= 5% AUC over PatchTST -> pursue it", "superiority", PURSUE_MARGIN, "any",
-         _pairs(OTHERS_THAN_REFERENCE, PATCHTST), "yes: pursue", "no"),
+         _pairs(OTHERS_THAN_REFERENCE, PATCHTST), "yes: pursue", "no", smallest_effect=PURSUE_MARGIN),
     Rule("D2", "All deep models within +-2% of PatchTST -> architecture does not matter, go back to features",
          "equivalence", EQUIVALENCE_MARGIN, "all", _pairs(OTHERS_THAN_REFERENCE, PATCHTST),
-         "yes: go back to features", "no", holm=False),
+         "yes: go back to features", "no", smallest_effect=EQUIVALENCE_MARGIN, holm=False),
     Rule("D3", "TimeMixer ~ transformers -> attention unnecessary", "equivalence", EQUIVALENCE_MARGIN, "any",
-         _pairs(("timemixer",), BEST_TRANSFORMER), "yes: attention unnecessary", "no", reference_above_chance=True),
+         _pairs(("timemixer",), BEST_TRANSFORMER), "yes: attention unnecessary", "no", smallest_effect=EQUIVALENCE_MARGIN,
+         reference_above_chance=True),
     Rule("D4", "Foundation >> from-scratch -> pre-training essential", "superiority", PURSUE_MARGIN, "any",
-         _pairs(FOUNDATION, BEST_FROM_SCRATCH, pretrained=True), "yes: pre-training essential", "no"),
+         _pairs(FOUNDATION, BEST_FROM_SCRATCH, pretrained=True), "yes: pre-training essential", "no", smallest_effect=PURSUE_MARGIN),
     Rule("H1", "H1: pretrained foundation models beat from-scratch PatchTST", "superiority", NO_MARGIN, "any",
-         _pairs(FOUNDATION, PATCHTST, pretrained=True), "supported", "not supported"),
+         _pairs(FOUNDATION, PATCHTST, pretrained=True), "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
     Rule("H1c", "H1 control: they also beat PatchTST on the same input (log High only), so transfer helps, not fewer inputs",
          "superiority", NO_MARGIN, "any", _pairs(FOUNDATION, Arm((SAME_INPUT_CONTROL,)), pretrained=True),
-         "supported", "not supported"),
+         "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
     Rule("H2", "H2: decoder-style (causal) vs encoder attention (patchtst-causal vs patchtst)", "two-sided", NO_MARGIN, "any",
-         _pairs(("patchtst-causal",), PATCHTST), "they differ", "no detectable difference"),
+         _pairs(("patchtst-causal",), PATCHTST), "they differ", "no detectable difference", smallest_effect=SMALLEST_EFFECT),
     Rule("H3", "H3: probabilistic outputs (P(hit) from the distribution) beat point forecasts (point -> threshold) of the same run",
-         "superiority", NO_MARGIN, "any", _point_vs_distribution(), "supported", "not supported"),
+         "superiority", NO_MARGIN, "any", _point_vs_distribution(), "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
     Rule("H4", "H4: attention is unnecessary (TimeMixer/DLinear not worse than the best transformer by more than 2%)",
          "non-inferiority", EQUIVALENCE_MARGIN, "any", _pairs(NO_ATTENTION, BEST_TRANSFORMER), "supported", "not supported",
-         reference_above_chance=True),
+         smallest_effect=EQUIVALENCE_MARGIN, reference_above_chance=True),
 )

@@ -3,7 +3,7 @@ so both formats always say the same thing."""
 
 import datetime as dt
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +21,15 @@ from orchestrator.report.compare import (
     ReportOptions,
 )
 from orchestrator.report.figures import FigureFile
-from orchestrator.report.load import FLAG_MEANING, LoadedResults
+from orchestrator.report.load import FLAG_MEANING, WARNING_FLAGS, LoadedResults
 from orchestrator.report.plan import PLAN, POWER, PUBLISHED_PATCHTST_AUC
-from orchestrator.report.verdicts import PlanOutcome, Verdict, format_p
+from orchestrator.report.verdicts import SEEDS_FOR_SEED_NOISE, STATUS_INCONCLUSIVE, PlanOutcome, Tested, Verdict, format_p
+
+# Measured by `orch bench calibration --replications 200 --resamples 400` (benchmarks/bench_calibration.py,
+# seed 0; 2,000 test days in 8 folds, seed-to-seed AUC sd 0.03, no autocorrelation): rejection rate of the
+# one-sided superiority test at true difference 0 and nominal level 0.05, with one seed and with three.
+ONE_SEED_FALSE_POSITIVE_RATE = float("nan")
+THREE_SEED_FALSE_POSITIVE_RATE = float("nan")
 
 FIGURES_DIR = "figures"
 
@@ -50,6 +56,7 @@ class Bullets:
 class Table:
     header: list[str]
     rows: list[list[str]]
+    id: str | None = None  # HTML id (the summary table is `verdict-summary`, a contract with the browser test)
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,15 @@ class Image:
     caption: str
 
 
-Block = Heading | Paragraph | Bullets | Table | Image
+@dataclass(frozen=True)
+class Details:
+    """Evidence kept out of the way: collapsible in HTML, a plain subsection in Markdown."""
+
+    summary: str
+    blocks: list["Block"] = field(default_factory=list)
+
+
+Block = Heading | Paragraph | Bullets | Table | Image | Details
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -70,7 +85,10 @@ def _signed(value: float, digits: int = 3) -> str:
 
 
 def _flags(flags: list[str]) -> str:
-    return "FLAGGED: " + ", ".join(flags) if flags else "—"
+    excluding = [f for f in flags if f not in WARNING_FLAGS]
+    warning = [f for f in flags if f in WARNING_FLAGS]
+    parts = (["FLAGGED: " + ", ".join(excluding)] if excluding else []) + (["WARNING: " + ", ".join(warning)] if warning else [])
+    return "; ".join(parts) or "—"
 
 
 def _by_key(values: dict[int, float], prefix: str) -> str:
@@ -89,7 +107,7 @@ def _result_row(summary: ExperimentSummary) -> list[str]:
         f"H{e.horizon}",
         e.family,
         _flags(e.flags),
-        ",".join(str(s) for s in e.seeds),
+        "deterministic (no seed)" if e.family == "classical" else ",".join(str(s) for s in e.seeds),
         str(summary.n_test),
         f"{_num(interval.estimate)} [{_num(interval.low)}, {_num(interval.high)}]",
         _by_key(e.seed_test_aucs(), "s"),
@@ -166,12 +184,13 @@ def _flag_section(loaded: LoadedResults) -> list[Block]:
         items.append((flag, f"{meaning}. Flagged: {', '.join(hit) if hit else 'none'}."))
     return [
         Heading("Flags", 2),
-        Paragraph("Flagged results appear in every table, marked FLAGGED, but are kept out of every verdict."),
+        Paragraph("Flagged results appear in every table, marked FLAGGED, but are kept out of every verdict; results marked "
+                  f"WARNING ({', '.join(sorted(WARNING_FLAGS)) or 'none'}) stay in verdicts, and every verdict resting on one names it."),
         Bullets(items),
     ]
 
 
-def _comparison_section(analyses: list[HorizonAnalysis]) -> list[Block]:
+def _comparison_section(analyses: list[HorizonAnalysis], figures: dict[int, list[FigureFile]]) -> list[Block]:
     eligible = sum(c.eligible and c.difference is not None for a in analyses for c in a.comparisons)
     flagged = sum(not c.eligible and c.difference is not None for a in analyses for c in a.comparisons)
     blocks: list[Block] = [
@@ -198,15 +217,27 @@ def _comparison_section(analyses: list[HorizonAnalysis]) -> list[Block]:
             rows = [_comparison_row(c) for c in analysis.comparisons_with(role)]
             if rows:
                 blocks += [Paragraph(f"Against the {role} baseline:"), Table(COMPARISON_HEADER, rows)]
+            if role == ROLE_PATCHTST:
+                blocks += _images(figures.get(analysis.horizon, []), forest=True)
     return blocks
 
 
-def _figure_section(figures: dict[int, list[FigureFile]]) -> list[Block]:
-    blocks: list[Block] = [Heading("Figures", 2)]
-    for horizon, files in figures.items():
-        if files:
-            blocks.append(Heading(f"H{horizon}", 3))
-            blocks += [Image(f"{FIGURES_DIR}/{f.name}", f.caption) for f in files]
+def _images(files: list[FigureFile], forest: bool) -> list[Block]:
+    """The forest plot goes with the comparisons, the other figures with the results they draw."""
+    return [Image(f"{FIGURES_DIR}/{f.name}", f.caption) for f in files if f.name.startswith("forest-") == forest]
+
+
+def _results_section(analyses: list[HorizonAnalysis], figures: dict[int, list[FigureFile]]) -> list[Block]:
+    blocks: list[Block] = [
+        Heading("Results (test split)", 2),
+        Paragraph("Test AUC: mean over seeds (of the mean over folds) with a 95% bootstrap interval over test days and seeds. "
+                  "p range: lowest p_min..highest p_max over runs (mean per-run sd). Classical baselines are deterministic "
+                  "given the data (no seed enters their fit)."),
+    ]
+    for analysis in analyses:
+        if analysis.summaries:
+            blocks += [Heading(f"H{analysis.horizon}", 3), Table(RESULT_HEADER, [_result_row(s) for s in analysis.summaries])]
+            blocks += _images(figures.get(analysis.horizon, []), forest=False)
     return blocks
 
 
@@ -214,8 +245,12 @@ def _method_section(options: ReportOptions) -> list[Block]:
     return [
         Heading("Method", 2),
         Bullets([
-            f"Intervals: circular block bootstrap over test days ({options.n_resamples} resamples, blocks of "
-            f"{options.block_length} days, seed {options.seed}), percentile 95% intervals. Blocks keep the overlap of "
+            f"Intervals: circular block bootstrap over test days ({options.n_resamples} resamples, seed {options.seed}, "
+            + (f"blocks of {options.block_length} days (--block-length)" if options.block_length is not None else
+               "block length chosen per fold and comparison from the data: Politis-White (2004, corrected 2009) on the "
+               "day-by-day AUC influence series of the compared statistic, bounded to [1, min(3 sqrt n, n/3)]; every "
+               "comparison states its block lengths, and every passing one is re-run with half and double blocks")
+            + "), percentile 95% intervals. Blocks keep the overlap of "
             "neighbouring H-day labels and volatility clustering inside each resample. Walk-forward folds are strata: "
             "blocks are drawn within each fold, and the statistic is the mean over folds of the within-fold AUC.",
             "Seeds: every resample also draws the seeds with replacement, so intervals carry between-seed variation; "
@@ -225,6 +260,12 @@ def _method_section(options: ReportOptions) -> list[Block]:
             "p DeLong: DeLong's test on a single split (n/a across folds), a second opinion that assumes independent days.",
             "Detectable diff: the smallest true AUC difference found with 80% power at the stated level "
             "(z_level + z_0.80) x bootstrap SE, so 'not detectable' can be read against it.",
+            f"'{STATUS_INCONCLUSIVE}': the test did not pass and its detectable difference exceeds the rule's smallest effect "
+            "of interest (its margin, else 2% relative): superiority c = z_(1-a) + z_0.80; non-inferiority (power at true 0) "
+            "c = z_(1-a) + z_0.80; TOST (power at true 0: 2 Phi(m/SE - z_(1-a)) - 1 >= 0.80) c = z_(1-a) + z_0.90; two-sided "
+            "c = z_(1-a/2) + z_0.80; a = the family's Bonferroni level; underpowered when c x SE > effect. "
+            "'no' needs every failed comparison it rests on to be powered. What would make it answerable assumes "
+            "SE^2 = V_days / test days + V_seeds / seeds, with V_days from the bootstrap with seeds held fixed.",
             "Reference baselines (descriptive tables): PatchTST = model 'patchtst' (non-causal) at the same horizon; best classical = "
             "highest mean validation AUC among logreg, logreg-vol, gboost. The test split never selects anything.",
             "Accuracy, precision and recall use each job's cut-off chosen on validation; ECE uses 10 equal-width bins; "
@@ -248,8 +289,8 @@ def _base_rate_rows(analysis: HorizonAnalysis) -> list[list[str]]:
     return rows
 
 
-def _dataset_section(loaded: LoadedResults, analyses: list[HorizonAnalysis]) -> list[Block]:
-    """Which data the whole report is about: identity, split scheme and base rates, before any number."""
+def _dataset_section(loaded: LoadedResults) -> list[Block]:
+    """Which data the whole report is about: identity and split scheme, before any number."""
     identity = loaded.dataset
     blocks: list[Block] = [Heading("Dataset", 2)]
     if identity is None:
@@ -260,7 +301,12 @@ def _dataset_section(loaded: LoadedResults, analyses: list[HorizonAnalysis]) -> 
     else:
         scheme = (f"walk-forward, {len(identity.folds)} folds (expanding train, one validation year, one test year; "
                   "rows whose label window crosses a boundary purged)")
-    blocks.append(Bullets([("Name:", identity.name), ("sha256:", identity.sha256), ("Split:", scheme)]))
+    return blocks + [Bullets([("Name:", identity.name), ("sha256:", identity.sha256), ("Split:", scheme)])]
+
+
+def _dataset_detail_section(loaded: LoadedResults, analyses: list[HorizonAnalysis]) -> list[Block]:
+    """Folds and base rates, and what was left out as another dataset's."""
+    blocks: list[Block] = [Heading("Test folds and base rates", 2)]
     rows = [row for analysis in analyses for row in _base_rate_rows(analysis)]
     if rows:
         blocks.append(Table(["H", "Fold", "train_end / val_end", "Test days", "n test", "Test base rate"], rows))
@@ -292,18 +338,62 @@ def _plan_section() -> list[Block]:
     ]
 
 
-def _verdict_rows(verdicts: list[Verdict]) -> list[list[str]]:
-    return [[v.rule, v.topic, f"H{v.horizon}", v.status, v.detail] for v in verdicts]
+SUMMARY_HEADER = ["Rule", "H", "Question", "Status", "Deciding estimate: diff [95% CI]",
+                  "Detectable (80% power) / effect of interest", "Rests on flagged or few-seed results", "Next"]
 
 
-def _verdict_section(outcomes: list[PlanOutcome]) -> list[Block]:
-    decisions = [v for o in outcomes if o.rule.key.startswith("D") for v in o.verdicts]
-    hypotheses = [v for o in outcomes if o.rule.key.startswith("H") for v in o.verdicts]
-    header = ["Rule", "Claim", "H", "Status", "Evidence (every planned comparison)"]
+def _deciding_text(t: Tested | None) -> str:
+    if t is None:
+        return "—"
+    return f"{t.subject.model} vs {t.reference.model}: {t.difference:+.4f} [{t.low:+.4f}, {t.high:+.4f}]"
+
+
+def _power_text(verdict: Verdict, outcome: PlanOutcome) -> str:
+    t = verdict.deciding
+    if t is None:
+        return "—"
+    return f"{t.minimum_detectable:.4f} / {outcome.rule.effect_of_interest(verdict.horizon):.4f}"
+
+
+def _summary_section(outcomes: list[PlanOutcome]) -> list[Block]:
+    """One row per rule and horizon, the first table of the report."""
+    rows = [[o.rule.key, f"H{v.horizon}", o.rule.claim, v.status, _deciding_text(v.deciding), _power_text(v, o),
+             "; ".join(v.warnings) or "—", v.next_step] for o in outcomes for v in o.verdicts]
     return [
-        Heading("Decision table (research plan)", 2), Table(header, _verdict_rows(decisions)),
-        Heading("Hypotheses", 2), Table(header, _verdict_rows(hypotheses)),
+        Heading("Verdicts at a glance", 2),
+        Table(SUMMARY_HEADER, rows, id="verdict-summary"),
+        Paragraph(f"Statuses: the rule's yes-answer; its no-answer (tested with 80% power for its smallest effect of "
+                  f"interest, and failed); '{STATUS_INCONCLUSIVE}' (failed, but could not have found that effect: not "
+                  "evidence against the claim); 'not answerable yet' / 'not shown' (planned results missing). "
+                  "Each comparison's numbers are under 'Evidence' below."),
     ]
+
+
+def _evidence_section(outcomes: list[PlanOutcome]) -> list[Block]:
+    blocks: list[Block] = [Heading("Evidence (every planned comparison)", 2)]
+    for outcome in outcomes:
+        for verdict in outcome.verdicts:
+            inner: list[Block] = [Bullets(list(verdict.evidence))]
+            if verdict.warnings:
+                inner.append(Paragraph("Caveats: " + "; ".join(verdict.warnings) + "."))
+            if verdict.next_step != "—":
+                inner.append(Paragraph(f"Next: {verdict.next_step}"))
+            blocks.append(Details(f"{outcome.rule.key} H{verdict.horizon}: {verdict.status} — {outcome.rule.claim}", inner))
+    return blocks
+
+
+def _seed_warning(outcomes: list[PlanOutcome]) -> list[Block]:
+    """First lines of the report: verdicts that rest on fewer seeds than seed noise needs."""
+    shaky = [f"{o.rule.key} H{v.horizon}" for o in outcomes for v in o.verdicts
+             if v.deciding is not None and any("fewer than" in w and "seeds" in w for w in v.warnings)]
+    if not shaky:
+        return []
+    return [Paragraph(
+        f"WARNING: {len(shaky)} verdict(s) rest on results with fewer than {SEEDS_FOR_SEED_NOISE} seeds ({', '.join(shaky)}). "
+        f"With one seed the bootstrap cannot see seed-to-seed noise: in this project's own calibration "
+        f"(`orch bench calibration`) a superiority test at true difference 0 and nominal level 0.05 rejected "
+        f"{ONE_SEED_FALSE_POSITIVE_RATE:.3f} of the time with 1 seed vs {THREE_SEED_FALSE_POSITIVE_RATE:.3f} with 3."
+    )]
 
 
 def compose(
@@ -323,21 +413,18 @@ def compose(
             f"{len(loaded.experiments)} experiments; {len(loaded.skipped)} folder(s) skipped."
         ),
     ]
-    blocks += _dataset_section(loaded, analyses)
+    blocks += _seed_warning(outcomes)
+    blocks += _dataset_section(loaded)
+    blocks += _summary_section(outcomes)
+    blocks += _evidence_section(outcomes)
+    blocks += _results_section(analyses, figures)
+    blocks += _comparison_section(analyses, figures)
+    blocks += _dataset_detail_section(loaded, analyses)
     if loaded.skipped:
         blocks += [Heading("Skipped result folders", 2), Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.skipped])]
     blocks += _flag_section(loaded)
-    blocks += _plan_section()
-    blocks += _verdict_section(outcomes)
-    blocks += [
-        Heading("Results (test split)", 2),
-        Table(RESULT_HEADER, [_result_row(s) for a in analyses for s in a.summaries]),
-        Paragraph("Test AUC: mean over seeds (of the mean over folds) with a 95% bootstrap interval over test days and seeds. "
-                  "p range: lowest p_min..highest p_max over runs (mean per-run sd)."),
-    ]
     blocks += _coverage_section(loaded)
-    blocks += _comparison_section(analyses)
-    blocks += _figure_section(figures)
+    blocks += _plan_section()
     blocks += _method_section(options)
     return blocks
 
@@ -356,6 +443,8 @@ def to_markdown(blocks: list[Block]) -> str:
                 lines += [text, ""]
             case Bullets(items):
                 lines += [f"- **{item[0]}** {item[1]}" if isinstance(item, tuple) else f"- {item}" for item in items] + [""]
+            case Details(summary, inner):
+                lines += [f"**{summary}**", "", to_markdown(inner)]
             case Table(header, rows):
                 lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
                 lines.append("|" + "---|" * len(header))
@@ -373,13 +462,15 @@ th, td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }
 th { background: #f0f0f0; }
 figure { margin: 1em 0; }
 figcaption { font-size: 12px; color: #444; }
+details { margin: 0.3em 0; font-size: 13px; }
+summary { cursor: pointer; }
+#verdict-summary td:nth-child(4) { font-weight: bold; }
 """
 
 
-def to_html(blocks: list[Block]) -> str:
+def _html_blocks(blocks: list[Block]) -> list[str]:
     escape = html.escape
-    title = next((b.text for b in blocks if isinstance(b, Heading)), "report")
-    parts = [f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{HTML_STYLE}</style></head><body>"]
+    parts = []
     for block in blocks:
         match block:
             case Heading(text, level):
@@ -390,11 +481,20 @@ def to_html(blocks: list[Block]) -> str:
                 parts.append("<ul>" + "".join(
                     f"<li><strong>{escape(item[0])}</strong> {escape(item[1])}</li>" if isinstance(item, tuple) else f"<li>{escape(item)}</li>"
                     for item in items) + "</ul>")
-            case Table(header, rows):
+            case Details(summary, inner):
+                parts.append(f"<details><summary>{escape(summary)}</summary>" + "\n".join(_html_blocks(inner)) + "</details>")
+            case Table(header, rows, table_id):
                 head = "".join(f"<th>{escape(h)}</th>" for h in header)
                 body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-                parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+                id_attribute = f" id='{escape(table_id)}'" if table_id else ""
+                parts.append(f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             case Image(path, caption):
                 parts.append(f"<figure><img src='{escape(path)}' alt='{escape(caption)}'><figcaption>{escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    return parts
+
+
+def to_html(blocks: list[Block]) -> str:
+    """Images are referenced relative to the report (figures/...), so the page loads from its folder."""
+    title = next((b.text for b in blocks if isinstance(b, Heading)), "report")
+    head = f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head><body>"
+    return "\n".join([head, *_html_blocks(blocks), "</body></html>\n"])

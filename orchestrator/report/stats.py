@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
-DEFAULT_BLOCK_LENGTH = 10
+# None: chosen from the data per fold (Politis-White), see `automatic_block_length`.
+DEFAULT_BLOCK_LENGTH: int | None = None
 DEFAULT_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
@@ -37,6 +38,8 @@ class PairedDifference:
     interval: Interval
     p_bootstrap: float
     p_delong: float
+    # SE with the seeds held fixed (days resampled only): what more test days alone can shrink.
+    se_days: float = float("nan")
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -66,14 +69,98 @@ def block_bootstrap_counts(n: int, n_resamples: int, block_length: int, rng: np.
     return np.bincount(flat.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
 
 
-def stratified_block_counts(folds: np.ndarray, n_resamples: int, block_length: int, rng: np.random.Generator) -> np.ndarray:
-    """Block-bootstrap counts drawn within each fold separately (folds are contiguous runs of days):
-    every resample keeps each fold's size, so walk-forward folds stay separate strata."""
+def fold_runs(folds: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each contiguous run of one fold, in order."""
     folds = np.asarray(folds)
     starts = np.r_[0, np.flatnonzero(folds[1:] != folds[:-1]) + 1, len(folds)]
+    return [(int(start), int(end)) for start, end in zip(starts[:-1], starts[1:])]
+
+
+def stratified_block_counts(folds: np.ndarray, n_resamples: int, block_length: int | tuple[int, ...],
+                            rng: np.random.Generator) -> np.ndarray:
+    """Block-bootstrap counts drawn within each fold separately (folds are contiguous runs of days):
+    every resample keeps each fold's size, so walk-forward folds stay separate strata. One block
+    length for all folds, or one per fold (in the order of `fold_runs`)."""
+    runs = fold_runs(folds)
+    lengths = block_length if isinstance(block_length, tuple) else (block_length,) * len(runs)
+    if len(lengths) != len(runs):
+        raise ValueError(f"{len(lengths)} block lengths for {len(runs)} folds")
     return np.hstack([
-        block_bootstrap_counts(int(end - start), n_resamples, block_length, rng) for start, end in zip(starts[:-1], starts[1:])
+        block_bootstrap_counts(end - start, n_resamples, length, rng) for (start, end), length in zip(runs, lengths)
     ])
+
+
+def _flat_top(t: np.ndarray) -> np.ndarray:
+    """Politis-Romano trapezoidal lag window: 1 up to |t| = 1/2, falling linearly to 0 at |t| = 1."""
+    t = np.abs(t)
+    return np.where(t <= 0.5, 1.0, np.where(t <= 1.0, 2.0 * (1.0 - t), 0.0))
+
+
+def automatic_block_length(series: np.ndarray, *, at_least: int = 1, at_most: int | None = None) -> int:
+    """Politis & White (2004) automatic block length for the circular block bootstrap, with the
+    correction of Patton, Politis & White (2009): b = (2 G^2 / D)^(1/3) n^(1/3), where
+    G = sum lambda(k/M) |k| R(k), D = 4/3 (sum lambda(k/M) R(k))^2 and M = 2 m, m being the first lag
+    after which K_n autocorrelations in a row are insignificant (|rho| < 2 sqrt(log10 n / n)).
+
+    Bounded to [at_least, at_most] (default at_most: min(3 sqrt n, n / 3)); a series with no
+    detectable dependence gets `at_least`."""
+    x = np.asarray(series, dtype=np.float64)
+    n = len(x)
+    upper = max(at_least, int(np.ceil(min(3.0 * np.sqrt(n), n / 3.0)))) if at_most is None else at_most
+    if n < 8 or not np.isfinite(x).all() or x.std() == 0.0:
+        return at_least
+    x = x - x.mean()
+    k_n = max(5, int(np.ceil(np.sqrt(np.log10(n)))))
+    m_max = min(int(np.ceil(np.sqrt(n))) + k_n, n - 1)
+    full = np.correlate(x, x, mode="full")[n - 1 : n + m_max] / n  # autocovariances R(0..m_max)
+    rho = full / full[0]
+    bound = 2.0 * np.sqrt(np.log10(n) / n)
+    insignificant = np.abs(rho[1:]) < bound  # lags 1..m_max
+    m_hat = m_max
+    for m in range(0, m_max - k_n + 1):
+        if insignificant[m : m + k_n].all():
+            m_hat = m
+            break
+    big_m = min(2 * max(m_hat, 1), m_max)
+    lags = np.arange(-big_m, big_m + 1)
+    weights = _flat_top(lags / big_m)
+    r = full[np.abs(lags)]
+    g = float(np.sum(weights * np.abs(lags) * r))
+    spectrum_zero = float(np.sum(weights * r))
+    d = 4.0 / 3.0 * spectrum_zero**2
+    if d <= 0.0 or g == 0.0:
+        return at_least
+    b = (2.0 * g**2 / d) ** (1.0 / 3.0) * n ** (1.0 / 3.0)
+    return int(np.clip(np.ceil(b), at_least, max(at_least, upper)))
+
+
+def auc_influence(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each day's contribution to the AUC (its DeLong placement, centred): a positive's share of
+    negatives scored below it, a negative's share of positives scored above it. The AUC is their
+    mean over each class, so the serial dependence of this series is what the bootstrap must keep."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=np.float64)
+    out = np.zeros(len(y))
+    if y.sum() == 0 or (~y).sum() == 0:
+        return out
+    negatives, positives = np.sort(p[~y]), np.sort(p[y])
+    below = (np.searchsorted(negatives, p[y], "left") + np.searchsorted(negatives, p[y], "right")) / 2.0 / len(negatives)
+    above = 1.0 - (np.searchsorted(positives, p[~y], "left") + np.searchsorted(positives, p[~y], "right")) / 2.0 / len(positives)
+    out[y] = below - below.mean()
+    out[~y] = above - above.mean()
+    return out
+
+
+def fold_block_lengths(y: np.ndarray, score_rows: list[np.ndarray], folds: np.ndarray) -> tuple[int, ...]:
+    """Block length per fold, from the AUC influence series of the paired statistic: the seed-mean
+    scores of the first matrix minus those of the second (or of one matrix alone)."""
+    lengths = []
+    for start, end in fold_runs(folds):
+        days = slice(start, end)
+        series = [auc_influence(y[days], np.atleast_2d(scores)[:, days].mean(axis=0)) for scores in score_rows]
+        paired = series[0] - series[1] if len(series) > 1 else series[0]
+        lengths.append(automatic_block_length(paired))
+    return tuple(lengths)
 
 
 def seed_draws(n_seeds: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -145,10 +232,12 @@ def _per_seed_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarra
 def _mean_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, folds: np.ndarray | None = None,
                         seeds: np.ndarray | None = None) -> np.ndarray:
     """Seed-mean AUC per resample; `seeds` (resamples, seeds) weights resample the seeds as well."""
-    per_seed = _per_seed_resampled_auc(y, scores, counts, folds)
-    if seeds is None:
-        return per_seed.mean(axis=0)
-    return (seeds * per_seed.T).sum(axis=1)
+    return _seed_weighted(_per_seed_resampled_auc(y, scores, counts, folds), seeds)
+
+
+def _seed_weighted(per_seed: np.ndarray, seeds: np.ndarray | None) -> np.ndarray:
+    """(seeds, resamples) -> per-resample seed mean, with resampled seed weights when given."""
+    return per_seed.mean(axis=0) if seeds is None else (seeds * per_seed.T).sum(axis=1)
 
 
 def auc_interval(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE,
@@ -224,12 +313,15 @@ def paired_auc_difference(
     on independently resampled seeds when seed draws are given)."""
     scores_a, scores_b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
     estimate = mean_auc(y, scores_a, folds) - mean_auc(y, scores_b, folds)
-    replicates = _mean_resampled_auc(y, scores_a, counts, folds, seeds_a) - _mean_resampled_auc(y, scores_b, counts, folds, seeds_b)
-    interval = _interval(estimate, replicates, level)
+    per_seed_a = _per_seed_resampled_auc(y, scores_a, counts, folds)
+    per_seed_b = _per_seed_resampled_auc(y, scores_b, counts, folds)
+    interval = _interval(estimate, _seed_weighted(per_seed_a, seeds_a) - _seed_weighted(per_seed_b, seeds_b), level)
+    days_only = _interval(estimate, per_seed_a.mean(axis=0) - per_seed_b.mean(axis=0), level)
     return PairedDifference(
         interval=interval,
         p_bootstrap=wald_p_value(estimate, interval.se),
         p_delong=delong_p_value(y, scores_a, scores_b) if folds is None or len(np.unique(folds)) == 1 else float("nan"),
+        se_days=days_only.se,
     )
 
 

@@ -153,6 +153,15 @@ def _labels(days: np.ndarray, seed: int) -> np.ndarray:
 Y_VAL, Y_TEST = _labels(VAL_DAYS, 1), _labels(TEST_DAYS, 2)
 
 
+def _split_days(n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validation and test days with their labels; the default 300 are the module's."""
+    if n_days == len(TEST_DAYS):
+        return VAL_DAYS, Y_VAL, TEST_DAYS, Y_TEST
+    val_days = pd.bdate_range(end="2016-12-23", periods=n_days).date
+    test_days = pd.bdate_range("2017-01-03", periods=n_days).date
+    return val_days, _labels(val_days, 1), test_days, _labels(test_days, 2)
+
+
 def _probabilities(y: np.ndarray, signal: float, noise_key: str, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, int(hashlib.sha256(noise_key.encode()).hexdigest()[:8], 16), len(y)])
     return 1.0 / (1.0 + np.exp(-(signal * y + rng.standard_normal(len(y)) - 1.0)))
@@ -161,20 +170,22 @@ def _probabilities(y: np.ndarray, signal: float, noise_key: str, seed: int) -> n
 def write_synthetic(results: Path, model: str, seeds, val_signal: float, test_signal: float, profile: str = "full",
                     weights: WeightsSource = WeightsSource(kind="from-scratch"), noise_key: str | None = None,
                     hyperparameters: dict | None = None, dataset_sha256: str = SYNTHETIC_SHA, folds=(None,),
-                    seed_spread: float = 0.0, seedless_noise: bool = False) -> None:
+                    seed_spread: float = 0.0, seedless_noise: bool = False, n_days: int = 300) -> None:
     """A result whose probabilities carry a planted amount of signal (AUC = Phi(signal / sqrt 2)),
     shifted by `seed_spread` per seed; with folds, fold k gets the k-th slice of the days."""
+    val_days, y_val, test_days, y_test = _split_days(n_days)
+    fold_size = n_days // len(folds)
     for seed in seeds:
         for fold in folds:
             spec = spec_for(model, 1, seed, profile, dataset_sha256, env="torch", fold=fold).model_copy(
                 update={"hyperparameters": hyperparameters or {}})
-            days = slice(None) if fold is None else slice(fold * 100, (fold + 1) * 100)
+            days = slice(None) if fold is None else slice(fold * fold_size, (fold + 1) * fold_size)
             key = f"{noise_key or model}-{fold}"
             shift = seed_spread * (seed - 1)
             noise_seed = 0 if seedless_noise else seed
             output = ModelOutput(
-                val=SplitPredictions(VAL_DAYS[days], Y_VAL[days], _probabilities(Y_VAL[days], val_signal + shift, key, noise_seed)),
-                test=SplitPredictions(TEST_DAYS[days], Y_TEST[days], _probabilities(Y_TEST[days], test_signal + shift, key, noise_seed)),
+                val=SplitPredictions(val_days[days], y_val[days], _probabilities(y_val[days], val_signal + shift, key, noise_seed)),
+                test=SplitPredictions(test_days[days], y_test[days], _probabilities(y_test[days], test_signal + shift, key, noise_seed)),
                 n_parameters=1000,
                 n_train=2000,
                 weights=weights,

@@ -416,7 +416,8 @@ def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[SeedGroup]) 
         return verdict
     pretrained = any(arm.pretrained for c in rule.comparisons for arm in (c.subject, c.reference))
     step = answering_step(verdict.horizon, experiments, needs_weights=pretrained)
-    return replace(verdict, detail=f"{verdict.detail} {step}", next_step=step.removeprefix("To answer it: ").rstrip("."))
+    short = ("pull weights (`orch weights pull NAME`), then " if pretrained else "") + f"`{answering_command(verdict.horizon)}`"
+    return replace(verdict, detail=f"{verdict.detail} {step}", next_step=short)
 
 
 def evaluate_plan(experiments: list[SeedGroup], options: ReportOptions) -> list[PlanOutcome]:

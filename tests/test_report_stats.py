@@ -169,3 +169,39 @@ def test_stratified_counts_keep_every_fold_whole_and_seed_draws_are_weights():
     y = np.array([0, 1, 0, 1])
     p = np.array([0.1, 0.2, 0.8, 0.9])
     assert fold_auc(y, p, np.array([0, 0, 1, 1])) == 1.0 and fold_auc(y, p) == 0.75
+
+
+def _ar1(rho: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    shocks = rng.standard_normal(n)
+    x = np.zeros(n)
+    for t in range(1, n):
+        x[t] = rho * x[t - 1] + shocks[t]
+    return x
+
+
+def test_automatic_block_length_grows_with_planted_autocorrelation():
+    from orchestrator.report.stats import automatic_block_length
+
+    rng = np.random.default_rng(3)
+    chosen = {rho: np.median([automatic_block_length(_ar1(rho, 2000, rng)) for _ in range(7)]) for rho in (0.0, 0.5, 0.8, 0.95)}
+    assert chosen[0.0] <= 3
+    assert chosen[0.0] < chosen[0.5] < chosen[0.8] < chosen[0.95]
+    # Politis-White's optimum for AR(1) with rho = 0.5: (2 G^2 / D)^(1/3) n^(1/3) = 17.5 at n = 2000
+    assert 10 <= chosen[0.5] <= 26
+    assert automatic_block_length(_ar1(0.99, 2000, rng)) <= int(np.ceil(3 * np.sqrt(2000)))  # bounded
+
+
+def test_block_lengths_are_chosen_per_fold_from_the_paired_influence_series():
+    from orchestrator.report.stats import fold_block_lengths
+
+    rng = np.random.default_rng(4)
+    n = 1500
+    y = rng.random(2 * n) < 0.3
+    smooth = np.r_[_ar1(0.9, n, rng), rng.standard_normal(n)]  # fold 0 autocorrelated, fold 1 not
+    a = y + smooth + rng.standard_normal(2 * n) * 0.1
+    b = y + rng.standard_normal(2 * n)
+    folds = np.repeat([0, 1], n)
+    first, second = fold_block_lengths(y, [a[None, :], b[None, :]], folds)
+    assert first > 3 * second
+    # identical scores: the paired series is zero, no dependence to keep
+    assert fold_block_lengths(y, [a[None, :], a[None, :]], folds) == (1, 1)

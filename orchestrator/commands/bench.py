@@ -1,4 +1,5 @@
-"""`orch bench study`: the whole study's speed figures, printed by benchmarks/bench_study.py."""
+"""`orch bench study` (the whole study's speed figures, benchmarks/bench_study.py) and `orch bench
+calibration` (the report's tests checked by Monte Carlo, benchmarks/bench_calibration.py)."""
 
 import subprocess
 import sys
@@ -45,3 +46,33 @@ def study_command(device, models, size, selection, profile, seeds, jobs, load, s
     code = subprocess.run(command, cwd=REPO_ROOT).returncode
     if code != 0:
         raise UserError(f"benchmarks/bench_study.py exited with code {code}")
+
+
+@bench_group.command("calibration")
+@click.option("--replications", type=click.IntRange(min=2), default=200, show_default=True, help="Monte Carlo replications per cell")
+@click.option("--resamples", type=click.IntRange(min=50), default=400, show_default=True, help="bootstrap resamples per replication")
+@click.option("--days", type=click.IntRange(min=100), default=2000, show_default=True, help="test days per planted data set")
+@click.option("--folds", type=click.IntRange(min=1), default=8, show_default=True, help="walk-forward test folds")
+@click.option("--seed-sd", type=click.FloatRange(min=0.0, max=0.2), default=0.03, show_default=True,
+              help="seed-to-seed sd of a model's test AUC")
+@click.option("--rhos", default="0,0.5,0.95", show_default=True, help="comma-separated AR(1) score autocorrelations")
+@click.option("--seeds-list", default="1,3", show_default=True, help="comma-separated seed counts per model")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+def calibration_command(replications, resamples, days, folds, seed_sd, rhos, seeds_list, seed) -> None:
+    """Type-I error, TOST error at the margin, interval coverage and power at the reported MDE of the
+    report's own tests, by Monte Carlo (benchmarks/bench_calibration.py)."""
+    for name, text, kind in (("--rhos", rhos, float), ("--seeds-list", seeds_list, int)):
+        try:
+            values = [kind(v) for v in text.split(",")]
+        except ValueError:
+            raise UserError(f"{name} {text!r}: expected comma-separated numbers") from None
+        if name == "--rhos" and not all(0.0 <= v < 1.0 for v in values):
+            raise UserError(f"--rhos {text!r}: each autocorrelation must be in [0, 1)")
+        if name == "--seeds-list" and not all(v >= 1 for v in values):
+            raise UserError(f"--seeds-list {text!r}: each seed count must be at least 1")
+    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_calibration.py"), "--replications", str(replications),
+               "--resamples", str(resamples), "--days", str(days), "--folds", str(folds), "--seed-sd", str(seed_sd),
+               "--rhos", rhos, "--seeds-list", seeds_list, "--seed", str(seed)]
+    code = subprocess.run(command, cwd=REPO_ROOT).returncode
+    if code != 0:
+        raise UserError(f"benchmarks/bench_calibration.py exited with code {code}")

@@ -142,3 +142,17 @@ def test_summary_table_is_the_first_table_with_one_row_per_rule_and_horizon(iden
 
     for source in re.findall(r"<img src='([^']+)'", body):
         assert (tmp_path / source).is_file()
+
+
+def test_bootstrap_progress_bar_only_on_a_terminal(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    write_synthetic(tmp_path / "results", "patchtst", SEEDS, 0.3, 0.3)
+    for terminal in (True, False):
+        screen = io.StringIO()
+        build_report(tmp_path / "results", tmp_path / f"report-{terminal}", FAST,
+                     console=Console(file=screen, force_terminal=terminal, width=120))
+        shown = screen.getvalue()
+        assert ("bootstrap" in shown and f"/{2 + len(PLAN)}" in shown) if terminal else shown == ""

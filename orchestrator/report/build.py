@@ -3,11 +3,15 @@
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.console import Console
+
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes, atomic_write_text
-from orchestrator.report.compare import ReportOptions, analyse
+from orchestrator.report.compare import STUDY_HORIZONS, ReportOptions, analyse
 from orchestrator.report.figures import horizon_figures
 from orchestrator.report.load import load_results
+from orchestrator.report.plan import PLAN
+from orchestrator.report.progress import bootstrap_progress
 from orchestrator.report.render import FIGURES_DIR, compose, to_html, to_markdown
 from orchestrator.report.verdicts import evaluate_plan
 
@@ -21,11 +25,13 @@ def build_report(
     options: ReportOptions = ReportOptions(),
     notify: Callable[[str], None] = lambda line: None,
     dataset: str | None = None,
+    console: Console | None = None,
 ) -> Path:
     """Write the report and return the path of report.md. `notify` hears one line per skipped folder.
 
     Raises UserError when there is nothing valid to report on, or when the results come from several
-    datasets and `dataset` (name or sha256 prefix) does not pick one: a report never mixes datasets."""
+    datasets and `dataset` (name or sha256 prefix) does not pick one: a report never mixes datasets.
+    On a terminal `console` (default: stderr) shows a progress bar over the bootstraps."""
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.is_dir():
         raise UserError(f"results directory {results_dir} does not exist")
@@ -37,12 +43,15 @@ def build_report(
         notify(f"skipped {skipped.folder}: {skipped.reason}")
     if not loaded.experiments:
         raise UserError(f"no valid results in {results_dir} ({len(loaded.skipped)} invalid folder(s) skipped)")
-    analyses = analyse(loaded.experiments, options)
+    horizons = set(STUDY_HORIZONS) | {e.horizon for e in loaded.experiments}
+    with bootstrap_progress(console, total=len(horizons) + len(PLAN)) as progress:
+        analyses = analyse(loaded.experiments, options, on_horizon=lambda h: progress.advance(f"H{h} descriptive tables"))
+        outcomes = evaluate_plan(loaded.experiments, options, on_rule=lambda key: progress.advance(f"rule {key}"))
     figures = {analysis.horizon: horizon_figures(analysis) for analysis in analyses}
     for files in figures.values():
         for figure in files:
             atomic_write_bytes(out_dir / FIGURES_DIR / figure.name, figure.png)
-    blocks = compose(results_dir, loaded, analyses, evaluate_plan(loaded.experiments, options), figures, options)
+    blocks = compose(results_dir, loaded, analyses, outcomes, figures, options)
     atomic_write_text(out_dir / REPORT_HTML, to_html(blocks))
     atomic_write_text(out_dir / REPORT_MARKDOWN, to_markdown(blocks))
     return out_dir / REPORT_MARKDOWN

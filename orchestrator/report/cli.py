@@ -30,10 +30,12 @@ DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS
 def report_command(results_dir: Path, out_dir: Path | None, n_resamples: int, block_length: int | None, seed: int,
                    min_seeds: int, dataset: str | None) -> None:
     """Build the statistical report from a results folder."""
+    from orchestrator.console import err_console
     from orchestrator.report.build import build_report
     from orchestrator.report.compare import ReportOptions
 
     results_dir = results_dir or paths.results_dir()
     options = ReportOptions(n_resamples=n_resamples, block_length=block_length, seed=seed, min_seeds=min_seeds)
-    path = build_report(results_dir, out_dir or results_dir, options, notify=lambda line: click.echo(line, err=True), dataset=dataset)
+    path = build_report(results_dir, out_dir or results_dir, options, notify=lambda line: click.echo(line, err=True), dataset=dataset,
+                        console=err_console)
     click.echo(f"report written: {path} (and {path.with_suffix('.html').name}, figures/)")

@@ -2,6 +2,7 @@
 horizon, paired comparisons against them, and Holm's correction over the comparisons made."""
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -298,20 +299,23 @@ def _with_holm(comparisons: list[Comparison]) -> list[Comparison]:
     return adjusted
 
 
-def analyse(experiments: list[SeedGroup], options: ReportOptions) -> list[HorizonAnalysis]:
+def analyse(experiments: list[SeedGroup], options: ReportOptions,
+            on_horizon: Callable[[int], None] = lambda horizon: None) -> list[HorizonAnalysis]:
+    """`on_horizon` hears each horizon whose bootstraps are done (the progress bar)."""
     horizons = sorted(set(STUDY_HORIZONS) | {e.horizon for e in experiments})
     per_horizon = []
     for horizon in horizons:
         members = [e for e in experiments if e.horizon == horizon]
         baselines = choose_baselines(members)
-        per_horizon.append((horizon, members, baselines, _comparisons(members, baselines, options)))
-    adjusted = _with_holm([c for *_, comparisons in per_horizon for c in comparisons])
+        per_horizon.append((horizon, members, baselines, _comparisons(members, baselines, options), [summarise(e, options) for e in members]))
+        on_horizon(horizon)
+    adjusted = _with_holm([c for _, _, _, comparisons, _ in per_horizon for c in comparisons])
     analyses, position = [], 0
-    for horizon, members, baselines, comparisons in per_horizon:
+    for horizon, members, baselines, comparisons, summaries in per_horizon:
         analyses.append(
             HorizonAnalysis(
                 horizon=horizon,
-                summaries=[summarise(e, options) for e in members],
+                summaries=summaries,
                 baselines=baselines,
                 comparisons=adjusted[position : position + len(comparisons)],
             )

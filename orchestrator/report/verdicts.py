@@ -12,6 +12,7 @@ but the test could not have found the plan's smallest effect of interest with 80
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -420,10 +421,13 @@ def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[SeedGroup]) 
     return replace(verdict, detail=f"{verdict.detail} {step}", next_step=short)
 
 
-def evaluate_plan(experiments: list[SeedGroup], options: ReportOptions) -> list[PlanOutcome]:
+def evaluate_plan(experiments: list[SeedGroup], options: ReportOptions,
+                  on_rule: Callable[[str], None] = lambda key: None) -> list[PlanOutcome]:
+    """Every rule of the plan; `on_rule` hears each rule key once its bootstraps are done."""
     outcomes = []
     for rule in PLAN:
         tested = run_rule(rule, experiments, options)
         verdicts = [_with_next_step(v, rule, experiments) for v in rule_verdicts(rule, tested)]
         outcomes.append(PlanOutcome(rule, tested, verdicts))
+        on_rule(rule.key)
     return outcomes

@@ -100,7 +100,9 @@ def test_report_from_real_quick_baseline_runs(real_results, tmp_path):
         assert figure.read_bytes()[:8] == PNG_MAGIC
         assert f"figures/{name}.png" in text and f"src='figures/{name}.png'" in (out / "report.html").read_text()
     # no PatchTST and only flagged baselines: nothing may be concluded
-    assert "| H1 | H1: pretrained foundation models beat from-scratch PatchTST | H1 | not answerable yet |" in text
+    assert "| H1 | H1 | H1: pretrained foundation models beat from-scratch PatchTST | not answerable yet |" in text
+    # with only classical baselines, B1 is open too (and says what to run)
+    assert "| B1 | H1 | The validation-best deep model beats the validation-best classical baseline" in text
     assert "- **Name:** sp500" in text and "single: train < 2015-01-01 <= val < 2017-01-01 <= test" in text
 
 

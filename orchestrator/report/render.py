@@ -321,7 +321,9 @@ def _plan_section() -> list[Block]:
     for rule in PLAN:
         margins = "; ".join(rule.margin.describe(h) for h in sorted(PUBLISHED_PATCHTST_AUC)) if rule.margin.relative else "none"
         family = f"{rule.key}: Holm over {rule.family_size()}" if rule.holm else f"{rule.key}: none (claim needs all {rule.family_size()})"
-        rows.append([rule.key, rule.claim, rule.test, margins, family, rule.decision,
+        effect = "; ".join(f"{rule.smallest_effect.relative:.0%} relative = {rule.effect_of_interest(h):.4f} at H{h}"
+                           for h in sorted(PUBLISHED_PATCHTST_AUC))
+        rows.append([rule.key, rule.claim, rule.test, margins, effect, family, rule.decision,
                      "; ".join(c.describe() for c in rule.comparisons)])
     return [
         Heading("Pre-registered analysis plan", 2),
@@ -334,7 +336,7 @@ def _plan_section() -> list[Block]:
             "equivalence is TOST; non-inferiority tests H0: diff <= -margin. A planned comparison without unflagged "
             "results counts as p = 1 in its family."
         ),
-        Table(["Rule", "Claim", "Test", "Margin", "Family", "Combine", "Comparisons"], rows),
+        Table(["Rule", "Claim", "Test", "Margin", "Smallest effect of interest", "Family", "Combine", "Comparisons"], rows),
     ]
 
 

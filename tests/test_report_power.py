@@ -156,3 +156,24 @@ def test_bootstrap_progress_bar_only_on_a_terminal(tmp_path):
                      console=Console(file=screen, force_terminal=terminal, width=120))
         shown = screen.getvalue()
         assert ("bootstrap" in shown and f"/{2 + len(PLAN)}" in shown) if terminal else shown == ""
+
+
+def test_requirement_follows_the_stated_se_scaling():
+    """SE^2 = V_days n0/n + V_seeds k0/k: solve for n at k0, for k at n0, and for both."""
+    from orchestrator.report.verdicts import Tested
+
+    b1 = _rule("B1")
+    c = power_multiplier(b1)
+    target = b1.effect_of_interest(1) / c
+    base = Tested(b1.comparisons[0], n_days=1000, n_folds=4, n_seeds=3)
+    # small seed part: more days alone suffice, and so do more seeds
+    easy = requirement(b1, base.__class__(**{**base.__dict__, "se": 1.1 * target, "se_days": 0.8 * target}))
+    seed_var, day_var = (1.21 - 0.64) * target**2, 0.64 * target**2
+    assert easy.days == pytest.approx(1000 * day_var / (target**2 - seed_var))
+    assert easy.folds == pytest.approx(easy.days / 250)
+    assert easy.seeds == pytest.approx(3 * seed_var / (target**2 - day_var)) and easy.combined is None
+    # both parts alone too large: the fewest seeds (of 5, 10, 20, 50) with which more days reach it
+    hard = requirement(b1, base.__class__(**{**base.__dict__, "se": 2.0 * target, "se_days": 1.5 * target}))
+    assert hard.days == float("inf") and hard.seeds == float("inf")
+    seeds, days = hard.combined
+    assert seeds == 10 and days == pytest.approx(1000 * 2.25 / (1 - 1.75 * 3 / 10))  # 5 seeds: 1 - 1.75 x 3/5 < 0

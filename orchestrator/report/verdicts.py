@@ -145,6 +145,11 @@ class Requirement:
     days: float  # test days needed at the current seeds (inf: seed noise alone is too large)
     folds: float  # the same in folds of the current average size
     seeds: float  # seeds needed at the current test days (inf: day noise alone is too large)
+    # Where neither alone suffices: the fewest of COMBINED_SEEDS seeds, and the test days needed with them.
+    combined: tuple[int, float] | None = None
+
+
+COMBINED_SEEDS = (5, 10, 20, 50)
 
 
 def requirement(rule: Rule, tested: Tested) -> Requirement:
@@ -155,7 +160,14 @@ def requirement(rule: Rule, tested: Tested) -> Requirement:
     days = tested.n_days * day_var / (budget - seed_var) if budget > seed_var else math.inf
     seeds = (max(tested.n_seeds, 1) * seed_var / (budget - day_var) if seed_var > 0 else 0.0) if budget > day_var else math.inf
     folds = days / (tested.n_days / max(tested.n_folds, 1)) if math.isfinite(days) else math.inf
-    return Requirement(target, days, folds, seeds)
+    combined = None
+    if not math.isfinite(days) and not math.isfinite(seeds) and tested.n_seeds > 0:
+        for k in COMBINED_SEEDS:
+            left = budget - seed_var * tested.n_seeds / k
+            if left > 0:
+                combined = (k, tested.n_days * day_var / left)
+                break
+    return Requirement(target, days, folds, seeds, combined)
 
 
 def describe_requirement(rule: Rule, tested: Tested) -> str:
@@ -173,6 +185,8 @@ def describe_requirement(rule: Rule, tested: Tested) -> str:
         parts.append(f"or {max(math.ceil(need.seeds), tested.n_seeds)} seeds at the current test days")
     else:
         parts.append("more seeds alone cannot do it (day-to-day noise too large)")
+    if need.combined is not None:
+        parts.append(f"together: {need.combined[0]} seeds and about {math.ceil(need.combined[1]):,} test days")
     return "; ".join(parts) + " (assumes SE^2 = V_days/n_days + V_seeds/n_seeds, V from this bootstrap)"
 
 
@@ -412,7 +426,11 @@ def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[SeedGroup]) 
             return replace(verdict, next_step=f"`{answering_command(verdict.horizon, seeds)}`")
         if math.isfinite(need.days):
             return replace(verdict, next_step=f"more test data: ~{math.ceil(need.days):,} test days (~{math.ceil(need.folds)} folds)")
-        return replace(verdict, next_step="more seeds and more test days (see evidence)")
+        if need.combined is not None:
+            seeds, days = need.combined
+            return replace(verdict, next_step=f"~{math.ceil(days):,} test days (a longer test period) and "
+                                              f"`{answering_command(verdict.horizon, seeds)}`")
+        return replace(verdict, next_step=f"not reachable with up to {COMBINED_SEEDS[-1]} seeds (see evidence)")
     if verdict.status != STATUS_NOT_ANSWERABLE:
         return verdict
     pretrained = any(arm.pretrained for c in rule.comparisons for arm in (c.subject, c.reference))

@@ -1,6 +1,7 @@
 """The report's figures as PNG bytes, drawn on the Agg canvas (no display, no pyplot global state).
 
-Flagged experiments are drawn dashed / grey so a smoke result never looks like a finding.
+Results kept out of verdicts are drawn dashed / grey so a smoke result never looks like a finding;
+warning flags (load.WARNING_FLAGS) only appear in the legend.
 """
 
 import io
@@ -57,7 +58,7 @@ def roc_figure(analysis: HorizonAnalysis) -> FigureFile:
     axes = figure.add_subplot()
     for index, summary in enumerate(analysis.summaries):
         experiment = summary.experiment
-        style = "--" if experiment.flags else "-"
+        style = "--" if not experiment.eligible else "-"
         for seed_index, run in enumerate(experiment.runs):
             test = run.split("test")
             fpr, tpr = roc_curve(test["y_true"].to_numpy(), test["p"].to_numpy())
@@ -100,7 +101,7 @@ def calibration_figure(analysis: HorizonAnalysis) -> FigureFile:
     for index, experiment in enumerate(analysis.experiments):
         y, p = _pooled_test(experiment)
         mean_p, observed, _ = reliability_bins(y, p)
-        style = "o--" if experiment.flags else "o-"
+        style = "o--" if not experiment.eligible else "o-"
         axes.plot(mean_p, observed, style, color=_colour(index), markersize=3, linewidth=1.0,
                   label=_legend_label(experiment, f" (ECE {experiment.mean_metric('test', 'ece'):.3f})"))
     axes.plot([0, 1], [0, 1], ":", color="0.5", linewidth=0.8)
@@ -121,7 +122,7 @@ def histogram_figure(analysis: HorizonAnalysis) -> FigureFile:
         y, p = _pooled_test(experiment)
         axes.hist(p[~y], bins=HISTOGRAM_BINS, histtype="stepfilled", color="tab:blue", alpha=0.6, label="y=0")
         axes.hist(p[y], bins=HISTOGRAM_BINS, histtype="stepfilled", color="tab:red", alpha=0.6, label="y=1")
-        axes.set_title(_legend_label(experiment), fontsize=7, color=FLAGGED_COLOUR if experiment.flags else "black")
+        axes.set_title(_legend_label(experiment), fontsize=7, color=FLAGGED_COLOUR if not experiment.eligible else "black")
         axes.tick_params(labelsize=6)
         if index == 0:
             axes.legend(fontsize=6)

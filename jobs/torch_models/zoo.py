@@ -49,7 +49,7 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     "patchtst": Architecture(PatchTSTConfig, PatchTST),
     "patchtst-causal": Architecture(PatchTSTConfig, PatchTST, {"causal": True, "pool": "last"}),
-    "patchtst-high": Architecture(PatchTSTConfig, PatchTST),  # same model; sees only the High input (profiles.INPUTS)
+    "patchtst-high": Architecture(PatchTSTConfig, PatchTST),  # same model; sees only the High input (its catalog entry sets inputs=high)
     "itransformer": Architecture(ITransformerConfig, ITransformer),
     "timemixer": Architecture(TimeMixerConfig, TimeMixer),
     "informer": Architecture(InformerConfig, Informer),

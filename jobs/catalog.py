@@ -330,3 +330,9 @@ def check_catalog(models: tuple[Model, ...]) -> None:
 
 check_catalog(MODELS)
 BY_NAME: dict[str, Model] = {m.name: m for m in MODELS}
+
+
+def job_identity(name: str) -> str:
+    """A model's entry as its run keys hash it; "null" for a name the catalog does not know (a job
+    for it fails with 'unknown model')."""
+    return BY_NAME[name].job_identity() if name in BY_NAME else "null"

@@ -57,3 +57,15 @@ def experiments_of(model: Model) -> list[Experiment]:
 EXPERIMENTS: list[Experiment] = [experiment for model in MODELS for experiment in experiments_of(model)]
 BY_ID = {e.id: e for e in EXPERIMENTS}
 BY_SLUG = {e.slug: e for e in EXPERIMENTS}
+
+
+def model_list_markdown() -> str:
+    """The README's model list (tests/test_catalog.py holds the README to it)."""
+    lines = ["| ids | model | family | plan role | env | weights | pre-training data to |", "|---|---|---|---|---|---|---|"]
+    for model in MODELS:
+        facts = model.pretraining
+        cutoff = "-" if facts is None else f"{facts.cutoff}{'' if facts.cutoff_published else ' (release; no cut-off published)'}"
+        status = f" ({model.unavailable.status})" if model.unavailable else ""
+        lines.append(f"| {'/'.join(model.ids)} | `{model.name}`{status} | {model.family} | {model.role} | {model.env} "
+                     f"| {model.weights or '-'} | {cutoff} |")
+    return "\n".join(lines) + "\n"

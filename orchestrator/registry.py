@@ -10,12 +10,16 @@ so they are listed (orch list, the report's coverage table) instead of silently 
 from dataclasses import dataclass
 from typing import Literal
 
+from jobs import catalog
 from jobs.catalog import HORIZONS, MODELS, Model, Pretraining, Resources, Unavailable
 from jobs.registry import ENTRYPOINTS
 
 Profile = Literal["quick", "full"]
 CONTEXT_LENGTH = 80
 DEFAULT_SEED = 0
+# The plan's reference and H1's same-input control, for the report (which never imports jobs).
+REFERENCE_MODEL = catalog.REFERENCE_MODEL
+SAME_INPUT_CONTROL = catalog.SAME_INPUT_CONTROL
 
 
 @dataclass(frozen=True)

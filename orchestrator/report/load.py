@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from jobs import catalog
+from orchestrator import registry
 from orchestrator.errors import UserError
 from orchestrator.registry import EXPERIMENTS
 from orchestrator.results import check_metrics
@@ -22,10 +22,11 @@ from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
 
-REFERENCE_MODEL = catalog.REFERENCE_MODEL
+REFERENCE_MODEL = registry.REFERENCE_MODEL
 CAUSAL_MODEL = "patchtst-causal"
 # One source of truth for families: the model catalog (pure data, no ML stack imported).
 FAMILY_OF_MODEL = {e.model: e.family for e in EXPERIMENTS}
+PRETRAINING_OF_MODEL = {e.model: e.pretraining for e in EXPERIMENTS if e.pretraining is not None}
 DEEP_FAMILIES = ("foundation", "transformer", "no-attention")
 
 # Why a result may be shown but never used in a verdict.
@@ -56,10 +57,10 @@ def model_family(model: str) -> str:
 def pretraining_overlap(model: str, weights_kind: str, test_starts) -> bool:
     """Whether published pre-training data may reach into a test period: pretrained weights of a model
     whose catalog entry names a cut-off, and some test period (per fold) starting on or before it."""
-    entry = catalog.BY_NAME.get(model)
-    if weights_kind != "pretrained" or entry is None or entry.pretraining is None:
+    facts = PRETRAINING_OF_MODEL.get(model)
+    if weights_kind != "pretrained" or facts is None:
         return False
-    return any(start <= entry.pretraining.cutoff for start in test_starts)
+    return any(start <= facts.cutoff for start in test_starts)
 
 
 @dataclass(frozen=True)

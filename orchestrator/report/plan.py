@@ -18,7 +18,7 @@ Fixed before any result is seen, and independent of what happens to be in a resu
 from dataclasses import dataclass
 from typing import Literal
 
-from jobs import catalog
+from orchestrator import registry
 
 ALPHA = 0.05
 POWER = 0.80
@@ -33,18 +33,18 @@ Combine = Literal["any", "all"]
 
 
 def _family(role: str) -> tuple[str, ...]:
-    """Every runnable catalog model with this role, in catalog order: a model cannot be left out of
-    the plan by forgetting it here. Models that can never run (no job, no public weights) are left
-    out, as a comparison that can never have results would only lower every Holm family's power."""
-    return tuple(m.name for m in catalog.MODELS if m.role == role and m.unavailable is None)
+    """Every runnable catalog model with this role (jobs/catalog.py), in catalog order: a model cannot
+    be left out of the plan by forgetting it here. Models that can never run (no job, no public
+    weights) are left out, as a comparison that can never have results only lowers a Holm family's power."""
+    return tuple(dict.fromkeys(e.model for e in registry.EXPERIMENTS if e.role == role and e.unavailable is None))
 
 
 FOUNDATION = _family("foundation")
 TRANSFORMERS = _family("transformer")
 NO_ATTENTION = _family("no-attention")
 FROM_SCRATCH = TRANSFORMERS + NO_ATTENTION
-REFERENCE = catalog.REFERENCE_MODEL
-SAME_INPUT_CONTROL = catalog.SAME_INPUT_CONTROL
+REFERENCE = registry.REFERENCE_MODEL
+SAME_INPUT_CONTROL = registry.SAME_INPUT_CONTROL
 
 
 @dataclass(frozen=True)

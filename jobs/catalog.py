@@ -61,6 +61,16 @@ class Pretraining:
 
 
 @dataclass(frozen=True)
+class TorchArchitecture:
+    """Where a jobs/torch_models architecture lives: jobs/torch_models/zoo.py imports it from here."""
+
+    module: str
+    model_class: str
+    config_class: str
+    fixed: Mapping[str, object] = field(default_factory=dict)  # config settings that make it a variant of another
+
+
+@dataclass(frozen=True)
 class Model:
     name: str  # the spec's `model`
     ids: tuple[str, ...]  # one experiment id per horizon in HORIZONS, written out: ids are hashed into run keys
@@ -77,6 +87,7 @@ class Model:
     pretraining: Pretraining | None = None
     unavailable: Unavailable | None = None
     note: str | None = None  # shown beside the status in `orch list`
+    architecture: TorchArchitecture | None = None  # torch architectures only
 
     def defaults(self, profile: str) -> dict[str, object]:
         return dict(self.quick if profile == "quick" else self.full)
@@ -85,8 +96,10 @@ class Model:
         """Canonical JSON of what a job reads from its entry (env, entry point, declared hyper-parameters
         and defaults): hashed into the run key in place of this file, so other entries never re-key it."""
         declared = {key: vars(param) for key, param in self.hyperparameters.items()}
+        architecture = None if self.architecture is None else vars(self.architecture)
         return json.dumps({"model": self.name, "env": self.env, "entry": self.entry, "hyperparameters": declared,
-                           "quick": self.quick, "full": self.full}, sort_keys=True, separators=(",", ":"))
+                           "quick": self.quick, "full": self.full, "architecture": architecture},
+                          sort_keys=True, separators=(",", ":"))
 
 
 # -- resources -----------------------------------------------------------------------------------
@@ -204,13 +217,19 @@ TIMER_QUICK: dict[str, object] = {
 TORCH_JOB = "jobs.torch_models.job:fit_predict"
 
 
-def torch_model(name: str, ids: tuple[str, ...], family: str, role: Role, architecture: Mapping[str, Param], *,
-                stem: str | None = None, full: Mapping[str, object] | None = None,
+def torch_model(name: str, ids: tuple[str, ...], family: str, role: Role, architecture: TorchArchitecture,
+                settings: Mapping[str, Param], *, full: Mapping[str, object] | None = None,
                 extra: Mapping[str, object] | None = None, resources: Resources = TORCH, note: str | None = None) -> Model:
-    """A jobs/torch_models architecture: the shared training settings plus its own config fields.
-    `full` overrides full-profile defaults only; `extra` is added to both profiles."""
-    return Model(name, ids, stem or name, family, role, "torch", TORCH_JOB, {**TORCH_TRAINING, **architecture},
-                 {**TORCH_QUICK, **(extra or {})}, {**TORCH_FULL, **(full or {}), **(extra or {})}, resources, note=note)
+    """A jobs/torch_models architecture: the shared training settings plus its own config fields
+    (`settings`). `full` overrides full-profile defaults only; `extra` is added to both profiles."""
+    return Model(name, ids, name, family, role, "torch", TORCH_JOB, {**TORCH_TRAINING, **settings},
+                 {**TORCH_QUICK, **(extra or {})}, {**TORCH_FULL, **(full or {}), **(extra or {})}, resources,
+                 note=note, architecture=architecture)
+
+
+def torch_module(module: str, model_class: str, **fixed: object) -> TorchArchitecture:
+    """jobs/torch_models/<module>.py's `<model_class>` and its `<model_class>Config`."""
+    return TorchArchitecture(f"jobs.torch_models.{module}", model_class, f"{model_class}Config", fixed)
 
 
 # -- published pre-training facts (issue 22 item 5) ----------------------------------------------------
@@ -254,32 +273,35 @@ MODELS: tuple[Model, ...] = (
     Model("timesfm", ("FD-03", "FD-04"), "timesfm", "foundation", "foundation", "timesfm", "jobs.timesfm.job:run",
           TIMESFM, {"mode": "fine-tune", "max_steps": 10}, {"mode": "fine-tune"}, FOUNDATION, weights="timesfm",
           pretraining=TIMESFM_PRETRAINING),
-    torch_model("itransformer", ("FD-05", "FD-06"), "transformer", "transformer", {"dropout": DROPOUT}),
-    torch_model("timemixer", ("FD-07", "FD-08"), "no-attention", "no-attention",
+    torch_model("itransformer", ("FD-05", "FD-06"), "transformer", "transformer", torch_module("itransformer", "ITransformer"),
+                {"dropout": DROPOUT}),
+    torch_model("timemixer", ("FD-07", "FD-08"), "no-attention", "no-attention", torch_module("timemixer", "TimeMixer"),
                 {"down_sampling_window": whole(2, LENGTH), "down_sampling_layers": whole(1, 32),
                  "moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("informer", ("FD-09", "FD-10"), "transformer", "transformer",
+    torch_model("informer", ("FD-09", "FD-10"), "transformer", "transformer", torch_module("informer", "Informer"),
                 {"factor": whole(1, LENGTH), "distil": flag(), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("autoformer", ("FD-11", "FD-12"), "transformer", "transformer",
+    torch_model("autoformer", ("FD-11", "FD-12"), "transformer", "transformer", torch_module("autoformer", "Autoformer"),
                 {"moving_avg": whole(1, LENGTH, odd=True), "factor": real(above=0, high=LENGTH), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("fedformer", ("FD-13", "FD-14"), "transformer", "transformer",
+    torch_model("fedformer", ("FD-13", "FD-14"), "transformer", "transformer", torch_module("fedformer", "FEDformer"),
                 {"modes": whole(1, LENGTH), "moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("etsformer", ("FD-15", "FD-16"), "transformer", "transformer",
+    torch_model("etsformer", ("FD-15", "FD-16"), "transformer", "transformer", torch_module("etsformer", "ETSformer"),
                 {"top_k": whole(1, LENGTH), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("crossformer", ("FD-17", "FD-18"), "transformer", "transformer",
+    torch_model("crossformer", ("FD-17", "FD-18"), "transformer", "transformer", torch_module("crossformer", "Crossformer"),
                 {"seg_len": whole(1, LENGTH), "win_size": whole(2, LENGTH), "n_routers": whole(1, 1024),
                  "dropout": DROPOUT, "pool": POOL}),
     Model("timer", ("FD-19", "FD-20"), "timer", "foundation", "foundation", "torch", "jobs.timer.job:run",
           TIMER, TIMER_QUICK, TIMER_FULL, FOUNDATION, weights="timer", pretraining=TIMER_PRETRAINING),
     # Causal: reads out its newest token, so its pool is fixed to "last".
-    torch_model("armattn", ("FD-21", "FD-22"), "transformer", "transformer", {"dropout": DROPOUT, "pool": choice("last")}),
+    torch_model("armattn", ("FD-21", "FD-22"), "transformer", "transformer", torch_module("armattn", "ARMAttention"),
+                {"dropout": DROPOUT, "pool": choice("last")}),
     Model("marketgpt", ("FD-23", "FD-24"), "marketgpt", "foundation", "foundation", "torch", None, {}, {}, {}, FOUNDATION,
           unavailable=Unavailable("not applicable", "MarketGPT (arXiv 2411.16585) generates NASDAQ ITCH order-book "
                                   "messages, not daily OHLCV bars")),
     Model("lens", ("FD-25", "FD-26"), "lens", "foundation", "foundation", "torch", None, {}, {}, {}, FOUNDATION,
           unavailable=Unavailable("no public weights", "LENS (arXiv 2408.10111) published no checkpoint to load; "
                                   "pre-training it (100B observations) is out of scope")),
-    torch_model("patchtst", ("BL-01", "BL-02"), "transformer", "transformer", PATCHTST),
+    torch_model("patchtst", ("BL-01", "BL-02"), "transformer", "transformer", torch_module("patchtst", "PatchTST"),
+                PATCHTST),
     Model("logreg", ("BL-03", "BL-04"), "logreg", "classical", "baseline", "sklearn",
           "jobs.baselines.sklearn_models:logreg_features", LOGREG, {}, {}, SKLEARN),
     Model("logreg-vol", ("BL-05", "BL-06"), "logregvol", "classical", "baseline", "sklearn",
@@ -287,14 +309,16 @@ MODELS: tuple[Model, ...] = (
     Model("gboost", ("BL-07", "BL-08"), "gboost", "classical", "baseline", "sklearn",
           "jobs.baselines.sklearn_models:gradient_boosting", GBOOST, {"max_iter": 200}, {"max_iter": 400}, SKLEARN),
     # The plan's second baseline row: the same PatchTST at 200M parameters (full profile).
-    torch_model("patchtst-200m", ("BL-09", "BL-10"), "transformer", "transformer", PATCHTST,
-                full={"size": 200_000_000}, resources=LARGE_TORCH,
+    torch_model("patchtst-200m", ("BL-09", "BL-10"), "transformer", "transformer", torch_module("patchtst", "PatchTST"),
+                PATCHTST, full={"size": 200_000_000}, resources=LARGE_TORCH,
                 note=f"quick profile: a {TORCH_QUICK['size']:,}-parameter CPU stand-in, not 200M"),
-    torch_model("patchtst-causal", ("CT-01", "CT-02"), "transformer", "transformer", PATCHTST_CAUSAL),
-    torch_model("dlinear", ("CT-03", "CT-04"), "no-attention", "no-attention",
+    torch_model("patchtst-causal", ("CT-01", "CT-02"), "transformer", "transformer",
+                torch_module("patchtst", "PatchTST", causal=True, pool="last"), PATCHTST_CAUSAL),
+    torch_model("dlinear", ("CT-03", "CT-04"), "no-attention", "no-attention", torch_module("dlinear", "DLinear"),
                 {"moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT}),
     # H1's same-input control: PatchTST on log High alone, the input the foundation models forecast from.
-    torch_model("patchtst-high", ("CT-05", "CT-06"), "transformer", "control", PATCHTST, extra={"inputs": "high"}),
+    torch_model("patchtst-high", ("CT-05", "CT-06"), "transformer", "control", torch_module("patchtst", "PatchTST"),
+                PATCHTST, extra={"inputs": "high"}),
 )
 # The plan's reference every result is compared with, and H1's same-input control.
 REFERENCE_MODEL = "patchtst"
@@ -311,6 +335,8 @@ def check_catalog(models: tuple[Model, ...]) -> None:
         if duplicates:
             problems.append(f"duplicate {kind}(s) {duplicates}")
     for m in models:
+        if (m.entry == TORCH_JOB) != (m.architecture is not None):
+            problems.append(f"{m.name}: the torch job needs an architecture, and only it takes one")
         if len(m.ids) != len(HORIZONS):
             problems.append(f"{m.name}: {len(m.ids)} ids for {len(HORIZONS)} horizons")
         for profile in PROFILES:

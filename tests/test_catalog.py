@@ -70,6 +70,7 @@ def test_job_table_and_families_come_from_the_catalog():
     (lambda m: [catalog.Model(**{**vars(m[0]), "ids": ("FD-01",)})], "1 ids for 2 horizons"),
     (lambda m: [catalog.Model(**{**vars(m[0]), "quick": {"num_samples": 0}})], "must be >= 1"),
     (lambda m: [catalog.Model(**{**vars(m[0]), "full": {"nope": 1}})], "not a declared hyperparameter"),
+    (lambda m: [catalog.Model(**{**vars(m[0]), "entry": catalog.TORCH_JOB})], "needs an architecture"),
 ])
 def test_a_broken_catalog_is_refused(broken, reason):
     models = list(catalog.MODELS)
@@ -85,8 +86,8 @@ def test_readme_model_list_is_the_catalog():
 
 
 # -- Must show: a throw-away entry in a temporary copy of the catalog -----------------------------------
-THROWAWAY = '''    Model("throwaway", ("FD-27", "FD-28"), "throwaway", "no-attention", "no-attention", "torch", TORCH_JOB,
-          {"window": whole(1, 64)}, {"window": 4}, {"window": 8}),
+THROWAWAY = '''    torch_model("throwaway", ("FD-27", "FD-28"), "no-attention", "no-attention", torch_module("dlinear", "DLinear"),
+                {"window": whole(1, 64), "dropout": DROPOUT}, extra={"window": 4}),
 )
 # The plan's reference'''
 
@@ -155,7 +156,7 @@ def test_a_new_catalog_entry_appears_everywhere_and_rekeys_nothing_else(orch_hom
 
     assert "  throwaway-h1:" in after["compose"] and "fdinvest.experiment: FD-28" in after["compose"]
     assert "throwaway" not in before["compose"]
-    assert after["template"]["spec"]["hyperparameters"] == {"window": 4}
+    assert after["template"]["spec"]["hyperparameters"] == {**catalog.TORCH_QUICK, "window": 4}
 
     assert set(after["keys"]) - set(before["keys"]) == {"FD-27", "FD-28"}
     assert {i: after["keys"][i] for i in before["keys"]} == before["keys"]  # no other run key changed

@@ -1,4 +1,4 @@
-"""The shared hyper-parameter declaration (jobs/common/hyperparameters.py, which `orch run --set`
+"""The catalog's hyper-parameter declaration (jobs/catalog.py, which `orch run --set`
 is checked against on the host) agrees with the Lag-Llama job; the host suite checks the others."""
 
 import datetime as dt

@@ -8,10 +8,11 @@ is derived from it: the job table (jobs/registry.py), the torch and Timer profil
 checks, the host registry (orchestrator/registry.py), the report's plan families, `orch list`,
 compose services and the README's model list.
 
-Standard library only (the host imports it without any ML stack), and data only: the code that reads
-it lives in hashed job modules. The file itself is not part of any run key's code hash; each run key
-hashes its own model's `job_identity()` instead, so adding or editing one entry re-keys that model
-and no other. `tests/test_catalog.py` loads a modified copy of this file to show exactly that.
+Standard library only (the host imports it without any ML stack): data, plus the few helpers that
+build and check it; the code that acts on it lives in hashed job modules. The file itself is not
+part of any run key's code hash; each run key hashes its own model's `job_identity()` instead, so
+adding or editing one entry re-keys that model and no other (a profile's values are spelled into the
+spec as well). `tests/test_catalog.py` loads a modified copy of this file to show exactly that.
 """
 
 import datetime as dt
@@ -23,8 +24,10 @@ from typing import Literal
 from jobs.common.hyperparameters import BATCH, BIG, LENGTH, STEPS, Param, choice, flag, real, whole
 
 HORIZONS = (1, 3)
+# The plan's families are the runnable models of the three deep roles; "baseline" is a classical
+# baseline, "control" a model compared only as a named control (H1's same-input PatchTST). The
+# causal PatchTST and DLinear sit under CT ids but in the families, as the plan always had them.
 Role = Literal["foundation", "transformer", "no-attention", "baseline", "control"]
-# Roles whose models the plan's hypotheses compare; every runnable model with one is in a plan family.
 DEEP_ROLES = ("foundation", "transformer", "no-attention")
 GpuNeed = Literal["none", "optional", "required"]
 PROFILES = ("quick", "full")
@@ -242,19 +245,23 @@ LAGLLAMA_PRETRAINING = Pretraining(
     note="no cut-off published: the date is the paper's last revision, released with the checkpoint",
 )
 TIMESFM_PRETRAINING = Pretraining(
-    corpora=("Google Trends search-interest series", "Wikipedia pageviews",
-             "synthetic series (ARMA, seasonal, trend and step mixtures)",
-             "public benchmarks: M4, electricity, traffic, weather, LibCity, Favorita sales (TimesFM 1.0 paper)",
-             "LOTSA (the Moirai pre-training archive), added from TimesFM 2.0 on"),
+    corpora=("TimesFM 1.0 corpus: Google Trends search interest, Wikipedia pageviews, synthetic series, and public "
+             "benchmarks (M4, electricity, traffic, weather, LibCity, Favorita sales)",
+             "from TimesFM 2.0 on, a subset of LOTSA (the Moirai pre-training archive: azure_vm_traces, residential "
+             "load/PV power, q_traffic, london_smart_meters, taxi_30min, solar/wind power, kdd2022, LargeST, ERA5, "
+             "BuildingsBench, CMIP6, china/beijing air quality, subseasonal, kaggle_web_traffic_weekly, "
+             "cdc_fluview, godaddy)"),
     cutoff=dt.date(2025, 9, 15),
     cutoff_published=False,
     source="Das et al., A decoder-only foundation model for time-series forecasting, arXiv 2310.10688 (ICML 2024); "
-           "google/timesfm-2.0-500m and timesfm-2.5-200m model cards; github.com/google-research/timesfm",
-    note="no cut-off published: the date is the TimesFM 2.5 release, the latest the data can reach; "
-         "Trends and pageviews run up to about the training date",
+           "google/timesfm-2.0-500m model card, 'Pretraining Data'; github.com/google-research/timesfm README "
+           "('Update - Sept. 15, 2025: TimesFM 2.5 is out')",
+    note="no cut-off published, and the 2.5 card lists no corpus of its own (taken as at least 2.0's): the date is "
+         "the 2.5 release, the latest its data can reach; Trends and pageviews run up to about the training date",
 )
 TIMER_PRETRAINING = Pretraining(
-    corpora=("UTSD, the Unified Time Series Dataset (Timer paper: public series in seven domains up to 1B points)",
+    corpora=("UTSD, the Unified Time Series Dataset (Timer paper: curated public series from many domains, up to "
+             "1 billion time points)",
              "LOTSA (Salesforce/lotsa_data), listed on the timer-base-84m model card (260B time points in all)"),
     cutoff=dt.date(2024, 11, 23),
     cutoff_published=False,

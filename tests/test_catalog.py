@@ -144,6 +144,7 @@ def test_a_new_catalog_entry_appears_everywhere_and_rekeys_nothing_else(orch_hom
     assert listed["FD-27"]["slug"] == "throwaway-h1" and listed["FD-28"]["horizon"] == 3
     assert listed["FD-27"]["role"] == "no-attention" and listed["FD-27"]["status"] == "ready"
     assert "throwaway" not in json.dumps(before["list"])
+    assert "pre-training data to 2025-09-15" in listed["FD-03"]["note"] and listed["FD-05"]["note"] is None
 
     assert "throwaway" in after["families"]["no_attention"] and "throwaway" in after["families"]["from_scratch"]
     assert "throwaway" not in after["families"]["foundation"] and "throwaway" not in before["families"]["from_scratch"]

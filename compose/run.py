@@ -40,8 +40,9 @@ APP = Path(os.environ.get("ORCH_APP_DIR", "/app"))
 sys.path.insert(0, str(APP))
 
 from shared_schema import DatasetManifest, ExperimentSpec, JobResult, Provenance  # noqa: E402
+from jobs.catalog import job_identity  # noqa: E402
 from shared_schema.identity import (KeyParts, canonical_spec_json, code_sha256, environment_identity,  # noqa: E402
-                                    platform_name, python_version, run_folder_name, sha256_text)
+                                    model_code_sha256, platform_name, python_version, run_folder_name, sha256_text)
 from shared_schema.outputs import check_answers, check_predictions, predictions_payload  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -86,7 +87,7 @@ def key_parts(spec: ExperimentSpec, template: dict, root: Path = APP, weights: P
         spec_sha256=sha256_text(canonical_spec_json(spec)),
         dataset_sha256=spec.dataset.sha256,
         env_fingerprint=env_fingerprint(spec.env, root),
-        code_sha256=code_sha256(root, template["code"]),
+        code_sha256=model_code_sha256(code_sha256(root, template["code"]), job_identity(spec.model)),
         weights_sha256=weights_sha256(template, weights),
     )
 

@@ -1,32 +1,14 @@
-"""Model name -> (environment, entry function). Imported lazily so an env loads only its stack."""
+"""Model name -> (environment, entry function), from the model catalog. Entry modules are imported
+lazily, so an env loads only its own stack."""
 
 import importlib
 from collections.abc import Callable
 
+from jobs.catalog import MODELS
 from jobs.common.errors import JobError
 
-# "module:function" taking (spec, dataset, weights_dir) and returning a ModelOutput.
-ENTRYPOINTS: dict[str, tuple[str, str]] = {
-    "logreg": ("sklearn", "jobs.baselines.sklearn_models:logreg_features"),
-    "logreg-vol": ("sklearn", "jobs.baselines.sklearn_models:logreg_volatility"),
-    "gboost": ("sklearn", "jobs.baselines.sklearn_models:gradient_boosting"),
-    "patchtst": ("torch", "jobs.torch_models.job:fit_predict"),
-    "patchtst-causal": ("torch", "jobs.torch_models.job:fit_predict"),
-    "itransformer": ("torch", "jobs.torch_models.job:fit_predict"),
-    "timemixer": ("torch", "jobs.torch_models.job:fit_predict"),
-    "informer": ("torch", "jobs.torch_models.job:fit_predict"),
-    "autoformer": ("torch", "jobs.torch_models.job:fit_predict"),
-    "fedformer": ("torch", "jobs.torch_models.job:fit_predict"),
-    "etsformer": ("torch", "jobs.torch_models.job:fit_predict"),
-    "crossformer": ("torch", "jobs.torch_models.job:fit_predict"),
-    "dlinear": ("torch", "jobs.torch_models.job:fit_predict"),
-    "armattn": ("torch", "jobs.torch_models.job:fit_predict"),
-    "patchtst-200m": ("torch", "jobs.torch_models.job:fit_predict"),
-    "timer": ("torch", "jobs.timer.job:run"),
-    "patchtst-high": ("torch", "jobs.torch_models.job:fit_predict"),
-    "lagllama": ("gluonts", "jobs.lagllama.job:run"),
-    "timesfm": ("timesfm", "jobs.timesfm.job:run"),
-}
+# "module:function" taking (spec, dataset, weights_dir) and returning a ModelOutput, from the catalog.
+ENTRYPOINTS: dict[str, tuple[str, str]] = {m.name: (m.env, m.entry) for m in MODELS if m.entry is not None}
 
 # Per env, "module:function" taking (specs, dataset, weights_dir) for several seeds of one
 # experiment and yielding one ModelOutput per spec, in order, each as soon as it is ready. Envs

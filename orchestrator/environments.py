@@ -4,8 +4,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.catalog import job_identity
 from orchestrator.paths import REPO_ROOT
-from shared_schema.identity import EnvironmentIdentity, code_sha256 as hash_code, environment_identity, platform_name, python_version
+from shared_schema.identity import (EnvironmentIdentity, code_sha256 as hash_code, environment_identity,
+                                    model_code_sha256, platform_name, python_version)
 
 # The Python every env's pins were frozen with, hence the images' Python: the Dockerfile refuses a
 # base image with another one, so a Docker job's identity is known without building its image.
@@ -53,6 +55,8 @@ def package_key(name: str) -> str:
 
 
 COMMON_CODE = ("shared_schema", "jobs/common", "jobs/__init__.py", "jobs/__main__.py", "jobs/registry.py")
+# Imported by every job but hashed per model (`code_sha256`), never as a file: see jobs/catalog.py.
+CATALOG_FILE = "jobs/catalog.py"
 
 ENVIRONMENTS: dict[str, Environment] = {
     "sklearn": Environment("sklearn", ("jobs/baselines",)),
@@ -63,7 +67,7 @@ ENVIRONMENTS: dict[str, Environment] = {
 
 
 def code_files(env: Environment) -> list[Path]:
-    """Every Python file a job of this env can execute, in hashing order (notebooks inline exactly these)."""
+    """Every Python file a job of this env can execute but the catalog, in hashing order."""
     files = []
     for entry in COMMON_CODE + env.job_packages:
         path = REPO_ROOT / entry
@@ -71,6 +75,12 @@ def code_files(env: Environment) -> list[Path]:
     return files
 
 
-def code_sha256(env: Environment) -> str:
-    """Hash of every Python file a job of this env can execute (content and relative path)."""
-    return hash_code(REPO_ROOT, COMMON_CODE + env.job_packages)
+def bundled_files(env: Environment) -> list[Path]:
+    """Every Python file a job of this env imports: the hashed code files, then the catalog."""
+    return code_files(env) + [REPO_ROOT / CATALOG_FILE]
+
+
+def code_sha256(env: Environment, model: str) -> str:
+    """Hash of every Python file a job of this env can execute (content and relative path), plus the
+    model's own catalog entry."""
+    return model_code_sha256(hash_code(REPO_ROOT, COMMON_CODE + env.job_packages), job_identity(model))

@@ -64,7 +64,7 @@ def plan_runs(experiment: Experiment, manifest: DatasetManifest, profile: Profil
     the spec's validation) is done once, so planning costs O(experiments), not O(seeds) hashing."""
     template = make_spec(experiment, manifest, profile, DEFAULT_SEED, overrides, fold)
     environment = ENVIRONMENTS[experiment.env]
-    code = code_sha256(environment)
+    code = code_sha256(environment, experiment.model)
     weights = weights_manifest_sha256(experiment, weights_dir) if weights_dir else None
     runs = []
     for seed in seeds:

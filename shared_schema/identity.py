@@ -2,7 +2,8 @@
 host-less compose wrapper (compose/run.py, inside an image), so the two cannot disagree.
 
 A run key hashes the spec (without its dataset reference), the dataset sha256, the environment
-identity, the job code hash and the weights manifest hash. The environment identity is the env's
+identity, the job code hash (the env's job code plus the model's catalog entry) and the weights
+manifest hash. The environment identity is the env's
 lock hash (its pinned requirements) + Python major.minor + platform, plus a hash of the differences
 when an existing interpreter does not match the pins. The same pins on the same Python and
 platform give the same key whichever executor ran the job (native venv, Docker, compose); an image
@@ -42,6 +43,13 @@ def code_sha256(root: Path, entries: list[str] | tuple[str, ...]) -> str:
         for file in files:
             digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def model_code_sha256(env_code_sha256: str, model_identity: str) -> str:
+    """The run key's code part: the env's job code, plus the model's own catalog entry
+    (`jobs.catalog.job_identity`). The catalog file itself is not hashed, so adding or editing one
+    model's entry re-keys that model only."""
+    return sha256_text(f"{env_code_sha256}|{model_identity}")
 
 
 def lock_hash(requirements: bytes) -> str:

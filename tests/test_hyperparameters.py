@@ -1,5 +1,5 @@
 """Issue 13 item 1: `--set` is checked on the host against each model's declared hyper-parameters
-(jobs/common/hyperparameters.py) before planning, and the declaration cannot drift from the jobs."""
+(jobs/catalog.py) before planning, and the declaration cannot drift from the jobs."""
 
 import dataclasses
 import json
@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from jobs.baselines import sklearn_models
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import DECLARED, HyperparameterError, check_hyperparameters
+from jobs.catalog import MODELS
+from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.registry import ENTRYPOINTS
 from jobs.timer import job as timer_job
 from jobs.timer import profiles as timer_profiles
@@ -25,6 +26,7 @@ from orchestrator.cli import cli
 from tests.helpers import make_spec
 from tests.test_orchestrator import replace_experiment
 
+DECLARED = {m.name: m.hyperparameters for m in MODELS if m.entry is not None}
 KIND_OF_DEFAULT = {bool: "bool", int: "int", float: "float", str: "choice", list: "floats"}
 
 

@@ -111,7 +111,7 @@ def test_run_cache_and_plan_reasons(orch_home, monkeypatch):
         replace_experiment(m, "logreg-h1", hyperparameters={"quick": {"C": 0.5}, "full": {}})
         assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "spec changed"
     with monkeypatch.context() as m:
-        m.setattr("orchestrator.runs.code_sha256", lambda env: "f" * 64)
+        m.setattr("orchestrator.runs.code_sha256", lambda env, model: "f" * 64)
         assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "code changed"
     with monkeypatch.context() as m:
         m.setattr(Environment, "native_fingerprint", lambda self: "lock-different")

@@ -18,9 +18,9 @@ def test_planning_work_per_seed_is_constant(orch_home, monkeypatch):
     calls = {"code": 0, "failures": 0}
     real_code, real_failures = runs.code_sha256, ResultStore.failures
 
-    def counting_code(env):
+    def counting_code(env, model):
         calls["code"] += 1
-        return real_code(env)
+        return real_code(env, model)
 
     def counting_failures(self):
         calls["failures"] += 1

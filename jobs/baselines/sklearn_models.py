@@ -18,7 +18,7 @@ from shared_schema import ExperimentSpec, WeightsSource
 
 PACKAGES = ("scikit-learn", "scipy")
 VOLATILITY_FEATURES = ["natr_14"]
-# What a spec's hyperparameters override, key by key (declared in jobs/common/hyperparameters.py).
+# What a spec's hyperparameters override, key by key (declared in jobs/catalog.py).
 LOGREG_DEFAULTS = {"C": 1.0, "max_iter": 2000}
 GBOOST_DEFAULTS = {"max_iter": 200, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40, "l2_regularization": 1.0}
 DEFAULTS = {"logreg": LOGREG_DEFAULTS, "logreg-vol": LOGREG_DEFAULTS, "gboost": GBOOST_DEFAULTS}

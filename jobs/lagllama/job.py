@@ -58,7 +58,7 @@ FINE_TUNE_KEYS = {f.name for f in fields(FineTuneSettings)}
 
 
 def _settings(spec: ExperimentSpec) -> tuple[dict, FineTuneSettings]:
-    """Keys, types and bounds from the shared declaration (jobs/common/hyperparameters.py);
+    """Keys, types and bounds from the catalog's declaration (jobs/catalog.py);
     the rules that depend on the spec are checked here."""
     hp = check_hyperparameters("lagllama", spec.hyperparameters)
     job = {key: hp.get(key, default) for key, default in JOB_DEFAULTS.items()}

@@ -9,7 +9,7 @@ Point forecast, every mode: the autoregressive forecast of log High over t+1..t+
     point_score = max_k forecast_k - log(Close_t) - log(1 + threshold)
 (> 0: the forecast path reaches the barrier). It is written beside p as `point_score`.
 
-p, by mode (hyper-parameter `mode`, see profiles.py):
+p, by mode (hyper-parameter `mode`, see the catalog, jobs/catalog.py):
 - 'zero-shot': the checkpoint as is; p = sigmoid(a * point_score + b), (a, b) fitted on the
   training samples (a monotone map: p ranks windows exactly as point_score does).
 - 'fine-tune': the published next-patch MSE objective on training segments, early stopping on
@@ -63,7 +63,7 @@ class Settings:
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
         values = dict(QUICK if spec.profile == "quick" else FULL)
-        # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
+        # keys, types and bounds: the catalog's declaration (jobs/catalog.py)
         values.update(check_hyperparameters("timer", spec.hyperparameters))
         values["probe_l2"] = tuple(values["probe_l2"])
         return cls(**values)

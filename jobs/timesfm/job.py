@@ -66,7 +66,7 @@ class Settings:
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
         values = dict(QUICK if spec.profile == "quick" else FULL)
-        # keys, types and bounds: the shared declaration (jobs/common/hyperparameters.py)
+        # keys, types and bounds: the catalog's declaration (jobs/catalog.py)
         values.update(check_hyperparameters("timesfm", spec.hyperparameters))
         if values["flip_invariance"] is None:  # the package's default for the checkpoint as published
             values["flip_invariance"] = values["mode"] == "zero-shot"

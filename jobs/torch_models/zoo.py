@@ -1,22 +1,14 @@
-"""Model name -> architecture: the one table the job, the benchmark and the tests dispatch on."""
+"""Model name -> architecture, from the model catalog: the table the job, the benchmark and the tests dispatch on."""
 
 import dataclasses
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from jobs.torch_models.armattn import ARMAttention, ARMAttentionConfig
-from jobs.torch_models.autoformer import Autoformer, AutoformerConfig
-from jobs.torch_models.crossformer import Crossformer, CrossformerConfig
-from jobs.torch_models.dlinear import DLinear, DLinearConfig
-from jobs.torch_models.etsformer import ETSformer, ETSformerConfig
-from jobs.torch_models.fedformer import FEDformer, FEDformerConfig
-from jobs.torch_models.informer import Informer, InformerConfig
-from jobs.torch_models.itransformer import ITransformer, ITransformerConfig
-from jobs.torch_models.patchtst import PatchTST, PatchTSTConfig
-from jobs.torch_models.timemixer import TimeMixer, TimeMixerConfig
+from jobs.catalog import MODELS, TorchArchitecture
 
 # Set by the size search or by the data, never by a user's hyper-parameters.
 DERIVED_FIELDS = frozenset({"context_length", "n_features", "d_model", "d_ff", "n_layers", "n_heads"})
@@ -46,18 +38,10 @@ class Architecture:
         return sum(p.numel() for p in model.parameters())
 
 
-ARCHITECTURES: dict[str, Architecture] = {
-    "patchtst": Architecture(PatchTSTConfig, PatchTST),
-    "patchtst-causal": Architecture(PatchTSTConfig, PatchTST, {"causal": True, "pool": "last"}),
-    "patchtst-high": Architecture(PatchTSTConfig, PatchTST),  # same model; sees only the High input (profiles.INPUTS)
-    "itransformer": Architecture(ITransformerConfig, ITransformer),
-    "timemixer": Architecture(TimeMixerConfig, TimeMixer),
-    "informer": Architecture(InformerConfig, Informer),
-    "autoformer": Architecture(AutoformerConfig, Autoformer),
-    "fedformer": Architecture(FEDformerConfig, FEDformer),
-    "etsformer": Architecture(ETSformerConfig, ETSformer),
-    "crossformer": Architecture(CrossformerConfig, Crossformer),
-    "dlinear": Architecture(DLinearConfig, DLinear),
-    "armattn": Architecture(ARMAttentionConfig, ARMAttention),
-    "patchtst-200m": Architecture(PatchTSTConfig, PatchTST),  # same model; only its size default differs
-}
+def load_architecture(where: TorchArchitecture) -> Architecture:
+    module = importlib.import_module(where.module)
+    return Architecture(getattr(module, where.config_class), getattr(module, where.model_class), dict(where.fixed))
+
+
+# Every catalog model with a torch architecture (jobs/catalog.py names its module and classes).
+ARCHITECTURES: dict[str, Architecture] = {m.name: load_architecture(m.architecture) for m in MODELS if m.architecture}

@@ -115,6 +115,16 @@ def shown_split(show_test: bool) -> str:
     return "test" if show_test else "val"
 
 
+def list_note(experiment: registry.Experiment) -> str | None:
+    """The catalog's note, and for a pretrained model how far its pre-training data may reach: a test
+    period starting before that date gets the report's `pretraining-overlap` flag."""
+    facts = experiment.pretraining
+    overlap = None if facts is None else (
+        f"pre-training data to {facts.cutoff}" + ("" if facts.cutoff_published else " (release; no cut-off published)")
+        + ": earlier test periods are flagged")
+    return "; ".join(text for text in (experiment.note, overlap) if text) or None
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
@@ -135,18 +145,18 @@ def list_command(as_json: bool, show_test: bool) -> None:
         else:
             status = "has result" if stored else "ready"
         rows.append({
-            "id": e.id, "slug": e.slug, "model": e.model, "env": e.env, "horizon": e.horizon,
+            "id": e.id, "slug": e.slug, "model": e.model, "role": e.role, "env": e.env, "horizon": e.horizon,
             "status": status,
             f"last_{split}_auc": auc,
             "last_profile": stored.result.spec.profile if stored else None,
-            "note": e.unavailable.reason if e.unavailable is not None else e.note,
+            "note": e.unavailable.reason if e.unavailable is not None else list_note(e),
         })
     if as_json:
         print_json(rows)
         return
     print_table(
-        "Experiments", ["id", "slug", "model", "env", "H", "status", f"last {split} AUC", "note"],
-        [[r["id"], r["slug"], r["model"], r["env"], r["horizon"], r["status"],
+        "Experiments", ["id", "slug", "model", "role", "env", "H", "status", f"last {split} AUC", "note"],
+        [[r["id"], r["slug"], r["model"], r["role"], r["env"], r["horizon"], r["status"],
           f"{r[f'last_{split}_auc']:.3f} ({r['last_profile']})" if r[f"last_{split}_auc"] is not None else "-", r["note"] or ""]
          for r in rows],
     )

@@ -85,7 +85,7 @@ def mismatch(run: PlannedRun) -> str | None:
     if env.native_fingerprint() != run.key.env_fingerprint:
         return (f"this node builds env {env.name!r} as {env.native_fingerprint()} but the host planned "
                 f"{run.key.env_fingerprint} (different Python, platform or pins)")
-    if code_sha256(env) != run.key.code_sha256:
+    if code_sha256(env, run.spec.model) != run.key.code_sha256:
         return "the job code on this node differs from the host's (code hash mismatch)"
     return None
 

@@ -106,7 +106,8 @@ for name, expected in GENERATED["code"]["files"].items():
     content = (BUNDLE / name).read_bytes()
     if hashlib.sha256(content).hexdigest() != expected:
         raise RuntimeError(f"{name} was edited after generation: regenerate the notebook with `orch notebook`")
-    code_digest.update(name.encode() + b"\\0" + content + b"\\0")
+    if name != GENERATED["code"]["hashed_per_model"]:  # the catalog: only the model's own entry is hashed
+        code_digest.update(name.encode() + b"\\0" + content + b"\\0")
 code_sha256 = code_digest.hexdigest()
 for module in [m for m in sys.modules if m.split(".")[0] in ("jobs", "shared_schema")]:
     del sys.modules[module]
@@ -204,15 +205,17 @@ def hardware_seen() -> str:
 
 
 # The run key, by the host's own code (shared_schema/identity.py, bundled); `orch ingest` checks it.
-from shared_schema.identity import KeyParts, canonical_spec_json
+from jobs.catalog import job_identity
+from shared_schema.identity import KeyParts, canonical_spec_json, model_code_sha256
 
+model_code = model_code_sha256(code_sha256, job_identity(spec.model))  # as orchestrator.environments.code_sha256
 spec_sha256 = sha256_text(canonical_spec_json(spec))
 env_fingerprint = (f"notebook-{GENERATED['environment_lock']}-py{sys.version_info.major}.{sys.version_info.minor}"
                    f"-{platform.system()}-{platform.machine()}")
-key_parts = KeyParts(spec_sha256, sha256, env_fingerprint, code_sha256, weights_sha256)
+key_parts = KeyParts(spec_sha256, sha256, env_fingerprint, model_code, weights_sha256)
 provenance = Provenance(
     run_key=key_parts.run_key, spec_sha256=spec_sha256, dataset_sha256=sha256,
-    env_fingerprint=env_fingerprint, code_sha256=code_sha256, weights_sha256=weights_sha256,
+    env_fingerprint=env_fingerprint, code_sha256=model_code, weights_sha256=weights_sha256,
     git_commit=GENERATED["orch"]["git_commit"], git_dirty=GENERATED["orch"]["git_dirty"], executor="notebook",
     host_platform=hardware_seen(), wall_seconds=(finished_at - started_at).total_seconds(),
     started_at=started_at, finished_at=finished_at,

@@ -1,6 +1,6 @@
 """`orch notebook`: one self-contained .ipynb per experiment, generated from the job code.
 
-The notebook inlines every file `code_files(env)` lists (the files the run key's code hash covers),
+The notebook inlines every file `bundled_files(env)` lists (the run key's code files and the catalog),
 one `%%writefile` cell each, and embeds their sha256; the data's MD5 and manifest; the env's pins;
 the specs of both profiles. Nothing in it imports the project: the kernel imports the bundle it
 wrote. `drift` compares a notebook's inlined code with the repository's.
@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from orchestrator.environments import ENVIRONMENTS, Environment, code_files
+from orchestrator.environments import CATALOG_FILE, ENVIRONMENTS, Environment, bundled_files
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.notebooks import cells
@@ -74,7 +74,8 @@ def generated_constants(inputs: NotebookInputs) -> dict:
         "requirements": pins,
         "cuda_extras": CUDA_EXTRAS[env.name](by_name) if env.name in CUDA_EXTRAS else [],
         "environment_lock": lock_id(env),
-        "code": {"files": {relative(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in code_files(env)}},
+        "code": {"files": {relative(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in bundled_files(env)},
+                 "hashed_per_model": CATALOG_FILE},
         "weights": weights,
     }
 
@@ -124,7 +125,7 @@ def build_notebook(inputs: NotebookInputs) -> nbformat.NotebookNode:
         new_code_cell(cells.DATA),
         new_markdown_cell("## Job code, inlined from the repository at generation time"),
         new_code_cell(cells.BUNDLE_START),
-        *[bundle_cell(f) for f in code_files(env)],
+        *[bundle_cell(f) for f in bundled_files(env)],
         new_code_cell(cells.BUNDLE_IMPORT),
         new_markdown_cell("## Weights, run, export"),
         new_code_cell(cells.WEIGHTS),
@@ -160,7 +161,7 @@ def drift(notebook_path: Path) -> list[str]:
     env_name = notebook.metadata.get(BUNDLE_MARK, {}).get("env")
     if env_name not in NOTEBOOK_ENVS:
         raise UserError(f"{notebook_path}: its metadata names no notebook environment (got {env_name!r})")
-    repo = {relative(f): f for f in code_files(ENVIRONMENTS[env_name])}
+    repo = {relative(f): f for f in bundled_files(ENVIRONMENTS[env_name])}
     problems = [f"{name}: in the notebook, not in the repository" for name in sorted(set(written) - set(repo))]
     problems += [f"{name}: in the repository, not in the notebook" for name in sorted(set(repo) - set(written))]
     for name in sorted(set(written) & set(repo)):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from orchestrator import registry
 from orchestrator.errors import UserError
 from orchestrator.registry import EXPERIMENTS
 from orchestrator.results import check_metrics
@@ -21,10 +22,11 @@ from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
 
-REFERENCE_MODEL = "patchtst"
+REFERENCE_MODEL = registry.REFERENCE_MODEL
 CAUSAL_MODEL = "patchtst-causal"
-# One source of truth for families: the experiment registry (pure data, no ML stack imported).
+# One source of truth for families: the model catalog (pure data, no ML stack imported).
 FAMILY_OF_MODEL = {e.model: e.family for e in EXPERIMENTS}
+PRETRAINING_OF_MODEL = {e.model: e.pretraining for e in EXPERIMENTS if e.pretraining is not None}
 DEEP_FAMILIES = ("foundation", "transformer", "no-attention")
 
 # Why a result may be shown but never used in a verdict.
@@ -32,27 +34,34 @@ FLAG_RANDOM_INIT = "random-init"
 FLAG_QUICK = "quick"
 FLAG_FEW_SEEDS = "few-seeds"
 FLAG_MISSING_FOLDS = "missing-folds"
+FLAG_PRETRAINING_OVERLAP = "pretraining-overlap"
 FLAG_MEANING = {
     FLAG_RANDOM_INIT: "weights are random-initialised (a smoke test of the pipeline, not a model)",
     FLAG_QUICK: "quick profile (shortened training, for smoke tests)",
     FLAG_FEW_SEEDS: "fewer seeds than the report's minimum (--min-seeds), so seed-to-seed noise is not pinned down",
     FLAG_MISSING_FOLDS: "some walk-forward fold has no result for some seed, so the pooled test set is incomplete",
+    FLAG_PRETRAINING_OVERLAP: "a test period starts before the pre-training data's cut-off (see the model catalog), "
+                              "so the published weights may have seen the test years",
 }
 # Flags that keep a result in verdicts but must be named by every verdict resting on it (the rest
 # of FLAG_MEANING keeps a result out of verdicts).
-WARNING_FLAGS = frozenset({"pretraining-overlap"})
+WARNING_FLAGS = frozenset({FLAG_PRETRAINING_OVERLAP})
 # A verdict needs this many seeds of a trained model (classical baselines are deterministic: one run is all seeds).
 DEFAULT_MIN_SEEDS = 3
 
 
 def model_family(model: str) -> str:
-    """Family by exact name; foundation models may carry a mode suffix (e.g. 'timesfm-zeroshot')."""
-    if model in FAMILY_OF_MODEL:
-        return FAMILY_OF_MODEL[model]
-    for name in ("lagllama", "timesfm"):
-        if model.startswith(name + "-"):
-            return "foundation"
-    return "other"
+    """The catalog's family; 'other' for a model the catalog does not know (a result from elsewhere)."""
+    return FAMILY_OF_MODEL.get(model, "other")
+
+
+def pretraining_overlap(model: str, weights_kind: str, test_starts) -> bool:
+    """Whether published pre-training data may reach into a test period: pretrained weights of a model
+    whose catalog entry names a cut-off, and some test period (per fold) starting on or before it."""
+    facts = PRETRAINING_OF_MODEL.get(model)
+    if weights_kind != "pretrained" or facts is None:
+        return False
+    return any(start <= facts.cutoff for start in test_starts)
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,8 @@ class SeedGroup:
             flags.append(FLAG_FEW_SEEDS)
         if self.missing_folds or not self.seeds:
             flags.append(FLAG_MISSING_FOLDS)
+        if pretraining_overlap(self.model, self.weights.kind, [run.result.spec.split_dates.val_end for run in self.runs]):
+            flags.append(FLAG_PRETRAINING_OVERLAP)
         return flags
 
     @property

@@ -21,6 +21,8 @@ Fixed before any result is seen, and independent of what happens to be in a resu
 from dataclasses import dataclass
 from typing import Literal
 
+from orchestrator import registry
+
 ALPHA = 0.05
 POWER = 0.80
 # The published PatchTST (2M) test AUCs the research plan starts from.
@@ -31,16 +33,22 @@ Test = Literal["superiority", "non-inferiority", "equivalence", "two-sided"]
 # How a rule's comparisons combine into its verdict.
 Combine = Literal["any", "all"]
 
-FOUNDATION = ("lagllama", "timesfm", "timer")
-TRANSFORMERS = (
-    "patchtst", "patchtst-causal", "patchtst-200m", "itransformer", "informer", "autoformer", "fedformer",
-    "etsformer", "crossformer", "armattn",
-)
-NO_ATTENTION = ("timemixer", "dlinear")
+
+
+def _family(role: str) -> tuple[str, ...]:
+    """Every runnable catalog model with this role (jobs/catalog.py), in catalog order: a model cannot
+    be left out of the plan by forgetting it here. Models that can never run (no job, no public
+    weights) are left out, as a comparison that can never have results only lowers a Holm family's power."""
+    return tuple(dict.fromkeys(e.model for e in registry.EXPERIMENTS if e.role == role and e.unavailable is None))
+
+
+FOUNDATION = _family("foundation")
+TRANSFORMERS = _family("transformer")
+NO_ATTENTION = _family("no-attention")
 FROM_SCRATCH = TRANSFORMERS + NO_ATTENTION
-REFERENCE = "patchtst"
-SAME_INPUT_CONTROL = "patchtst-high"
-CLASSICAL_BASELINES = ("logreg", "logreg-vol", "gboost")
+REFERENCE = registry.REFERENCE_MODEL
+SAME_INPUT_CONTROL = registry.SAME_INPUT_CONTROL
+CLASSICAL_BASELINES = _family("baseline")
 
 
 @dataclass(frozen=True)

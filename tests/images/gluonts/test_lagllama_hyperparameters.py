@@ -1,4 +1,4 @@
-"""The shared hyper-parameter declaration (jobs/common/hyperparameters.py, which `orch run --set`
+"""The catalog's hyper-parameter declaration (jobs/catalog.py, which `orch run --set`
 is checked against on the host) agrees with the Lag-Llama job; the host suite checks the others."""
 
 import datetime as dt
@@ -7,7 +7,8 @@ from dataclasses import asdict
 import pytest
 
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import DECLARED, check_hyperparameters
+from jobs.catalog import BY_NAME
+from jobs.common.hyperparameters import check_hyperparameters
 from jobs.lagllama.data import SERIES
 from jobs.lagllama.finetune import FineTuneSettings
 from jobs.lagllama.job import FINE_TUNE_KEYS, JOB_DEFAULTS, QUICK_FINE_TUNE, _settings
@@ -23,7 +24,7 @@ def spec(**hyper) -> ExperimentSpec:
 
 
 def test_declaration_matches_the_job():
-    declared = DECLARED["lagllama"]
+    declared = BY_NAME["lagllama"].hyperparameters
     assert set(declared) == set(JOB_DEFAULTS) | FINE_TUNE_KEYS
     for defaults in (JOB_DEFAULTS, QUICK_FINE_TUNE, asdict(FineTuneSettings())):
         assert check_hyperparameters("lagllama", defaults) == defaults

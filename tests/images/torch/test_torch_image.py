@@ -52,7 +52,7 @@ def _registered(model: str) -> bool:
 @pytest.mark.parametrize("model", ["patchtst", "dlinear"])
 def test_torch_job_end_to_end(model, make_spec, run_job):
     if not _registered(model):
-        pytest.fail(f"model {model!r} is not registered for env 'torch' in jobs/registry.py")
+        pytest.fail(f"model {model!r} is not registered for env 'torch' in jobs/catalog.py")
     spec = make_spec(model, "torch", horizon=1, size=20_000, epochs=1, batch_size=128, max_train_windows=300,
                      lr=1e-3, patience=1)
     done, out = run_job(spec)

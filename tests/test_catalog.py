@@ -113,7 +113,7 @@ print(json.dumps({
     "list": json.loads(orch("list", "--json")["output"]),
     "keys": {row["id"]: row["run_key"] for row in json.loads(orch("plan", "--all", "--json")["output"])},
     "families": {"foundation": plan.FOUNDATION, "from_scratch": plan.FROM_SCRATCH, "no_attention": plan.NO_ATTENTION},
-    "d4_subjects": [c.subject.models[0] for c in plan.PLAN[3].comparisons],
+    "d4_subjects": [c.subject.models[0] for c in next(r for r in plan.PLAN if r.key == "D4").comparisons],
     "typo": orch("plan", "throwaway-h1", "--set", "windw=5"),
     "too_big": orch("plan", "throwaway-h1", "--set", "window=65"),
     "accepted": orch("plan", "throwaway-h1", "--set", "window=9", "--json"),

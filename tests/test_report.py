@@ -360,7 +360,7 @@ def test_synthetic_report_flags_rows_and_draws_the_forest_plot(planted, tmp_path
     text = build_report(planted, tmp_path, FAST).read_text()
     assert "| EX-LAGLLAMA-H1 lagllama-h1 | H1 | foundation | FLAGGED: random-init, quick, few-seeds | 0 | 300 |" in text
     # Pretrained, tested on 2017-2018, long before TimesFM's pre-training cut-off: warned, still evidence.
-    assert "| EX-TIMESFM-H1 timesfm-h1 | H1 | foundation | FLAGGED: pretraining-overlap | 0,1,2 | 300 |" in text
+    assert "| EX-TIMESFM-H1 timesfm-h1 | H1 | foundation | WARNING: pretraining-overlap | 0,1,2 | 300 |" in text
     assert "(flagged: not evidence)" in text
     assert (tmp_path / "figures" / "forest-h1.png").read_bytes()[:8] == PNG_MAGIC
 

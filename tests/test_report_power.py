@@ -108,13 +108,13 @@ def test_classical_baselines_only_leave_b1_not_answerable_and_say_deterministic(
 
 def test_warning_flags_keep_results_in_verdicts_and_are_named(tmp_path, monkeypatch):
     """Generic over load.WARNING_FLAGS: a result carrying such a flag stays in, and its verdict says so."""
-    monkeypatch.setattr(report_load, "WARNING_FLAGS", frozenset({"quick"}))
+    monkeypatch.setattr(report_load, "WARNING_FLAGS", report_load.WARNING_FLAGS | {"quick"})
     write_synthetic(tmp_path, "patchtst", SEEDS, 0.3, 0.3)
     write_synthetic(tmp_path, "timesfm", SEEDS, 1.5, 1.5, weights=PRETRAINED, profile="quick")
     outcomes = evaluate_plan(load_results(tmp_path).experiments, FAST)
     h1 = _verdict(outcomes, "H1")
     assert h1.status == "supported"
-    assert h1.warnings == ("rests on EX-TIMESFM-H1 timesfm-h1 flagged quick",)
+    assert h1.warnings == ("rests on EX-TIMESFM-H1 timesfm-h1 flagged quick, pretraining-overlap",)
 
 
 def test_one_seed_verdicts_are_warned_about_in_the_first_lines(tmp_path):

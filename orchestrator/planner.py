@@ -33,7 +33,7 @@ class History:
     def read(cls, store: ResultStore) -> "History":
         newest = {(s.result.spec.slug, s.result.spec.seed, s.result.spec.fold): s.result
                   for s in store.finished() if s.result.provenance}
-        return cls(newest, {record.run_key: record for record in store.failures()})
+        return cls(newest, {record.run_key: record for record in store.failures() if isinstance(record, FailureRecord)})
 
 
 def stale_reasons(run: PlannedRun, history: History) -> list[str]:
@@ -116,11 +116,11 @@ def decide(run: PlannedRun, store: ResultStore, history: History, force: bool, r
     return Decision(experiment, run, "run", "missing (never run)")
 
 
-def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
-              store: ResultStore, fingerprint: Callable[[str], str], force: bool = False,
-              overrides: dict | None = None, weights_dir: Path | None = None,
-              reuse_across: bool = False) -> list[Decision]:
-    """`fingerprint(env)` is asked once per env, and only for envs with a runnable experiment:
+def decide_runs(*, experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
+                store: ResultStore, fingerprint: Callable[[str], str], force: bool, overrides: dict,
+                weights_dir: Path | None, reuse_across: bool) -> list[Decision]:
+    """One decision (run, skip or unavailable, and why) per run of every experiment, seed and fold.
+    `fingerprint(env)` is asked once per env, and only for envs with a runnable experiment:
     for Docker it may build the image, which is wasted on experiments that cannot run."""
     fingerprints: dict[str, str] = {}
     history = History.read(store)

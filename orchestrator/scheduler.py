@@ -80,7 +80,7 @@ class Scheduler:
         self.cancel = threading.Event()
         self.stop_scheduling = threading.Event()
         # A cluster executor schedules CPUs, memory and GPUs itself; -j alone bounds what is submitted.
-        remote = getattr(executor, "schedules_resources", False)
+        remote = executor.schedules_resources
         self.pool = ResourcePool(float("inf") if remote else total_memory_gb() * 0.9)
         self.gpus = GpuSlots([]) if remote else gpu_slots if gpu_slots is not None else GpuSlots(discover_gpus())
         self.threads = ThreadLedger(self.jobs)
@@ -93,7 +93,7 @@ class Scheduler:
         try:
             for env in dict.fromkeys(d.run.environment for d in todo):
                 self.executor.prepare(env, self.say)
-            units = seed_groups(todo, getattr(self.executor, "runs_seed_groups", False))
+            units = seed_groups(todo, self.executor.groups_seeds)
             peaks = measured_peaks_gb(self.store)
             pending = {pool.submit(self._run_unit, u, peaks): u for u in units}
             while pending:

@@ -13,6 +13,7 @@ from shared_schema.base import (
     Sha256,
     StrictModel,
 )
+from shared_schema.executors import PROVENANCE_EXECUTORS
 from shared_schema.spec import ExperimentSpec
 
 
@@ -78,7 +79,7 @@ class Provenance(StrictModel):
     weights_sha256: Sha256 | None = None  # sha256 of the weights.json loaded, if any
     git_commit: str | None
     git_dirty: bool | None
-    executor: Literal["native", "docker", "compose", "direct", "existing-python", "notebook", "ray"]
+    executor: Literal[PROVENANCE_EXECUTORS]
     image_id: str | None = None  # the Docker image that ran the job: provenance, not identity
     # existing-python only: each pinned package installed at another version (or missing), pin -> found
     env_differences: dict[str, str] | None = None

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from orchestrator.cli import cli
 from orchestrator.commands import docker as docker_commands
 from orchestrator.environments import ENVIRONMENTS
-from orchestrator.executors import AutoExecutor, choose_executor, get_executor, needs_native
+from orchestrator.executors import AutoExecutor, ExecutorOptions, NativeExecutor, choose_executor, native_only_envs
 from orchestrator.executors.base import JobRequest
 from orchestrator.environments import Environment
 from orchestrator.environments import IMAGE_PYTHON
@@ -149,12 +149,13 @@ def test_timesfm_builds_and_runs_as_linux_amd64_by_default(monkeypatch):
     assert "--platform" not in build_command(ENVIRONMENTS["sklearn"], ["x"])
 
 
-def test_auto_routes_torch_natively_only_on_apple_silicon(monkeypatch):
-    monkeypatch.setattr("orchestrator.executors.sys.platform", "darwin")
-    monkeypatch.setattr("orchestrator.executors.platform.machine", lambda: "arm64")
-    assert needs_native("torch") and not needs_native("sklearn") and not needs_native("timesfm")
-    auto = AutoExecutor(docker=object(), native="native")
-    assert auto.pick(ENVIRONMENTS["torch"]) == "native"
+def test_auto_routes_torch_natively_only_on_apple_silicon():
+    assert native_only_envs("darwin", "arm64") == {"torch"}
+    assert native_only_envs("darwin", "x86_64") == native_only_envs("linux", "aarch64") == frozenset()
+    docker, native = DockerExecutor(), NativeExecutor()
+    auto = AutoExecutor(docker=docker, native=native, native_envs=native_only_envs("darwin", "arm64"))
+    assert auto.pick(ENVIRONMENTS["torch"]) is native
+    assert auto.pick(ENVIRONMENTS["sklearn"]) is docker and auto.pick(ENVIRONMENTS["timesfm"]) is docker
 
 
 def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
@@ -162,9 +163,8 @@ def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
     from orchestrator.errors import UserError
 
     with pytest.raises(UserError, match="no Docker engine answers"):
-        get_executor("docker")
-    assert get_executor("auto").name == "native"
-    executor, why = choose_executor("auto")
+        choose_executor("docker", ExecutorOptions())
+    executor, why = choose_executor("auto", ExecutorOptions())
     assert executor.name == "native" and why == "native venvs (auto: no Docker engine answers: engine not reachable: nope)"
 
 

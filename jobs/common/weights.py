@@ -4,22 +4,14 @@ Every model family that needs pretrained weights goes through `verified_weights`
 incomplete or corrupt cache fails the same way: fast, naming the `orch weights pull` command.
 """
 
-import hashlib
 import json
 from pathlib import Path
 
 from jobs.common.errors import JobError
 from shared_schema import WeightsManifest
+from shared_schema.files import sha256_file
 
 MANIFEST_FILE = "weights.json"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verified_weights(weights_dir: Path | None, model_dir: str, label: str, pull_command: str) -> tuple[Path, WeightsManifest]:

@@ -43,8 +43,9 @@ from pathlib import Path
 
 from orchestrator.environments import IMAGE_PYTHON, Environment, package_key
 from orchestrator.errors import UserError
-from orchestrator.executors.base import ExecOutcome, JobRequest, run_streaming, thread_env
+from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, run_streaming, thread_env
 from orchestrator.paths import REPO_ROOT, cache_dir
+from shared_schema import executors as executor_names
 from shared_schema.identity import platform_name
 
 IMAGE_PREFIX = "fdinvest-"
@@ -401,8 +402,8 @@ def remove_container(name: str) -> None:
         pass
 
 
-class DockerExecutor:
-    name = "docker"
+class DockerExecutor(Executor):
+    name = executor_names.DOCKER
 
     def __init__(self, builder: ImageBuilder | None = None, job_command: list[str] | None = None):
         """`job_command` replaces `python -m jobs run ...` inside the container (tests, benchmarks)."""

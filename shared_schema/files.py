@@ -37,3 +37,11 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def chown_tree(folder: Path, uid: int, gid: int) -> None:
+    """Give a folder tree to uid:gid (a job's staging folder lent to the job's user, and taken back)."""
+    for root, dirs, files in os.walk(folder):
+        os.chown(root, uid, gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)

@@ -143,13 +143,14 @@ def test_docker_jobs_get_the_slot_device_and_the_passive_thread_policy(orch_home
 
     from orchestrator.environments import ENVIRONMENTS
     from orchestrator.executors.base import JobRequest
-    from orchestrator.executors.docker import run_command
+    from orchestrator.executors.docker import docker_run_argv
 
     decisions = prepare_run(RunRequest(names=("patchtst-h1",), executor="native")).decisions
     request = JobRequest(run=decisions[0].run, staging=Path("/tmp/s"), data_dir=Path("/tmp/d"), weights_dir=None,
                          threads=1, timeout_s=10, log_path=Path("/tmp/s/job.log"),
                          device_env=GpuLease("1", 2.0).visible_devices())
-    command = run_command(request, "image", "name", ENVIRONMENTS["torch"], gpus=True)
+    command = docker_run_argv(request, image="image", name="name", env=ENVIRONMENTS["torch"], gpus=True,
+                              job_command=None)
     assert command[command.index("--gpus") + 1] == "device=1"
     assert "CUDA_VISIBLE_DEVICES=1" not in command
     assert "XLA_PYTHON_CLIENT_PREALLOCATE=false" in command and "OMP_WAIT_POLICY=PASSIVE" in command

@@ -54,7 +54,7 @@ def pick_envs(names: tuple[str, ...]) -> list[Environment]:
 @click.option("--no-cache", is_flag=True, help="rebuild without docker's layer cache (a cold build; implies --force)")
 @click.option("--quiet", "-q", is_flag=True, help="do not stream docker build output")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def build_command(envs, force, no_cache, quiet, as_json):
+def build_images_command(envs, force, no_cache, quiet, as_json):
     """Build the environment images (all by default) when missing or when their inputs changed."""
     require_engine()
     builder = ImageBuilder()
@@ -300,5 +300,3 @@ def test_images_command(envs, pytest_args):
     if failed:
         raise UserError(f"image test suite(s) failed: {', '.join(failed)}")
 
-
-COMMANDS = (build_command, compose_command, test_images_command)

@@ -39,6 +39,7 @@ APP = Path(os.environ.get("ORCH_APP_DIR", "/app"))
 sys.path.insert(0, str(APP))
 
 from shared_schema import DatasetManifest, ExperimentSpec, JobResult  # noqa: E402
+from shared_schema.base import read_json_model  # noqa: E402
 from shared_schema.commit import (LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE, STAGING_DIR,  # noqa: E402
                                   commit_staging, stamp_provenance, utc_now, write_failure_record)
 from shared_schema.executors import COMPOSE  # noqa: E402
@@ -61,7 +62,10 @@ def make_spec(template: dict, data_dir: Path) -> ExperimentSpec:
     manifest_file = data_dir / f"{name}.manifest.json"
     if not manifest_file.is_file():
         fail(f"{manifest_file} not found: build the dataset on the host first (`orch data build`)")
-    manifest = DatasetManifest.model_validate(json.loads(manifest_file.read_text()))
+    try:
+        manifest = read_json_model(DatasetManifest, manifest_file)
+    except ValueError as exc:
+        fail(f"{manifest_file}: invalid manifest ({exc})")
     return ExperimentSpec.model_validate({
         **template["spec"],
         "threshold": manifest.threshold,
@@ -98,7 +102,7 @@ def validate(folder: Path, spec: ExperimentSpec) -> JobResult:
     """As orchestrator.results.load_result + ResultStore.ingest's checks (the same shared functions)."""
     import pyarrow.parquet as pq
 
-    result = JobResult.model_validate(json.loads((folder / RESULT_FILE).read_text()))
+    result = read_json_model(JobResult, folder / RESULT_FILE)
     check_predictions(predictions_payload(pq.read_table(folder / PREDICTIONS_FILE)), result)
     check_answers(result, spec)
     return result

@@ -13,7 +13,6 @@ abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` fol
 
 import datetime as dt
 import fcntl
-import json
 import math
 import os
 import re
@@ -31,6 +30,7 @@ from orchestrator.fsutil import atomic_write_text
 from orchestrator.provenance import git_state, host_platform
 from orchestrator.runs import PlannedRun
 from shared_schema import JobResult
+from shared_schema.base import read_json_model
 from shared_schema.commit import (FAILED_DIR, FAILURE_FILE, LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE,
                                   STAGING_DIR, TRASH_PREFIX, FailureKind, FailureRecord, commit_lock, commit_staging,
                                   stamp_provenance, utc_now, write_failure_record)
@@ -114,9 +114,9 @@ def load_result(path: Path) -> JobResult:
     if not result_file.is_file():
         raise InvalidResult(f"{result_file}: missing")
     try:
-        result = JobResult.model_validate(json.loads(result_file.read_text()))
-    except Exception as exc:
-        raise InvalidResult(f"{result_file}: {_first_error(exc)}") from exc
+        result = read_json_model(JobResult, result_file)
+    except ValueError as exc:
+        raise InvalidResult(f"{result_file}: {exc}") from exc
     validate_predictions(folder / PREDICTIONS_FILE, result)
     return result
 
@@ -256,10 +256,10 @@ class ResultStore:
         records: list[FailureRecord | UnreadableFailure] = []
         for file in sorted(base.glob(f"*/{FAILURE_FILE}")) if base.is_dir() else []:
             try:
-                records.append(FailureRecord.model_validate_json(file.read_text()))
-            except (OSError, ValueError) as exc:
+                records.append(read_json_model(FailureRecord, file))
+            except ValueError as exc:
                 modified = dt.datetime.fromtimestamp(file.stat().st_mtime, dt.timezone.utc) if file.exists() else utc_now()
-                records.append(UnreadableFailure(file.parent, _first_error(exc)[:200], modified))
+                records.append(UnreadableFailure(file.parent, str(exc)[:200], modified))
         return sorted(records, key=lambda r: r.finished_at)
 
     # -- staging and commit ----------------------------------------------------------------------

@@ -7,7 +7,6 @@ results/<slug>-s<seed>-<key12>/ layout as `orch run`, with provenance executor "
 """
 
 import json
-import os
 import subprocess
 import tempfile
 import time

@@ -1,4 +1,5 @@
-"""`orch`: the host-side command line. Each sub-command lives in orchestrator/commands/."""
+"""`orch`: the host-side command line. Sub-commands live in orchestrator/commands/, except `orch report`
+(orchestrator/report/cli.py) and `orch weights` (orchestrator/weights.py), beside the code they drive."""
 
 import click
 

@@ -325,7 +325,7 @@ class ResultStore:
                 shutil.rmtree(entry, ignore_errors=True)
         return [entry.name for entry in removed]
 
-    def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
+    def ingest(self, staging: Path, run: PlannedRun, *, executor: str, started: dt.datetime,
                image_id: str | None = None, env_differences: dict[str, str] | None = None,
                elsewhere: RanElsewhere | None = None, node: str | None = None) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""

@@ -1,4 +1,5 @@
-"""What a finished job reports. The job fills everything but `provenance`; the host adds that."""
+"""What a finished job reports. The job fills everything but `provenance`; the commit pipeline
+(shared_schema/commit.py: `orch` on the host, or compose/run.py in an image) adds that."""
 
 import datetime as dt
 from typing import Literal
@@ -69,7 +70,7 @@ class EnvironmentInfo(StrictModel):
 
 
 class Provenance(StrictModel):
-    """Filled by the host after validating the job's output; the job cannot know these."""
+    """Filled by the commit pipeline after validating the job's output; the job cannot know these."""
 
     run_key: Sha256
     spec_sha256: Sha256

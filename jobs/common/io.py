@@ -9,6 +9,7 @@ from jobs.common.contract import ModelOutput
 from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
 from shared_schema.commit import PREDICTIONS_FILE, RESULT_FILE
 from shared_schema.files import atomic_write
+from shared_schema.outputs import predictions_payload
 
 
 def predictions_table(output: ModelOutput) -> pa.Table:
@@ -24,7 +25,7 @@ def predictions_table(output: ModelOutput) -> pa.Table:
 
 
 def validate_predictions_table(table: pa.Table) -> PredictionsFile:
-    return PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in table.schema}, **table.to_pydict()})
+    return PredictionsFile.model_validate(predictions_payload(table))
 
 
 def write_outputs(out_dir: Path, result: JobResult, table: pa.Table) -> None:

@@ -118,7 +118,8 @@ def lookbacks(series: np.ndarray, ends: np.ndarray, length: int) -> torch.Tensor
 class Scorer:
     """The loaded model, the series and the batch/device settings of one job."""
 
-    def __init__(self, model: TimerForPrediction, series: np.ndarray, settings: Settings, horizon: int, device: torch.device):
+    def __init__(self, model: TimerForPrediction, series: np.ndarray, settings: Settings, *, horizon: int,
+                 device: torch.device):
         self.model, self.series, self.settings, self.horizon, self.device = model, series, settings, horizon, device
         self.length = settings.lookback_patches * model.config.input_token_len
 
@@ -256,7 +257,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     series = _log_high(dataset)
     samples = _samples(dataset, spec)
     model = load_published(resolved).to(device)
-    scorer = Scorer(model, series, settings, spec.horizon, device)
+    scorer = Scorer(model, series, settings, horizon=spec.horizon, device=device)
     scored = np.concatenate([samples["val"].rows, samples["test"].rows])
     notes: dict = {
         "mode": settings.mode, "series": "log(high)", "lookback_days": scorer.length,

@@ -257,7 +257,7 @@ def make_trainer(module, horizon: int, lr: float, finetune_params: str) -> Train
     return Trainer(trainable, rest, optimizer.init(trainable), step, jax.jit(loss), n_trainable)
 
 
-def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Settings, seed: int) -> dict:
+def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Settings, *, seed: int) -> dict:
     import jax
     from flax import nnx
 
@@ -313,7 +313,7 @@ def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Se
             "last_train_loss": history[-1] if history else float("nan")}
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int, seed: int) -> tuple[np.ndarray, float]:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, *, steps: int, seed: int) -> tuple[np.ndarray, float]:
     """L2-penalised logistic regression, full-batch Adam in JAX. Returns (w, b)."""
     import jax
     import jax.numpy as jnp
@@ -358,7 +358,7 @@ def probe(runner: Runner, series: dict[str, SplitSeries], settings: Settings, se
 
     probs, choice = linear_probe(
         embed=embed, train_y=train.y, val_y=series["val"].y, strengths=settings.probe_l2,
-        fit=lambda x, y, l2: fit_logistic(x, y.astype(np.float64), l2, settings.probe_steps, seed))
+        fit=lambda x, y, l2: fit_logistic(x, y.astype(np.float64), l2, steps=settings.probe_steps, seed=seed))
     info = {"probe_l2": choice.l2, "probe_val_log_loss": choice.val_log_loss, "probe_features": int(choice.weights.size),
             "representation": "output embedding of the last input patch"}
     return probs, len(train.y), info, test_seconds[0]
@@ -401,7 +401,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     elif settings.mode == "fine-tune":
         train = _recent(series["train"], settings.max_train_windows)
         n_train = len(train.y)
-        notes.update(fine_tune(runner, train, series["val"], settings, spec.seed))
+        notes.update(fine_tune(runner, train, series["val"], settings, seed=spec.seed))
         train_seconds = time.perf_counter() - train_started
         predict_started = time.perf_counter()
         (p_val, point_val), (p_test, point_test) = runner.probabilities(series["val"]), runner.probabilities(series["test"])

@@ -188,7 +188,7 @@ def list_command(as_json: bool, show_test: bool) -> None:
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+def plan_command(*, names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
                  reuse_across, as_json):
     """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
     decisions = prepare_run(RunRequest(
@@ -219,7 +219,7 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
                    "started on 127.0.0.1 for the run [env: ORCH_RAY_ADDRESS]")
 @click.option("--ray-retries", envvar="ORCH_RAY_RETRIES", type=click.IntRange(0, 3), default=0, show_default=True,
               help="--executor ray: re-run a job whose worker or node died this many times [env: ORCH_RAY_RETRIES]")
-def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+def run_command(*, names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
                 reuse_across, jobs, keep_going, dry_run, timeout, gpu_slots, as_json, show_test, ray_address, ray_retries):
     """Run the selected experiments (cached ones are skipped)."""
     prepared = prepare_run(RunRequest(
@@ -241,11 +241,11 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     try:
         outcomes = _run_with_progress(scheduler, decisions, len(todo), profile)
     except Interrupted as interrupted:
-        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json, show_test)
+        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
         raise
     finally:
         executor_obj.close()  # a cluster connection; a local Ray instance stops here
-    _summarise(decisions, outcomes, time.perf_counter() - started, as_json, show_test)
+    _summarise(decisions, outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
         raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")

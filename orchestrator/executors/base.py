@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.cpu_threads import thread_env  # noqa: F401  (re-exported: the executors import it from here)
 from orchestrator.environments import Environment
 from orchestrator.runs import PlannedRun
 
@@ -79,7 +78,7 @@ class Executor:
         """Release what the run held (a cluster connection); nothing by default."""
 
 
-def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], cwd: Path,
+def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], *, cwd: Path,
                   on_kill: Callable[[], None] | None = None) -> tuple[int | None, str, bool, bool]:
     """Run `command` in its own process group, tee output to the log, enforce timeout and cancel.
 

@@ -43,7 +43,8 @@ from pathlib import Path
 
 from orchestrator.environments import IMAGE_PYTHON, Environment, package_key
 from orchestrator.errors import UserError
-from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, run_streaming, thread_env
+from orchestrator.cpu_threads import thread_env
+from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, run_streaming
 from orchestrator.paths import REPO_ROOT, cache_dir
 from shared_schema import executors as executor_names
 from shared_schema.files import chown_tree
@@ -241,7 +242,7 @@ class ImageBuilder:
     def __init__(self, lock_dir: Path | None = None):
         self.lock_dir = Path(lock_dir) if lock_dir else cache_dir() / "docker"
 
-    def ensure(self, env: Environment, say: Callable[[str], None], force: bool = False, no_cache: bool = False,
+    def ensure(self, env: Environment, say: Callable[[str], None], *, force: bool = False, no_cache: bool = False,
                on_line: Callable[[str], None] | None = None) -> BuiltImage:
         """The image for the env's current inputs; built (once, under a lock) when missing."""
         if not dockerfile(env).is_file():
@@ -256,7 +257,7 @@ class ImageBuilder:
             if existing:
                 docker("tag", tag, latest_tag(env), timeout=60)
                 return BuiltImage(env.name, tag, existing, self.size(tag), 0.0, False)
-            seconds = self._build(env, tag, say, on_line, no_cache)
+            seconds = self._build(env, tag, say, on_line=on_line, no_cache=no_cache)
         built = image_id(tag)
         if not built:
             raise UserError(f"docker build for env {env.name!r} reported success but {tag} does not exist")
@@ -278,8 +279,8 @@ class ImageBuilder:
         done = docker("image", "inspect", "--format", "{{.Size}}", tag, timeout=60)
         return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
 
-    def _build(self, env: Environment, tag: str, say: Callable[[str], None],
-               on_line: Callable[[str], None] | None, no_cache: bool = False) -> float:
+    def _build(self, env: Environment, tag: str, say: Callable[[str], None], *,
+               on_line: Callable[[str], None] | None, no_cache: bool) -> float:
         ensure_base_image(env)
         say(f"building image {tag} for env {env.name!r}"
             + (f" (platform {env_platform(env)})" if env_platform(env) else "") + "; first use of these inputs")

@@ -104,7 +104,8 @@ def test_full_disk_leaves_no_empty_staging_and_failures_keep_their_record(tmp_pa
     log = tmp_path / "job.log"
     log.write_text("a long job log\n")
     with monkeypatch.context() as m:
-        m.setattr("orchestrator.results.atomic_write_text", _no_space)
+        m.setattr("orchestrator.results.atomic_write_text", _no_space)  # the staging folder's spec.json
+        m.setattr("shared_schema.commit.atomic_write_text", _no_space)  # the failure record
         with pytest.raises(OSError):
             store.new_staging(run)
         with pytest.raises(OSError):
@@ -112,7 +113,7 @@ def test_full_disk_leaves_no_empty_staging_and_failures_keep_their_record(tmp_pa
     assert list(store.staging_root.iterdir()) == []
     assert list((tmp_path / "_failed").iterdir()) == []  # no record rather than an empty one
     with monkeypatch.context() as m:
-        m.setattr("orchestrator.results.shutil.copyfile", _no_space)  # room for failure.json, not for the log
+        m.setattr("shared_schema.commit.shutil.copyfile", _no_space)  # room for failure.json, not for the log
         folder = store.record_failure(run, "crash", "boom", log)
     assert sorted(p.name for p in folder.iterdir()) == ["failure.json"]
 

@@ -3,7 +3,6 @@ lock, the same failure record, the earlier result kept when a commit fails, and 
 that cannot be read shown rather than dropped."""
 
 import json
-import multiprocessing
 import os
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from orchestrator.registry import BY_SLUG
 from orchestrator.results import RESULT_FILE, FailureRecord, ResultStore, UnreadableFailure
 from orchestrator.runs import plan_run
 from shared_schema.commit import STAGING_DIR, commit_staging
-from tests.helpers import EVENT_TIMEOUT
+from tests.helpers import commit_with_store, race_committers
 
 
 def _commit_like_compose(root: str, run, commits: int, barrier, errors) -> None:
@@ -33,37 +32,13 @@ def _commit_like_compose(root: str, run, commits: int, barrier, errors) -> None:
             errors.put(f"compose: {type(exc).__name__}: {exc}")
 
 
-def _commit_like_orch(root: str, run, commits: int, barrier, errors) -> None:
-    store = ResultStore(Path(root))
-    barrier.wait()
-    for i in range(commits):
-        try:
-            staging = store.new_staging(run)
-            (staging / RESULT_FILE).write_text(json.dumps({"writer": "orch", "i": i}))
-            store.commit(staging, run)
-        except Exception as exc:  # noqa: BLE001
-            errors.put(f"orch: {type(exc).__name__}: {exc}")
-
-
 def test_compose_and_orch_commits_of_one_run_take_turns(tmp_path, bundled_data):
     """Real processes, two of each kind, committing the same run at once: without the shared lock
     the exists()/rename steps race (ENOTEMPTY, a vanished trash folder); with it, no error and one
     complete folder."""
     run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, "test")
-    context = multiprocessing.get_context("fork")
     commits = 40
-    barrier, errors = context.Barrier(4), context.Queue()
-    workers = [context.Process(target=target, args=(str(tmp_path), run, commits, barrier, errors))
-               for target in (_commit_like_compose, _commit_like_orch) * 2]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=EVENT_TIMEOUT)
-        assert worker.exitcode == 0
-    failures = []
-    while not errors.empty():
-        failures.append(errors.get())
-    assert failures == []
+    assert race_committers([_commit_like_compose, commit_with_store] * 2, tmp_path, run, commits) == []
     final = tmp_path / run.folder_name
     assert json.loads((final / RESULT_FILE).read_text())["i"] == commits - 1
     assert list((tmp_path / STAGING_DIR).iterdir()) == []

@@ -219,10 +219,6 @@ class ResultStore:
             return None, "its run key differs from this run's"
         return result, None
 
-    def cached(self, run: PlannedRun) -> JobResult | None:
-        """A valid finished result with exactly this run key, else None."""
-        return self.lookup(run)[0]
-
     def finished(self) -> list[StoredResult]:
         """Every valid finished run, oldest first. Invalid folders are skipped (`orch validate` lists them)."""
         if self._finished is not None:

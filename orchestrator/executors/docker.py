@@ -490,5 +490,3 @@ def leftover_containers(pid: int | None = None) -> list[str]:
     done = docker("ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}", timeout=60)
     return [line for line in done.stdout.split() if line]
 
-
-__all__ = ["DockerExecutor", "ImageBuilder", "engine_status", "image_tag", "docker_build_argv", "leftover_containers"]

@@ -12,9 +12,10 @@ Runs inside an environment image with /compose (this folder, read-only), /data (
    the environment identity is the env's lock hash + this image's Python + platform, exactly what
    `orch run --executor docker` computes, so each reuses the other's result; provenance executor
    "compose", git commit unknown (null);
-4. the staging folder, given to the owner of /results, renamed to /results/<slug>-s<seed>-<key12>/.
-   A failure goes to /results/_failed/<folder>-<utc>/ (failure.json + job.log), prints
-   "job failed: <reason>" once and exits non-zero.
+4. the staging folder, given to the owner of /results, committed to /results/<slug>-s<seed>-<key12>/
+   by the host's own commit pipeline (shared_schema.commit: provenance, failure records, the commit
+   under the same `.staging` lock as `orch run`). A failure goes to /results/_failed/<folder>-<utc>/
+   (failure.json + job.log), prints "job failed: <reason>" once and exits non-zero.
 
 Privileges: compose.yaml starts this wrapper as root with only CHOWN, DAC_OVERRIDE, FOWNER, SETUID
 and SETGID (read-only root filesystem, no-new-privileges), so it works whoever owns results/ on
@@ -22,8 +23,6 @@ the host (root included); the job itself runs as `orch`. Started as any other us
 job as itself. Only the standard library, pydantic, pyarrow and shared_schema are used.
 """
 
-import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -39,7 +38,12 @@ from pathlib import Path
 APP = Path(os.environ.get("ORCH_APP_DIR", "/app"))
 sys.path.insert(0, str(APP))
 
-from shared_schema import DatasetManifest, ExperimentSpec, JobResult, Provenance  # noqa: E402
+from shared_schema import DatasetManifest, ExperimentSpec, JobResult  # noqa: E402
+from shared_schema.base import read_json_model  # noqa: E402
+from shared_schema.commit import (LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE, STAGING_DIR,  # noqa: E402
+                                  commit_staging, stamp_provenance, utc_now, write_failure_record)
+from shared_schema.executors import COMPOSE  # noqa: E402
+from shared_schema.files import atomic_write_text, chown_tree, sha256_file  # noqa: E402
 from jobs.catalog import job_identity  # noqa: E402
 from shared_schema.identity import (KeyParts, canonical_spec_json, code_sha256, environment_identity,  # noqa: E402
                                     model_code_sha256, platform_name, python_version, run_folder_name, sha256_text)
@@ -59,7 +63,10 @@ def make_spec(template: dict, data_dir: Path) -> ExperimentSpec:
     manifest_file = data_dir / f"{name}.manifest.json"
     if not manifest_file.is_file():
         fail(f"{manifest_file} not found: build the dataset on the host first (`orch data build`)")
-    manifest = DatasetManifest.model_validate(json.loads(manifest_file.read_text()))
+    try:
+        manifest = read_json_model(DatasetManifest, manifest_file)
+    except ValueError as exc:
+        fail(f"{manifest_file}: invalid manifest ({exc})")
     return ExperimentSpec.model_validate({
         **template["spec"],
         "threshold": manifest.threshold,
@@ -79,7 +86,7 @@ def weights_sha256(template: dict, weights: Path) -> str | None:
     if not template.get("weights"):
         return None
     file = weights / template["weights"] / "weights.json"
-    return hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else None
+    return sha256_file(file) if file.is_file() else None
 
 
 def key_parts(spec: ExperimentSpec, template: dict, root: Path = APP, weights: Path = Path("/weights")) -> KeyParts:
@@ -96,31 +103,18 @@ def validate(folder: Path, spec: ExperimentSpec) -> JobResult:
     """As orchestrator.results.load_result + ResultStore.ingest's checks (the same shared functions)."""
     import pyarrow.parquet as pq
 
-    result = JobResult.model_validate(json.loads((folder / "result.json").read_text()))
-    check_predictions(predictions_payload(pq.read_table(folder / "predictions.parquet")), result)
+    result = read_json_model(JobResult, folder / RESULT_FILE)
+    check_predictions(predictions_payload(pq.read_table(folder / PREDICTIONS_FILE)), result)
     check_answers(result, spec)
     return result
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def job_user() -> tuple[int, int] | None:
-    """(uid, gid) to run the job as when this wrapper is root; None: run it as ourselves."""
+def user_to_drop_to() -> tuple[int, int] | None:
+    """(uid, gid) of the images' `orch` user when this wrapper is root; None: the job runs as ourselves."""
     if os.getuid() != 0:
         return None
     entry = pwd.getpwnam(JOB_USER)
     return entry.pw_uid, entry.pw_gid
-
-
-def hand_over(folder: Path, uid: int, gid: int) -> None:
-    for root, dirs, files in os.walk(folder):
-        os.chown(root, uid, gid)
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def run_job(command: list[str], log_path: Path, user: tuple[int, int] | None) -> tuple[int, str]:
@@ -158,16 +152,11 @@ def run_job(command: list[str], log_path: Path, user: tuple[int, int] | None) ->
     return code, reason.removeprefix("job failed:").strip() or f"exited with code {code}"
 
 
-def record_failure(results: Path, folder_name: str, key: KeyParts, spec: ExperimentSpec, kind: str, reason: str,
+def record_failure(results: Path, *, folder_name: str, key: KeyParts, spec: ExperimentSpec, kind: str, reason: str,
                    log: Path) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
-    target = results / "_failed" / f"{folder_name}-{now:%Y%m%dT%H%M%S%f}"
-    make_folder(results, target)
-    if log.is_file():
-        shutil.copyfile(log, target / "job.log")
-    record = {"slug": spec.slug, "seed": spec.seed, "run_key": key.run_key, "spec_sha256": key.spec_sha256,
-              "kind": kind, "reason": reason, "finished_at": now.isoformat()}
-    write_atomic(target / "failure.json", json.dumps(record, indent=2) + "\n")
+    """The host's failure record (shared_schema.commit), its folders given to the owner of results/."""
+    target = write_failure_record(results, run_folder=folder_name, spec=spec, key=key, kind=kind, reason=reason,
+                                  log=log, make_folder=lambda folder: make_folder(results, folder))
     give_to_results_owner(results, target)
 
 
@@ -175,7 +164,7 @@ def give_to_results_owner(results: Path, folder: Path) -> None:
     """What root writes under /results belongs to whoever owns results/ on the host."""
     if os.getuid() == 0:
         owner = results.stat()
-        hand_over(folder, owner.st_uid, owner.st_gid)
+        chown_tree(folder, owner.st_uid, owner.st_gid)
 
 
 def make_folder(results: Path, folder: Path) -> None:
@@ -205,53 +194,44 @@ def main(argv: list[str]) -> int:
     spec = make_spec(template, data)
     key = key_parts(spec, template, weights=weights)
     folder_name = run_folder_name(spec, key.run_key)
-    staging = results / ".staging" / f"{folder_name}-{uuid.uuid4().hex[:8]}"
+    staging = results / STAGING_DIR / f"{folder_name}-{uuid.uuid4().hex[:8]}"
     make_folder(results, staging)
-    user = job_user()
-    write_atomic(staging / "spec.json", spec.model_dump_json(indent=2) + "\n")
-    command = [sys.executable, "-m", "jobs", "run", "--spec", str(staging / "spec.json"), "--data", str(data),
+    user = user_to_drop_to()
+    atomic_write_text(staging / SPEC_FILE, spec.model_dump_json(indent=2) + "\n")
+    command = [sys.executable, "-m", "jobs", "run", "--spec", str(staging / SPEC_FILE), "--data", str(data),
                "--out", str(staging)]
     if weights.is_dir():
         command += ["--weights", str(weights)]
-    started = dt.datetime.now(dt.timezone.utc)
+    started = utc_now()
     clock = time.monotonic()
+    log = staging / LOG_FILE
     try:
         uid, gid = user or (os.getuid(), os.getgid())
-        (staging / "job.log").write_text(f"[compose] the job runs as uid {uid}, gid {gid}\n")
+        log.write_text(f"[compose] the job runs as uid {uid}, gid {gid}\n")
         if user:
-            hand_over(staging, *user)
-        code, reason = run_job(command, staging / "job.log", user)
+            chown_tree(staging, *user)
+        code, reason = run_job(command, log, user)
         give_to_results_owner(results, staging)
         if code != 0:
-            record_failure(results, folder_name, key, spec, "crash", reason, staging / "job.log")
+            record_failure(results, folder_name=folder_name, key=key, spec=spec, kind="crash", reason=reason, log=log)
             print(f"job failed: {reason}", file=sys.stderr, flush=True)
             return 1
         try:
             result = validate(staging, spec)
         except Exception as exc:
             reason = " ".join(str(exc).split())[:400]
-            record_failure(results, folder_name, key, spec, "invalid-result", reason, staging / "job.log")
+            record_failure(results, folder_name=folder_name, key=key, spec=spec, kind="invalid-result", reason=reason,
+                           log=log)
             print(f"job failed: invalid result: {reason}", file=sys.stderr, flush=True)
             return 1
-        finished = dt.datetime.now(dt.timezone.utc)
-        stamped = result.model_copy(update={"provenance": Provenance(
-            run_key=key.run_key, spec_sha256=key.spec_sha256, dataset_sha256=key.dataset_sha256,
-            env_fingerprint=key.env_fingerprint, code_sha256=key.code_sha256, weights_sha256=key.weights_sha256,
-            git_commit=None, git_dirty=None, executor="compose", image_id=os.environ.get("ORCH_IMAGE_ID") or None,
+        stamp_provenance(
+            staging, result, key, executor=COMPOSE, git_commit=None, git_dirty=None,
             host_platform=f"container {platform.system()}-{platform.machine()} ({platform.platform()})",
-            wall_seconds=time.monotonic() - clock, started_at=started, finished_at=finished,
-        )})
-        JobResult.model_validate(stamped.model_dump())
-        write_atomic(staging / "result.json", stamped.model_dump_json(indent=2) + "\n")
+            started_at=started, finished_at=utc_now(), wall_seconds=time.monotonic() - clock,
+            image_id=os.environ.get("ORCH_IMAGE_ID") or None)
         give_to_results_owner(results, staging)
         final = results / folder_name
-        if final.exists():
-            trash = results / ".staging" / f"replaced-{folder_name}-{uuid.uuid4().hex[:8]}"
-            final.rename(trash)
-            staging.rename(final)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            staging.rename(final)
+        commit_staging(results, staging, final)
         print(f"[compose] result: {final} (validated; provenance executor=compose)", flush=True)
         return 0
     finally:

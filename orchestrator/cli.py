@@ -1,11 +1,12 @@
-"""`orch`: the host-side command line. Each sub-command lives in orchestrator/commands/."""
+"""`orch`: the host-side command line. Sub-commands live in orchestrator/commands/, except `orch report`
+(orchestrator/report/cli.py) and `orch weights` (orchestrator/weights.py), beside the code they drive."""
 
 import click
 
 from orchestrator import stopping
 from orchestrator.commands.bench import bench_group
 from orchestrator.commands.data import data_group
-from orchestrator.commands.docker import build_command, compose_command, test_images_command
+from orchestrator.commands.docker import build_images_command, compose_command, test_images_command
 from orchestrator.commands.doctor import doctor_command
 from orchestrator.commands.experiments import list_command, plan_command, run_command, status_command, validate_command
 from orchestrator.commands.notebook import ingest_command, notebook_command
@@ -20,7 +21,7 @@ def cli() -> None:
 
 
 for command in (data_group, schema_group, list_command, plan_command, run_command, status_command,
-                validate_command, doctor_command, weights_group, build_command, compose_command, test_images_command,
+                validate_command, doctor_command, weights_group, build_images_command, compose_command, test_images_command,
                 report_command, notebook_command, ingest_command, bench_group):
     cli.add_command(command)
 

@@ -1,4 +1,4 @@
-"""Decides, per experiment, whether to run or skip it, and says why."""
+"""Decides, per run (experiment x seed x fold), whether to run or skip it, and says why."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ class History:
     def read(cls, store: ResultStore) -> "History":
         newest = {(s.result.spec.slug, s.result.spec.seed, s.result.spec.fold): s.result
                   for s in store.finished() if s.result.provenance}
-        return cls(newest, {record.run_key: record for record in store.failures()})
+        return cls(newest, {record.run_key: record for record in store.failures() if isinstance(record, FailureRecord)})
 
 
 def stale_reasons(run: PlannedRun, history: History) -> list[str]:
@@ -82,7 +82,7 @@ def reusable_elsewhere(run: PlannedRun, store: ResultStore) -> StoredResult | No
     return None
 
 
-def decide(run: PlannedRun, store: ResultStore, history: History, force: bool, reuse_across: bool = False) -> Decision:
+def decide(run: PlannedRun, store: ResultStore, history: History, *, force: bool, reuse_across: bool) -> Decision:
     experiment = run.experiment
     if experiment.unavailable is not None:
         return Decision(experiment, run, "unavailable", f"{experiment.unavailable.status}: {experiment.unavailable.reason}")
@@ -116,12 +116,13 @@ def decide(run: PlannedRun, store: ResultStore, history: History, force: bool, r
     return Decision(experiment, run, "run", "missing (never run)")
 
 
-def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
-              store: ResultStore, fingerprint: Callable[[str], str], force: bool = False,
-              overrides: dict | None = None, weights_dir: Path | None = None,
-              reuse_across: bool = False) -> list[Decision]:
-    """`fingerprint(env)` is asked once per env, and only for envs with a runnable experiment:
-    for Docker it may build the image, which is wasted on experiments that cannot run."""
+def decide_runs(*, experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
+                store: ResultStore, fingerprint: Callable[[str], str], force: bool, overrides: dict,
+                weights_dir: Path | None, reuse_across: bool) -> list[Decision]:
+    """One decision (run, skip or unavailable, and why) per run of every experiment, seed and fold.
+    `fingerprint(env)` is asked once per env, and only for envs with a runnable experiment: it may
+    run an existing interpreter to read its packages, which is wasted on experiments that cannot run
+    (no executor builds anything to answer it: `orch plan` never builds)."""
     fingerprints: dict[str, str] = {}
     history = History.read(store)
     decisions = []
@@ -133,5 +134,5 @@ def make_plan(experiments: list[Experiment], manifest: DatasetManifest, profile:
         env_fingerprint = fingerprints[experiment.env] if runnable else "not-runnable"
         for fold in dataset_folds(manifest):
             for run in plan_runs(experiment, manifest, profile, seeds, env_fingerprint, overrides, weights_dir, fold):
-                decisions.append(decide(run, store, history, force, reuse_across))
+                decisions.append(decide(run, store, history, force=force, reuse_across=reuse_across))
     return decisions

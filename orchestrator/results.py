@@ -1,12 +1,11 @@
 """The results folder: finished runs, failure records, staging, and host-side validation.
 
-Layout under the results root:
-  <slug>-s<seed>-<key12>/      a finished, validated run (result.json, predictions.parquet, job.log, spec.json)
-  _failed/<folder>-<utc>/      a failed attempt (failure.json, job.log): never touches a finished run
-  .staging/orch-<folder>-<uuid8>/  a run in progress; renamed into place only after validation
+The layout, failure records, provenance stamping and the commit itself are the shared pipeline in
+shared_schema/commit.py (compose/run.py uses the same); orch's staging folders are
+`.staging/orch-<folder>-<uuid8>/`.
 
 Several `orch` processes may share one results folder. The `.staging` folder's own flock
-serialises the short steps that create, commit and sweep staging folders; each staging folder is
+(`commit_lock`) serialises the short steps that create, commit and sweep staging folders; each staging folder is
 flocked by the process that owns it for as long as it exists, so a folder nobody holds was
 abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` folders (and the
 `replaced-*` trash of a commit) are swept: `docker compose up` stages its own, unlocked, folders.
@@ -14,41 +13,37 @@ abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` fol
 
 import datetime as dt
 import fcntl
-import json
 import math
 import os
 import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict
 
 from jobs.common.metrics import choose_threshold, split_metrics
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.provenance import git_state, host_platform
 from orchestrator.runs import PlannedRun
-from shared_schema import JobResult, Provenance
+from shared_schema import JobResult
+from shared_schema.base import read_json_model
+from shared_schema.commit import (FAILED_DIR, FAILURE_FILE, LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE,
+                                  STAGING_DIR, TRASH_PREFIX, FailureKind, FailureRecord, commit_lock, commit_staging,
+                                  stamp_provenance, utc_now, write_failure_record)
 from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
 from shared_schema.outputs import check_answers, check_predictions, predictions_payload
 
-RESULT_FILE = "result.json"
-PREDICTIONS_FILE = "predictions.parquet"
-LOG_FILE = "job.log"
-SPEC_FILE = "spec.json"
-STAGING_DIR = ".staging"
+__all__ = ["LOG_FILE", "PREDICTIONS_FILE", "RESULT_FILE", "SPEC_FILE", "FailureKind", "FailureRecord", "InvalidResult",
+           "RanElsewhere", "ResultStore", "StoredResult", "UnreadableFailure", "describe_os_error", "is_run_folder",
+           "load_finished", "load_result", "utc_now"]
+
 STAGING_PREFIX = "orch-"  # staging folders of orch runs (flocked while in use)
-TRASH_PREFIX = "replaced-"  # a result being replaced by a commit
 RUN_FOLDER = re.compile(r"^(?P<slug>.+)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{12})$")
 METRIC_TOLERANCE = 1e-9
-FailureKind = Literal["crash", "invalid-result", "timeout", "oom", "interrupted", "environment"]
 
 
 class InvalidResult(ValueError):
@@ -70,16 +65,28 @@ def describe_os_error(exc: OSError) -> str:
     return f"{exc.strerror or exc}{where}"
 
 
-class FailureRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class UnreadableFailure:
+    """A failure.json that does not parse as a FailureRecord: listed, never silently dropped.
+    Named like a record's fields so `orch status` shows it as one row among the failures."""
 
-    slug: str
-    seed: int
-    run_key: str
-    spec_sha256: str
-    kind: FailureKind
-    reason: str
-    finished_at: dt.datetime
+    folder: Path
+    error: str
+    finished_at: dt.datetime  # the file's modification time
+
+    kind = "unreadable record"
+
+    @property
+    def slug(self) -> str:
+        return self.folder.name
+
+    @property
+    def seed(self) -> str:
+        return "-"
+
+    @property
+    def reason(self) -> str:
+        return f"{self.folder / FAILURE_FILE}: {self.error}"
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,6 @@ class StoredResult:
     result: JobResult
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def load_result(path: Path) -> JobResult:
     """Validate a run folder (or its result.json) and its predictions, and recompute every metric
     from the predictions; raise InvalidResult. Used on job outputs before they are committed."""
@@ -111,9 +114,9 @@ def load_result(path: Path) -> JobResult:
     if not result_file.is_file():
         raise InvalidResult(f"{result_file}: missing")
     try:
-        result = JobResult.model_validate(json.loads(result_file.read_text()))
-    except Exception as exc:
-        raise InvalidResult(f"{result_file}: {_first_error(exc)}") from exc
+        result = read_json_model(JobResult, result_file)
+    except ValueError as exc:
+        raise InvalidResult(f"{result_file}: {exc}") from exc
     validate_predictions(folder / PREDICTIONS_FILE, result)
     return result
 
@@ -216,10 +219,6 @@ class ResultStore:
             return None, "its run key differs from this run's"
         return result, None
 
-    def cached(self, run: PlannedRun) -> JobResult | None:
-        """A valid finished result with exactly this run key, else None."""
-        return self.lookup(run)[0]
-
     def finished(self) -> list[StoredResult]:
         """Every valid finished run, oldest first. Invalid folders are skipped (`orch validate` lists them)."""
         if self._finished is not None:
@@ -243,57 +242,26 @@ class ResultStore:
 
     # -- failures --------------------------------------------------------------------------------
     def record_failure(self, run: PlannedRun, kind: FailureKind, reason: str, log: Path | None) -> Path:
-        """failure.json first (it is small and it is the record), then the log if there is room.
-        Raises OSError, leaving no empty folder behind, when even failure.json cannot be written."""
-        now = utc_now()
-        folder = self.root / "_failed" / f"{run.folder_name}-{now:%Y%m%dT%H%M%S%f}"
-        record = FailureRecord(
-            slug=run.spec.slug, seed=run.spec.seed, run_key=run.key.run_key,
-            spec_sha256=run.key.spec_sha256, kind=kind, reason=reason, finished_at=now,
-        )
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(folder / "failure.json", record.model_dump_json(indent=2) + "\n")
-        except OSError:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        if log is not None and log.is_file():
-            try:
-                shutil.copyfile(log, folder / LOG_FILE)
-            except OSError:
-                (folder / LOG_FILE).unlink(missing_ok=True)  # a cut-off log would read as the whole story
-        return folder
+        """See shared_schema.commit.write_failure_record: raises OSError when even failure.json cannot be written."""
+        return write_failure_record(self.root, run_folder=run.folder_name, spec=run.spec, key=run.key, kind=kind,
+                                    reason=reason, log=log)
 
-    def failures(self) -> list[FailureRecord]:
-        base = self.root / "_failed"
-        records = []
-        for file in sorted(base.glob("*/failure.json")) if base.is_dir() else []:
+    def failures(self) -> list["FailureRecord | UnreadableFailure"]:
+        """Every failure record, oldest first; one that does not parse is listed as UnreadableFailure."""
+        base = self.root / FAILED_DIR
+        records: list[FailureRecord | UnreadableFailure] = []
+        for file in sorted(base.glob(f"*/{FAILURE_FILE}")) if base.is_dir() else []:
             try:
-                records.append(FailureRecord.model_validate_json(file.read_text()))
-            except Exception:
-                continue
+                records.append(read_json_model(FailureRecord, file))
+            except ValueError as exc:
+                modified = dt.datetime.fromtimestamp(file.stat().st_mtime, dt.timezone.utc) if file.exists() else utc_now()
+                records.append(UnreadableFailure(file.parent, str(exc)[:200], modified))
         return sorted(records, key=lambda r: r.finished_at)
-
-    def last_failure(self, run_key: str) -> FailureRecord | None:
-        matching = [r for r in self.failures() if r.run_key == run_key]
-        return matching[-1] if matching else None
 
     # -- staging and commit ----------------------------------------------------------------------
     @property
     def staging_root(self) -> Path:
         return self.root / STAGING_DIR
-
-    @contextmanager
-    def _staging_locked(self) -> Iterator[None]:
-        """Exclusive flock on the `.staging` folder itself: one process at a time creates, commits
-        or sweeps. Released by the kernel if the holder dies."""
-        self.staging_root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.staging_root, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def check_writable(self) -> None:
         """Create `.staging` and a probe file in it; raises OSError if the results folder is read-only."""
@@ -306,7 +274,7 @@ class ResultStore:
         """A fresh staging folder holding spec.json, flocked by this process until commit/discard.
         On any error nothing is left behind."""
         folder = self.staging_root / f"{STAGING_PREFIX}{run.folder_name}-{uuid.uuid4().hex[:8]}"
-        with self._staging_locked():
+        with commit_lock(self.root):
             folder.mkdir()
             fd = os.open(folder, os.O_RDONLY)
             fcntl.flock(fd, fcntl.LOCK_EX)  # blocking: `orch status` may be probing it for a moment
@@ -347,13 +315,13 @@ class ResultStore:
         """Remove what `abandoned` finds, under the staging lock. Returns the names removed."""
         if not self.staging_root.is_dir():
             return []
-        with self._staging_locked():
+        with commit_lock(self.root):
             removed = self.abandoned()
             for entry in removed:
                 shutil.rmtree(entry, ignore_errors=True)
         return [entry.name for entry in removed]
 
-    def ingest(self, staging: Path, run: PlannedRun, executor: str, started: dt.datetime,
+    def ingest(self, staging: Path, run: PlannedRun, *, executor: str, started: dt.datetime,
                image_id: str | None = None, env_differences: dict[str, str] | None = None,
                elsewhere: RanElsewhere | None = None, node: str | None = None) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""
@@ -368,27 +336,10 @@ class ResultStore:
         if elsewhere is not None:
             started, finished, platform = elsewhere.started_at, elsewhere.finished_at, elsewhere.host_platform
             commit, dirty = elsewhere.git_commit, elsewhere.git_dirty
-        stamped = result.model_copy(update={"provenance": Provenance(
-            run_key=run.key.run_key,
-            spec_sha256=run.key.spec_sha256,
-            dataset_sha256=run.key.dataset_sha256,
-            env_fingerprint=run.key.env_fingerprint,
-            code_sha256=run.key.code_sha256,
-            weights_sha256=run.key.weights_sha256,
-            git_commit=commit,
-            git_dirty=dirty,
-            executor=executor,
-            image_id=image_id,
-            node=node,
-            env_differences=env_differences,
-            host_platform=platform,
-            wall_seconds=(finished - started).total_seconds(),
-            started_at=started,
-            finished_at=finished,
-        )})
-        JobResult.model_validate(stamped.model_dump())
-        atomic_write_text(staging / RESULT_FILE, stamped.model_dump_json(indent=2) + "\n")
-        return stamped
+        return stamp_provenance(
+            staging, result, run.key, executor=executor, git_commit=commit, git_dirty=dirty, host_platform=platform,
+            started_at=started, finished_at=finished, wall_seconds=(finished - started).total_seconds(),
+            image_id=image_id, node=node, env_differences=env_differences)
 
     def commit(self, staging: Path, run: PlannedRun) -> Path:
         """Move a validated staging folder into place; a previous result is replaced only now.
@@ -396,18 +347,8 @@ class ResultStore:
         one's result stays) instead of racing between the exists() check and the renames."""
         final = self.final_dir(run)
         self._finished = None
-        with self._staging_locked():
-            trash = self.staging_root / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-            if final.exists():
-                final.rename(trash)
-            try:
-                staging.rename(final)
-            except OSError:
-                if trash.exists():
-                    trash.rename(final)  # the earlier result stays in place
-                raise
-            self._release(staging)
-            shutil.rmtree(trash, ignore_errors=True)
+        commit_staging(self.root, staging, final)
+        self._release(staging)
         return final
 
     def discard(self, staging: Path) -> None:

@@ -65,7 +65,7 @@ class ResourcePool:
 
 
 class Scheduler:
-    def __init__(self, executor: Executor, store: ResultStore, data_dir: Path, weights_dir: Path | None,
+    def __init__(self, executor: Executor, store: ResultStore, data_dir: Path, weights_dir: Path | None, *,
                  jobs: int, keep_going: bool, timeout_s: float | None, say: Callable[[str], None],
                  watcher: "Watcher | None" = None, gpu_slots: GpuSlots | None = None):
         self.executor = executor
@@ -80,7 +80,7 @@ class Scheduler:
         self.cancel = threading.Event()
         self.stop_scheduling = threading.Event()
         # A cluster executor schedules CPUs, memory and GPUs itself; -j alone bounds what is submitted.
-        remote = getattr(executor, "schedules_resources", False)
+        remote = executor.schedules_resources
         self.pool = ResourcePool(float("inf") if remote else total_memory_gb() * 0.9)
         self.gpus = GpuSlots([]) if remote else gpu_slots if gpu_slots is not None else GpuSlots(discover_gpus())
         self.threads = ThreadLedger(self.jobs)
@@ -93,7 +93,7 @@ class Scheduler:
         try:
             for env in dict.fromkeys(d.run.environment for d in todo):
                 self.executor.prepare(env, self.say)
-            units = seed_groups(todo, getattr(self.executor, "runs_seed_groups", False))
+            units = seed_groups(todo, self.executor.groups_seeds)
             peaks = measured_peaks_gb(self.store)
             pending = {pool.submit(self._run_unit, u, peaks): u for u in units}
             while pending:
@@ -186,7 +186,8 @@ class Scheduler:
             for staging in stagings[1:]:  # every run folder keeps the group's (shared) log
                 if request.log_path.is_file():
                     shutil.copyfile(request.log_path, staging / LOG_FILE)
-            return [self._finish_or_report(d, staging, outcome, started, seconds, grouped=len(unit) > 1)
+            return [self._finish_or_report(d, staging, outcome, started=started, seconds=seconds,
+                                           grouped=len(unit) > 1)
                     for d, staging in zip(unit, stagings)]
         finally:
             self.threads.give_back(threads)
@@ -196,10 +197,10 @@ class Scheduler:
                 if staging.exists():
                     self.store.discard(staging)
 
-    def _finish_or_report(self, decision: Decision, staging: Path, outcome: ExecOutcome, started, seconds: float,
+    def _finish_or_report(self, decision: Decision, staging: Path, outcome: ExecOutcome, *, started, seconds: float,
                           grouped: bool) -> JobOutcome:
         try:
-            return self._finish(decision, staging, outcome, started, seconds, grouped)
+            return self._finish(decision, staging, outcome, started=started, seconds=seconds, grouped=grouped)
         except OSError as exc:
             return self._store_failed(decision, exc, staging, seconds)
 
@@ -214,8 +215,8 @@ class Scheduler:
             reason += f"; no failure record either: {describe_os_error(again)}"
         return JobOutcome(decision, "failed", "environment", reason, seconds, folder)
 
-    def _finish(self, decision: Decision, staging: Path, outcome: ExecOutcome, started, seconds: float,
-                grouped: bool = False) -> JobOutcome:
+    def _finish(self, decision: Decision, staging: Path, outcome: ExecOutcome, *, started, seconds: float,
+                grouped: bool) -> JobOutcome:
         run = decision.run
         # In a seed group, a seed whose result was written before the process failed is finished.
         finished_anyway = grouped and (staging / RESULT_FILE).is_file()
@@ -226,8 +227,9 @@ class Scheduler:
             folder = self.store.record_failure(run, kind, reason, staging / LOG_FILE)
             return JobOutcome(decision, status, kind, reason, seconds, folder)
         try:
-            result = self.store.ingest(staging, run, self.executor.name, started, outcome.image_id,
-                                       outcome.env_differences, node=outcome.node)
+            result = self.store.ingest(staging, run, executor=self.executor.name, started=started,
+                                       image_id=outcome.image_id, env_differences=outcome.env_differences,
+                                       node=outcome.node)
         except InvalidResult as exc:
             folder = self.store.record_failure(run, "invalid-result", str(exc), staging / LOG_FILE)
             return JobOutcome(decision, "failed", "invalid-result", str(exc), seconds, folder)

@@ -212,7 +212,7 @@ def import_command(name: str, path: Path, revision: str | None) -> None:
 
 
 @weights_group.command("list")
-def list_command() -> None:
+def weights_list_command() -> None:
     """What the weights cache holds."""
     rows = []
     for name, entry in installed(paths.weights_dir()):

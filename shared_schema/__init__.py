@@ -1,6 +1,8 @@
-"""The one contract both sides share: pydantic models for datasets, specs, results, predictions.
+"""The one contract both sides share: pydantic models for datasets, specs, results, predictions,
+and the code that must be the same on both (run identity, output checks, the commit pipeline).
 
-Imports pydantic only, so the host and every job environment can load it.
+Imports pydantic and the standard library only, so the host, every job environment and the compose
+wrapper can load it.
 """
 
 from shared_schema.base import SCHEMA_VERSION

@@ -1,6 +1,8 @@
 """Strict base model and the constrained number types every schema uses."""
 
-from typing import Annotated, Literal
+import json
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,3 +24,21 @@ class StrictModel(BaseModel):
     """Unknown fields are an error and instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+ERROR_CHARS = 300  # how much of a validation error a one-line reason keeps
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def one_line(exc: Exception) -> str:
+    """A validation error folded onto one line, cut to ERROR_CHARS: reasons are one line everywhere."""
+    return " ".join(str(exc).split())[:ERROR_CHARS]
+
+
+def read_json_model(model: type[_M], path: Path) -> _M:
+    """`model` validated from the JSON file at `path`; ValueError with a one-line reason when the
+    file cannot be read, is not JSON, or is not a valid `model`."""
+    try:
+        return model.model_validate(json.loads(Path(path).read_text()))
+    except (OSError, ValueError) as exc:
+        raise ValueError(one_line(exc)) from exc

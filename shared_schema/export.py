@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from shared_schema.files import atomic_write_text
 from shared_schema.manifest import DatasetManifest
 from shared_schema.predictions import PredictionsFile
 from shared_schema.result import JobResult
@@ -33,8 +34,6 @@ def export_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
     written = []
     for file_name, text in render_schemas().items():
         path = directory / file_name
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        atomic_write_text(path, text)
         written.append(path)
     return written

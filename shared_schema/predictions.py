@@ -1,7 +1,7 @@
 """The predictions.parquet contract: one row per validation/test sample, comparable across models.
 
 Callers holding a pyarrow table validate it with
-`PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in t.schema}, **t.to_pydict()})`.
+`PredictionsFile.model_validate(shared_schema.outputs.predictions_payload(table))`.
 
 `point_score` (nullable) is the point-forecast arm of the same run on the same window, for models
 that have one (Lag-Llama's median path, TimesFM's mean head, Timer's forecast): the forecast max of

@@ -1,4 +1,5 @@
-"""What a finished job reports. The job fills everything but `provenance`; the host adds that."""
+"""What a finished job reports. The job fills everything but `provenance`; the commit pipeline
+(shared_schema/commit.py: `orch` on the host, or compose/run.py in an image) adds that."""
 
 import datetime as dt
 from typing import Literal
@@ -13,6 +14,7 @@ from shared_schema.base import (
     Sha256,
     StrictModel,
 )
+from shared_schema.executors import PROVENANCE_EXECUTORS
 from shared_schema.spec import ExperimentSpec
 
 
@@ -68,7 +70,7 @@ class EnvironmentInfo(StrictModel):
 
 
 class Provenance(StrictModel):
-    """Filled by the host after validating the job's output; the job cannot know these."""
+    """Filled by the commit pipeline after validating the job's output; the job cannot know these."""
 
     run_key: Sha256
     spec_sha256: Sha256
@@ -78,7 +80,7 @@ class Provenance(StrictModel):
     weights_sha256: Sha256 | None = None  # sha256 of the weights.json loaded, if any
     git_commit: str | None
     git_dirty: bool | None
-    executor: Literal["native", "docker", "compose", "direct", "existing-python", "notebook", "ray"]
+    executor: Literal[PROVENANCE_EXECUTORS]
     image_id: str | None = None  # the Docker image that ran the job: provenance, not identity
     # existing-python only: each pinned package installed at another version (or missing), pin -> found
     env_differences: dict[str, str] | None = None

@@ -46,3 +46,37 @@ def wait_for(condition, what: str, timeout: float = EVENT_TIMEOUT, process: subp
             pytest.fail(f"orch exited ({process.returncode}) before {what}: {process.communicate()}")
         time.sleep(0.1)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def commit_with_store(root: str, run, commits: int, barrier, errors) -> None:
+    """One process committing `run` again and again through orch's ResultStore (for race tests)."""
+    from orchestrator.results import RESULT_FILE, ResultStore
+
+    store = ResultStore(Path(root))
+    barrier.wait()
+    for i in range(commits):
+        try:
+            staging = store.new_staging(run)
+            (staging / RESULT_FILE).write_text(json.dumps({"writer": "orch", "i": i}))
+            store.commit(staging, run)
+        except Exception as exc:  # noqa: BLE001 - counted and reported by the test
+            errors.put(f"orch: {type(exc).__name__}: {exc}")
+
+
+def race_committers(targets, root: Path, run, commits: int) -> list[str]:
+    """Each target(root, run, commits, barrier, errors) in its own real process, all released at
+    once; returns the errors they reported (each process must exit cleanly, within EVENT_TIMEOUT)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    barrier, errors = context.Barrier(len(targets)), context.Queue()
+    workers = [context.Process(target=target, args=(str(root), run, commits, barrier, errors)) for target in targets]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=EVENT_TIMEOUT)
+        assert worker.exitcode == 0
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    return failures

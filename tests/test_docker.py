@@ -24,12 +24,12 @@ from click.testing import CliRunner
 from orchestrator.cli import cli
 from orchestrator.commands import docker as docker_commands
 from orchestrator.environments import ENVIRONMENTS
-from orchestrator.executors import AutoExecutor, choose_executor, get_executor, needs_native
+from orchestrator.executors import AutoExecutor, ExecutorOptions, NativeExecutor, choose_executor, native_only_envs
 from orchestrator.executors.base import JobRequest
 from orchestrator.environments import Environment
 from orchestrator.environments import IMAGE_PYTHON
-from orchestrator.executors.docker import (CHECKOUT_LABEL, PIDS_LIMIT, DockerExecutor, ImageBuilder, build_command,
-                                           checkout_id, engine_platform, engine_status, image_platform, image_tag, job_user,
+from orchestrator.executors.docker import (CHECKOUT_LABEL, PIDS_LIMIT, DockerExecutor, ImageBuilder, docker_build_argv,
+                                           checkout_id, engine_platform, engine_status, image_platform, image_tag, container_user,
                                            leftover_containers)
 from shared_schema.identity import lock_hash
 from orchestrator.registry import BY_SLUG, Resources
@@ -140,21 +140,22 @@ def test_compose_wrapper_derives_the_host_spec_and_run_key(bundled_data, tmp_pat
 def test_timesfm_builds_and_runs_as_linux_amd64_by_default(monkeypatch):
     monkeypatch.delenv("ORCH_TIMESFM_PLATFORM", raising=False)
     env = ENVIRONMENTS["timesfm"]
-    command = build_command(env, ["x"])
+    command = docker_build_argv(env, ["x"])
     assert command[command.index("--platform") + 1] == "linux/amd64"
     assert "platform: ${ORCH_TIMESFM_PLATFORM:-linux/amd64}" in (REPO / "compose.yaml").read_text()
     monkeypatch.setenv("ORCH_TIMESFM_PLATFORM", "linux/arm64")
-    command = build_command(env, ["x"])
+    command = docker_build_argv(env, ["x"])
     assert command[command.index("--platform") + 1] == "linux/arm64"
-    assert "--platform" not in build_command(ENVIRONMENTS["sklearn"], ["x"])
+    assert "--platform" not in docker_build_argv(ENVIRONMENTS["sklearn"], ["x"])
 
 
-def test_auto_routes_torch_natively_only_on_apple_silicon(monkeypatch):
-    monkeypatch.setattr("orchestrator.executors.sys.platform", "darwin")
-    monkeypatch.setattr("orchestrator.executors.platform.machine", lambda: "arm64")
-    assert needs_native("torch") and not needs_native("sklearn") and not needs_native("timesfm")
-    auto = AutoExecutor(docker=object(), native="native")
-    assert auto.pick(ENVIRONMENTS["torch"]) == "native"
+def test_auto_routes_torch_natively_only_on_apple_silicon():
+    assert native_only_envs("darwin", "arm64") == {"torch"}
+    assert native_only_envs("darwin", "x86_64") == native_only_envs("linux", "aarch64") == frozenset()
+    docker, native = DockerExecutor(), NativeExecutor()
+    auto = AutoExecutor(docker=docker, native=native, native_envs=native_only_envs("darwin", "arm64"))
+    assert auto.pick(ENVIRONMENTS["torch"]) is native
+    assert auto.pick(ENVIRONMENTS["sklearn"]) is docker and auto.pick(ENVIRONMENTS["timesfm"]) is docker
 
 
 def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
@@ -162,9 +163,8 @@ def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
     from orchestrator.errors import UserError
 
     with pytest.raises(UserError, match="no Docker engine answers"):
-        get_executor("docker")
-    assert get_executor("auto").name == "native"
-    executor, why = choose_executor("auto")
+        choose_executor("docker", ExecutorOptions())
+    executor, why = choose_executor("auto", ExecutorOptions())
     assert executor.name == "native" and why == "native venvs (auto: no Docker engine answers: engine not reachable: nope)"
 
 
@@ -229,7 +229,7 @@ def test_data_mount_is_read_only_and_results_owned_by_host_user(sklearn_image, s
     outcome, _ = _execute(["python", "-c", script], sklearn_run(), tmp_path, bundled_data[0])
     assert outcome.returncode == 4 and outcome.reason == "job failed: /data mounted ro", outcome
     written = tmp_path / "staging" / "written.txt"
-    assert written.read_text() == str(job_user()[0]) != "0"
+    assert written.read_text() == str(container_user()[0]) != "0"
     assert (written.stat().st_uid, written.stat().st_gid) == (os.getuid(), os.getgid())
     assert tmp_path.joinpath("staging").stat().st_uid == os.getuid()
     assert not (bundled_data[0] / "x").exists()
@@ -260,8 +260,8 @@ def test_running_job_container_is_sandboxed(sklearn_image, sklearn_run, tmp_path
         worker.join(timeout=60)
     host, config = info["HostConfig"], info["Config"]
     assert info["State"]["Running"]
-    assert config["User"] == f"{job_user()[0]}:{job_user()[1]}" and not config["User"].startswith("0:")
-    assert top.stdout.strip() == str(job_user()[0]) != "0", top
+    assert config["User"] == f"{container_user()[0]}:{container_user()[1]}" and not config["User"].startswith("0:")
+    assert top.stdout.strip() == str(container_user()[0]) != "0", top
     assert host["ReadonlyRootfs"] is True
     assert "/tmp" in host["Tmpfs"]
     assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]

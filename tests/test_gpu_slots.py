@@ -4,8 +4,8 @@ pinned to a device, and the scheduler shares the devices while still respecting 
 import random
 import threading
 
-from orchestrator.commands.experiments import build_plan
-from orchestrator.executors.base import ExecOutcome
+from orchestrator.commands.experiments import RunRequest, prepare_run
+from orchestrator.executors.base import ExecOutcome, Executor
 from orchestrator.gpu_slots import BUDGET_FRACTION, GpuDevice, GpuLease, GpuSlots, parse_nvidia_smi, peak_gb
 from orchestrator.registry import BY_SLUG
 from orchestrator.results import ResultStore
@@ -85,7 +85,7 @@ def test_measured_peak_beats_the_declared_one():
     assert peak_gb(experiment, "full", {("patchtst-h1", "full"): 1.0}) < experiment.resources.gpu_memory_gb
 
 
-class GatedExecutor:
+class GatedExecutor(Executor):
     """Records which device each job was pinned to and how many share a device, and holds every
     job until the test has seen the expected concurrency."""
 
@@ -115,9 +115,10 @@ class GatedExecutor:
 
 
 def test_scheduler_shares_fake_gpus_within_slots_and_jobs(orch_home):
-    decisions, _, store, data_dir = build_plan(
-        ("dlinear-h1", "dlinear-h3", "patchtst-h1", "patchtst-h3", "crossformer-h1", "crossformer-h3"),
-        False, (), (), "full", 1, "sp500", "native", False)
+    prepared = prepare_run(RunRequest(
+        names=("dlinear-h1", "dlinear-h3", "patchtst-h1", "patchtst-h3", "crossformer-h1", "crossformer-h3"),
+        profile="full", executor="native"))
+    decisions, store, data_dir = prepared.decisions, prepared.store, prepared.data_dir
     executor = GatedExecutor()
     slots = GpuSlots([GpuDevice("0", "fake", 40.0), GpuDevice("1", "fake", 40.0)], max_jobs_per_device=2)
     scheduler = Scheduler(executor, ResultStore(store.root), data_dir, None, jobs=5, keep_going=True, timeout_s=None,
@@ -142,13 +143,14 @@ def test_docker_jobs_get_the_slot_device_and_the_passive_thread_policy(orch_home
 
     from orchestrator.environments import ENVIRONMENTS
     from orchestrator.executors.base import JobRequest
-    from orchestrator.executors.docker import run_command
+    from orchestrator.executors.docker import docker_run_argv
 
-    decisions, *_ = build_plan(("patchtst-h1",), False, (), (), "quick", 1, "sp500", "native", False)
+    decisions = prepare_run(RunRequest(names=("patchtst-h1",), executor="native")).decisions
     request = JobRequest(run=decisions[0].run, staging=Path("/tmp/s"), data_dir=Path("/tmp/d"), weights_dir=None,
                          threads=1, timeout_s=10, log_path=Path("/tmp/s/job.log"),
                          device_env=GpuLease("1", 2.0).visible_devices())
-    command = run_command(request, "image", "name", ENVIRONMENTS["torch"], gpus=True)
+    command = docker_run_argv(request, image="image", name="name", env=ENVIRONMENTS["torch"], gpus=True,
+                              job_command=None)
     assert command[command.index("--gpus") + 1] == "device=1"
     assert "CUDA_VISIBLE_DEVICES=1" not in command
     assert "XLA_PYTHON_CLIENT_PREALLOCATE=false" in command and "OMP_WAIT_POLICY=PASSIVE" in command

@@ -142,7 +142,7 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
             return outcome
 
     monkeypatch.setattr("orchestrator.commands.experiments.choose_executor",
-                        lambda name, interpreters, ray_settings=None: (CorruptingExecutor(), "corrupting test executor"))
+                        lambda name, options: (CorruptingExecutor(), "corrupting test executor"))
     result = orch("run", *BASELINES, "--jobs", "2", "--keep-going", "--json")
     assert result.exit_code == 2
     summary = {row["slug"]: row for row in json.loads(_json_block(result.output))["experiments"]}

@@ -7,7 +7,6 @@ Real jobs run in the real sklearn venv on the bundled S&P 500 data; every wait i
 
 import errno
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ from orchestrator.cli import cli
 from orchestrator.registry import BY_SLUG
 from orchestrator.results import PREDICTIONS_FILE, RESULT_FILE, InvalidResult, ResultStore, load_finished
 from orchestrator.runs import plan_run
-from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, wait_for
+from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, commit_with_store, race_committers, wait_for
 
 def orch(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
@@ -58,35 +57,11 @@ def failure_records(results: Path) -> list[dict]:
 
 
 # -- concurrent commits ---------------------------------------------------------------------------
-def _commit_many(root: str, run, commits: int, barrier, errors) -> None:
-    store = ResultStore(Path(root))
-    barrier.wait()
-    for i in range(commits):
-        try:
-            staging = store.new_staging(run)
-            (staging / RESULT_FILE).write_text(json.dumps({"writer": os.getpid(), "i": i}))
-            store.commit(staging, run)
-        except Exception as exc:  # noqa: BLE001 - counted and reported by the test
-            errors.put(f"{type(exc).__name__}: {exc}")
-
-
 def test_concurrent_commits_of_the_same_run_are_safe(tmp_path, bundled_data):
     """Real processes committing the same run at once: no error, one complete folder, no trash."""
     run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, "test")
-    context = multiprocessing.get_context("fork")
-    processes, commits = 4, 40
-    barrier, errors = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_commit_many, args=(str(tmp_path), run, commits, barrier, errors))
-               for _ in range(processes)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=EVENT_TIMEOUT)
-        assert worker.exitcode == 0
-    failures = []
-    while not errors.empty():
-        failures.append(errors.get())
-    assert failures == []
+    commits = 40
+    assert race_committers([commit_with_store] * 4, tmp_path, run, commits) == []
     final = tmp_path / run.folder_name
     assert sorted(p.name for p in final.iterdir()) == [RESULT_FILE, "spec.json"]
     assert json.loads((final / RESULT_FILE).read_text())["i"] == commits - 1  # some writer's last commit
@@ -104,7 +79,8 @@ def test_full_disk_leaves_no_empty_staging_and_failures_keep_their_record(tmp_pa
     log = tmp_path / "job.log"
     log.write_text("a long job log\n")
     with monkeypatch.context() as m:
-        m.setattr("orchestrator.results.atomic_write_text", _no_space)
+        m.setattr("orchestrator.results.atomic_write_text", _no_space)  # the staging folder's spec.json
+        m.setattr("shared_schema.commit.atomic_write_text", _no_space)  # the failure record
         with pytest.raises(OSError):
             store.new_staging(run)
         with pytest.raises(OSError):
@@ -112,7 +88,7 @@ def test_full_disk_leaves_no_empty_staging_and_failures_keep_their_record(tmp_pa
     assert list(store.staging_root.iterdir()) == []
     assert list((tmp_path / "_failed").iterdir()) == []  # no record rather than an empty one
     with monkeypatch.context() as m:
-        m.setattr("orchestrator.results.shutil.copyfile", _no_space)  # room for failure.json, not for the log
+        m.setattr("shared_schema.commit.shutil.copyfile", _no_space)  # room for failure.json, not for the log
         folder = store.record_failure(run, "crash", "boom", log)
     assert sorted(p.name for p in folder.iterdir()) == ["failure.json"]
 

@@ -79,14 +79,14 @@ def test_seed_group_refuses_specs_that_differ_in_more_than_seed(bundled_data, tm
 def test_planner_groups_torch_seeds_only_when_the_executor_can(orch_home):
     result = CliRunner().invoke(cli, ["plan", "dlinear-h1", "logreg-h1", "--seeds", "3", "--json"])
     assert result.exit_code == 0, result.output
-    from orchestrator.commands.experiments import build_plan
+    from orchestrator.commands.experiments import RunRequest, prepare_run
 
-    decisions, *_ = build_plan(("dlinear-h1", "logreg-h1"), False, (), (), "quick", 3, "sp500", "native", False)
+    decisions = prepare_run(RunRequest(names=("dlinear-h1", "logreg-h1"), seeds=3, executor="native")).decisions
     runs: list[Decision] = [d for d in decisions if d.action == "run"]
-    grouped = seed_groups(runs, executor_can_group=True)
+    grouped = seed_groups(runs, lambda env: True)
     assert [[d.run.spec.seed for d in unit] for unit in grouped] == [[0, 1, 2], [0], [1], [2]]
     assert {d.run.key.run_key for unit in grouped for d in unit} == {d.run.key.run_key for d in runs}
-    assert all(len(unit) == 1 for unit in seed_groups(runs, executor_can_group=False))
+    assert all(len(unit) == 1 for unit in seed_groups(runs, lambda env: False))
 
 
 def test_scheduler_commits_a_seed_group_as_ordinary_runs(orch_home, monkeypatch):

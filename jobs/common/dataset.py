@@ -1,6 +1,5 @@
 """Loads the mounted dataset and refuses one that does not match its manifest or the spec."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pandas as pd
 from jobs.common.errors import JobError
 from jobs.common.weights import sha256_file
 from shared_schema import DatasetManifest, ExperimentSpec
+from shared_schema.base import read_json_model
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ def load_dataset(data_dir: Path, spec: ExperimentSpec) -> Dataset:
         if not path.is_file():
             raise JobError(f"dataset file missing: {path}")
     try:
-        manifest = DatasetManifest.model_validate(json.loads(manifest_file.read_text()))
-    except Exception as exc:
-        raise JobError(f"{manifest_file}: invalid manifest: {str(exc).splitlines()[0]}") from exc
+        manifest = read_json_model(DatasetManifest, manifest_file)
+    except ValueError as exc:
+        raise JobError(f"{manifest_file}: invalid manifest: {exc}") from exc
     actual = sha256_file(parquet)
     if actual != manifest.sha256:
         raise JobError(f"{parquet}: sha256 {actual[:12]} does not match its manifest ({manifest.sha256[:12]})")

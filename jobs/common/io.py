@@ -1,7 +1,5 @@
 """Validated, atomic writing of a job's outputs: predictions.parquet, then result.json."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,20 +7,9 @@ import pyarrow.parquet as pq
 
 from jobs.common.contract import ModelOutput
 from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
-
-RESULT_FILE = "result.json"
-PREDICTIONS_FILE = "predictions.parquet"
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from shared_schema.commit import PREDICTIONS_FILE, RESULT_FILE
+from shared_schema.files import atomic_write
+from shared_schema.outputs import predictions_payload
 
 
 def predictions_table(output: ModelOutput) -> pa.Table:
@@ -38,7 +25,7 @@ def predictions_table(output: ModelOutput) -> pa.Table:
 
 
 def validate_predictions_table(table: pa.Table) -> PredictionsFile:
-    return PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in table.schema}, **table.to_pydict()})
+    return PredictionsFile.model_validate(predictions_payload(table))
 
 
 def write_outputs(out_dir: Path, result: JobResult, table: pa.Table) -> None:
@@ -47,6 +34,6 @@ def write_outputs(out_dir: Path, result: JobResult, table: pa.Table) -> None:
     JobResult.model_validate(result.model_dump())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / PREDICTIONS_FILE, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(out_dir / PREDICTIONS_FILE, lambda tmp: pq.write_table(table, tmp))
     text = result.model_dump_json(indent=2) + "\n"
-    _atomic_write(out_dir / RESULT_FILE, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(out_dir / RESULT_FILE, lambda tmp: Path(tmp).write_text(text))

@@ -1,7 +1,6 @@
 """The job contract: spec + dataset in, validated result.json + predictions.parquet out."""
 
 import importlib.metadata
-import json
 import os
 import platform
 import random
@@ -17,17 +16,18 @@ from jobs.common.errors import JobError
 from jobs.common.io import predictions_table, write_outputs
 from jobs.common.metrics import DECISION_RULE, auc_roc, choose_threshold, split_metrics
 from shared_schema import EnvironmentInfo, ExperimentSpec, JobResult, Timings
+from shared_schema.base import read_json_model
 
 BASE_PACKAGES = ("numpy", "pandas", "pyarrow", "pydantic")
 
 
 def read_spec(path: Path) -> ExperimentSpec:
+    if not Path(path).exists():
+        raise JobError(f"spec file not found: {path}")
     try:
-        return ExperimentSpec.model_validate(json.loads(Path(path).read_text()))
-    except FileNotFoundError as exc:
-        raise JobError(f"spec file not found: {path}") from exc
-    except Exception as exc:
-        raise JobError(f"{path}: invalid spec: {' '.join(str(exc).split())[:300]}") from exc
+        return read_json_model(ExperimentSpec, path)
+    except ValueError as exc:
+        raise JobError(f"{path}: invalid spec: {exc}") from exc
 
 
 def package_versions(names: tuple[str, ...]) -> dict[str, str]:

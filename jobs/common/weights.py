@@ -4,22 +4,14 @@ Every model family that needs pretrained weights goes through `verified_weights`
 incomplete or corrupt cache fails the same way: fast, naming the `orch weights pull` command.
 """
 
-import hashlib
-import json
 from pathlib import Path
 
 from jobs.common.errors import JobError
 from shared_schema import WeightsManifest
+from shared_schema.base import read_json_model
+from shared_schema.files import sha256_file
 
 MANIFEST_FILE = "weights.json"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verified_weights(weights_dir: Path | None, model_dir: str, label: str, pull_command: str) -> tuple[Path, WeightsManifest]:
@@ -31,10 +23,9 @@ def verified_weights(weights_dir: Path | None, model_dir: str, label: str, pull_
     if not manifest_file.is_file():
         raise JobError(f"{label} weights missing: {manifest_file} not found; run `{pull_command}` on the host")
     try:
-        manifest = WeightsManifest.model_validate(json.loads(manifest_file.read_text()))
-    except Exception as exc:
-        raise JobError(f"{manifest_file}: invalid weights manifest ({' '.join(str(exc).split())[:200]}); "
-                       f"run `{pull_command}`") from exc
+        manifest = read_json_model(WeightsManifest, manifest_file)
+    except ValueError as exc:
+        raise JobError(f"{manifest_file}: invalid weights manifest ({exc}); run `{pull_command}`") from exc
     if manifest.model != model_dir:
         raise JobError(f"{manifest_file} is for model {manifest.model!r}, not {model_dir!r}")
     for name, expected in manifest.files.items():

@@ -32,6 +32,7 @@ from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
 from jobs.common.hyperparameters import check_hyperparameters
+from jobs.common.probe import linear_probe, sigmoid
 from jobs.common.runner import thread_count
 from jobs.common.windows import sample_rows
 from jobs.timer.model import TimerForPrediction, ar_loss, forecast, normalise
@@ -41,7 +42,6 @@ from jobs.torch_models.trainer import make_deterministic, pick_device
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "safetensors")
-P_CLIP = 1e-6
 GRAD_CLIP = 1.0
 CALIBRATION_L2 = 1e-4
 
@@ -118,7 +118,8 @@ def lookbacks(series: np.ndarray, ends: np.ndarray, length: int) -> torch.Tensor
 class Scorer:
     """The loaded model, the series and the batch/device settings of one job."""
 
-    def __init__(self, model: TimerForPrediction, series: np.ndarray, settings: Settings, horizon: int, device: torch.device):
+    def __init__(self, model: TimerForPrediction, series: np.ndarray, settings: Settings, *, horizon: int,
+                 device: torch.device):
         self.model, self.series, self.settings, self.horizon, self.device = model, series, settings, horizon, device
         self.length = settings.lookback_patches * model.config.input_token_len
 
@@ -156,14 +157,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, f
 
     optimiser.step(closure)
     return weights.detach().numpy(), float(bias.detach())
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.clip(0.5 * (1.0 + np.tanh(0.5 * z)), P_CLIP, 1 - P_CLIP)
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def segment_ends(split: np.ndarray, name: str, length: int, patch: int) -> np.ndarray:
@@ -237,26 +230,21 @@ def calibrated(scorer: Scorer, samples: dict[str, Samples], settings: Settings) 
     train_scores = scorer.point_scores(train)
     (a,), b = fit_logistic(train_scores[:, None], train.y, CALIBRATION_L2)
     scores = {name: scorer.point_scores(samples[name]) for name in ("val", "test")}
-    probabilities = {name: _sigmoid(a * s + b) for name, s in scores.items()}
+    probabilities = {name: sigmoid(a * s + b) for name, s in scores.items()}
     return scores, probabilities, {"calibration": "p = sigmoid(a * point_score + b) fitted on training samples",
                                    "calibration_a": a, "calibration_b": b, "calibration_windows": int(len(train.y))}
 
 
-def linear_probe(scorer: Scorer, samples: dict[str, Samples], settings: Settings) -> tuple[dict, dict]:
+def probe(scorer: Scorer, samples: dict[str, Samples], settings: Settings) -> tuple[dict, dict]:
+    """The frozen model's last-token embedding -> logistic head (jobs.common.probe.linear_probe)."""
     train = samples["train"].recent(settings.max_train_windows)
     if len(np.unique(train.y)) < 2:
         raise JobError("linear-probe needs both classes among the training samples")
-    features = {"train": scorer.embeddings(train), "val": scorer.embeddings(samples["val"])}
-    mean, std = features["train"].mean(0), features["train"].std(0)
-    std = np.where(std > 1e-8, std, 1.0)
-    z = {name: (value - mean) / std for name, value in features.items()}
-    fits = [(l2, *fit_logistic(z["train"], train.y, l2)) for l2 in settings.probe_l2]
-    losses = [_log_loss(samples["val"].y, _sigmoid(z["val"] @ w + b)) for _, w, b in fits]
-    l2, w, b = fits[int(np.argmin(losses))]
-    z["test"] = (scorer.embeddings(samples["test"]) - mean) / std  # only now, after the choice
-    probabilities = {name: _sigmoid(z[name] @ w + b) for name in ("val", "test")}
-    return probabilities, {"probe_l2": l2, "probe_val_log_loss": min(losses), "probe_features": int(w.size),
-                           "probe_train_windows": int(len(train.y)),
+    chosen = {"train": train, "val": samples["val"], "test": samples["test"]}
+    probabilities, choice = linear_probe(embed=lambda name: scorer.embeddings(chosen[name]), train_y=train.y,
+                                         val_y=samples["val"].y, strengths=settings.probe_l2, fit=fit_logistic)
+    return probabilities, {"probe_l2": choice.l2, "probe_val_log_loss": choice.val_log_loss,
+                           "probe_features": int(choice.weights.size), "probe_train_windows": int(len(train.y)),
                            "representation": "final hidden state of the last input patch token"}
 
 
@@ -269,7 +257,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     series = _log_high(dataset)
     samples = _samples(dataset, spec)
     model = load_published(resolved).to(device)
-    scorer = Scorer(model, series, settings, spec.horizon, device)
+    scorer = Scorer(model, series, settings, horizon=spec.horizon, device=device)
     scored = np.concatenate([samples["val"].rows, samples["test"].rows])
     notes: dict = {
         "mode": settings.mode, "series": "log(high)", "lookback_days": scorer.length,
@@ -284,7 +272,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     trained = time.perf_counter()
     n_parameters = sum(p.numel() for p in model.parameters())
     if settings.mode == "linear-probe":
-        probabilities, info = linear_probe(scorer, samples, settings)
+        probabilities, info = probe(scorer, samples, settings)
         notes.update(info)
         n_train = info["probe_train_windows"]
         n_parameters += info["probe_features"] + 1

@@ -29,13 +29,13 @@ from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
 from jobs.common.hyperparameters import check_hyperparameters
+from jobs.common.probe import clip_probability, linear_probe
 from jobs.common.windows import sample_rows
 from jobs.timesfm.probability import max_exceedance
 from jobs.timesfm.weights import resolve_weights
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "timesfm")
-P_CLIP = 1e-6
 
 QUICK = {"mode": "fine-tune", "max_steps": 10, "batch_size": 16, "lr": 1e-4, "eval_every": 5, "patience": 2,
          "max_train_windows": 256, "max_val_loss_windows": 64, "finetune_params": "all", "dependence": "brownian",
@@ -164,7 +164,7 @@ class Runner:
         max_k mean_k - log(Close_t) - log(1 + threshold)."""
         channels = self.forecast_channels(series)
         p = max_exceedance(channels[..., 1:10], series.c, dependence=self.settings.dependence, seed=self.spec.seed)
-        return np.clip(p, P_CLIP, 1 - P_CLIP), channels[..., 0].max(axis=-1) - series.c
+        return clip_probability(p), channels[..., 0].max(axis=-1) - series.c
 
     # -- differentiable forward (fine-tune, probe) ------------------------------------------------
     def padded(self, context: np.ndarray):
@@ -257,7 +257,7 @@ def make_trainer(module, horizon: int, lr: float, finetune_params: str) -> Train
     return Trainer(trainable, rest, optimizer.init(trainable), step, jax.jit(loss), n_trainable)
 
 
-def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Settings, seed: int) -> dict:
+def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Settings, *, seed: int) -> dict:
     import jax
     from flax import nnx
 
@@ -313,7 +313,7 @@ def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Se
             "last_train_loss": history[-1] if history else float("nan")}
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int, seed: int) -> tuple[np.ndarray, float]:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, *, steps: int, seed: int) -> tuple[np.ndarray, float]:
     """L2-penalised logistic regression, full-batch Adam in JAX. Returns (w, b)."""
     import jax
     import jax.numpy as jnp
@@ -341,37 +341,27 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int, seed: int)
     return np.asarray(params[0], np.float64), float(params[1])
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, P_CLIP, 1 - P_CLIP)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def linear_probe(runner: Runner, series: dict[str, SplitSeries], settings: Settings, seed: int):
+def probe(runner: Runner, series: dict[str, SplitSeries], settings: Settings, seed: int):
+    """The output embedding of the last input patch -> logistic head (jobs.common.probe.linear_probe)."""
     train = _recent(series["train"], settings.max_train_windows)
     if len(np.unique(train.y)) < 2:
         raise JobError("linear-probe needs both classes among the training windows")
-    feats = {name: runner.embeddings(s) for name, s in (("train", train), ("val", series["val"]))}
-    mean, std = feats["train"].mean(0), feats["train"].std(0)
-    std = np.where(std > 1e-8, std, 1.0)
-    z = {k: (v - mean) / std for k, v in feats.items()}
-    best = None
-    for l2 in settings.probe_l2:
-        w, b = fit_logistic(z["train"], train.y.astype(np.float64), l2, settings.probe_steps, seed)
-        val_loss = _log_loss(series["val"].y, _sigmoid(z["val"] @ w + b))
-        if best is None or val_loss < best[0]:
-            best = (val_loss, l2, w, b)
-    val_loss, l2, w, b = best
-    predict_started = time.perf_counter()  # the test split is embedded only now, after selection
-    z["test"] = (runner.embeddings(series["test"]) - mean) / std
-    probs = {k: np.clip(_sigmoid(z[k] @ w + b), P_CLIP, 1 - P_CLIP) for k in ("val", "test")}
-    info_predict_seconds = time.perf_counter() - predict_started
-    info = {"probe_l2": l2, "probe_val_log_loss": val_loss, "probe_features": int(w.size),
+    chosen = {"train": train, "val": series["val"], "test": series["test"]}
+    test_seconds: list[float] = []
+
+    def embed(name: str) -> np.ndarray:
+        started = time.perf_counter()
+        embeddings = runner.embeddings(chosen[name])
+        if name == "test":  # the test split is embedded only after selection: that is its prediction time
+            test_seconds.append(time.perf_counter() - started)
+        return embeddings
+
+    probs, choice = linear_probe(
+        embed=embed, train_y=train.y, val_y=series["val"].y, strengths=settings.probe_l2,
+        fit=lambda x, y, l2: fit_logistic(x, y.astype(np.float64), l2, steps=settings.probe_steps, seed=seed))
+    info = {"probe_l2": choice.l2, "probe_val_log_loss": choice.val_log_loss, "probe_features": int(choice.weights.size),
             "representation": "output embedding of the last input patch"}
-    return probs, len(train.y), info, info_predict_seconds
+    return probs, len(train.y), info, test_seconds[0]
 
 
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
@@ -411,12 +401,12 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     elif settings.mode == "fine-tune":
         train = _recent(series["train"], settings.max_train_windows)
         n_train = len(train.y)
-        notes.update(fine_tune(runner, train, series["val"], settings, spec.seed))
+        notes.update(fine_tune(runner, train, series["val"], settings, seed=spec.seed))
         train_seconds = time.perf_counter() - train_started
         predict_started = time.perf_counter()
         (p_val, point_val), (p_test, point_test) = runner.probabilities(series["val"]), runner.probabilities(series["test"])
     else:
-        probs, n_train, info, probe_predict_seconds = linear_probe(runner, series, settings, spec.seed)
+        probs, n_train, info, probe_predict_seconds = probe(runner, series, settings, spec.seed)
         notes.update(info)
         train_seconds = time.perf_counter() - train_started - probe_predict_seconds
         predict_started = time.perf_counter() - probe_predict_seconds

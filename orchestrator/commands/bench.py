@@ -30,7 +30,7 @@ def bench_group() -> None:
               help="busy processes for the idle-vs-loaded thread-policy comparison (0: skip it)")
 @click.option("--skip-kernels", is_flag=True, help="no windows/s table")
 @click.option("--skip-study", is_flag=True, help="no end-to-end run")
-def study_command(device, models, size, selection, profile, seeds, jobs, load, skip_kernels, skip_study) -> None:
+def study_command(*, device, models, size, selection, profile, seeds, jobs, load, skip_kernels, skip_study) -> None:
     """Per-model training windows/s (fp32/bf16, batch 64/256), per-job start-up/data/train/predict,
     GPU utilisation and the end-to-end study time, in one run."""
     has_cuda = bool([d for d in discover_gpus() if d.index != "mps"])

@@ -83,7 +83,7 @@ def data_group() -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: data/)")
 @click.option("--repair-zero-volume", is_flag=True,
               help="give a zero-volume day the previous day's volume (recorded in the manifest) instead of refusing the CSV")
-def build_command(csv_path, synthetic, name, rows, seed, train_end, val_end, horizons, threshold, context_length,
+def build_dataset_command(*, csv_path, synthetic, name, rows, seed, train_end, val_end, horizons, threshold, context_length,
                   split_scheme, folds, out_dir, repair_zero_volume):
     """Build <name>.parquet and <name>.manifest.json (features, targets, splits)."""
     if csv_path and synthetic:

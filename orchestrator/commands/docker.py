@@ -7,7 +7,6 @@ results/<slug>-s<seed>-<key12>/ layout as `orch run`, with provenance executor "
 """
 
 import json
-import os
 import subprocess
 import tempfile
 import time
@@ -54,7 +53,7 @@ def pick_envs(names: tuple[str, ...]) -> list[Environment]:
 @click.option("--no-cache", is_flag=True, help="rebuild without docker's layer cache (a cold build; implies --force)")
 @click.option("--quiet", "-q", is_flag=True, help="do not stream docker build output")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def build_command(envs, force, no_cache, quiet, as_json):
+def build_images_command(*, envs, force, no_cache, quiet, as_json):
     """Build the environment images (all by default) when missing or when their inputs changed."""
     require_engine()
     builder = ImageBuilder()
@@ -246,7 +245,7 @@ def build_test_datasets(folder: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def test_command_line(image: str, env: Environment, data_dir: Path, name: str, pytest_args: tuple[str, ...] = ()) -> list[str]:
+def test_command_line(image: str, env: Environment, *, data_dir: Path, name: str, pytest_args: tuple[str, ...]) -> list[str]:
     """tests/images is mounted where it sits in the repository (/app/tests/images, /app being the
     image's copy of the repository code), so a suite may locate /app as its repository root and
     share tests/images/image_suite.py with the other suites."""
@@ -286,7 +285,8 @@ def test_images_command(envs, pytest_args):
             say(f"{env.name}: running tests/images/{env.name}/ in {image.tag}")
             started = time.perf_counter()
             try:
-                code = subprocess.run(test_command_line(image.image_id, env, data_dir, name, tuple(pytest_args.split()))).returncode
+                code = subprocess.run(test_command_line(image.image_id, env, data_dir=data_dir, name=name,
+                                                           pytest_args=tuple(pytest_args.split()))).returncode
             except KeyboardInterrupt:
                 remove_container(name)
                 raise
@@ -300,5 +300,3 @@ def test_images_command(envs, pytest_args):
     if failed:
         raise UserError(f"image test suite(s) failed: {', '.join(failed)}")
 
-
-COMMANDS = (build_command, compose_command, test_images_command)

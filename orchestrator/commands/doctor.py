@@ -11,22 +11,10 @@ import click
 from orchestrator import paths
 from orchestrator.console import print_json, print_table
 from orchestrator.environments import ENVIRONMENTS
+from orchestrator.executors import native_only_envs
+from orchestrator.executors.docker import base_image, engine_status
 from orchestrator.executors.native import VenvManager
 from orchestrator.executors.ray_cluster import doctor_rows
-
-
-def _docker_engine() -> tuple[bool, str]:
-    if not shutil.which("docker"):
-        return False, "docker CLI not installed"
-    try:
-        done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}} {{.OSType}}/{{.Architecture}}"],
-                              capture_output=True, text=True, timeout=15)
-    except subprocess.TimeoutExpired:
-        return False, "docker info timed out (engine not answering)"
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["engine not reachable"])[-1]
-        return False, f"engine not reachable: {last}"
-    return True, f"engine {done.stdout.strip()}"
 
 
 def _base_image_available(image: str) -> tuple[bool, str]:
@@ -77,15 +65,14 @@ def collect(ray_address: str | None = None) -> list[dict]:
         rows.append({"check": "JAX under emulation", "ok": False,
                      "detail": "the timesfm image defaults to linux/amd64; x86 JAX under Rosetta/QEMU can fail its "
                                "CPU-feature check - build it with platform linux/arm64 on this machine"})
-    engine_ok, detail = _docker_engine()
+    engine_ok, detail = engine_status()
     ok = engine_ok
     if engine_ok:
-        from orchestrator.executors.docker import base_image
-
         ok, base = _base_image_available(base_image())
         detail = f"{detail}, {base}"
+    native = ", ".join(sorted(native_only_envs()))
     rows.append({"check": "docker executor", "ok": ok,
-                 "detail": f"{detail}; `auto` uses docker" + (" (torch: native, for MPS)" if sys.platform == "darwin" else "")
+                 "detail": f"{detail}; `auto` uses docker" + (f" ({native}: native, for MPS)" if native else "")
                  if engine_ok else f"{detail}; `auto` uses native"})
     venvs = VenvManager()
     for env in ENVIRONMENTS.values():

@@ -3,6 +3,7 @@
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -11,14 +12,15 @@ from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
-from orchestrator.executors import choose_executor
+from orchestrator.executors import AUTO, EXECUTOR_CHOICES, Executor, ExecutorOptions, choose_executor, executor_help
 from orchestrator.executors.ray_cluster import RaySettings
 from orchestrator.gpu_slots import GpuSlots, discover_gpus
 from orchestrator.overrides import checked_overrides
-from orchestrator.planner import Decision, make_plan
+from orchestrator.planner import Decision, decide_runs
 from orchestrator.progress import ProgressBoard, ProgressDisplay, expected_durations
 from orchestrator import registry
-from orchestrator.results import InvalidResult, ResultStore, describe_os_error, is_run_folder, load_finished
+from orchestrator.results import (FailureRecord, InvalidResult, ResultStore, UnreadableFailure, describe_os_error,
+                                  is_run_folder, load_finished)
 from orchestrator.runs import weights_manifest_sha256
 from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
 from orchestrator.selection import select
@@ -47,9 +49,8 @@ def selection_options(func):
         click.option("--seeds", type=click.IntRange(min=1, max=MAX_SEEDS), default=1, show_default=True,
                      help=f"run seeds 0..N-1 of each experiment (at most {MAX_SEEDS})"),
         click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/"),
-        click.option("--executor", type=click.Choice(["auto", "native", "docker", "ray"]), default="auto", show_default=True,
-                     envvar="ORCH_EXECUTOR", help="auto: docker when an engine answers, else native; ray: a Ray cluster "
-                     "(same cache as native) [env: ORCH_EXECUTOR]"),
+        click.option("--executor", type=click.Choice(list(EXECUTOR_CHOICES)), default=AUTO, show_default=True,
+                     envvar="ORCH_EXECUTOR", help=f"{executor_help()} [env: ORCH_EXECUTOR]"),
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
@@ -79,20 +80,52 @@ def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
     return {env: Path(path).expanduser() for env, path in chosen.items()}
 
 
-def build_plan(names, all_, models, horizons, profile, seeds, dataset, executor_name, force, overrides=(),
-               interpreters=(), reuse_across=False, as_json=False, ray_settings: RaySettings | None = None):
-    experiments = select(names, all_, models, horizons)
-    checked = checked_overrides(overrides, experiments)
+@dataclass(frozen=True)
+class RunRequest:
+    """What `orch plan` / `orch run` were asked for: the selection and how to run it."""
+
+    names: tuple[str, ...] = ()
+    all_: bool = False
+    models: tuple[str, ...] = ()
+    horizons: tuple[int, ...] = ()
+    profile: str = "quick"
+    seeds: int = 1
+    dataset: str = paths.DEFAULT_DATASET
+    executor: str = AUTO
+    force: bool = False
+    overrides: tuple[str, ...] = ()  # `--set KEY=VALUE`, unchecked
+    interpreters: tuple[str, ...] = ()  # `--python ENV=PATH`, unchecked
+    reuse_across: bool = False
+    as_json: bool = False  # machine-readable output: the executor line is not printed
+    ray_settings: RaySettings | None = None
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A checked request: every decision, the executor that will carry them out, and where."""
+
+    decisions: list[Decision]
+    executor: Executor
+    store: ResultStore
+    data_dir: Path
+
+
+def prepare_run(request: RunRequest) -> PreparedRun:
+    """Check every input, then choose the executor and decide, per run, run or skip (builds nothing)."""
+    experiments = select(request.names, request.all_, request.models, request.horizons)
+    checked = checked_overrides(request.overrides, experiments)
     data_dir = paths.data_dir()
-    manifest = ensure_dataset(data_dir, dataset)  # every input is checked before the executor is chosen
-    executor, why = choose_executor(executor_name, parse_interpreters(interpreters), ray_settings)
-    if not as_json:  # --json output stays parseable; the choice is for people
+    manifest = ensure_dataset(data_dir, request.dataset)  # every input is checked before the executor is chosen
+    executor, why = choose_executor(request.executor, ExecutorOptions(
+        interpreters=parse_interpreters(request.interpreters), ray_settings=request.ray_settings))
+    if not request.as_json:  # --json output stays parseable; the choice is for people
         say(f"executor: {why}")
     store = ResultStore(paths.results_dir())
-    decisions = make_plan(experiments, manifest, profile, list(range(seeds)), store,
-                          lambda env: executor.fingerprint(ENVIRONMENTS[env]), force,
-                          checked, paths.weights_dir(), reuse_across)
-    return decisions, executor, store, data_dir
+    decisions = decide_runs(
+        experiments=experiments, manifest=manifest, profile=request.profile, seeds=list(range(request.seeds)),
+        store=store, fingerprint=lambda env: executor.fingerprint(ENVIRONMENTS[env]), force=request.force,
+        overrides=checked, weights_dir=paths.weights_dir(), reuse_across=request.reuse_across)
+    return PreparedRun(decisions, executor, store, data_dir)
 
 
 def seed_and_fold(d: Decision) -> str:
@@ -165,11 +198,13 @@ def list_command(as_json: bool, show_test: bool) -> None:
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+def plan_command(*, names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
                  reuse_across, as_json):
     """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
-    decisions, *_ = build_plan(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides,
-                               interpreters, reuse_across, as_json)
+    decisions = prepare_run(RunRequest(
+        names=names, all_=all_, models=models, horizons=horizons, profile=profile, seeds=seeds, dataset=dataset,
+        executor=executor, force=force, overrides=overrides, interpreters=interpreters, reuse_across=reuse_across,
+        as_json=as_json)).decisions
     if as_json:
         print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed, "fold": d.run.spec.fold,
                      "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key,
@@ -194,12 +229,15 @@ def plan_command(names, all_, models, horizons, profile, seeds, dataset, executo
                    "started on 127.0.0.1 for the run [env: ORCH_RAY_ADDRESS]")
 @click.option("--ray-retries", envvar="ORCH_RAY_RETRIES", type=click.IntRange(0, 3), default=0, show_default=True,
               help="--executor ray: re-run a job whose worker or node died this many times [env: ORCH_RAY_RETRIES]")
-def run_command(names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
+def run_command(*, names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
                 reuse_across, jobs, keep_going, dry_run, timeout, gpu_slots, as_json, show_test, ray_address, ray_retries):
     """Run the selected experiments (cached ones are skipped)."""
-    decisions, executor_obj, store, data_dir = build_plan(
-        names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters, reuse_across,
-        as_json, RaySettings(address=ray_address or None, retries=ray_retries) if executor == "ray" else None)
+    prepared = prepare_run(RunRequest(
+        names=names, all_=all_, models=models, horizons=horizons, profile=profile, seeds=seeds, dataset=dataset,
+        executor=executor, force=force, overrides=overrides, interpreters=interpreters, reuse_across=reuse_across,
+        as_json=as_json,
+        ray_settings=RaySettings(address=ray_address or None, retries=ray_retries)))  # only ray reads them
+    decisions, executor_obj, store, data_dir = prepared.decisions, prepared.executor, prepared.store, prepared.data_dir
     if dry_run:
         print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
         return
@@ -213,12 +251,11 @@ def run_command(names, all_, models, horizons, profile, seeds, dataset, executor
     try:
         outcomes = _run_with_progress(scheduler, decisions, len(todo), profile)
     except Interrupted as interrupted:
-        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json, show_test)
+        _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
         raise
     finally:
-        if hasattr(executor_obj, "close"):
-            executor_obj.close()  # a cluster connection; a local Ray instance stops here
-    _summarise(decisions, outcomes, time.perf_counter() - started, as_json, show_test)
+        executor_obj.close()  # a cluster connection; a local Ray instance stops here
+    _summarise(decisions, outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
         raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")
@@ -299,6 +336,9 @@ def status_command(as_json: bool, show_test: bool) -> None:
     store = ResultStore(paths.results_dir())
     finished = store.finished()
     failures = store.failures()
+    unreadable = [f for f in failures if isinstance(f, UnreadableFailure)]
+    if unreadable:
+        say(f"warning: {len(unreadable)} failure record(s) could not be read, e.g. {unreadable[0].reason}")
     staging = sorted(p for p in store.staging_root.iterdir() if p.is_dir()) if store.staging_root.is_dir() else []
     abandoned = store.abandoned()
     split = shown_split(show_test)
@@ -306,7 +346,8 @@ def status_command(as_json: bool, show_test: bool) -> None:
         print_json({
             "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, f"{split}_auc": s.result.metrics[split].auc,
                           "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
-            "failures": [f.model_dump(mode="json") for f in failures],
+            "failures": [f.model_dump(mode="json") if isinstance(f, FailureRecord) else
+                         {"folder": f.folder.name, "kind": f.kind, "reason": f.reason} for f in failures],
             "in_progress": [p.name for p in staging if p not in abandoned],
             "abandoned": [p.name for p in abandoned],
         })

@@ -20,7 +20,7 @@ from orchestrator.selection import select
               show_default="notebooks/", help="folder for <slug>.ipynb")
 @click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/")
 @click.option("--check", is_flag=True, help="compare the existing notebook's inlined job code with the repository's")
-def notebook_command(experiment: str, profile: str, out_dir: Path, dataset: str, check: bool) -> None:
+def notebook_command(*, experiment: str, profile: str, out_dir: Path, dataset: str, check: bool) -> None:
     """Write a self-contained .ipynb for EXPERIMENT (envs timesfm, gluonts, torch) to run on Colab."""
     from orchestrator.notebooks.generate import NotebookInputs, drift, write_notebook  # nbformat: only when used
 

@@ -1,7 +1,6 @@
 """`orch data build`: OHLCV -> 25 features + targets + splits -> parquet and manifest."""
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from orchestrator.data.targets import threshold_target
 from orchestrator.errors import DataError
 from orchestrator.fsutil import atomic_write_bytes, atomic_write_text
 from shared_schema import DatasetManifest, FeatureInfo, Fold, SourceInfo, SplitDates, SplitSummary
+from shared_schema.base import read_json_model
 
 BUILDER_VERSION = "1"
 SPLITS = ("train", "val", "test")
@@ -189,6 +189,6 @@ def load_manifest(data_dir: Path, name: str) -> DatasetManifest:
     if not path.is_file():
         raise DataError(f"dataset {name!r} not built: {path} missing (run `orch data build`)")
     try:
-        return DatasetManifest.model_validate(json.loads(path.read_text()))
-    except Exception as exc:
-        raise DataError(f"{path}: invalid manifest ({str(exc).splitlines()[0]})") from exc
+        return read_json_model(DatasetManifest, path)
+    except ValueError as exc:
+        raise DataError(f"{path}: invalid manifest ({exc})") from exc

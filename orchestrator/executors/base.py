@@ -8,9 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from orchestrator.cpu_threads import thread_env  # noqa: F401  (re-exported: the executors import it from here)
 from orchestrator.environments import Environment
 from orchestrator.runs import PlannedRun
 
@@ -49,17 +47,38 @@ class ExecOutcome:
         return self.returncode == 0 and not (self.timed_out or self.oom or self.interrupted)
 
 
-class Executor(Protocol):
-    name: str
+class Executor:
+    """What the scheduler and the CLI use of an executor, every attribute declared here with its
+    default, so that a new executor states only what differs and a wrapper can pass each one on.
 
-    def fingerprint(self, env: Environment) -> str: ...
+    Capabilities (class attributes):
+      runs_seed_groups: trains several seeds of one experiment in one process (JobRequest.more_seeds);
+      schedules_resources: places jobs on CPUs, memory and GPUs itself (a cluster), so the host's
+        memory budget and GPU slots do not apply and -j alone bounds what is submitted.
+    """
 
-    def prepare(self, env: Environment, say: Callable[[str], None]) -> None: ...
+    name: str  # recorded as provenance `executor` (shared_schema.executors.PROVENANCE_EXECUTORS)
+    runs_seed_groups: bool = False
+    schedules_resources: bool = False
 
-    def execute(self, request: JobRequest) -> ExecOutcome: ...
+    def fingerprint(self, env: Environment) -> str:
+        raise NotImplementedError
+
+    def prepare(self, env: Environment, say: Callable[[str], None]) -> None:
+        """Make the env usable (build a venv or an image, connect to a cluster); nothing by default."""
+
+    def execute(self, request: JobRequest) -> ExecOutcome:
+        raise NotImplementedError
+
+    def groups_seeds(self, env: Environment) -> bool:
+        """Whether this env's seeds may share one process here (a router answers for the env's executor)."""
+        return self.runs_seed_groups
+
+    def close(self) -> None:
+        """Release what the run held (a cluster connection); nothing by default."""
 
 
-def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], cwd: Path,
+def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], *, cwd: Path,
                   on_kill: Callable[[], None] | None = None) -> tuple[int | None, str, bool, bool]:
     """Run `command` in its own process group, tee output to the log, enforce timeout and cancel.
 

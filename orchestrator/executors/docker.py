@@ -43,8 +43,11 @@ from pathlib import Path
 
 from orchestrator.environments import IMAGE_PYTHON, Environment, package_key
 from orchestrator.errors import UserError
-from orchestrator.executors.base import ExecOutcome, JobRequest, run_streaming, thread_env
+from orchestrator.cpu_threads import thread_env
+from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, run_streaming
 from orchestrator.paths import REPO_ROOT, cache_dir
+from shared_schema import executors as executor_names
+from shared_schema.files import chown_tree
 from shared_schema.identity import platform_name
 
 IMAGE_PREFIX = "fdinvest-"
@@ -167,7 +170,7 @@ def image_id(tag: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def build_command(env: Environment, tags: list[str]) -> list[str]:
+def docker_build_argv(env: Environment, tags: list[str]) -> list[str]:
     """The `docker build` command line (context read from stdin as a tar stream)."""
     command = ["docker", "build", "--file", "images/Dockerfile", "--label", f"{CHECKOUT_LABEL}={checkout_id()}"]
     for tag in tags:
@@ -239,7 +242,7 @@ class ImageBuilder:
     def __init__(self, lock_dir: Path | None = None):
         self.lock_dir = Path(lock_dir) if lock_dir else cache_dir() / "docker"
 
-    def ensure(self, env: Environment, say: Callable[[str], None], force: bool = False, no_cache: bool = False,
+    def ensure(self, env: Environment, say: Callable[[str], None], *, force: bool = False, no_cache: bool = False,
                on_line: Callable[[str], None] | None = None) -> BuiltImage:
         """The image for the env's current inputs; built (once, under a lock) when missing."""
         if not dockerfile(env).is_file():
@@ -254,7 +257,7 @@ class ImageBuilder:
             if existing:
                 docker("tag", tag, latest_tag(env), timeout=60)
                 return BuiltImage(env.name, tag, existing, self.size(tag), 0.0, False)
-            seconds = self._build(env, tag, say, on_line, no_cache)
+            seconds = self._build(env, tag, say, on_line=on_line, no_cache=no_cache)
         built = image_id(tag)
         if not built:
             raise UserError(f"docker build for env {env.name!r} reported success but {tag} does not exist")
@@ -276,8 +279,8 @@ class ImageBuilder:
         done = docker("image", "inspect", "--format", "{{.Size}}", tag, timeout=60)
         return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
 
-    def _build(self, env: Environment, tag: str, say: Callable[[str], None],
-               on_line: Callable[[str], None] | None, no_cache: bool = False) -> float:
+    def _build(self, env: Environment, tag: str, say: Callable[[str], None], *,
+               on_line: Callable[[str], None] | None, no_cache: bool) -> float:
         ensure_base_image(env)
         say(f"building image {tag} for env {env.name!r}"
             + (f" (platform {env_platform(env)})" if env_platform(env) else "") + "; first use of these inputs")
@@ -287,7 +290,7 @@ class ImageBuilder:
             context = Path(tmp) / "context.tar"
             write_context(env, context)
             with open(context, "rb") as stdin:
-                command = build_command(env, [tag, latest_tag(env)])
+                command = docker_build_argv(env, [tag, latest_tag(env)])
                 if no_cache:
                     command.insert(2, "--no-cache")
                 process = subprocess.Popen(command, stdin=stdin,
@@ -306,15 +309,6 @@ class ImageBuilder:
         seconds = time.perf_counter() - started
         say(f"image {tag} built in {seconds:.0f}s")
         return seconds
-
-
-def base_image_status() -> tuple[bool, str]:
-    """(present, one line) for the base image, without pulling: what `orch doctor` reports."""
-    base = base_image()
-    if docker("image", "inspect", base, timeout=60).returncode == 0:
-        return True, f"{base} is on this engine"
-    return False, (f"{base} is not on this engine: the first build pulls it (needs a registry); offline, set "
-                   f"ORCH_BASE_IMAGE to a local Python {IMAGE_PYTHON} image, or use --executor native")
 
 
 def ensure_base_image(env: Environment) -> None:
@@ -337,8 +331,9 @@ def container_name(request: JobRequest) -> str:
     return f"{CONTAINER_PREFIX}{request.run.spec.slug}-s{request.run.spec.seed}-{uuid.uuid4().hex[:8]}"
 
 
-def run_command(request: JobRequest, image: str, name: str, env: Environment, gpus: bool,
-                job_command: list[str] | None = None) -> list[str]:
+def docker_run_argv(request: JobRequest, *, image: str, name: str, env: Environment, gpus: bool,
+                    job_command: list[str] | None) -> list[str]:
+    """`docker run ...` for one job: its sandbox, limits, mounts, GPU and thread settings."""
     resources = request.run.experiment.resources
     cpus = min(float(resources.cpus), float(os.cpu_count() or 1))
     threads = max(1, min(request.threads, int(cpus + 0.999)))
@@ -370,7 +365,7 @@ def run_command(request: JobRequest, image: str, name: str, env: Environment, gp
     return command
 
 
-def job_user() -> tuple[int, int]:
+def container_user() -> tuple[int, int]:
     """Who a job runs as: the host user, unless that is root; then the images' `orch` user."""
     return (os.getuid(), os.getgid()) if os.getuid() != 0 else JOB_UID_GID
 
@@ -379,19 +374,10 @@ def sandbox_options(tmpfs_size: str) -> list[str]:
     """`docker run` options every job and image suite gets: a non-root user, a read-only root
     filesystem with a /tmp tmpfs (HOME and caches live there), no capabilities, no privilege
     escalation, a pids limit, no network."""
-    uid, gid = job_user()
+    uid, gid = container_user()
     return ["--user", f"{uid}:{gid}", "--network", "none",
             "--read-only", "--tmpfs", f"/tmp:rw,exec,nosuid,nodev,size={tmpfs_size}",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", str(PIDS_LIMIT)]
-
-
-def hand_over(folder: Path, uid: int, gid: int) -> None:
-    """Give a folder tree to uid:gid (orch running as root lends the job's staging folder to the
-    job's user, and takes it back before the host validates and commits it)."""
-    for root, dirs, files in os.walk(folder):
-        os.chown(root, uid, gid)
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def remove_container(name: str) -> None:
@@ -401,8 +387,8 @@ def remove_container(name: str) -> None:
         pass
 
 
-class DockerExecutor:
-    name = "docker"
+class DockerExecutor(Executor):
+    name = executor_names.DOCKER
 
     def __init__(self, builder: ImageBuilder | None = None, job_command: list[str] | None = None):
         """`job_command` replaces `python -m jobs run ...` inside the container (tests, benchmarks)."""
@@ -434,12 +420,13 @@ class DockerExecutor:
         image = self._image(env)
         name = container_name(request)
         gpus = request.run.experiment.resources.gpu != "none" and host_has_nvidia_gpu()
-        command = run_command(request, image.image_id, name, env, gpus, self.job_command)
+        command = docker_run_argv(request, image=image.image_id, name=name, env=env, gpus=gpus,
+                                  job_command=self.job_command)
         with open(request.log_path, "a") as log:
             log.write(f"[orch] docker container {name} from {image.tag} ({image.image_id[:19]})\n")
-        lend = job_user() != (os.getuid(), os.getgid())
+        lend = container_user() != (os.getuid(), os.getgid())
         if lend:
-            hand_over(request.staging, *job_user())
+            chown_tree(request.staging, *container_user())
         try:
             code, reason, timed_out, interrupted = run_streaming(
                 command, request, dict(os.environ), cwd=REPO_ROOT, on_kill=lambda: docker("kill", name, timeout=30))
@@ -447,7 +434,7 @@ class DockerExecutor:
         finally:
             remove_container(name)
             if lend:
-                hand_over(request.staging, os.getuid(), os.getgid())
+                chown_tree(request.staging, os.getuid(), os.getgid())
         exit_code = state.get("exit_code")
         if exit_code is None:
             exit_code = code
@@ -503,5 +490,3 @@ def leftover_containers(pid: int | None = None) -> list[str]:
     done = docker("ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}", timeout=60)
     return [line for line in done.stdout.split() if line]
 
-
-__all__ = ["DockerExecutor", "ImageBuilder", "engine_status", "image_tag", "build_command", "leftover_containers"]

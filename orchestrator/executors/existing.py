@@ -20,6 +20,7 @@ from orchestrator.environments import Environment, package_key
 from orchestrator.errors import UserError
 from orchestrator.executors.base import ExecOutcome, JobRequest
 from orchestrator.executors.native import NativeExecutor
+from shared_schema import executors as executor_names
 
 # Run by the interpreter under test: its Python, platform and installed distributions.
 _INSPECT = """
@@ -70,7 +71,7 @@ def inspect_interpreter(env: Environment, python: Path) -> InterpreterReport:
 class ExistingPythonExecutor(NativeExecutor):
     """Runs jobs exactly like the native executor, with a given interpreter instead of a venv."""
 
-    name = "existing-python"
+    name = executor_names.EXISTING_PYTHON
 
     def __init__(self, interpreters: dict[str, Path]):
         super().__init__()

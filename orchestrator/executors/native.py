@@ -12,8 +12,9 @@ from pathlib import Path
 from orchestrator.environments import Environment
 from orchestrator.errors import UserError
 from orchestrator.cpu_threads import thread_env
-from orchestrator.executors.base import ExecOutcome, JobRequest, killed_by, oom_kill_count, run_streaming
+from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, killed_by, oom_kill_count, run_streaming
 from orchestrator.paths import REPO_ROOT, cache_dir
+from shared_schema import executors as executor_names
 
 LIFELINE = Path(__file__).with_name("lifeline.py")
 
@@ -87,8 +88,8 @@ class VenvManager:
         say(f"venv for env {env.name!r} ready at {target}")
 
 
-class NativeExecutor:
-    name = "native"
+class NativeExecutor(Executor):
+    name = executor_names.NATIVE
     runs_seed_groups = True  # several seeds of one experiment in one process (JobRequest.more_seeds)
 
     def __init__(self, venvs: VenvManager | None = None):

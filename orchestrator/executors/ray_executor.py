@@ -10,13 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.environments import Environment
-from orchestrator.executors.base import ExecOutcome, JobRequest
+from orchestrator.executors.base import ExecOutcome, Executor, JobRequest
 from orchestrator.executors.native import NativeExecutor
 from orchestrator.executors.ray_cluster import RayCluster, RaySettings, alive_nodes
 from orchestrator.executors.ray_node import DatasetOnHost, NodeJob, NodeReply, run_job_on_node
 from orchestrator.fsutil import atomic_write_bytes
 from orchestrator.registry import Resources
 from orchestrator.results import PREDICTIONS_FILE, RESULT_FILE
+from shared_schema import executors as executor_names
 
 POLL_S = 0.2
 
@@ -37,8 +38,8 @@ def unschedulable(options: dict, nodes: list[dict]) -> str | None:
             f"{need['memory'] / 2**30:g} GiB memory at once")
 
 
-class RayExecutor:
-    name = "ray"
+class RayExecutor(Executor):
+    name = executor_names.RAY
     schedules_resources = True
 
     def __init__(self, settings: RaySettings):

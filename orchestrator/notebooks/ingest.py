@@ -21,6 +21,7 @@ from orchestrator.notebooks.identity import lock_id, notebook_env_fingerprint
 from orchestrator.results import PREDICTIONS_FILE, RESULT_FILE, InvalidResult, RanElsewhere, ResultStore, load_result
 from orchestrator.runs import PlannedRun, plan_run
 from shared_schema import JobResult
+from shared_schema import executors as executor_names
 
 NOTEBOOK_FILES = (RESULT_FILE, PREDICTIONS_FILE)
 MISSING = object()
@@ -90,7 +91,7 @@ def ingest(path: Path, data_dir: Path, store: ResultStore) -> tuple[Path, JobRes
             result = load_result(received)
         except InvalidResult as exc:
             raise UserError(f"invalid result: {exc}") from None
-        if result.provenance is None or result.provenance.executor != "notebook":
+        if result.provenance is None or result.provenance.executor != executor_names.NOTEBOOK:
             raise UserError(f"{path}: not a notebook's result (no provenance with executor 'notebook')")
         run = planned_run(result, data_dir)
         claim = result.provenance
@@ -99,7 +100,7 @@ def ingest(path: Path, data_dir: Path, store: ResultStore) -> tuple[Path, JobRes
             shutil.copyfile(received / PREDICTIONS_FILE, staging / PREDICTIONS_FILE)
             unstamped = result.model_copy(update={"provenance": None})
             (staging / RESULT_FILE).write_text(unstamped.model_dump_json(indent=2) + "\n")
-            stamped = store.ingest(staging, run, "notebook", claim.started_at, elsewhere=RanElsewhere(
+            stamped = store.ingest(staging, run, executor=executor_names.NOTEBOOK, started=claim.started_at, elsewhere=RanElsewhere(
                 claim.host_platform, claim.started_at, claim.finished_at, claim.git_commit, claim.git_dirty))
             return store.commit(staging, run), stamped
         except InvalidResult as exc:

@@ -1,0 +1,136 @@
+"""The one commit pipeline, shared by the host (`orch`: orchestrator/results.py and every executor)
+and the host-less compose wrapper (compose/run.py, inside an image): the results folder's layout,
+failure records, provenance stamping and the commit of a staging folder into place.
+
+Layout under the results root:
+  <slug>-s<seed>-<key12>/        a finished, validated run
+  _failed/<folder>-<utc>/        a failed attempt (failure.json, job.log): never touches a finished run
+  .staging/<name>/               a run in progress; renamed into place only after validation
+
+Commits are serialised by an exclusive flock on the `.staging` folder itself, so two processes
+(two `orch run`s, or `orch run` and `docker compose up`) committing the same run take turns: the
+later one's result stays. Standard library + pydantic.
+"""
+
+import datetime as dt
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared_schema.files import atomic_write_text
+from shared_schema.identity import KeyParts
+from shared_schema.result import JobResult, Provenance
+
+RESULT_FILE = "result.json"
+PREDICTIONS_FILE = "predictions.parquet"
+LOG_FILE = "job.log"
+SPEC_FILE = "spec.json"
+FAILURE_FILE = "failure.json"
+FAILED_DIR = "_failed"
+STAGING_DIR = ".staging"
+TRASH_PREFIX = "replaced-"  # a result being replaced by a commit
+
+FailureKind = Literal["crash", "invalid-result", "timeout", "oom", "interrupted", "environment"]
+
+
+class FailureRecord(BaseModel):
+    """_failed/<folder>-<utc>/failure.json: why one attempt at a run did not finish."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str
+    seed: int
+    run_key: str
+    spec_sha256: str
+    kind: FailureKind
+    reason: str
+    finished_at: dt.datetime
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def make_folders(folder: Path) -> None:
+    """The plain way to create a record's folder (compose/run.py passes one that also chowns)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def write_failure_record(results_root: Path, *, run_folder: str, spec, key: KeyParts, kind: FailureKind, reason: str,
+                         log: Path | None, make_folder: Callable[[Path], None] = make_folders) -> Path:
+    """failure.json first (it is small and it is the record), then the log if there is room.
+    Raises OSError, leaving no empty folder behind, when even failure.json cannot be written.
+    `run_folder` is the run's folder name, `spec` its ExperimentSpec."""
+    now = utc_now()
+    folder = Path(results_root) / FAILED_DIR / f"{run_folder}-{now:%Y%m%dT%H%M%S%f}"
+    record = FailureRecord(slug=spec.slug, seed=spec.seed, run_key=key.run_key, spec_sha256=key.spec_sha256,
+                           kind=kind, reason=reason, finished_at=now)
+    try:
+        make_folder(folder)
+        atomic_write_text(folder / FAILURE_FILE, record.model_dump_json(indent=2) + "\n")
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if log is not None and log.is_file():
+        try:
+            shutil.copyfile(log, folder / LOG_FILE)
+        except OSError:
+            (folder / LOG_FILE).unlink(missing_ok=True)  # a cut-off log would read as the whole story
+    return folder
+
+
+def stamp_provenance(staging: Path, result: JobResult, key: KeyParts, *, executor: str, git_commit: str | None,
+                     git_dirty: bool | None, host_platform: str, started_at: dt.datetime, finished_at: dt.datetime,
+                     wall_seconds: float, image_id: str | None = None, node: str | None = None,
+                     env_differences: dict[str, str] | None = None) -> JobResult:
+    """Add what the job cannot know to a validated result and write it back to the staging folder.
+    The optional facts are the ones only some executors have (an image, a cluster node, an
+    existing interpreter's differences from the pins)."""
+    stamped = result.model_copy(update={"provenance": Provenance(
+        run_key=key.run_key, spec_sha256=key.spec_sha256, dataset_sha256=key.dataset_sha256,
+        env_fingerprint=key.env_fingerprint, code_sha256=key.code_sha256, weights_sha256=key.weights_sha256,
+        git_commit=git_commit, git_dirty=git_dirty, executor=executor, image_id=image_id, node=node,
+        env_differences=env_differences, host_platform=host_platform, wall_seconds=wall_seconds,
+        started_at=started_at, finished_at=finished_at,
+    )})
+    JobResult.model_validate(stamped.model_dump())
+    atomic_write_text(Path(staging) / RESULT_FILE, stamped.model_dump_json(indent=2) + "\n")
+    return stamped
+
+
+@contextmanager
+def commit_lock(results_root: Path) -> Iterator[None]:
+    """Exclusive flock on the `.staging` folder: one process at a time creates, commits or sweeps
+    staging folders. Released by the kernel if the holder dies."""
+    staging_root = Path(results_root) / STAGING_DIR
+    staging_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(staging_root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def commit_staging(results_root: Path, staging: Path, final: Path) -> None:
+    """Move a validated staging folder to `final`; a previous result there is replaced only now,
+    and stays in place if the rename fails. Under `commit_lock`, so the exists() check and the
+    renames do not race another committer."""
+    with commit_lock(results_root):
+        trash = Path(results_root) / STAGING_DIR / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+        if final.exists():
+            final.rename(trash)
+        try:
+            staging.rename(final)
+        except OSError:
+            if trash.exists():
+                trash.rename(final)  # the earlier result stays in place
+            raise
+        shutil.rmtree(trash, ignore_errors=True)

@@ -13,6 +13,7 @@ from orchestrator.environments import Environment
 from orchestrator.errors import UserError
 from orchestrator.cpu_threads import thread_env
 from orchestrator.executors.base import ExecOutcome, JobRequest, killed_by, oom_kill_count, run_streaming
+from orchestrator.executors.ray_auth import secret_variables
 from orchestrator.paths import REPO_ROOT, cache_dir
 
 LIFELINE = Path(__file__).with_name("lifeline.py")
@@ -126,7 +127,8 @@ class NativeExecutor:
             "PYTHONUNBUFFERED": "1",
             "PYTHONHASHSEED": "0",
         }
-        env.pop("VIRTUAL_ENV", None)
+        for name in ("VIRTUAL_ENV", *secret_variables()):
+            env.pop(name, None)
         oom_kills_before = oom_kill_count()
         code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=REPO_ROOT)
         # A SIGKILL we did not send is called out of memory only if the kernel's OOM killer ran meanwhile.

@@ -54,8 +54,8 @@ def check_reachable(address: str) -> None:
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
             pass
-    except OSError as exc:
-        raise UserError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a host name no resolver accepts
+        raise UserError(f"no Ray cluster answers at {address} ({getattr(exc, 'strerror', None) or exc}); start one with "
                         f"`ray start --head`, or leave out --ray-address for a local one-machine cluster") from exc
 
 

@@ -51,8 +51,10 @@ def escaped() -> list[str]:
 def assert_clean(results) -> dict[str, int]:
     wrong = [(case.label, outcome, detail) for case, outcome, detail in results
              if outcome not in ("accepted", "clean error")]
+    counts = tally([outcome for _, outcome, _ in results])
+    print(f"[fuzz] {results[0][0].surface}: tried {len(results)}, {counts}")  # the hardening table, with -s
     assert wrong == []
-    return tally([outcome for _, outcome, _ in results])
+    return counts
 
 
 @pytest.fixture

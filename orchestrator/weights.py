@@ -4,6 +4,7 @@ Layout: <weights_dir>/<model_dir>/weights.json (shared_schema.WeightsManifest) +
 """
 
 import fnmatch
+import json
 import re
 import shutil
 import zipfile
@@ -72,6 +73,7 @@ def import_local(name: str, source: Path, revision: str | None, weights_dir: Pat
     for relative, path in files.items():
         if relative.endswith(".ckpt"):
             _check_torch_checkpoint(path)
+        _check_file_type(relative, path)
     revision = revision or snapshot_revision(source)
     if revision is None:
         raise UserError(f"cannot tell which revision of {published.hub_id} {source} is; "
@@ -139,8 +141,40 @@ def _files_to_import(published: PublishedWeights, source: Path) -> dict[str, Pat
                 or relative == "weights.json"):
             continue
         if any(fnmatch.fnmatch(relative, pattern) for pattern in published.patterns):
+            _check_link_stays_inside(source, path)
             found[relative] = path
     return found
+
+
+def _check_link_stays_inside(source: Path, path: Path) -> None:
+    """A symlink may point only into the download itself: the snapshot folder, or for a hub cache
+    snapshot (`models--x/snapshots/<commit>/`, whose files link to `../../blobs/`) its repo folder."""
+    if not path.is_symlink():
+        return
+    parts = source.resolve().parts
+    root = Path(*parts[:parts.index("snapshots")]) if "snapshots" in parts[1:] else source.resolve()
+    if not path.resolve().is_relative_to(root):
+        raise UserError(f"{path} links to {path.resolve()}, outside the download {root}; "
+                        "import the downloaded files themselves")
+
+
+def _check_file_type(relative: str, path: Path) -> None:
+    """What can be told without the model's stack: JSON files parse, safetensors files have their header."""
+    if relative.endswith(".json"):
+        try:
+            json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError):
+            raise UserError(f"{path}: not a JSON file") from None
+    elif relative.endswith(".safetensors"):
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else 0
+            try:
+                header = json.loads(handle.read(size)) if 1 < size <= min(path.stat().st_size - 8, 100 << 20) else None
+            except (ValueError, UnicodeDecodeError):
+                header = None
+        if not isinstance(header, dict):
+            raise UserError(f"{path}: not a safetensors file (no valid header)")
 
 
 def _check_torch_checkpoint(path: Path) -> None:

@@ -310,3 +310,208 @@ def fuzz_options(n: int, seed: int) -> list[tuple[list[str], str, str]]:
 def tally(outcomes: list[str]) -> dict[str, int]:
     counts = Counter(outcomes)
     return {name: counts.get(name, 0) for name in OUTCOMES}
+
+
+# -- the newest surfaces: `orch ingest`, `orch weights import`, `--python`, `--ray-address` ------------
+@dataclass(frozen=True)
+class SurfaceCase:
+    """One hostile command line; `must_refuse` = exit 0 would be silent acceptance."""
+
+    surface: str
+    label: str
+    args: list[str]
+    must_refuse: bool = True
+
+
+def run_surface_cases(cases: list[SurfaceCase], stored: Callable[[], list[str]],
+                      escaped: Callable[[], list[str]]) -> list[tuple[SurfaceCase, str, str]]:
+    """Each case through the CLI; `stored` lists what a refused case must not leave behind (run
+    folders, staging, installed weights) and `escaped` what no case may ever write (outside paths)."""
+    runner = CliRunner()
+    results = []
+    for case in cases:
+        before = stored()
+        invoked = runner.invoke(cli, case.args)
+        outcome, detail = classify(invoked, case.must_refuse)
+        if "Traceback" in invoked.output:
+            outcome, detail = "traceback", invoked.output[-300:]
+        if (invoked.exit_code != 0 and stored() != before) or escaped():
+            outcome, detail = "data loss", f"left {sorted(set(stored()) - set(before))}, wrote outside {escaped()}"
+        results.append((case, outcome, detail))
+    return results
+
+
+def zip_of(path: Path, members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> Path:
+    import stat
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return path
+
+
+def tampered_result(result_json: bytes, change: Callable[[dict], None]) -> bytes:
+    data = json.loads(result_json)
+    change(data)
+    return json.dumps(data).encode()
+
+
+def tampered_predictions(parquet: bytes, column: str, change: Callable[[list], list], folder: Path) -> bytes:
+    """The predictions file with one column's values changed, the contract's column types kept."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = folder / "source.parquet"
+    source.write_bytes(parquet)
+    table = pq.read_table(source)
+    index = table.schema.get_field_index(column)
+    values = change(table.column(column).to_pylist())
+    table = table.set_column(index, table.schema.field(index), pa.array(values, table.schema.field(index).type))
+    out = folder / "changed.parquet"
+    pq.write_table(table, out)
+    return out.read_bytes()
+
+
+def ingest_cases(result_json: bytes, predictions: bytes, rng: random.Random, folder: Path) -> list[SurfaceCase]:
+    """`orch ingest` inputs built from a real job's two files (a host-side run, not a notebook's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    as_notebook = tampered_result(result_json, lambda d: d["provenance"].update(executor="notebook"))
+    good = {"result.json": as_notebook, "predictions.parquet": predictions}
+    cases = []
+
+    def add(label: str, path: Path) -> None:
+        cases.append(SurfaceCase("ingest", label, ["ingest", str(path)]))
+
+    whole = zip_of(folder / "whole.zip", good).read_bytes()
+    for i, cut in enumerate(sorted(rng.sample(range(1, len(whole)), 4))):
+        (folder / f"cut{i}.zip").write_bytes(whole[:cut])
+        add(f"zip cut at byte {cut}/{len(whole)}", folder / f"cut{i}.zip")
+    add("oversized zip member (128 MiB of zeros)",
+        zip_of(folder / "bomb.zip", {"result.json": b"0" * (128 << 20), "predictions.parquet": predictions}))
+    for i, prefix in enumerate(["../../escape/", "/tmp/escape-abs/", "a/../../escape/", "..\\..\\escape\\"]):
+        add(f"zip-slip member names {prefix!r}",
+            zip_of(folder / f"slip{i}.zip", {prefix + name: payload for name, payload in good.items()}))
+    add("two result.json in one zip",
+        zip_of(folder / "twice.zip", {**good, "other/result.json": result_json}))
+    add("zip whose members are symlinks to outside files",
+        zip_of(folder / "links.zip", {}, {"result.json": "/etc/passwd", "predictions.parquet": "/etc/hostname"}))
+    linked = folder / "linked"
+    linked.mkdir()
+    (linked / "result.json").symlink_to("/etc/passwd")
+    (linked / "predictions.parquet").symlink_to("/etc/hostname")
+    add("folder of symlinks to outside files", linked)
+    add("empty zip", zip_of(folder / "empty.zip", {}))
+    (folder / "not-a-zip.zip").write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+    add("random bytes named .zip", folder / "not-a-zip.zip")
+    add("no such path", folder / "missing.zip")
+    empty_dir = folder / "empty-dir"
+    empty_dir.mkdir()
+    add("empty folder", empty_dir)
+    other_data = tampered_result(as_notebook, lambda d: (d["provenance"].update(dataset_sha256="f" * 64),
+                                                         d["spec"]["dataset"].update(sha256="f" * 64)))
+    add("a result for another dataset",
+        zip_of(folder / "other-data.zip", {"result.json": other_data, "predictions.parquet": predictions}))
+
+    def one_changed(value):
+        def change(values: list) -> list:
+            i = rng.randrange(1, len(values))
+            return values[:i] + [value(values, i)] + values[i + 1:]
+        return change
+
+    changes = (("NaN in p", "p", one_changed(lambda values, i: float("nan"))),
+               ("a missing y_true", "y_true", one_changed(lambda values, i: None)),
+               ("a duplicated date", "date", one_changed(lambda values, i: values[i - 1])))
+    for label, column, change in changes:
+        changed = tampered_predictions(predictions, column, change, folder)
+        add(f"predictions with {label}",
+            zip_of(folder / f"pred-{label.replace(' ', '-')}.zip", {"result.json": as_notebook, "predictions.parquet": changed}))
+    return cases
+
+
+def weights_cases(rng: random.Random, folder: Path, outside: Path) -> list[SurfaceCase]:
+    """`orch weights import` inputs: wrong file types, empty folders, symlinks out of the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = outside / "secret.txt"
+    secret.write_text("not weights\n")
+    cases = []
+
+    def add(label: str, name: str, path: Path) -> None:
+        cases.append(SurfaceCase("weights import", label, ["weights", "import", name, str(path), "--revision", "main"]))
+
+    (folder / "lag-llama.ckpt").write_bytes(bytes(rng.randrange(256) for _ in range(2048)))
+    add("random bytes as lag-llama.ckpt", "lag-llama", folder / "lag-llama.ckpt")
+    text = folder / "notes.txt"
+    text.write_text("hello\n")
+    add("a text file as lag-llama", "lag-llama", text)
+    zip_of(folder / "plain.zip", {"a.txt": b"x"})
+    add("a zip that is no checkpoint as lag-llama", "lag-llama", folder / "plain.zip")
+    add("a single file for timer (a folder model)", "timer", text)
+    for name in ("timer", "timesfm", "lag-llama"):
+        empty = folder / f"empty-{name}"
+        empty.mkdir()
+        add(f"empty folder as {name}", name, empty)
+    linked = folder / "linked-timer"
+    linked.mkdir()
+    (linked / "config.json").symlink_to(secret)
+    (linked / "model.safetensors").symlink_to("/etc/hostname")
+    add("timer folder of symlinks pointing outside", "timer", linked)
+    linked_fm = folder / "linked-timesfm"
+    linked_fm.mkdir()
+    for required in ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt"):
+        (linked_fm / required).symlink_to(secret)
+    add("timesfm folder of symlinks pointing outside", "timesfm", linked_fm)
+    wrong = folder / "wrong-timer"
+    wrong.mkdir()
+    (wrong / "config.json").write_bytes(b"\x00\x01not json")
+    (wrong / "model.safetensors").write_bytes(bytes(rng.randrange(256) for _ in range(512)))
+    add("timer folder with a binary config.json and random model.safetensors", "timer", wrong)
+    add("no such path", "timer", folder / "missing")
+    return cases
+
+
+def python_cases(folder: Path, python39: Path | None) -> list[SurfaceCase]:
+    """`--python ENV=PATH` on `orch plan`: things that are not Python, an old Python, missing packages."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cases = []
+
+    def add(label: str, value: str, must_refuse: bool = True) -> None:
+        cases.append(SurfaceCase("--python", label, ["plan", "logreg-h1", "--executor", "native", "--python", value,
+                                                     "--json"], must_refuse))
+
+    add("/bin/ls", "sklearn=/bin/ls")
+    add("/etc/passwd (not executable)", "sklearn=/etc/passwd")
+    add("a folder", f"sklearn={folder}")
+    add("no such file", f"sklearn={folder / 'nope' / 'python'}")
+    chatty = folder / "chatty"
+    chatty.write_text("#!/bin/sh\necho 'Python 3.11.4 but not really'\n")
+    chatty.chmod(0o755)
+    add("a script that prints text and exits 0", f"sklearn={chatty}")
+    silent = folder / "silent"
+    silent.write_text("#!/bin/sh\nexit 0\n")
+    silent.chmod(0o755)
+    add("a script that prints nothing", f"sklearn={silent}")
+    liar = folder / "python3.9-fake"
+    liar.write_text('#!/bin/sh\necho \'{"python": "3.9", "system": "Linux", "machine": "x86_64", "packages": {}}\'\n')
+    liar.chmod(0o755)
+    add("a fake interpreter that reports Python 3.9", f"sklearn={liar}")
+    if python39 is not None:
+        add(f"a real Python 3.9 ({python39})", f"sklearn={python39}")
+    add("the system Python 3.11 without the pinned packages", "sklearn=/usr/bin/python3", must_refuse=False)
+    add("unknown env", "nosuchenv=/usr/bin/python3")
+    add("no ENV= part", "/usr/bin/python3")
+    return cases
+
+
+def ray_address_cases(rng: random.Random, closed_port: int) -> list[SurfaceCase]:
+    """`--ray-address` garbage and an address where nothing listens."""
+    garbage = ["", ":", "host:", ":6379", "a:b", "127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:-1", "[::1]:x",
+               "http://127.0.0.1:6379/", "ray://", "x" * 300 + ":1", "127.0.0.1:6379:1", "ünïcode:80", " :80"]
+    chosen = rng.sample(garbage, 10) + [f"127.0.0.1:{closed_port}"]
+    return [SurfaceCase("--ray-address", f"{address[:30]!r}",
+                        ["run", "logreg-h1", "--executor", "ray", "--ray-address", address, "--json"])
+            for address in chosen]

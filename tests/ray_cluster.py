@@ -1,5 +1,8 @@
 """A two-node Ray cluster on 127.0.0.1 for the tests: a head with no CPUs and one worker node.
 
+Like every cluster orch starts, it has token authentication on with a token made for it alone and
+handed to both nodes (and to each driver, via `driver_env`) in the environment, never via ~/.ray.
+
 Both nodes are `ray start --block` processes this helper starts in their own sessions; stop() ends
 exactly those (SIGTERM to each one's process group, SIGKILL after a bounded wait), by PID.
 """
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.executors.base import stop_process_group
+from orchestrator.executors.ray_auth import new_cluster_token, token_env
 
 READY_LINE = "Ray runtime started"
 START_TIMEOUT_S = 120.0
@@ -76,8 +80,9 @@ class LoopbackCluster:
     def __init__(self, env: dict[str, str], worker_cpus: int = 2):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.token = new_cluster_token()
         self.env = {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
-                    "RAY_AUTH_MODE": "token", "PYTHONUNBUFFERED": "1"}
+                    **token_env(self.token), "PYTHONUNBUFFERED": "1"}
         self.worker_cpus = worker_cpus
         self.nodes: list[StartedNode] = []
 
@@ -98,6 +103,10 @@ class LoopbackCluster:
             [sys.executable, str(Path(__file__).with_name("ray_worker_node.py")), "start", "--block",
              "--address", self.address, "--node-ip-address", "127.0.0.1", "--num-cpus", str(self.worker_cpus),
              "--num-gpus", "0", "--disable-usage-stats"], self.env))
+
+    def driver_env(self) -> dict[str, str]:
+        """What a driver (orch, or a test script) needs besides the address to join this cluster."""
+        return token_env(self.token)
 
     def pids(self) -> list[int]:
         return [node.process.pid for node in self.nodes]

@@ -1,8 +1,21 @@
 """Issue 13 item 13: seeded mutation fuzzing of CSVs and `orch plan` options, a few seconds each.
 Every input ends in exit 0 with a valid dataset/plan, or exit 2 with a one-line reason; never a
-traceback, never a known-bad CSV accepted, never an earlier dataset damaged."""
+traceback, never a known-bad CSV accepted, never an earlier dataset damaged. Issue 21 adds the
+newest surfaces: `orch ingest`, `orch weights import`, `--python` and `--ray-address`."""
 
-from tests.fuzz_inputs import fuzz_csvs, fuzz_options, tally
+import os
+import random
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.cli import cli
+from tests.fuzz_inputs import (fuzz_csvs, fuzz_options, ingest_cases, python_cases, ray_address_cases,
+                               run_surface_cases, tally, weights_cases)
+from tests.helpers import REPO
 
 
 def test_mutated_csvs_give_a_dataset_or_a_one_line_reason(tmp_path):
@@ -19,3 +32,79 @@ def test_mutated_plan_options_give_a_plan_or_a_one_line_reason(orch_home):
     assert wrong == []
     counts = tally([outcome for _, outcome, _ in results])
     assert counts["accepted"] >= 3 and counts["clean error"] >= 40
+
+
+# -- the newest surfaces (issue 21 item 5) ----------------------------------------------------------
+SLIP_TARGETS = (Path(tempfile.gettempdir()) / "escape", Path("/tmp/escape-abs"), REPO.parent / "escape")
+PYTHON_39 = Path("/root/.pyenv/versions/3.9.18/bin/python3.9")  # this runner's pyenv; a fake 3.9 is always tried
+
+
+def listing(folder: Path) -> list[str]:
+    """Every file under `folder` (an empty staging folder left by a refused run stores nothing)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+def escaped() -> list[str]:
+    return [str(path) for path in SLIP_TARGETS if path.exists()]
+
+
+def assert_clean(results) -> dict[str, int]:
+    wrong = [(case.label, outcome, detail) for case, outcome, detail in results
+             if outcome not in ("accepted", "clean error")]
+    counts = tally([outcome for _, outcome, _ in results])
+    print(f"[fuzz] {results[0][0].surface}: tried {len(results)}, {counts}")  # the hardening table, with -s
+    assert wrong == []
+    return counts
+
+
+@pytest.fixture
+def real_run_files(orch_home, monkeypatch, tmp_path) -> tuple[bytes, bytes]:
+    """result.json + predictions.parquet of a real logreg-h1 run; later runs go to an empty results folder."""
+    done = CliRunner().invoke(cli, ["run", "logreg-h1", "--executor", "native", "--json"])
+    assert done.exit_code == 0, done.output
+    folder = next(orch_home["ORCH_RESULTS_DIR"].glob("logreg-h1-*"))
+    monkeypatch.setenv("ORCH_RESULTS_DIR", str(tmp_path / "fuzz-results"))
+    return (folder / "result.json").read_bytes(), (folder / "predictions.parquet").read_bytes()
+
+
+def test_hostile_ingest_inputs_are_refused_in_one_line_and_store_nothing(real_run_files, tmp_path):
+    assert not escaped()
+    cases = ingest_cases(*real_run_files, random.Random(21), tmp_path / "ingest")
+    results = run_surface_cases(cases, lambda: listing(tmp_path / "fuzz-results"), escaped)
+    counts = assert_clean(results)
+    assert counts["clean error"] == len(cases) >= 20
+    assert listing(tmp_path / "fuzz-results") == []
+    reasons = {case.label: detail for case, _, detail in results}
+    assert "other data" in reasons["a result for another dataset"]
+    assert "symlink" in reasons["folder of symlinks to outside files"]
+    assert "duplicate prediction" in reasons["predictions with a duplicated date"]
+
+
+def test_hostile_weights_imports_are_refused_in_one_line_and_install_nothing(orch_home, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    cases = weights_cases(random.Random(21), tmp_path / "weights-in", outside)
+    weights = Path(os.environ["ORCH_WEIGHTS_DIR"])
+    results = run_surface_cases(cases, lambda: [p for p in listing(weights) if not p.startswith(".")], escaped)
+    counts = assert_clean(results)
+    assert counts["clean error"] == len(cases)
+    assert not (weights / "timer").exists() and not (weights / "timesfm").exists()
+
+
+def test_hostile_python_interpreters_are_refused_or_recorded(orch_home, tmp_path):
+    cases = python_cases(tmp_path / "pythons", PYTHON_39 if PYTHON_39.is_file() else None)
+    results = run_surface_cases(cases, lambda: listing(orch_home["ORCH_RESULTS_DIR"]), escaped)
+    counts = assert_clean(results)
+    assert counts["accepted"] == 1 and counts["clean error"] == len(cases) - 1
+    reasons = {case.label: detail for case, _, detail in results}
+    assert "3.9" in reasons["a fake interpreter that reports Python 3.9"]
+
+
+def test_hostile_ray_addresses_are_refused_before_any_work(orch_home):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    results = run_surface_cases(ray_address_cases(random.Random(21), closed),
+                                lambda: listing(orch_home["ORCH_RESULTS_DIR"]), escaped)
+    counts = assert_clean(results)
+    assert counts["clean error"] == len(results)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from orchestrator import registry
@@ -258,15 +259,20 @@ def test_walk_forward_runs_one_job_per_fold_and_stays_blind_to_test(orch_home):
     assert "val AUC=" in (folders[0] / "job.log").read_text() and "test AUC" not in (folders[0] / "job.log").read_text()
 
 
-def test_venv_build_reports_its_steps_and_packages(tmp_path, monkeypatch):
-    """A venv build is never silent: its steps and each package pip collects are reported."""
+@pytest.mark.parametrize("tool", ["pip", "uv"])
+def test_venv_build_reports_its_steps_and_packages(tmp_path, monkeypatch, tool):
+    """A venv build is never silent: its steps and each package the installer installs are reported."""
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("threadpoolctl==3.8.0\n")
     monkeypatch.setattr(Environment, "requirements", property(lambda self: requirements))
+    monkeypatch.setenv("ORCH_VENV_TOOL", tool)
     messages: list[str] = []
     VenvManager(tmp_path / "venvs").ensure(ENVIRONMENTS["sklearn"], messages.append)
-    assert messages[0].startswith("creating venv")
+    assert messages[0].startswith("creating venv") and f"with {tool}" in messages[0]
     assert "venv sklearn: step 1/2: create the virtualenv" in messages
     assert "venv sklearn: step 2/2: install the pinned requirements" in messages
-    assert any(m.startswith("venv sklearn: Collecting threadpoolctl==3.8.0") for m in messages)
-    assert any(m.startswith("venv sklearn: Successfully installed threadpoolctl") for m in messages)
+    if tool == "pip":
+        assert any(m.startswith("venv sklearn: Collecting threadpoolctl==3.8.0") for m in messages)
+        assert any(m.startswith("venv sklearn: Successfully installed threadpoolctl") for m in messages)
+    else:
+        assert "venv sklearn:  + threadpoolctl==3.8.0" in messages, messages

@@ -29,10 +29,21 @@ LOOPBACK = {"127.0.0.1", "[::ffff:127.0.0.1]"}
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(venv_cache):
+def ray_home(tmp_path_factory) -> Path:
+    """A fresh HOME for every Ray process of this module: nothing in ~/.ray may make them work."""
+    return tmp_path_factory.mktemp("ray-home")
+
+
+def without_ray_auth(env: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if not name.startswith("RAY_AUTH")}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(venv_cache, ray_home):
     # A SIGTERM to pytest (a CI timeout) becomes KeyboardInterrupt, so the teardown still stops the nodes.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    cluster = LoopbackCluster({**os.environ, "ORCH_CACHE_DIR": str(venv_cache)}).start()
+    env = {**without_ray_auth(dict(os.environ)), "ORCH_CACHE_DIR": str(venv_cache), "HOME": str(ray_home)}
+    cluster = LoopbackCluster(env).start()
     try:
         yield cluster
     finally:
@@ -41,10 +52,23 @@ def ray_cluster(venv_cache):
 
 
 @pytest.fixture
-def ray_env(orch_home, monkeypatch) -> dict[str, str]:
-    """The environment `orch` runs in: the test's ORCH_* folders and the test cluster's auth mode."""
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")
-    return dict(os.environ)
+def plain_env(orch_home, ray_home) -> dict[str, str]:
+    """The environment `orch` runs in: the test's ORCH_* folders, the fresh HOME, no Ray token."""
+    return {**without_ray_auth(dict(os.environ)), "HOME": str(ray_home)}
+
+
+@pytest.fixture
+def ray_env(plain_env, ray_cluster) -> dict[str, str]:
+    """`plain_env` plus the test cluster's token, as a user of that cluster would set it."""
+    return {**plain_env, **ray_cluster.driver_env()}
+
+
+def assert_token_nowhere(token: str, *folders: Path) -> None:
+    """The cluster's token is in no file under `folders` (results, logs, failure records, ~/.ray)."""
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert token.encode() not in path.read_bytes(), path
 
 
 def orch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -114,6 +138,8 @@ def test_ray_results_match_native_and_are_local_cache_hits(ray_cluster, ray_env,
         done = orch(native_env, "run", *selection, "--executor", "native", "--json")
         assert done.returncode == 0, done.stderr[-3000:]
     native = finished(tmp_path / "native")
+    assert_token_nowhere(ray_cluster.token, orch_home["ORCH_RESULTS_DIR"])
+    assert not (Path(ray_env["HOME"]) / ".ray").exists()
     for slug in ("logreg-h1", "dlinear-h1"):
         ray_result = json.loads((on_ray[slug] / "result.json").read_text())
         native_result = json.loads((native[slug] / "result.json").read_text())
@@ -193,6 +219,17 @@ def test_doctor_shows_the_cluster_resources(ray_cluster, ray_env):
     rows = {row["check"]: row for row in json.loads(done.stdout) if row["check"].startswith("ray")}
     assert rows["ray cluster"]["ok"] and "2 nodes: 2 CPUs, 0 GPUs" in rows["ray cluster"]["detail"], rows
     assert rows["ray node"]["detail"].startswith("127.0.0.1")
+    assert rows["ray token auth"]["detail"] == "token auth on (token from RAY_AUTH_TOKEN)", rows
+
+
+def test_a_cluster_that_needs_a_token_says_how_to_give_one(ray_cluster, plain_env):
+    """No token set (fresh HOME, no RAY_AUTH_*): one line naming RAY_AUTH_TOKEN, exit 2, nothing run."""
+    done = orch(plain_env, "run", "logreg-h1", "--executor", "ray", "--ray-address", ray_cluster.address)
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "RAY_AUTH_TOKEN" in errors[0] and "ray get-auth-token" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not Path(plain_env["ORCH_RESULTS_DIR"]).exists() or finished(Path(plain_env["ORCH_RESULTS_DIR"])) == {}
 
 
 def test_dataset_travels_by_hash_through_the_object_store(ray_cluster, ray_env, bundled_data, tmp_path):
@@ -234,15 +271,18 @@ def test_unreachable_address_is_one_line_exit_2(orch_home):
         assert len(errors) == 1 and expected in errors[0] and "Traceback" not in result.output, result.output
 
 
-def test_without_an_address_a_local_cluster_runs_the_job_and_stops(ray_env, orch_home):
+def test_without_an_address_a_local_cluster_runs_the_job_and_stops(plain_env, orch_home, tmp_path):
     def ray_processes() -> set[int]:
         return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
                 and any(name in cmdline(int(p.name)) for name in ("gcs_server", "/raylet "))}
 
     before = ray_processes()
-    done = orch(ray_env, "run", "logregvol-h3", "--executor", "ray", "--json")
+    home = tmp_path / "fresh-home"
+    home.mkdir()
+    done = orch({**plain_env, "HOME": str(home)}, "run", "logregvol-h3", "--executor", "ray", "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "started a local one-machine cluster on 127.0.0.1" in done.stderr
+    assert not (home / ".ray").exists()  # its token lived in the environment of this run only
     result = json.loads((finished(orch_home["ORCH_RESULTS_DIR"])["logregvol-h3"] / "result.json").read_text())
     assert result["provenance"]["executor"] == "ray" and "127.0.0.1" in result["provenance"]["node"]
     wait_for(lambda: ray_processes() <= before, 60, "the local Ray instance to stop")

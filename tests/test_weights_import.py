@@ -37,6 +37,7 @@ def write_timesfm_snapshot(folder, commit: str | None = COMMIT) -> None:
                  "ocdbt.process_0/d/4e5f6a7b", "README.md", "config.json"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(name.encode() * 64)
+    (folder / "config.json").write_text('{"model_type": "timesfm"}\n')  # import checks that JSON files parse
     if commit:
         metadata = folder / ".cache" / "huggingface" / "download" / "manifest.ocdbt.metadata"
         metadata.parent.mkdir(parents=True)

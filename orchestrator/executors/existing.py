@@ -22,6 +22,8 @@ from orchestrator.executors.base import ExecOutcome, JobRequest
 from orchestrator.executors.native import NativeExecutor
 from shared_schema import executors as executor_names
 
+MIN_PYTHON = (3, 11)  # pyproject's requires-python: the job code uses 3.11 syntax and stdlib
+
 # Run by the interpreter under test: its Python, platform and installed distributions.
 _INSPECT = """
 import importlib.metadata as m, json, platform, sys
@@ -63,9 +65,17 @@ def inspect_interpreter(env: Environment, python: Path) -> InterpreterReport:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise UserError(f"--python {env.name}={python}: not a working Python ({last})")
-    facts = json.loads(done.stdout.strip().splitlines()[-1])
-    return InterpreterReport(python, facts["python"], platform_name(facts["system"], facts["machine"]),
-                             pin_differences(env.pins(), facts["packages"]))
+    try:
+        facts = json.loads((done.stdout.strip().splitlines() or [""])[-1])
+        report = InterpreterReport(python, str(facts["python"]), platform_name(facts["system"], facts["machine"]),
+                                   pin_differences(env.pins(), dict(facts["packages"])))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise UserError(f"--python {env.name}={python}: not a working Python (it did not report its version "
+                        "and packages)") from None
+    if tuple(int(part) for part in report.python.split(".")[:2] if part.isdigit()) < MIN_PYTHON:
+        raise UserError(f"--python {env.name}={python}: Python {report.python}; the job code needs "
+                        f"{'.'.join(map(str, MIN_PYTHON))} or newer")
+    return report
 
 
 class ExistingPythonExecutor(NativeExecutor):

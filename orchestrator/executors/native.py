@@ -13,19 +13,18 @@ from orchestrator.environments import Environment
 from orchestrator.errors import UserError
 from orchestrator.cpu_threads import thread_env
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, killed_by, oom_kill_count, run_streaming
+from orchestrator.executors.ray_auth import secret_variables
+from orchestrator.executors.venv_tools import choose_installer, installer_version, read_pip_settings
 from orchestrator.paths import REPO_ROOT, cache_dir
 from shared_schema import executors as executor_names
 
 LIFELINE = Path(__file__).with_name("lifeline.py")
 
 
-# pip's lines worth showing while a venv builds (one per package, then the install itself).
-PIP_MILESTONES = ("Collecting ", "Installing collected packages", "Successfully installed")
-
-
-def _stream(command: list[str], on_line: Callable[[str], None]) -> tuple[int, str]:
+def _stream(command: list[str], on_line: Callable[[str], None], env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run `command`, passing each output line on as it comes; (exit code, last line)."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                               env=env)
     last = "(no output)"
     for line in process.stdout:
         line = line.rstrip()
@@ -66,20 +65,27 @@ class VenvManager:
         target = self.path(env)
         building = target.with_name(target.name + ".building")
         shutil.rmtree(building, ignore_errors=True)
-        say(f"creating venv for env {env.name!r} from {os.path.relpath(env.requirements, REPO_ROOT)} (first use only)")
+        installer = choose_installer()
+        settings = read_pip_settings() if installer.name == "uv" else None
+        built_with = installer_version(installer)
+        say(f"creating venv for env {env.name!r} from {os.path.relpath(env.requirements, REPO_ROOT)} "
+            f"with {built_with} (first use only)")
+        python = building / "bin" / "python"
         steps = [
-            ("create the virtualenv", [sys.executable, "-m", "venv", str(building)]),
-            ("install the pinned requirements", [str(building / "bin" / "python"), "-m", "pip", "install",
-                                                 "--progress-bar", "off", "--disable-pip-version-check",
-                                                 "-r", str(env.requirements)]),
+            ("create the virtualenv", [sys.executable, "-m", "venv", str(building)], None),
+            ("install the pinned requirements", installer.install_command(python, env.requirements, settings),
+             installer.environment(settings)),
         ]
-        for number, (what, step) in enumerate(steps, 1):
+        shown = installer.milestones()
+        for number, (what, step, step_env) in enumerate(steps, 1):
             say(f"venv {env.name}: step {number}/{len(steps)}: {what}")
-            code, tail = _stream(step, lambda line: say(f"venv {env.name}: {line}") if line.startswith(PIP_MILESTONES) else None)
+            code, tail = _stream(step, lambda line: say(f"venv {env.name}: {line}") if line.startswith(shown) else None,
+                                 step_env)
             if code != 0:
                 shutil.rmtree(building, ignore_errors=True)
                 raise UserError(f"could not create venv for env {env.name!r}: {tail}")
         (building / ".orch-ready").write_text(env.native_fingerprint() + "\n")
+        (building / ".orch-built-with").write_text(built_with + "\n")
         shutil.rmtree(target, ignore_errors=True)
         building.rename(target)
         for stale in self.root.glob(f"{env.name}-lock-*"):
@@ -127,7 +133,8 @@ class NativeExecutor(Executor):
             "PYTHONUNBUFFERED": "1",
             "PYTHONHASHSEED": "0",
         }
-        env.pop("VIRTUAL_ENV", None)
+        for name in ("VIRTUAL_ENV", *secret_variables()):
+            env.pop(name, None)
         oom_kills_before = oom_kill_count()
         code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=REPO_ROOT)
         # A SIGKILL we did not send is called out of memory only if the kernel's OOM killer ran meanwhile.

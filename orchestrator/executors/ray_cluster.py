@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import UserError
+from orchestrator.executors import ray_auth
 from orchestrator.paths import REPO_ROOT
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -53,8 +54,8 @@ def check_reachable(address: str) -> None:
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
             pass
-    except OSError as exc:
-        raise UserError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a host name no resolver accepts
+        raise UserError(f"no Ray cluster answers at {address} ({getattr(exc, 'strerror', None) or exc}); start one with "
                         f"`ray start --head`, or leave out --ray-address for a local one-machine cluster") from exc
 
 
@@ -93,6 +94,7 @@ class RayCluster:
         self.settings = settings
         self.ray = None
         self._snapshot: tempfile.TemporaryDirectory | None = None
+        self._environ_before: dict[str, str | None] = {}
 
     def connect(self, say: Callable[[str], None]):
         if self.ray is not None:
@@ -100,6 +102,11 @@ class RayCluster:
         address = self.settings.address
         if address:
             check_reachable(address)
+        self._environ_before = {name: os.environ.get(name) for name in (ray_auth.MODE_VARIABLE, ray_auth.TOKEN_VARIABLE)}
+        if address:
+            token = ray_auth.use_token_for_existing_cluster()
+        else:
+            ray_auth.use_token_for_local_cluster()
         ray = import_ray(loopback=address is None or parse_address(address)[0] in LOOPBACK_HOSTS)
         self._snapshot = tempfile.TemporaryDirectory(prefix="orch-ray-code-")
         runtime_env = {"working_dir": str(code_snapshot(Path(self._snapshot.name)))}
@@ -110,8 +117,10 @@ class RayCluster:
                 ray.init(address="local", include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
             self._snapshot.cleanup()
-            where = f"at {address}" if address else "locally"
-            raise UserError(f"could not connect to a Ray cluster {where}: {' '.join(str(exc).split())[:300]}") from exc
+            self._restore_environ()
+            if address:
+                raise UserError(connect_failure(address, token, exc)) from exc
+            raise UserError(f"could not start a local Ray cluster: {' '.join(str(exc).split())[:300]}") from exc
         self.ray = ray
         say(f"ray: {'connected to ' + address if address else 'started a local one-machine cluster on 127.0.0.1'} "
             f"({summary(ray)})")
@@ -125,6 +134,28 @@ class RayCluster:
         if self._snapshot is not None:
             self._snapshot.cleanup()
             self._snapshot = None
+        self._restore_environ()
+
+    def _restore_environ(self) -> None:
+        """The token made for a local cluster dies with it (CliRunner runs orch inside the caller)."""
+        for name, value in self._environ_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._environ_before = {}
+
+
+def connect_failure(address: str, token: ray_auth.TokenSource, exc: Exception) -> str:
+    """One line: why `ray.init` failed, and how to give the token when that may be the cause."""
+    reason = " ".join(str(exc).split())
+    if ray_auth.is_auth_failure(exc) and not token.where:
+        return (f"the Ray cluster at {address} needs an authentication token and none is set: set "
+                f"{ray_auth.TOKEN_VARIABLE} to its token (`ray get-auth-token` on the head node prints it)")
+    if ray_auth.is_auth_failure(exc):
+        return f"the Ray cluster at {address} refused the token ({token.describe}): {reason[:200]}"
+    hint = f"; {ray_auth.TOKEN_HINT}" if not token.where else f" ({token.describe}: is it this cluster's?)"
+    return f"could not connect to the Ray cluster at {address}: {reason[:200]}{hint}"
 
 
 def alive_nodes(ray) -> list[dict]:
@@ -155,14 +186,18 @@ def doctor_rows(address: str | None) -> list[dict]:
         return [{"check": "ray executor", "ok": True,
                  "detail": f"ray {version}; --executor ray starts a local one-machine cluster on 127.0.0.1 "
                            f"({os.cpu_count()} CPUs); set ORCH_RAY_ADDRESS or --ray-address for an existing cluster"}]
+    token = ray_auth.use_token_for_existing_cluster()
     try:
         check_reachable(address)
         ray = import_ray(loopback=parse_address(address)[0] in LOOPBACK_HOSTS)
         ray.init(address=address, log_to_driver=False)
-    except Exception as exc:  # doctor reports, it does not stop
-        return [{"check": "ray cluster", "ok": False, "detail": " ".join(str(exc).split())[:300]}]
+    except UserError as exc:  # doctor reports, it does not stop
+        return [{"check": "ray cluster", "ok": False, "detail": str(exc)}]
+    except Exception as exc:
+        return [{"check": "ray cluster", "ok": False, "detail": connect_failure(address, token, exc)}]
     try:
-        rows = [{"check": "ray cluster", "ok": True, "detail": f"ray {version} at {address}: {summary(ray)}"}]
+        rows = [{"check": "ray cluster", "ok": True, "detail": f"ray {version} at {address}: {summary(ray)}"},
+                {"check": "ray token auth", "ok": True, "detail": ray_auth.token_auth_state()}]
         rows += [{"check": "ray node", "ok": True, "detail": line} for line in describe_nodes(ray)]
     finally:
         ray.shutdown()

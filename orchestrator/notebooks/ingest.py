@@ -9,9 +9,10 @@ Hyper-parameters that differ from today's registry are treated as the notebook's
 
 import dataclasses
 import shutil
+import stat
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from orchestrator import registry
 from orchestrator.data.build import load_manifest
@@ -24,25 +25,54 @@ from shared_schema import JobResult
 from shared_schema import executors as executor_names
 
 NOTEBOOK_FILES = (RESULT_FILE, PREDICTIONS_FILE)
+# A result.json is kilobytes and the predictions of a daily series a few MiB: far above both, far
+# below what would exhaust memory when a zip's member is read.
+MAX_FILE_BYTES = 64 << 20
 MISSING = object()
 
 
 def unpack(path: Path, into: Path) -> None:
-    """Copy the two files from a folder or a zip (at its root or in one folder) into `into`."""
+    """Copy the two files from a folder or a zip (at its root or in one folder) into `into`.
+
+    Only those two files are read, each by its base name into `into` (a zip's member paths never
+    become paths here), neither may be a symlink, and each must fit MAX_FILE_BYTES.
+    """
     if path.is_dir():
         for name in NOTEBOOK_FILES:
+            if (path / name).is_symlink():
+                raise UserError(f"{path / name}: a symlink; ingest reads the notebook's own files, not links")
             if not (path / name).is_file():
                 raise UserError(f"{path}: {name} missing (expected the notebook's {' + '.join(NOTEBOOK_FILES)})")
+            if (path / name).stat().st_size > MAX_FILE_BYTES:
+                raise UserError(f"{path / name}: {(path / name).stat().st_size} bytes, more than a notebook writes "
+                                f"({MAX_FILE_BYTES >> 20} MiB at most)")
             shutil.copyfile(path / name, into / name)
         return
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path}: neither a folder nor a zip of {' + '.join(NOTEBOOK_FILES)}")
-    with zipfile.ZipFile(path) as archive:
-        members = {Path(info.filename).name: info for info in archive.infolist() if not info.is_dir()}
-        for name in NOTEBOOK_FILES:
-            if name not in members:
-                raise UserError(f"{path}: the zip holds no {name}")
-            (into / name).write_bytes(archive.read(members[name]))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in NOTEBOOK_FILES:
+                (into / name).write_bytes(archive.read(zip_member(path, archive, name)))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise UserError(f"{path}: a damaged zip ({' '.join(str(exc).split())[:150]})") from None
+
+
+def zip_member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    """The one member called `name` (at any depth): a regular file of a plausible size."""
+    found = [info for info in archive.infolist() if not info.is_dir() and PurePath(info.filename.replace("\\", "/")).name == name]
+    if not found:
+        raise UserError(f"{path}: the zip holds no {name}")
+    if len(found) > 1:
+        raise UserError(f"{path}: the zip holds {len(found)} files named {name} "
+                        f"({', '.join(info.filename for info in found[:3])}); expected one")
+    info = found[0]
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise UserError(f"{path}: {info.filename} is a symlink; ingest reads the notebook's own files, not links")
+    if info.file_size > MAX_FILE_BYTES:
+        raise UserError(f"{path}: {info.filename} unpacks to {info.file_size} bytes, more than a notebook writes "
+                        f"({MAX_FILE_BYTES >> 20} MiB at most)")
+    return info
 
 
 def planned_run(result: JobResult, data_dir: Path) -> PlannedRun:

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.paths import REPO_ROOT
+from orchestrator.paths import CODE_ROOT, IMAGES_DIR
 from shared_schema.identity import EnvironmentIdentity, code_sha256 as hash_code, environment_identity, platform_name, python_version
 
 # The Python every env's pins were frozen with, hence the images' Python: the Dockerfile refuses a
@@ -21,7 +21,7 @@ class Environment:
 
     @property
     def folder(self) -> Path:
-        return REPO_ROOT / "images" / self.name
+        return IMAGES_DIR / self.name
 
     @property
     def requirements(self) -> Path:
@@ -66,11 +66,11 @@ def code_files(env: Environment) -> list[Path]:
     """Every Python file a job of this env can execute, in hashing order (notebooks inline exactly these)."""
     files = []
     for entry in COMMON_CODE + env.job_packages:
-        path = REPO_ROOT / entry
+        path = CODE_ROOT / entry
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
     return files
 
 
 def code_sha256(env: Environment) -> str:
     """Hash of every Python file a job of this env can execute (content and relative path)."""
-    return hash_code(REPO_ROOT, COMMON_CODE + env.job_packages)
+    return hash_code(CODE_ROOT, COMMON_CODE + env.job_packages)

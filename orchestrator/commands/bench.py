@@ -7,7 +7,7 @@ import click
 
 from orchestrator.errors import UserError
 from orchestrator.gpu_slots import discover_gpus
-from orchestrator.paths import REPO_ROOT
+from orchestrator.paths import CODE_ROOT
 
 
 @click.group("bench")
@@ -36,12 +36,12 @@ def study_command(device, models, size, selection, profile, seeds, jobs, load, s
     device = device or ("cuda" if has_cuda else "cpu")
     if device == "cuda" and not has_cuda:
         raise UserError("--device cuda: nvidia-smi finds no CUDA device here; use --device cpu")
-    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_study.py"), "--device", device,
+    command = [sys.executable, str(CODE_ROOT / "benchmarks" / "bench_study.py"), "--device", device,
                "--size", str(size), "--study", selection, "--profile", profile, "--seeds", str(seeds),
                "-j", str(jobs), "--load", str(load)]
     if models:
         command += ["--models", models]
     command += ["--skip-kernels"] * skip_kernels + ["--skip-study"] * skip_study
-    code = subprocess.run(command, cwd=REPO_ROOT).returncode
+    code = subprocess.run(command, cwd=CODE_ROOT).returncode
     if code != 0:
         raise UserError(f"benchmarks/bench_study.py exited with code {code}")

@@ -13,7 +13,7 @@ from orchestrator.environments import Environment
 from orchestrator.errors import UserError
 from orchestrator.cpu_threads import thread_env
 from orchestrator.executors.base import ExecOutcome, JobRequest, killed_by, oom_kill_count, run_streaming
-from orchestrator.paths import REPO_ROOT, cache_dir
+from orchestrator.paths import cache_dir, job_code_root
 
 LIFELINE = Path(__file__).with_name("lifeline.py")
 
@@ -65,7 +65,7 @@ class VenvManager:
         target = self.path(env)
         building = target.with_name(target.name + ".building")
         shutil.rmtree(building, ignore_errors=True)
-        say(f"creating venv for env {env.name!r} from {os.path.relpath(env.requirements, REPO_ROOT)} (first use only)")
+        say(f"creating venv for env {env.name!r} from {env.requirements} (first use only)")
         steps = [
             ("create the virtualenv", [sys.executable, "-m", "venv", str(building)]),
             ("install the pinned requirements", [str(building / "bin" / "python"), "-m", "pip", "install",
@@ -122,13 +122,13 @@ class NativeExecutor:
             **os.environ,
             **thread_env(request.threads),
             **request.device_env,
-            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONPATH": str(job_code_root()),
             "PYTHONUNBUFFERED": "1",
             "PYTHONHASHSEED": "0",
         }
         env.pop("VIRTUAL_ENV", None)
         oom_kills_before = oom_kill_count()
-        code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=REPO_ROOT)
+        code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=env["PYTHONPATH"])
         # A SIGKILL we did not send is called out of memory only if the kernel's OOM killer ran meanwhile.
         oom = (code == -signal.SIGKILL and not (timed_out or interrupted)
                and oom_kills_before is not None and (oom_kill_count() or 0) > oom_kills_before)

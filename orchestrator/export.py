@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes
+# The report's own grouping and flags, so that an exported row is flagged exactly as the report flags it.
 from orchestrator.report.load import DEFAULT_MIN_SEEDS, Experiment, Run, SkippedFolder, _experiment_key, model_family, read_run
 from orchestrator.results import check_identity, is_run_folder
 
@@ -56,9 +57,9 @@ def read_valid_runs(results_dir: Path, on_folder: Callable[[], None] = lambda: N
     return ValidRuns(runs, skipped)
 
 
-def experiment_flags(runs: list[Run], min_seeds: int) -> dict[Path, list[str]]:
-    """folder -> the report's flags of the experiment it belongs to (all seeds of one spec, one
-    dataset), so few-seeds and missing-folds read exactly as in `orch report`."""
+def experiment_flags(runs: list[Run], min_seeds: int) -> dict[Path, tuple[list[str], bool]]:
+    """folder -> (flags, eligible) of the experiment it belongs to in the report (all seeds of one
+    spec on one dataset), so few-seeds and missing-folds read exactly as in `orch report`."""
     by_dataset: dict[str, list[Run]] = {}
     for run in runs:
         by_dataset.setdefault(run.result.spec.dataset.sha256, []).append(run)
@@ -71,7 +72,7 @@ def experiment_flags(runs: list[Run], min_seeds: int) -> dict[Path, list[str]]:
         for members in groups.values():
             experiment = Experiment(label="", runs=tuple(members), min_seeds=min_seeds, expected_folds=folds)
             for run in members:
-                flags[run.folder] = experiment.flags
+                flags[run.folder] = (experiment.flags, experiment.eligible)
     return flags
 
 
@@ -82,12 +83,12 @@ def weights_source(run: Run) -> str:
     return f"{weights.hub_id}@{weights.revision or 'unknown revision'} (sha256 {weights.sha256[:12]})"
 
 
-def run_row(run: Run, flags: list[str]) -> dict:
+def run_row(run: Run, flags: list[str], eligible: bool) -> dict:
     result, spec, provenance = run.result, run.result.spec, run.result.provenance
     row = {
         "experiment_id": spec.id, "slug": spec.slug, "model": spec.model, "family": model_family(spec.model),
         "env": spec.env, "horizon": spec.horizon, "seed": spec.seed, "fold": spec.fold, "profile": spec.profile,
-        "flags": ",".join(flags), "eligible": not flags,
+        "flags": ",".join(flags), "eligible": eligible,
         "weights_kind": result.weights.kind, "weights_source": weights_source(run),
     }
     for split in ("val", "test"):
@@ -109,7 +110,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def runs_frame(valid: ValidRuns, min_seeds: int = DEFAULT_MIN_SEEDS) -> pd.DataFrame:
     flags = experiment_flags(valid.runs, min_seeds)
-    rows = [run_row(run, flags[run.folder]) for run in valid.runs]
+    rows = [run_row(run, *flags[run.folder]) for run in valid.runs]
     frame = pd.DataFrame(rows)
     frame = _typed(frame).sort_values(["horizon", "experiment_id", "slug", "seed", "fold"], kind="mergesort",
                                       ignore_index=True) if rows else frame
@@ -122,7 +123,7 @@ def predictions_frame(valid: ValidRuns, min_seeds: int = DEFAULT_MIN_SEEDS) -> p
     flags = experiment_flags(valid.runs, min_seeds)
     parts = []
     for run in valid.runs:
-        row = run_row(run, flags[run.folder])
+        row = run_row(run, *flags[run.folder])
         keys = pd.DataFrame({key: [row[key]] * len(run.predictions) for key in PREDICTION_KEYS})
         parts.append(pd.concat([keys, run.predictions.reset_index(drop=True)], axis=1))
     frame = _typed(pd.concat(parts, ignore_index=True)) if parts else pd.DataFrame(columns=list(PREDICTION_KEYS))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.catalog import job_identity
-from orchestrator.paths import REPO_ROOT
+from orchestrator.paths import CODE_ROOT, IMAGES_DIR
 from shared_schema.identity import (EnvironmentIdentity, code_sha256 as hash_code, environment_identity,
                                     model_code_sha256, platform_name, python_version)
 
@@ -23,7 +23,7 @@ class Environment:
 
     @property
     def folder(self) -> Path:
-        return REPO_ROOT / "images" / self.name
+        return IMAGES_DIR / self.name
 
     @property
     def requirements(self) -> Path:
@@ -70,17 +70,17 @@ def code_files(env: Environment) -> list[Path]:
     """Every Python file a job of this env can execute but the catalog, in hashing order."""
     files = []
     for entry in COMMON_CODE + env.job_packages:
-        path = REPO_ROOT / entry
+        path = CODE_ROOT / entry
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
     return files
 
 
 def bundled_files(env: Environment) -> list[Path]:
     """Every Python file a job of this env imports: the hashed code files, then the catalog."""
-    return code_files(env) + [REPO_ROOT / CATALOG_FILE]
+    return code_files(env) + [CODE_ROOT / CATALOG_FILE]
 
 
 def code_sha256(env: Environment, model: str) -> str:
     """Hash of every Python file a job of this env can execute (content and relative path), plus the
     model's own catalog entry."""
-    return model_code_sha256(hash_code(REPO_ROOT, COMMON_CODE + env.job_packages), job_identity(model))
+    return model_code_sha256(hash_code(CODE_ROOT, COMMON_CODE + env.job_packages), job_identity(model))

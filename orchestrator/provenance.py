@@ -3,17 +3,20 @@
 import platform
 import subprocess
 
-from orchestrator.paths import REPO_ROOT
+from orchestrator.paths import CODE_ROOT, IS_CHECKOUT
 
 
 def git_state() -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the checkout, or (None, None) outside a git repository."""
+    """(commit, dirty) of the checkout, or (None, None) outside a git repository. An installed copy has
+    none, even when its site-packages lies inside some repository (a venv in a clone)."""
+    if not IS_CHECKOUT:
+        return None, None
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+            ["git", "rev-parse", "HEAD"], cwd=CODE_ROOT, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=CODE_ROOT,
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout
         return commit, bool(status.strip())

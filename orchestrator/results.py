@@ -354,3 +354,18 @@ class ResultStore:
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         self._release(staging)
+
+
+# -- the notebook API (implemented in orchestrator.export; imported late, it imports this module) --
+def table(results_dir: Path | str | None = None):
+    """Every valid run as a pandas DataFrame, one row per run (seed x fold). See orchestrator.export."""
+    from orchestrator import export, paths
+
+    return export.runs_frame(export.read_valid_runs(Path(results_dir or paths.results_dir())))
+
+
+def predictions(results_dir: Path | str | None = None):
+    """Every prediction of every valid run, long format (run keys, date, split, y_true, p)."""
+    from orchestrator import export, paths
+
+    return export.predictions_frame(export.read_valid_runs(Path(results_dir or paths.results_dir())))

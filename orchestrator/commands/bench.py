@@ -8,7 +8,7 @@ import click
 
 from orchestrator.errors import UserError
 from orchestrator.gpu_slots import discover_gpus
-from orchestrator.paths import REPO_ROOT
+from orchestrator.paths import CODE_ROOT
 
 
 @click.group("bench")
@@ -37,13 +37,13 @@ def study_command(*, device, models, size, selection, profile, seeds, jobs, load
     device = device or ("cuda" if has_cuda else "cpu")
     if device == "cuda" and not has_cuda:
         raise UserError("--device cuda: nvidia-smi finds no CUDA device here; use --device cpu")
-    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_study.py"), "--device", device,
+    command = [sys.executable, str(CODE_ROOT / "benchmarks" / "bench_study.py"), "--device", device,
                "--size", str(size), "--study", selection, "--profile", profile, "--seeds", str(seeds),
                "-j", str(jobs), "--load", str(load)]
     if models:
         command += ["--models", models]
     command += ["--skip-kernels"] * skip_kernels + ["--skip-study"] * skip_study
-    code = subprocess.run(command, cwd=REPO_ROOT).returncode
+    code = subprocess.run(command, cwd=CODE_ROOT).returncode
     if code != 0:
         raise UserError(f"benchmarks/bench_study.py exited with code {code}")
 
@@ -70,9 +70,9 @@ def calibration_command(replications, resamples, days, folds, seed_sd, rhos, see
             raise UserError(f"--rhos {text!r}: each autocorrelation must be in [0, 1)")
         if name == "--seeds-list" and not all(v >= 1 for v in values):
             raise UserError(f"--seeds-list {text!r}: each seed count must be at least 1")
-    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_calibration.py"), "--replications", str(replications),
+    command = [sys.executable, str(CODE_ROOT / "benchmarks" / "bench_calibration.py"), "--replications", str(replications),
                "--resamples", str(resamples), "--days", str(days), "--folds", str(folds), "--seed-sd", str(seed_sd),
                "--rhos", rhos, "--seeds-list", seeds_list, "--seed", str(seed)]
-    code = subprocess.run(command, cwd=REPO_ROOT).returncode
+    code = subprocess.run(command, cwd=CODE_ROOT).returncode
     if code != 0:
         raise UserError(f"benchmarks/bench_calibration.py exited with code {code}")

@@ -20,11 +20,11 @@ from orchestrator.environments import COMMON_CODE, ENVIRONMENTS, IMAGE_PYTHON, E
 from orchestrator.errors import UserError
 from orchestrator.executors.docker import (DEFAULT_BASE_IMAGE, PIDS_LIMIT, BuiltImage, ImageBuilder,
                                            dockerfile, engine_status, remove_container, sandbox_options)
-from orchestrator.paths import DEFAULT_DATASET, REPO_ROOT
+from orchestrator.paths import DEFAULT_DATASET, CODE_ROOT
 from orchestrator.registry import EXPERIMENTS, Experiment
 
-COMPOSE_FILE = REPO_ROOT / "compose.yaml"
-SPECS_DIR = REPO_ROOT / "compose" / "specs"
+COMPOSE_FILE = CODE_ROOT / "compose.yaml"
+SPECS_DIR = CODE_ROOT / "compose" / "specs"
 WRAPPER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID")
 COMPOSE_PROFILE = "quick"
 COMPOSE_SEED = 0
@@ -197,10 +197,10 @@ def generated_files() -> dict[Path, str]:
 def compose_drift() -> list[str]:
     """What differs between the committed files and what the registry generates."""
     expected = generated_files()
-    problems = [f"{p.relative_to(REPO_ROOT)}: {'differs' if p.exists() else 'missing'}"
+    problems = [f"{p.relative_to(CODE_ROOT)}: {'differs' if p.exists() else 'missing'}"
                 for p, text in expected.items() if not p.exists() or p.read_text() != text]
     if SPECS_DIR.is_dir():
-        problems += [f"{p.relative_to(REPO_ROOT)}: stale (no such experiment)"
+        problems += [f"{p.relative_to(CODE_ROOT)}: stale (no such experiment)"
                      for p in sorted(SPECS_DIR.glob("*.json")) if p not in expected]
     return problems
 
@@ -223,8 +223,8 @@ def compose_command(check: bool) -> None:
     for stale in SPECS_DIR.glob("*.json"):
         if stale not in expected:
             stale.unlink()
-    click.echo(f"wrote {COMPOSE_FILE.relative_to(REPO_ROOT)} ({len(composable())} services) and "
-               f"{SPECS_DIR.relative_to(REPO_ROOT)}/ ({len(problems)} file(s) changed)")
+    click.echo(f"wrote {COMPOSE_FILE.relative_to(CODE_ROOT)} ({len(composable())} services) and "
+               f"{SPECS_DIR.relative_to(CODE_ROOT)}/ ({len(problems)} file(s) changed)")
 
 
 # -- orch test-images ----------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def test_command_line(image: str, env: Environment, *, data_dir: Path, name: str
     share tests/images/image_suite.py with the other suites."""
     from orchestrator.executors.docker import env_platform
 
-    suites = REPO_ROOT / "tests" / "images"
+    suites = CODE_ROOT / "tests" / "images"
     inside = f"/app/tests/images/{env.name}"
     command = ["docker", "run", "--name", name, "--pull", "never", *sandbox_options("2g"),
                "--volume", f"{suites}:/app/tests/images:ro", "--volume", f"{data_dir.resolve()}:/data:ro",
@@ -269,7 +269,7 @@ def test_command_line(image: str, env: Environment, *, data_dir: Path, name: str
 def test_images_command(envs, pytest_args):
     """Build the images and run tests/images/<env>/ inside each (no network, synthetic data at /data)."""
     require_engine()
-    chosen = [e for e in pick_envs(envs) if (REPO_ROOT / "tests" / "images" / e.name).is_dir() or envs]
+    chosen = [e for e in pick_envs(envs) if (CODE_ROOT / "tests" / "images" / e.name).is_dir() or envs]
     if not chosen:
         raise UserError("no env has both an image and a tests/images/<env>/ suite")
     builder = ImageBuilder()
@@ -278,7 +278,7 @@ def test_images_command(envs, pytest_args):
         data_dir = Path(tmp)
         build_test_datasets(data_dir)
         for env in chosen:
-            if not (REPO_ROOT / "tests" / "images" / env.name).is_dir():
+            if not (CODE_ROOT / "tests" / "images" / env.name).is_dir():
                 raise UserError(f"no suite at tests/images/{env.name}/")
             image = builder.ensure(env, say)
             name = f"orch-test-{env.name}-{uuid.uuid4().hex[:8]}"

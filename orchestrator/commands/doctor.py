@@ -1,5 +1,6 @@
 """`orch doctor`: which executors can run here, and why not."""
 
+import os
 import platform
 import shutil
 import subprocess
@@ -57,8 +58,25 @@ def _accelerators() -> list[tuple[str, bool, str]]:
     return checks
 
 
+def folder_rows() -> list[dict]:
+    """Where this `orch` reads and writes, and why: the project found from the current folder, the
+    ORCH_*_DIR overrides, and the installed code the jobs come from."""
+    project = paths.find_project()
+    overridden = {"data": "ORCH_DATA_DIR", "results": "ORCH_RESULTS_DIR", "cache": "ORCH_CACHE_DIR",
+                  "weights": "ORCH_WEIGHTS_DIR"}
+    folders = {"data": paths.data_dir(), "results": paths.results_dir(), "cache": paths.cache_dir(),
+               "weights": paths.weights_dir()}
+    rows = [{"check": "project folder", "ok": True, "detail": f"{project.root} ({project.how})"}]
+    for name, folder in folders.items():
+        source = f"from {overridden[name]}" if os.environ.get(overridden[name]) else "default"
+        rows.append({"check": f"{name} folder", "ok": True, "detail": f"{folder} ({source})"})
+    kind = "checkout" if paths.IS_CHECKOUT else "installed package"
+    rows.append({"check": "code", "ok": True, "detail": f"{paths.CODE_ROOT} ({kind}; environments from {paths.IMAGES_DIR})"})
+    return rows
+
+
 def collect(ray_address: str | None = None) -> list[dict]:
-    rows = []
+    rows = folder_rows()
     rows.append({"check": "python", "ok": sys.version_info >= (3, 11), "detail": sys.version.split()[0]})
     rows.append({"check": "platform", "ok": True, "detail": f"{platform.system()} {platform.machine()}"})
     if sys.platform == "darwin" and platform.machine() == "arm64":
@@ -80,7 +98,7 @@ def collect(ray_address: str | None = None) -> list[dict]:
             state = "venv ready" if venvs.is_ready(env) else "venv built on first use"
             rows.append({"check": f"native env {env.name}", "ok": True, "detail": f"{state} ({venvs.path(env)})"})
         else:
-            rows.append({"check": f"native env {env.name}", "ok": False, "detail": f"no {env.requirements.relative_to(paths.REPO_ROOT)}"})
+            rows.append({"check": f"native env {env.name}", "ok": False, "detail": f"no {env.requirements}"})
     rows += doctor_rows(ray_address)
     for name, available, detail in _accelerators():
         rows.append({"check": name, "ok": available, "detail": detail})

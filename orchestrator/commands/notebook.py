@@ -16,14 +16,15 @@ from orchestrator.selection import select
 @click.argument("experiment")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="the PROFILE the notebook starts with (both profiles' specs are embedded)")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=paths.REPO_ROOT / "notebooks",
-              show_default="notebooks/", help="folder for <slug>.ipynb")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              show_default="notebooks/ of the project", help="folder for <slug>.ipynb")
 @click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/")
 @click.option("--check", is_flag=True, help="compare the existing notebook's inlined job code with the repository's")
 def notebook_command(*, experiment: str, profile: str, out_dir: Path, dataset: str, check: bool) -> None:
     """Write a self-contained .ipynb for EXPERIMENT (envs timesfm, gluonts, torch) to run on Colab."""
     from orchestrator.notebooks.generate import NotebookInputs, drift, write_notebook  # nbformat: only when used
 
+    out_dir = paths.notebooks_dir() if out_dir is None else out_dir
     chosen = select((experiment,), False, (), ())[0]
     path = out_dir / f"{chosen.slug}.ipynb"
     if check:

@@ -45,7 +45,7 @@ from orchestrator.environments import IMAGE_PYTHON, Environment, package_key
 from orchestrator.errors import UserError
 from orchestrator.cpu_threads import thread_env
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, run_streaming
-from orchestrator.paths import REPO_ROOT, cache_dir
+from orchestrator.paths import CODE_ROOT, IMAGES_DIR, cache_dir
 from shared_schema import executors as executor_names
 from shared_schema.files import chown_tree
 from shared_schema.identity import platform_name
@@ -54,7 +54,7 @@ IMAGE_PREFIX = "fdinvest-"
 CONTAINER_PREFIX = "orch-"
 CONTAINER_LABEL = "fdinvest.orch"
 CHECKOUT_LABEL = "fdinvest.checkout"
-DOCKERFILE = REPO_ROOT / "images" / "Dockerfile"
+DOCKERFILE = IMAGES_DIR / "Dockerfile"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 JOB_UID_GID = (1000, 1000)  # the images' `orch` user: who a job runs as when orch itself is root
 PIDS_LIMIT = 4096  # a fork bomb stops here; JAX/XLA and torch thread pools stay far below it
@@ -133,7 +133,7 @@ def dockerfile(env: Environment) -> Path:
 @functools.cache
 def checkout_id() -> str:
     """Names this checkout on a shared engine: images it built carry it as a label."""
-    return hashlib.sha256(f"{socket.gethostname()}:{REPO_ROOT.resolve()}".encode()).hexdigest()[:12]
+    return hashlib.sha256(f"{socket.gethostname()}:{CODE_ROOT.resolve()}".encode()).hexdigest()[:12]
 
 
 def input_files(env: Environment) -> list[tuple[str, Path]]:
@@ -141,9 +141,9 @@ def input_files(env: Environment) -> list[tuple[str, Path]]:
     files = [("images/Dockerfile", DOCKERFILE),
              (f"images/{env.name}/requirements.txt", env.requirements)]
     for folder in CODE_DIRS:
-        for path in sorted((REPO_ROOT / folder).rglob("*")):
+        for path in sorted((CODE_ROOT / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                files.append((path.relative_to(REPO_ROOT).as_posix(), path))
+                files.append((path.relative_to(CODE_ROOT).as_posix(), path))
     return files
 
 
@@ -429,7 +429,7 @@ class DockerExecutor(Executor):
             chown_tree(request.staging, *container_user())
         try:
             code, reason, timed_out, interrupted = run_streaming(
-                command, request, dict(os.environ), cwd=REPO_ROOT, on_kill=lambda: docker("kill", name, timeout=30))
+                command, request, dict(os.environ), cwd=CODE_ROOT, on_kill=lambda: docker("kill", name, timeout=30))
             state = self._state(name)
         finally:
             remove_container(name)

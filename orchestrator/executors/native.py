@@ -15,7 +15,7 @@ from orchestrator.cpu_threads import thread_env
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, killed_by, oom_kill_count, run_streaming
 from orchestrator.executors.ray_auth import secret_variables
 from orchestrator.executors.venv_tools import choose_installer, installer_version, read_pip_settings
-from orchestrator.paths import REPO_ROOT, cache_dir
+from orchestrator.paths import cache_dir, job_code_root
 from shared_schema import executors as executor_names
 
 LIFELINE = Path(__file__).with_name("lifeline.py")
@@ -68,7 +68,7 @@ class VenvManager:
         installer = choose_installer()
         settings = read_pip_settings() if installer.name == "uv" else None
         built_with = installer_version(installer)
-        say(f"creating venv for env {env.name!r} from {os.path.relpath(env.requirements, REPO_ROOT)} "
+        say(f"creating venv for env {env.name!r} from {env.requirements} "
             f"with {built_with} (first use only)")
         python = building / "bin" / "python"
         steps = [
@@ -129,14 +129,14 @@ class NativeExecutor(Executor):
             **os.environ,
             **thread_env(request.threads),
             **request.device_env,
-            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONPATH": str(job_code_root()),
             "PYTHONUNBUFFERED": "1",
             "PYTHONHASHSEED": "0",
         }
         for name in ("VIRTUAL_ENV", *secret_variables()):
             env.pop(name, None)
         oom_kills_before = oom_kill_count()
-        code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=REPO_ROOT)
+        code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=env["PYTHONPATH"])
         # A SIGKILL we did not send is called out of memory only if the kernel's OOM killer ran meanwhile.
         oom = (code == -signal.SIGKILL and not (timed_out or interrupted)
                and oom_kills_before is not None and (oom_kill_count() or 0) > oom_kills_before)

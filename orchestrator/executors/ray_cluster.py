@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchestrator.errors import UserError
 from orchestrator.executors import ray_auth
-from orchestrator.paths import REPO_ROOT
+from orchestrator.paths import CODE_ROOT, IMAGES_DIR
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 CODE_FOLDERS = ("orchestrator", "jobs", "shared_schema")
@@ -79,9 +79,9 @@ def code_snapshot(folder: Path) -> Path:
     """Copy what a node needs to run a job into `folder` (the run's Ray working_dir)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in CODE_FOLDERS:
-        shutil.copytree(REPO_ROOT / name, folder / name, ignore=ignore)
-    for requirements in sorted((REPO_ROOT / "images").glob("*/requirements.txt")):
-        target = folder / requirements.relative_to(REPO_ROOT)
+        shutil.copytree(CODE_ROOT / name, folder / name, ignore=ignore)
+    for requirements in sorted(IMAGES_DIR.glob("*/requirements.txt")):
+        target = folder / "images" / requirements.relative_to(IMAGES_DIR)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(requirements, target)
     return folder

@@ -20,7 +20,7 @@ from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.notebooks import cells
 from orchestrator.notebooks.identity import lock_id
-from orchestrator.paths import REPO_ROOT
+from orchestrator.paths import CODE_ROOT
 from orchestrator.provenance import git_state
 from orchestrator.registry import Experiment, Profile
 from orchestrator.runs import make_spec
@@ -50,7 +50,7 @@ def pinned_requirements(env: Environment) -> list[str]:
 
 
 def relative(path: Path) -> str:
-    return path.relative_to(REPO_ROOT).as_posix()
+    return path.relative_to(CODE_ROOT).as_posix()
 
 
 def generated_constants(inputs: NotebookInputs) -> dict:

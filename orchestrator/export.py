@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes
 # The report's own grouping and flags, so that an exported row is flagged exactly as the report flags it.
-from orchestrator.report.load import DEFAULT_MIN_SEEDS, Run, SeedGroup, SkippedFolder, _experiment_key, model_family, read_run
+from orchestrator.report.load import DEFAULT_MIN_SEEDS, Run, SeedGroup, SkippedFolder, seed_group_key, model_family, read_run
 from orchestrator.results import check_identity, is_run_folder
 
 FORMATS = ("parquet", "csv")
@@ -68,7 +68,7 @@ def experiment_flags(runs: list[Run], min_seeds: int) -> dict[Path, tuple[list[s
         folds = tuple(sorted({run.result.spec.fold for run in dataset_runs}, key=lambda f: -1 if f is None else f))
         groups: dict[str, list[Run]] = {}
         for run in dataset_runs:
-            groups.setdefault(_experiment_key(run), []).append(run)
+            groups.setdefault(seed_group_key(run), []).append(run)
         for members in groups.values():
             experiment = SeedGroup(label="", runs=tuple(members), min_seeds=min_seeds, expected_folds=folds)
             for run in members:

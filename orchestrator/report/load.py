@@ -241,7 +241,7 @@ def read_run(folder: Path) -> Run:
     return Run(folder=folder, result=result, predictions=predictions)
 
 
-def _experiment_key(run: Run) -> str:
+def seed_group_key(run: Run) -> str:
     """Everything that defines the experiment except the seed, the walk-forward fold (and its
     dates) and the device request."""
     spec = run.result.spec.model_dump(mode="json", exclude={"seed", "device", "fold", "split_dates"})
@@ -320,7 +320,7 @@ def load_results(results_dir: Path, ignore: frozenset[Path] = frozenset(), min_s
                               "not the one this report covers") for run in valid if run.result.spec.dataset.sha256 != sha]
     groups: dict[str, dict[tuple[int, int | None], Run]] = {}
     for run in (run for run in valid if run.result.spec.dataset.sha256 == sha):
-        seeds = groups.setdefault(_experiment_key(run), {})
+        seeds = groups.setdefault(seed_group_key(run), {})
         slot = (run.result.spec.seed, run.result.spec.fold)
         if slot in seeds:
             newer, older = sorted([seeds[slot], run], key=_finished_at, reverse=True)

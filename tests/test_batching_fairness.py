@@ -90,11 +90,11 @@ def test_timer_scores_do_not_depend_on_the_predict_batch_size():
     rows = np.arange(60, 60 + WINDOWS)
     samples = Samples(rows, np.zeros(WINDOWS, dtype=np.int8), rows.astype("datetime64[D]"), series[rows] + 0.01)
     base = Settings(**{**TIMER_QUICK, "probe_l2": tuple(TIMER_QUICK["probe_l2"]), "predict_batch_size": WINDOWS})
-    reference = Scorer(model, series, base, 3, torch.device("cpu"))
+    reference = Scorer(model, series, base, horizon=3, device=torch.device("cpu"))
     whole_points, whole_embeddings = reference.point_scores(samples), reference.embeddings(samples)
     assert whole_points.shape == (WINDOWS,) and whole_embeddings.shape[0] == WINDOWS
     for size in BATCH_SIZES:
-        scorer = Scorer(model, series, dataclasses.replace(base, predict_batch_size=size), 3, torch.device("cpu"))
+        scorer = Scorer(model, series, dataclasses.replace(base, predict_batch_size=size), horizon=3, device=torch.device("cpu"))
         np.testing.assert_allclose(scorer.point_scores(samples), whole_points, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(scorer.embeddings(samples), whole_embeddings, rtol=1e-4, atol=1e-5)
 

@@ -25,4 +25,9 @@ class ClassificationHead(nn.Module):
         """tokens: (batch, *groups, sequence, d_model) -> logits (batch,)."""
         pooled = tokens.mean(dim=-2) if self.pool == "mean" else tokens[..., -1, :]
         pooled = pooled.reshape(pooled.shape[0], -1, pooled.shape[-1]).mean(dim=1)
+        return self.score(pooled)
+
+    def score(self, pooled: Tensor) -> Tensor:
+        """Already pooled tokens (..., d_model) -> one logit each, for a model that averages
+        several read-outs' logits (TimeMixer's per-scale predictions) in one call."""
         return self.logit(self.dropout(self.norm(pooled))).squeeze(-1)

@@ -97,6 +97,15 @@ class SeriesDecomposition(nn.Module):
         return x - trend, trend
 
 
+def moving_average_matrix(length: int, kernel_size: int) -> Tensor:
+    """(length, length) matrix A with A @ x = SeriesDecomposition's trend of x along time: a
+    centred moving average whose edges repeat the first and last step. One matrix product
+    replaces padding, pooling and two transposes where a model applies it to many series."""
+    half = (kernel_size - 1) // 2
+    taps = (torch.arange(length)[:, None] + torch.arange(kernel_size)[None, :] - half).clamp(0, length - 1)
+    return torch.zeros(length, length).scatter_add_(1, taps, torch.full(taps.shape, 1.0 / kernel_size))
+
+
 class TokenEmbedding(nn.Module):
     """Per-time-step embedding of all features with a width-3 convolution over time (Informer's
     token embedding). Edges are padded by repetition rather than circularly, so the newest step is

@@ -6,15 +6,21 @@ makes its own prediction and the predictions are averaged.
 
 Features are mixed at each time step (the paper's channel-dependent setting): with 25 features
 the channel-independent one would cost 25x the compute for the same width.
+
+The scales travel as one tensor, concatenated along time (finest first): the position-wise parts
+(norm, feature mixing, output MLP) then run once over all scales, seasons and trends together,
+instead of once per scale and part; only the scale-mixing MLPs see the scales one by one. Per
+scale, the moving average is a block of one fixed matrix.
 """
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import FeedForward, Pool, SeriesDecomposition, check, check_common
+from jobs.torch_models.layers import FeedForward, Pool, check, check_common, moving_average_matrix
 
 
 @dataclass(frozen=True)
@@ -56,35 +62,41 @@ class TimeMLP(nn.Module):
         self.second = nn.Linear(out_length, out_length)
 
     def forward(self, x: Tensor) -> Tensor:
-        """(batch, in_length, d) -> (batch, out_length, d)."""
-        return self.second(F.gelu(self.first(x.transpose(1, 2)))).transpose(1, 2)
+        """(batch, in_length, d) -> (batch, out_length, d): the linear maps multiply from the left,
+        so the time axis is never transposed to the end and back."""
+        hidden = F.gelu(torch.matmul(self.first.weight, x) + self.first.bias[:, None])
+        return torch.matmul(self.second.weight, hidden) + self.second.bias[:, None]
 
 
 class PastDecomposableMixing(nn.Module):
     def __init__(self, config: TimeMixerConfig):
         super().__init__()
         lengths = config.scale_lengths
+        self.lengths = lengths
         self.norm = nn.LayerNorm(config.d_model)
-        self.decompose = SeriesDecomposition(config.moving_avg)
+        # Each scale's trend (its centred moving average), all scales in one product.
+        self.register_buffer("averaging", torch.block_diag(*(moving_average_matrix(n, config.moving_avg) for n in lengths)),
+                             persistent=False)
         self.feature_mixing = FeedForward(config.d_model, config.d_ff, config.dropout)
         self.season_up = nn.ModuleList(TimeMLP(lengths[i], lengths[i + 1]) for i in range(len(lengths) - 1))
         self.trend_down = nn.ModuleList(TimeMLP(lengths[i + 1], lengths[i]) for i in range(len(lengths) - 1))
         self.out = FeedForward(config.d_model, config.d_ff, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, scales: list[Tensor]) -> list[Tensor]:
-        seasons, trends = [], []
-        for x in scales:
-            season, trend = self.decompose(self.norm(x))
-            seasons.append(self.feature_mixing(season))
-            trends.append(self.feature_mixing(trend))
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, sum of scale lengths, d_model), the scales concatenated finest first."""
+        normed = self.norm(x)
+        trend = torch.matmul(self.averaging, normed)
+        season, trend = self.feature_mixing(torch.cat([normed - trend, trend])).chunk(2)
+        seasons, trends = list(season.split(self.lengths, dim=1)), list(trend.split(self.lengths, dim=1))
         # Fine seasonal detail informs each coarser scale...
         for i, up in enumerate(self.season_up):
             seasons[i + 1] = seasons[i + 1] + up(seasons[i])
         # ...and the coarse trend informs each finer one.
         for i in reversed(range(len(self.trend_down))):
             trends[i] = trends[i] + self.trend_down[i](trends[i + 1])
-        return [x + self.dropout(self.out(s + t)) for x, s, t in zip(scales, seasons, trends)]
+        mixed = torch.cat([s + t for s, t in zip(seasons, trends)], dim=1)
+        return x + self.dropout(self.out(mixed))
 
 
 class TimeMixer(nn.Module):
@@ -106,7 +118,10 @@ class TimeMixer(nn.Module):
         return scales
 
     def forward(self, x: Tensor) -> Tensor:
-        scales = [self.embedding(s) for s in self.multiscale(x)]
+        tokens = self.embedding(torch.cat(self.multiscale(x), dim=1))
         for layer in self.layers:
-            scales = layer(scales)
-        return sum(self.head(s) for s in scales) / len(scales)
+            tokens = layer(tokens)
+        # Every scale's read-out (its newest step or its mean), one logit each, averaged.
+        scales = tokens.split(self.config.scale_lengths, dim=1)
+        pooled = torch.stack([s[:, -1] if self.config.pool == "last" else s.mean(dim=1) for s in scales], dim=1)
+        return self.head.score(pooled).mean(dim=-1)

@@ -459,7 +459,11 @@ def to_markdown(blocks: list[Block]) -> str:
 
 HTML_STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; max-width: 1600px; }
-table { border-collapse: collapse; font-size: 12px; margin-bottom: 1em; }
+table { border-collapse: collapse; font-size: 12px; margin-bottom: 1em; max-width: 100%; }
+td { overflow-wrap: break-word; }
+img { max-width: 100%; }
+th:nth-child(-n+2), td:nth-child(-n+2) { white-space: nowrap; }
+code { font-size: 11px; background: #f6f6f6; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }
 th { background: #f0f0f0; }
 figure { margin: 1em 0; }
@@ -470,6 +474,14 @@ summary { cursor: pointer; }
 """
 
 
+def _inline(text: str) -> str:
+    """Escaped text whose `code` spans (commands to run) become <code>, as the markdown shows them."""
+    pieces = html.escape(text).split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return html.escape(text)
+    return "".join(f"<code>{piece}</code>" if index % 2 else piece for index, piece in enumerate(pieces))
+
+
 def _html_blocks(blocks: list[Block]) -> list[str]:
     escape = html.escape
     parts = []
@@ -478,16 +490,16 @@ def _html_blocks(blocks: list[Block]) -> list[str]:
             case Heading(text, level):
                 parts.append(f"<h{level}>{escape(text)}</h{level}>")
             case Paragraph(text):
-                parts.append(f"<p>{escape(text)}</p>")
+                parts.append(f"<p>{_inline(text)}</p>")
             case Bullets(items):
                 parts.append("<ul>" + "".join(
-                    f"<li><strong>{escape(item[0])}</strong> {escape(item[1])}</li>" if isinstance(item, tuple) else f"<li>{escape(item)}</li>"
+                    f"<li><strong>{escape(item[0])}</strong> {_inline(item[1])}</li>" if isinstance(item, tuple) else f"<li>{_inline(item)}</li>"
                     for item in items) + "</ul>")
             case Details(summary, inner):
                 parts.append(f"<details><summary>{escape(summary)}</summary>" + "\n".join(_html_blocks(inner)) + "</details>")
             case Table(header, rows, table_id):
                 head = "".join(f"<th>{escape(h)}</th>" for h in header)
-                body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+                body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows)
                 id_attribute = f" id='{escape(table_id)}'" if table_id else ""
                 parts.append(f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             case Image(path, caption):

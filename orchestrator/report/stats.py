@@ -208,11 +208,12 @@ def seed_component(per_seed_auc: np.ndarray, per_seed_replicates: np.ndarray) ->
 def welch_satterthwaite(se_days: float, components: list[SeedComponent]) -> tuple[float, float]:
     """SE and degrees of freedom of SE^2 = SE_days^2 + sum of the seed components, with
     df = SE^4 / sum((s^2 / k)^2 / (k - 1)) (Satterthwaite for a sum of mean squares: SE_days and W
-    come from the bootstrap over many blocks and count as infinite df); infinite without seeds."""
+    come from the bootstrap over many blocks and count as infinite df); infinite without seeds, or
+    when SE is 0 (identical predictions: nothing is uncertain)."""
     measured = [c for c in components if c.df > 0]
     variance = se_days**2 + sum(c.variance for c in measured)
     uncertainty = sum(c.spread**2 / c.df for c in measured)
-    return math.sqrt(variance), (variance**2 / uncertainty if uncertainty > 0.0 else math.inf)
+    return math.sqrt(variance), (variance**2 / uncertainty if uncertainty > 0.0 and variance > 0.0 else math.inf)
 
 
 def t_interval(estimate: float, se: float, df: float, level: float) -> Interval:

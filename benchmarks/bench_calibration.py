@@ -3,15 +3,15 @@
 Each replication plants two models with a known difference in expected test AUC, scores them on
 walk-forward test folds exactly as the report does (orchestrator.report.stats: fold-averaged AUC,
 circular block bootstrap within folds with the Politis-White block lengths the report chooses,
-seeds resampled inside the bootstrap; orchestrator.report.verdicts: the rules' p-values and power
-multipliers), and counts how often each test says what:
+seed variance s^2/k added with Welch-Satterthwaite df; orchestrator.report.verdicts: the rules'
+Student-t p-values and power multipliers), and counts how often each test says what:
 
 - type I: one-sided superiority test rejects at true difference 0 (nominal 0.05);
-- coverage: the 95% percentile interval covers the true difference 0 (nominal 0.95);
+- coverage: the 95% t interval covers the true difference 0 (nominal 0.95);
 - TOST at margin: equivalence is declared with the true difference exactly at the margin
   (2% of PatchTST's published H1 AUC; nominal <= 0.05);
 - power at MDE: the superiority test rejects at the true difference the report would call
-  detectable with 80% power (c x the median null SE; nominal 0.80).
+  detectable with 80% power (c(median df) x the median null SE; nominal 0.80).
 
 Days: labels are 3-day overlapping windows (base rate ~0.2); scores = signal x label + noise, noise
 AR(1) with coefficient rho (half shared by the two models, half their own), so AUC = Phi(signal /
@@ -39,7 +39,6 @@ from orchestrator.report.plan import ALPHA, PLAN, PUBLISHED_PATCHTST_AUC  # noqa
 from orchestrator.report.stats import (  # noqa: E402
     fold_block_lengths,
     paired_auc_difference,
-    seed_draws,
     stratified_block_counts,
 )
 from orchestrator.report.verdicts import null_p_value, power_multiplier  # noqa: E402
@@ -94,8 +93,8 @@ def _ar1(rho: float, shape: tuple[int, ...], rng: np.random.Generator) -> np.nda
     return scipy_signal.lfilter([1.0], [1.0, -rho], shocks, axis=-1) if rho else shocks
 
 
-def _replicate(scenario: Scenario, difference: float, rng: np.random.Generator) -> tuple[float, float, float, float, int]:
-    """Estimate, SE, 95% interval and median block length of one planted data set, as the report computes them."""
+def _replicate(scenario: Scenario, difference: float, rng: np.random.Generator) -> tuple[float, float, float, float, float, int]:
+    """Estimate, SE, df, 95% interval and median block length of one planted data set, as the report computes them."""
     n = scenario.days
     shocks = rng.standard_normal(n + LABEL_WINDOW)
     y = np.lib.stride_tricks.sliding_window_view(shocks[1:], LABEL_WINDOW)[:n].max(axis=1) > LABEL_CUT
@@ -111,24 +110,27 @@ def _replicate(scenario: Scenario, difference: float, rng: np.random.Generator) 
     a, b = scores(_signal_for(difference, tau)), scores(REFERENCE_SIGNAL)
     blocks = fold_block_lengths(y, [a, b], folds)
     counts = stratified_block_counts(folds, scenario.resamples, blocks, rng)
-    seeds_a = seed_draws(scenario.seeds, scenario.resamples, rng) if scenario.seeds > 1 else None
-    seeds_b = seed_draws(scenario.seeds, scenario.resamples, rng) if scenario.seeds > 1 else None
-    paired = paired_auc_difference(y, a, b, counts, folds=folds, seeds_a=seeds_a, seeds_b=seeds_b)
-    i = paired.interval
-    return i.estimate, i.se, i.low, i.high, int(np.median(blocks))
+    i = paired_auc_difference(y, a, b, counts, folds=folds).interval
+    return i.estimate, i.se, i.df, i.low, i.high, int(np.median(blocks))
+
+
+def _superiority_multiplier(df: float) -> float:
+    """power_multiplier of one unadjusted superiority test (level ALPHA, power 0.8) at `df`."""
+    return float(scipy_stats.t.isf(ALPHA, df) + scipy_stats.t.ppf(0.8, df))
 
 
 def calibrate(scenario: Scenario, replications: int, rng: np.random.Generator) -> Row:
     null = [_replicate(scenario, 0.0, rng) for _ in range(replications)]
-    rejects = [null_p_value(SUPERIORITY, d, se, 0.0) < ALPHA for d, se, *_ in null]
-    covered = [low <= 0.0 <= high for _, _, low, high, _ in null]
+    rejects = [null_p_value(SUPERIORITY, d, se, 0.0, df) < ALPHA for d, se, df, *_ in null]
+    covered = [low <= 0.0 <= high for _, _, _, low, high, _ in null]
     at_margin = [_replicate(scenario, MARGIN, rng) for _ in range(replications)]
-    tost = [null_p_value(EQUIVALENCE, d, se, MARGIN) < ALPHA for d, se, *_ in at_margin]
+    tost = [null_p_value(EQUIVALENCE, d, se, MARGIN, df) < ALPHA for d, se, df, *_ in at_margin]
     # The detectable difference the report prints for a single unadjusted superiority test.
-    multiplier = float(scipy_stats.norm.isf(ALPHA) + scipy_stats.norm.ppf(0.8))
+    df = float(np.median([df for _, _, df, *_ in null]))
+    multiplier = _superiority_multiplier(df)
     mde = multiplier * float(np.median([se for _, se, *_ in null]))
     at_mde = [_replicate(scenario, mde, rng) for _ in range(replications)]
-    power = [null_p_value(SUPERIORITY, d, se, 0.0) < ALPHA for d, se, *_ in at_mde]
+    power = [null_p_value(SUPERIORITY, d, se, 0.0, df) < ALPHA for d, se, df, *_ in at_mde]
     return Row(scenario, float(np.mean(rejects)), float(np.mean(covered)), float(np.mean(tost)), mde, float(np.mean(power)),
                float(np.median([blocks for *_, blocks in null])), replications)
 
@@ -160,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     print(f"Calibration of the report's tests: {args.replications} replications per cell, {args.resamples} bootstrap "
           f"resamples, margin {MARGIN:.4f} (2% of PatchTST's published H1 AUC {PUBLISHED_PATCHTST_AUC[1]}), alpha {ALPHA}, "
-          f"TOST/superiority multipliers {power_multiplier(EQUIVALENCE):.3f}/{scipy_stats.norm.isf(ALPHA) + scipy_stats.norm.ppf(0.8):.3f}",
+          f"TOST/superiority multipliers {power_multiplier(EQUIVALENCE):.3f}/{_superiority_multiplier(np.inf):.3f} at infinite df "
+          f"(t quantiles at each replicate's Welch-Satterthwaite df)",
           flush=True)
     rows = []
     started = time.monotonic()

@@ -93,7 +93,7 @@ def test_a_small_gain_over_logistic_regression_is_inconclusive(tmp_path):
     need = requirement(_rule("B1"), t)
     # more test days at the same SE scaling would make the detectable difference the effect of interest
     assert need.days > t.n_days
-    assert power_multiplier(_rule("B1")) * np.sqrt(t.se_days**2 * t.n_days / need.days + (t.se**2 - t.se_days**2)) == pytest.approx(
+    assert power_multiplier(_rule("B1"), t.df) * np.sqrt(t.se_days**2 * t.n_days / need.days + (t.se**2 - t.se_days**2)) == pytest.approx(
         _rule("B1").effect_of_interest(1))
     assert b1.next_step.startswith("`orch run") or "test days" in b1.next_step
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy.stats import norm, t
 
 from orchestrator.report import stats
 
@@ -156,15 +156,13 @@ def test_mean_interval_of_a_constant_is_that_constant():
     assert interval.estimate == interval.low == interval.high == pytest.approx(0.25)
 
 
-def test_stratified_counts_keep_every_fold_whole_and_seed_draws_are_weights():
-    from orchestrator.report.stats import fold_auc, seed_draws, stratified_block_counts
+def test_stratified_counts_keep_every_fold_whole_and_fold_auc_ranks_within_folds():
+    from orchestrator.report.stats import fold_auc, stratified_block_counts
 
     folds = np.repeat([0, 1, 2], [40, 25, 35])
     counts = stratified_block_counts(folds, 200, 10, np.random.default_rng(0))
     for fold, size in ((0, 40), (1, 25), (2, 35)):
         assert (counts[:, folds == fold].sum(axis=1) == size).all()  # no day crosses into another fold
-    draws = seed_draws(3, 200, np.random.default_rng(1))
-    assert np.allclose(draws.sum(axis=1), 1.0) and (draws == 1.0).any() and (draws < 1.0).any()
     # fold-averaged AUC: a model ranking perfectly within each fold scores 1 even if its levels drift between folds
     y = np.array([0, 1, 0, 1])
     p = np.array([0.1, 0.2, 0.8, 0.9])
@@ -205,3 +203,71 @@ def test_block_lengths_are_chosen_per_fold_from_the_paired_influence_series():
     assert first > 3 * second
     # identical scores: the paired series is zero, no dependence to keep
     assert fold_block_lengths(y, [a[None, :], a[None, :]], folds) == (1, 1)
+
+
+def test_seed_variance_is_added_to_the_days_variance_with_welch_satterthwaite_df():
+    """Planted: seeds of model a differ only in signal strength (all share one noise series), so on
+    many days each seed's AUC is Phi(signal / sqrt 2) and their spread is the planted seed variance."""
+    rng = np.random.default_rng(11)
+    n = 20000
+    y = rng.random(n) < 0.3
+    noise = rng.standard_normal(n)
+    signals = np.array([0.6, 1.0, 1.4])
+    scores_a = signals[:, None] * y + noise
+    scores_b = (0.8 * y + rng.standard_normal(n))[None, :]  # deterministic reference: one run, no seed part
+    counts = stats.block_bootstrap_counts(n, 200, 1, np.random.default_rng(12))
+    result = stats.paired_auc_difference(y, scores_a, scores_b, counts)
+    planted = float(np.var(norm.cdf(signals / np.sqrt(2)), ddof=1))
+    seed_part = result.interval.se**2 - result.se_days**2
+    assert seed_part == pytest.approx(planted / 3, rel=0.03)
+    # df = SE^4 / ((s^2/k)^2 / (k - 1)), s^2 the raw spread of the per-seed AUCs, bootstrap parts infinite df
+    spread = float(np.var([stats.auc(y, row) for row in scores_a], ddof=1))
+    assert result.interval.df == pytest.approx(result.interval.se**4 / ((spread / 3) ** 2 / 2), rel=1e-9)
+    assert 2 < result.interval.df < 10
+    half = result.interval.high - result.interval.estimate
+    assert half == pytest.approx(float(t.ppf(0.975, result.interval.df)) * result.interval.se, rel=1e-9)
+    # one seed: nothing measurable, the days SE alone and the normal reference
+    single = stats.paired_auc_difference(y, scores_a[:1], scores_b, counts)
+    assert single.interval.se == pytest.approx(single.se_days) and single.interval.df == np.inf
+    # two columns of the same runs: the seed part is that of the per-seed differences (here zero)
+    same = stats.paired_auc_difference(y, scores_a, scores_a + 0.0, counts, same_seeds=True)
+    assert same.interval.se == pytest.approx(0.0, abs=1e-12) and same.interval.df == np.inf
+
+
+def test_three_seed_false_positive_rate_is_near_nominal():
+    """Monte Carlo at true difference 0 with seed noise larger than day noise: the one-sided 5%
+    superiority test on 3 vs 3 seeds. Resampling seeds inside the bootstrap (the old method) rejected
+    0.095 of these 400 data sets; the t test on SE_days^2 + seed part must stay near 5% (0.05 measured)."""
+    from orchestrator.report.plan import ALPHA, PLAN
+    from orchestrator.report.verdicts import null_p_value
+
+    superiority = next(rule for rule in PLAN if rule.test == "superiority" and not rule.margin.relative)
+    rng = np.random.default_rng(2026)
+    n, seeds, replications = 300, 3, 400
+    counts = stats.block_bootstrap_counts(n, 100, 1, np.random.default_rng(7))
+    rejected = 0
+    for _ in range(replications):
+        y = rng.random(n) < 0.3
+        common = rng.standard_normal(n)
+
+        def model():
+            signals = 1.0 + 0.6 * rng.standard_normal(seeds)  # seed-to-seed AUC sd ~0.13
+            return signals[:, None] * y + np.sqrt(0.7) * common + np.sqrt(0.3) * rng.standard_normal((seeds, n))
+
+        interval = stats.paired_auc_difference(y, model(), model(), counts).interval
+        rejected += null_p_value(superiority, interval.estimate, interval.se, 0.0, interval.df) < ALPHA
+    assert 0.02 <= rejected / replications <= 0.085
+
+
+def test_seeds_that_differ_only_by_their_own_day_noise_add_no_seed_variance():
+    """Seeds with the same expected AUC whose scores carry their own noise: their AUC spread on the
+    observed days is day sampling, already in SE_days, and must not be counted twice."""
+    rng = np.random.default_rng(21)
+    n, k = 3000, 30
+    y = rng.random(n) < 0.3
+    scores = y + 0.5 * rng.standard_normal(n) + rng.standard_normal((k, n))  # same signal, own noise per seed
+    counts = stats.block_bootstrap_counts(n, 300, 1, np.random.default_rng(22))
+    per_seed = np.array([stats.auc(y, row) for row in scores])
+    component = stats.seed_component(per_seed, np.stack([stats.resampled_auc(y, row, counts) for row in scores]))
+    assert component.spread > 0.0  # the seeds do disagree on these days ...
+    assert component.variance <= 0.25 * component.spread  # ... but hardly beyond what day sampling explains

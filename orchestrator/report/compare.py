@@ -21,7 +21,6 @@ from orchestrator.report.stats import (
     mean_auc,
     mean_interval,
     paired_auc_difference,
-    seed_draws,
     stratified_block_counts,
 )
 
@@ -191,11 +190,6 @@ def _seed_sd(experiment: SeedGroup) -> float | None:
     return float(np.std(values, ddof=1))
 
 
-def seed_resamples(n_seeds: int, options: ReportOptions, *names: str) -> np.ndarray | None:
-    """Seed draws for the bootstrap (None for one seed: nothing to resample)."""
-    return seed_draws(n_seeds, options.n_resamples, _rng(options, "seeds", *names)) if n_seeds > 1 else None
-
-
 def summarise(experiment: SeedGroup, options: ReportOptions) -> ExperimentSummary:
     """Seed-mean (fold-averaged) test AUC with an interval over days and seeds; NaN when the seeds
     disagree on labels or a class is absent."""
@@ -210,8 +204,7 @@ def summarise(experiment: SeedGroup, options: ReportOptions) -> ExperimentSummar
         return ExperimentSummary(experiment, Interval(nan, nan, nan, nan), seed_sd, len(y))
     (scores,) = aligned.scores
     counts = aligned.counts(options, experiment.label)
-    seeds = seed_resamples(len(scores), options, experiment.label)
-    return ExperimentSummary(experiment, auc_interval(y, scores, counts, folds=aligned.folds, seeds=seeds), seed_sd, len(y))
+    return ExperimentSummary(experiment, auc_interval(y, scores, counts, folds=aligned.folds), seed_sd, len(y))
 
 
 def compare(subject: SeedGroup, reference: SeedGroup, role: str, options: ReportOptions) -> Comparison:
@@ -224,11 +217,7 @@ def compare(subject: SeedGroup, reference: SeedGroup, role: str, options: Report
         return Comparison(subject, reference, role, n_common=len(y), problem="fewer than two days of each class in common (in some fold)")
     subject_scores, reference_scores = aligned.scores
     counts = aligned.counts(options, subject.label, reference.label)
-    difference = paired_auc_difference(
-        y, subject_scores, reference_scores, counts, folds=folds,
-        seeds_a=seed_resamples(len(subject_scores), options, subject.label, reference.label, "a"),
-        seeds_b=seed_resamples(len(reference_scores), options, subject.label, reference.label, "b"),
-    )
+    difference = paired_auc_difference(y, subject_scores, reference_scores, counts, folds=folds)
     brier_by_day = ((subject_scores - y) ** 2).mean(axis=0) - ((reference_scores - y) ** 2).mean(axis=0)
     noises = [sd for sd in (_seed_sd(subject), _seed_sd(reference)) if sd is not None]
     return Comparison(

@@ -4,8 +4,22 @@ Neighbouring daily labels overlap (an H-day label window shares days with the ne
 volatility clusters, so days are not independent: intervals come from a circular block bootstrap
 over days, where every model is scored on the *same* resampled days so that differences are paired.
 Rows passed in must be in time order for the blocks to mean anything.
+
+Seeds are not resampled: a bootstrap over k seeds would estimate their variance as (k-1)/k of the
+truth. Instead the seed part of a seed-mean's variance is added analytically (`seed_component`):
+
+    SE^2 = SE_days^2 + (s_a^2 - W_a) / k_a (+ (s_b^2 - W_b) / k_b for a difference),
+
+SE_days from the block bootstrap with the seeds held fixed, s^2 the unbiased between-seed variance
+of the per-seed AUCs on the observed days, and W the part of s^2 that is day sampling (each seed's
+own noise on these days, already inside SE_days), estimated by the same bootstrap; each seed part
+is floored at 0. Tests and intervals then use Student's t with Welch-Satterthwaite degrees of
+freedom, s^2 having k - 1 and the bootstrap quantities counted as infinitely many
+(`welch_satterthwaite`). One seed has no measurable seed variance: it adds 0, which is optimistic
+(the report says so).
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,20 +33,22 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate with its bootstrap standard error and percentile interval."""
+    """A point estimate with its standard error and interval: a percentile interval for days-only
+    quantities, estimate +- t(df) x SE where seed variance enters (`df` is then finite)."""
 
     estimate: float
     low: float
     high: float
     se: float
+    df: float = math.inf
 
 
 @dataclass(frozen=True)
 class PairedDifference:
     """AUC(a) - AUC(b) on the same days, with two p-values for 'no difference'.
 
-    `p_bootstrap` is a Wald test with the block-bootstrap standard error (respects serial
-    dependence); `p_delong` is DeLong's test, which assumes independent days (a second opinion that
+    `p_bootstrap` is a Wald t test with the block-bootstrap days SE plus the seed variance (respects
+    serial dependence and seed noise; df in `interval.df`); `p_delong` is DeLong's test, which assumes independent days (a second opinion that
     is too optimistic when labels overlap)."""
 
     interval: Interval
@@ -163,11 +179,49 @@ def fold_block_lengths(y: np.ndarray, score_rows: list[np.ndarray], folds: np.nd
     return tuple(lengths)
 
 
-def seed_draws(n_seeds: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """Weights (n_resamples, n_seeds) of seeds drawn with replacement per resample (rows sum to 1):
-    resampling seeds inside the bootstrap puts between-seed variation into every interval."""
-    picks = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
-    return np.stack([np.bincount(row, minlength=n_seeds) for row in picks]).astype(np.float64) / n_seeds
+@dataclass(frozen=True)
+class SeedComponent:
+    """One seed mean's share of SE^2, (s^2 - W) / k floored at 0, with s^2 / k and the k - 1
+    degrees of freedom of s^2 (what its uncertainty, and so the t reference, rests on)."""
+
+    variance: float
+    spread: float
+    df: int
+
+
+def seed_component(per_seed_auc: np.ndarray, per_seed_replicates: np.ndarray) -> SeedComponent:
+    """Seed variance of the mean of k per-seed AUCs (one row of `per_seed_replicates` per seed:
+    their AUCs on the day resamples, seeds fixed). s^2 is their unbiased variance on the observed
+    days; W = sum over seeds of the bootstrap variance of (seed - seed mean) / (k - 1) is what day
+    sampling alone adds to s^2. One seed (or a deterministic model) gives 0: nothing is measurable."""
+    values = np.asarray(per_seed_auc, dtype=np.float64)
+    k = len(values)
+    if k < 2:
+        return SeedComponent(0.0, 0.0, 0)
+    replicates = per_seed_replicates[:, np.isfinite(per_seed_replicates).all(axis=0)]
+    deviations = replicates - replicates.mean(axis=0)
+    day_part = float(deviations.var(axis=1, ddof=1).sum()) / (k - 1) if replicates.shape[1] >= 2 else 0.0
+    spread = float(np.var(values, ddof=1))
+    return SeedComponent(max(spread - day_part, 0.0) / k, spread / k, k - 1)
+
+
+def welch_satterthwaite(se_days: float, components: list[SeedComponent]) -> tuple[float, float]:
+    """SE and degrees of freedom of SE^2 = SE_days^2 + sum of the seed components, with
+    df = SE^4 / sum((s^2 / k)^2 / (k - 1)) (Satterthwaite for a sum of mean squares: SE_days and W
+    come from the bootstrap over many blocks and count as infinite df); infinite without seeds, or
+    when SE is 0 (identical predictions: nothing is uncertain)."""
+    measured = [c for c in components if c.df > 0]
+    variance = se_days**2 + sum(c.variance for c in measured)
+    uncertainty = sum(c.spread**2 / c.df for c in measured)
+    return math.sqrt(variance), (variance**2 / uncertainty if uncertainty > 0.0 and variance > 0.0 else math.inf)
+
+
+def t_interval(estimate: float, se: float, df: float, level: float) -> Interval:
+    """estimate +- t_{df, (1+level)/2} x SE (the normal quantile when df is infinite)."""
+    if not np.isfinite(se):
+        return Interval(float(estimate), float("nan"), float("nan"), float("nan"), df)
+    half = float(scipy_stats.t.isf((1.0 - level) / 2.0, df)) * se
+    return Interval(float(estimate), float(estimate - half), float(estimate + half), float(se), df)
 
 
 def resampled_auc(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -229,23 +283,24 @@ def _per_seed_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarra
     ])
 
 
-def _mean_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, folds: np.ndarray | None = None,
-                        seeds: np.ndarray | None = None) -> np.ndarray:
-    """Seed-mean AUC per resample; `seeds` (resamples, seeds) weights resample the seeds as well."""
-    return _seed_weighted(_per_seed_resampled_auc(y, scores, counts, folds), seeds)
+def _per_seed_auc(y: np.ndarray, scores: np.ndarray, folds: np.ndarray | None) -> np.ndarray:
+    """Fold-averaged AUC of each seed (row) on the observed days."""
+    return np.array([fold_auc(y, row, folds) for row in np.atleast_2d(scores)])
 
 
-def _seed_weighted(per_seed: np.ndarray, seeds: np.ndarray | None) -> np.ndarray:
-    """(seeds, resamples) -> per-resample seed mean, with resampled seed weights when given."""
-    return per_seed.mean(axis=0) if seeds is None else (seeds * per_seed.T).sum(axis=1)
+def _days_se(replicates: np.ndarray) -> float:
+    kept = replicates[np.isfinite(replicates)]
+    return float(kept.std(ddof=1)) if len(kept) >= 2 else float("nan")
 
 
 def auc_interval(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE,
-                 folds: np.ndarray | None = None, seeds: np.ndarray | None = None) -> Interval:
-    """Interval for the seed-mean AUC; `scores` is (seeds, days). Days are resampled, and seeds too
-    when `seeds` draws are given."""
+                 folds: np.ndarray | None = None) -> Interval:
+    """t interval for the seed-mean AUC; `scores` is (seeds, days). SE^2 = SE_days^2 + (s^2 - W) / k."""
     scores = np.atleast_2d(scores)
-    return _interval(mean_auc(y, scores, folds), _mean_resampled_auc(y, scores, counts, folds, seeds), level)
+    replicates = _per_seed_resampled_auc(y, scores, counts, folds)
+    se_days = _days_se(replicates.mean(axis=0))
+    se, df = welch_satterthwaite(se_days, [seed_component(_per_seed_auc(y, scores, folds), replicates)])
+    return t_interval(mean_auc(y, scores, folds), se, df, level)
 
 
 def mean_interval(values: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE) -> Interval:
@@ -258,14 +313,14 @@ def mean_interval(values: np.ndarray, counts: np.ndarray, level: float = CONFIDE
 NUMERICAL_ZERO = 1e-12
 
 
-def wald_p_value(estimate: float, se: float) -> float:
-    """Two-sided normal p-value. A standard error of (numerically) zero comes from identical
+def wald_p_value(estimate: float, se: float, df: float = math.inf) -> float:
+    """Two-sided Student-t p-value (normal at infinite df). A standard error of (numerically) zero comes from identical
     predictions: then a zero difference is no evidence and any other difference is certain."""
     if not np.isfinite(se):
         return float("nan")
     if se <= NUMERICAL_ZERO:
         return 1.0 if abs(estimate) <= NUMERICAL_ZERO else 0.0
-    return float(2.0 * scipy_stats.norm.sf(abs(estimate) / se))
+    return float(2.0 * scipy_stats.t.sf(abs(estimate) / se, df))
 
 
 def delong_covariance(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -306,22 +361,27 @@ def paired_auc_difference(
     counts: np.ndarray,
     level: float = CONFIDENCE,
     folds: np.ndarray | None = None,
-    seeds_a: np.ndarray | None = None,
-    seeds_b: np.ndarray | None = None,
+    same_seeds: bool = False,
 ) -> PairedDifference:
-    """Mean AUC over a's seeds minus mean AUC over b's seeds, both on the same resampled days (and
-    on independently resampled seeds when seed draws are given)."""
+    """Mean AUC over a's seeds minus mean AUC over b's seeds on the same resampled days, with the
+    seed variance of each side added (`same_seeds`: a and b are two columns of the same runs, so
+    the seed part is that of the per-seed differences)."""
     scores_a, scores_b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
     estimate = mean_auc(y, scores_a, folds) - mean_auc(y, scores_b, folds)
-    per_seed_a = _per_seed_resampled_auc(y, scores_a, counts, folds)
-    per_seed_b = _per_seed_resampled_auc(y, scores_b, counts, folds)
-    interval = _interval(estimate, _seed_weighted(per_seed_a, seeds_a) - _seed_weighted(per_seed_b, seeds_b), level)
-    days_only = _interval(estimate, per_seed_a.mean(axis=0) - per_seed_b.mean(axis=0), level)
+    replicates_a = _per_seed_resampled_auc(y, scores_a, counts, folds)
+    replicates_b = _per_seed_resampled_auc(y, scores_b, counts, folds)
+    se_days = _days_se(replicates_a.mean(axis=0) - replicates_b.mean(axis=0))
+    per_seed_a, per_seed_b = _per_seed_auc(y, scores_a, folds), _per_seed_auc(y, scores_b, folds)
+    if same_seeds:
+        components = [seed_component(per_seed_a - per_seed_b, replicates_a - replicates_b)]
+    else:
+        components = [seed_component(per_seed_a, replicates_a), seed_component(per_seed_b, replicates_b)]
+    se, df = welch_satterthwaite(se_days, components)
     return PairedDifference(
-        interval=interval,
-        p_bootstrap=wald_p_value(estimate, interval.se),
+        interval=t_interval(estimate, se, df, level),
+        p_bootstrap=wald_p_value(estimate, se, df),
         p_delong=delong_p_value(y, scores_a, scores_b) if folds is None or len(np.unique(folds)) == 1 else float("nan"),
-        se_days=days_only.se,
+        se_days=se_days,
     )
 
 

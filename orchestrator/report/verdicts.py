@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats as scipy_stats
 
-from orchestrator.report.compare import ReportOptions, aligned_test_scores, each_fold_has_both_classes, seed_resamples
+from orchestrator.report.compare import ReportOptions, aligned_test_scores, each_fold_has_both_classes
 from orchestrator.report.load import FLAG_RANDOM_INIT, SeedGroup
 from orchestrator.report.next_steps import answering_command, answering_step
 from orchestrator.report.plan import ALPHA, PLAN, POWER, Arm, PlannedComparison, Rule
@@ -49,9 +49,10 @@ class Tested:
     passed: bool = False
     reference_above_chance: bool | None = None
     minimum_detectable: float = float("nan")
-    low: float = float("nan")  # 95% percentile interval of the difference
+    low: float = float("nan")  # 95% t interval of the difference (df below)
     high: float = float("nan")
     se_days: float = float("nan")  # SE with seeds held fixed: the part more test days shrink
+    df: float = math.inf  # Welch-Satterthwaite df of the t reference (infinite: no seed variance enters)
     n_folds: int = 0
     n_seeds: int = 0  # seeds of the trained side(s) (the larger); 0 when both sides are deterministic
     block_lengths: tuple[int, ...] = ()
@@ -85,23 +86,24 @@ def format_p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def one_sided_p(statistic: float) -> float:
-    return float(scipy_stats.norm.sf(statistic))
+def one_sided_p(statistic: float, df: float = math.inf) -> float:
+    return float(scipy_stats.t.sf(statistic, df))
 
 
-def null_p_value(rule: Rule, difference: float, se: float, margin: float) -> float:
-    """p-value of the rule's null hypothesis from the difference and its bootstrap standard error.
+def null_p_value(rule: Rule, difference: float, se: float, margin: float, df: float = math.inf) -> float:
+    """p-value of the rule's null hypothesis from the difference and its standard error, against
+    Student's t with `df` (stats.welch_satterthwaite; the normal at infinite df).
     A zero SE (identical predictions) makes the estimate certain: p is 0 or 1."""
     if not (np.isfinite(se) and np.isfinite(difference)):
         return 1.0
     se = max(se, NUMERICAL_ZERO)
     if rule.test == "superiority":
-        return one_sided_p(difference / se)
+        return one_sided_p(difference / se, df)
     if rule.test == "non-inferiority":
-        return one_sided_p((difference + margin) / se)
+        return one_sided_p((difference + margin) / se, df)
     if rule.test == "equivalence":  # TOST: both one-sided nulls must be rejected
-        return max(one_sided_p((difference + margin) / se), one_sided_p((margin - difference) / se))
-    return min(1.0, 2.0 * one_sided_p(abs(difference) / se))
+        return max(one_sided_p((difference + margin) / se, df), one_sided_p((margin - difference) / se, df))
+    return min(1.0, 2.0 * one_sided_p(abs(difference) / se, df))
 
 
 def test_level(rule: Rule) -> float:
@@ -109,9 +111,10 @@ def test_level(rule: Rule) -> float:
     return ALPHA / (rule.family_size() if rule.holm else 1)
 
 
-def power_multiplier(rule: Rule) -> float:
-    """c such that the test has 80% power exactly when c x SE <= the effect of interest (normal
-    approximation, level a = `test_level`):
+def power_multiplier(rule: Rule, df: float = math.inf) -> float:
+    """c such that the test has 80% power exactly when c x SE <= the effect of interest (level
+    a = `test_level`; z below stands for Student's t quantiles with the test's `df`, the usual
+    approximation that treats the t statistic as shifted by d/SE; exact normal at infinite df):
     - superiority (H0 d <= 0), power at true d:          Phi(d/SE - z_{1-a})          -> c = z_{1-a} + z_P
     - non-inferiority (H0 d <= -m), power at true d = 0: Phi(m/SE - z_{1-a})          -> c = z_{1-a} + z_P
     - equivalence (TOST), power at true d = 0: P(|d^| < m - z_{1-a} SE) = 2 Phi(m/SE - z_{1-a}) - 1
@@ -121,14 +124,14 @@ def power_multiplier(rule: Rule) -> float:
     if rule.test == "two-sided":
         level /= 2
     power = (1 + POWER) / 2 if rule.test == "equivalence" else POWER
-    return float(scipy_stats.norm.isf(level) + scipy_stats.norm.ppf(power))
+    return float(scipy_stats.t.isf(level, df) + scipy_stats.t.ppf(power, df))
 
 
-def minimum_detectable(rule: Rule, se: float) -> float:
+def minimum_detectable(rule: Rule, se: float, df: float = math.inf) -> float:
     """Smallest true difference the test finds with the plan's power at the family's Bonferroni
     level. For equivalence and non-inferiority: the smallest margin that could be shown with that
     power when the true difference is 0."""
-    return power_multiplier(rule) * se
+    return power_multiplier(rule, df) * se
 
 
 def underpowered(rule: Rule, tested: Tested) -> bool:
@@ -139,7 +142,8 @@ def underpowered(rule: Rule, tested: Tested) -> bool:
 @dataclass(frozen=True)
 class Requirement:
     """What would make an underpowered comparison answerable, assuming SE^2 = V_days x n0/n + V_seeds x k0/k:
-    the days part (seeds held fixed in the bootstrap) shrinks as 1/(test days), the rest as 1/(seeds)."""
+    the days part (seeds held fixed in the bootstrap) shrinks as 1/(test days), the rest as 1/(seeds).
+    The power multiplier keeps the current df (more seeds would raise it): slightly conservative."""
 
     target_se: float
     days: float  # test days needed at the current seeds (inf: seed noise alone is too large)
@@ -153,7 +157,7 @@ COMBINED_SEEDS = (5, 10, 20, 50)
 
 
 def requirement(rule: Rule, tested: Tested) -> Requirement:
-    target = rule.effect_of_interest(tested.planned.horizon) / power_multiplier(rule)
+    target = rule.effect_of_interest(tested.planned.horizon) / power_multiplier(rule, tested.df)
     day_var = min(tested.se_days, tested.se) ** 2 if np.isfinite(tested.se_days) else tested.se**2
     seed_var = max(tested.se**2 - day_var, 0.0)
     budget = target**2
@@ -221,13 +225,13 @@ def _why_unusable(experiment: SeedGroup, arm: Arm) -> str:
 
 
 def _above_chance(experiment: SeedGroup, options: ReportOptions) -> bool:
-    """The one-sided lower bound of the reference's AUC (days and seeds resampled) exceeds 0.5."""
+    """The one-sided lower bound of the reference's AUC (days resampled, seed variance added) exceeds 0.5."""
     aligned = aligned_test_scores([experiment])
     if not each_fold_has_both_classes(aligned.y, aligned.folds, 1):
         return False
     (scores,) = aligned.scores
     interval = auc_interval(aligned.y, scores, aligned.counts(options, "chance", experiment.label),
-                            level=1 - 2 * ALPHA, folds=aligned.folds, seeds=seed_resamples(len(scores), options, "chance", experiment.label))
+                            level=1 - 2 * ALPHA, folds=aligned.folds)
     return bool(interval.low > 0.5)
 
 
@@ -252,21 +256,19 @@ def run_comparison(rule: Rule, planned: PlannedComparison, experiments: list[See
         return Tested(planned, subject, reference, n_days=len(aligned.y), missing="fewer than two test days of each class in common")
     names = (rule.key, subject.label, planned.subject.column, reference.label, planned.reference.column)
     subject_scores, reference_scores = aligned.scores
-    seeds_a = seed_resamples(len(subject_scores), options, *names, "a")
-    # The point-forecast arm of the same runs shares their seeds: resample them together.
-    seeds_b = seeds_a if same_runs else seed_resamples(len(reference_scores), options, *names, "b")
+    # The point-forecast arm of the same runs shares their seeds: the seed part is that of the per-seed differences.
     paired = paired_auc_difference(aligned.y, subject_scores, reference_scores, aligned.counts(options, *names, scale=block_scale),
-                                   folds=aligned.folds, seeds_a=seeds_a, seeds_b=seeds_b)
-    estimate, se = paired.interval.estimate, paired.interval.se
+                                   folds=aligned.folds, same_seeds=same_runs)
+    estimate, se, df = paired.interval.estimate, paired.interval.se, paired.interval.df
     margin = rule.margin.points(planned.horizon)
     return Tested(
         planned, subject, reference, n_days=len(aligned.y),
         subject_auc=mean_auc(aligned.y, subject_scores, aligned.folds),
         reference_auc=mean_auc(aligned.y, reference_scores, aligned.folds),
-        difference=estimate, se=se, p=null_p_value(rule, estimate, se, margin),
+        difference=estimate, se=se, p=null_p_value(rule, estimate, se, margin, df),
         reference_above_chance=_above_chance(reference, options) if rule.reference_above_chance else None,
-        minimum_detectable=minimum_detectable(rule, se),
-        low=paired.interval.low, high=paired.interval.high, se_days=paired.se_days,
+        minimum_detectable=minimum_detectable(rule, se, df),
+        low=paired.interval.low, high=paired.interval.high, se_days=paired.se_days, df=df,
         n_folds=len(np.unique(aligned.folds)), n_seeds=max(_trained_seeds(subject), _trained_seeds(reference)),
         block_lengths=aligned.block_lengths(options, block_scale),
     )

@@ -38,7 +38,8 @@ def is_checkout(folder: Path) -> bool:
 IS_CHECKOUT = is_checkout(CODE_ROOT)
 # A checkout keeps the environments' Dockerfile and pins at the top; a wheel carries them inside the
 # orchestrator package (setup.py copies them there), since site-packages has no room for a top-level images/.
-IMAGES_DIR = CODE_ROOT / "images" if IS_CHECKOUT else Path(__file__).resolve().parent / "job_assets" / "images"
+INSTALLED_IMAGES = Path(__file__).resolve().parent / "job_assets" / "images"
+IMAGES_DIR = CODE_ROOT / "images" if IS_CHECKOUT else INSTALLED_IMAGES
 
 
 @dataclass(frozen=True)

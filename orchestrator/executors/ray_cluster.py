@@ -2,7 +2,7 @@
 
 Ray is imported lazily (only `--executor ray` and `orch doctor --ray-address` load it), so `orch`
 starts fast without it. The job code travels to the nodes as the run's Ray `working_dir`: a copy of
-exactly the folders a node needs (orchestrator/, jobs/, shared_schema/, images/*/requirements.txt).
+exactly the folders a node needs (orchestrator/, jobs/, shared_schema/, images/*/requirements.txt, laid out as in an installed copy).
 """
 
 import importlib.metadata
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchestrator.errors import UserError
 from orchestrator.executors import ray_auth
-from orchestrator.paths import CODE_ROOT, IMAGES_DIR
+from orchestrator.paths import CODE_ROOT, IMAGES_DIR, INSTALLED_IMAGES
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 CODE_FOLDERS = ("orchestrator", "jobs", "shared_schema")
@@ -80,8 +80,10 @@ def code_snapshot(folder: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in CODE_FOLDERS:
         shutil.copytree(CODE_ROOT / name, folder / name, ignore=ignore)
+    # Laid out as an installed copy (no pyproject.toml): the pins go where paths.IMAGES_DIR looks then.
+    installed_images = folder / INSTALLED_IMAGES.relative_to(CODE_ROOT)
     for requirements in sorted(IMAGES_DIR.glob("*/requirements.txt")):
-        target = folder / "images" / requirements.relative_to(IMAGES_DIR)
+        target = installed_images / requirements.relative_to(IMAGES_DIR)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(requirements, target)
     return folder

@@ -93,7 +93,9 @@ def _ar1(rho: float, shape: tuple[int, ...], rng: np.random.Generator) -> np.nda
     return scipy_signal.lfilter([1.0], [1.0, -rho], shocks, axis=-1) if rho else shocks
 
 
-def _replicate(scenario: Scenario, difference: float, rng: np.random.Generator) -> tuple[float, float, float, float, float, int]:
+def _replicate(
+    scenario: Scenario, difference: float, rng: np.random.Generator
+) -> tuple[float, float, float, float, float, int]:
     """Estimate, SE, df, 95% interval and median block length of one planted data set, as the report computes them."""
     n = scenario.days
     shocks = rng.standard_normal(n + LABEL_WINDOW)
@@ -131,20 +133,36 @@ def calibrate(scenario: Scenario, replications: int, rng: np.random.Generator) -
     mde = multiplier * float(np.median([se for _, se, *_ in null]))
     at_mde = [_replicate(scenario, mde, rng) for _ in range(replications)]
     power = [null_p_value(SUPERIORITY, d, se, 0.0, df) < ALPHA for d, se, df, *_ in at_mde]
-    return Row(scenario, float(np.mean(rejects)), float(np.mean(covered)), float(np.mean(tost)), mde, float(np.mean(power)),
-               float(np.median([blocks for *_, blocks in null])), replications)
+    return Row(
+        scenario,
+        float(np.mean(rejects)),
+        float(np.mean(covered)),
+        float(np.mean(tost)),
+        mde,
+        float(np.mean(power)),
+        float(np.median([blocks for *_, blocks in null])),
+        replications,
+    )
 
 
 def table(rows: list[Row]) -> str:
-    header = (f"{'seeds':>5} {'rho':>5} {'seed sd':>7} {'days':>5} {'folds':>5} {'block':>5} | {'type I':>7} {'cover':>6} "
-              f"{'TOST@m':>7} {'MDE':>7} {'power':>6} | reps")
-    lines = [header, f"{'':>5} {'':>5} {'':>7} {'':>5} {'':>5} {'':>5} | {'(0.05)':>7} {'(0.95)':>6} {'(<=.05)':>7} "
-             f"{'':>7} {'(0.80)':>6} |", "-" * len(header)]
+    header = (
+        f"{'seeds':>5} {'rho':>5} {'seed sd':>7} {'days':>5} {'folds':>5} {'block':>5} | {'type I':>7} {'cover':>6} "
+        f"{'TOST@m':>7} {'MDE':>7} {'power':>6} | reps"
+    )
+    lines = [
+        header,
+        f"{'':>5} {'':>5} {'':>7} {'':>5} {'':>5} {'':>5} | {'(0.05)':>7} {'(0.95)':>6} {'(<=.05)':>7} "
+        f"{'':>7} {'(0.80)':>6} |",
+        "-" * len(header),
+    ]
     for r in rows:
         s = r.scenario
-        lines.append(f"{s.seeds:>5} {s.rho:>5.2f} {s.seed_sd:>7.3f} {s.days:>5} {s.folds:>5} {r.median_block:>5.0f} | "
-                     f"{r.type_one:>7.3f} {r.coverage:>6.3f} {r.tost_at_margin:>7.3f} {r.mde:>7.4f} {r.power_at_mde:>6.3f} | "
-                     f"{r.replications}")
+        lines.append(
+            f"{s.seeds:>5} {s.rho:>5.2f} {s.seed_sd:>7.3f} {s.days:>5} {s.folds:>5} {r.median_block:>5.0f} | "
+            f"{r.type_one:>7.3f} {r.coverage:>6.3f} {r.tost_at_margin:>7.3f} {r.mde:>7.4f} {r.power_at_mde:>6.3f} | "
+            f"{r.replications}"
+        )
     return "\n".join(lines)
 
 
@@ -160,11 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    print(f"Calibration of the report's tests: {args.replications} replications per cell, {args.resamples} bootstrap "
-          f"resamples, margin {MARGIN:.4f} (2% of PatchTST's published H1 AUC {PUBLISHED_PATCHTST_AUC[1]}), alpha {ALPHA}, "
-          f"TOST/superiority multipliers {power_multiplier(EQUIVALENCE):.3f}/{_superiority_multiplier(np.inf):.3f} at infinite df "
-          f"(t quantiles at each replicate's Welch-Satterthwaite df)",
-          flush=True)
+    print(
+        f"Calibration of the report's tests: {args.replications} replications per cell, {args.resamples} bootstrap "
+        f"resamples, margin {MARGIN:.4f} (2% of PatchTST's published H1 AUC {PUBLISHED_PATCHTST_AUC[1]}), alpha {ALPHA}, "
+        f"TOST/superiority multipliers {power_multiplier(EQUIVALENCE):.3f}/{_superiority_multiplier(np.inf):.3f} at infinite df "
+        f"(t quantiles at each replicate's Welch-Satterthwaite df)",
+        flush=True,
+    )
     rows = []
     started = time.monotonic()
     for seeds in (int(v) for v in args.seeds_list.split(",")):

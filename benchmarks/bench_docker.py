@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.commands.data import build_default_dataset  # noqa: E402
-from orchestrator.environments import ENVIRONMENTS  # noqa: E402
-from orchestrator.executors.base import JobRequest  # noqa: E402
-from orchestrator.executors.docker import DockerExecutor, ImageBuilder, engine_status, image_id  # noqa: E402
-from orchestrator.registry import BY_SLUG  # noqa: E402
-from orchestrator.runs import plan_run  # noqa: E402
+from orchestrator.commands.data import build_default_dataset
+from orchestrator.environments import ENVIRONMENTS
+from orchestrator.executors.base import JobRequest
+from orchestrator.executors.docker import DockerExecutor, ImageBuilder, engine_status, image_id
+from orchestrator.registry import BY_SLUG
+from orchestrator.runs import plan_run
 
 
 def timed(func, repeat: int) -> list[float]:
@@ -41,8 +41,12 @@ def timed(func, repeat: int) -> list[float]:
 
 
 def summary(times: list[float]) -> dict:
-    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3), "max_s": round(max(times), 3),
-            "n": len(times)}
+    return {
+        "median_s": round(statistics.median(times), 3),
+        "min_s": round(min(times), 3),
+        "max_s": round(max(times), 3),
+        "n": len(times),
+    }
 
 
 def main() -> int:
@@ -89,16 +93,40 @@ def main() -> int:
             staging = tmp / f"staging-{i}-{time.monotonic_ns()}"
             staging.mkdir()
             (staging / "spec.json").write_text(run.spec.model_dump_json())
-            return JobRequest(run=run, staging=staging, data_dir=tmp / "data", weights_dir=None, threads=1,
-                              timeout_s=600, log_path=staging / "job.log")
+            return JobRequest(
+                run=run,
+                staging=staging,
+                data_dir=tmp / "data",
+                weights_dir=None,
+                threads=1,
+                timeout_s=600,
+                log_path=staging / "job.log",
+            )
 
         subprocess.run(["docker", "run", "--rm", image.image_id, "true"], check=True)  # warm the page cache
-        bare = timed(lambda: subprocess.run(["docker", "run", "--rm", "--network", "none", image.image_id, "true"],
-                                            check=True), args.repeat)
+        bare = timed(
+            lambda: subprocess.run(["docker", "run", "--rm", "--network", "none", image.image_id, "true"], check=True),
+            args.repeat,
+        )
         noop = DockerExecutor(job_command=["true"])
         executor = timed(lambda: noop.execute(request(0)), args.repeat)
-        python = timed(lambda: subprocess.run(["docker", "run", "--rm", "--network", "none", image.image_id,
-                                               "python", "-c", "import jobs.common.runner"], check=True), args.repeat)
+        python = timed(
+            lambda: subprocess.run(
+                [
+                    "docker",
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    image.image_id,
+                    "python",
+                    "-c",
+                    "import jobs.common.runner",
+                ],
+                check=True,
+            ),
+            args.repeat,
+        )
         real = DockerExecutor()
         job_walls, job_inside = [], []
         for i in range(max(1, args.repeat // 2)):

@@ -24,8 +24,12 @@ from tests.real_runs import copy_run  # noqa: E402  (the same re-keying the test
 
 def timed_export(results: Path, *extra: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "orchestrator.cli", "export", "--results", str(results), *extra],
-                   check=True, capture_output=True, timeout=3600)
+    subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "export", "--results", str(results), *extra],
+        check=True,
+        capture_output=True,
+        timeout=3600,
+    )
     return time.perf_counter() - started
 
 
@@ -42,8 +46,10 @@ def main() -> None:
             table_s = timed_export(results, "--out", f"{tmp}/runs.parquet")
             long_s = timed_export(results, "--predictions", "--out", f"{tmp}/predictions.parquet")
             rows = pq.ParquetFile(f"{tmp}/predictions.parquet").metadata.num_rows
-            print(f"{count:5d} runs: table {table_s:6.1f}s ({1000 * table_s / count:5.1f} ms/run), "
-                  f"predictions {long_s:6.1f}s ({rows} rows)")
+            print(
+                f"{count:5d} runs: table {table_s:6.1f}s ({1000 * table_s / count:5.1f} ms/run), "
+                f"predictions {long_s:6.1f}s ({rows} rows)"
+            )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ def refit_effect(model, frame, series, rows, horizon, samples) -> np.ndarray:
     batch = series.forecast_batch(rows, horizon)
     level = torch.from_numpy(1.01 * frame["close"].to_numpy()[rows])
     once = hit_probability(sample_paths(model, batch, horizon, u, use_cache=False).paths.double(), level)
-    refit = hit_probability(sample_paths(model, batch, horizon, u, use_cache=False, rescale_each_step=True).paths.double(), level)
+    refit = hit_probability(
+        sample_paths(model, batch, horizon, u, use_cache=False, rescale_each_step=True).paths.double(), level
+    )
     return (refit - once).abs().numpy()
 
 
@@ -66,19 +68,24 @@ def main() -> None:
     frame = synthetic_frame()
     series = SeriesData.build(frame, config, "high")
     rows = np.arange(2000, 2000 + args.windows)
-    print(f"Lag-Llama (released config, {sum(p.numel() for p in model.parameters()):,} params), CPU, "
-          f"{args.threads} thread(s), horizon {args.horizon}, {args.samples} sample paths per window")
+    print(
+        f"Lag-Llama (released config, {sum(p.numel() for p in model.parameters()):,} params), CPU, "
+        f"{args.threads} thread(s), horizon {args.horizon}, {args.samples} sample paths per window"
+    )
     time_sampling(model, series, rows[:2], args.horizon, args.samples, True, args.batch_size)  # warm-up
     cached = time_sampling(model, series, rows, args.horizon, args.samples, True, args.batch_size)
-    uncached = time_sampling(model, series, rows[: args.uncached_windows], args.horizon, args.samples, False,
-                             args.batch_size)
+    uncached = time_sampling(
+        model, series, rows[: args.uncached_windows], args.horizon, args.samples, False, args.batch_size
+    )
     rate_c, rate_u = args.windows / cached, args.uncached_windows / uncached
     print(f"sampling with KV cache:    {rate_c:8.2f} windows/s ({args.windows} windows in {cached:.2f}s)")
     print(f"sampling without KV cache: {rate_u:8.2f} windows/s ({args.uncached_windows} windows in {uncached:.2f}s)")
     print(f"KV-cache speed-up:         {rate_c / rate_u:8.1f}x")
     effect = refit_effect(model, frame, series, rows[: args.uncached_windows], args.horizon, args.samples)
-    print(f"per-step scaler re-fit (published) vs fitted once, |delta P(hit)| over {len(effect)} windows "
-          f"(random-init weights): max {effect.max():.4f}, mean {effect.mean():.4f}")
+    print(
+        f"per-step scaler re-fit (published) vs fitted once, |delta P(hit)| over {len(effect)} windows "
+        f"(random-init weights): max {effect.max():.4f}, mean {effect.mean():.4f}"
+    )
 
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
@@ -95,8 +102,10 @@ def main() -> None:
         optimizer.step()
         if step:  # the first step is warm-up
             times.append(time.perf_counter() - started)
-    print(f"fine-tune step (batch {args.finetune_batch}, context {config.context_length}): "
-          f"{np.mean(times) * 1000:8.1f} ms/step (mean of {len(times)})")
+    print(
+        f"fine-tune step (batch {args.finetune_batch}, context {config.context_length}): "
+        f"{np.mean(times) * 1000:8.1f} ms/step (mean of {len(times)})"
+    )
 
 
 if __name__ == "__main__":

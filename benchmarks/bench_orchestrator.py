@@ -45,16 +45,33 @@ def main() -> None:
         direct = []
         for i in range(args.repeats):
             out = Path(tmp) / f"direct{i}"
-            direct.append(timed([str(python), "-m", "jobs", "run", "--spec", str(folder / "spec.json"),
-                                 "--data", f"{tmp}/data", "--out", str(out)], direct_env))
+            direct.append(
+                timed(
+                    [
+                        str(python),
+                        "-m",
+                        "jobs",
+                        "run",
+                        "--spec",
+                        str(folder / "spec.json"),
+                        "--data",
+                        f"{tmp}/data",
+                        "--out",
+                        str(out),
+                    ],
+                    direct_env,
+                )
+            )
     med = statistics.median
     print(f"first `orch run --all` (data build + all implemented jobs): {first:.2f}s")
     print(f"`orch plan --all`                      median {med(plan):.3f}s over {args.repeats}")
     print(f"`orch run --all`, everything cached    median {med(cached):.3f}s over {args.repeats}")
     print(f"logreg-h1 via `orch run --force`       median {med(via_orch):.3f}s")
     print(f"logreg-h1 job entrypoint directly      median {med(direct):.3f}s")
-    print(f"native executor overhead per job       {med(via_orch) - med(direct):.3f}s "
-          "(CLI start, planning, validation, provenance, commit)")
+    print(
+        f"native executor overhead per job       {med(via_orch) - med(direct):.3f}s "
+        "(CLI start, planning, validation, provenance, commit)"
+    )
 
 
 if __name__ == "__main__":

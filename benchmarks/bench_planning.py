@@ -23,8 +23,13 @@ def main() -> None:
     parser.add_argument("--failures", type=int, default=200, help="failure records in the results folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "ORCH_DATA_DIR": f"{tmp}/data", "ORCH_RESULTS_DIR": f"{tmp}/results",
-               "ORCH_WEIGHTS_DIR": f"{tmp}/weights", "ORCH_EXECUTOR": "native"}
+        env = {
+            **os.environ,
+            "ORCH_DATA_DIR": f"{tmp}/data",
+            "ORCH_RESULTS_DIR": f"{tmp}/results",
+            "ORCH_WEIGHTS_DIR": f"{tmp}/weights",
+            "ORCH_EXECUTOR": "native",
+        }
         os.environ.update(env)
         from orchestrator.commands.data import build_default_dataset
         from orchestrator.registry import EXPERIMENTS
@@ -39,12 +44,19 @@ def main() -> None:
         print(f"{len(EXPERIMENTS)} experiments, {args.failures} failure records in the results folder")
         for seeds in args.seeds:
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "orchestrator.cli", "plan", "--all", "--seeds", str(seeds), "--json"],
-                           cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-m", "orchestrator.cli", "plan", "--all", "--seeds", str(seeds), "--json"],
+                cwd=REPO,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             seconds = time.perf_counter() - started
             decisions = seeds * len(EXPERIMENTS)
-            print(f"`orch plan --all --seeds {seeds:>5}`: {seconds:7.2f}s for {decisions:>6} decisions "
-                  f"({1e3 * seconds / decisions:.3f} ms each, CLI start included)")
+            print(
+                f"`orch plan --all --seeds {seeds:>5}`: {seconds:7.2f}s for {decisions:>6} decisions "
+                f"({1e3 * seconds / decisions:.3f} ms each, CLI start included)"
+            )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ from tests.ray_cluster import LoopbackCluster  # noqa: E402  (the tests' loopbac
 def run(env: dict, *args: str) -> tuple[float, list[float]]:
     """(wall seconds of the whole `orch run`, per-job seconds from each result's provenance)."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "run", *args], cwd=REPO, env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"orch run {' '.join(args)} failed:\n{done.stderr[-3000:]}")
@@ -44,8 +45,13 @@ def main() -> None:
     selection = ["logreg-h1", "--seeds", str(args.seeds), "-j", "1", "--force"]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "ORCH_DATA_DIR": f"{tmp}/data", "RAY_AUTH_MODE": "token"}
-        subprocess.run([sys.executable, "-m", "orchestrator.cli", "data", "build"], cwd=REPO, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "data", "build"],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         run({**env, "ORCH_RESULTS_DIR": f"{tmp}/warm"}, "logreg-h1", "--executor", "native")  # venv built once
         native = run({**env, "ORCH_RESULTS_DIR": f"{tmp}/native"}, *selection, "--executor", "native")
         cluster = LoopbackCluster(env)
@@ -53,10 +59,22 @@ def main() -> None:
         cluster.start()
         cluster_seconds = time.perf_counter() - cluster_started
         try:
-            run({**env, "ORCH_RESULTS_DIR": f"{tmp}/warm-ray"}, "logreg-h1", "--executor", "ray",
-                "--ray-address", cluster.address)  # the node's first task imports the job code
-            on_cluster = run({**env, "ORCH_RESULTS_DIR": f"{tmp}/ray"}, *selection, "--executor", "ray",
-                             "--ray-address", cluster.address)
+            run(
+                {**env, "ORCH_RESULTS_DIR": f"{tmp}/warm-ray"},
+                "logreg-h1",
+                "--executor",
+                "ray",
+                "--ray-address",
+                cluster.address,
+            )  # the node's first task imports the job code
+            on_cluster = run(
+                {**env, "ORCH_RESULTS_DIR": f"{tmp}/ray"},
+                *selection,
+                "--executor",
+                "ray",
+                "--ray-address",
+                cluster.address,
+            )
         finally:
             cluster.stop()
         local = run({**env, "ORCH_RESULTS_DIR": f"{tmp}/local"}, *selection, "--executor", "ray")
@@ -66,12 +84,18 @@ def main() -> None:
     print(f"native                        per job median {med(native[1]):.2f}s   whole run {native[0]:.1f}s")
     print(f"ray, existing 2-node cluster  per job median {med(on_cluster[1]):.2f}s   whole run {on_cluster[0]:.1f}s")
     print(f"ray, local (no address)       per job median {med(local[1]):.2f}s   whole run {local[0]:.1f}s")
-    print(f"ray per-job overhead vs native: {med(on_cluster[1]) - med(native[1]):+.2f}s "
-          "(task submit, worker, env/code checks, dataset hash, files back)")
-    print(f"ray per-run overhead (connect, code upload): "
-          f"{(on_cluster[0] - sum(on_cluster[1])) - (native[0] - sum(native[1])):+.1f}s")
-    print(f"local instance start+stop per run: {(local[0] - sum(local[1])) - (on_cluster[0] - sum(on_cluster[1])):+.1f}s; "
-          f"starting the 2-node test cluster took {cluster_seconds:.1f}s")
+    print(
+        f"ray per-job overhead vs native: {med(on_cluster[1]) - med(native[1]):+.2f}s "
+        "(task submit, worker, env/code checks, dataset hash, files back)"
+    )
+    print(
+        f"ray per-run overhead (connect, code upload): "
+        f"{(on_cluster[0] - sum(on_cluster[1])) - (native[0] - sum(native[1])):+.1f}s"
+    )
+    print(
+        f"local instance start+stop per run: {(local[0] - sum(local[1])) - (on_cluster[0] - sum(on_cluster[1])):+.1f}s; "
+        f"starting the 2-node test cluster took {cluster_seconds:.1f}s"
+    )
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.commands.data import build_default_dataset  # noqa: E402
-from orchestrator.registry import BY_SLUG  # noqa: E402
-from orchestrator.results import RESULT_FILE, ResultStore  # noqa: E402
-from orchestrator.runs import plan_run  # noqa: E402
+from orchestrator.commands.data import build_default_dataset
+from orchestrator.registry import BY_SLUG
+from orchestrator.results import RESULT_FILE, ResultStore
+from orchestrator.runs import plan_run
 
 REPO = Path(__file__).resolve().parent.parent
 BUSY = "while True: pass"
@@ -54,8 +54,23 @@ def job_processes(staging: Path) -> bool:
 def stop_once(home: Path, env: dict, hard: bool) -> float:
     results = home / f"results-{time.monotonic_ns()}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "run", "gboost-h1", "gboost-h3", "--jobs", "2", "--set", "max_iter=100000"],
-        cwd=REPO, env={**env, "ORCH_RESULTS_DIR": str(results)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            "gboost-h1",
+            "gboost-h3",
+            "--jobs",
+            "2",
+            "--set",
+            "max_iter=100000",
+        ],
+        cwd=REPO,
+        env={**env, "ORCH_RESULTS_DIR": str(results)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     staging = results / ".staging"
     wait_until(lambda: jobs_started(staging, 2))
     started = time.perf_counter()
@@ -77,7 +92,7 @@ def _commit_many(root: str, run, commits: int, barrier, failures) -> None:
             staging = store.new_staging(run)
             (staging / RESULT_FILE).write_text(json.dumps({"i": i}))
             store.commit(staging, run)
-        except Exception:  # noqa: BLE001 - counted
+        except Exception:
             failures.put(1)
 
 
@@ -88,7 +103,9 @@ def commit_race(run, commits: int) -> dict:
     for _ in range(max(1, commits // per_round)):
         root = tempfile.mkdtemp()
         barrier, failures = context.Barrier(2), context.Queue()
-        workers = [context.Process(target=_commit_many, args=(root, run, per_round // 2, barrier, failures)) for _ in range(2)]
+        workers = [
+            context.Process(target=_commit_many, args=(root, run, per_round // 2, barrier, failures)) for _ in range(2)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -96,7 +113,11 @@ def commit_race(run, commits: int) -> dict:
         while not failures.empty():
             failed += failures.get()
         leftovers += len(list((Path(root) / ".staging").iterdir()))
-    return {"tries": max(1, commits // per_round) * per_round, "failures": failed, "leftover_staging_entries": leftovers}
+    return {
+        "tries": max(1, commits // per_round) * per_round,
+        "failures": failed,
+        "leftover_staging_entries": leftovers,
+    }
 
 
 def main() -> None:
@@ -130,12 +151,19 @@ def main() -> None:
         print(json.dumps(figures, indent=2))
         return
     race = figures["commit_race"]
-    print(f"commit race: {race['failures']} failures in {race['tries']} concurrent commits, "
-          f"{race['leftover_staging_entries']} leftover staging entries")
-    for name, label in (("sigint_to_exit_s", "SIGINT -> orch exited"), ("kill9_to_no_job_s", "kill -9 orch -> no job left")):
+    print(
+        f"commit race: {race['failures']} failures in {race['tries']} concurrent commits, "
+        f"{race['leftover_staging_entries']} leftover staging entries"
+    )
+    for name, label in (
+        ("sigint_to_exit_s", "SIGINT -> orch exited"),
+        ("kill9_to_no_job_s", "kill -9 orch -> no job left"),
+    ):
         f = figures[name]
-        print(f"{label} under {args.load} busy processes: median {f['median']:.2f}s, max {f['max']:.2f}s "
-              f"({', '.join(f'{v:.2f}' for v in f['runs'])})")
+        print(
+            f"{label} under {args.load} busy processes: median {f['median']:.2f}s, max {f['max']:.2f}s "
+            f"({', '.join(f'{v:.2f}' for v in f['runs'])})"
+        )
 
 
 if __name__ == "__main__":

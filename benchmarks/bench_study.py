@@ -47,10 +47,35 @@ def torch_python() -> str:
     return str(VenvManager().ensure(ENVIRONMENTS["torch"], lambda line: print(f"[bench] {line}", flush=True)))
 
 
-def windows_per_s(python: str, model: str, size: int, batches: int, batch: int, threads: int, device: str,
-                  precision: str, env_extra: dict[str, str]) -> float | None:
-    command = [python, str(BENCH_TORCH), "--worker", model, "--size", str(size), "--batches", str(batches),
-               "--batch-size", str(batch), "--threads", str(threads), "--device", device, "--precision", precision]
+def windows_per_s(
+    python: str,
+    model: str,
+    size: int,
+    batches: int,
+    batch: int,
+    threads: int,
+    device: str,
+    precision: str,
+    env_extra: dict[str, str],
+) -> float | None:
+    command = [
+        python,
+        str(BENCH_TORCH),
+        "--worker",
+        model,
+        "--size",
+        str(size),
+        "--batches",
+        str(batches),
+        "--batch-size",
+        str(batch),
+        "--threads",
+        str(threads),
+        "--device",
+        device,
+        "--precision",
+        precision,
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -61,14 +86,18 @@ def windows_per_s(python: str, model: str, size: int, batches: int, batch: int, 
 def kernel_table(args, python: str) -> None:
     threads = usable_cores()
     env = thread_env(threads)
-    print(f"\n## Training windows/s ({args.device}, size {args.size:,}, {threads} thread(s), "
-          f"{args.batches} timed steps after a warm-up)")
+    print(
+        f"\n## Training windows/s ({args.device}, size {args.size:,}, {threads} thread(s), "
+        f"{args.batches} timed steps after a warm-up)"
+    )
     print(f"{'model':16s} {'fp32 b64':>10s} {'bf16 b64':>10s} {'fp32 b256':>10s} {'bf16 b256':>10s}")
     for model in args.models.split(","):
         cells = []
         for batch in (64, 256):
             for precision in ("fp32", "bf16"):
-                value = windows_per_s(python, model, args.size, args.batches, batch, threads, args.device, precision, env)
+                value = windows_per_s(
+                    python, model, args.size, args.batches, batch, threads, args.device, precision, env
+                )
                 cells.append("failed" if value is None else f"{value:.0f}")
         print(f"{model:16s} {cells[0]:>10s} {cells[1]:>10s} {cells[2]:>10s} {cells[3]:>10s}", flush=True)
 
@@ -96,10 +125,15 @@ def load_table(args, python: str) -> None:
         try:
             time.sleep(1.0 if load else 0.0)  # let the loaders take their cores before choosing
             chosen = choose_threads(1, 0).threads
-            for policy, threads, env in (("old: every core, OpenMP spin-waits", cores, old),
-                                         ("new: free cores at start, passive wait", chosen, thread_env(chosen))):
+            for policy, threads, env in (
+                ("old: every core, OpenMP spin-waits", cores, old),
+                ("new: free cores at start, passive wait", chosen, thread_env(chosen)),
+            ):
                 value = windows_per_s(python, model, args.size, args.batches, 64, threads, args.device, "fp32", env)
-                print(f"{label:10s} {policy:44s} {threads:>7d} {'failed' if value is None else f'{value:.1f}':>10s}", flush=True)
+                print(
+                    f"{label:10s} {policy:44s} {threads:>7d} {'failed' if value is None else f'{value:.1f}':>10s}",
+                    flush=True,
+                )
         finally:
             stop_load(loaders)
 
@@ -115,8 +149,11 @@ class GpuSampler:
 
     def _sample(self) -> None:
         while not self.stop.wait(0.5):
-            done = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+                capture_output=True,
+                text=True,
+            )
             values = [float(v) for v in done.stdout.split() if v.replace(".", "", 1).isdigit()]
             if values:
                 self.samples.append(statistics.mean(values))
@@ -136,7 +173,9 @@ class GpuSampler:
             return "n/a (no CUDA device)"
         if not self.samples:
             return "no samples"
-        return f"mean {statistics.mean(self.samples):.0f}%, max {max(self.samples):.0f}% over {len(self.samples)} samples"
+        return (
+            f"mean {statistics.mean(self.samples):.0f}%, max {max(self.samples):.0f}% over {len(self.samples)} samples"
+        )
 
 
 def study(args) -> None:
@@ -145,11 +184,29 @@ def study(args) -> None:
         env = {**os.environ, "ORCH_RESULTS_DIR": tmp, "PYTHONPATH": str(repo)}
         if args.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""  # jobs and GPU slots see no device
-        command = [sys.executable, "-m", "orchestrator.cli", "run", *args.study.split(), "--profile", args.profile,
-                   "--seeds", str(args.seeds), "-j", str(args.jobs), "--force", "--executor", "native",
-                   "--keep-going", "--json"]
-        print(f"\n## Study: orch run {args.study} --profile {args.profile} --seeds {args.seeds} -j {args.jobs} "
-              f"(code: {repo})", flush=True)
+        command = [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            *args.study.split(),
+            "--profile",
+            args.profile,
+            "--seeds",
+            str(args.seeds),
+            "-j",
+            str(args.jobs),
+            "--force",
+            "--executor",
+            "native",
+            "--keep-going",
+            "--json",
+        ]
+        print(
+            f"\n## Study: orch run {args.study} --profile {args.profile} --seeds {args.seeds} -j {args.jobs} "
+            f"(code: {repo})",
+            flush=True,
+        )
         started = time.perf_counter()
         with GpuSampler(args.device == "cuda") as gpu:
             done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
@@ -157,20 +214,25 @@ def study(args) -> None:
         if done.returncode not in (0, 2):
             print(f"study failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
             return
-        summary = json.loads(done.stdout[done.stdout.index('{\n  "seconds"'):])
+        summary = json.loads(done.stdout[done.stdout.index('{\n  "seconds"') :])
         results = {}
         for folder in Path(tmp).iterdir():
             if (folder / "result.json").is_file():
                 result = json.loads((folder / "result.json").read_text())
                 results[(result["spec"]["slug"], result["spec"]["seed"])] = result
-        print(f"{'experiment':18s} {'seeds':>5s} {'ok':>3s} {'wall s':>7s} {'start-up':>8s} {'data':>6s} {'train':>7s} "
-              f"{'predict':>7s}")
+        print(
+            f"{'experiment':18s} {'seeds':>5s} {'ok':>3s} {'wall s':>7s} {'start-up':>8s} {'data':>6s} {'train':>7s} "
+            f"{'predict':>7s}"
+        )
         per_experiment: dict[str, list] = {}
         for row in summary["experiments"]:
             per_experiment.setdefault(row["slug"], []).append(row)
         for slug, rows in per_experiment.items():
-            finished = [(float(r["seconds"]), results[(slug, int(r["seed"]))]["timings"]) for r in rows
-                        if r["status"] == "ok" and (slug, int(r["seed"])) in results]
+            finished = [
+                (float(r["seconds"]), results[(slug, int(r["seed"]))]["timings"])
+                for r in rows
+                if r["status"] == "ok" and (slug, int(r["seed"])) in results
+            ]
             if not finished:
                 print(f"{slug:18s} {len(rows):>5d} {0:>3d}")
                 continue
@@ -178,17 +240,23 @@ def study(args) -> None:
             train = sum(t["train_seconds"] for _, t in finished)
             predict = sum(t["predict_seconds"] for _, t in finished)
             data = sum(t["total_seconds"] for _, t in finished) - train - predict
-            print(f"{slug:18s} {len(rows):>5d} {len(finished):>3d} {job_wall:7.1f} {job_wall - data - train - predict:8.1f} "
-                  f"{data:6.1f} {train:7.1f} {predict:7.1f}")
-        print(f"end-to-end study time: {wall:.1f}s (orch's own count: {summary['seconds']:.1f}s); "
-              f"GPU utilisation: {gpu.describe()}")
+            print(
+                f"{slug:18s} {len(rows):>5d} {len(finished):>3d} {job_wall:7.1f} {job_wall - data - train - predict:8.1f} "
+                f"{data:6.1f} {train:7.1f} {predict:7.1f}"
+            )
+        print(
+            f"end-to-end study time: {wall:.1f}s (orch's own count: {summary['seconds']:.1f}s); "
+            f"GPU utilisation: {gpu.describe()}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--models", default="patchtst,itransformer,timemixer,informer,autoformer,fedformer,etsformer,"
-                                            "crossformer,dlinear")
+    parser.add_argument(
+        "--models",
+        default="patchtst,itransformer,timemixer,informer,autoformer,fedformer,etsformer,crossformer,dlinear",
+    )
     parser.add_argument("--size", type=int, default=2_000_000)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--study", default="--all", help="what `orch run` selects (default: --all)")
@@ -198,11 +266,15 @@ def main() -> None:
     parser.add_argument("--load", type=int, default=0, help="busy processes for the idle-vs-loaded comparison")
     parser.add_argument("--skip-kernels", action="store_true")
     parser.add_argument("--skip-study", action="store_true")
-    parser.add_argument("--python", help="interpreter with torch for the kernel figures (default: the torch env's venv)")
+    parser.add_argument(
+        "--python", help="interpreter with torch for the kernel figures (default: the torch env's venv)"
+    )
     parser.add_argument("--repo", default=str(REPO), help="run the study with the code of this checkout (before/after)")
     args = parser.parse_args()
-    print(f"# orch bench study: device {args.device}, {usable_cores()} usable core(s), load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"# orch bench study: device {args.device}, {usable_cores()} usable core(s), load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     python = None if args.skip_kernels and not args.load else (args.python or torch_python())
     if not args.skip_kernels:
         kernel_table(args, python)

@@ -56,11 +56,21 @@ def main() -> None:
         step()
     fine_tune = args.batches * args.batch_size / (time.perf_counter() - started)
 
-    print(json.dumps({
-        "model": "timer-base-84m shape", "parameters": sum(p.numel() for p in model.parameters()),
-        "lookback_days": length, "horizon": args.horizon, "batch_size": args.batch_size, "threads": args.threads,
-        "zero_shot_windows_per_s": round(zero_shot, 2), "fine_tune_windows_per_s": round(fine_tune, 2),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": "timer-base-84m shape",
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "lookback_days": length,
+                "horizon": args.horizon,
+                "batch_size": args.batch_size,
+                "threads": args.threads,
+                "zero_shot_windows_per_s": round(zero_shot, 2),
+                "fine_tune_windows_per_s": round(fine_tune, 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,10 @@ def main() -> None:
     from jobs.timesfm.job import make_trainer
     from jobs.timesfm.weights import resolve_weights
 
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}; arch={args.arch} windows={args.windows} "
-          f"batch={args.batch} context={args.context} horizon={args.horizon}")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}; arch={args.arch} windows={args.windows} "
+        f"batch={args.batch} context={args.context} horizon={args.horizon}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         weights_dir = args.weights
         if weights_dir is None:
@@ -57,8 +59,10 @@ def main() -> None:
             print(f"random-init checkpoint written in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
         wrapper = tfm_model.load_model(resolve_weights(weights_dir))
-        print(f"load (sha256 check + from_pretrained): {time.perf_counter() - started:.1f}s, "
-              f"{tfm_model.count_parameters(wrapper.model) / 1e6:.1f}M parameters, peak RSS {peak_gib():.2f} GiB")
+        print(
+            f"load (sha256 check + from_pretrained): {time.perf_counter() - started:.1f}s, "
+            f"{tfm_model.count_parameters(wrapper.model) / 1e6:.1f}M parameters, peak RSS {peak_gib():.2f} GiB"
+        )
 
         rng = np.random.default_rng(0)
         contexts = np.cumsum(rng.normal(0, 0.01, size=(args.windows, args.context)), axis=1) + 7.0
@@ -73,8 +77,10 @@ def main() -> None:
         _, q = wrapper.forecast(horizon=args.horizon, inputs=[c for c in contexts])
         elapsed = time.perf_counter() - started
         assert q.shape == (args.windows, args.horizon, 10)
-        print(f"zero-shot: {args.windows / elapsed:.1f} windows/s ({elapsed:.2f}s for {args.windows}; first batch "
-              f"incl. compile {compile_s:.1f}s; flip={'off' if args.no_flip else 'on'}), peak RSS {peak_gib():.2f} GiB")
+        print(
+            f"zero-shot: {args.windows / elapsed:.1f} windows/s ({elapsed:.2f}s for {args.windows}; first batch "
+            f"incl. compile {compile_s:.1f}s; flip={'off' if args.no_flip else 'on'}), peak RSS {peak_gib():.2f} GiB"
+        )
 
         trainer = make_trainer(wrapper.model, args.horizon, 1e-4, args.finetune_params)
         values, masks = tfm_model.pad_left(contexts[: args.batch].astype(np.float32))
@@ -88,9 +94,11 @@ def main() -> None:
             jax.block_until_ready(loss)
             times.append(time.perf_counter() - started)
             state = (trainable, opt_state)
-        print(f"fine-tune step ({args.finetune_params}, {trainer.n_trainable / 1e6:.1f}M trainable, batch {args.batch}): "
-              f"{min(times[1:]):.2f}s/step (first incl. compile {times[0]:.1f}s), loss {float(loss):.4f}, "
-              f"peak RSS {peak_gib():.2f} GiB")
+        print(
+            f"fine-tune step ({args.finetune_params}, {trainer.n_trainable / 1e6:.1f}M trainable, batch {args.batch}): "
+            f"{min(times[1:]):.2f}s/step (first incl. compile {times[0]:.1f}s), loss {float(loss):.4f}, "
+            f"peak RSS {peak_gib():.2f} GiB"
+        )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * MAXRSS_UNIT / 2**20
 
 
-def measure(model_name: str, size: int, batches: int, batch_size: int, threads: int,
-            device: str = "cpu", precision: str = "fp32") -> dict:
+def measure(
+    model_name: str,
+    size: int,
+    batches: int,
+    batch_size: int,
+    threads: int,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> dict:
     """One model, in this (fresh) process, with the job's own optimiser and autocast rules
     (bf16 = autocast to bfloat16, on CPU too when asked, so its speed can be compared)."""
     import contextlib
@@ -49,8 +56,11 @@ def measure(model_name: str, size: int, batches: int, batch_size: int, threads: 
     optimiser = make_optimiser(model, lr=1e-4, weight_decay=0.05)
     x = torch.randn(batch_size, 80, 25, device=device)
     y = (torch.rand(batch_size, device=device) > 0.5).float()
-    cast = (torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16) if precision == "bf16"
-            else contextlib.nullcontext())
+    cast = (
+        torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+        if precision == "bf16"
+        else contextlib.nullcontext()
+    )
     synchronize = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     baseline = peak_rss_mib()
 
@@ -106,26 +116,52 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.worker:
-        print(json.dumps(measure(args.worker, args.size, args.batches, args.batch_size, args.threads,
-                                 args.device, args.precision)))
+        print(
+            json.dumps(
+                measure(
+                    args.worker, args.size, args.batches, args.batch_size, args.threads, args.device, args.precision
+                )
+            )
+        )
         return
 
-    print(f"size {args.size:,} | batch {args.batch_size} x (80, 25) | {args.batches} timed batches | "
-          f"{args.threads} thread(s) | {args.device} {args.precision} | memory: ru_maxrss delta, fresh process per model")
-    print(f"{'model':16s} {'params':>10s} {'train win/s':>12s} {'infer win/s':>12s} {'train MiB':>10s} {'infer MiB':>10s}")
+    print(
+        f"size {args.size:,} | batch {args.batch_size} x (80, 25) | {args.batches} timed batches | "
+        f"{args.threads} thread(s) | {args.device} {args.precision} | memory: ru_maxrss delta, fresh process per model"
+    )
+    print(
+        f"{'model':16s} {'params':>10s} {'train win/s':>12s} {'infer win/s':>12s} {'train MiB':>10s} {'infer MiB':>10s}"
+    )
     for name in args.models.split(","):
-        command = [sys.executable, __file__, "--worker", name, "--size", str(args.size), "--batches", str(args.batches),
-                   "--batch-size", str(args.batch_size), "--threads", str(args.threads),
-                   "--device", args.device, "--precision", args.precision]
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            name,
+            "--size",
+            str(args.size),
+            "--batches",
+            str(args.batches),
+            "--batch-size",
+            str(args.batch_size),
+            "--threads",
+            str(args.threads),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+        ]
         env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(args.threads)}
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             print(f"{name:16s} failed: {done.stderr.strip().splitlines()[-1]}")
             continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{row['model']:16s} {row['parameters']:>10,} {row['train_windows_per_s']:>12.0f} "
-              f"{row['inference_windows_per_s']:>12.0f} {row['train_peak_mib']:>10.0f} {row['inference_peak_mib']:>10.0f}",
-              flush=True)
+        print(
+            f"{row['model']:16s} {row['parameters']:>10,} {row['train_windows_per_s']:>12.0f} "
+            f"{row['inference_windows_per_s']:>12.0f} {row['train_peak_mib']:>10.0f} {row['inference_peak_mib']:>10.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestrator.environments import ENVIRONMENTS  # noqa: E402
-from orchestrator.executors.native import VenvManager  # noqa: E402
+from orchestrator.environments import ENVIRONMENTS
+from orchestrator.executors.native import VenvManager
 
-LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json; "
-                      "print(json.dumps(sorted({d.metadata['Name'].lower().replace('_', '-'): d.version "
-                      "for d in m.distributions() if d.metadata['Name']}.items())))")
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps(sorted({d.metadata['Name'].lower().replace('_', '-'): d.version "
+    "for d in m.distributions() if d.metadata['Name']}.items())))"
+)
 
 
 def build_once(env_name: str, tool: str, cache: Path, venvs: Path) -> tuple[float, Path]:
@@ -40,7 +42,9 @@ def build_once(env_name: str, tool: str, cache: Path, venvs: Path) -> tuple[floa
 
 
 def distributions(python: Path) -> list:
-    done = subprocess.run([str(python), "-c", LIST_DISTRIBUTIONS], capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [str(python), "-c", LIST_DISTRIBUTIONS], capture_output=True, text=True, timeout=120, check=True
+    )
     return json.loads(done.stdout)
 
 

@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the engine lives in tests/
-from tests.fuzz_inputs import OUTCOMES, fuzz_csvs, fuzz_options, tally  # noqa: E402
+from tests.fuzz_inputs import OUTCOMES, fuzz_csvs, fuzz_options, tally
 
 
 def report(title: str, outcomes: list[str], seconds: float) -> None:
     counts = tally(outcomes)
-    print(f"{title}: {len(outcomes)} inputs tried in {seconds:.1f}s | "
-          + " | ".join(f"{name} {counts[name]}" for name in OUTCOMES))
+    print(
+        f"{title}: {len(outcomes)} inputs tried in {seconds:.1f}s | "
+        + " | ".join(f"{name} {counts[name]}" for name in OUTCOMES)
+    )
 
 
 def main() -> None:
@@ -31,8 +33,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.update({"ORCH_DATA_DIR": f"{tmp}/data", "ORCH_RESULTS_DIR": f"{tmp}/results",
-                           "ORCH_WEIGHTS_DIR": f"{tmp}/weights", "ORCH_EXECUTOR": "native"})
+        os.environ.update(
+            {
+                "ORCH_DATA_DIR": f"{tmp}/data",
+                "ORCH_RESULTS_DIR": f"{tmp}/results",
+                "ORCH_WEIGHTS_DIR": f"{tmp}/weights",
+                "ORCH_EXECUTOR": "native",
+            }
+        )
         from orchestrator.commands.data import build_default_dataset
 
         build_default_dataset(Path(f"{tmp}/data"))

@@ -38,16 +38,34 @@ from pathlib import Path
 APP = Path(os.environ.get("ORCH_APP_DIR", "/app"))
 sys.path.insert(0, str(APP))
 
-from shared_schema import DatasetManifest, ExperimentSpec, JobResult  # noqa: E402
-from shared_schema.base import read_json_model  # noqa: E402
-from shared_schema.commit import (LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE, STAGING_DIR,  # noqa: E402
-                                  commit_staging, stamp_provenance, utc_now, write_failure_record)
-from shared_schema.executors import COMPOSE  # noqa: E402
-from shared_schema.files import atomic_write_text, chown_tree, sha256_file  # noqa: E402
-from jobs.catalog import job_identity  # noqa: E402
-from shared_schema.identity import (KeyParts, canonical_spec_json, code_sha256, environment_identity,  # noqa: E402
-                                    model_code_sha256, platform_name, python_version, run_folder_name, sha256_text)
-from shared_schema.outputs import check_answers, check_predictions, predictions_payload  # noqa: E402
+from jobs.catalog import job_identity
+from shared_schema import DatasetManifest, ExperimentSpec, JobResult
+from shared_schema.base import read_json_model
+from shared_schema.commit import (
+    LOG_FILE,
+    PREDICTIONS_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    STAGING_DIR,
+    commit_staging,
+    stamp_provenance,
+    utc_now,
+    write_failure_record,
+)
+from shared_schema.executors import COMPOSE
+from shared_schema.files import atomic_write_text, chown_tree, sha256_file
+from shared_schema.identity import (
+    KeyParts,
+    canonical_spec_json,
+    code_sha256,
+    environment_identity,
+    model_code_sha256,
+    platform_name,
+    python_version,
+    run_folder_name,
+    sha256_text,
+)
+from shared_schema.outputs import check_answers, check_predictions, predictions_payload
 
 SPECS = Path(__file__).resolve().parent / "specs"
 JOB_USER = "orch"
@@ -67,12 +85,14 @@ def make_spec(template: dict, data_dir: Path) -> ExperimentSpec:
         manifest = read_json_model(DatasetManifest, manifest_file)
     except ValueError as exc:
         fail(f"{manifest_file}: invalid manifest ({exc})")
-    return ExperimentSpec.model_validate({
-        **template["spec"],
-        "threshold": manifest.threshold,
-        "split_dates": manifest.split_dates.model_dump(mode="json"),
-        "dataset": {"name": manifest.name, "sha256": manifest.sha256},
-    })
+    return ExperimentSpec.model_validate(
+        {
+            **template["spec"],
+            "threshold": manifest.threshold,
+            "split_dates": manifest.split_dates.model_dump(mode="json"),
+            "dataset": {"name": manifest.name, "sha256": manifest.sha256},
+        }
+    )
 
 
 def env_fingerprint(env: str, root: Path = APP) -> str:
@@ -125,8 +145,9 @@ def run_job(command: list[str], log_path: Path, user: tuple[int, int] | None) ->
     lock = threading.Lock()
     as_user = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
     with open(log_path, "a", buffering=1) as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-                                   **as_user)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, **as_user
+        )
 
         def pump(stream, sink, is_err: bool) -> None:
             for line in stream:
@@ -139,24 +160,37 @@ def run_job(command: list[str], log_path: Path, user: tuple[int, int] | None) ->
                     last_err.append(line.strip())
                     del last_err[:-20]
 
-        threads = [threading.Thread(target=pump, args=(process.stdout, sys.stdout, False)),
-                   threading.Thread(target=pump, args=(process.stderr, sys.stderr, True))]
+        threads = [
+            threading.Thread(target=pump, args=(process.stdout, sys.stdout, False)),
+            threading.Thread(target=pump, args=(process.stderr, sys.stderr, True)),
+        ]
         for thread in threads:
             thread.start()
         code = process.wait()
         for thread in threads:
             thread.join()
-    reason = next((line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else "")
+    reason = next(
+        (line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else ""
+    )
     if code < 0 and not reason.startswith("job failed:"):
         return code, f"killed by signal {-code}"  # the container's own limit is reported by the engine (OOMKilled)
     return code, reason.removeprefix("job failed:").strip() or f"exited with code {code}"
 
 
-def record_failure(results: Path, *, folder_name: str, key: KeyParts, spec: ExperimentSpec, kind: str, reason: str,
-                   log: Path) -> None:
+def record_failure(
+    results: Path, *, folder_name: str, key: KeyParts, spec: ExperimentSpec, kind: str, reason: str, log: Path
+) -> None:
     """The host's failure record (shared_schema.commit), its folders given to the owner of results/."""
-    target = write_failure_record(results, run_folder=folder_name, spec=spec, key=key, kind=kind, reason=reason,
-                                  log=log, make_folder=lambda folder: make_folder(results, folder))
+    target = write_failure_record(
+        results,
+        run_folder=folder_name,
+        spec=spec,
+        key=key,
+        kind=kind,
+        reason=reason,
+        log=log,
+        make_folder=lambda folder: make_folder(results, folder),
+    )
     give_to_results_owner(results, target)
 
 
@@ -198,8 +232,18 @@ def main(argv: list[str]) -> int:
     make_folder(results, staging)
     user = user_to_drop_to()
     atomic_write_text(staging / SPEC_FILE, spec.model_dump_json(indent=2) + "\n")
-    command = [sys.executable, "-m", "jobs", "run", "--spec", str(staging / SPEC_FILE), "--data", str(data),
-               "--out", str(staging)]
+    command = [
+        sys.executable,
+        "-m",
+        "jobs",
+        "run",
+        "--spec",
+        str(staging / SPEC_FILE),
+        "--data",
+        str(data),
+        "--out",
+        str(staging),
+    ]
     if weights.is_dir():
         command += ["--weights", str(weights)]
     started = utc_now()
@@ -220,15 +264,24 @@ def main(argv: list[str]) -> int:
             result = validate(staging, spec)
         except Exception as exc:
             reason = " ".join(str(exc).split())[:400]
-            record_failure(results, folder_name=folder_name, key=key, spec=spec, kind="invalid-result", reason=reason,
-                           log=log)
+            record_failure(
+                results, folder_name=folder_name, key=key, spec=spec, kind="invalid-result", reason=reason, log=log
+            )
             print(f"job failed: invalid result: {reason}", file=sys.stderr, flush=True)
             return 1
         stamp_provenance(
-            staging, result, key, executor=COMPOSE, git_commit=None, git_dirty=None,
+            staging,
+            result,
+            key,
+            executor=COMPOSE,
+            git_commit=None,
+            git_dirty=None,
             host_platform=f"container {platform.system()}-{platform.machine()} ({platform.platform()})",
-            started_at=started, finished_at=utc_now(), wall_seconds=time.monotonic() - clock,
-            image_id=os.environ.get("ORCH_IMAGE_ID") or None)
+            started_at=started,
+            finished_at=utc_now(),
+            wall_seconds=time.monotonic() - clock,
+            image_id=os.environ.get("ORCH_IMAGE_ID") or None,
+        )
         give_to_results_owner(results, staging)
         final = results / folder_name
         commit_staging(results, staging, final)

@@ -100,9 +100,19 @@ class Model:
         and defaults): hashed into the run key in place of this file, so other entries never re-key it."""
         declared = {key: vars(param) for key, param in self.hyperparameters.items()}
         architecture = None if self.architecture is None else vars(self.architecture)
-        return json.dumps({"model": self.name, "env": self.env, "entry": self.entry, "hyperparameters": declared,
-                           "quick": self.quick, "full": self.full, "architecture": architecture},
-                          sort_keys=True, separators=(",", ":"))
+        return json.dumps(
+            {
+                "model": self.name,
+                "env": self.env,
+                "entry": self.entry,
+                "hyperparameters": declared,
+                "quick": self.quick,
+                "full": self.full,
+                "architecture": architecture,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
 
 # -- resources -----------------------------------------------------------------------------------
@@ -114,9 +124,15 @@ FOUNDATION = Resources(cpus=2, memory_gb=8.0, gpu="optional", gpu_memory_gb=16.0
 # --models patchtst-200m --size 200000000) = 10-30 days; about 3e11 FLOP per window, so 1-3 hours
 # on one H100-class GPU (an estimate, never measured here). The quick profile runs a CPU-sized stand-in.
 LARGE_TORCH = Resources(
-    cpus=2, memory_gb=24.0, gpu="required", gpu_memory_gb=40.0, timeout_s={"quick": 900, "full": 48 * 3600},
-    estimate={"quick": "~1 min (100k-parameter stand-in)",
-              "full": "needs a GPU: ~1-3 h on one H100-class GPU (estimated); 10-30 days on a 2-core CPU"},
+    cpus=2,
+    memory_gb=24.0,
+    gpu="required",
+    gpu_memory_gb=40.0,
+    timeout_s={"quick": 900, "full": 48 * 3600},
+    estimate={
+        "quick": "~1 min (100k-parameter stand-in)",
+        "full": "needs a GPU: ~1-3 h on one H100-class GPU (estimated); 10-30 days on a 2-core CPU",
+    },
 )
 
 # -- shared hyper-parameter declarations -----------------------------------------------------------
@@ -138,27 +154,60 @@ TORCH_TRAINING = {
     "weight_decay": real(low=0, high=10),  # on weight matrices and embeddings, not on biases and norms
     "grad_clip": POSITIVE,  # maximum global gradient norm
     "compile": flag(),  # torch.compile for training; measured by `orch bench study`, off where it does not pay
-    "precision": choice("auto", "bf16", "fp32"),  # bf16 autocast on CUDA, fp32 on CPU/MPS; "bf16" also on CPU (faster, results move)
+    "precision": choice(
+        "auto", "bf16", "fp32"
+    ),  # bf16 autocast on CUDA, fp32 on CPU/MPS; "bf16" also on CPU (faster, results move)
 }
 # The full profile: the published reference is PatchTST at 2M parameters.
 TORCH_FULL: dict[str, object] = {
-    "size": 2_000_000, "epochs": 30, "patience": 5, "batch_size": 64, "eval_batch_size": 256, "lr": 3e-4,
-    "warmup_fraction": 0.05, "weight_decay": 0.05, "grad_clip": 1.0, "dropout": 0.1, "max_train_windows": 0,
-    "compile": False, "precision": "auto",
+    "size": 2_000_000,
+    "epochs": 30,
+    "patience": 5,
+    "batch_size": 64,
+    "eval_batch_size": 256,
+    "lr": 3e-4,
+    "warmup_fraction": 0.05,
+    "weight_decay": 0.05,
+    "grad_clip": 1.0,
+    "dropout": 0.1,
+    "max_train_windows": 0,
+    "compile": False,
+    "precision": "auto",
 }
 # About 15-40 s per job on a 2-core CPU: small models, few epochs, recent windows only. Dropout
 # is off: four epochs are too short to overfit, and its random masks cost ~30% of a CPU step.
 TORCH_QUICK: dict[str, object] = {
-    **TORCH_FULL, "size": 100_000, "epochs": 4, "patience": 2, "lr": 1e-3, "dropout": 0.0, "max_train_windows": 1_500,
+    **TORCH_FULL,
+    "size": 100_000,
+    "epochs": 4,
+    "patience": 2,
+    "lr": 1e-3,
+    "dropout": 0.0,
+    "max_train_windows": 1_500,
 }
 # Each architecture's tunable config fields (zoo.Architecture.tunable()); their defaults are the config
 # classes' (the spec does not spell them out). `dropout` is in every one and in TORCH_FULL.
-PATCHTST = {"patch_len": whole(1, LENGTH), "stride": whole(1, LENGTH), "dropout": DROPOUT, "causal": flag(), "pool": POOL}
-PATCHTST_CAUSAL = {"patch_len": whole(1, LENGTH), "stride": whole(1, LENGTH), "dropout": DROPOUT}  # causal and pool fixed
+PATCHTST = {
+    "patch_len": whole(1, LENGTH),
+    "stride": whole(1, LENGTH),
+    "dropout": DROPOUT,
+    "causal": flag(),
+    "pool": POOL,
+}
+PATCHTST_CAUSAL = {
+    "patch_len": whole(1, LENGTH),
+    "stride": whole(1, LENGTH),
+    "dropout": DROPOUT,
+}  # causal and pool fixed
 
 LOGREG = {"C": real(above=0, high=1e12), "max_iter": whole(1, STEPS)}
-GBOOST = {"max_iter": whole(1, STEPS), "learning_rate": real(above=0, high=10), "max_depth": whole(1, 1024),
-          "min_samples_leaf": whole(1, BIG), "l2_regularization": real(low=0, high=1e12)}
+GBOOST = {
+    "max_iter": whole(1, STEPS),
+    "learning_rate": real(above=0, high=10),
+    "max_depth": whole(1, 1024),
+    "min_samples_leaf": whole(1, BIG),
+    "l2_regularization": real(low=0, high=1e12),
+}
 # lagllama/job.py + lagllama/finetune.FineTuneSettings hold the defaults of keys a spec leaves out.
 LAGLLAMA = {
     "mode": choice("zero-shot", "fine-tune"),
@@ -208,26 +257,63 @@ TIMESFM = {
 #   probe_l2: L2 strengths tried for the linear probe (best validation log loss wins)
 TIMER = {**FORECASTER_TUNING, "lookback_patches": whole(1, 1024), "max_val_segments": whole(0, BIG)}
 TIMER_FULL: dict[str, object] = {
-    "mode": "fine-tune", "lookback_patches": 7, "max_steps": 2000, "batch_size": 32, "lr": 1e-5, "eval_every": 100,
-    "patience": 5, "max_train_windows": 0, "max_val_segments": 0, "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+    "mode": "fine-tune",
+    "lookback_patches": 7,
+    "max_steps": 2000,
+    "batch_size": 32,
+    "lr": 1e-5,
+    "eval_every": 100,
+    "patience": 5,
+    "max_train_windows": 0,
+    "max_val_segments": 0,
+    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
     "predict_batch_size": 64,
 }
 TIMER_QUICK: dict[str, object] = {
-    **TIMER_FULL, "lookback_patches": 3, "max_steps": 20, "batch_size": 8, "eval_every": 10, "patience": 1,
-    "max_train_windows": 512, "max_val_segments": 64, "probe_l2": [1e-2, 1.0],
+    **TIMER_FULL,
+    "lookback_patches": 3,
+    "max_steps": 20,
+    "batch_size": 8,
+    "eval_every": 10,
+    "patience": 1,
+    "max_train_windows": 512,
+    "max_val_segments": 64,
+    "probe_l2": [1e-2, 1.0],
 }
 
 TORCH_JOB = "jobs.torch_models.job:fit_predict"
 
 
-def torch_model(name: str, ids: tuple[str, ...], family: str, role: Role, architecture: TorchArchitecture,
-                settings: Mapping[str, Param], *, full: Mapping[str, object] | None = None,
-                extra: Mapping[str, object] | None = None, resources: Resources = TORCH, note: str | None = None) -> Model:
+def torch_model(
+    name: str,
+    ids: tuple[str, ...],
+    family: str,
+    role: Role,
+    architecture: TorchArchitecture,
+    settings: Mapping[str, Param],
+    *,
+    full: Mapping[str, object] | None = None,
+    extra: Mapping[str, object] | None = None,
+    resources: Resources = TORCH,
+    note: str | None = None,
+) -> Model:
     """A jobs/torch_models architecture: the shared training settings plus its own config fields
     (`settings`). `full` overrides full-profile defaults only; `extra` is added to both profiles."""
-    return Model(name, ids, name, family, role, "torch", TORCH_JOB, {**TORCH_TRAINING, **settings},
-                 {**TORCH_QUICK, **(extra or {})}, {**TORCH_FULL, **(full or {}), **(extra or {})}, resources,
-                 note=note, architecture=architecture)
+    return Model(
+        name,
+        ids,
+        name,
+        family,
+        role,
+        "torch",
+        TORCH_JOB,
+        {**TORCH_TRAINING, **settings},
+        {**TORCH_QUICK, **(extra or {})},
+        {**TORCH_FULL, **(full or {}), **(extra or {})},
+        resources,
+        note=note,
+        architecture=architecture,
+    )
 
 
 def torch_module(module: str, model_class: str, **fixed: object) -> TorchArchitecture:
@@ -237,32 +323,38 @@ def torch_module(module: str, model_class: str, **fixed: object) -> TorchArchite
 
 # -- published pre-training facts (issue 22 item 5) ----------------------------------------------------
 LAGLLAMA_PRETRAINING = Pretraining(
-    corpora=("27 public datasets in six domains (energy, transportation, economics, nature, air quality, cloud "
-             "operations), ~8K univariate series, 352M tokens, from the Monash archive and others (paper Table 5)",),
+    corpora=(
+        "27 public datasets in six domains (energy, transportation, economics, nature, air quality, cloud "
+        "operations), ~8K univariate series, 352M tokens, from the Monash archive and others (paper Table 5)",
+    ),
     cutoff=dt.date(2024, 2, 8),
     cutoff_published=False,
     source="Rasul et al., Lag-Llama, arXiv 2310.08278 (v3 2024-02-08); huggingface.co/time-series-foundation-models/Lag-Llama",
     note="no cut-off published: the date is the paper's last revision, released with the checkpoint",
 )
 TIMESFM_PRETRAINING = Pretraining(
-    corpora=("TimesFM 1.0 corpus: Google Trends search interest, Wikipedia pageviews, synthetic series, and public "
-             "benchmarks (M4, electricity, traffic, weather, LibCity, Favorita sales)",
-             "from TimesFM 2.0 on, a subset of LOTSA (the Moirai pre-training archive: azure_vm_traces, residential "
-             "load/PV power, q_traffic, london_smart_meters, taxi_30min, solar/wind power, kdd2022, LargeST, ERA5, "
-             "BuildingsBench, CMIP6, china/beijing air quality, subseasonal, kaggle_web_traffic_weekly, "
-             "cdc_fluview, godaddy)"),
+    corpora=(
+        "TimesFM 1.0 corpus: Google Trends search interest, Wikipedia pageviews, synthetic series, and public "
+        "benchmarks (M4, electricity, traffic, weather, LibCity, Favorita sales)",
+        "from TimesFM 2.0 on, a subset of LOTSA (the Moirai pre-training archive: azure_vm_traces, residential "
+        "load/PV power, q_traffic, london_smart_meters, taxi_30min, solar/wind power, kdd2022, LargeST, ERA5, "
+        "BuildingsBench, CMIP6, china/beijing air quality, subseasonal, kaggle_web_traffic_weekly, "
+        "cdc_fluview, godaddy)",
+    ),
     cutoff=dt.date(2025, 9, 15),
     cutoff_published=False,
     source="Das et al., A decoder-only foundation model for time-series forecasting, arXiv 2310.10688 (ICML 2024); "
-           "google/timesfm-2.0-500m model card, 'Pretraining Data'; github.com/google-research/timesfm README "
-           "('Update - Sept. 15, 2025: TimesFM 2.5 is out')",
+    "google/timesfm-2.0-500m model card, 'Pretraining Data'; github.com/google-research/timesfm README "
+    "('Update - Sept. 15, 2025: TimesFM 2.5 is out')",
     note="no cut-off published, and the 2.5 card lists no corpus of its own (taken as at least 2.0's): the date is "
-         "the 2.5 release, the latest its data can reach; Trends and pageviews run up to about the training date",
+    "the 2.5 release, the latest its data can reach; Trends and pageviews run up to about the training date",
 )
 TIMER_PRETRAINING = Pretraining(
-    corpora=("UTSD, the Unified Time Series Dataset (Timer paper: curated public series from many domains, up to "
-             "1 billion time points)",
-             "LOTSA (Salesforce/lotsa_data), listed on the timer-base-84m model card (260B time points in all)"),
+    corpora=(
+        "UTSD, the Unified Time Series Dataset (Timer paper: curated public series from many domains, up to "
+        "1 billion time points)",
+        "LOTSA (Salesforce/lotsa_data), listed on the timer-base-84m model card (260B time points in all)",
+    ),
     cutoff=dt.date(2024, 11, 23),
     cutoff_published=False,
     source="Liu et al., Timer, arXiv 2402.02368 (ICML 2024); Timer-XL arXiv 2410.04803; huggingface.co/thuml/timer-base-84m",
@@ -274,58 +366,248 @@ TIMER_PRETRAINING = Pretraining(
 # H3), then Timer, ARMA-Attention and the plan's rows that cannot run; BL are the baselines every result
 # is compared with, CT the controls. A new model takes the next free number of its prefix.
 MODELS: tuple[Model, ...] = (
-    Model("lagllama", ("FD-01", "FD-02"), "lagllama", "foundation", "foundation", "gluonts", "jobs.lagllama.job:run",
-          LAGLLAMA, {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1}, {"mode": "fine-tune", "num_samples": 2500},
-          FOUNDATION, weights="lag-llama", pretraining=LAGLLAMA_PRETRAINING),
-    Model("timesfm", ("FD-03", "FD-04"), "timesfm", "foundation", "foundation", "timesfm", "jobs.timesfm.job:run",
-          TIMESFM, {"mode": "fine-tune", "max_steps": 10}, {"mode": "fine-tune"}, FOUNDATION, weights="timesfm",
-          pretraining=TIMESFM_PRETRAINING),
-    torch_model("itransformer", ("FD-05", "FD-06"), "transformer", "transformer", torch_module("itransformer", "ITransformer"),
-                {"dropout": DROPOUT}),
-    torch_model("timemixer", ("FD-07", "FD-08"), "no-attention", "no-attention", torch_module("timemixer", "TimeMixer"),
-                {"down_sampling_window": whole(2, LENGTH), "down_sampling_layers": whole(1, 32),
-                 "moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("informer", ("FD-09", "FD-10"), "transformer", "transformer", torch_module("informer", "Informer"),
-                {"factor": whole(1, LENGTH), "distil": flag(), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("autoformer", ("FD-11", "FD-12"), "transformer", "transformer", torch_module("autoformer", "Autoformer"),
-                {"moving_avg": whole(1, LENGTH, odd=True), "factor": real(above=0, high=LENGTH), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("fedformer", ("FD-13", "FD-14"), "transformer", "transformer", torch_module("fedformer", "FEDformer"),
-                {"modes": whole(1, LENGTH), "moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("etsformer", ("FD-15", "FD-16"), "transformer", "transformer", torch_module("etsformer", "ETSformer"),
-                {"top_k": whole(1, LENGTH), "dropout": DROPOUT, "pool": POOL}),
-    torch_model("crossformer", ("FD-17", "FD-18"), "transformer", "transformer", torch_module("crossformer", "Crossformer"),
-                {"seg_len": whole(1, LENGTH), "win_size": whole(2, LENGTH), "n_routers": whole(1, 1024),
-                 "dropout": DROPOUT, "pool": POOL}),
-    Model("timer", ("FD-19", "FD-20"), "timer", "foundation", "foundation", "torch", "jobs.timer.job:run",
-          TIMER, TIMER_QUICK, TIMER_FULL, FOUNDATION, weights="timer", pretraining=TIMER_PRETRAINING),
+    Model(
+        "lagllama",
+        ("FD-01", "FD-02"),
+        "lagllama",
+        "foundation",
+        "foundation",
+        "gluonts",
+        "jobs.lagllama.job:run",
+        LAGLLAMA,
+        {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1},
+        {"mode": "fine-tune", "num_samples": 2500},
+        FOUNDATION,
+        weights="lag-llama",
+        pretraining=LAGLLAMA_PRETRAINING,
+    ),
+    Model(
+        "timesfm",
+        ("FD-03", "FD-04"),
+        "timesfm",
+        "foundation",
+        "foundation",
+        "timesfm",
+        "jobs.timesfm.job:run",
+        TIMESFM,
+        {"mode": "fine-tune", "max_steps": 10},
+        {"mode": "fine-tune"},
+        FOUNDATION,
+        weights="timesfm",
+        pretraining=TIMESFM_PRETRAINING,
+    ),
+    torch_model(
+        "itransformer",
+        ("FD-05", "FD-06"),
+        "transformer",
+        "transformer",
+        torch_module("itransformer", "ITransformer"),
+        {"dropout": DROPOUT},
+    ),
+    torch_model(
+        "timemixer",
+        ("FD-07", "FD-08"),
+        "no-attention",
+        "no-attention",
+        torch_module("timemixer", "TimeMixer"),
+        {
+            "down_sampling_window": whole(2, LENGTH),
+            "down_sampling_layers": whole(1, 32),
+            "moving_avg": whole(1, LENGTH, odd=True),
+            "dropout": DROPOUT,
+            "pool": POOL,
+        },
+    ),
+    torch_model(
+        "informer",
+        ("FD-09", "FD-10"),
+        "transformer",
+        "transformer",
+        torch_module("informer", "Informer"),
+        {"factor": whole(1, LENGTH), "distil": flag(), "dropout": DROPOUT, "pool": POOL},
+    ),
+    torch_model(
+        "autoformer",
+        ("FD-11", "FD-12"),
+        "transformer",
+        "transformer",
+        torch_module("autoformer", "Autoformer"),
+        {
+            "moving_avg": whole(1, LENGTH, odd=True),
+            "factor": real(above=0, high=LENGTH),
+            "dropout": DROPOUT,
+            "pool": POOL,
+        },
+    ),
+    torch_model(
+        "fedformer",
+        ("FD-13", "FD-14"),
+        "transformer",
+        "transformer",
+        torch_module("fedformer", "FEDformer"),
+        {"modes": whole(1, LENGTH), "moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT, "pool": POOL},
+    ),
+    torch_model(
+        "etsformer",
+        ("FD-15", "FD-16"),
+        "transformer",
+        "transformer",
+        torch_module("etsformer", "ETSformer"),
+        {"top_k": whole(1, LENGTH), "dropout": DROPOUT, "pool": POOL},
+    ),
+    torch_model(
+        "crossformer",
+        ("FD-17", "FD-18"),
+        "transformer",
+        "transformer",
+        torch_module("crossformer", "Crossformer"),
+        {
+            "seg_len": whole(1, LENGTH),
+            "win_size": whole(2, LENGTH),
+            "n_routers": whole(1, 1024),
+            "dropout": DROPOUT,
+            "pool": POOL,
+        },
+    ),
+    Model(
+        "timer",
+        ("FD-19", "FD-20"),
+        "timer",
+        "foundation",
+        "foundation",
+        "torch",
+        "jobs.timer.job:run",
+        TIMER,
+        TIMER_QUICK,
+        TIMER_FULL,
+        FOUNDATION,
+        weights="timer",
+        pretraining=TIMER_PRETRAINING,
+    ),
     # Causal: reads out its newest token, so its pool is fixed to "last".
-    torch_model("armattn", ("FD-21", "FD-22"), "transformer", "transformer", torch_module("armattn", "ARMAttention"),
-                {"dropout": DROPOUT, "pool": choice("last")}),
-    Model("marketgpt", ("FD-23", "FD-24"), "marketgpt", "foundation", "foundation", "torch", None, {}, {}, {}, FOUNDATION,
-          unavailable=Unavailable("not applicable", "MarketGPT (arXiv 2411.16585) generates NASDAQ ITCH order-book "
-                                  "messages, not daily OHLCV bars")),
-    Model("lens", ("FD-25", "FD-26"), "lens", "foundation", "foundation", "torch", None, {}, {}, {}, FOUNDATION,
-          unavailable=Unavailable("no public weights", "LENS (arXiv 2408.10111) published no checkpoint to load; "
-                                  "pre-training it (100B observations) is out of scope")),
-    torch_model("patchtst", ("BL-01", "BL-02"), "transformer", "transformer", torch_module("patchtst", "PatchTST"),
-                PATCHTST),
-    Model("logreg", ("BL-03", "BL-04"), "logreg", "classical", "baseline", "sklearn",
-          "jobs.baselines.sklearn_models:logreg_features", LOGREG, {}, {}, SKLEARN),
-    Model("logreg-vol", ("BL-05", "BL-06"), "logregvol", "classical", "baseline", "sklearn",
-          "jobs.baselines.sklearn_models:logreg_volatility", LOGREG, {}, {}, SKLEARN),
-    Model("gboost", ("BL-07", "BL-08"), "gboost", "classical", "baseline", "sklearn",
-          "jobs.baselines.sklearn_models:gradient_boosting", GBOOST, {"max_iter": 200}, {"max_iter": 400}, SKLEARN),
+    torch_model(
+        "armattn",
+        ("FD-21", "FD-22"),
+        "transformer",
+        "transformer",
+        torch_module("armattn", "ARMAttention"),
+        {"dropout": DROPOUT, "pool": choice("last")},
+    ),
+    Model(
+        "marketgpt",
+        ("FD-23", "FD-24"),
+        "marketgpt",
+        "foundation",
+        "foundation",
+        "torch",
+        None,
+        {},
+        {},
+        {},
+        FOUNDATION,
+        unavailable=Unavailable(
+            "not applicable",
+            "MarketGPT (arXiv 2411.16585) generates NASDAQ ITCH order-book messages, not daily OHLCV bars",
+        ),
+    ),
+    Model(
+        "lens",
+        ("FD-25", "FD-26"),
+        "lens",
+        "foundation",
+        "foundation",
+        "torch",
+        None,
+        {},
+        {},
+        {},
+        FOUNDATION,
+        unavailable=Unavailable(
+            "no public weights",
+            "LENS (arXiv 2408.10111) published no checkpoint to load; "
+            "pre-training it (100B observations) is out of scope",
+        ),
+    ),
+    torch_model(
+        "patchtst", ("BL-01", "BL-02"), "transformer", "transformer", torch_module("patchtst", "PatchTST"), PATCHTST
+    ),
+    Model(
+        "logreg",
+        ("BL-03", "BL-04"),
+        "logreg",
+        "classical",
+        "baseline",
+        "sklearn",
+        "jobs.baselines.sklearn_models:logreg_features",
+        LOGREG,
+        {},
+        {},
+        SKLEARN,
+    ),
+    Model(
+        "logreg-vol",
+        ("BL-05", "BL-06"),
+        "logregvol",
+        "classical",
+        "baseline",
+        "sklearn",
+        "jobs.baselines.sklearn_models:logreg_volatility",
+        LOGREG,
+        {},
+        {},
+        SKLEARN,
+    ),
+    Model(
+        "gboost",
+        ("BL-07", "BL-08"),
+        "gboost",
+        "classical",
+        "baseline",
+        "sklearn",
+        "jobs.baselines.sklearn_models:gradient_boosting",
+        GBOOST,
+        {"max_iter": 200},
+        {"max_iter": 400},
+        SKLEARN,
+    ),
     # The plan's second baseline row: the same PatchTST at 200M parameters (full profile).
-    torch_model("patchtst-200m", ("BL-09", "BL-10"), "transformer", "transformer", torch_module("patchtst", "PatchTST"),
-                PATCHTST, full={"size": 200_000_000}, resources=LARGE_TORCH,
-                note=f"quick profile: a {TORCH_QUICK['size']:,}-parameter CPU stand-in, not 200M"),
-    torch_model("patchtst-causal", ("CT-01", "CT-02"), "transformer", "transformer",
-                torch_module("patchtst", "PatchTST", causal=True, pool="last"), PATCHTST_CAUSAL),
-    torch_model("dlinear", ("CT-03", "CT-04"), "no-attention", "no-attention", torch_module("dlinear", "DLinear"),
-                {"moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT}),
+    torch_model(
+        "patchtst-200m",
+        ("BL-09", "BL-10"),
+        "transformer",
+        "transformer",
+        torch_module("patchtst", "PatchTST"),
+        PATCHTST,
+        full={"size": 200_000_000},
+        resources=LARGE_TORCH,
+        note=f"quick profile: a {TORCH_QUICK['size']:,}-parameter CPU stand-in, not 200M",
+    ),
+    torch_model(
+        "patchtst-causal",
+        ("CT-01", "CT-02"),
+        "transformer",
+        "transformer",
+        torch_module("patchtst", "PatchTST", causal=True, pool="last"),
+        PATCHTST_CAUSAL,
+    ),
+    torch_model(
+        "dlinear",
+        ("CT-03", "CT-04"),
+        "no-attention",
+        "no-attention",
+        torch_module("dlinear", "DLinear"),
+        {"moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT},
+    ),
     # H1's same-input control: PatchTST on log High alone, the input the foundation models forecast from.
-    torch_model("patchtst-high", ("CT-05", "CT-06"), "transformer", "control", torch_module("patchtst", "PatchTST"),
-                PATCHTST, extra={"inputs": "high"}),
+    torch_model(
+        "patchtst-high",
+        ("CT-05", "CT-06"),
+        "transformer",
+        "control",
+        torch_module("patchtst", "PatchTST"),
+        PATCHTST,
+        extra={"inputs": "high"},
+    ),
 )
 # The plan's reference every result is compared with, and H1's same-input control.
 REFERENCE_MODEL = "patchtst"
@@ -336,8 +618,11 @@ def check_catalog(models: tuple[Model, ...]) -> None:
     """Refuse a catalog that would break identities or the plan: duplicate names/ids/slugs, an id count
     that does not match the horizons, defaults outside their declarations."""
     problems = []
-    for kind, values in (("name", [m.name for m in models]), ("id", [i for m in models for i in m.ids]),
-                         ("slug stem", [m.slug_stem for m in models])):
+    for kind, values in (
+        ("name", [m.name for m in models]),
+        ("id", [i for m in models for i in m.ids]),
+        ("slug stem", [m.slug_stem for m in models]),
+    ):
         duplicates = sorted({v for v in values if values.count(v) > 1})
         if duplicates:
             problems.append(f"duplicate {kind}(s) {duplicates}")

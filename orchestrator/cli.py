@@ -8,8 +8,8 @@ from orchestrator.commands.bench import bench_group
 from orchestrator.commands.data import data_group
 from orchestrator.commands.docker import build_images_command, compose_command, test_images_command
 from orchestrator.commands.doctor import doctor_command
-from orchestrator.commands.export import export_command
 from orchestrator.commands.experiments import list_command, plan_command, run_command, status_command, validate_command
+from orchestrator.commands.export import export_command
 from orchestrator.commands.notebook import ingest_command, notebook_command
 from orchestrator.commands.project import init_command
 from orchestrator.commands.schema import schema_group
@@ -22,9 +22,26 @@ def cli() -> None:
     """Run the foundation-model vs PatchTST study, one environment per model family."""
 
 
-for command in (data_group, schema_group, list_command, plan_command, run_command, status_command,
-                validate_command, doctor_command, weights_group, build_images_command, compose_command, test_images_command,
-                report_command, notebook_command, ingest_command, bench_group, init_command, export_command):
+for command in (
+    data_group,
+    schema_group,
+    list_command,
+    plan_command,
+    run_command,
+    status_command,
+    validate_command,
+    doctor_command,
+    weights_group,
+    build_images_command,
+    compose_command,
+    test_images_command,
+    report_command,
+    notebook_command,
+    ingest_command,
+    bench_group,
+    init_command,
+    export_command,
+):
     cli.add_command(command)
 
 

@@ -58,8 +58,9 @@ class ThreadChoice:
         return f"{self.threads} thread(s): {self.cores} core(s), {self.foreign_busy:.1f} busy with other work"
 
 
-def choose_threads(parallel_jobs: int, own_threads_running: int, cores: int | None = None,
-                   busy: float | None = None) -> ThreadChoice:
+def choose_threads(
+    parallel_jobs: int, own_threads_running: int, cores: int | None = None, busy: float | None = None
+) -> ThreadChoice:
     """A job's threads: the cores nobody else is using, shared fairly among `parallel_jobs`.
 
     `own_threads_running` is what this orch process's running jobs already use; they show as
@@ -76,5 +77,7 @@ def choose_threads(parallel_jobs: int, own_threads_running: int, cores: int | No
 def thread_env(threads: int) -> dict[str, str]:
     """Cap every math library's pool, and make idle pool threads sleep instead of spinning."""
     value = str(max(1, threads))
-    caps = {name: value for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+    caps = {
+        name: value for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+    }
     return {**caps, "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": "0"}

@@ -6,8 +6,14 @@ from pathlib import Path
 
 from jobs.catalog import job_identity
 from orchestrator.paths import CODE_ROOT, IMAGES_DIR
-from shared_schema.identity import (EnvironmentIdentity, code_sha256 as hash_code, environment_identity,
-                                    model_code_sha256, platform_name, python_version)
+from shared_schema.identity import (
+    EnvironmentIdentity,
+    environment_identity,
+    model_code_sha256,
+    platform_name,
+    python_version,
+)
+from shared_schema.identity import code_sha256 as hash_code
 
 # The Python every env's pins were frozen with, hence the images' Python: the Dockerfile refuses a
 # base image with another one, so a Docker job's identity is known without building its image.

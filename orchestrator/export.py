@@ -19,15 +19,35 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes
+
 # The report's own grouping and flags, so that an exported row is flagged exactly as the report flags it.
-from orchestrator.report.load import DEFAULT_MIN_SEEDS, Run, SeedGroup, SkippedFolder, seed_group_key, model_family, read_run
+from orchestrator.report.load import (
+    DEFAULT_MIN_SEEDS,
+    Run,
+    SeedGroup,
+    SkippedFolder,
+    model_family,
+    read_run,
+    seed_group_key,
+)
 from orchestrator.results import check_identity, is_run_folder
 
 FORMATS = ("parquet", "csv")
 METRICS = ("auc", "accuracy", "precision", "recall", "brier", "ece", "log_loss", "base_rate", "n")
 # What identifies a run in every row of the predictions table.
-PREDICTION_KEYS = ("run_key", "experiment_id", "slug", "model", "horizon", "seed", "fold", "profile", "weights_kind",
-                   "flags", "dataset_sha256")
+PREDICTION_KEYS = (
+    "run_key",
+    "experiment_id",
+    "slug",
+    "model",
+    "horizon",
+    "seed",
+    "fold",
+    "profile",
+    "weights_kind",
+    "flags",
+    "dataset_sha256",
+)
 
 
 @dataclass(frozen=True)
@@ -86,20 +106,36 @@ def weights_source(run: Run) -> str:
 def run_row(run: Run, flags: list[str], eligible: bool) -> dict:
     result, spec, provenance = run.result, run.result.spec, run.result.provenance
     row = {
-        "experiment_id": spec.id, "slug": spec.slug, "model": spec.model, "family": model_family(spec.model),
-        "env": spec.env, "horizon": spec.horizon, "seed": spec.seed, "fold": spec.fold, "profile": spec.profile,
-        "flags": ",".join(flags), "eligible": eligible,
-        "weights_kind": result.weights.kind, "weights_source": weights_source(run),
+        "experiment_id": spec.id,
+        "slug": spec.slug,
+        "model": spec.model,
+        "family": model_family(spec.model),
+        "env": spec.env,
+        "horizon": spec.horizon,
+        "seed": spec.seed,
+        "fold": spec.fold,
+        "profile": spec.profile,
+        "flags": ",".join(flags),
+        "eligible": eligible,
+        "weights_kind": result.weights.kind,
+        "weights_source": weights_source(run),
     }
     for split in ("val", "test"):
         metrics = result.metrics[split]
         row |= {f"{split}_{name}": getattr(metrics, name) for name in METRICS}
     return row | {
-        "decision_threshold": result.decision_threshold, "n_parameters": result.n_parameters,
-        "train_seconds": result.timings.train_seconds, "total_seconds": result.timings.total_seconds,
-        "executor": provenance.executor, "node": provenance.node, "run_key": provenance.run_key,
-        "dataset_name": spec.dataset.name, "dataset_sha256": spec.dataset.sha256,
-        "git_commit": provenance.git_commit, "finished_at": provenance.finished_at, "folder": run.folder.name,
+        "decision_threshold": result.decision_threshold,
+        "n_parameters": result.n_parameters,
+        "train_seconds": result.timings.train_seconds,
+        "total_seconds": result.timings.total_seconds,
+        "executor": provenance.executor,
+        "node": provenance.node,
+        "run_key": provenance.run_key,
+        "dataset_name": spec.dataset.name,
+        "dataset_sha256": spec.dataset.sha256,
+        "git_commit": provenance.git_commit,
+        "finished_at": provenance.finished_at,
+        "folder": run.folder.name,
     }
 
 
@@ -112,8 +148,13 @@ def runs_frame(valid: ValidRuns, min_seeds: int = DEFAULT_MIN_SEEDS) -> pd.DataF
     flags = experiment_flags(valid.runs, min_seeds)
     rows = [run_row(run, *flags[run.folder]) for run in valid.runs]
     frame = pd.DataFrame(rows)
-    frame = _typed(frame).sort_values(["horizon", "experiment_id", "slug", "seed", "fold"], kind="mergesort",
-                                      ignore_index=True) if rows else frame
+    frame = (
+        _typed(frame).sort_values(
+            ["horizon", "experiment_id", "slug", "seed", "fold"], kind="mergesort", ignore_index=True
+        )
+        if rows
+        else frame
+    )
     frame.attrs["skipped"] = [(str(s.folder), s.reason) for s in valid.skipped]
     return frame
 
@@ -145,8 +186,14 @@ def folder_progress(console: Console, total: int) -> Iterator[Callable[[], None]
     if not console.is_terminal:
         yield lambda: None
         return
-    columns = (TextColumn("[bold]reading results"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]reading results"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("read", total=total)
         yield lambda: progress.advance(task)
@@ -166,7 +213,9 @@ def check_request(request: ExportRequest) -> None:
     if request.file_format not in FORMATS:
         raise UserError(f"unknown format {request.file_format!r}: choose one of {', '.join(FORMATS)}")
     if request.out.is_dir():
-        raise UserError(f"--out {request.out} is a folder; name the file to write, e.g. {request.out / ('runs.' + request.file_format)}")
+        raise UserError(
+            f"--out {request.out} is a folder; name the file to write, e.g. {request.out / ('runs.' + request.file_format)}"
+        )
     if request.out.suffix != f".{request.file_format}":
         other = request.out.suffix.lstrip(".")
         fix = f"pass --format {other}" if other in FORMATS else f"name it *.{request.file_format}"

@@ -72,8 +72,12 @@ def discover_gpus() -> list[GpuDevice]:
     if visible is not None and visible.strip() in ("", "-1"):
         return []  # the user hid every GPU from this run
     try:
-        done = subprocess.run(["nvidia-smi", "--query-gpu=index,name,memory.free", "--format=csv,noheader,nounits"],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,name,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     devices = parse_nvidia_smi(done.stdout) if done.returncode == 0 else []

@@ -41,8 +41,10 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, object]:
             raise UserError(f"--set {shown(key)} given twice")
         if key in SPEC_FIELDS:
             option = OWN_OPTION.get(key)
-            raise UserError(f"--set {key}: {key!r} is part of the experiment, not a hyperparameter"
-                            + (f"; use {option}" if option else ""))
+            raise UserError(
+                f"--set {key}: {key!r} is part of the experiment, not a hyperparameter"
+                + (f"; use {option}" if option else "")
+            )
         overrides[key] = parse_value(raw)
     return overrides
 
@@ -62,6 +64,10 @@ def checked_overrides(pairs: tuple[str, ...], experiments: list[Experiment]) -> 
         try:
             canonical = check_hyperparameters(experiment.model, overrides)
         except HyperparameterError as exc:
-            hint = "; select only experiments that take it" if isinstance(exc, UnknownHyperparameter) and several_models else ""
+            hint = (
+                "; select only experiments that take it"
+                if isinstance(exc, UnknownHyperparameter) and several_models
+                else ""
+            )
             raise UserError(f"--set: {exc} (experiment {experiment.id} {experiment.slug}){hint}") from None
     return canonical

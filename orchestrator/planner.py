@@ -31,8 +31,11 @@ class History:
 
     @classmethod
     def read(cls, store: ResultStore) -> "History":
-        newest = {(s.result.spec.slug, s.result.spec.seed, s.result.spec.fold): s.result
-                  for s in store.finished() if s.result.provenance}
+        newest = {
+            (s.result.spec.slug, s.result.spec.seed, s.result.spec.fold): s.result
+            for s in store.finished()
+            if s.result.provenance
+        }
         return cls(newest, {record.run_key: record for record in store.failures() if isinstance(record, FailureRecord)})
 
 
@@ -75,9 +78,13 @@ def reusable_elsewhere(run: PlannedRun, store: ResultStore) -> StoredResult | No
     for stored in reversed(store.finished()):
         old = stored.result.provenance
         theirs = EnvironmentIdentity.parse(old.env_fingerprint) if old else None
-        if (theirs is not None and theirs.same_pins(mine) and stored.result.spec.seed == run.spec.seed
-                and (old.spec_sha256, old.dataset_sha256, old.code_sha256, old.weights_sha256)
-                == (run.key.spec_sha256, run.key.dataset_sha256, run.key.code_sha256, run.key.weights_sha256)):
+        if (
+            theirs is not None
+            and theirs.same_pins(mine)
+            and stored.result.spec.seed == run.spec.seed
+            and (old.spec_sha256, old.dataset_sha256, old.code_sha256, old.weights_sha256)
+            == (run.key.spec_sha256, run.key.dataset_sha256, run.key.code_sha256, run.key.weights_sha256)
+        ):
             return stored
     return None
 
@@ -85,17 +92,25 @@ def reusable_elsewhere(run: PlannedRun, store: ResultStore) -> StoredResult | No
 def decide(run: PlannedRun, store: ResultStore, history: History, *, force: bool, reuse_across: bool) -> Decision:
     experiment = run.experiment
     if experiment.unavailable is not None:
-        return Decision(experiment, run, "unavailable", f"{experiment.unavailable.status}: {experiment.unavailable.reason}")
+        return Decision(
+            experiment, run, "unavailable", f"{experiment.unavailable.status}: {experiment.unavailable.reason}"
+        )
     if not experiment.implemented:
         return Decision(experiment, run, "unavailable", f"no job for model {experiment.model!r} yet")
     if experiment.weights and run.key.weights_sha256 is None:
-        return Decision(experiment, run, "unavailable",
-                        f"needs pretrained weights: run `orch weights pull {experiment.weights}` (online), "
-                        f"or `orch weights import {experiment.weights} PATH` with a downloaded copy")
+        return Decision(
+            experiment,
+            run,
+            "unavailable",
+            f"needs pretrained weights: run `orch weights pull {experiment.weights}` (online), "
+            f"or `orch weights import {experiment.weights} PATH` with a downloaded copy",
+        )
     cached, problem = store.lookup(run)
     if cached is not None and not force:
         auc = cached.metrics["val"].auc  # blind mode: test metrics only in `orch report`
-        return Decision(experiment, run, "skip", f"cached ({run.folder_name}, val AUC {auc:.3f})" if auc is not None else "cached")
+        return Decision(
+            experiment, run, "skip", f"cached ({run.folder_name}, val AUC {auc:.3f})" if auc is not None else "cached"
+        )
     if force:
         return Decision(experiment, run, "run", "forced")
     if problem is not None:
@@ -103,10 +118,20 @@ def decide(run: PlannedRun, store: ResultStore, history: History, *, force: bool
     elsewhere = reusable_elsewhere(run, store) if reuse_across else None
     if elsewhere is not None:
         old = elsewhere.result.provenance
-        changes = ", ".join(EnvironmentIdentity.parse(run.key.env_fingerprint).changes_from(
-            EnvironmentIdentity.parse(old.env_fingerprint))) or "same environment"
-        return Decision(experiment, run, "skip", f"cached from a {old.executor} run ({elsewhere.folder.name}; {changes}; "
-                                                 "--reuse-across-executors)")
+        changes = (
+            ", ".join(
+                EnvironmentIdentity.parse(run.key.env_fingerprint).changes_from(
+                    EnvironmentIdentity.parse(old.env_fingerprint)
+                )
+            )
+            or "same environment"
+        )
+        return Decision(
+            experiment,
+            run,
+            "skip",
+            f"cached from a {old.executor} run ({elsewhere.folder.name}; {changes}; --reuse-across-executors)",
+        )
     failure = history.last_failure.get(run.key.run_key)
     if failure is not None:
         return Decision(experiment, run, "run", f"previous run failed ({failure.kind}: {failure.reason[:80]})")
@@ -116,9 +141,19 @@ def decide(run: PlannedRun, store: ResultStore, history: History, *, force: bool
     return Decision(experiment, run, "run", "missing (never run)")
 
 
-def decide_runs(*, experiments: list[Experiment], manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
-                store: ResultStore, fingerprint: Callable[[str], str], force: bool, overrides: dict,
-                weights_dir: Path | None, reuse_across: bool) -> list[Decision]:
+def decide_runs(
+    *,
+    experiments: list[Experiment],
+    manifest: DatasetManifest,
+    profile: Profile,
+    seeds: Sequence[int],
+    store: ResultStore,
+    fingerprint: Callable[[str], str],
+    force: bool,
+    overrides: dict,
+    weights_dir: Path | None,
+    reuse_across: bool,
+) -> list[Decision]:
     """One decision (run, skip or unavailable, and why) per run of every experiment, seed and fold.
     `fingerprint(env)` is asked once per env, and only for envs with a runnable experiment: it may
     run an existing interpreter to read its packages, which is wasted on experiments that cannot run
@@ -128,7 +163,8 @@ def decide_runs(*, experiments: list[Experiment], manifest: DatasetManifest, pro
     decisions = []
     for experiment in experiments:
         runnable = experiment.implemented and not (
-            experiment.weights and (weights_dir is None or weights_manifest_sha256(experiment, weights_dir) is None))
+            experiment.weights and (weights_dir is None or weights_manifest_sha256(experiment, weights_dir) is None)
+        )
         if runnable and experiment.env not in fingerprints:
             fingerprints[experiment.env] = fingerprint(experiment.env)
         env_fingerprint = fingerprints[experiment.env] if runnable else "not-runnable"

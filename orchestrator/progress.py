@@ -39,8 +39,11 @@ class RunningJob:
     seeds_done: int = 0
 
     def describe(self, now: float) -> str:
-        label = self.slug + (f" s{self.seed if self.seed is not None else self.seeds[0]}" if len(self.seeds) == 1 else
-                             f" seeds {self.seeds[0]}-{self.seeds[-1]} ({self.seeds_done}/{len(self.seeds)} done)")
+        label = self.slug + (
+            f" s{self.seed if self.seed is not None else self.seeds[0]}"
+            if len(self.seeds) == 1
+            else f" seeds {self.seeds[0]}-{self.seeds[-1]} ({self.seeds_done}/{len(self.seeds)} done)"
+        )
         parts = [label]
         if self.epoch is not None:
             seed = f"s{self.seed} " if len(self.seeds) > 1 and self.seed is not None else ""
@@ -156,8 +159,9 @@ class ProgressDisplay(Watcher):
 
     def __enter__(self) -> "ProgressDisplay":
         if self.console.is_terminal:
-            self.live = Live(self._render(), console=self.console, refresh_per_second=2, transient=True,
-                             get_renderable=self._render)
+            self.live = Live(
+                self._render(), console=self.console, refresh_per_second=2, transient=True, get_renderable=self._render
+            )
             self.live.__enter__()
         return self
 
@@ -167,7 +171,9 @@ class ProgressDisplay(Watcher):
             self.live = None
 
     def _render(self) -> Group:
-        return Group(Text(self.board.overall(), style="bold"), *(Text("  " + line) for line in self.board.running_lines()))
+        return Group(
+            Text(self.board.overall(), style="bold"), *(Text("  " + line) for line in self.board.running_lines())
+        )
 
     def _say(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
@@ -175,7 +181,9 @@ class ProgressDisplay(Watcher):
     def started(self, key: str, slug: str, seeds: tuple[int, ...]) -> None:
         self.board.start(key, slug, seeds)
         if self.live is None:
-            self._say(f"  {slug} {'s' + str(seeds[0]) if len(seeds) == 1 else f'seeds {seeds[0]}-{seeds[-1]} (one process)'}: started")
+            self._say(
+                f"  {slug} {'s' + str(seeds[0]) if len(seeds) == 1 else f'seeds {seeds[0]}-{seeds[-1]} (one process)'}: started"
+            )
 
     def line(self, key: str, line: str) -> None:
         if self.board.job_line(key, line) and self.live is None:
@@ -194,5 +202,6 @@ class ProgressDisplay(Watcher):
 
 def expected_durations(store, profile: str) -> dict[str, float]:
     """slug -> wall time of its newest finished run in this profile (the ETA's estimate)."""
-    return {s.result.spec.slug: s.result.timings.total_seconds
-            for s in store.finished() if s.result.spec.profile == profile}
+    return {
+        s.result.spec.slug: s.result.timings.total_seconds for s in store.finished() if s.result.spec.profile == profile
+    }

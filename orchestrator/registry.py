@@ -49,11 +49,21 @@ class Experiment:
 
 def experiments_of(model: Model) -> list[Experiment]:
     return [
-        Experiment(id=experiment_id, slug=f"{model.slug_stem}-h{horizon}", model=model.name, env=model.env,
-                   horizon=horizon, family=model.family, role=model.role,
-                   hyperparameters={"quick": model.defaults("quick"), "full": model.defaults("full")},
-                   resources=model.resources, weights=model.weights, pretraining=model.pretraining,
-                   unavailable=model.unavailable, note=model.note)
+        Experiment(
+            id=experiment_id,
+            slug=f"{model.slug_stem}-h{horizon}",
+            model=model.name,
+            env=model.env,
+            horizon=horizon,
+            family=model.family,
+            role=model.role,
+            hyperparameters={"quick": model.defaults("quick"), "full": model.defaults("full")},
+            resources=model.resources,
+            weights=model.weights,
+            pretraining=model.pretraining,
+            unavailable=model.unavailable,
+            note=model.note,
+        )
         for experiment_id, horizon in zip(model.ids, HORIZONS, strict=True)
     ]
 
@@ -65,11 +75,20 @@ BY_SLUG = {e.slug: e for e in EXPERIMENTS}
 
 def model_list_markdown() -> str:
     """The README's model list (tests/test_catalog.py holds the README to it)."""
-    lines = ["| ids | model | family | plan role | env | weights | pre-training data to |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| ids | model | family | plan role | env | weights | pre-training data to |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for model in MODELS:
         facts = model.pretraining
-        cutoff = "-" if facts is None else f"{facts.cutoff}{'' if facts.cutoff_published else ' (release; no cut-off published)'}"
+        cutoff = (
+            "-"
+            if facts is None
+            else f"{facts.cutoff}{'' if facts.cutoff_published else ' (release; no cut-off published)'}"
+        )
         status = f" ({model.unavailable.status})" if model.unavailable else ""
-        lines.append(f"| {'/'.join(model.ids)} | `{model.name}`{status} | {model.family} | {model.role} | {model.env} "
-                     f"| {model.weights or '-'} | {cutoff} |")
+        lines.append(
+            f"| {'/'.join(model.ids)} | `{model.name}`{status} | {model.family} | {model.role} | {model.env} "
+            f"| {model.weights or '-'} | {cutoff} |"
+        )
     return "\n".join(lines) + "\n"

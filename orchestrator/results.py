@@ -31,15 +31,44 @@ from orchestrator.provenance import git_state, host_platform
 from orchestrator.runs import PlannedRun
 from shared_schema import JobResult
 from shared_schema.base import read_json_model
-from shared_schema.commit import (FAILED_DIR, FAILURE_FILE, LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE,
-                                  STAGING_DIR, TRASH_PREFIX, FailureKind, FailureRecord, commit_lock, commit_staging,
-                                  stamp_provenance, utc_now, write_failure_record)
+from shared_schema.commit import (
+    FAILED_DIR,
+    FAILURE_FILE,
+    LOG_FILE,
+    PREDICTIONS_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    STAGING_DIR,
+    TRASH_PREFIX,
+    FailureKind,
+    FailureRecord,
+    commit_lock,
+    commit_staging,
+    stamp_provenance,
+    utc_now,
+    write_failure_record,
+)
 from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
 from shared_schema.outputs import check_answers, check_predictions, predictions_payload
 
-__all__ = ["LOG_FILE", "PREDICTIONS_FILE", "RESULT_FILE", "SPEC_FILE", "FailureKind", "FailureRecord", "InvalidResult",
-           "RanElsewhere", "ResultStore", "StoredResult", "UnreadableFailure", "describe_os_error", "is_run_folder",
-           "load_finished", "load_result", "utc_now"]
+__all__ = [
+    "LOG_FILE",
+    "PREDICTIONS_FILE",
+    "RESULT_FILE",
+    "SPEC_FILE",
+    "FailureKind",
+    "FailureRecord",
+    "InvalidResult",
+    "RanElsewhere",
+    "ResultStore",
+    "StoredResult",
+    "UnreadableFailure",
+    "describe_os_error",
+    "is_run_folder",
+    "load_finished",
+    "load_result",
+    "utc_now",
+]
 
 STAGING_PREFIX = "orch-"  # staging folders of orch runs (flocked while in use)
 RUN_FOLDER = re.compile(r"^(?P<slug>.+)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{12})$")
@@ -144,16 +173,22 @@ def check_metrics(result: JobResult, predictions) -> None:
     p = np.asarray(predictions["p"].to_numpy(), dtype=np.float64)
     for name in ("val", "test"):
         if int((split == name).sum()) != result.metrics[name].n:
-            raise InvalidResult(f"{int((split == name).sum())} {name} predictions but result.json reports n={result.metrics[name].n}")
+            raise InvalidResult(
+                f"{int((split == name).sum())} {name} predictions but result.json reports n={result.metrics[name].n}"
+            )
     for name in ("val", "test"):
         rows = split == name
         recomputed = split_metrics(y[rows], p[rows], result.decision_threshold).model_dump()
         for metric, stated in result.metrics[name].model_dump().items():
             if not _same(recomputed[metric], stated):
-                raise InvalidResult(f"{name} {metric}: result.json says {stated}, the predictions give {recomputed[metric]}")
+                raise InvalidResult(
+                    f"{name} {metric}: result.json says {stated}, the predictions give {recomputed[metric]}"
+                )
     threshold = choose_threshold(y[split == "val"], p[split == "val"])
     if not _same(threshold, result.decision_threshold):
-        raise InvalidResult(f"decision threshold: result.json says {result.decision_threshold}, the predictions give {threshold}")
+        raise InvalidResult(
+            f"decision threshold: result.json says {result.decision_threshold}, the predictions give {threshold}"
+        )
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -172,8 +207,13 @@ def check_identity(folder: Path, result: JobResult) -> None:
         raise InvalidResult(f"{folder}: the spec in result.json is not the spec its run key was made from")
     if result.spec.dataset.sha256 != provenance.dataset_sha256:
         raise InvalidResult(f"{folder}: the spec's dataset differs from the dataset in the run key")
-    parts = KeyParts(provenance.spec_sha256, provenance.dataset_sha256, provenance.env_fingerprint,
-                     provenance.code_sha256, provenance.weights_sha256)
+    parts = KeyParts(
+        provenance.spec_sha256,
+        provenance.dataset_sha256,
+        provenance.env_fingerprint,
+        provenance.code_sha256,
+        provenance.weights_sha256,
+    )
     if parts.run_key != provenance.run_key:
         raise InvalidResult(f"{folder}: run key {provenance.run_key[:12]} is not the hash of its recorded parts")
     expected = run_folder_name(result.spec, provenance.run_key)
@@ -229,7 +269,9 @@ class ResultStore:
                 found.append(StoredResult(folder, load_finished(folder)))
             except InvalidResult:
                 continue
-        self._finished = sorted(found, key=lambda s: s.result.provenance.finished_at if s.result.provenance else utc_now())
+        self._finished = sorted(
+            found, key=lambda s: s.result.provenance.finished_at if s.result.provenance else utc_now()
+        )
         return self._finished
 
     def latest_by_slug(self) -> dict[str, StoredResult]:
@@ -243,8 +285,9 @@ class ResultStore:
     # -- failures --------------------------------------------------------------------------------
     def record_failure(self, run: PlannedRun, kind: FailureKind, reason: str, log: Path | None) -> Path:
         """See shared_schema.commit.write_failure_record: raises OSError when even failure.json cannot be written."""
-        return write_failure_record(self.root, run_folder=run.folder_name, spec=run.spec, key=run.key, kind=kind,
-                                    reason=reason, log=log)
+        return write_failure_record(
+            self.root, run_folder=run.folder_name, spec=run.spec, key=run.key, kind=kind, reason=reason, log=log
+        )
 
     def failures(self) -> list["FailureRecord | UnreadableFailure"]:
         """Every failure record, oldest first; one that does not parse is listed as UnreadableFailure."""
@@ -254,7 +297,7 @@ class ResultStore:
             try:
                 records.append(read_json_model(FailureRecord, file))
             except ValueError as exc:
-                modified = dt.datetime.fromtimestamp(file.stat().st_mtime, dt.timezone.utc) if file.exists() else utc_now()
+                modified = dt.datetime.fromtimestamp(file.stat().st_mtime, dt.UTC) if file.exists() else utc_now()
                 records.append(UnreadableFailure(file.parent, str(exc)[:200], modified))
         return sorted(records, key=lambda r: r.finished_at)
 
@@ -321,9 +364,18 @@ class ResultStore:
                 shutil.rmtree(entry, ignore_errors=True)
         return [entry.name for entry in removed]
 
-    def ingest(self, staging: Path, run: PlannedRun, *, executor: str, started: dt.datetime,
-               image_id: str | None = None, env_differences: dict[str, str] | None = None,
-               elsewhere: RanElsewhere | None = None, node: str | None = None) -> JobResult:
+    def ingest(
+        self,
+        staging: Path,
+        run: PlannedRun,
+        *,
+        executor: str,
+        started: dt.datetime,
+        image_id: str | None = None,
+        env_differences: dict[str, str] | None = None,
+        elsewhere: RanElsewhere | None = None,
+        node: str | None = None,
+    ) -> JobResult:
         """Validate the job's outputs, check they answer the spec we sent, add provenance."""
         result = load_result(staging)
         try:
@@ -337,9 +389,20 @@ class ResultStore:
             started, finished, platform = elsewhere.started_at, elsewhere.finished_at, elsewhere.host_platform
             commit, dirty = elsewhere.git_commit, elsewhere.git_dirty
         return stamp_provenance(
-            staging, result, run.key, executor=executor, git_commit=commit, git_dirty=dirty, host_platform=platform,
-            started_at=started, finished_at=finished, wall_seconds=(finished - started).total_seconds(),
-            image_id=image_id, node=node, env_differences=env_differences)
+            staging,
+            result,
+            run.key,
+            executor=executor,
+            git_commit=commit,
+            git_dirty=dirty,
+            host_platform=platform,
+            started_at=started,
+            finished_at=finished,
+            wall_seconds=(finished - started).total_seconds(),
+            image_id=image_id,
+            node=node,
+            env_differences=env_differences,
+        )
 
     def commit(self, staging: Path, run: PlannedRun) -> Path:
         """Move a validated staging folder into place; a previous result is replaced only now.

@@ -28,8 +28,14 @@ def dataset_folds(manifest: DatasetManifest) -> list[int | None]:
     return [fold.index for fold in manifest.folds] or [None]
 
 
-def make_spec(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-              overrides: dict | None = None, fold: int | None = None) -> ExperimentSpec:
+def make_spec(
+    experiment: Experiment,
+    manifest: DatasetManifest,
+    profile: Profile,
+    seed: int,
+    overrides: dict | None = None,
+    fold: int | None = None,
+) -> ExperimentSpec:
     return ExperimentSpec(
         id=experiment.id,
         slug=experiment.slug,
@@ -57,9 +63,16 @@ def weights_manifest_sha256(experiment: Experiment, weights_dir: Path) -> str | 
     return sha256_file(file) if file.is_file() else None
 
 
-def plan_runs(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seeds: Sequence[int],
-              env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
-              fold: int | None = None) -> list[PlannedRun]:
+def plan_runs(
+    experiment: Experiment,
+    manifest: DatasetManifest,
+    profile: Profile,
+    seeds: Sequence[int],
+    env_fingerprint: str,
+    overrides: dict | None = None,
+    weights_dir: Path | None = None,
+    fold: int | None = None,
+) -> list[PlannedRun]:
     """One planned run per seed. What does not depend on the seed (the code and weights hashes,
     the spec's validation) is done once, so planning costs O(experiments), not O(seeds) hashing."""
     template = make_spec(experiment, manifest, profile, DEFAULT_SEED, overrides, fold)
@@ -69,13 +82,25 @@ def plan_runs(experiment: Experiment, manifest: DatasetManifest, profile: Profil
     runs = []
     for seed in seeds:
         spec = template.model_copy(update={"seed": seed})
-        key = KeyParts(spec_sha256=sha256_text(canonical_spec_json(spec)), dataset_sha256=manifest.sha256,
-                       env_fingerprint=env_fingerprint, code_sha256=code, weights_sha256=weights)
+        key = KeyParts(
+            spec_sha256=sha256_text(canonical_spec_json(spec)),
+            dataset_sha256=manifest.sha256,
+            env_fingerprint=env_fingerprint,
+            code_sha256=code,
+            weights_sha256=weights,
+        )
         runs.append(PlannedRun(experiment, spec, environment, key))
     return runs
 
 
-def plan_run(experiment: Experiment, manifest: DatasetManifest, profile: Profile, seed: int,
-             env_fingerprint: str, overrides: dict | None = None, weights_dir: Path | None = None,
-             fold: int | None = None) -> PlannedRun:
+def plan_run(
+    experiment: Experiment,
+    manifest: DatasetManifest,
+    profile: Profile,
+    seed: int,
+    env_fingerprint: str,
+    overrides: dict | None = None,
+    weights_dir: Path | None = None,
+    fold: int | None = None,
+) -> PlannedRun:
     return plan_runs(experiment, manifest, profile, [seed], env_fingerprint, overrides, weights_dir, fold)[0]

@@ -65,9 +65,20 @@ class ResourcePool:
 
 
 class Scheduler:
-    def __init__(self, executor: Executor, store: ResultStore, data_dir: Path, weights_dir: Path | None, *,
-                 jobs: int, keep_going: bool, timeout_s: float | None, say: Callable[[str], None],
-                 watcher: "Watcher | None" = None, gpu_slots: GpuSlots | None = None):
+    def __init__(
+        self,
+        executor: Executor,
+        store: ResultStore,
+        data_dir: Path,
+        weights_dir: Path | None,
+        *,
+        jobs: int,
+        keep_going: bool,
+        timeout_s: float | None,
+        say: Callable[[str], None],
+        watcher: "Watcher | None" = None,
+        gpu_slots: GpuSlots | None = None,
+    ):
         self.executor = executor
         self.store = store
         self.data_dir = data_dir
@@ -111,8 +122,10 @@ class Scheduler:
             self.cancel.set()
             self.stop_scheduling.set()
             try:
-                self.say(f"interrupted by {stopping.describe(stopping.stop_signal())}: "
-                         "stopping running jobs, keeping finished results")
+                self.say(
+                    f"interrupted by {stopping.describe(stopping.stop_signal())}: "
+                    "stopping running jobs, keeping finished results"
+                )
             except OSError:
                 pass
             outcomes += self._stop(pending)
@@ -131,14 +144,20 @@ class Scheduler:
         outcomes = []
         for future, unit in pending.items():
             if future.cancel():
-                outcomes += [JobOutcome(d, "cancelled", "not-started", "interrupted before start", 0.0, None) for d in unit]
+                outcomes += [
+                    JobOutcome(d, "cancelled", "not-started", "interrupted before start", 0.0, None) for d in unit
+                ]
                 continue
             try:
                 outcomes += future.result(timeout=STOP_WAIT_SECONDS)
             except FutureTimeout:
-                outcomes += [JobOutcome(d, "cancelled", "interrupted", f"did not stop within {STOP_WAIT_SECONDS:.0f}s",
-                                        0.0, None) for d in unit]
-            except Exception as exc:  # noqa: BLE001 - reported, the stop goes on
+                outcomes += [
+                    JobOutcome(
+                        d, "cancelled", "interrupted", f"did not stop within {STOP_WAIT_SECONDS:.0f}s", 0.0, None
+                    )
+                    for d in unit
+                ]
+            except Exception as exc:
                 outcomes += [JobOutcome(d, "failed", "crash", f"{type(exc).__name__}: {exc}", 0.0, None) for d in unit]
         return outcomes
 
@@ -152,12 +171,18 @@ class Scheduler:
     def _run_process(self, unit: tuple[Decision, ...], peaks: dict[tuple[str, str], float]) -> list[JobOutcome]:
         run = unit[0].run
         if self.stop_scheduling.is_set():
-            return [JobOutcome(d, "cancelled", "not-started", "not started: an earlier job failed (use --keep-going)", 0.0, None)
-                    for d in unit]
+            return [
+                JobOutcome(
+                    d, "cancelled", "not-started", "not started: an earlier job failed (use --keep-going)", 0.0, None
+                )
+                for d in unit
+            ]
         resources = run.experiment.resources
         memory = self.pool.acquire(resources.memory_gb, self.cancel)
         wants_gpu = resources.gpu != "none" and self.gpus.has_gpu
-        lease = self.gpus.acquire(peak_gb(run.experiment, run.spec.profile, peaks), self.cancel) if wants_gpu else NO_GPU
+        lease = (
+            self.gpus.acquire(peak_gb(run.experiment, run.spec.profile, peaks), self.cancel) if wants_gpu else NO_GPU
+        )
         threads = self.threads.take()
         started_clock = time.monotonic()
         stagings: list[Path] = []
@@ -172,7 +197,10 @@ class Scheduler:
             started = utc_now()
             self.watcher.started(unit_key(unit), run.spec.slug, tuple(d.run.spec.seed for d in unit))
             request = JobRequest(
-                run=run, staging=stagings[0], data_dir=self.data_dir, weights_dir=self.weights_dir,
+                run=run,
+                staging=stagings[0],
+                data_dir=self.data_dir,
+                weights_dir=self.weights_dir,
                 threads=threads,
                 timeout_s=(self.timeout_s or resources.timeout_s[run.spec.profile]) * len(unit),
                 log_path=stagings[0] / LOG_FILE,
@@ -186,9 +214,10 @@ class Scheduler:
             for staging in stagings[1:]:  # every run folder keeps the group's (shared) log
                 if request.log_path.is_file():
                     shutil.copyfile(request.log_path, staging / LOG_FILE)
-            return [self._finish_or_report(d, staging, outcome, started=started, seconds=seconds,
-                                           grouped=len(unit) > 1)
-                    for d, staging in zip(unit, stagings)]
+            return [
+                self._finish_or_report(d, staging, outcome, started=started, seconds=seconds, grouped=len(unit) > 1)
+                for d, staging in zip(unit, stagings)
+            ]
         finally:
             self.threads.give_back(threads)
             self.gpus.release(lease)
@@ -197,8 +226,9 @@ class Scheduler:
                 if staging.exists():
                     self.store.discard(staging)
 
-    def _finish_or_report(self, decision: Decision, staging: Path, outcome: ExecOutcome, *, started, seconds: float,
-                          grouped: bool) -> JobOutcome:
+    def _finish_or_report(
+        self, decision: Decision, staging: Path, outcome: ExecOutcome, *, started, seconds: float, grouped: bool
+    ) -> JobOutcome:
         try:
             return self._finish(decision, staging, outcome, started=started, seconds=seconds, grouped=grouped)
         except OSError as exc:
@@ -209,32 +239,53 @@ class Scheduler:
         failure record if there is still room for one."""
         reason = f"could not write to the results folder: {describe_os_error(exc)}"
         try:
-            folder = self.store.record_failure(decision.run, "environment", reason, staging / LOG_FILE if staging else None)
+            folder = self.store.record_failure(
+                decision.run, "environment", reason, staging / LOG_FILE if staging else None
+            )
         except OSError as again:
             folder = None
             reason += f"; no failure record either: {describe_os_error(again)}"
         return JobOutcome(decision, "failed", "environment", reason, seconds, folder)
 
-    def _finish(self, decision: Decision, staging: Path, outcome: ExecOutcome, *, started, seconds: float,
-                grouped: bool) -> JobOutcome:
+    def _finish(
+        self, decision: Decision, staging: Path, outcome: ExecOutcome, *, started, seconds: float, grouped: bool
+    ) -> JobOutcome:
         run = decision.run
         # In a seed group, a seed whose result was written before the process failed is finished.
         finished_anyway = grouped and (staging / RESULT_FILE).is_file()
         if not outcome.ok and not finished_anyway:
-            kind = "timeout" if outcome.timed_out else "oom" if outcome.oom else "interrupted" if outcome.interrupted else "crash"
+            kind = (
+                "timeout"
+                if outcome.timed_out
+                else "oom"
+                if outcome.oom
+                else "interrupted"
+                if outcome.interrupted
+                else "crash"
+            )
             status = "cancelled" if outcome.interrupted else "failed"
-            reason = f"interrupted by {stopping.describe(stopping.stop_signal())}" if outcome.interrupted else outcome.reason
+            reason = (
+                f"interrupted by {stopping.describe(stopping.stop_signal())}" if outcome.interrupted else outcome.reason
+            )
             folder = self.store.record_failure(run, kind, reason, staging / LOG_FILE)
             return JobOutcome(decision, status, kind, reason, seconds, folder)
         try:
-            result = self.store.ingest(staging, run, executor=self.executor.name, started=started,
-                                       image_id=outcome.image_id, env_differences=outcome.env_differences,
-                                       node=outcome.node)
+            result = self.store.ingest(
+                staging,
+                run,
+                executor=self.executor.name,
+                started=started,
+                image_id=outcome.image_id,
+                env_differences=outcome.env_differences,
+                node=outcome.node,
+            )
         except InvalidResult as exc:
             folder = self.store.record_failure(run, "invalid-result", str(exc), staging / LOG_FILE)
             return JobOutcome(decision, "failed", "invalid-result", str(exc), seconds, folder)
         folder = self.store.commit(staging, run)
-        return JobOutcome(decision, "ok", "ok", "", seconds, folder, result.metrics["test"].auc, result.metrics["val"].auc)
+        return JobOutcome(
+            decision, "ok", "ok", "", seconds, folder, result.metrics["test"].auc, result.metrics["val"].auc
+        )
 
 
 class Watcher:
@@ -278,6 +329,8 @@ class Interrupted(UserError):
 
     def __init__(self, outcomes: list[JobOutcome]):
         sig = stopping.stop_signal()
-        super().__init__(f"interrupted by {stopping.describe(sig)}: running jobs stopped, finished results kept; rerun to resume")
+        super().__init__(
+            f"interrupted by {stopping.describe(sig)}: running jobs stopped, finished results kept; rerun to resume"
+        )
         self.exit_code = 128 + sig.value
         self.outcomes = outcomes

@@ -9,7 +9,9 @@ from orchestrator.environments import Environment
 from orchestrator.planner import Decision
 
 
-def seed_groups(decisions: list[Decision], executor_groups_seeds: Callable[[Environment], bool]) -> list[tuple[Decision, ...]]:
+def seed_groups(
+    decisions: list[Decision], executor_groups_seeds: Callable[[Environment], bool]
+) -> list[tuple[Decision, ...]]:
     """Runs in plan order; seeds of one (experiment, profile, hyper-parameters) are joined when
     both the executor that runs the env (`Executor.groups_seeds`) and the experiment's env support
     it, else every run is its own unit."""

@@ -1,7 +1,7 @@
 """Turns command-line selections (ids, slugs, --model, --horizon, --all) into experiments."""
 
-from orchestrator.errors import UserError
 from orchestrator import registry
+from orchestrator.errors import UserError
 from orchestrator.registry import Experiment
 
 

@@ -29,13 +29,16 @@ class PublishedWeights:
 
 
 PUBLISHED: dict[str, PublishedWeights] = {
-    "lag-llama": PublishedWeights("lagllama", "time-series-foundation-models/Lag-Llama", ("lag-llama.ckpt",),
-                                  ("lag-llama.ckpt",)),
+    "lag-llama": PublishedWeights(
+        "lagllama", "time-series-foundation-models/Lag-Llama", ("lag-llama.ckpt",), ("lag-llama.ckpt",)
+    ),
     # An Orbax StandardCheckpointer folder at the repository root (see jobs/timesfm/weights.py).
-    "timesfm": PublishedWeights("timesfm", "google/timesfm-2.5-200m-flax", ("*",),
-                                ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt")),
-    "timer": PublishedWeights("timer", "thuml/timer-base-84m", ("config.json", "model.safetensors"),
-                              ("config.json", "model.safetensors")),
+    "timesfm": PublishedWeights(
+        "timesfm", "google/timesfm-2.5-200m-flax", ("*",), ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt")
+    ),
+    "timer": PublishedWeights(
+        "timer", "thuml/timer-base-84m", ("config.json", "model.safetensors"), ("config.json", "model.safetensors")
+    ),
 }
 HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -54,7 +57,9 @@ def pull(name: str, revision: str, weights_dir: Path) -> WeightsManifest:
     except Exception as exc:
         shutil.rmtree(staging, ignore_errors=True)
         reason = " ".join(str(exc).split())[:200]
-        raise UserError(f"could not pull {published.hub_id}@{revision} from the Hugging Face hub ({type(exc).__name__}: {reason})") from None
+        raise UserError(
+            f"could not pull {published.hub_id}@{revision} from the Hugging Face hub ({type(exc).__name__}: {reason})"
+        ) from None
     shutil.rmtree(staging / ".cache", ignore_errors=True)
     return _install(staging, published, commit, weights_dir)
 
@@ -76,8 +81,10 @@ def import_local(name: str, source: Path, revision: str | None, weights_dir: Pat
         _check_file_type(relative, path)
     revision = revision or snapshot_revision(source)
     if revision is None:
-        raise UserError(f"cannot tell which revision of {published.hub_id} {source} is; "
-                        "pass --revision (the hub commit, or a tag you downloaded)")
+        raise UserError(
+            f"cannot tell which revision of {published.hub_id} {source} is; "
+            "pass --revision (the hub commit, or a tag you downloaded)"
+        )
     staging = _fresh_staging(weights_dir, "import", published)
     try:
         for relative, path in files.items():
@@ -102,16 +109,19 @@ def _fresh_staging(weights_dir: Path, verb: str, published: PublishedWeights) ->
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
     except OSError as exc:
-        raise UserError(f"weights cache {weights_dir} is not writable: {exc.strerror}; "
-                        "fix its permissions or point ORCH_WEIGHTS_DIR elsewhere") from None
+        raise UserError(
+            f"weights cache {weights_dir} is not writable: {exc.strerror}; "
+            "fix its permissions or point ORCH_WEIGHTS_DIR elsewhere"
+        ) from None
     return staging
 
 
 def _install(staging: Path, published: PublishedWeights, revision: str, weights_dir: Path) -> WeightsManifest:
     """Hash every file, write weights.json, and swap the folder into place (shared by pull and import)."""
     files = {p.relative_to(staging).as_posix(): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
-    manifest = WeightsManifest(model=published.model_dir, kind="pretrained", hub_id=published.hub_id,
-                               revision=revision, files=files)
+    manifest = WeightsManifest(
+        model=published.model_dir, kind="pretrained", hub_id=published.hub_id, revision=revision, files=files
+    )
     try:
         atomic_write_text(staging / "weights.json", manifest.model_dump_json(indent=2) + "\n")
     except OSError as exc:
@@ -132,13 +142,18 @@ def _files_to_import(published: PublishedWeights, source: Path) -> dict[str, Pat
     contributes what `pull` would download (its patterns), without hub caches or git metadata."""
     if source.is_file():
         if len(published.required) != 1:
-            raise UserError(f"{published.hub_id} is a folder of files: pass the downloaded snapshot folder, not {source.name}")
+            raise UserError(
+                f"{published.hub_id} is a folder of files: pass the downloaded snapshot folder, not {source.name}"
+            )
         return {published.required[0]: source}
     found = {}
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source).as_posix()
-        if (not path.is_file() or relative.split("/")[0] in (".cache", ".git", ".gitattributes")
-                or relative == "weights.json"):
+        if (
+            not path.is_file()
+            or relative.split("/")[0] in (".cache", ".git", ".gitattributes")
+            or relative == "weights.json"
+        ):
             continue
         if any(fnmatch.fnmatch(relative, pattern) for pattern in published.patterns):
             _check_link_stays_inside(source, path)
@@ -152,10 +167,11 @@ def _check_link_stays_inside(source: Path, path: Path) -> None:
     if not path.is_symlink():
         return
     parts = source.resolve().parts
-    root = Path(*parts[:parts.index("snapshots")]) if "snapshots" in parts[1:] else source.resolve()
+    root = Path(*parts[: parts.index("snapshots")]) if "snapshots" in parts[1:] else source.resolve()
     if not path.resolve().is_relative_to(root):
-        raise UserError(f"{path} links to {path.resolve()}, outside the download {root}; "
-                        "import the downloaded files themselves")
+        raise UserError(
+            f"{path} links to {path.resolve()}, outside the download {root}; import the downloaded files themselves"
+        )
 
 
 def _check_file_type(relative: str, path: Path) -> None:
@@ -230,8 +246,10 @@ def weights_group() -> None:
 def pull_command(name: str, revision: str) -> None:
     """Download published weights into the cache (needs the hub; recorded with revision and sha256)."""
     manifest = pull(name, revision, paths.weights_dir())
-    click.echo(f"pulled {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
-               f"{paths.weights_dir() / manifest.model}")
+    click.echo(
+        f"pulled {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
+        f"{paths.weights_dir() / manifest.model}"
+    )
 
 
 @weights_group.command("import")
@@ -241,8 +259,10 @@ def pull_command(name: str, revision: str) -> None:
 def import_command(name: str, path: Path, revision: str | None) -> None:
     """Install weights downloaded elsewhere: a hub snapshot folder, or Lag-Llama's lag-llama.ckpt."""
     manifest = import_local(name, path, revision, paths.weights_dir())
-    click.echo(f"imported {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
-               f"{paths.weights_dir() / manifest.model}")
+    click.echo(
+        f"imported {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
+        f"{paths.weights_dir() / manifest.model}"
+    )
 
 
 @weights_group.command("list")

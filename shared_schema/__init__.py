@@ -6,8 +6,8 @@ wrapper can load it.
 """
 
 from shared_schema.base import SCHEMA_VERSION
-from shared_schema.manifest import DatasetManifest, FeatureInfo, Fold, SplitDates, SplitSummary, SourceInfo
-from shared_schema.spec import DatasetRef, ExperimentSpec
+from shared_schema.manifest import DatasetManifest, FeatureInfo, Fold, SourceInfo, SplitDates, SplitSummary
+from shared_schema.predictions import PREDICTION_DTYPES, PredictionsFile
 from shared_schema.result import (
     EnvironmentInfo,
     JobResult,
@@ -16,7 +16,7 @@ from shared_schema.result import (
     Timings,
     WeightsSource,
 )
-from shared_schema.predictions import PREDICTION_DTYPES, PredictionsFile
+from shared_schema.spec import DatasetRef, ExperimentSpec
 from shared_schema.weights import WeightsManifest
 
 __all__ = [

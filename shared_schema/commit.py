@@ -55,7 +55,7 @@ class FailureRecord(BaseModel):
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def make_folders(folder: Path) -> None:
@@ -63,15 +63,31 @@ def make_folders(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def write_failure_record(results_root: Path, *, run_folder: str, spec, key: KeyParts, kind: FailureKind, reason: str,
-                         log: Path | None, make_folder: Callable[[Path], None] = make_folders) -> Path:
+def write_failure_record(
+    results_root: Path,
+    *,
+    run_folder: str,
+    spec,
+    key: KeyParts,
+    kind: FailureKind,
+    reason: str,
+    log: Path | None,
+    make_folder: Callable[[Path], None] = make_folders,
+) -> Path:
     """failure.json first (it is small and it is the record), then the log if there is room.
     Raises OSError, leaving no empty folder behind, when even failure.json cannot be written.
     `run_folder` is the run's folder name, `spec` its ExperimentSpec."""
     now = utc_now()
     folder = Path(results_root) / FAILED_DIR / f"{run_folder}-{now:%Y%m%dT%H%M%S%f}"
-    record = FailureRecord(slug=spec.slug, seed=spec.seed, run_key=key.run_key, spec_sha256=key.spec_sha256,
-                           kind=kind, reason=reason, finished_at=now)
+    record = FailureRecord(
+        slug=spec.slug,
+        seed=spec.seed,
+        run_key=key.run_key,
+        spec_sha256=key.spec_sha256,
+        kind=kind,
+        reason=reason,
+        finished_at=now,
+    )
     try:
         make_folder(folder)
         atomic_write_text(folder / FAILURE_FILE, record.model_dump_json(indent=2) + "\n")
@@ -86,20 +102,47 @@ def write_failure_record(results_root: Path, *, run_folder: str, spec, key: KeyP
     return folder
 
 
-def stamp_provenance(staging: Path, result: JobResult, key: KeyParts, *, executor: str, git_commit: str | None,
-                     git_dirty: bool | None, host_platform: str, started_at: dt.datetime, finished_at: dt.datetime,
-                     wall_seconds: float, image_id: str | None = None, node: str | None = None,
-                     env_differences: dict[str, str] | None = None) -> JobResult:
+def stamp_provenance(
+    staging: Path,
+    result: JobResult,
+    key: KeyParts,
+    *,
+    executor: str,
+    git_commit: str | None,
+    git_dirty: bool | None,
+    host_platform: str,
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+    wall_seconds: float,
+    image_id: str | None = None,
+    node: str | None = None,
+    env_differences: dict[str, str] | None = None,
+) -> JobResult:
     """Add what the job cannot know to a validated result and write it back to the staging folder.
     The optional facts are the ones only some executors have (an image, a cluster node, an
     existing interpreter's differences from the pins)."""
-    stamped = result.model_copy(update={"provenance": Provenance(
-        run_key=key.run_key, spec_sha256=key.spec_sha256, dataset_sha256=key.dataset_sha256,
-        env_fingerprint=key.env_fingerprint, code_sha256=key.code_sha256, weights_sha256=key.weights_sha256,
-        git_commit=git_commit, git_dirty=git_dirty, executor=executor, image_id=image_id, node=node,
-        env_differences=env_differences, host_platform=host_platform, wall_seconds=wall_seconds,
-        started_at=started_at, finished_at=finished_at,
-    )})
+    stamped = result.model_copy(
+        update={
+            "provenance": Provenance(
+                run_key=key.run_key,
+                spec_sha256=key.spec_sha256,
+                dataset_sha256=key.dataset_sha256,
+                env_fingerprint=key.env_fingerprint,
+                code_sha256=key.code_sha256,
+                weights_sha256=key.weights_sha256,
+                git_commit=git_commit,
+                git_dirty=git_dirty,
+                executor=executor,
+                image_id=image_id,
+                node=node,
+                env_differences=env_differences,
+                host_platform=host_platform,
+                wall_seconds=wall_seconds,
+                started_at=started_at,
+                finished_at=finished_at,
+            )
+        }
+    )
     JobResult.model_validate(stamped.model_dump())
     atomic_write_text(Path(staging) / RESULT_FILE, stamped.model_dump_json(indent=2) + "\n")
     return stamped

@@ -86,7 +86,7 @@ class EnvironmentIdentity:
         if not fingerprint.startswith(FINGERPRINT_PREFIX) or len(parts) not in (3, 4) or not parts[1].startswith("py"):
             return None
         differences = parts[3].removeprefix("diff-") if len(parts) == 4 else None
-        return cls(parts[0][len(FINGERPRINT_PREFIX):], parts[1][2:], parts[2], differences)
+        return cls(parts[0][len(FINGERPRINT_PREFIX) :], parts[1][2:], parts[2], differences)
 
     def same_pins(self, other: "EnvironmentIdentity") -> bool:
         """Same pinned packages, all installed as pinned: only Python and/or platform may differ."""
@@ -102,13 +102,17 @@ class EnvironmentIdentity:
         if old.platform != self.platform:
             changes.append(f"platform {old.platform} -> {self.platform}")
         if old.differences != self.differences:
-            changes.append("installed packages differ from the pins" if self.differences else
-                           "earlier run's packages differed from the pins")
+            changes.append(
+                "installed packages differ from the pins"
+                if self.differences
+                else "earlier run's packages differed from the pins"
+            )
         return changes
 
 
-def environment_identity(requirements: bytes, python: str, platform: str,
-                         differences: dict[str, str] | None = None) -> EnvironmentIdentity:
+def environment_identity(
+    requirements: bytes, python: str, platform: str, differences: dict[str, str] | None = None
+) -> EnvironmentIdentity:
     digest = sha256_text(json.dumps(sorted(differences.items())))[:8] if differences else None
     return EnvironmentIdentity(lock_hash(requirements), python, platform, digest)
 
@@ -125,7 +129,13 @@ class KeyParts:
 
     @property
     def run_key(self) -> str:
-        parts = [self.spec_sha256, self.dataset_sha256, self.env_fingerprint, self.code_sha256, self.weights_sha256 or "-"]
+        parts = [
+            self.spec_sha256,
+            self.dataset_sha256,
+            self.env_fingerprint,
+            self.code_sha256,
+            self.weights_sha256 or "-",
+        ]
         return sha256_text("|".join(parts))
 
 

@@ -54,12 +54,26 @@ class Chromium:
             os.dup2(low_out, 4)
 
         width, height = VIEWPORT
-        command = [chromium_binary(), "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
-                   "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--mute-audio",
-                   "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-                   f"--user-data-dir={self.profile_dir}", f"--window-size={width},{height}", "about:blank"]
-        self.process = subprocess.Popen(command, preexec_fn=as_fds_3_and_4, pass_fds=(3, 4),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = [
+            chromium_binary(),
+            "--headless=new",
+            "--remote-debugging-pipe",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--mute-audio",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            f"--user-data-dir={self.profile_dir}",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ]
+        self.process = subprocess.Popen(
+            command, preexec_fn=as_fds_3_and_4, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         os.close(commands_read)
         os.close(replies_write)
         threading.Thread(target=self._read_replies, daemon=True).start()
@@ -113,7 +127,9 @@ class Chromium:
         try:
             reply = inbox.get(timeout=WAIT_S)
         except queue.Empty:
-            raise BrowserError(f"no reply to {method} within {WAIT_S}s; browser stderr: {self.stderr_lines[-5:]}") from None
+            raise BrowserError(
+                f"no reply to {method} within {WAIT_S}s; browser stderr: {self.stderr_lines[-5:]}"
+            ) from None
         if "error" in reply:
             raise BrowserError(f"{method}: {reply['error']}")
         return reply["result"]
@@ -146,7 +162,9 @@ class Chromium:
         if reply.get("errorText"):
             raise BrowserError(f"cannot open {url}: {reply['errorText']}")
         self.wait_event("Page.loadEventFired", seen)
-        self.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")  # laid out, painted
+        self.evaluate(
+            "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+        )  # laid out, painted
         self.drain_events(seen)
         return seen
 
@@ -168,7 +186,9 @@ def console_errors(events: list[dict]) -> list[str]:
     for event in events:
         params = event.get("params", {})
         if event["method"] == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append("console: " + " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params["args"]))
+            errors.append(
+                "console: " + " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params["args"])
+            )
         elif event["method"] == "Runtime.exceptionThrown":
             details = params["exceptionDetails"]
             errors.append("exception: " + details.get("exception", {}).get("description", details.get("text", "")))

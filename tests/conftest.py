@@ -10,6 +10,7 @@ from orchestrator.data.sources import synthetic_ohlcv
 from orchestrator.data.splits import BUNDLED_SPLITS
 from shared_schema import DatasetManifest, SourceInfo
 
+
 @pytest.fixture(scope="session")
 def bundled_data(tmp_path_factory) -> tuple[Path, DatasetManifest]:
     """The real bundled S&P 500 dataset, built once."""

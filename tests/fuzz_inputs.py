@@ -26,11 +26,49 @@ HEADER = ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"]
 PRICES = ["Open", "High", "Low", "Close"]
 # Small enough to build in ~0.1 s: 300 business days from 2020 with splits that fit them.
 BUILD_ARGS = ["--train-end", "2020-07-01", "--val-end", "2020-10-01", "--context-length", "10"]
-BAD_NUMBERS = ["", "nan", "NaN", "inf", "-inf", "1e309", "1e300", "1e-300", "abc", "1,234", "-1", "0", "--", "\u0662", "null"]
-BAD_DATES = ["-2020-01-01", "0001-01-01", "2738-01-01", "2020-13-01", "2020-02-30", "20200101", "01/02/2020", "",
-             "yesterday", "2020-01-01T25:00", "9999-12-31", "1899-12-31"]
-FILE_NAMES = ["SPY (1).csv", "données.csv", "日本.csv", "..csv", " .csv", "a b;c$d.csv", "x" * 200 + ".csv",
-              "-rf.csv", ".hidden.csv", "SPY.tar.gz.csv"]
+BAD_NUMBERS = [
+    "",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "1e309",
+    "1e300",
+    "1e-300",
+    "abc",
+    "1,234",
+    "-1",
+    "0",
+    "--",
+    "\u0662",
+    "null",
+]
+BAD_DATES = [
+    "-2020-01-01",
+    "0001-01-01",
+    "2738-01-01",
+    "2020-13-01",
+    "2020-02-30",
+    "20200101",
+    "01/02/2020",
+    "",
+    "yesterday",
+    "2020-01-01T25:00",
+    "9999-12-31",
+    "1899-12-31",
+]
+FILE_NAMES = [
+    "SPY (1).csv",
+    "données.csv",
+    "日本.csv",
+    "..csv",
+    " .csv",
+    "a b;c$d.csv",
+    "x" * 200 + ".csv",
+    "-rf.csv",
+    ".hidden.csv",
+    "SPY.tar.gz.csv",
+]
 OUTCOMES = ("accepted", "clean error", "traceback", "silent acceptance", "bad output", "data loss")
 
 
@@ -45,9 +83,12 @@ class Case:
 
 def base_rows(seed: int = 5) -> list[list[str]]:
     frame = synthetic_ohlcv(rows=300, seed=seed, start="2020-01-01")
-    return [[d.strftime("%Y-%m-%d"), *(repr(float(v)) for v in (o, h, l, c, c)), repr(float(vol))]
-            for d, o, h, l, c, vol in zip(frame["date"], frame["open"], frame["high"], frame["low"], frame["close"],
-                                          frame["volume"])]
+    return [
+        [d.strftime("%Y-%m-%d"), *(repr(float(v)) for v in (o, h, low, c, c)), repr(float(vol))]
+        for d, o, h, low, c, vol in zip(
+            frame["date"], frame["open"], frame["high"], frame["low"], frame["close"], frame["volume"]
+        )
+    ]
 
 
 def to_bytes(header: list[str], rows: list[list[str]]) -> bytes:
@@ -133,7 +174,7 @@ def _market(rng, header, rows):
     i = rng.randrange(1, len(rows) - 10)
     vol, close = header.index("Volume"), header.index("Close")
     if kind == "zero-volume":
-        for row in rows[i: i + rng.choice([1, 3])]:
+        for row in rows[i : i + rng.choice([1, 3])]:
             row[vol] = "0"
         return "zero volume", True
     if kind == "negative-volume":
@@ -141,7 +182,7 @@ def _market(rng, header, rows):
         return "negative volume", True
     if kind == "flat":
         level = rows[i][close]
-        for row in rows[i: i + 6]:
+        for row in rows[i : i + 6]:
             for column in PRICES:
                 row[header.index(column)] = level
         return "flat prices for 6 days", True
@@ -255,11 +296,16 @@ def fuzz_csvs(n: int, seed: int, folder: Path) -> list[Result]:
             manifest = DatasetManifest.model_validate(json.loads((out / f"{name}.manifest.json").read_text()))
             if hashlib.sha256((out / f"{name}.parquet").read_bytes()).hexdigest() != manifest.sha256:
                 outcome, detail = "bad output", "parquet does not match its manifest"
-        kept = {k: v for k, v in after.items() if k.startswith("keep.")} == {k: v for k, v in before.items() if k.startswith("keep.")}
+        kept = {k: v for k, v in after.items() if k.startswith("keep.")} == {
+            k: v for k, v in before.items() if k.startswith("keep.")
+        }
         stray = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
         changed_on_failure = invoked.exit_code != 0 and after != before
         if not kept or stray or changed_on_failure:
-            outcome, detail = "data loss", f"keep intact {kept}, temp files {stray}, changed on failure {changed_on_failure}"
+            outcome, detail = (
+                "data loss",
+                f"keep intact {kept}, temp files {stray}, changed on failure {changed_on_failure}",
+            )
         results.append(Result(case, outcome, detail))
     return results
 
@@ -268,13 +314,40 @@ def fuzz_csvs(n: int, seed: int, folder: Path) -> list[Result]:
 GOOD_KEYS = ["C", "max_iter", "lr", "size", "dropout"]  # each declared by at least one model
 BAD_KEYS = ["c", "seed", "slug", "horizon", "k" * 5000, "", "C ", "épochs"]  # declared by none
 GOOD_VALUES = ["0.5", "0", "1e-400", "3"]  # in range for at least one good key
-BAD_VALUES = ["abc", "-1", "NaN", "Infinity", "-Infinity", "1e999", '{"a":1}', "[1,2]", "true", "null", "1" * 400,
-              " ", "0x10", '"1"', "2000000000000000000000"]  # in range for no good key
+BAD_VALUES = [
+    "abc",
+    "-1",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    '{"a":1}',
+    "[1,2]",
+    "true",
+    "null",
+    "1" * 400,
+    " ",
+    "0x10",
+    '"1"',
+    "2000000000000000000000",
+]  # in range for no good key
 GOOD_OPTIONS = [["--dataset", "sp500"], ["--seeds", "3"], ["--profile", "full"]]
-BAD_OPTIONS = [["--seeds", "1e20"], ["--seeds", "0"], ["--seeds", "-3"], ["--seeds", "100000000000000000000"],
-               ["--seeds", "1001"], ["--dataset", "../../x"], ["--dataset", "/etc/passwd"], ["--dataset", ".."],
-               ["--dataset", "nope"], ["--dataset", "a" * 300], ["--profile", "huge"], ["--horizon", "99"],
-               ["--model", "gpt"], ["--executor", "ssh"]]
+BAD_OPTIONS = [
+    ["--seeds", "1e20"],
+    ["--seeds", "0"],
+    ["--seeds", "-3"],
+    ["--seeds", "100000000000000000000"],
+    ["--seeds", "1001"],
+    ["--dataset", "../../x"],
+    ["--dataset", "/etc/passwd"],
+    ["--dataset", ".."],
+    ["--dataset", "nope"],
+    ["--dataset", "a" * 300],
+    ["--profile", "huge"],
+    ["--horizon", "99"],
+    ["--model", "gpt"],
+    ["--executor", "ssh"],
+]
 
 
 def option_args(rng: random.Random) -> tuple[list[str], bool]:
@@ -323,8 +396,9 @@ class SurfaceCase:
     must_refuse: bool = True
 
 
-def run_surface_cases(cases: list[SurfaceCase], stored: Callable[[], list[str]],
-                      escaped: Callable[[], list[str]]) -> list[tuple[SurfaceCase, str, str]]:
+def run_surface_cases(
+    cases: list[SurfaceCase], stored: Callable[[], list[str]], escaped: Callable[[], list[str]]
+) -> list[tuple[SurfaceCase, str, str]]:
     """Each case through the CLI; `stored` lists what a refused case must not leave behind (run
     folders, staging, installed weights) and `escaped` what no case may ever write (outside paths)."""
     runner = CliRunner()
@@ -391,15 +465,20 @@ def ingest_cases(result_json: bytes, predictions: bytes, rng: random.Random, fol
     for i, cut in enumerate(sorted(rng.sample(range(1, len(whole)), 4))):
         (folder / f"cut{i}.zip").write_bytes(whole[:cut])
         add(f"zip cut at byte {cut}/{len(whole)}", folder / f"cut{i}.zip")
-    add("oversized zip member (128 MiB of zeros)",
-        zip_of(folder / "bomb.zip", {"result.json": b"0" * (128 << 20), "predictions.parquet": predictions}))
+    add(
+        "oversized zip member (128 MiB of zeros)",
+        zip_of(folder / "bomb.zip", {"result.json": b"0" * (128 << 20), "predictions.parquet": predictions}),
+    )
     for i, prefix in enumerate(["../../escape/", "/tmp/escape-abs/", "a/../../escape/", "..\\..\\escape\\"]):
-        add(f"zip-slip member names {prefix!r}",
-            zip_of(folder / f"slip{i}.zip", {prefix + name: payload for name, payload in good.items()}))
-    add("two result.json in one zip",
-        zip_of(folder / "twice.zip", {**good, "other/result.json": result_json}))
-    add("zip whose members are symlinks to outside files",
-        zip_of(folder / "links.zip", {}, {"result.json": "/etc/passwd", "predictions.parquet": "/etc/hostname"}))
+        add(
+            f"zip-slip member names {prefix!r}",
+            zip_of(folder / f"slip{i}.zip", {prefix + name: payload for name, payload in good.items()}),
+        )
+    add("two result.json in one zip", zip_of(folder / "twice.zip", {**good, "other/result.json": result_json}))
+    add(
+        "zip whose members are symlinks to outside files",
+        zip_of(folder / "links.zip", {}, {"result.json": "/etc/passwd", "predictions.parquet": "/etc/hostname"}),
+    )
     linked = folder / "linked"
     linked.mkdir()
     (linked / "result.json").symlink_to("/etc/passwd")
@@ -412,24 +491,36 @@ def ingest_cases(result_json: bytes, predictions: bytes, rng: random.Random, fol
     empty_dir = folder / "empty-dir"
     empty_dir.mkdir()
     add("empty folder", empty_dir)
-    other_data = tampered_result(as_notebook, lambda d: (d["provenance"].update(dataset_sha256="f" * 64),
-                                                         d["spec"]["dataset"].update(sha256="f" * 64)))
-    add("a result for another dataset",
-        zip_of(folder / "other-data.zip", {"result.json": other_data, "predictions.parquet": predictions}))
+    other_data = tampered_result(
+        as_notebook,
+        lambda d: (d["provenance"].update(dataset_sha256="f" * 64), d["spec"]["dataset"].update(sha256="f" * 64)),
+    )
+    add(
+        "a result for another dataset",
+        zip_of(folder / "other-data.zip", {"result.json": other_data, "predictions.parquet": predictions}),
+    )
 
     def one_changed(value):
         def change(values: list) -> list:
             i = rng.randrange(1, len(values))
-            return values[:i] + [value(values, i)] + values[i + 1:]
+            return values[:i] + [value(values, i)] + values[i + 1 :]
+
         return change
 
-    changes = (("NaN in p", "p", one_changed(lambda values, i: float("nan"))),
-               ("a missing y_true", "y_true", one_changed(lambda values, i: None)),
-               ("a duplicated date", "date", one_changed(lambda values, i: values[i - 1])))
+    changes = (
+        ("NaN in p", "p", one_changed(lambda values, i: float("nan"))),
+        ("a missing y_true", "y_true", one_changed(lambda values, i: None)),
+        ("a duplicated date", "date", one_changed(lambda values, i: values[i - 1])),
+    )
     for label, column, change in changes:
         changed = tampered_predictions(predictions, column, change, folder)
-        add(f"predictions with {label}",
-            zip_of(folder / f"pred-{label.replace(' ', '-')}.zip", {"result.json": as_notebook, "predictions.parquet": changed}))
+        add(
+            f"predictions with {label}",
+            zip_of(
+                folder / f"pred-{label.replace(' ', '-')}.zip",
+                {"result.json": as_notebook, "predictions.parquet": changed},
+            ),
+        )
     return cases
 
 
@@ -480,8 +571,14 @@ def python_cases(folder: Path, python39: Path | None) -> list[SurfaceCase]:
     cases = []
 
     def add(label: str, value: str, must_refuse: bool = True) -> None:
-        cases.append(SurfaceCase("--python", label, ["plan", "logreg-h1", "--executor", "native", "--python", value,
-                                                     "--json"], must_refuse))
+        cases.append(
+            SurfaceCase(
+                "--python",
+                label,
+                ["plan", "logreg-h1", "--executor", "native", "--python", value, "--json"],
+                must_refuse,
+            )
+        )
 
     add("/bin/ls", "sklearn=/bin/ls")
     add("/etc/passwd (not executable)", "sklearn=/etc/passwd")
@@ -509,9 +606,29 @@ def python_cases(folder: Path, python39: Path | None) -> list[SurfaceCase]:
 
 def ray_address_cases(rng: random.Random, closed_port: int) -> list[SurfaceCase]:
     """`--ray-address` garbage and an address where nothing listens."""
-    garbage = ["", ":", "host:", ":6379", "a:b", "127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:-1", "[::1]:x",
-               "http://127.0.0.1:6379/", "ray://", "x" * 300 + ":1", "127.0.0.1:6379:1", "ünïcode:80", " :80"]
+    garbage = [
+        "",
+        ":",
+        "host:",
+        ":6379",
+        "a:b",
+        "127.0.0.1:99999",
+        "127.0.0.1:0",
+        "127.0.0.1:-1",
+        "[::1]:x",
+        "http://127.0.0.1:6379/",
+        "ray://",
+        "x" * 300 + ":1",
+        "127.0.0.1:6379:1",
+        "ünïcode:80",
+        " :80",
+    ]
     chosen = rng.sample(garbage, 10) + [f"127.0.0.1:{closed_port}"]
-    return [SurfaceCase("--ray-address", f"{address[:30]!r}",
-                        ["run", "logreg-h1", "--executor", "ray", "--ray-address", address, "--json"])
-            for address in chosen]
+    return [
+        SurfaceCase(
+            "--ray-address",
+            f"{address[:30]!r}",
+            ["run", "logreg-h1", "--executor", "ray", "--ray-address", address, "--json"],
+        )
+        for address in chosen
+    ]

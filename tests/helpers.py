@@ -17,9 +17,17 @@ EVENT_TIMEOUT = 180  # upper bound for any single wait on an event; reached only
 
 def make_spec(manifest: DatasetManifest, model: str, env: str, horizon: int = 1, **hyper) -> ExperimentSpec:
     return ExperimentSpec(
-        id="BL-99", slug=f"test-{model}-h{horizon}", model=model, env=env, horizon=horizon,
-        threshold=manifest.threshold, context_length=80, split_dates=manifest.split_dates,
-        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256), seed=0, profile="quick",
+        id="BL-99",
+        slug=f"test-{model}-h{horizon}",
+        model=model,
+        env=env,
+        horizon=horizon,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+        profile="quick",
         hyperparameters=hyper,
     )
 
@@ -31,7 +39,10 @@ def run_job_subprocess(spec: ExperimentSpec, data_dir: Path, out_dir: Path) -> s
     spec_file.write_text(json.dumps(spec.model_dump(mode="json")))
     return subprocess.run(
         [sys.executable, "-m", "jobs", "run", "--spec", str(spec_file), "--data", str(data_dir), "--out", str(out_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -59,7 +70,7 @@ def commit_with_store(root: str, run, commits: int, barrier, errors) -> None:
             staging = store.new_staging(run)
             (staging / RESULT_FILE).write_text(json.dumps({"writer": "orch", "i": i}))
             store.commit(staging, run)
-        except Exception as exc:  # noqa: BLE001 - counted and reported by the test
+        except Exception as exc:
             errors.put(f"orch: {type(exc).__name__}: {exc}")
 
 

@@ -17,15 +17,31 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 KERNEL_NAME = "fdinvest-env"
-LAUNCH = ("import sys; sys.path.append({overlay!r}); "
-          "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()")
+LAUNCH = (
+    "import sys; sys.path.append({overlay!r}); "
+    "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()"
+)
 
 
 def kernel_overlay(python: Path, folder: Path) -> Path:
     """ipykernel installed for `python` into `folder` (once: a marker file says it is complete)."""
     if not (folder / ".ready").is_file():
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        "--target", str(folder), "ipykernel"], check=True, capture_output=True, timeout=900)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(folder),
+                "ipykernel",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
         (folder / ".ready").write_text("ok\n")
     return folder
 
@@ -35,8 +51,9 @@ def kernel_spec(python: Path, overlay: Path, spec_dir: Path) -> Path:
     folder = spec_dir / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     argv = [str(python), "-c", LAUNCH.format(overlay=str(overlay)), "-f", "{connection_file}"]
-    (folder / "kernel.json").write_text(json.dumps(
-        {"argv": argv, "display_name": "fdinvest env", "language": "python"}))
+    (folder / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "fdinvest env", "language": "python"})
+    )
     return spec_dir
 
 

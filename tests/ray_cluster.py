@@ -38,8 +38,9 @@ class StartedNode:
 
 def start_node(command: list[str], env: dict[str, str]) -> StartedNode:
     """Start one node and wait (bounded) for Ray's ready line; its output is kept for failures."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     output: list[str] = []
     ready = threading.Event()
 
@@ -81,8 +82,13 @@ class LoopbackCluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.token = new_cluster_token()
-        self.env = {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
-                    **token_env(self.token), "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **env,
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            **token_env(self.token),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.worker_cpus = worker_cpus
         self.nodes: list[StartedNode] = []
 
@@ -96,13 +102,47 @@ class LoopbackCluster:
 
     def _start_nodes(self) -> None:
         ray_cli = str(Path(sys.executable).parent / "ray")
-        self.nodes.append(start_node(
-            [ray_cli, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(self.port),
-             "--include-dashboard=false", "--num-cpus", "0", "--num-gpus", "0", "--disable-usage-stats"], self.env))
-        self.nodes.append(start_node(
-            [sys.executable, str(Path(__file__).with_name("ray_worker_node.py")), "start", "--block",
-             "--address", self.address, "--node-ip-address", "127.0.0.1", "--num-cpus", str(self.worker_cpus),
-             "--num-gpus", "0", "--disable-usage-stats"], self.env))
+        self.nodes.append(
+            start_node(
+                [
+                    ray_cli,
+                    "start",
+                    "--head",
+                    "--block",
+                    "--node-ip-address",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--include-dashboard=false",
+                    "--num-cpus",
+                    "0",
+                    "--num-gpus",
+                    "0",
+                    "--disable-usage-stats",
+                ],
+                self.env,
+            )
+        )
+        self.nodes.append(
+            start_node(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("ray_worker_node.py")),
+                    "start",
+                    "--block",
+                    "--address",
+                    self.address,
+                    "--node-ip-address",
+                    "127.0.0.1",
+                    "--num-cpus",
+                    str(self.worker_cpus),
+                    "--num-gpus",
+                    "0",
+                    "--disable-usage-stats",
+                ],
+                self.env,
+            )
+        )
 
     def driver_env(self) -> dict[str, str]:
         """What a driver (orch, or a test script) needs besides the address to join this cluster."""

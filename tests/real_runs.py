@@ -12,7 +12,6 @@ import pytest
 
 from shared_schema import JobResult
 from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
-
 from tests.helpers import REPO
 
 BASELINE_SLUGS = ("logreg-h1", "logreg-h3", "logregvol-h1", "logregvol-h3")
@@ -25,9 +24,17 @@ class RealRuns:
     env: dict[str, str]  # the ORCH_* environment the runs were made with
 
 
-def orch(*args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+def orch(
+    *args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = RUN_TIMEOUT_S
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +42,14 @@ def baseline_runs(tmp_path_factory, bundled_data, venv_cache) -> RealRuns:
     """The four logistic-regression baselines (H1, H3) run by `orch run`, then `orch report`."""
     home = tmp_path_factory.mktemp("baseline-runs")
     data_dir, manifest = bundled_data
-    env = {**os.environ, "ORCH_DATA_DIR": str(data_dir), "ORCH_RESULTS_DIR": str(home / "results"),
-           "ORCH_CACHE_DIR": str(venv_cache), "ORCH_WEIGHTS_DIR": str(home / "weights"), "ORCH_EXECUTOR": "native"}
+    env = {
+        **os.environ,
+        "ORCH_DATA_DIR": str(data_dir),
+        "ORCH_RESULTS_DIR": str(home / "results"),
+        "ORCH_CACHE_DIR": str(venv_cache),
+        "ORCH_WEIGHTS_DIR": str(home / "weights"),
+        "ORCH_EXECUTOR": "native",
+    }
     done = orch("run", *BASELINE_SLUGS, "-j", "2", env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     done = orch("report", "--bootstrap", "200", env=env, timeout=600)
@@ -51,9 +64,17 @@ def copy_run(source: Path, results: Path, *, seed: int | None = None, weights_ki
     spec = result.spec.model_copy(update={"seed": result.spec.seed if seed is None else seed})
     provenance = result.provenance
     spec_sha = sha256_text(canonical_spec_json(spec))
-    parts = KeyParts(spec_sha, provenance.dataset_sha256, provenance.env_fingerprint, provenance.code_sha256,
-                     provenance.weights_sha256)
-    update = {"spec": spec, "provenance": provenance.model_copy(update={"spec_sha256": spec_sha, "run_key": parts.run_key})}
+    parts = KeyParts(
+        spec_sha,
+        provenance.dataset_sha256,
+        provenance.env_fingerprint,
+        provenance.code_sha256,
+        provenance.weights_sha256,
+    )
+    update = {
+        "spec": spec,
+        "provenance": provenance.model_copy(update={"spec_sha256": spec_sha, "run_key": parts.run_key}),
+    }
     if weights_kind is not None:
         update["weights"] = result.weights.model_copy(update={"kind": weights_kind})
     copied = JobResult.model_validate(result.model_copy(update=update).model_dump())

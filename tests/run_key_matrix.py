@@ -16,8 +16,20 @@ from orchestrator.runs import make_spec
 from shared_schema import SplitDates
 from shared_schema.identity import canonical_spec_json, sha256_text
 
-FIXTURE_FIELDS = ("id", "slug", "model", "env", "horizon", "family", "hyperparameters", "resources",
-                  "context_length", "weights", "unavailable", "note")
+FIXTURE_FIELDS = (
+    "id",
+    "slug",
+    "model",
+    "env",
+    "horizon",
+    "family",
+    "hyperparameters",
+    "resources",
+    "context_length",
+    "weights",
+    "unavailable",
+    "note",
+)
 SINGLE = SplitDates(train_end=dt.date(2015, 1, 1), val_end=dt.date(2017, 1, 1))
 FOLD = SimpleNamespace(split_dates=SplitDates(train_end=dt.date(2012, 1, 1), val_end=dt.date(2013, 1, 1)))
 MANIFEST = SimpleNamespace(name="sp500", sha256="0" * 64, threshold=0.01, split_dates=SINGLE, folds=[FOLD])
@@ -39,7 +51,10 @@ def matrix(experiments=None) -> dict[str, dict]:
             for fold in (None, 0):
                 spec = make_spec(experiment, MANIFEST, profile, registry.DEFAULT_SEED, fold=fold)
                 text = canonical_spec_json(spec)
-                runs[f"{profile}/{'single' if fold is None else f'fold{fold}'}"] = {"spec": text, "spec_sha256": sha256_text(text)}
+                runs[f"{profile}/{'single' if fold is None else f'fold{fold}'}"] = {
+                    "spec": text,
+                    "spec_sha256": sha256_text(text),
+                }
         rows[experiment.id] = {"experiment": experiment_fields(experiment), "runs": runs}
     return rows
 

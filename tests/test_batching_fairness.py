@@ -73,7 +73,10 @@ def test_sklearn_predictions_do_not_depend_on_which_rows_are_scored_together(syn
 
     spec, dataset = synthetic_dataset
     data = make_windows(dataset, spec.horizon, spec.context_length, flat=True)
-    for model in (LogisticRegression(**DEFAULTS["logreg"]), HistGradientBoostingClassifier(**{**DEFAULTS["gboost"], "max_iter": 20})):
+    for model in (
+        LogisticRegression(**DEFAULTS["logreg"]),
+        HistGradientBoostingClassifier(**{**DEFAULTS["gboost"], "max_iter": 20}),
+    ):
         model.fit(data.train.x, data.train.y)
         whole = model.predict_proba(data.test.x)[:, 1]
         chunked = np.concatenate([model.predict_proba(part)[:, 1] for part in np.array_split(data.test.x, 7)])
@@ -82,8 +85,14 @@ def test_sklearn_predictions_do_not_depend_on_which_rows_are_scored_together(syn
 
 
 def test_timer_scores_do_not_depend_on_the_predict_batch_size():
-    config = TimerConfig(input_token_len=8, hidden_size=32, intermediate_size=64, output_token_lens=(8,),
-                         num_hidden_layers=2, num_attention_heads=4)
+    config = TimerConfig(
+        input_token_len=8,
+        hidden_size=32,
+        intermediate_size=64,
+        output_token_lens=(8,),
+        num_hidden_layers=2,
+        num_attention_heads=4,
+    )
     torch.manual_seed(0)
     model = TimerForPrediction(config)
     series = np.cumsum(np.random.default_rng(0).standard_normal(400)) * 0.01 + 5.0
@@ -94,7 +103,9 @@ def test_timer_scores_do_not_depend_on_the_predict_batch_size():
     whole_points, whole_embeddings = reference.point_scores(samples), reference.embeddings(samples)
     assert whole_points.shape == (WINDOWS,) and whole_embeddings.shape[0] == WINDOWS
     for size in BATCH_SIZES:
-        scorer = Scorer(model, series, dataclasses.replace(base, predict_batch_size=size), horizon=3, device=torch.device("cpu"))
+        scorer = Scorer(
+            model, series, dataclasses.replace(base, predict_batch_size=size), horizon=3, device=torch.device("cpu")
+        )
         np.testing.assert_allclose(scorer.point_scores(samples), whole_points, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(scorer.embeddings(samples), whole_embeddings, rtol=1e-4, atol=1e-5)
 

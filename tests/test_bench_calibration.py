@@ -42,9 +42,30 @@ def test_small_calibration_is_sane():
 def test_cli_runs_the_script_and_rejects_bad_input():
     outcome = CliRunner().invoke(cli, ["bench", "calibration", "--rhos", "1.5"])
     assert outcome.exit_code == 2 and outcome.output.strip().splitlines() == [
-        "Error: --rhos '1.5': each autocorrelation must be in [0, 1)"]
-    done = subprocess.run([str(Path(sys.executable).parent / "orch"), "bench", "calibration", "--replications", "3",
-                           "--resamples", "50", "--days", "200", "--folds", "2", "--rhos", "0", "--seeds-list", "1"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+        "Error: --rhos '1.5': each autocorrelation must be in [0, 1)"
+    ]
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "orch"),
+            "bench",
+            "calibration",
+            "--replications",
+            "3",
+            "--resamples",
+            "50",
+            "--days",
+            "200",
+            "--folds",
+            "2",
+            "--rhos",
+            "0",
+            "--seeds-list",
+            "1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "type I" in done.stdout and done.stdout.strip().splitlines()[-1].split()[0] == "1"

@@ -14,9 +14,25 @@ from tests.helpers import REPO
 
 def test_study_prints_per_job_split_and_end_to_end_time(orch_home):
     env = {**os.environ, **{k: str(v) for k, v in orch_home.items()}}
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "bench", "study", "--device", "cpu",
-                           "--skip-kernels", "--study", "logreg-h1"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "bench",
+            "study",
+            "--device",
+            "cpu",
+            "--skip-kernels",
+            "--study",
+            "logreg-h1",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if line.startswith("logreg-h1 "))
     seeds, finished = (int(v) for v in row.split()[1:3])

@@ -15,8 +15,13 @@ from jobs import catalog
 from jobs.registry import ENTRYPOINTS
 from orchestrator import registry
 from orchestrator.report import plan
-from orchestrator.report.load import (FLAG_MEANING, FLAG_PRETRAINING_OVERLAP, WARNING_FLAGS, model_family,
-                                      pretraining_overlap)
+from orchestrator.report.load import (
+    FLAG_MEANING,
+    FLAG_PRETRAINING_OVERLAP,
+    WARNING_FLAGS,
+    model_family,
+    pretraining_overlap,
+)
 from tests.helpers import REPO
 from tests.run_key_matrix import matrix
 
@@ -45,8 +50,18 @@ def test_experiment_order_is_the_design_numbering():
 # -- derived tables -------------------------------------------------------------------------------------
 def test_the_plan_families_are_those_the_plan_listed_by_hand():
     assert set(plan.FOUNDATION) == {"lagllama", "timesfm", "timer"}
-    assert set(plan.TRANSFORMERS) == {"patchtst", "patchtst-causal", "patchtst-200m", "itransformer", "informer",
-                                      "autoformer", "fedformer", "etsformer", "crossformer", "armattn"}
+    assert set(plan.TRANSFORMERS) == {
+        "patchtst",
+        "patchtst-causal",
+        "patchtst-200m",
+        "itransformer",
+        "informer",
+        "autoformer",
+        "fedformer",
+        "etsformer",
+        "crossformer",
+        "armattn",
+    }
     assert set(plan.NO_ATTENTION) == {"timemixer", "dlinear"}
     assert (plan.REFERENCE, plan.SAME_INPUT_CONTROL) == ("patchtst", "patchtst-high")
 
@@ -64,14 +79,17 @@ def test_job_table_and_families_come_from_the_catalog():
     assert model_family("timesfm") == "foundation" and model_family("timesfm-zeroshot") == "other"
 
 
-@pytest.mark.parametrize("broken, reason", [
-    (lambda m: [m[0], m[0]], "duplicate name"),
-    (lambda m: [m[0], catalog.Model(**{**vars(m[1]), "ids": m[0].ids})], "duplicate id"),
-    (lambda m: [catalog.Model(**{**vars(m[0]), "ids": ("FD-01",)})], "1 ids for 2 horizons"),
-    (lambda m: [catalog.Model(**{**vars(m[0]), "quick": {"num_samples": 0}})], "must be >= 1"),
-    (lambda m: [catalog.Model(**{**vars(m[0]), "full": {"nope": 1}})], "not a declared hyperparameter"),
-    (lambda m: [catalog.Model(**{**vars(m[0]), "entry": catalog.TORCH_JOB})], "needs an architecture"),
-])
+@pytest.mark.parametrize(
+    "broken, reason",
+    [
+        (lambda m: [m[0], m[0]], "duplicate name"),
+        (lambda m: [m[0], catalog.Model(**{**vars(m[1]), "ids": m[0].ids})], "duplicate id"),
+        (lambda m: [catalog.Model(**{**vars(m[0]), "ids": ("FD-01",)})], "1 ids for 2 horizons"),
+        (lambda m: [catalog.Model(**{**vars(m[0]), "quick": {"num_samples": 0}})], "must be >= 1"),
+        (lambda m: [catalog.Model(**{**vars(m[0]), "full": {"nope": 1}})], "not a declared hyperparameter"),
+        (lambda m: [catalog.Model(**{**vars(m[0]), "entry": catalog.TORCH_JOB})], "needs an architecture"),
+    ],
+)
 def test_a_broken_catalog_is_refused(broken, reason):
     models = list(catalog.MODELS)
     with pytest.raises(ValueError, match=reason):
@@ -81,18 +99,18 @@ def test_a_broken_catalog_is_refused(broken, reason):
 def test_readme_model_list_is_the_catalog():
     readme = (REPO / "README.md").read_text()
     start = readme.index("<!-- model-catalog:start")
-    block = readme[readme.index("\n", start) + 1:readme.index("<!-- model-catalog:end -->")]
+    block = readme[readme.index("\n", start) + 1 : readme.index("<!-- model-catalog:end -->")]
     assert block == registry.model_list_markdown()
 
 
 # -- Must show: a throw-away entry in a temporary copy of the catalog -----------------------------------
-THROWAWAY = '''    torch_model("throwaway", ("FD-27", "FD-28"), "no-attention", "no-attention", torch_module("dlinear", "DLinear"),
+THROWAWAY = """    torch_model("throwaway", ("FD-27", "FD-28"), "no-attention", "no-attention", torch_module("dlinear", "DLinear"),
                 {"window": whole(1, 64), "dropout": DROPOUT}, extra={"window": 4}),
 )
-# The plan's reference'''
+# The plan's reference"""
 
 # Loads the catalog from argv[1] in place of jobs/catalog.py, then reports what every consumer sees.
-PROBE = '''
+PROBE = """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("jobs.catalog", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
@@ -120,12 +138,13 @@ print(json.dumps({
     "compose": render_compose(),
     "template": spec_template(BY_SLUG["throwaway-h1"]) if "throwaway-h1" in BY_SLUG else None,
 }))
-'''
+"""
 
 
 def probe(catalog_file: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", PROBE, str(catalog_file)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(catalog_file)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -133,7 +152,10 @@ def probe(catalog_file: Path) -> dict:
 def test_a_new_catalog_entry_appears_everywhere_and_rekeys_nothing_else(orch_home, tmp_path):
     source = (REPO / "jobs" / "catalog.py").read_text()
     original, extended = tmp_path / "original" / "catalog.py", tmp_path / "extended" / "catalog.py"
-    for file, text in ((original, source), (extended, source.replace("\n)\n# The plan's reference", "\n" + THROWAWAY, 1))):
+    for file, text in (
+        (original, source),
+        (extended, source.replace("\n)\n# The plan's reference", "\n" + THROWAWAY, 1)),
+    ):
         file.parent.mkdir()
         file.write_text(text)
     assert extended.read_text() != source
@@ -189,14 +211,17 @@ def test_every_pretrained_model_names_its_corpora_and_cutoff():
     assert "Google Trends" in " ".join(catalog.BY_NAME["timesfm"].pretraining.corpora)
 
 
-@pytest.mark.parametrize("model, kind, starts, flagged", [
-    ("timesfm", "pretrained", [dt.date(2017, 1, 1)], True),  # the bundled data's test years
-    ("lagllama", "pretrained", [dt.date(2024, 2, 8)], True),  # starts on the cut-off day
-    ("lagllama", "pretrained", [dt.date(2024, 2, 9)], False),  # after the cut-off: nothing seen
-    ("timer", "pretrained", [dt.date(2025, 1, 1), dt.date(2020, 1, 1)], True),  # one fold is enough
-    ("timer", "random-init", [dt.date(2017, 1, 1)], False),  # never pre-trained
-    ("patchtst", "pretrained", [dt.date(2017, 1, 1)], False),  # no pre-training corpus at all
-])
+@pytest.mark.parametrize(
+    "model, kind, starts, flagged",
+    [
+        ("timesfm", "pretrained", [dt.date(2017, 1, 1)], True),  # the bundled data's test years
+        ("lagllama", "pretrained", [dt.date(2024, 2, 8)], True),  # starts on the cut-off day
+        ("lagllama", "pretrained", [dt.date(2024, 2, 9)], False),  # after the cut-off: nothing seen
+        ("timer", "pretrained", [dt.date(2025, 1, 1), dt.date(2020, 1, 1)], True),  # one fold is enough
+        ("timer", "random-init", [dt.date(2017, 1, 1)], False),  # never pre-trained
+        ("patchtst", "pretrained", [dt.date(2017, 1, 1)], False),  # no pre-training corpus at all
+    ],
+)
 def test_pretraining_overlap(model, kind, starts, flagged):
     assert pretraining_overlap(model, kind, starts) is flagged
 

@@ -28,7 +28,7 @@ def _commit_like_compose(root: str, run, commits: int, barrier, errors) -> None:
             staging.mkdir(parents=True)
             (staging / RESULT_FILE).write_text(json.dumps({"writer": "compose", "i": i}))
             commit_staging(results, staging, results / run.folder_name)
-        except Exception as exc:  # noqa: BLE001 - counted and reported by the test
+        except Exception as exc:
             errors.put(f"compose: {type(exc).__name__}: {exc}")
 
 
@@ -58,12 +58,18 @@ def test_compose_failure_record_is_the_hosts_model(tmp_path, bundled_data):
     run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, "test")
     log = tmp_path / "job.log"
     log.write_text("the job's output\n")
-    compose_run.record_failure(tmp_path, folder_name=run.folder_name, key=run.key, spec=run.spec, kind="crash",
-                               reason="boom", log=log)
+    compose_run.record_failure(
+        tmp_path, folder_name=run.folder_name, key=run.key, spec=run.spec, kind="crash", reason="boom", log=log
+    )
     [record] = ResultStore(tmp_path).failures()
     assert isinstance(record, FailureRecord)
     assert (record.slug, record.seed, record.run_key, record.kind, record.reason) == (
-        "logreg-h1", 0, run.key.run_key, "crash", "boom")
+        "logreg-h1",
+        0,
+        run.key.run_key,
+        "crash",
+        "boom",
+    )
 
 
 def test_an_unreadable_failure_record_is_shown_not_dropped(orch_home):

@@ -145,9 +145,24 @@ def test_bad_csv_gives_one_line_reason_and_exit_2(tmp_path, kind, message):
 
 def test_split_without_rows_is_rejected(tmp_path):
     path = write_csv(tmp_path / "spy.csv", sample_csv_frame())
-    no_test = CliRunner().invoke(cli, ["data", "build", "--csv", str(path), "--out", str(tmp_path), "--val-end", "2030-01-01"])
-    no_train = CliRunner().invoke(cli, ["data", "build", "--csv", str(path), "--out", str(tmp_path),
-                                        "--train-end", "2019-01-01", "--val-end", "2020-01-01"])
+    no_test = CliRunner().invoke(
+        cli, ["data", "build", "--csv", str(path), "--out", str(tmp_path), "--val-end", "2030-01-01"]
+    )
+    no_train = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "build",
+            "--csv",
+            str(path),
+            "--out",
+            str(tmp_path),
+            "--train-end",
+            "2019-01-01",
+            "--val-end",
+            "2020-01-01",
+        ],
+    )
     assert no_test.exit_code == 2 and "split 'test' has no rows" in no_test.output
     assert no_train.exit_code == 2 and "split 'train' has no rows" in no_train.output
     assert not (tmp_path / "spy.parquet").exists()
@@ -169,8 +184,12 @@ def test_walk_forward_folds_never_overlap_and_purge_their_boundaries(tmp_path):
     ohlcv = synthetic_ohlcv(rows=2600, seed=5)
     folds = tuple(walk_forward_folds(ohlcv["date"].iloc[-1].date(), 3))
     request = BuildRequest(
-        name="wf", source=SourceInfo(kind="synthetic", description="test", seed=5),
-        split_dates=SplitDates(train_end=folds[-1].train_end, val_end=folds[-1].val_end), horizons=(1, 3), folds=folds)
+        name="wf",
+        source=SourceInfo(kind="synthetic", description="test", seed=5),
+        split_dates=SplitDates(train_end=folds[-1].train_end, val_end=folds[-1].val_end),
+        horizons=(1, 3),
+        folds=folds,
+    )
     manifest = build_dataset(ohlcv, request, tmp_path)
     frame = pd.read_parquet(tmp_path / "wf.parquet")
     dates = pd.to_datetime(frame["date"])
@@ -181,8 +200,16 @@ def test_walk_forward_folds_never_overlap_and_purge_their_boundaries(tmp_path):
         split = view["split"].to_numpy()
         # expanding train, then one validation year, then one test year, nothing of this fold after it
         assert (dates[split == "train"] < pd.Timestamp(fold.train_end)).all()
-        assert dates[split == "val"].between(pd.Timestamp(fold.train_end), pd.Timestamp(fold.val_end), inclusive="left").all()
-        assert dates[split == "test"].between(pd.Timestamp(fold.val_end), pd.Timestamp(fold.test_end), inclusive="left").all()
+        assert (
+            dates[split == "val"]
+            .between(pd.Timestamp(fold.train_end), pd.Timestamp(fold.val_end), inclusive="left")
+            .all()
+        )
+        assert (
+            dates[split == "test"]
+            .between(pd.Timestamp(fold.val_end), pd.Timestamp(fold.test_end), inclusive="left")
+            .all()
+        )
         assert (dates[split == "after"] >= pd.Timestamp(fold.test_end)).all()
         test_days.append(set(dates[split == "test"]))
         for h in (1, 3):
@@ -191,7 +218,9 @@ def test_walk_forward_folds_never_overlap_and_purge_their_boundaries(tmp_path):
                 assert (split[t + 1 : t + h + 1] == split[t]).all()  # the label window stays inside its split
             for boundary in np.flatnonzero(split[1:] != split[:-1]):  # the last h rows before a boundary are purged
                 assert not usable[max(boundary - h + 1, 0) : boundary + 1].any()
-            assert manifest.folds[fold.index].splits["test"].labelled[f"h{h}"] == int((usable & (split == "test")).sum())
+            assert manifest.folds[fold.index].splits["test"].labelled[f"h{h}"] == int(
+                (usable & (split == "test")).sum()
+            )
     assert all(not (a & b) for i, a in enumerate(test_days) for b in test_days[i + 1 :])
     assert sum(map(len, test_days)) > 700  # three calendar years of business days
 
@@ -200,8 +229,12 @@ def test_walk_forward_options_are_checked_with_one_line_reasons(tmp_path):
     runner = CliRunner()
     no_k = runner.invoke(cli, ["data", "build", "--synthetic", "--split", "walk-forward", "--out", str(tmp_path)])
     assert no_k.exit_code == 2 and "needs --folds K" in no_k.output
-    mixed = runner.invoke(cli, ["data", "build", "--synthetic", "--folds", "3", "--val-end", "2005-01-01", "--out", str(tmp_path)])
+    mixed = runner.invoke(
+        cli, ["data", "build", "--synthetic", "--folds", "3", "--val-end", "2005-01-01", "--out", str(tmp_path)]
+    )
     assert mixed.exit_code == 2 and "walk-forward folds are set by --folds" in mixed.output
-    too_many = runner.invoke(cli, ["data", "build", "--synthetic", "--rows", "600", "--folds", "6", "--out", str(tmp_path)])
+    too_many = runner.invoke(
+        cli, ["data", "build", "--synthetic", "--rows", "600", "--folds", "6", "--out", str(tmp_path)]
+    )
     assert too_many.exit_code == 2 and "walk-forward fold 0" in too_many.output and "has no rows" in too_many.output
     assert len(too_many.output.strip().splitlines()) == 1 and not list(tmp_path.iterdir())

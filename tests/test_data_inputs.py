@@ -58,19 +58,22 @@ def sane(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize(("kind", "message"), [
-    ("zero_volume", "zero volume on 2 day(s), first 2020-02-26"),
-    ("all_zero_volume", "zero volume on 1800 day(s)"),
-    ("flat", "close unchanged for 8 days from"),
-    ("extreme", "outside 1e-06..1e+09"),
-    ("split", "close moves x0.1"),
-    ("tiny_volume", "volume moves x"),
-    ("inf", "non-finite Volume (inf)"),
-    ("text_number", "High '1,234.5' on"),
-    ("negative_date", "Date '-2020-01-01' on data row 1 is not a YYYY-MM-DD date"),
-    ("ancient_and_future", "date 0001-01-02 outside 1900-01-01.."),
-    ("header_only", "no data rows (header only?)"),
-])
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("zero_volume", "zero volume on 2 day(s), first 2020-02-26"),
+        ("all_zero_volume", "zero volume on 1800 day(s)"),
+        ("flat", "close unchanged for 8 days from"),
+        ("extreme", "outside 1e-06..1e+09"),
+        ("split", "close moves x0.1"),
+        ("tiny_volume", "volume moves x"),
+        ("inf", "non-finite Volume (inf)"),
+        ("text_number", "High '1,234.5' on"),
+        ("negative_date", "Date '-2020-01-01' on data row 1 is not a YYYY-MM-DD date"),
+        ("ancient_and_future", "date 0001-01-02 outside 1900-01-01.."),
+        ("header_only", "no data rows (header only?)"),
+    ],
+)
 def test_data_faults_get_their_true_reason(tmp_path, kind, message):
     path = write_csv(tmp_path / "bad.csv", sane(kind, sample_csv_frame()))
     one_line_error(orch("data", "build", "--csv", path, "--out", tmp_path / "out"), message)
@@ -100,8 +103,9 @@ def test_the_bundled_data_passes_every_sanity_check():
     assert len(frame) == 5031 and (frame["volume"] > 0).all()
 
 
-@pytest.mark.parametrize(("file_name", "dataset"), [("SPY (1).csv", "SPY_1"), ("données été.csv", "donnees_ete"),
-                                                     ("QQQ.csv", "QQQ")])
+@pytest.mark.parametrize(
+    ("file_name", "dataset"), [("SPY (1).csv", "SPY_1"), ("données été.csv", "donnees_ete"), ("QQQ.csv", "QQQ")]
+)
 def test_csv_file_names_become_safe_dataset_names(tmp_path, file_name, dataset):
     path = write_csv(tmp_path / file_name, sample_csv_frame())
     result = orch("data", "build", "--csv", path, "--out", tmp_path / "out")
@@ -110,10 +114,14 @@ def test_csv_file_names_become_safe_dataset_names(tmp_path, file_name, dataset):
 
 
 def test_unnameable_file_and_bad_names_are_refused_before_the_build(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "load_yahoo_csv", lambda *a, **k: pytest.fail("the CSV was read before the name was checked"))
+    monkeypatch.setattr(
+        sources, "load_yahoo_csv", lambda *a, **k: pytest.fail("the CSV was read before the name was checked")
+    )
     path = write_csv(tmp_path / "日本.csv", sample_csv_frame())
     one_line_error(orch("data", "build", "--csv", path, "--out", tmp_path), "pass --name")
-    one_line_error(orch("data", "build", "--csv", path, "--name", "../x", "--out", tmp_path), "'../x' is not a dataset name")
+    one_line_error(
+        orch("data", "build", "--csv", path, "--name", "../x", "--out", tmp_path), "'../x' is not a dataset name"
+    )
 
 
 def test_output_that_is_a_file_or_a_folder_in_the_way(tmp_path):
@@ -151,12 +159,15 @@ def test_a_manifest_path_that_is_a_folder(orch_home):
     one_line_error(orch("plan", "logreg-h1"), "is not a file")
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--timeout", "nan", "nan is not a finite number of seconds"),
-    ("--timeout", "inf", "inf is not in the range"),
-    ("--seeds", "1e20", "'1e20' is not a valid integer"),
-    ("--seeds", "100000000000000000000", "is not in the range 1<=x<=1000"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--timeout", "nan", "nan is not a finite number of seconds"),
+        ("--timeout", "inf", "inf is not in the range"),
+        ("--seeds", "1e20", "'1e20' is not a valid integer"),
+        ("--seeds", "100000000000000000000", "is not in the range 1<=x<=1000"),
+    ],
+)
 def test_run_options_are_bounded(orch_home, option, value, message):
     result = orch("run", "logreg-h1", option, value)
     assert result.exit_code == 2 and message in result.output, result.output

@@ -23,18 +23,27 @@ from click.testing import CliRunner
 
 from orchestrator.cli import cli
 from orchestrator.commands import docker as docker_commands
-from orchestrator.environments import ENVIRONMENTS
+from orchestrator.environments import ENVIRONMENTS, IMAGE_PYTHON, Environment
 from orchestrator.executors import AutoExecutor, ExecutorOptions, NativeExecutor, choose_executor, native_only_envs
 from orchestrator.executors.base import JobRequest
-from orchestrator.environments import Environment
-from orchestrator.environments import IMAGE_PYTHON
-from orchestrator.executors.docker import (CHECKOUT_LABEL, PIDS_LIMIT, DockerExecutor, ImageBuilder, docker_build_argv,
-                                           checkout_id, engine_platform, engine_status, image_platform, image_tag, container_user,
-                                           leftover_containers)
-from shared_schema.identity import lock_hash
+from orchestrator.executors.docker import (
+    CHECKOUT_LABEL,
+    PIDS_LIMIT,
+    DockerExecutor,
+    ImageBuilder,
+    checkout_id,
+    container_user,
+    docker_build_argv,
+    engine_platform,
+    engine_status,
+    image_platform,
+    image_tag,
+    leftover_containers,
+)
 from orchestrator.registry import BY_SLUG, Resources
 from orchestrator.results import RESULT_FILE, load_result
 from orchestrator.runs import make_spec, plan_run
+from shared_schema.identity import lock_hash
 from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, wait_for
 
 CI_BASE_IMAGE = "fdinvest-base:bookworm-py311"
@@ -46,9 +55,13 @@ class _NotRunReport:
     """Registered when ORCH_SKIP_DOCKER=1 so the terminal summary says what was not tested."""
 
     def pytest_terminal_summary(self, terminalreporter):
-        terminalreporter.write_sep("!", "DOCKER CONTAINER SUITES WERE NOT RUN (ORCH_SKIP_DOCKER=1): images, docker "
-                                        "executor, compose and tests/images/* are untested in this session",
-                                   red=True, bold=True)
+        terminalreporter.write_sep(
+            "!",
+            "DOCKER CONTAINER SUITES WERE NOT RUN (ORCH_SKIP_DOCKER=1): images, docker "
+            "executor, compose and tests/images/* are untested in this session",
+            red=True,
+            bold=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +73,11 @@ def engine(request) -> str:
         pytest.skip(f"{SKIP_ENV}=1: Docker tests NOT run")
     ok, detail = engine_status()
     if not ok:
-        pytest.fail(f"no Docker engine: {detail}. These tests need a real engine (CI: .ci/docker-setup.sh); "
-                    f"set {SKIP_ENV}=1 to skip them knowingly", pytrace=False)
+        pytest.fail(
+            f"no Docker engine: {detail}. These tests need a real engine (CI: .ci/docker-setup.sh); "
+            f"set {SKIP_ENV}=1 to skip them knowingly",
+            pytrace=False,
+        )
     if not os.environ.get("ORCH_BASE_IMAGE"):
         # CI cannot pull python:3.11-slim; .ci/docker-setup.sh imports a bookworm base under this tag.
         if subprocess.run(["docker", "image", "inspect", CI_BASE_IMAGE], capture_output=True).returncode == 0:
@@ -79,16 +95,26 @@ def _request(run, tmp_path: Path, data_dir: Path, timeout_s: float = 300, cancel
     staging.mkdir(exist_ok=True)
     (staging / "spec.json").write_text(run.spec.model_dump_json())
     kwargs = {"cancel": cancel} if cancel is not None else {}
-    return JobRequest(run=run, staging=staging, data_dir=data_dir, weights_dir=None, threads=1, timeout_s=timeout_s,
-                      log_path=staging / "job.log", **kwargs)
+    return JobRequest(
+        run=run,
+        staging=staging,
+        data_dir=data_dir,
+        weights_dir=None,
+        threads=1,
+        timeout_s=timeout_s,
+        log_path=staging / "job.log",
+        **kwargs,
+    )
 
 
 @pytest.fixture
 def sklearn_run(bundled_data):
     """A planned logreg-h1 run; tests replace its resources or its container command."""
+
     def make(memory_gb: float = 1.0):
         experiment = dataclasses.replace(BY_SLUG["logreg-h1"], resources=Resources(cpus=1, memory_gb=memory_gb))
         return plan_run(experiment, bundled_data[1], "quick", 0, "test")
+
     return make
 
 
@@ -165,7 +191,9 @@ def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
     with pytest.raises(UserError, match="no Docker engine answers"):
         choose_executor("docker", ExecutorOptions())
     executor, why = choose_executor("auto", ExecutorOptions())
-    assert executor.name == "native" and why == "native venvs (auto: no Docker engine answers: engine not reachable: nope)"
+    assert (
+        executor.name == "native" and why == "native venvs (auto: no Docker engine answers: engine not reachable: nope)"
+    )
 
 
 def test_auto_says_it_chose_docker_and_why(engine, orch_home, monkeypatch):
@@ -183,8 +211,11 @@ def test_image_tag_follows_inputs_and_image_is_reused(sklearn_image, monkeypatch
     assert not again.built and again.image_id == sklearn_image.image_id
     monkeypatch.setenv("ORCH_BASE_IMAGE", "something-else:1")
     assert image_tag(env) != sklearn_image.tag  # a build arg is an input too
-    inspect = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config}}", sklearn_image.tag],
-                             capture_output=True, text=True)
+    inspect = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Config}}", sklearn_image.tag],
+        capture_output=True,
+        text=True,
+    )
     config = json.loads(inspect.stdout)
     assert config["User"] == "orch"  # non-root by default
     # What prune may touch: the checkout that built it (on a shared engine, the same content tag may
@@ -222,10 +253,12 @@ def test_failing_job_reports_its_one_line_reason(sklearn_image, sklearn_run, tmp
 def test_data_mount_is_read_only_and_results_owned_by_host_user(sklearn_image, sklearn_run, tmp_path, bundled_data):
     """The job writes as a non-root uid (the images' `orch` user when orch runs as root); what it
     wrote belongs to the user who ran orch afterwards."""
-    script = ("import os, sys\n"
-              "open('/results/written.txt', 'w').write(str(os.getuid()))\n"
-              "[options] = [l.split()[3] for l in open('/proc/self/mounts') if l.split()[1] == '/data']\n"
-              "print('job failed: /data mounted', options.split(',')[0], file=sys.stderr); sys.exit(4)\n")
+    script = (
+        "import os, sys\n"
+        "open('/results/written.txt', 'w').write(str(os.getuid()))\n"
+        "[options] = [l.split()[3] for l in open('/proc/self/mounts') if l.split()[1] == '/data']\n"
+        "print('job failed: /data mounted', options.split(',')[0], file=sys.stderr); sys.exit(4)\n"
+    )
     outcome, _ = _execute(["python", "-c", script], sklearn_run(), tmp_path, bundled_data[0])
     assert outcome.returncode == 4 and outcome.reason == "job failed: /data mounted ro", outcome
     written = tmp_path / "staging" / "written.txt"
@@ -239,12 +272,17 @@ def test_running_job_container_is_sandboxed(sklearn_image, sklearn_run, tmp_path
     """docker inspect of a RUNNING job container: non-root user, read-only root filesystem with a
     /tmp tmpfs, every capability dropped, no-new-privileges, a pids limit, no network."""
     cancel = threading.Event()
-    probe = ("import os, time\n"
-             "open('/tmp/ok', 'w').write('tmp is writable')\n"
-             "try:\n    open('/app/x', 'w'); print('ROOTFS WRITABLE')\nexcept OSError:\n    print('rootfs read-only')\n"
-             "time.sleep(120)\n")
-    worker = threading.Thread(target=_execute, args=(["python", "-c", probe], sklearn_run(), tmp_path, bundled_data[0]),
-                              kwargs={"cancel": cancel})
+    probe = (
+        "import os, time\n"
+        "open('/tmp/ok', 'w').write('tmp is writable')\n"
+        "try:\n    open('/app/x', 'w'); print('ROOTFS WRITABLE')\nexcept OSError:\n    print('rootfs read-only')\n"
+        "time.sleep(120)\n"
+    )
+    worker = threading.Thread(
+        target=_execute,
+        args=(["python", "-c", probe], sklearn_run(), tmp_path, bundled_data[0]),
+        kwargs={"cancel": cancel},
+    )
     worker.start()
     try:
         names: list[str] = []
@@ -282,8 +320,13 @@ def test_prune_removes_only_images_this_checkout_built(engine):
 
     def make(tag: str, checkout: str | None) -> str:
         labels = ["--label", f"{CHECKOUT_LABEL}={checkout}"] if checkout else []
-        done = subprocess.run(["docker", "build", "-q", *labels, "-t", f"{repo}:{tag}", "-"],
-                              input=f"FROM {base}\n", capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        done = subprocess.run(
+            ["docker", "build", "-q", *labels, "-t", f"{repo}:{tag}", "-"],
+            input=f"FROM {base}\n",
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
         assert done.returncode == 0, done.stderr
         return f"{repo}:{tag}"
 
@@ -291,8 +334,9 @@ def test_prune_removes_only_images_this_checkout_built(engine):
     others, unlabelled = make("other-checkout", "0123456789ab"), make("by-hand", None)
     try:
         ImageBuilder.prune(env, keep=mine_new)
-        present = subprocess.run(["docker", "image", "ls", repo, "--format", "{{.Repository}}:{{.Tag}}"],
-                                 capture_output=True, text=True).stdout.split()
+        present = subprocess.run(
+            ["docker", "image", "ls", repo, "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True
+        ).stdout.split()
         assert mine_old not in present
         assert {mine_new, others, unlabelled} <= set(present)
     finally:
@@ -304,8 +348,13 @@ def test_unobtainable_base_image_says_what_to_do(engine, orch_home, monkeypatch)
     monkeypatch.setenv("ORCH_BASE_IMAGE", f"fdinvest-no-such-base-{uuid.uuid4().hex[:6]}:1")
     result = CliRunner().invoke(cli, ["run", "logreg-h1", "--executor", "docker"])
     assert result.exit_code == 2, result.output
-    [line] = [l for l in result.output.splitlines() if l.startswith("Error:")]
-    assert "cannot be pulled" in line and "ORCH_BASE_IMAGE" in line and "`orch build`" in line and "--executor native" in line
+    [line] = [text for text in result.output.splitlines() if text.startswith("Error:")]
+    assert (
+        "cannot be pulled" in line
+        and "ORCH_BASE_IMAGE" in line
+        and "`orch build`" in line
+        and "--executor native" in line
+    )
     assert "Traceback" not in result.output
     doctor = json.loads(CliRunner().invoke(cli, ["doctor", "--json"], catch_exceptions=False).output)
     [row] = [r for r in doctor if r["check"] == "docker executor"]
@@ -313,11 +362,13 @@ def test_unobtainable_base_image_says_what_to_do(engine, orch_home, monkeypatch)
 
 
 def test_container_has_no_network(sklearn_image, sklearn_run, tmp_path, bundled_data):
-    script = ("import socket, sys\n"
-              "ifaces = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]\n"
-              "print('interfaces', ifaces)\n"
-              "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\nexcept OSError as e:\n"
-              "    sys.exit(0 if ifaces == ['lo'] else 5)\nsys.exit(6)\n")
+    script = (
+        "import socket, sys\n"
+        "ifaces = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]\n"
+        "print('interfaces', ifaces)\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\nexcept OSError as e:\n"
+        "    sys.exit(0 if ifaces == ['lo'] else 5)\nsys.exit(6)\n"
+    )
     outcome, _ = _execute(["python", "-c", script], sklearn_run(), tmp_path, bundled_data[0])
     assert outcome.ok, (outcome, (tmp_path / "staging" / "job.log").read_text())
 
@@ -334,8 +385,22 @@ def test_containers_of_a_dead_orch_process_are_swept(sklearn_image):
     from orchestrator.executors.docker import sweep_orphans
 
     name = f"orch-orphan-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["docker", "create", "--name", name, "--label", "fdinvest.orch=1", "--label",
-                    "fdinvest.orch.pid=4194303", sklearn_image.tag, "true"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "docker",
+            "create",
+            "--name",
+            name,
+            "--label",
+            "fdinvest.orch=1",
+            "--label",
+            "fdinvest.orch.pid=4194303",
+            sklearn_image.tag,
+            "true",
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert name in sweep_orphans()
     assert subprocess.run(["docker", "container", "inspect", name], capture_output=True).returncode != 0
 
@@ -347,10 +412,15 @@ def test_orch_run_executor_docker_end_to_end(sklearn_image, orch_home):
     stored = load_result(folder)
     assert stored.provenance.executor == "docker"
     assert stored.provenance.image_id == sklearn_image.image_id  # provenance, not identity
-    assert stored.provenance.env_fingerprint == f"lock-{lock_hash(ENVIRONMENTS['sklearn'].requirements.read_bytes())}" \
+    assert (
+        stored.provenance.env_fingerprint == f"lock-{lock_hash(ENVIRONMENTS['sklearn'].requirements.read_bytes())}"
         f":py{IMAGE_PYTHON}:{engine_platform()}"
-    tags = subprocess.run(["docker", "image", "inspect", "--format", "{{.RepoTags}}", stored.provenance.image_id],
-                          capture_output=True, text=True).stdout
+    )
+    tags = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.RepoTags}}", stored.provenance.image_id],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "fdinvest-sklearn:" in tags
     assert (folder / "job.log").read_text().count("[job] done") == 1
     assert "executor: docker (--executor docker" in result.output  # says what runs where
@@ -395,8 +465,9 @@ def test_differing_python_is_explained_and_reusable_on_request(orch_home, monkey
     monkeypatch.setattr("orchestrator.environments.python_version", lambda: "3.99")
     planned = _plan_action("--executor", "native")
     assert planned["action"] == "run"
-    assert planned["reason"] == (f"environment changed (python {IMAGE_PYTHON} -> 3.99); same pins: "
-                                 "--reuse-across-executors reuses it")
+    assert planned["reason"] == (
+        f"environment changed (python {IMAGE_PYTHON} -> 3.99); same pins: --reuse-across-executors reuses it"
+    )
     reused = _plan_action("--executor", "native", "--reuse-across-executors")
     assert reused["action"] == "skip" and "cached from a native run" in reused["reason"], reused
 
@@ -404,12 +475,30 @@ def test_differing_python_is_explained_and_reusable_on_request(orch_home, monkey
 def test_sigint_to_orch_removes_its_containers(sklearn_image, orch_home):
     env = {**os.environ, **{k: str(v) for k, v in orch_home.items()}}
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "run", "gboost-h1", "--executor", "docker", "--set", "max_iter=100000"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            "gboost-h1",
+            "--executor",
+            "docker",
+            "--set",
+            "max_iter=100000",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # The container is running the job once its first line reaches the log; bounded, never reached when healthy.
     staging = orch_home["ORCH_RESULTS_DIR"] / ".staging"
-    wait_for(lambda: any(JOB_STARTED in log.read_text() for log in staging.glob("*/job.log")), "the job to start",
-             process=process)
+    wait_for(
+        lambda: any(JOB_STARTED in log.read_text() for log in staging.glob("*/job.log")),
+        "the job to start",
+        process=process,
+    )
     assert leftover_containers(process.pid), "the job container never started"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=EVENT_TIMEOUT)
@@ -438,8 +527,13 @@ def test_docker_compose_up_gives_the_orch_result_layout(sklearn_image, orch_home
         service = services["logreg-h1"]
         assert service["network_mode"] == "none" and service["read_only"] is True and service["cap_drop"] == ["ALL"]
         assert service["security_opt"] == ["no-new-privileges:true"] and service["pids_limit"] == PIDS_LIMIT
-        up = subprocess.run(base + ["up", "--no-build", "--abort-on-container-exit", "--exit-code-from", "logreg-h1",
-                                    "logreg-h1"], env=env, capture_output=True, text=True, timeout=600)
+        up = subprocess.run(
+            base + ["up", "--no-build", "--abort-on-container-exit", "--exit-code-from", "logreg-h1", "logreg-h1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     finally:
         subprocess.run(base + ["down", "--remove-orphans"], env=env, capture_output=True)
@@ -465,8 +559,13 @@ def test_docker_compose_up_exits_non_zero_and_says_job_failed_once(sklearn_image
         parquet.write(b"tampered")  # the job refuses a dataset that does not match its manifest
     base, env = _compose(orch_home)
     try:
-        up = subprocess.run(base + ["up", "--no-build", "--exit-code-from", "logreg-h1", "logreg-h1"], env=env,
-                            capture_output=True, text=True, timeout=600)
+        up = subprocess.run(
+            base + ["up", "--no-build", "--exit-code-from", "logreg-h1", "logreg-h1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         subprocess.run(base + ["down", "--remove-orphans"], env=env, capture_output=True)
     output = up.stdout + up.stderr
@@ -496,8 +595,11 @@ def test_image_suite_passes_inside_its_image(engine, env_name):
     result = CliRunner().invoke(cli, ["test-images", env_name], catch_exceptions=False)
     assert result.exit_code == 0, result.output[-4000:]
     env = ENVIRONMENTS[env_name]
-    done = subprocess.run(["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", image_tag(env)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", image_tag(env)],
+        capture_output=True,
+        text=True,
+    )
     assert done.stdout.strip() == image_platform(env), done.stderr
     if env_name == "timesfm":
         assert image_platform(env) == os.environ.get("ORCH_TIMESFM_PLATFORM", "linux/amd64")

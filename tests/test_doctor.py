@@ -23,7 +23,8 @@ def doctor_rows(monkeypatch, **env) -> dict[str, dict]:
 def test_cache_disk_not_created_yet_is_measured_at_its_nearest_existing_parent(monkeypatch, tmp_path):
     rows = doctor_rows(monkeypatch, ORCH_CACHE_DIR=tmp_path / "cache" / "orch", ORCH_RESULTS_DIR=tmp_path)
     assert rows["cache disk"]["detail"].endswith(
-        f"free at {tmp_path} (nearest existing parent of {tmp_path / 'cache' / 'orch'}, not created yet)")
+        f"free at {tmp_path} (nearest existing parent of {tmp_path / 'cache' / 'orch'}, not created yet)"
+    )
     assert rows["results disk"]["detail"].endswith(f"free at {tmp_path}")
 
 

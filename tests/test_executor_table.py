@@ -12,8 +12,17 @@ from jobs.registry import GROUP_ENTRYPOINTS
 from orchestrator.cli import cli
 from orchestrator.commands.experiments import RunRequest, prepare_run
 from orchestrator.errors import UserError
-from orchestrator.executors import (AUTO, EXECUTOR_CHOICES, AutoExecutor, Executor, ExecutorOptions, NativeExecutor,
-                                    RoutedExecutor, choose_executor, native_only_envs)
+from orchestrator.executors import (
+    AUTO,
+    EXECUTOR_CHOICES,
+    AutoExecutor,
+    Executor,
+    ExecutorOptions,
+    NativeExecutor,
+    RoutedExecutor,
+    choose_executor,
+    native_only_envs,
+)
 from orchestrator.executors.docker import DockerExecutor
 from orchestrator.executors.existing import ExistingPythonExecutor
 from orchestrator.executors.ray_executor import RayExecutor
@@ -65,11 +74,16 @@ def test_base_class_declares_every_capability_with_its_default():
 
 def test_seed_groups_stay_on_with_an_existing_interpreter(orch_home):
     """`--python torch=PATH` routes torch to ExistingPythonExecutor (a native process): its seeds share one."""
-    prepared = prepare_run(RunRequest(names=("dlinear-h1", "logreg-h1"), seeds=3, executor="native",
-                                      interpreters=(f"torch={sys.executable}",)))
+    prepared = prepare_run(
+        RunRequest(
+            names=("dlinear-h1", "logreg-h1"), seeds=3, executor="native", interpreters=(f"torch={sys.executable}",)
+        )
+    )
     assert isinstance(prepared.executor, RoutedExecutor)
-    assert _seeds_per_unit(prepared.executor, prepared.decisions) == {"dlinear-h1": [[0, 1, 2]],
-                                                                      "logreg-h1": [[0], [1], [2]]}
+    assert _seeds_per_unit(prepared.executor, prepared.decisions) == {
+        "dlinear-h1": [[0, 1, 2]],
+        "logreg-h1": [[0], [1], [2]],
+    }
 
 
 def test_seed_groups_stay_on_for_torch_routed_native_by_auto(orch_home):
@@ -89,8 +103,9 @@ def test_scheduler_groups_seeds_through_the_python_route(orch_home, monkeypatch)
     (the sklearn env joins the groups for this test, as in test_seed_groups)."""
     monkeypatch.setitem(GROUP_ENTRYPOINTS, "sklearn", "jobs.baselines.sklearn_models:unused")
     runner = CliRunner()
-    result = runner.invoke(cli, ["run", "logreg-h1", "--seeds", "2", "--executor", "native",
-                                 "--python", f"sklearn={sys.executable}"])
+    result = runner.invoke(
+        cli, ["run", "logreg-h1", "--seeds", "2", "--executor", "native", "--python", f"sklearn={sys.executable}"]
+    )
     assert result.exit_code == 0, result.output
     assert "logreg-h1 seeds 0-1 (one process): started" in result.output
     rows = json.loads(runner.invoke(cli, ["status", "--json"]).output)["finished"]

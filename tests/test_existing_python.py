@@ -27,8 +27,9 @@ def test_pin_differences_name_every_missing_or_other_version():
 def test_this_interpreter_runs_jobs_with_its_differences_recorded(orch_home):
     """The test's own interpreter (not the pins' venv): runs logreg-h1 without building a venv."""
     report = inspect_interpreter(ENVIRONMENTS["sklearn"], Path(sys.executable))
-    result = CliRunner().invoke(cli, ["run", "logreg-h1", "--python", f"sklearn={sys.executable}"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["run", "logreg-h1", "--python", f"sklearn={sys.executable}"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert f"sklearn: existing interpreter {sys.executable}" in result.output
     [folder] = _run_folders(orch_home["ORCH_RESULTS_DIR"])
@@ -53,10 +54,12 @@ def test_interpreter_matching_every_pin_shares_the_venv_cache(orch_home, monkeyp
 
 
 def test_bad_interpreter_is_one_line_exit_2(orch_home, tmp_path):
-    for value, expected in ((f"sklearn={tmp_path / 'nope'}", "not an executable file"),
-                            ("nosuchenv=/usr/bin/python3", "unknown env 'nosuchenv'"),
-                            ("sklearn", "expects ENV=PATH"),
-                            ("sklearn=/bin/false", "not a working Python")):
+    for value, expected in (
+        (f"sklearn={tmp_path / 'nope'}", "not an executable file"),
+        ("nosuchenv=/usr/bin/python3", "unknown env 'nosuchenv'"),
+        ("sklearn", "expects ENV=PATH"),
+        ("sklearn=/bin/false", "not a working Python"),
+    ):
         result = CliRunner().invoke(cli, ["plan", "logreg-h1", "--python", value])
         assert result.exit_code == 2 and expected in result.output, (value, result.output)
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2, result.output

@@ -39,7 +39,12 @@ def test_table_has_one_row_per_run_with_the_stated_numbers(baseline_runs):  # no
                 assert row[f"{split}_{metric}"] == stated["metrics"][split][metric]
         assert row["train_seconds"] == stated["timings"]["train_seconds"]
         assert row["dataset_sha256"] == stated["spec"]["dataset"]["sha256"]
-        assert (row["family"], row["env"], row["executor"], row["profile"]) == ("classical", "sklearn", "native", "quick")
+        assert (row["family"], row["env"], row["executor"], row["profile"]) == (
+            "classical",
+            "sklearn",
+            "native",
+            "quick",
+        )
         assert row["flags"] == "quick" and not row["eligible"] and row["weights_source"] == "from-scratch"
         assert pd.isna(row["fold"])  # a single split
 
@@ -90,18 +95,23 @@ def test_cli_writes_parquet_and_csv_that_read_back_as_the_api_table(baseline_run
     outcome = export("--results", str(results_dir), "--predictions", "--out", str(tmp_path / "long.csv"))
     assert outcome.exit_code == 0, outcome.output
     long = pd.read_csv(tmp_path / "long.csv")
-    assert len(long) == len(results.predictions(results_dir)) and {"date", "split", "y_true", "p", "run_key"} <= set(long)
+    assert len(long) == len(results.predictions(results_dir)) and {"date", "split", "y_true", "p", "run_key"} <= set(
+        long
+    )
     assert not [p.name for p in tmp_path.rglob(".*.tmp")]  # atomic writes leave no temp file
     assert "runs.parquet" not in {s for s, _ in results.table(results_dir).attrs["skipped"]}  # its own output is no run
 
 
-@pytest.mark.parametrize("args, reason", [
-    (["--out", "{tmp}"], "is a folder"),
-    (["--out", "{tmp}/x.txt"], "does not end in .parquet"),
-    (["--out", "{tmp}/x.csv", "--format", "parquet"], "pass --format csv"),
-    (["--results", "{tmp}/absent"], "no such results folder"),
-    (["--results", "{tmp}"], "no valid runs in"),
-])
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["--out", "{tmp}"], "is a folder"),
+        (["--out", "{tmp}/x.txt"], "does not end in .parquet"),
+        (["--out", "{tmp}/x.csv", "--format", "parquet"], "pass --format csv"),
+        (["--results", "{tmp}/absent"], "no such results folder"),
+        (["--results", "{tmp}"], "no valid runs in"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, reason):
     outcome = export(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert outcome.exit_code == 2 and reason in outcome.output, outcome.output

@@ -13,8 +13,16 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import cli
-from tests.fuzz_inputs import (fuzz_csvs, fuzz_options, ingest_cases, python_cases, ray_address_cases,
-                               run_surface_cases, tally, weights_cases)
+from tests.fuzz_inputs import (
+    fuzz_csvs,
+    fuzz_options,
+    ingest_cases,
+    python_cases,
+    ray_address_cases,
+    run_surface_cases,
+    tally,
+    weights_cases,
+)
 from tests.helpers import REPO
 
 
@@ -49,8 +57,9 @@ def escaped() -> list[str]:
 
 
 def assert_clean(results) -> dict[str, int]:
-    wrong = [(case.label, outcome, detail) for case, outcome, detail in results
-             if outcome not in ("accepted", "clean error")]
+    wrong = [
+        (case.label, outcome, detail) for case, outcome, detail in results if outcome not in ("accepted", "clean error")
+    ]
     counts = tally([outcome for _, outcome, _ in results])
     print(f"[fuzz] {results[0][0].surface}: tried {len(results)}, {counts}")  # the hardening table, with -s
     assert wrong == []
@@ -104,7 +113,8 @@ def test_hostile_ray_addresses_are_refused_before_any_work(orch_home):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    results = run_surface_cases(ray_address_cases(random.Random(21), closed),
-                                lambda: listing(orch_home["ORCH_RESULTS_DIR"]), escaped)
+    results = run_surface_cases(
+        ray_address_cases(random.Random(21), closed), lambda: listing(orch_home["ORCH_RESULTS_DIR"]), escaped
+    )
     counts = assert_clean(results)
     assert counts["clean error"] == len(results)

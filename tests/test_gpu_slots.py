@@ -15,7 +15,9 @@ BOUND_S = 60  # every wait in these tests is bounded, never timed
 
 
 def test_nvidia_smi_rows_become_devices():
-    devices = parse_nvidia_smi("0, NVIDIA H100 80GB HBM3, 81000\n1, NVIDIA H100 80GB HBM3, 40960\nNo devices were found\n")
+    devices = parse_nvidia_smi(
+        "0, NVIDIA H100 80GB HBM3, 81000\n1, NVIDIA H100 80GB HBM3, 40960\nNo devices were found\n"
+    )
     assert [(d.index, d.free_gb) for d in devices] == [("0", 81000 / 1024), ("1", 40.0)]
     assert parse_nvidia_smi("") == []
 
@@ -75,7 +77,10 @@ def test_cancel_while_waiting_returns_no_device():
 
 
 def test_lease_pins_the_job_and_stops_jax_preallocating():
-    assert GpuLease("1", 2.0).visible_devices() == {"CUDA_VISIBLE_DEVICES": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    assert GpuLease("1", 2.0).visible_devices() == {
+        "CUDA_VISIBLE_DEVICES": "1",
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+    }
     assert GpuLease(None, 0.0).visible_devices() == {}
 
 
@@ -115,14 +120,27 @@ class GatedExecutor(Executor):
 
 
 def test_scheduler_shares_fake_gpus_within_slots_and_jobs(orch_home):
-    prepared = prepare_run(RunRequest(
-        names=("dlinear-h1", "dlinear-h3", "patchtst-h1", "patchtst-h3", "crossformer-h1", "crossformer-h3"),
-        profile="full", executor="native"))
+    prepared = prepare_run(
+        RunRequest(
+            names=("dlinear-h1", "dlinear-h3", "patchtst-h1", "patchtst-h3", "crossformer-h1", "crossformer-h3"),
+            profile="full",
+            executor="native",
+        )
+    )
     decisions, store, data_dir = prepared.decisions, prepared.store, prepared.data_dir
     executor = GatedExecutor()
     slots = GpuSlots([GpuDevice("0", "fake", 40.0), GpuDevice("1", "fake", 40.0)], max_jobs_per_device=2)
-    scheduler = Scheduler(executor, ResultStore(store.root), data_dir, None, jobs=5, keep_going=True, timeout_s=None,
-                          say=lambda line: None, gpu_slots=slots)
+    scheduler = Scheduler(
+        executor,
+        ResultStore(store.root),
+        data_dir,
+        None,
+        jobs=5,
+        keep_going=True,
+        timeout_s=None,
+        say=lambda line: None,
+        gpu_slots=slots,
+    )
     outcomes: list = []
     runner = threading.Thread(target=lambda: outcomes.extend(scheduler.run(decisions)))
     runner.start()
@@ -146,11 +164,19 @@ def test_docker_jobs_get_the_slot_device_and_the_passive_thread_policy(orch_home
     from orchestrator.executors.docker import docker_run_argv
 
     decisions = prepare_run(RunRequest(names=("patchtst-h1",), executor="native")).decisions
-    request = JobRequest(run=decisions[0].run, staging=Path("/tmp/s"), data_dir=Path("/tmp/d"), weights_dir=None,
-                         threads=1, timeout_s=10, log_path=Path("/tmp/s/job.log"),
-                         device_env=GpuLease("1", 2.0).visible_devices())
-    command = docker_run_argv(request, image="image", name="name", env=ENVIRONMENTS["torch"], gpus=True,
-                              job_command=None)
+    request = JobRequest(
+        run=decisions[0].run,
+        staging=Path("/tmp/s"),
+        data_dir=Path("/tmp/d"),
+        weights_dir=None,
+        threads=1,
+        timeout_s=10,
+        log_path=Path("/tmp/s/job.log"),
+        device_env=GpuLease("1", 2.0).visible_devices(),
+    )
+    command = docker_run_argv(
+        request, image="image", name="name", env=ENVIRONMENTS["torch"], gpus=True, job_command=None
+    )
     assert command[command.index("--gpus") + 1] == "device=1"
     assert "CUDA_VISIBLE_DEVICES=1" not in command
     assert "XLA_PYTHON_CLIENT_PREALLOCATE=false" in command and "OMP_WAIT_POLICY=PASSIVE" in command

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.baselines import sklearn_models
-from jobs.common.errors import JobError
 from jobs.catalog import MODELS
+from jobs.common.errors import JobError
 from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.registry import ENTRYPOINTS
 from jobs.timer import job as timer_job
@@ -80,25 +80,33 @@ def test_registry_defaults_pass_their_declaration(profile):
             check_hyperparameters(experiment.model, experiment.params(profile))
 
 
-@pytest.mark.parametrize(("model", "values", "canonical"), [
-    ("logreg", {"C": 1}, {"C": 1.0}),
-    ("patchtst", {"size": 2e6, "epochs": 3.0, "causal": True}, {"size": 2_000_000, "epochs": 3, "causal": True}),
-    ("timesfm", {"flip_invariance": None, "probe_l2": 0.5}, {"flip_invariance": None, "probe_l2": [0.5]}),
-])
+@pytest.mark.parametrize(
+    ("model", "values", "canonical"),
+    [
+        ("logreg", {"C": 1}, {"C": 1.0}),
+        ("patchtst", {"size": 2e6, "epochs": 3.0, "causal": True}, {"size": 2_000_000, "epochs": 3, "causal": True}),
+        ("timesfm", {"flip_invariance": None, "probe_l2": 0.5}, {"flip_invariance": None, "probe_l2": [0.5]}),
+    ],
+)
 def test_values_come_back_in_their_canonical_type(model, values, canonical):
     checked = check_hyperparameters(model, values)
-    assert checked == canonical and {k: type(v) for k, v in checked.items()} == {k: type(v) for k, v in canonical.items()}
+    assert checked == canonical and {k: type(v) for k, v in checked.items()} == {
+        k: type(v) for k, v in canonical.items()
+    }
 
 
-@pytest.mark.parametrize(("model", "values", "message"), [
-    ("dlinear", {"moving_avg": 24}, "'moving_avg' must be odd"),
-    ("timesfm", {"probe_l2": [0.1, 0.0]}, "'probe_l2' must be > 0"),
-    ("lagllama", {"series": "close"}, "'series' must be one of ['high', 'log-high']"),
-    ("gboost", {"max_iter": True}, "'max_iter' must be a number"),
-    ("autoformer", {"dropout": 1.0}, "'dropout' must be < 1"),
-    ("patchtst", {"size": 10**400}, "'size' must be <= 1e+09"),
-    ("patchtst", {"lr": -(10**400)}, "'lr' must be a finite number"),
-])
+@pytest.mark.parametrize(
+    ("model", "values", "message"),
+    [
+        ("dlinear", {"moving_avg": 24}, "'moving_avg' must be odd"),
+        ("timesfm", {"probe_l2": [0.1, 0.0]}, "'probe_l2' must be > 0"),
+        ("lagllama", {"series": "close"}, "'series' must be one of ['high', 'log-high']"),
+        ("gboost", {"max_iter": True}, "'max_iter' must be a number"),
+        ("autoformer", {"dropout": 1.0}, "'dropout' must be < 1"),
+        ("patchtst", {"size": 10**400}, "'size' must be <= 1e+09"),
+        ("patchtst", {"lr": -(10**400)}, "'lr' must be a finite number"),
+    ],
+)
 def test_bad_values_are_refused_with_their_reason(model, values, message):
     with pytest.raises(HyperparameterError) as raised:
         check_hyperparameters(model, values)
@@ -110,19 +118,22 @@ def orch(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
-@pytest.mark.parametrize(("assignment", "message"), [
-    ("c=0.001", "unknown hyperparameter(s) ['c'] for logreg (did you mean 'C'?)"),
-    ("seed=5", "'seed' is part of the experiment, not a hyperparameter; use --seeds"),
-    ("slug=other-h1", "'slug' is part of the experiment"),
-    ("k" * 100_000 + "=1", "(100002 characters)"),
-    ("C=abc", "'C' must be a number, got 'abc'"),
-    ("C=-1", "'C' must be > 0, got -1"),
-    ("C=NaN", "'NaN' is not a finite number"),
-    ("C=1e999", "'C' must be a finite number, got inf"),
-    ('C={"a":1}', "'C' must be a number, got {'a': 1}"),
-    ("max_iter=12.5", "'max_iter' must be a whole number"),
-    ("C", "--set expects KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("c=0.001", "unknown hyperparameter(s) ['c'] for logreg (did you mean 'C'?)"),
+        ("seed=5", "'seed' is part of the experiment, not a hyperparameter; use --seeds"),
+        ("slug=other-h1", "'slug' is part of the experiment"),
+        ("k" * 100_000 + "=1", "(100002 characters)"),
+        ("C=abc", "'C' must be a number, got 'abc'"),
+        ("C=-1", "'C' must be > 0, got -1"),
+        ("C=NaN", "'NaN' is not a finite number"),
+        ("C=1e999", "'C' must be a finite number, got inf"),
+        ('C={"a":1}', "'C' must be a number, got {'a': 1}"),
+        ("max_iter=12.5", "'max_iter' must be a whole number"),
+        ("C", "--set expects KEY=VALUE"),
+    ],
+)
 def test_bad_set_is_refused_before_planning(orch_home, assignment, message):
     result = orch("run", "logreg-h1", "--set", assignment)
     assert result.exit_code == 2 and result.exception is not None and isinstance(result.exception, SystemExit)
@@ -148,11 +159,14 @@ def test_equal_values_share_a_run_key(orch_home):
     assert json.loads(other.output)[0]["run_key"] != keys[0]
 
 
-@pytest.mark.parametrize(("hyper", "message"), [
-    ({"max_step": 5}, r"unknown hyperparameter\(s\) \['max_step'\] for timesfm \(did you mean 'max_steps'\?\)"),
-    ({"finetune_params": "some"}, "'finetune_params' must be one of"),
-    ({"batch_size": 0}, "'batch_size' must be >= 1"),
-])
+@pytest.mark.parametrize(
+    ("hyper", "message"),
+    [
+        ({"max_step": 5}, r"unknown hyperparameter\(s\) \['max_step'\] for timesfm \(did you mean 'max_steps'\?\)"),
+        ({"finetune_params": "some"}, "'finetune_params' must be one of"),
+        ({"batch_size": 0}, "'batch_size' must be >= 1"),
+    ],
+)
 def test_the_timesfm_job_refuses_what_the_declaration_refuses(bundled_data, hyper, message):
     spec = make_spec(bundled_data[1], "timesfm", "timesfm", **hyper)
     with pytest.raises(JobError, match=message):

@@ -123,7 +123,8 @@ def test_baseline_job_on_bundled_data(bundled_data, tmp_path, model, horizon):
 def test_job_refuses_a_dataset_with_another_hash(bundled_data, tmp_path):
     folder, manifest = bundled_data
     spec = make_spec(manifest, "logreg", "sklearn").model_copy(
-        update={"dataset": make_spec(manifest, "logreg", "sklearn").dataset.model_copy(update={"sha256": "0" * 64})})
+        update={"dataset": make_spec(manifest, "logreg", "sklearn").dataset.model_copy(update={"sha256": "0" * 64})}
+    )
     done = run_job_subprocess(spec, folder, tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("job failed:") and "is not the dataset the spec names" in done.stderr
@@ -136,8 +137,12 @@ def test_job_reports_unknown_model_and_bad_spec(bundled_data, tmp_path):
     assert done.returncode == 2 and "unknown model 'nope'" in done.stderr
     bad = tmp_path / "bad.json"
     bad.write_text('{"id": 1}')
-    out = subprocess.run([sys.executable, "-m", "jobs", "run", "--spec", str(bad), "--data", str(folder), "--out", str(tmp_path)],
-                         cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "jobs", "run", "--spec", str(bad), "--data", str(folder), "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "invalid spec" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 

@@ -30,14 +30,18 @@ def inputs(n: int = 6, length: int = 80, features: int = 25) -> torch.Tensor:
 def dlinear_reference(model: DLinear, x: torch.Tensor) -> torch.Tensor:
     """Decompose, then one einsum per part over time, then the mean-pooling head."""
     seasonal, trend = SeriesDecomposition(model.config.moving_avg)(x)
-    tokens = (torch.einsum("btf,ftd->bfd", seasonal, model.seasonal_weight)
-              + torch.einsum("btf,ftd->bfd", trend, model.trend_weight) + model.bias)
+    tokens = (
+        torch.einsum("btf,ftd->bfd", seasonal, model.seasonal_weight)
+        + torch.einsum("btf,ftd->bfd", trend, model.trend_weight)
+        + model.bias
+    )
     return model.head(tokens)
 
 
 def timemixer_reference(model: TimeMixer, x: torch.Tensor) -> torch.Tensor:
     """One list entry per scale; every layer decomposes and mixes scale by scale, and the head
     runs once per scale."""
+
     def time_mlp(mlp, series):
         return mlp.second(F.gelu(mlp.first(series.transpose(1, 2)))).transpose(1, 2)
 
@@ -59,13 +63,30 @@ def timemixer_reference(model: TimeMixer, x: torch.Tensor) -> torch.Tensor:
 
 CASES = [
     pytest.param(DLinear, DLinearConfig(d_model=8, dropout=0.0), dlinear_reference, id="dlinear"),
-    pytest.param(DLinear, DLinearConfig(context_length=30, n_features=3, d_model=5, moving_avg=41, dropout=0.0),
-                 dlinear_reference, id="dlinear-window-longer-than-context"),
-    pytest.param(TimeMixer, TimeMixerConfig(d_model=32, d_ff=48, n_layers=2, dropout=0.0), timemixer_reference,
-                 id="timemixer"),
-    pytest.param(TimeMixer, TimeMixerConfig(context_length=83, d_model=16, d_ff=24, down_sampling_window=3,
-                                            down_sampling_layers=2, moving_avg=5, pool="mean", dropout=0.0),
-                 timemixer_reference, id="timemixer-uneven-scales-mean-pool"),
+    pytest.param(
+        DLinear,
+        DLinearConfig(context_length=30, n_features=3, d_model=5, moving_avg=41, dropout=0.0),
+        dlinear_reference,
+        id="dlinear-window-longer-than-context",
+    ),
+    pytest.param(
+        TimeMixer, TimeMixerConfig(d_model=32, d_ff=48, n_layers=2, dropout=0.0), timemixer_reference, id="timemixer"
+    ),
+    pytest.param(
+        TimeMixer,
+        TimeMixerConfig(
+            context_length=83,
+            d_model=16,
+            d_ff=24,
+            down_sampling_window=3,
+            down_sampling_layers=2,
+            moving_avg=5,
+            pool="mean",
+            dropout=0.0,
+        ),
+        timemixer_reference,
+        id="timemixer-uneven-scales-mean-pool",
+    ),
 ]
 
 
@@ -111,6 +132,13 @@ def test_derived_matrices_are_not_saved_with_the_weights():
     """Saved weights of the previous implementation load unchanged: no new state_dict keys."""
     dlinear = DLinear(DLinearConfig(d_model=4))
     timemixer = TimeMixer(TimeMixerConfig(d_model=16, d_ff=16))
-    assert set(dlinear.state_dict()) == {"seasonal_weight", "trend_weight", "bias", "head.norm.weight", "head.norm.bias",
-                                         "head.logit.weight", "head.logit.bias"}
+    assert set(dlinear.state_dict()) == {
+        "seasonal_weight",
+        "trend_weight",
+        "bias",
+        "head.norm.weight",
+        "head.norm.bias",
+        "head.logit.weight",
+        "head.logit.bias",
+    }
     assert not any("averaging" in key for key in timemixer.state_dict())

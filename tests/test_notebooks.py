@@ -29,8 +29,10 @@ from tests.helpers import REPO
 from tests.notebook_kernel import execute, kernel_overlay, kernel_spec, with_parameters
 
 SMALL_ARCH = {"model_dims": 64, "num_layers": 2, "num_heads": 4}  # the timesfm suite's reduced 2.5 architecture
-SAVE_RANDOM_INIT = ("import sys, json; from jobs.timesfm.model import save_random_init; "
-                    "save_random_init(sys.argv[1], json.loads(sys.argv[2]), seed=1)")
+SAVE_RANDOM_INIT = (
+    "import sys, json; from jobs.timesfm.model import save_random_init; "
+    "save_random_init(sys.argv[1], json.loads(sys.argv[2]), seed=1)"
+)
 EXPORTED = Path("fdinvest_run") / "timesfm-h1-s0-notebook.zip"
 
 
@@ -49,9 +51,14 @@ def kernels(timesfm_python, venv_cache, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def random_weights(timesfm_python, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("weights")
-    subprocess.run([str(timesfm_python), "-c", SAVE_RANDOM_INIT, str(folder), json.dumps(SMALL_ARCH)], cwd=REPO,
-                   env={**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}, check=True, timeout=600,
-                   capture_output=True)
+    subprocess.run(
+        [str(timesfm_python), "-c", SAVE_RANDOM_INIT, str(folder), json.dumps(SMALL_ARCH)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"},
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
     return folder
 
 
@@ -67,8 +74,12 @@ def exported(generated, kernels, random_weights, bundled_data, tmp_path_factory)
     """The zip the executed notebook exported (zero-shot: the cheapest mode of the real job)."""
     data_dir, manifest = bundled_data
     workdir = tmp_path_factory.mktemp("colab")
-    notebook = with_parameters(generated, DATA_URL=str(data_dir / f"{manifest.name}.parquet"),
-                               WEIGHTS_DIR=str(random_weights), OVERRIDES={"mode": "zero-shot"})
+    notebook = with_parameters(
+        generated,
+        DATA_URL=str(data_dir / f"{manifest.name}.parquet"),
+        WEIGHTS_DIR=str(random_weights),
+        OVERRIDES={"mode": "zero-shot"},
+    )
     execute(notebook, kernels, workdir)
     assert not (workdir / "fdinvest_bundle" / "orchestrator").exists()
     return workdir / EXPORTED
@@ -120,16 +131,21 @@ def test_inlined_code_that_differs_from_the_repository_fails_the_drift_check(gen
     notebook.cells = [c for c in notebook.cells if c.metadata.get(BUNDLE_MARK) != "jobs/timesfm/probability.py"]
     path = tmp_path / "timesfm-h1.ipynb"
     nbformat.write(notebook, str(path))
-    assert drift(path) == ["jobs/timesfm/probability.py: in the repository, not in the notebook",
-                           "jobs/common/metrics.py: differs from the repository"]
+    assert drift(path) == [
+        "jobs/timesfm/probability.py: in the repository, not in the notebook",
+        "jobs/common/metrics.py: differs from the repository",
+    ]
     outcome = CliRunner().invoke(cli, ["notebook", "timesfm-h1", "--out", str(tmp_path), "--check"])
     assert outcome.exit_code == 2 and "jobs/common/metrics.py: differs from the repository" in outcome.output
     assert len(outcome.output.strip().splitlines()) == 1
 
 
 def test_notebook_command_covers_the_three_envs_and_refuses_others(orch_home, tmp_path):
-    for slug, weights_hub in (("timesfm-h3", "google/timesfm-2.5-200m-flax"), ("lagllama-h1", "time-series-foundation-models/Lag-Llama"),
-                              ("patchtst-h1", None)):
+    for slug, weights_hub in (
+        ("timesfm-h3", "google/timesfm-2.5-200m-flax"),
+        ("lagllama-h1", "time-series-foundation-models/Lag-Llama"),
+        ("patchtst-h1", None),
+    ):
         outcome = CliRunner().invoke(cli, ["notebook", slug, "--profile", "full", "--out", str(tmp_path)])
         assert outcome.exit_code == 0, outcome.output
         notebook = nbformat.read(str(tmp_path / f"{slug}.ipynb"), as_version=4)
@@ -183,12 +199,15 @@ def _bad_p(folder: Path) -> None:
     pq.write_table(table, folder / "predictions.parquet")
 
 
-@pytest.mark.parametrize("tamper,reason", [
-    (_stale_spec, "stale spec: today's registry asks timesfm-h1 for other context_length"),
-    (_other_code, "stale code: the notebook ran job code 000000000000"),
-    (_bad_p, "invalid result:"),
-    (_not_from_a_notebook, "not a notebook's result"),
-])
+@pytest.mark.parametrize(
+    "tamper,reason",
+    [
+        (_stale_spec, "stale spec: today's registry asks timesfm-h1 for other context_length"),
+        (_other_code, "stale code: the notebook ran job code 000000000000"),
+        (_bad_p, "invalid result:"),
+        (_not_from_a_notebook, "not a notebook's result"),
+    ],
+)
 def test_mismatched_results_are_refused_and_nothing_is_stored(exported, orch_home, tmp_path, tamper, reason):
     folder = unzip(exported, tmp_path / "received")
     tamper(folder)

@@ -33,7 +33,11 @@ def plan_json(*selection: str) -> dict[str, dict]:
 
 
 def run_folders(results: Path) -> list[Path]:
-    return sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if results.is_dir() else []
+    return (
+        sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        if results.is_dir()
+        else []
+    )
 
 
 def replace_experiment(monkeypatch, slug: str, **changes) -> None:
@@ -50,8 +54,20 @@ def test_registry_is_complete():
     assert {f"FD-{n:02d}" for n in range(1, 19)} <= ids
     slugs = [e.slug for e in registry.EXPERIMENTS]
     assert len(slugs) == len(set(slugs)) and len(ids) == len(registry.EXPERIMENTS)
-    for stem in ("lagllama", "timesfm", "itransformer", "timemixer", "informer", "autoformer", "fedformer",
-                 "etsformer", "crossformer", "patchtst", "logreg", "gboost"):
+    for stem in (
+        "lagllama",
+        "timesfm",
+        "itransformer",
+        "timemixer",
+        "informer",
+        "autoformer",
+        "fedformer",
+        "etsformer",
+        "crossformer",
+        "patchtst",
+        "logreg",
+        "gboost",
+    ):
         assert {f"{stem}-h1", f"{stem}-h3"} <= set(slugs)
     assert registry.BY_ID["FD-03"].slug == "timesfm-h1" and registry.BY_ID["FD-18"].slug == "crossformer-h3"
     for e in registry.EXPERIMENTS:
@@ -74,7 +90,13 @@ def test_list_and_plan_show_what_cannot_run(orch_home, monkeypatch):
 def test_second_wave_rows_are_listed_with_their_status(orch_home):
     """Timer, ARMA-Attention and PatchTST 200M run; MarketGPT and LENS are listed with a reason, never dropped."""
     assert [registry.BY_ID[i].slug for i in ("FD-19", "FD-20", "FD-21", "FD-22", "BL-09", "BL-10")] == [
-        "timer-h1", "timer-h3", "armattn-h1", "armattn-h3", "patchtst-200m-h1", "patchtst-200m-h3"]
+        "timer-h1",
+        "timer-h3",
+        "armattn-h1",
+        "armattn-h3",
+        "patchtst-200m-h1",
+        "patchtst-200m-h3",
+    ]
     rows = {r["slug"]: r for r in json.loads(orch("list", "--json").output)}
     assert rows["timer-h1"]["status"] == "needs weights"  # offline: no published checkpoint in the cache
     assert rows["armattn-h3"]["status"] == "ready"
@@ -83,7 +105,10 @@ def test_second_wave_rows_are_listed_with_their_status(orch_home):
     assert "stand-in" in rows["patchtst-200m-h1"]["note"]
     assert registry.BY_SLUG["patchtst-200m-h1"].params("full")["size"] == 200_000_000
     assert registry.BY_SLUG["patchtst-200m-h1"].resources.gpu == "required"
-    plan = {r["slug"]: r for r in json.loads(orch("plan", "--json", "--profile", "full", "patchtst-200m-h1", "lens-h1").output)}
+    plan = {
+        r["slug"]: r
+        for r in json.loads(orch("plan", "--json", "--profile", "full", "patchtst-200m-h1", "lens-h1").output)
+    }
     assert "GPU" in plan["patchtst-200m-h1"]["estimate"]
     assert plan["lens-h1"]["action"] == "unavailable" and plan["lens-h1"]["reason"].startswith("no public weights: ")
     table = orch("plan", "--profile", "full", "patchtst-200m-h3").output
@@ -118,7 +143,9 @@ def test_run_cache_and_plan_reasons(orch_home, monkeypatch):
         m.setattr(Environment, "native_fingerprint", lambda self: "lock-different")
         assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "environment changed"
     with monkeypatch.context() as m:
-        rebuilt = orch("data", "build", "--threshold", "0.01", "--horizons", "1,3,5", "--out", str(orch_home["ORCH_DATA_DIR"]))
+        rebuilt = orch(
+            "data", "build", "--threshold", "0.01", "--horizons", "1,3,5", "--out", str(orch_home["ORCH_DATA_DIR"])
+        )
         assert rebuilt.exit_code == 0, rebuilt.output
         assert plan_json("logreg-h1")[("logreg-h1", 0)]["reason"] == "data changed"
 
@@ -128,7 +155,9 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
     results = orch_home["ORCH_RESULTS_DIR"]
     replace_experiment(monkeypatch, "logreg-h3", hyperparameters={"quick": {"C": -1.0}, "full": {}})
     slow = dataclasses.replace(registry.BY_SLUG["gboost-h1"].resources, timeout_s={"quick": 2, "full": 2})
-    replace_experiment(monkeypatch, "gboost-h1", resources=slow, hyperparameters={"quick": {"max_iter": 100000}, "full": {}})
+    replace_experiment(
+        monkeypatch, "gboost-h1", resources=slow, hyperparameters={"quick": {"max_iter": 100000}, "full": {}}
+    )
 
     class CorruptingExecutor(NativeExecutor):
         """The real executor, then a job output broken the way a buggy job would break it."""
@@ -142,8 +171,10 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
                 path.write_text(json.dumps(payload))
             return outcome
 
-    monkeypatch.setattr("orchestrator.commands.experiments.choose_executor",
-                        lambda name, options: (CorruptingExecutor(), "corrupting test executor"))
+    monkeypatch.setattr(
+        "orchestrator.commands.experiments.choose_executor",
+        lambda name, options: (CorruptingExecutor(), "corrupting test executor"),
+    )
     result = orch("run", *BASELINES, "--jobs", "2", "--keep-going", "--json")
     assert result.exit_code == 2
     summary = {row["slug"]: row for row in json.loads(_json_block(result.output))["experiments"]}
@@ -153,7 +184,10 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
     assert summary["gboost-h1"]["status"] == "failed" and "timed out after 2s" in summary["gboost-h1"]["detail"]
     assert summary["logregvol-h1"]["status"] == "failed" and "invalid-result" in summary["logregvol-h1"]["detail"]
     assert [p.name.rsplit("-", 1)[0] for p in run_folders(results)] == ["logreg-h1-s0"]
-    failures = {json.loads(p.read_text())["slug"]: json.loads(p.read_text()) for p in (results / "_failed").glob("*/failure.json")}
+    failures = {
+        json.loads(p.read_text())["slug"]: json.loads(p.read_text())
+        for p in (results / "_failed").glob("*/failure.json")
+    }
     assert {f["kind"] for f in failures.values()} == {"crash", "invalid-result", "timeout"}
     assert not list((results / ".staging").iterdir())
     assert plan_json("logreg-h3")[("logreg-h3", 0)]["reason"].startswith("previous run failed (crash")
@@ -188,20 +222,40 @@ def test_sigint_stops_jobs_and_leaves_no_partial_result(orch_home):
     results = orch_home["ORCH_RESULTS_DIR"]
     env = {**os.environ, **{k: str(v) for k, v in orch_home.items()}}
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "run", "gboost-h1", "gboost-h3", "--jobs", "2", "--set", "max_iter=100000"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            "gboost-h1",
+            "gboost-h3",
+            "--jobs",
+            "2",
+            "--set",
+            "max_iter=100000",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     staging = results / ".staging"
     # Both jobs are past start-up once each has printed its first line; bounded, never reached when healthy.
-    wait_for(lambda: len([log for log in staging.glob("*/job.log") if JOB_STARTED in log.read_text()]) == 2,
-             "both jobs to start", process=process)
+    wait_for(
+        lambda: len([log for log in staging.glob("*/job.log") if JOB_STARTED in log.read_text()]) == 2,
+        "both jobs to start",
+        process=process,
+    )
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=EVENT_TIMEOUT)
     assert process.returncode == 130, err
     assert "interrupted" in err
     assert run_folders(results) == []
     assert list(staging.iterdir()) == []
-    leftover = subprocess.run(["pgrep", "-f", f"jobs run --spec {staging}"], capture_output=True, text=True).stdout.split()
+    leftover = subprocess.run(
+        ["pgrep", "-f", f"jobs run --spec {staging}"], capture_output=True, text=True
+    ).stdout.split()
     assert not leftover, f"orphan job processes: {leftover}"
 
 
@@ -233,9 +287,11 @@ def test_requirements_change_gives_a_new_venv_fingerprint(tmp_path, monkeypatch)
 
 def test_orchestrator_imports_no_job_stack():
     """The design's import rule: the host never loads torch, jax, gluonts, timesfm or sklearn."""
-    code = ("import sys, pkgutil, importlib, orchestrator\n"
-            "for m in pkgutil.walk_packages(orchestrator.__path__, 'orchestrator.'): importlib.import_module(m.name)\n"
-            "print([m for m in ('torch', 'jax', 'gluonts', 'timesfm', 'sklearn', 'lightning') if m in sys.modules])")
+    code = (
+        "import sys, pkgutil, importlib, orchestrator\n"
+        "for m in pkgutil.walk_packages(orchestrator.__path__, 'orchestrator.'): importlib.import_module(m.name)\n"
+        "print([m for m in ('torch', 'jax', 'gluonts', 'timesfm', 'sklearn', 'lightning') if m in sys.modules])"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -44,8 +44,11 @@ def test_seeds_are_capped(orch_home):
 def test_a_named_experiment_that_cannot_run_fails_the_command(orch_home):
     named = orch("run", "FD-01")
     assert named.exit_code == 2
-    assert named.output.strip().splitlines()[-1].startswith(
-        "Error: FD-01 lagllama-h1 cannot run: needs pretrained weights: run `orch weights pull lag-llama`")
+    assert (
+        named.output.strip()
+        .splitlines()[-1]
+        .startswith("Error: FD-01 lagllama-h1 cannot run: needs pretrained weights: run `orch weights pull lag-llama`")
+    )
     by_model = orch("run", "--model", "timesfm")
     assert by_model.exit_code == 2 and "FD-03 timesfm-h1 cannot run" in by_model.output
     assert "(and 1 more: FD-04)" in by_model.output
@@ -56,5 +59,5 @@ def test_all_lists_what_cannot_run_and_succeeds(orch_home, monkeypatch):
     monkeypatch.setattr(registry, "EXPERIMENTS", foundation)
     result = orch("run", "--all", "--json")
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output[result.output.index("{"):])
+    summary = json.loads(result.output[result.output.index("{") :])
     assert [row["status"] for row in summary["experiments"]] == ["needs weights"] * len(foundation)

@@ -26,11 +26,14 @@ def test_probe_picks_the_strength_with_least_validation_loss_and_embeds_test_las
         assert np.allclose(features.mean(0), 0, atol=1e-9)  # standardised on the training rows
         return np.array([4.0 / (1 + l2), 0.0, 0.0]), 0.0
 
-    probabilities, choice = linear_probe(embed=embed, train_y=y["train"], val_y=y["val"], strengths=(10.0, 0.01, 1.0),
-                                         fit=fit)
+    probabilities, choice = linear_probe(
+        embed=embed, train_y=y["train"], val_y=y["val"], strengths=(10.0, 0.01, 1.0), fit=fit
+    )
     assert asked == ["train", "val", "test"]
     mean, std = x["train"].mean(0), x["train"].std(0)
-    losses = {l2: log_loss(y["val"], sigmoid((x["val"] - mean) / std @ fit((x["train"] - mean) / std, None, l2)[0]))
-              for l2 in (10.0, 0.01, 1.0)}
+    losses = {
+        l2: log_loss(y["val"], sigmoid((x["val"] - mean) / std @ fit((x["train"] - mean) / std, None, l2)[0]))
+        for l2 in (10.0, 0.01, 1.0)
+    }
     assert choice.l2 == min(losses, key=losses.get) == 0.01 and np.isclose(choice.val_log_loss, losses[0.01])
     assert set(probabilities) == {"val", "test"} and probabilities["test"].shape == (200,)

@@ -14,7 +14,16 @@ from orchestrator.commands.project import init_command
 from tests.helpers import REPO
 
 # What a wheel is built from (a copy, so that building leaves nothing in the checkout).
-SOURCE_ENTRIES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "orchestrator", "jobs", "shared_schema", "images")
+SOURCE_ENTRIES = (
+    "pyproject.toml",
+    "setup.py",
+    "MANIFEST.in",
+    "README.md",
+    "orchestrator",
+    "jobs",
+    "shared_schema",
+    "images",
+)
 INSTALL_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 1800  # a cold session builds the sklearn venv first
 
@@ -62,8 +71,15 @@ def test_doctor_prints_the_resolved_folders(tmp_path):
     (tmp_path / "orch.toml").write_text("")
     (tmp_path / "deep").mkdir()
     env = {**without_overrides(), "ORCH_CACHE_DIR": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "doctor", "--json"], cwd=tmp_path / "deep", env=env,
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "doctor", "--json"],
+        cwd=tmp_path / "deep",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     rows = {row["check"]: row["detail"] for row in json.loads(done.stdout)}
     assert rows["project folder"] == f"{tmp_path} (orch.toml found)"
     assert rows["results folder"] == f"{tmp_path / 'results'} (default)"
@@ -80,15 +96,30 @@ def _install_non_editable(tmp_path: Path) -> Path:
     subprocess.run(["cp", "-r", *(str(REPO / entry) for entry in SOURCE_ENTRIES), str(source)], check=True, timeout=120)
     wheels = tmp_path / "wheels"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
-                   check=True, timeout=INSTALL_TIMEOUT_S, capture_output=True)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
+        check=True,
+        timeout=INSTALL_TIMEOUT_S,
+        capture_output=True,
+    )
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=INSTALL_TIMEOUT_S)
     venv_pip = [str(venv / "bin" / "python"), *pip[1:]]
-    subprocess.run([*venv_pip, "install", "--no-deps", *map(str, wheels.glob("*.whl"))],
-                   check=True, timeout=INSTALL_TIMEOUT_S, capture_output=True)
-    target = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                 capture_output=True, text=True, check=True, timeout=60).stdout.strip())
+    subprocess.run(
+        [*venv_pip, "install", "--no-deps", *map(str, wheels.glob("*.whl"))],
+        check=True,
+        timeout=INSTALL_TIMEOUT_S,
+        capture_output=True,
+    )
+    target = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+    )
     (target / "host-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv
 
@@ -99,14 +130,30 @@ def _tree(folder: Path) -> set[str]:
 
 def test_a_non_editable_install_run_from_a_fresh_folder_writes_there(tmp_path, venv_cache):
     venv = _install_non_editable(tmp_path)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import orchestrator; print(orchestrator.__file__)"],
-                               cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60).stdout.strip()).parents[1]
-    assert site.is_relative_to(venv) and (site / "orchestrator" / "job_assets" / "images" / "sklearn" / "requirements.txt").is_file()
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import orchestrator; print(orchestrator.__file__)"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+    ).parents[1]
+    assert (
+        site.is_relative_to(venv)
+        and (site / "orchestrator" / "job_assets" / "images" / "sklearn" / "requirements.txt").is_file()
+    )
     installed_before = _tree(site)
     project = tmp_path / "my-study"
     (project / "notes").mkdir(parents=True)
-    env = {**without_overrides(), "ORCH_CACHE_DIR": str(venv_cache), "ORCH_EXECUTOR": "native",
-           "HOME": str(tmp_path / "home"), "ORCH_WEIGHTS_DIR": str(tmp_path / "weights")}
+    env = {
+        **without_overrides(),
+        "ORCH_CACHE_DIR": str(venv_cache),
+        "ORCH_EXECUTOR": "native",
+        "HOME": str(tmp_path / "home"),
+        "ORCH_WEIGHTS_DIR": str(tmp_path / "weights"),
+    }
     orch = str(venv / "bin" / "orch")
 
     def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -125,7 +172,13 @@ def test_a_non_editable_install_run_from_a_fresh_folder_writes_there(tmp_path, v
     result = json.loads((runs[0] / "result.json").read_text())
     assert result["provenance"]["git_commit"] is None  # installed code is not a checkout
     # the same code and pins as this checkout: the checkout's plan reads the installed run as a cache hit
-    plan = subprocess.run([sys.executable, "-m", "orchestrator.cli", "plan", "logreg-h1", "--json"], cwd=REPO,
-                          env={**env, "ORCH_DATA_DIR": str(project / "data"), "ORCH_RESULTS_DIR": str(project / "results")},
-                          capture_output=True, text=True, timeout=300, check=True)
+    plan = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "plan", "logreg-h1", "--json"],
+        cwd=REPO,
+        env={**env, "ORCH_DATA_DIR": str(project / "data"), "ORCH_RESULTS_DIR": str(project / "results")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert json.loads(plan.stdout)[0]["action"] == "skip", plan.stdout

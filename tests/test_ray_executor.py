@@ -72,18 +72,30 @@ def assert_token_nowhere(token: str, *folders: Path) -> None:
 
 
 def orch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=ORCH_TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=ORCH_TIMEOUT_S,
+    )
 
 
 def start_orch(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def summary(done: subprocess.CompletedProcess | tuple[str, str]) -> dict:
     stdout = done.stdout if isinstance(done, subprocess.CompletedProcess) else done[0]
-    return json.loads(stdout[stdout.index("{"):])
+    return json.loads(stdout[stdout.index("{") :])
 
 
 def finished(results: Path) -> dict[str, Path]:
@@ -148,11 +160,14 @@ def test_ray_results_match_native_and_are_local_cache_hits(ray_cluster, ray_env,
             assert ray_result["metrics"][split]["auc"] == native_result["metrics"][split]["auc"], (slug, split)
         # Same model up to float summation order (torch's CPU thread split can differ by a few ulps).
         assert pq.read_table(on_ray[slug] / "predictions.parquet").column("p").to_pylist() == pytest.approx(
-            pq.read_table(native[slug] / "predictions.parquet").column("p").to_pylist(), abs=1e-6)
+            pq.read_table(native[slug] / "predictions.parquet").column("p").to_pylist(), abs=1e-6
+        )
 
 
 def test_killed_worker_is_a_clean_failure(ray_cluster, ray_env, orch_home, venv_cache):
-    process = start_orch(ray_env, "run", "logreg-h3", "--executor", "ray", "--ray-address", ray_cluster.address, "--json")
+    process = start_orch(
+        ray_env, "run", "logreg-h3", "--executor", "ray", "--ray-address", ray_cluster.address, "--json"
+    )
     try:
         job = wait_for(lambda: ray_jobs(venv_cache), JOB_START_TIMEOUT_S, "the job to start on the worker node")[0]
         worker = parent_of(job)
@@ -175,8 +190,18 @@ def test_killed_worker_is_a_clean_failure(ray_cluster, ray_env, orch_home, venv_
 
 
 def test_a_killed_worker_is_retried_when_asked(ray_cluster, ray_env, orch_home, venv_cache):
-    process = start_orch(ray_env, "run", "logregvol-h3", "--executor", "ray", "--ray-address", ray_cluster.address,
-                         "--ray-retries", "1", "--json")
+    process = start_orch(
+        ray_env,
+        "run",
+        "logregvol-h3",
+        "--executor",
+        "ray",
+        "--ray-address",
+        ray_cluster.address,
+        "--ray-retries",
+        "1",
+        "--json",
+    )
     try:
         first = wait_for(lambda: ray_jobs(venv_cache), JOB_START_TIMEOUT_S, "the job to start on the worker node")[0]
         os.kill(parent_of(first), signal.SIGKILL)
@@ -190,11 +215,25 @@ def test_a_killed_worker_is_retried_when_asked(ray_cluster, ray_env, orch_home, 
 
 
 def test_ctrl_c_cancels_every_remote_task(ray_cluster, ray_env, orch_home, venv_cache):
-    process = start_orch(ray_env, "run", "logreg-h1", "logregvol-h1", "-j", "2", "--executor", "ray",
-                         "--ray-address", ray_cluster.address, "--json")
+    process = start_orch(
+        ray_env,
+        "run",
+        "logreg-h1",
+        "logregvol-h1",
+        "-j",
+        "2",
+        "--executor",
+        "ray",
+        "--ray-address",
+        ray_cluster.address,
+        "--json",
+    )
     try:
-        jobs = wait_for(lambda: (found if len(found := ray_jobs(venv_cache)) == 2 else None),
-                        JOB_START_TIMEOUT_S, "both jobs to run on the worker node")
+        jobs = wait_for(
+            lambda: found if len(found := ray_jobs(venv_cache)) == 2 else None,
+            JOB_START_TIMEOUT_S,
+            "both jobs to run on the worker node",
+        )
         workers = [parent_of(job) for job in jobs]
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=120)
@@ -242,7 +281,7 @@ from orchestrator.executors.ray_cluster import import_ray
 from orchestrator.executors.ray_node import DatasetOnHost, dataset_dir
 ray = import_ray(loopback=True)
 ray.init(address={ray_cluster.address!r}, log_to_driver=False)
-files = {{name: (Path({str(source)!r}) / name).read_bytes() for name in ({manifest.name + '.parquet'!r}, {manifest.name + '.manifest.json'!r})}}
+files = {{name: (Path({str(source)!r}) / name).read_bytes() for name in ({manifest.name + ".parquet"!r}, {manifest.name + ".manifest.json"!r})}}
 good = DatasetOnHost({manifest.name!r}, {manifest.sha256!r}, "/nonexistent/data", [ray.put(files)])
 print(dataset_dir(good, print))
 bad = DatasetOnHost({manifest.name!r}, "0" * 64, "/nonexistent/data", [ray.put(files)])
@@ -252,11 +291,15 @@ except RuntimeError as exc:
     print("refused:", exc)
 """
     env = {**ray_env, "ORCH_CACHE_DIR": str(tmp_path / "node-cache")}
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert lines[1] == str(tmp_path / "node-cache" / "ray-datasets" / manifest.sha256)
-    assert (Path(lines[1]) / f"{manifest.name}.parquet").read_bytes() == (source / f"{manifest.name}.parquet").read_bytes()
+    assert (Path(lines[1]) / f"{manifest.name}.parquet").read_bytes() == (
+        source / f"{manifest.name}.parquet"
+    ).read_bytes()
     assert lines[-1].startswith("refused: dataset fetched from the object store has sha256")
 
 
@@ -273,8 +316,11 @@ def test_unreachable_address_is_one_line_exit_2(orch_home):
 
 def test_without_an_address_a_local_cluster_runs_the_job_and_stops(plain_env, orch_home, tmp_path):
     def ray_processes() -> set[int]:
-        return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                and any(name in cmdline(int(p.name)) for name in ("gcs_server", "/raylet "))}
+        return {
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and any(name in cmdline(int(p.name)) for name in ("gcs_server", "/raylet "))
+        }
 
     before = ray_processes()
     home = tmp_path / "fresh-home"
@@ -295,7 +341,9 @@ def test_node_refuses_a_job_it_would_not_reproduce(bundled_data):
     environment = ENVIRONMENTS[experiment.env]
     planned = plan_run(experiment, manifest, "quick", 0, environment.native_fingerprint())
     assert mismatch(planned) is None
-    other_env = dataclasses.replace(planned, key=dataclasses.replace(planned.key, env_fingerprint="lock-0123456789abcdef"))
+    other_env = dataclasses.replace(
+        planned, key=dataclasses.replace(planned.key, env_fingerprint="lock-0123456789abcdef")
+    )
     assert "builds env 'sklearn' as" in mismatch(other_env)
     other_code = dataclasses.replace(planned, key=dataclasses.replace(planned.key, code_sha256="0" * 64))
     assert "code hash mismatch" in mismatch(other_code)
@@ -307,5 +355,6 @@ def test_task_resources_follow_the_registry_and_the_cluster():
     assert task_resources(torch_like, cluster_has_gpus=True)["num_gpus"] == 1
     small_node = [{"Resources": {"CPU": 2.0, "memory": 3 * 2**30}}]
     assert "no node of the Ray cluster offers 2 CPUs, 0 GPUs and 4 GiB memory" in unschedulable(
-        task_resources(torch_like, False), small_node)
+        task_resources(torch_like, False), small_node
+    )
     assert unschedulable(task_resources(registry.Resources(cpus=1, memory_gb=1.0), False), small_node) is None

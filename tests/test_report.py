@@ -20,8 +20,8 @@ from jobs.common.runner import build_result, run_job
 from orchestrator.data.splits import BUNDLED_SPLITS
 from orchestrator.paths import DEFAULT_DATASET
 from orchestrator.report.build import build_report
-from orchestrator.report.compare import ReportOptions
 from orchestrator.report.cli import report_command
+from orchestrator.report.compare import ReportOptions
 from orchestrator.report.load import load_results
 from orchestrator.report.verdicts import STATUS_NOT_ANSWERABLE, evaluate_plan
 from shared_schema import ExperimentSpec, WeightsSource
@@ -29,11 +29,19 @@ from shared_schema import ExperimentSpec, WeightsSource
 REPORT_PACKAGE = Path(__file__).resolve().parents[1] / "orchestrator" / "report"
 BASELINES = {"logreg": "LOGREG", "logreg-vol": "LOGREGVOL", "gboost": "GBOOST"}
 FAST = ReportOptions(n_resamples=300)
+FROM_SCRATCH = WeightsSource(kind="from-scratch")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def spec_for(model: str, horizon: int, seed: int, profile: str, dataset_sha256: str, env: str = "sklearn",
-             fold: int | None = None) -> ExperimentSpec:
+def spec_for(
+    model: str,
+    horizon: int,
+    seed: int,
+    profile: str,
+    dataset_sha256: str,
+    env: str = "sklearn",
+    fold: int | None = None,
+) -> ExperimentSpec:
     return ExperimentSpec(
         id=f"EX-{model.upper()}-H{horizon}",
         slug=f"{model}-h{horizon}",
@@ -70,7 +78,9 @@ def real_results(tmp_path_factory, bundled_data) -> Path:
     with threadpool_limits(limits=1):
         for model, tag in BASELINES.items():
             for horizon in (1, 3):
-                spec = spec_for(model, horizon, 0, "quick", manifest.sha256).model_copy(update={"id": f"BL-{tag}-H{horizon}"})
+                spec = spec_for(model, horizon, 0, "quick", manifest.sha256).model_copy(
+                    update={"id": f"BL-{tag}-H{horizon}"}
+                )
                 folder = result_folder(results, spec)
                 run_job(folder / "spec.json", data_dir, folder, None)
                 (folder / "job.log").write_text("ran in-process by the test fixture\n")
@@ -90,7 +100,11 @@ def test_report_from_real_quick_baseline_runs(real_results, tmp_path):
     for model, tag in BASELINES.items():
         for horizon in (1, 3):
             assert f"| BL-{tag}-H{horizon} {model}-h{horizon} | H{horizon} | classical | FLAGGED: quick |" in text
-    assert len(skipped_lines) == 1 and "gboost-h1-s0-000000000000" in skipped_lines[0] and "invalid result.json" in skipped_lines[0]
+    assert (
+        len(skipped_lines) == 1
+        and "gboost-h1-s0-000000000000" in skipped_lines[0]
+        and "invalid result.json" in skipped_lines[0]
+    )
     assert "_failed" not in text
     # the coverage table lists what has no result, with the reason for rows that can never run
     assert "| FD-23 | marketgpt-h1 | not applicable | MarketGPT (arXiv 2411.16585) generates NASDAQ ITCH" in text
@@ -116,14 +130,18 @@ def test_report_defaults_to_the_results_folder_and_ignores_its_own_output(real_r
         assert "skipped" not in outcome.output
     assert (results / "report.md").is_file() and (results / "figures" / "roc-h1.png").is_file()
     # a later report written elsewhere must not mistake the earlier one's figures/ for a result either
-    outcome = CliRunner().invoke(report_command, ["--results", str(results), "--out", str(tmp_path / "elsewhere"), "--bootstrap", "200"])
+    outcome = CliRunner().invoke(
+        report_command, ["--results", str(results), "--out", str(tmp_path / "elsewhere"), "--bootstrap", "200"]
+    )
     assert outcome.exit_code == 0 and "skipped" not in outcome.output
 
 
 def test_cli_empty_results_dir_is_a_one_line_error(tmp_path):
     outcome = CliRunner().invoke(report_command, ["--results", str(tmp_path)])
     assert outcome.exit_code != 0
-    assert outcome.output.strip().splitlines() == [f"Error: no valid results in {tmp_path} (0 invalid folder(s) skipped)"]
+    assert outcome.output.strip().splitlines() == [
+        f"Error: no valid results in {tmp_path} (0 invalid folder(s) skipped)"
+    ]
     assert not (tmp_path / "report.md").exists()
 
 
@@ -169,10 +187,22 @@ def _probabilities(y: np.ndarray, signal: float, noise_key: str, seed: int) -> n
     return 1.0 / (1.0 + np.exp(-(signal * y + rng.standard_normal(len(y)) - 1.0)))
 
 
-def write_synthetic(results: Path, model: str, seeds, val_signal: float, test_signal: float, profile: str = "full",
-                    weights: WeightsSource = WeightsSource(kind="from-scratch"), noise_key: str | None = None,
-                    hyperparameters: dict | None = None, dataset_sha256: str = SYNTHETIC_SHA, folds=(None,),
-                    seed_spread: float = 0.0, seedless_noise: bool = False, n_days: int = 300) -> None:
+def write_synthetic(
+    results: Path,
+    model: str,
+    seeds,
+    val_signal: float,
+    test_signal: float,
+    profile: str = "full",
+    weights: WeightsSource = FROM_SCRATCH,
+    noise_key: str | None = None,
+    hyperparameters: dict | None = None,
+    dataset_sha256: str = SYNTHETIC_SHA,
+    folds=(None,),
+    seed_spread: float = 0.0,
+    seedless_noise: bool = False,
+    n_days: int = 300,
+) -> None:
     """A result whose probabilities carry a planted amount of signal (AUC = Phi(signal / sqrt 2)),
     shifted by `seed_spread` per seed; with folds, fold k gets the k-th slice of the days."""
     val_days, y_val, test_days, y_test = _split_days(n_days)
@@ -180,14 +210,19 @@ def write_synthetic(results: Path, model: str, seeds, val_signal: float, test_si
     for seed in seeds:
         for fold in folds:
             spec = spec_for(model, 1, seed, profile, dataset_sha256, env="torch", fold=fold).model_copy(
-                update={"hyperparameters": hyperparameters or {}})
+                update={"hyperparameters": hyperparameters or {}}
+            )
             days = slice(None) if fold is None else slice(fold * fold_size, (fold + 1) * fold_size)
             key = f"{noise_key or model}-{fold}"
             shift = seed_spread * (seed - 1)
             noise_seed = 0 if seedless_noise else seed
             output = ModelOutput(
-                val=SplitPredictions(val_days[days], y_val[days], _probabilities(y_val[days], val_signal + shift, key, noise_seed)),
-                test=SplitPredictions(test_days[days], y_test[days], _probabilities(y_test[days], test_signal + shift, key, noise_seed)),
+                val=SplitPredictions(
+                    val_days[days], y_val[days], _probabilities(y_val[days], val_signal + shift, key, noise_seed)
+                ),
+                test=SplitPredictions(
+                    test_days[days], y_test[days], _probabilities(y_test[days], test_signal + shift, key, noise_seed)
+                ),
                 n_parameters=1000,
                 n_train=2000,
                 weights=weights,
@@ -231,7 +266,10 @@ def test_planted_gain_is_found_and_credited_only_against_the_model_it_beats(plan
     h1 = _verdict(outcomes, "H1")
     assert h1.status == "supported"
     assert "EX-TIMESFM-H1 timesfm-h1 [p] vs EX-PATCHTST-H1 patchtst-h1 [p]" in h1.detail
-    assert "lagllama (pretrained weights) at H1 only flagged/unusable: EX-LAGLLAMA-H1 lagllama-h1 (random-init, quick, few-seeds)" in h1.detail
+    assert (
+        "lagllama (pretrained weights) at H1 only flagged/unusable: EX-LAGLLAMA-H1 lagllama-h1 (random-init, quick, few-seeds)"
+        in h1.detail
+    )
     assert _verdict(outcomes, "D1").status == "yes: pursue"
     # '>>' from-scratch is tested against the validation-best from-scratch model (iTransformer), not PatchTST
     pretraining = _tested(outcomes, "D4", "timesfm")
@@ -383,8 +421,16 @@ def test_duplicate_seed_keeps_the_newer_run(planted, tmp_path):
 
 def test_variants_of_one_experiment_id_are_told_apart_by_what_differs(tmp_path):
     for mode in ("fine-tune", "zero-shot"):
-        write_synthetic(tmp_path, "timesfm", [0, 1], 1.0, 1.0, weights=PRETRAINED, noise_key=mode,
-                        hyperparameters={"mode": mode, "max_steps": 10})
+        write_synthetic(
+            tmp_path,
+            "timesfm",
+            [0, 1],
+            1.0,
+            1.0,
+            weights=PRETRAINED,
+            noise_key=mode,
+            hyperparameters={"mode": mode, "max_steps": 10},
+        )
     labels = [e.label for e in load_results(tmp_path).experiments]
     assert labels == ["EX-TIMESFM-H1 timesfm-h1 [mode=fine-tune]", "EX-TIMESFM-H1 timesfm-h1 [mode=zero-shot]"]
 
@@ -393,7 +439,13 @@ def test_report_package_imports_no_model_stack_and_not_jobs():
     forbidden = {"torch", "jax", "gluonts", "timesfm", "jobs", "lightning", "flax"}
     for source in REPORT_PACKAGE.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not {n.split(".")[0] for n in names} & forbidden, f"{source.name} imports {names}"
 
 
@@ -401,7 +453,10 @@ def test_cli_defaults_mirror_the_statistics_module():
     from orchestrator.report import cli as report_cli
     from orchestrator.report import stats
 
-    assert (report_cli.DEFAULT_RESAMPLES, report_cli.DEFAULT_BLOCK_LENGTH) == (stats.DEFAULT_RESAMPLES, stats.DEFAULT_BLOCK_LENGTH)
+    assert (report_cli.DEFAULT_RESAMPLES, report_cli.DEFAULT_BLOCK_LENGTH) == (
+        stats.DEFAULT_RESAMPLES,
+        stats.DEFAULT_BLOCK_LENGTH,
+    )
     assert stats.DEFAULT_BLOCK_LENGTH is None  # chosen from the data unless --block-length is given
 
 

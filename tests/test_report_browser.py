@@ -11,7 +11,8 @@ from tests.real_runs import baseline_runs  # noqa: F401  (the session fixture)
 SCREENSHOT = REPO / "results" / "ci-artifacts" / "report.png"
 SUMMARY_TABLE = "table#verdict-summary"
 
-PAGE_FACTS = """(() => {
+PAGE_FACTS = (
+    """(() => {
   const table = document.querySelector('%s');
   const box = table && table.getBoundingClientRect();
   const style = table && getComputedStyle(table);
@@ -22,7 +23,9 @@ PAGE_FACTS = """(() => {
                      rows: table.rows.length},
     viewport: [window.innerWidth, window.innerHeight],
   };
-})()""" % SUMMARY_TABLE
+})()"""
+    % SUMMARY_TABLE
+)
 
 
 def test_report_reads_in_a_real_browser(baseline_runs, tmp_path):  # noqa: F811

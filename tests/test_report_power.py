@@ -93,8 +93,9 @@ def test_a_small_gain_over_logistic_regression_is_inconclusive(tmp_path):
     need = requirement(_rule("B1"), t)
     # more test days at the same SE scaling would make the detectable difference the effect of interest
     assert need.days > t.n_days
-    assert power_multiplier(_rule("B1"), t.df) * np.sqrt(t.se_days**2 * t.n_days / need.days + (t.se**2 - t.se_days**2)) == pytest.approx(
-        _rule("B1").effect_of_interest(1))
+    assert power_multiplier(_rule("B1"), t.df) * np.sqrt(
+        t.se_days**2 * t.n_days / need.days + (t.se**2 - t.se_days**2)
+    ) == pytest.approx(_rule("B1").effect_of_interest(1))
     assert b1.next_step.startswith("`orch run") or "test days" in b1.next_step
 
 
@@ -122,17 +123,19 @@ def test_one_seed_verdicts_are_warned_about_in_the_first_lines(tmp_path):
     write_synthetic(tmp_path, "timesfm", [0], 1.5, 1.5, weights=PRETRAINED)
     text = build_report(tmp_path, tmp_path / "report", ReportOptions(n_resamples=300, min_seeds=1)).read_text()
     first_lines = text.splitlines()[:5]
-    assert any(line.startswith("WARNING: ") and "fewer than 3 seeds" in line and "with 1 seed" in line for line in first_lines)
+    assert any(
+        line.startswith("WARNING: ") and "fewer than 3 seeds" in line and "with 1 seed" in line for line in first_lines
+    )
 
 
 def test_summary_table_is_the_first_table_with_one_row_per_rule_and_horizon(identical, tmp_path):
     build_report(identical, tmp_path, FAST)
     page = (tmp_path / "report.html").read_text()
-    body = page[page.index("<body>"):]
+    body = page[page.index("<body>") :]
     first_table = body.index("<table")
     assert body[first_table:].startswith("<table id='verdict-summary'>")
     assert body.index("<h2>Dataset</h2>") < first_table
-    summary = body[first_table: body.index("</table>", first_table)]
+    summary = body[first_table : body.index("</table>", first_table)]
     rows = summary.count("<tr>") - 1  # minus the header row
     assert rows == sum(len({c.horizon for c in rule.comparisons}) for rule in PLAN)
     assert f"<td>{STATUS_INCONCLUSIVE}</td>" in summary
@@ -152,8 +155,12 @@ def test_bootstrap_progress_bar_only_on_a_terminal(tmp_path):
     write_synthetic(tmp_path / "results", "patchtst", SEEDS, 0.3, 0.3)
     for terminal in (True, False):
         screen = io.StringIO()
-        build_report(tmp_path / "results", tmp_path / f"report-{terminal}", FAST,
-                     console=Console(file=screen, force_terminal=terminal, width=120))
+        build_report(
+            tmp_path / "results",
+            tmp_path / f"report-{terminal}",
+            FAST,
+            console=Console(file=screen, force_terminal=terminal, width=120),
+        )
         shown = screen.getvalue()
         assert ("bootstrap" in shown and f"/{2 + len(PLAN)}" in shown) if terminal else shown == ""
 

@@ -19,8 +19,8 @@ def overlapping_labels_and_scores(rng, n=400, horizon=3, signal_a=1.0, signal_b=
         noise = np.empty(size)
         noise[0] = rng.standard_normal()
         innovations = rng.standard_normal(size) * np.sqrt(1 - persistence**2)
-        for t in range(1, size):
-            noise[t] = persistence * noise[t - 1] + innovations[t]
+        for step in range(1, size):
+            noise[step] = persistence * noise[step - 1] + innovations[step]
         return noise
 
     common = ar1(n)
@@ -49,7 +49,9 @@ def test_resampled_auc_equals_auc_of_the_expanded_resample():
     counts = stats.block_bootstrap_counts(200, 5, 7, rng)
     for row in range(5):
         expanded = np.repeat(np.arange(200), counts[row].astype(int))
-        assert stats.resampled_auc(y, p, counts[row : row + 1])[0] == pytest.approx(stats.auc(y[expanded], p[expanded]), abs=1e-12)
+        assert stats.resampled_auc(y, p, counts[row : row + 1])[0] == pytest.approx(
+            stats.auc(y[expanded], p[expanded]), abs=1e-12
+        )
 
 
 def test_block_bootstrap_resamples_whole_circular_blocks():
@@ -172,8 +174,8 @@ def test_stratified_counts_keep_every_fold_whole_and_fold_auc_ranks_within_folds
 def _ar1(rho: float, n: int, rng: np.random.Generator) -> np.ndarray:
     shocks = rng.standard_normal(n)
     x = np.zeros(n)
-    for t in range(1, n):
-        x[t] = rho * x[t - 1] + shocks[t]
+    for step in range(1, n):
+        x[step] = rho * x[step - 1] + shocks[step]
     return x
 
 
@@ -181,7 +183,10 @@ def test_automatic_block_length_grows_with_planted_autocorrelation():
     from orchestrator.report.stats import automatic_block_length
 
     rng = np.random.default_rng(3)
-    chosen = {rho: np.median([automatic_block_length(_ar1(rho, 2000, rng)) for _ in range(7)]) for rho in (0.0, 0.5, 0.8, 0.95)}
+    chosen = {
+        rho: np.median([automatic_block_length(_ar1(rho, 2000, rng)) for _ in range(7)])
+        for rho in (0.0, 0.5, 0.8, 0.95)
+    }
     assert chosen[0.0] <= 3
     assert chosen[0.0] < chosen[0.5] < chosen[0.8] < chosen[0.95]
     # Politis-White's optimum for AR(1) with rho = 0.5: (2 G^2 / D)^(1/3) n^(1/3) = 17.5 at n = 2000
@@ -250,7 +255,7 @@ def test_three_seed_false_positive_rate_is_near_nominal():
         y = rng.random(n) < 0.3
         common = rng.standard_normal(n)
 
-        def model():
+        def model(y=y, common=common):
             signals = 1.0 + 0.6 * rng.standard_normal(seeds)  # seed-to-seed AUC sd ~0.13
             return signals[:, None] * y + np.sqrt(0.7) * common + np.sqrt(0.3) * rng.standard_normal((seeds, n))
 

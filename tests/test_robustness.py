@@ -26,18 +26,29 @@ from orchestrator.results import PREDICTIONS_FILE, RESULT_FILE, InvalidResult, R
 from orchestrator.runs import plan_run
 from tests.helpers import EVENT_TIMEOUT, JOB_STARTED, REPO, commit_with_store, race_committers, wait_for
 
+
 def orch(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def run_folders(results: Path) -> list[Path]:
-    return sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if results.is_dir() else []
+    return (
+        sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        if results.is_dir()
+        else []
+    )
 
 
 def start_orch(orch_home, *args: str) -> subprocess.Popen:
     env = {**os.environ, **{k: str(v) for k, v in orch_home.items()}}
-    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def started_jobs(results: Path, count: int) -> list[Path]:

@@ -12,8 +12,20 @@ from tests.helpers import make_spec
 
 
 def metrics(**override) -> dict:
-    base = dict(n=10, base_rate=0.3, auc=0.6, accuracy=0.7, precision=0.5, recall=0.4, brier=0.2,
-                log_loss=0.6, ece=0.05, p_min=0.1, p_max=0.9, p_std=0.2)
+    base = dict(
+        n=10,
+        base_rate=0.3,
+        auc=0.6,
+        accuracy=0.7,
+        precision=0.5,
+        recall=0.4,
+        brier=0.2,
+        log_loss=0.6,
+        ece=0.05,
+        p_min=0.1,
+        p_max=0.9,
+        p_std=0.2,
+    )
     return {**base, **override}
 
 
@@ -21,7 +33,10 @@ def result_payload(manifest, **override) -> dict:
     payload = {
         "spec": make_spec(manifest, "logreg", "sklearn").model_dump(mode="json"),
         "metrics": {"val": metrics(), "test": metrics()},
-        "decision_threshold": 0.3, "decision_rule": "test", "n_parameters": 26, "n_train": 100,
+        "decision_threshold": 0.3,
+        "decision_rule": "test",
+        "n_parameters": 26,
+        "n_train": 100,
         "weights": {"kind": "from-scratch"},
         "timings": {"train_seconds": 1.0, "predict_seconds": 0.1, "total_seconds": 1.5},
         "environment": {"python": "3.11", "platform": "Linux-x86_64", "device": "cpu", "threads": 1, "packages": {}},
@@ -73,7 +88,10 @@ def test_split_metrics_reject_inverted_range():
 def predictions(**override) -> dict:
     base = {
         "dtypes": {"date": "date32[day]", "split": "string", "y_true": "int8", "p": "double"},
-        "date": ["2020-01-01", "2020-01-02"], "split": ["val", "test"], "y_true": [0, 1], "p": [0.2, 0.8],
+        "date": ["2020-01-01", "2020-01-02"],
+        "split": ["val", "test"],
+        "y_true": [0, 1],
+        "p": [0.2, 0.8],
     }
     return {**base, **override}
 
@@ -81,7 +99,9 @@ def predictions(**override) -> dict:
 def test_predictions_contract_accepts_and_rejects():
     assert len(PredictionsFile.model_validate(predictions()).p) == 2
     with pytest.raises(ValidationError, match="differ from contract"):
-        PredictionsFile.model_validate(predictions(dtypes={"date": "string", "split": "string", "y_true": "int8", "p": "double"}))
+        PredictionsFile.model_validate(
+            predictions(dtypes={"date": "string", "split": "string", "y_true": "int8", "p": "double"})
+        )
     with pytest.raises(ValidationError, match="less than or equal to 1"):
         PredictionsFile.model_validate(predictions(p=[0.2, 1.5]))
     with pytest.raises(ValidationError, match="no rows for split 'test'"):
@@ -92,8 +112,14 @@ def test_predictions_contract_accepts_and_rejects():
 
 def test_predictions_point_score_column_is_nullable_and_checked():
     five = {"date": "date32[day]", "split": "string", "y_true": "int8", "p": "double", "point_score": "double"}
-    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[0.01, -0.02])).point_score == [0.01, -0.02]
-    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[None, None])).point_score == [None, None]
+    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[0.01, -0.02])).point_score == [
+        0.01,
+        -0.02,
+    ]
+    assert PredictionsFile.model_validate(predictions(dtypes=five, point_score=[None, None])).point_score == [
+        None,
+        None,
+    ]
     assert PredictionsFile.model_validate(predictions()).point_score is None  # files written before the column
     with pytest.raises(ValidationError, match="one value \\(or null\\) per row"):
         PredictionsFile.model_validate(predictions(dtypes=five, point_score=[0.1]))
@@ -121,4 +147,9 @@ def test_manifest_refuses_overlapping_or_unlisted_folds(synthetic_data):
     with pytest.raises(ValidationError, match="overlaps fold 0"):
         type(manifest).model_validate({**payload, "split_scheme": "walk-forward", "folds": [fold, overlapping]})
     following = {**fold, "index": 1, "train_end": "2011-01-01", "val_end": "2012-01-01", "test_end": "2013-01-01"}
-    assert len(type(manifest).model_validate({**payload, "split_scheme": "walk-forward", "folds": [fold, following]}).folds) == 2
+    assert (
+        len(
+            type(manifest).model_validate({**payload, "split_scheme": "walk-forward", "folds": [fold, following]}).folds
+        )
+        == 2
+    )

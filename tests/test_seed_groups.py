@@ -39,7 +39,10 @@ def test_seed_group_equals_separate_runs_bit_for_bit(bundled_data, tmp_path, mon
     The group runs through the job's command line, each seed alone through the same runner."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     data_dir, manifest = bundled_data
-    specs = [make_spec(manifest, "patchtst", "torch", **TINY, dropout=0.1).model_copy(update={"seed": seed}) for seed in (0, 1)]
+    specs = [
+        make_spec(manifest, "patchtst", "torch", **TINY, dropout=0.1).model_copy(update={"seed": seed})
+        for seed in (0, 1)
+    ]
     files = []
     for spec in specs:
         file = tmp_path / f"spec{spec.seed}.json"
@@ -49,8 +52,11 @@ def test_seed_group_equals_separate_runs_bit_for_bit(bundled_data, tmp_path, mon
     grouped = run_cli_job([(f, tmp_path / f"group{i}") for i, f in enumerate(files)], data_dir)
     assert grouped.returncode == 0, grouped.stderr
     assert "seeds=[0, 1]" in grouped.stdout
-    assert [json.loads(line.split(" ", 1)[1])["seed"] for line in grouped.stdout.splitlines()
-            if line.startswith("[progress]")] == [0, 0, 1, 1]
+    assert [
+        json.loads(line.split(" ", 1)[1])["seed"]
+        for line in grouped.stdout.splitlines()
+        if line.startswith("[progress]")
+    ] == [0, 0, 1, 1]
     for i, file in enumerate(files):
         run_job(file, data_dir, tmp_path / f"alone{i}", None)
         group_result, group_table = outputs(tmp_path / f"group{i}")
@@ -95,8 +101,10 @@ def test_scheduler_commits_a_seed_group_as_ordinary_runs(orch_home, monkeypatch)
     folders under the plan's own keys, and a second plan finds both cached."""
     monkeypatch.setitem(GROUP_ENTRYPOINTS, "sklearn", "jobs.baselines.sklearn_models:unused")
     runner = CliRunner()
-    planned = {(r["slug"], r["seed"]): r["run_key"] for r in
-               json.loads(runner.invoke(cli, ["plan", "logreg-h1", "--seeds", "2", "--json"]).output)}
+    planned = {
+        (r["slug"], r["seed"]): r["run_key"]
+        for r in json.loads(runner.invoke(cli, ["plan", "logreg-h1", "--seeds", "2", "--json"]).output)
+    }
     result = runner.invoke(cli, ["run", "logreg-h1", "--seeds", "2"])
     assert result.exit_code == 0, result.output
     assert "logreg-h1 seeds 0-1 (one process): started" in result.output

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from jobs.common.errors import JobError
-from jobs.common.weights import sha256_file
 from jobs.common.io import PREDICTIONS_FILE, RESULT_FILE, validate_predictions_table
 from jobs.common.runner import run_job
+from jobs.common.weights import sha256_file
 from jobs.timer.model import TimerConfig, TimerForPrediction, count_parameters, forecast
 from jobs.timer.weights import WEIGHTS_FILE, load_published, resolve_weights, write_random_init
 from shared_schema import DatasetRef, ExperimentSpec, JobResult
@@ -113,11 +113,24 @@ def test_a_token_never_sees_later_patches():
 
 def timer_spec(manifest, horizon: int, **hyperparameters) -> ExperimentSpec:
     return ExperimentSpec(
-        id="FD-19", slug=f"timer-h{horizon}", model="timer", env="torch", horizon=horizon,
-        threshold=manifest.threshold, context_length=80, split_dates=manifest.split_dates,
-        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256), seed=0, profile="quick",
-        hyperparameters={"max_steps": 4, "eval_every": 2, "max_train_windows": 256, "max_val_segments": 16,
-                         **hyperparameters},
+        id="FD-19",
+        slug=f"timer-h{horizon}",
+        model="timer",
+        env="torch",
+        horizon=horizon,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+        profile="quick",
+        hyperparameters={
+            "max_steps": 4,
+            "eval_every": 2,
+            "max_train_windows": 256,
+            "max_val_segments": 16,
+            **hyperparameters,
+        },
     )
 
 

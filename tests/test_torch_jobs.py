@@ -44,9 +44,17 @@ def single_threaded_jobs(monkeypatch):
 
 def spec_for(manifest, model: str, horizon: int = 1, **hyperparameters) -> ExperimentSpec:
     return ExperimentSpec(
-        id="FD-99", slug=f"test-{model}-h{horizon}", model=model, env="torch", horizon=horizon,
-        threshold=manifest.threshold, context_length=80, split_dates=manifest.split_dates,
-        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256), seed=0, profile="quick",
+        id="FD-99",
+        slug=f"test-{model}-h{horizon}",
+        model=model,
+        env="torch",
+        horizon=horizon,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+        profile="quick",
         hyperparameters={**TINY, **hyperparameters},
     )
 
@@ -162,8 +170,22 @@ def test_cli_job_writes_a_valid_result(bundled_data, tmp_path):
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec_for(manifest, "itransformer", horizon=3).model_dump(mode="json")))
     done = subprocess.run(
-        [sys.executable, "-m", "jobs", "run", "--spec", str(spec_file), "--data", str(data_dir), "--out", str(tmp_path / "out")],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "run",
+            "--spec",
+            str(spec_file),
+            "--data",
+            str(data_dir),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     result = JobResult.model_validate_json((tmp_path / "out" / RESULT_FILE).read_text())

@@ -158,8 +158,11 @@ def test_invalid_config_is_rejected_with_its_reason(config_class, settings, mess
 
 def patch_tokens(causal: bool, x: torch.Tensor) -> torch.Tensor:
     torch.manual_seed(0)
-    model = PatchTST(PatchTSTConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0,
-                                    causal=causal, pool="last" if causal else "mean")).eval()
+    model = PatchTST(
+        PatchTSTConfig(
+            d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, causal=causal, pool="last" if causal else "mean"
+        )
+    ).eval()
     with torch.no_grad():
         return model.encode(x)
 
@@ -199,7 +202,7 @@ def test_arma_attention_output_at_t_never_sees_step_t_plus_one():
     x = inputs(2)
     for t in (0, 40, 78):
         changed = x.clone()
-        changed[:, t + 1:] += 5.0
+        changed[:, t + 1 :] += 5.0
         with torch.no_grad():
             before, after = model.encode(x), model.encode(changed)
         assert torch.allclose(before[:, : t + 1], after[:, : t + 1], atol=1e-6)

@@ -13,8 +13,10 @@ from orchestrator.errors import UserError
 from orchestrator.executors.native import VenvManager
 from orchestrator.executors.venv_tools import choose_installer, parse_pip_config, read_pip_settings
 
-LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json; print(json.dumps(sorted("
-                      "(d.metadata['Name'].lower().replace('_', '-'), d.version) for d in m.distributions())))")
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json; print(json.dumps(sorted("
+    "(d.metadata['Name'].lower().replace('_', '-'), d.version) for d in m.distributions())))"
+)
 
 
 def distributions(python: Path) -> list:
@@ -24,19 +26,28 @@ def distributions(python: Path) -> list:
 
 
 def test_pip_settings_reach_uv_with_pips_precedence():
-    listing = "\n".join([
-        ":env:.find-links='/opt/wheels'",
-        "global.find-links='/elsewhere'",
-        "global.extra-index-url='file:///opt/pypi/simple file:///opt/pypi-more/simple'",
-        "global.constraint='/etc/xdg/pip/constraints.txt'",
-        "install.cert='/etc/ssl/certs/ca.crt'",
-        "global.cert='/ignored.crt'",
-        ":env:.default-timeout='180'",
-    ])
+    listing = "\n".join(
+        [
+            ":env:.find-links='/opt/wheels'",
+            "global.find-links='/elsewhere'",
+            "global.extra-index-url='file:///opt/pypi/simple file:///opt/pypi-more/simple'",
+            "global.constraint='/etc/xdg/pip/constraints.txt'",
+            "install.cert='/etc/ssl/certs/ca.crt'",
+            "global.cert='/ignored.crt'",
+            ":env:.default-timeout='180'",
+        ]
+    )
     settings = parse_pip_config(listing)
     assert settings.uv_options() == [
-        "--extra-index-url", "file:///opt/pypi/simple", "--extra-index-url", "file:///opt/pypi-more/simple",
-        "--find-links", "/opt/wheels", "--constraint", "/etc/xdg/pip/constraints.txt"]
+        "--extra-index-url",
+        "file:///opt/pypi/simple",
+        "--extra-index-url",
+        "file:///opt/pypi-more/simple",
+        "--find-links",
+        "/opt/wheels",
+        "--constraint",
+        "/etc/xdg/pip/constraints.txt",
+    ]
     assert (settings.cert, settings.timeout, settings.no_index) == ("/etc/ssl/certs/ca.crt", "180", False)
 
 

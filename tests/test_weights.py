@@ -9,8 +9,9 @@ from orchestrator.cli import cli
 from shared_schema import WeightsManifest
 
 
-@pytest.mark.parametrize(("name", "hub_id"), [("lag-llama", "time-series-foundation-models/Lag-Llama"),
-                                              ("timer", "thuml/timer-base-84m")])
+@pytest.mark.parametrize(
+    ("name", "hub_id"), [("lag-llama", "time-series-foundation-models/Lag-Llama"), ("timer", "thuml/timer-base-84m")]
+)
 def test_pull_offline_fails_cleanly(tmp_path, monkeypatch, name, hub_id):
     monkeypatch.setenv("ORCH_WEIGHTS_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["weights", "pull", name])
@@ -25,8 +26,9 @@ def test_list_reports_random_init_and_absent(tmp_path, monkeypatch):
     folder = tmp_path / "lagllama"
     folder.mkdir()
     (folder / "lag-llama.ckpt").write_bytes(b"weights")
-    manifest = WeightsManifest(model="lagllama", kind="random-init",
-                               files={"lag-llama.ckpt": hashlib.sha256(b"weights").hexdigest()})
+    manifest = WeightsManifest(
+        model="lagllama", kind="random-init", files={"lag-llama.ckpt": hashlib.sha256(b"weights").hexdigest()}
+    )
     (folder / "weights.json").write_text(manifest.model_dump_json())
     result = CliRunner().invoke(cli, ["weights", "list"])
     assert result.exit_code == 0

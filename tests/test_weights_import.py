@@ -33,8 +33,16 @@ def save_lag_llama_checkpoint(path) -> None:
 def write_timesfm_snapshot(folder, commit: str | None = COMMIT) -> None:
     """The file layout of google/timesfm-2.5-200m-flax (an Orbax checkpoint), random bytes, plus
     what `huggingface-cli download --local-dir` leaves beside it."""
-    for name in ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt", "d/0a1b2c3d", "ocdbt.process_0/manifest.ocdbt",
-                 "ocdbt.process_0/d/4e5f6a7b", "README.md", "config.json"):
+    for name in (
+        "_CHECKPOINT_METADATA",
+        "_METADATA",
+        "manifest.ocdbt",
+        "d/0a1b2c3d",
+        "ocdbt.process_0/manifest.ocdbt",
+        "ocdbt.process_0/d/4e5f6a7b",
+        "README.md",
+        "config.json",
+    ):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(name.encode() * 64)
     (folder / "config.json").write_text('{"model_type": "timesfm"}\n')  # import checks that JSON files parse
@@ -54,8 +62,13 @@ def test_hub_cache_snapshot_of_lag_llama_is_installed_like_a_pull(orch_home, tmp
     assert result.exit_code == 0, result.output
     weights = tmp_path / "weights"
     folder, manifest = verified_weights(weights, "lagllama", "Lag-Llama", "orch weights pull lag-llama")
-    assert manifest == WeightsManifest(model="lagllama", kind="pretrained", hub_id="time-series-foundation-models/Lag-Llama",
-                                       revision=COMMIT, files={"lag-llama.ckpt": sha256_file(snapshot / "lag-llama.ckpt")})
+    assert manifest == WeightsManifest(
+        model="lagllama",
+        kind="pretrained",
+        hub_id="time-series-foundation-models/Lag-Llama",
+        revision=COMMIT,
+        files={"lag-llama.ckpt": sha256_file(snapshot / "lag-llama.ckpt")},
+    )
     assert sorted(p.name for p in folder.iterdir()) == ["lag-llama.ckpt", "weights.json"]
     listed = {row["id"]: row for row in json.loads(orch("list", "--json").output)}
     assert listed["FD-01"]["status"] == "ready"
@@ -88,7 +101,8 @@ def test_unwritable_weights_cache_is_one_line(orch_home, tmp_path, monkeypatch):
     assert refused.exit_code == 2
     assert refused.output.strip().splitlines() == [
         f"Error: weights cache {tmp_path / 'a-file' / 'weights'} is not writable: Not a directory; "
-        "fix its permissions or point ORCH_WEIGHTS_DIR elsewhere"]
+        "fix its permissions or point ORCH_WEIGHTS_DIR elsewhere"
+    ]
 
 
 def test_local_dir_download_of_timesfm_is_installed_with_its_revision(orch_home, tmp_path):

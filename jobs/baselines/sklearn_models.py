@@ -20,7 +20,13 @@ PACKAGES = ("scikit-learn", "scipy")
 VOLATILITY_FEATURES = ["natr_14"]
 # What a spec's hyperparameters override, key by key (declared in jobs/catalog.py).
 LOGREG_DEFAULTS = {"C": 1.0, "max_iter": 2000}
-GBOOST_DEFAULTS = {"max_iter": 200, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40, "l2_regularization": 1.0}
+GBOOST_DEFAULTS = {
+    "max_iter": 200,
+    "learning_rate": 0.05,
+    "max_depth": 3,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+}
 DEFAULTS = {"logreg": LOGREG_DEFAULTS, "logreg-vol": LOGREG_DEFAULTS, "gboost": GBOOST_DEFAULTS}
 
 
@@ -82,4 +88,9 @@ def gradient_boosting(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path 
     def tree_nodes(m) -> int:
         return int(sum(len(tree.nodes) for stage in m._predictors for tree in stage))
 
-    return _fit_and_score(model, data, tree_nodes, {"inputs": "all 25 features at t, open/high/low as log ratios to close_t", "n_parameters_counts": "tree nodes"})
+    return _fit_and_score(
+        model,
+        data,
+        tree_nodes,
+        {"inputs": "all 25 features at t, open/high/low as log ratios to close_t", "n_parameters_counts": "tree nodes"},
+    )

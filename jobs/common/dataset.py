@@ -37,7 +37,9 @@ def load_dataset(data_dir: Path, spec: ExperimentSpec) -> Dataset:
     if actual != manifest.sha256:
         raise JobError(f"{parquet}: sha256 {actual[:12]} does not match its manifest ({manifest.sha256[:12]})")
     if actual != spec.dataset.sha256:
-        raise JobError(f"{parquet}: sha256 {actual[:12]} is not the dataset the spec names ({spec.dataset.sha256[:12]})")
+        raise JobError(
+            f"{parquet}: sha256 {actual[:12]} is not the dataset the spec names ({spec.dataset.sha256[:12]})"
+        )
     if spec.horizon not in manifest.horizons:
         raise JobError(f"dataset has no target for horizon {spec.horizon} (has {manifest.horizons})")
     if abs(spec.threshold - manifest.threshold) > 1e-12:

@@ -19,7 +19,12 @@ from jobs.common.errors import JobError
 MAX_SHOWN = 60  # characters of a key or value quoted in a message
 
 
-BOUNDS = (("low", ">=", operator.ge), ("high", "<=", operator.le), ("above", ">", operator.gt), ("below", "<", operator.lt))
+BOUNDS = (
+    ("low", ">=", operator.ge),
+    ("high", "<=", operator.le),
+    ("above", ">", operator.gt),
+    ("below", "<", operator.lt),
+)
 
 
 class HyperparameterError(JobError, ValueError):
@@ -57,7 +62,9 @@ class Param:
             return value
         if self.kind == "choice":
             if value not in self.options:
-                raise HyperparameterError(f"hyperparameter {key!r} must be one of {list(self.options)}, got {shown(value)}")
+                raise HyperparameterError(
+                    f"hyperparameter {key!r} must be one of {list(self.options)}, got {shown(value)}"
+                )
             return value
         if self.kind == "floats":
             items = value if isinstance(value, list) else [value]
@@ -91,8 +98,9 @@ def whole(low: int, high: int, odd: bool = False) -> Param:
     return Param("int", low=low, high=high, odd=odd)
 
 
-def real(low: float | None = None, high: float | None = None, above: float | None = None,
-         below: float | None = None) -> Param:
+def real(
+    low: float | None = None, high: float | None = None, above: float | None = None, below: float | None = None
+) -> Param:
     return Param("float", low=low, high=high, above=above, below=below)
 
 
@@ -123,5 +131,6 @@ def check_hyperparameters(model: str, values: Mapping[str, object]) -> dict[str,
         hint = [k for k in declared if k.lower() == key.lower()] or get_close_matches(key, declared, n=1, cutoff=0.6)
         raise UnknownHyperparameter(
             f"unknown hyperparameter(s) [{', '.join(shown(k) for k in unknown[:3])}{', ...' if len(unknown) > 3 else ''}]"
-            f" for {model}{f' (did you mean {hint[0]!r}?)' if hint else ''}; known: {', '.join(declared)}")
+            f" for {model}{f' (did you mean {hint[0]!r}?)' if hint else ''}; known: {', '.join(declared)}"
+        )
     return {key: declared[key].check(key, value) for key, value in values.items()}

@@ -19,8 +19,13 @@ def predictions_table(output: ModelOutput) -> pa.Table:
     y = [int(v) for _, s in parts for v in s.y]
     p = [float(v) for _, s in parts for v in s.p]
     point = [None if s.point_score is None else float(s.point_score[i]) for _, s in parts for i in range(len(s.p))]
-    arrays = [pa.array(dates, pa.date32()), pa.array(split, pa.string()), pa.array(y, pa.int8()), pa.array(p, pa.float64()),
-              pa.array(point, pa.float64())]
+    arrays = [
+        pa.array(dates, pa.date32()),
+        pa.array(split, pa.string()),
+        pa.array(y, pa.int8()),
+        pa.array(p, pa.float64()),
+        pa.array(point, pa.float64()),
+    ]
     return pa.Table.from_arrays(arrays, names=list(PREDICTION_DTYPES))
 
 

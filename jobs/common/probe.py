@@ -41,8 +41,14 @@ class ProbeChoice:
     val_log_loss: float
 
 
-def linear_probe(*, embed: Callable[[str], np.ndarray], train_y: np.ndarray, val_y: np.ndarray,
-                 strengths: tuple[float, ...] | list[float], fit: LogisticFit) -> tuple[dict[str, np.ndarray], ProbeChoice]:
+def linear_probe(
+    *,
+    embed: Callable[[str], np.ndarray],
+    train_y: np.ndarray,
+    val_y: np.ndarray,
+    strengths: tuple[float, ...] | list[float],
+    fit: LogisticFit,
+) -> tuple[dict[str, np.ndarray], ProbeChoice]:
     """Probabilities for "val" and "test" from a logistic head on frozen embeddings. `embed(split)`
     is asked for "train", "val", then, only after the strength is chosen, "test"."""
     train, val = embed("train"), embed("val")

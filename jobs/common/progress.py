@@ -27,7 +27,7 @@ def parse_progress_line(line: str) -> dict | None:
     if not line.startswith(PREFIX):
         return None
     try:
-        fields = json.loads(line[len(PREFIX):])
+        fields = json.loads(line[len(PREFIX) :])
     except json.JSONDecodeError:
         return None
     if not isinstance(fields, dict):

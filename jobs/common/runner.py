@@ -93,12 +93,16 @@ def run_job(spec_path: Path, data_dir: Path, out_dir: Path, weights_dir: Path | 
     fit_predict = registry.resolve(spec.model, spec.env)
     seed_everything(spec.seed)
     dataset = load_dataset(data_dir, spec)
-    print(f"[job] {spec.id} {spec.slug}: model={spec.model} profile={spec.profile} rows={len(dataset.frame)}", flush=True)
+    print(
+        f"[job] {spec.id} {spec.slug}: model={spec.model} profile={spec.profile} rows={len(dataset.frame)}", flush=True
+    )
     output = fit_predict(spec, dataset, weights_dir)
     return finish(spec, output, out_dir, time.perf_counter() - started)
 
 
-def run_seed_group(spec_paths: list[Path], data_dir: Path, out_dirs: list[Path], weights_dir: Path | None) -> list[JobResult]:
+def run_seed_group(
+    spec_paths: list[Path], data_dir: Path, out_dirs: list[Path], weights_dir: Path | None
+) -> list[JobResult]:
     """Several seeds of one experiment in this process: the dataset is loaded once, and each
     seed's result is written to its own folder as soon as it is ready, exactly as if it had run
     alone (a later seed's failure never loses an earlier one's result)."""
@@ -112,8 +116,11 @@ def run_seed_group(spec_paths: list[Path], data_dir: Path, out_dirs: list[Path],
         raise JobError(f"a seed group lists a seed twice: {[s.seed for s in specs]}")
     fit_predict_seeds = registry.resolve_group(first.model, first.env)
     dataset = load_dataset(data_dir, first)
-    print(f"[job] {first.id} {first.slug}: model={first.model} profile={first.profile} rows={len(dataset.frame)} "
-          f"seeds={[s.seed for s in specs]}", flush=True)
+    print(
+        f"[job] {first.id} {first.slug}: model={first.model} profile={first.profile} rows={len(dataset.frame)} "
+        f"seeds={[s.seed for s in specs]}",
+        flush=True,
+    )
     outputs = iter(fit_predict_seeds(specs, dataset, weights_dir))
     results = []
     for spec, out_dir in zip(specs, out_dirs):
@@ -139,8 +146,7 @@ def finish(spec: ExperimentSpec, output: ModelOutput, out_dir: Path, seconds: fl
     result = build_result(spec, output, seconds)
     write_outputs(Path(out_dir), result, predictions_table(output))
     print(
-        f"[job] done: val AUC={_fmt(result.metrics['val'].auc)} "
-        f"in {result.timings.total_seconds:.1f}s",
+        f"[job] done: val AUC={_fmt(result.metrics['val'].auc)} in {result.timings.total_seconds:.1f}s",
         flush=True,
     )
     return result

@@ -14,7 +14,9 @@ from shared_schema.files import sha256_file
 MANIFEST_FILE = "weights.json"
 
 
-def verified_weights(weights_dir: Path | None, model_dir: str, label: str, pull_command: str) -> tuple[Path, WeightsManifest]:
+def verified_weights(
+    weights_dir: Path | None, model_dir: str, label: str, pull_command: str
+) -> tuple[Path, WeightsManifest]:
     """The model's folder and its manifest, every listed file present with the listed sha256."""
     if weights_dir is None:
         raise JobError(f"{label} weights missing: no weights folder was mounted; run `{pull_command}` on the host")
@@ -34,6 +36,8 @@ def verified_weights(weights_dir: Path | None, model_dir: str, label: str, pull_
             raise JobError(f"{label} weights incomplete: {file} missing; run `{pull_command}` on the host")
         actual = sha256_file(file)
         if actual != expected:
-            raise JobError(f"{label} weights corrupt: {file} sha256 {actual[:12]} does not match weights.json "
-                           f"({expected[:12]}); run `{pull_command}`")
+            raise JobError(
+                f"{label} weights corrupt: {file} sha256 {actual[:12]} does not match weights.json "
+                f"({expected[:12]}); run `{pull_command}`"
+            )
     return folder, manifest

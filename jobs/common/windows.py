@@ -111,6 +111,9 @@ def make_windows(
         return SplitWindows(x=scaled, y=target[rows].astype(np.int8), dates=dates[rows], row_index=rows)
 
     return WindowedData(
-        train=build("train"), val=build("val"), test=build("test"),
-        normaliser=normaliser, feature_names=names,
+        train=build("train"),
+        val=build("val"),
+        test=build("test"),
+        normaliser=normaliser,
+        feature_names=names,
     )

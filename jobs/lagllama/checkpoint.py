@@ -10,9 +10,9 @@ of `torch.load` and then loads the weights strictly.
 
 import contextlib
 import importlib.util
-from collections import OrderedDict
 import sys
 import types
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,9 @@ def load_module(path: Path, config: LagLlamaConfig | None = None) -> tuple[LagLl
     try:
         module.load_state_dict(checkpoint["state_dict"], strict=True)
     except RuntimeError as exc:
-        raise JobError(f"{path}: checkpoint does not fit the Lag-Llama architecture: {' '.join(str(exc).split())[:300]}") from exc
+        raise JobError(
+            f"{path}: checkpoint does not fit the Lag-Llama architecture: {' '.join(str(exc).split())[:300]}"
+        ) from exc
     return module, checkpoint
 
 
@@ -163,7 +165,7 @@ def _writable_legacy_module():
     module = types.ModuleType(LEGACY_LOSS_MODULE)
 
     class DistributionLoss:
-        def __call__(self, input, target):  # noqa: A002 - the published signature
+        def __call__(self, input, target):
             raise NotImplementedError
 
     class NegativeLogLikelihood(DistributionLoss):

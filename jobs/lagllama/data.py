@@ -54,7 +54,9 @@ class SeriesData:
     pad: int
 
     @classmethod
-    def build(cls, frame: pd.DataFrame, config: LagLlamaConfig, series: str, padding: str = "first-value") -> "SeriesData":
+    def build(
+        cls, frame: pd.DataFrame, config: LagLlamaConfig, series: str, padding: str = "first-value"
+    ) -> "SeriesData":
         """`padding`: the value standing for days before the first row, 'first-value' or the
         published code's 'zero' (either way marked unobserved, so the scaler ignores it)."""
         if padding not in PADDINGS:

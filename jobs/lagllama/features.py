@@ -14,7 +14,9 @@ import torch
 from jobs.lagllama.config import NUM_TIME_FEATURES, LagLlamaConfig
 
 
-def robust_scale(values: torch.Tensor, observed: torch.Tensor, minimum_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+def robust_scale(
+    values: torch.Tensor, observed: torch.Tensor, minimum_scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """loc = median, scale = inter-quartile range of the observed values of each row (B, T) -> (B, 1)."""
     masked = torch.where(observed > 0, values, torch.full_like(values, float("nan")))
     loc = torch.nanmedian(masked, dim=-1, keepdim=True).values
@@ -33,7 +35,9 @@ def std_scale(values: torch.Tensor, observed: torch.Tensor, minimum_scale: float
     return loc, var.sqrt().clamp_min(minimum_scale)
 
 
-def scale_history(config: LagLlamaConfig, history: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def scale_history(
+    config: LagLlamaConfig, history: torch.Tensor, observed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     if config.scaling == "robust":
         return robust_scale(history, observed, config.minimum_scale)
     if config.scaling == "std":

@@ -48,7 +48,9 @@ class FineTuneReport:
     step_seconds: float
 
 
-def sequence_nll(model: LagLlamaModel, batch: ForecastBatch, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def sequence_nll(
+    model: LagLlamaModel, batch: ForecastBatch, targets: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean NLL of targets (B, C) under the model's per-position Student-t (in series units)."""
     config = model.config
     device = next(model.parameters()).device
@@ -86,7 +88,9 @@ def validation_rows(split: np.ndarray, limit: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def validation_nll(model: LagLlamaModel, series: SeriesData, split: np.ndarray, rows: np.ndarray, batch_size: int) -> float:
+def validation_nll(
+    model: LagLlamaModel, series: SeriesData, split: np.ndarray, rows: np.ndarray, batch_size: int
+) -> float:
     """NLL over the targets that are validation rows (earlier positions of a window are training data)."""
     model.eval()
     total, count = 0.0, 0.0
@@ -116,8 +120,10 @@ def fine_tune(
     initial = best = validation_nll(model, series, split, val_rows, settings.batch_size)
     best_state, best_epoch, stale, epochs_run = copy.deepcopy(model.state_dict()), 0, 0, 0
     step_time, steps = 0.0, 0
-    log(f"[lagllama] fine-tune: {len(train_rows)} train windows (full history only: {full_only}), "
-        f"{len(val_rows)} val windows, epoch 0 val NLL {initial:.4f}")
+    log(
+        f"[lagllama] fine-tune: {len(train_rows)} train windows (full history only: {full_only}), "
+        f"{len(val_rows)} val windows, epoch 0 val NLL {initial:.4f}"
+    )
     for epoch in range(1, settings.max_epochs + 1):
         model.train()
         for _ in range(settings.batches_per_epoch):
@@ -144,7 +150,12 @@ def fine_tune(
     model.load_state_dict(best_state)
     model.eval()
     return FineTuneReport(
-        epochs_run=epochs_run, best_epoch=best_epoch, initial_val_nll=initial, best_val_nll=best,
-        n_train_windows=len(train_rows), n_val_windows=len(val_rows), full_history_only=full_only,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch,
+        initial_val_nll=initial,
+        best_val_nll=best,
+        n_train_windows=len(train_rows),
+        n_val_windows=len(val_rows),
+        full_history_only=full_only,
         step_seconds=step_time / max(steps, 1),
     )

@@ -47,13 +47,27 @@ from jobs.lagllama.checkpoint import load_module, resolve_weights
 from jobs.lagllama.data import SeriesData, barrier
 from jobs.lagllama.finetune import FineTuneSettings, fine_tune
 from jobs.lagllama.model import count_parameters
-from jobs.lagllama.sampling import antithetic_hit_probability, antithetic_uniforms, exact_one_step_hit, median_uniforms, sample_paths
+from jobs.lagllama.sampling import (
+    antithetic_hit_probability,
+    antithetic_uniforms,
+    exact_one_step_hit,
+    median_uniforms,
+    sample_paths,
+)
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "gluonts", "lightning", "scipy")
 QUICK_FINE_TUNE = {"max_epochs": 1, "batches_per_epoch": 4, "batch_size": 16, "max_val_windows": 32, "patience": 1}
-JOB_DEFAULTS = {"mode": "fine-tune", "num_samples": 2500, "history_padding": "first-value", "rescale_each_step": False,
-                "series": "high", "model_context_length": 32, "use_kv_cache": True, "predict_batch_size": 32}
+JOB_DEFAULTS = {
+    "mode": "fine-tune",
+    "num_samples": 2500,
+    "history_padding": "first-value",
+    "rescale_each_step": False,
+    "series": "high",
+    "model_context_length": 32,
+    "use_kv_cache": True,
+    "predict_batch_size": 32,
+}
 FINE_TUNE_KEYS = {f.name for f in fields(FineTuneSettings)}
 
 
@@ -97,8 +111,17 @@ def _log_ratio(values: torch.Tensor, level: torch.Tensor, series: str) -> torch.
     return values.clamp_min(1e-12).log() - level.log()
 
 
-def predict(model, series: SeriesData, frame: pd.DataFrame, rows: np.ndarray, horizon: int,
-            threshold: float, job: dict, generator: torch.Generator, device: torch.device) -> Forecasts:
+def predict(
+    model,
+    series: SeriesData,
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    horizon: int,
+    threshold: float,
+    job: dict,
+    generator: torch.Generator,
+    device: torch.device,
+) -> Forecasts:
     p, point, se = [], [], []
     bs = job["predict_batch_size"]
     for start in range(0, len(rows), bs):
@@ -149,34 +172,53 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     notes: dict[str, str | float | int | bool] = {
         "mode": job["mode"],
         "series": job["series"],
-        "probability": ("H=1: exact Student-t tail P(High_{t+1} >= (1+threshold)*Close_t)" if horizon == 1 else
-                        "fraction of antithetic autoregressive Student-t sample paths whose max over t+1..t+H reaches (1+threshold)*Close_t"),
+        "probability": (
+            "H=1: exact Student-t tail P(High_{t+1} >= (1+threshold)*Close_t)"
+            if horizon == 1
+            else "fraction of antithetic autoregressive Student-t sample paths whose max over t+1..t+H reaches (1+threshold)*Close_t"
+        ),
         "num_samples": job["num_samples"] if horizon > 1 else 0,
         "point_score": "median sampled path: max log(High/Close_t) over t+1..t+H - log(1+threshold)",
         "history_padding": job["history_padding"],
         "minimum_scale": config.minimum_scale,
         "rescale_each_step": job["rescale_each_step"],
-        **({} if job["rescale_each_step"] else {"departure_from_published": (
-            "robust scaler fitted once on the history; the published sampler re-fits it after every sampled "
-            "step (rescale_each_step=true): P(hit) moves by <= 0.01")}),
+        **(
+            {}
+            if job["rescale_each_step"]
+            else {
+                "departure_from_published": (
+                    "robust scaler fitted once on the history; the published sampler re-fits it after every sampled "
+                    "step (rescale_each_step=true): P(hit) moves by <= 0.01"
+                )
+            }
+        ),
         "model_context_length": config.context_length,
         "history_length": config.history_length,
         "kv_cache": job["use_kv_cache"],
         "weights_file": ckpt.name,
-        "scored_rows_with_padded_history": int((~series.has_full_history(np.concatenate([rows["val"], rows["test"]]))).sum()),
+        "scored_rows_with_padded_history": int(
+            (~series.has_full_history(np.concatenate([rows["val"], rows["test"]]))).sum()
+        ),
     }
     started = time.perf_counter()
     if job["mode"] == "fine-tune":
         model.to(device)
         report = fine_tune(model, series, split, settings, seed=spec.seed, log=lambda m: print(m, flush=True))
         n_train = report.n_train_windows
-        notes.update({
-            "finetune_epochs": report.epochs_run, "finetune_best_epoch": report.best_epoch,
-            "finetune_initial_val_nll": report.initial_val_nll, "finetune_best_val_nll": report.best_val_nll,
-            "finetune_val_windows": report.n_val_windows, "finetune_full_history_only": report.full_history_only,
-            "finetune_step_seconds": report.step_seconds, "finetune_batch_size": settings.batch_size,
-            "finetune_batches_per_epoch": settings.batches_per_epoch, "finetune_lr": settings.lr,
-        })
+        notes.update(
+            {
+                "finetune_epochs": report.epochs_run,
+                "finetune_best_epoch": report.best_epoch,
+                "finetune_initial_val_nll": report.initial_val_nll,
+                "finetune_best_val_nll": report.best_val_nll,
+                "finetune_val_windows": report.n_val_windows,
+                "finetune_full_history_only": report.full_history_only,
+                "finetune_step_seconds": report.step_seconds,
+                "finetune_batch_size": settings.batch_size,
+                "finetune_batches_per_epoch": settings.batches_per_epoch,
+                "finetune_lr": settings.lr,
+            }
+        )
     else:
         n_train = max(len(rows["train"]), 1)
         notes["n_train_meaning"] = "zero-shot: training-split sample rows, not used for fitting"
@@ -186,7 +228,9 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     predictions = {}
     for name in ("val", "test"):
         out = predict(model, series, frame, rows[name], horizon, spec.threshold, job, generator, device)
-        predictions[name] = SplitPredictions(dates[rows[name]], target[rows[name]].astype(np.int8), out.p, out.point_score)
+        predictions[name] = SplitPredictions(
+            dates[rows[name]], target[rows[name]].astype(np.int8), out.p, out.point_score
+        )
         notes[f"mc_se_max_{name}"] = float(out.standard_error.max())
         notes[f"mc_se_mean_{name}"] = float(out.standard_error.mean())
     predicted = time.perf_counter()

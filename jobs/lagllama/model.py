@@ -116,11 +116,15 @@ class CausalSelfAttention(nn.Module):
         if past is None:
             if cache is not None:
                 cache.layers[layer] = LayerCache(k, v)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            )
         else:
             if t != 1:
                 raise ValueError("a cached forward takes one new token at a time")
-            now = LayerCache(torch.cat((past.k, k), dim=2), torch.cat((past.v, v), dim=2), past.prefix_k, past.prefix_v, past.group)
+            now = LayerCache(
+                torch.cat((past.k, k), dim=2), torch.cat((past.v, v), dim=2), past.prefix_k, past.prefix_v, past.group
+            )
             cache.layers[layer] = now
             if now.prefix_k is None:
                 y = F.scaled_dot_product_attention(q, now.k, now.v)  # one new query sees every cached key

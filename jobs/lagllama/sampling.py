@@ -31,14 +31,21 @@ class ForecastBatch:
     future_time: torch.Tensor | None
 
     def to(self, device: torch.device | str) -> "ForecastBatch":
-        return ForecastBatch(*(None if x is None else x.to(device) for x in (self.history, self.observed, self.past_time, self.future_time)))
+        return ForecastBatch(
+            *(
+                None if x is None else x.to(device)
+                for x in (self.history, self.observed, self.past_time, self.future_time)
+            )
+        )
 
 
 @dataclass(frozen=True)
 class SamplePaths:
     paths: torch.Tensor  # (B, S, H) in series units
     steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # per step (df, loc, scale), each (B*S,), scaled units
-    scaler: tuple[torch.Tensor, torch.Tensor]  # the robust scaler's (loc, scale) per path, (B*S, 1): series = scaled * scale + loc
+    scaler: tuple[
+        torch.Tensor, torch.Tensor
+    ]  # the robust scaler's (loc, scale) per path, (B*S, 1): series = scaled * scale + loc
 
 
 def draw_uniforms(batch: int, num_samples: int, horizon: int, generator: torch.Generator) -> torch.Tensor:
@@ -118,7 +125,9 @@ def sample_paths(
                 observed = torch.cat((observed_r, torch.ones_like(raw[:, length:])), dim=1)
                 step_loc, step_scale = scale_history(config, raw, observed)
                 tokens_from = (raw - step_loc) / step_scale
-            df, mu, sigma = (p[:, -1] for p in model(lag_tokens(config, tokens_from, positions, step_loc, step_scale, time_feat)))
+            df, mu, sigma = (
+                p[:, -1] for p in model(lag_tokens(config, tokens_from, positions, step_loc, step_scale, time_feat))
+            )
         steps.append((df, mu, sigma))
         value = _student_t_quantile(df, mu, sigma, u[:, k])
         if step_loc is not loc_r:  # back to the first fit's units, in which `ext` is kept
@@ -145,7 +154,7 @@ def antithetic_hit_probability(paths: torch.Tensor, thresholds: torch.Tensor) ->
     hits = (paths.max(dim=-1).values >= thresholds[:, None]).double()
     half = hits.shape[1] // 2
     pairs = 0.5 * (hits[:, :half] + hits[:, half:])
-    return pairs.mean(dim=-1), pairs.std(dim=-1) / half ** 0.5
+    return pairs.mean(dim=-1), pairs.std(dim=-1) / half**0.5
 
 
 def exact_one_step_hit(first_step: SamplePaths, thresholds: torch.Tensor) -> torch.Tensor:

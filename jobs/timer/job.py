@@ -105,7 +105,9 @@ def _samples(dataset: Dataset, spec: ExperimentSpec) -> dict[str, Samples]:
         rows = sample_rows(frame, split, spec.horizon, spec.context_length)
         if len(rows) == 0:
             raise JobError(f"no usable {split} samples for horizon {spec.horizon}")
-        out[split] = Samples(rows, target[rows].astype(np.int8), dates[rows], np.log(close[rows]) + math.log1p(spec.threshold))
+        out[split] = Samples(
+            rows, target[rows].astype(np.int8), dates[rows], np.log(close[rows]) + math.log1p(spec.threshold)
+        )
     return out
 
 
@@ -118,14 +120,17 @@ def lookbacks(series: np.ndarray, ends: np.ndarray, length: int) -> torch.Tensor
 class Scorer:
     """The loaded model, the series and the batch/device settings of one job."""
 
-    def __init__(self, model: TimerForPrediction, series: np.ndarray, settings: Settings, *, horizon: int,
-                 device: torch.device):
+    def __init__(
+        self, model: TimerForPrediction, series: np.ndarray, settings: Settings, *, horizon: int, device: torch.device
+    ):
         self.model, self.series, self.settings, self.horizon, self.device = model, series, settings, horizon, device
         self.length = settings.lookback_patches * model.config.input_token_len
 
     def _batches(self, rows: np.ndarray):
         for start in range(0, len(rows), self.settings.predict_batch_size):
-            yield lookbacks(self.series, rows[start : start + self.settings.predict_batch_size], self.length).to(self.device)
+            yield lookbacks(self.series, rows[start : start + self.settings.predict_batch_size], self.length).to(
+                self.device
+            )
 
     @torch.no_grad()
     def point_scores(self, samples: Samples) -> np.ndarray:
@@ -137,7 +142,9 @@ class Scorer:
     def embeddings(self, samples: Samples) -> np.ndarray:
         """The last token's final hidden state, for the normalised lookback (as the forecast sees it)."""
         self.model.eval()
-        parts = [self.model.hidden(normalise(batch)[0])[:, -1, :].double().cpu() for batch in self._batches(samples.rows)]
+        parts = [
+            self.model.hidden(normalise(batch)[0])[:, -1, :].double().cpu() for batch in self._batches(samples.rows)
+        ]
         return torch.cat(parts).numpy()
 
 
@@ -215,11 +222,16 @@ def fine_tune(scorer: Scorer, split: np.ndarray, settings: Settings, seed: int) 
                 if bad >= settings.patience:
                     break
     model.load_state_dict(best_state)
-    return {"finetune_steps": steps, "finetune_best_step": best_step, "finetune_initial_val_mse": initial,
-            "finetune_best_val_mse": best, "finetune_train_segments": int(len(train_ends)),
-            "finetune_val_segments": int(len(val_ends)),
-            "finetune_first_train_mse": losses[0] if losses else float("nan"),
-            "finetune_last_train_mse": losses[-1] if losses else float("nan")}
+    return {
+        "finetune_steps": steps,
+        "finetune_best_step": best_step,
+        "finetune_initial_val_mse": initial,
+        "finetune_best_val_mse": best,
+        "finetune_train_segments": int(len(train_ends)),
+        "finetune_val_segments": int(len(val_ends)),
+        "finetune_first_train_mse": losses[0] if losses else float("nan"),
+        "finetune_last_train_mse": losses[-1] if losses else float("nan"),
+    }
 
 
 def calibrated(scorer: Scorer, samples: dict[str, Samples], settings: Settings) -> tuple[dict, dict, dict]:
@@ -231,8 +243,16 @@ def calibrated(scorer: Scorer, samples: dict[str, Samples], settings: Settings) 
     (a,), b = fit_logistic(train_scores[:, None], train.y, CALIBRATION_L2)
     scores = {name: scorer.point_scores(samples[name]) for name in ("val", "test")}
     probabilities = {name: sigmoid(a * s + b) for name, s in scores.items()}
-    return scores, probabilities, {"calibration": "p = sigmoid(a * point_score + b) fitted on training samples",
-                                   "calibration_a": a, "calibration_b": b, "calibration_windows": int(len(train.y))}
+    return (
+        scores,
+        probabilities,
+        {
+            "calibration": "p = sigmoid(a * point_score + b) fitted on training samples",
+            "calibration_a": a,
+            "calibration_b": b,
+            "calibration_windows": int(len(train.y)),
+        },
+    )
 
 
 def probe(scorer: Scorer, samples: dict[str, Samples], settings: Settings) -> tuple[dict, dict]:
@@ -241,11 +261,20 @@ def probe(scorer: Scorer, samples: dict[str, Samples], settings: Settings) -> tu
     if len(np.unique(train.y)) < 2:
         raise JobError("linear-probe needs both classes among the training samples")
     chosen = {"train": train, "val": samples["val"], "test": samples["test"]}
-    probabilities, choice = linear_probe(embed=lambda name: scorer.embeddings(chosen[name]), train_y=train.y,
-                                         val_y=samples["val"].y, strengths=settings.probe_l2, fit=fit_logistic)
-    return probabilities, {"probe_l2": choice.l2, "probe_val_log_loss": choice.val_log_loss,
-                           "probe_features": int(choice.weights.size), "probe_train_windows": int(len(train.y)),
-                           "representation": "final hidden state of the last input patch token"}
+    probabilities, choice = linear_probe(
+        embed=lambda name: scorer.embeddings(chosen[name]),
+        train_y=train.y,
+        val_y=samples["val"].y,
+        strengths=settings.probe_l2,
+        fit=fit_logistic,
+    )
+    return probabilities, {
+        "probe_l2": choice.l2,
+        "probe_val_log_loss": choice.val_log_loss,
+        "probe_features": int(choice.weights.size),
+        "probe_train_windows": int(len(train.y)),
+        "representation": "final hidden state of the last input patch token",
+    }
 
 
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
@@ -260,7 +289,9 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     scorer = Scorer(model, series, settings, horizon=spec.horizon, device=device)
     scored = np.concatenate([samples["val"].rows, samples["test"].rows])
     notes: dict = {
-        "mode": settings.mode, "series": "log(high)", "lookback_days": scorer.length,
+        "mode": settings.mode,
+        "series": "log(high)",
+        "lookback_days": scorer.length,
         "architecture": f"Timer {resolved.config.num_hidden_layers}x{resolved.config.hidden_size}",
         "point_score": "max forecast log(High/Close_t) over t+1..t+H - log(1 + threshold)",
         "rows_with_padded_history": int(np.sum(scored < scorer.length - 1)),

@@ -52,8 +52,11 @@ class TimerConfig:
         return cls(**known)
 
     def to_json(self) -> dict:
-        return {"model_type": "timer", **{k: getattr(self, k) for k in self.__dataclass_fields__},
-                "output_token_lens": list(self.output_token_lens)}
+        return {
+            "model_type": "timer",
+            **{k: getattr(self, k) for k in self.__dataclass_fields__},
+            "output_token_lens": list(self.output_token_lens),
+        }
 
 
 def rotate_half(x: Tensor) -> Tensor:
@@ -76,8 +79,10 @@ class TimerAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         batch, length, width = x.shape
-        q, k, v = (p(x).view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
-                   for p in (self.q_proj, self.k_proj, self.v_proj))
+        q, k, v = (
+            p(x).view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
+            for p in (self.q_proj, self.k_proj, self.v_proj)
+        )
         angles = torch.arange(length, device=x.device, dtype=torch.float32)[:, None] * self.inv_freq[None, :]
         angles = torch.cat((angles, angles), dim=-1)
         cos, sin = angles.cos().to(q.dtype), angles.sin().to(q.dtype)

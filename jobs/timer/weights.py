@@ -42,8 +42,9 @@ def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
         config = TimerConfig.from_json(folder / CONFIG_FILE)
     except (ValueError, TypeError) as exc:
         raise JobError(f"{folder / CONFIG_FILE}: not a Timer config ({exc})") from exc
-    source = WeightsSource(kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision,
-                           sha256=manifest.files[WEIGHTS_FILE])
+    source = WeightsSource(
+        kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[WEIGHTS_FILE]
+    )
     return ResolvedWeights(config, folder / WEIGHTS_FILE, source)
 
 
@@ -56,7 +57,9 @@ def load_published(resolved: ResolvedWeights) -> TimerForPrediction:
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
-        raise JobError(f"{resolved.weights_file}: does not fit the Timer architecture: {' '.join(str(exc).split())[:300]}") from exc
+        raise JobError(
+            f"{resolved.weights_file}: does not fit the Timer architecture: {' '.join(str(exc).split())[:300]}"
+        ) from exc
     return model
 
 

@@ -37,13 +37,38 @@ from shared_schema import ExperimentSpec
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "timesfm")
 
-QUICK = {"mode": "fine-tune", "max_steps": 10, "batch_size": 16, "lr": 1e-4, "eval_every": 5, "patience": 2,
-         "max_train_windows": 256, "max_val_loss_windows": 64, "finetune_params": "all", "dependence": "brownian",
-         "flip_invariance": None, "probe_l2": [1e-3, 1e-1, 10.0], "probe_steps": 200, "predict_batch_size": 64}
-FULL = {"mode": "fine-tune", "max_steps": 2000, "batch_size": 32, "lr": 1e-4, "eval_every": 100, "patience": 5,
-        "max_train_windows": 0, "max_val_loss_windows": 0, "finetune_params": "all", "dependence": "brownian",
-        "flip_invariance": None, "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0], "probe_steps": 500,
-        "predict_batch_size": 64}
+QUICK = {
+    "mode": "fine-tune",
+    "max_steps": 10,
+    "batch_size": 16,
+    "lr": 1e-4,
+    "eval_every": 5,
+    "patience": 2,
+    "max_train_windows": 256,
+    "max_val_loss_windows": 64,
+    "finetune_params": "all",
+    "dependence": "brownian",
+    "flip_invariance": None,
+    "probe_l2": [1e-3, 1e-1, 10.0],
+    "probe_steps": 200,
+    "predict_batch_size": 64,
+}
+FULL = {
+    "mode": "fine-tune",
+    "max_steps": 2000,
+    "batch_size": 32,
+    "lr": 1e-4,
+    "eval_every": 100,
+    "patience": 5,
+    "max_train_windows": 0,
+    "max_val_loss_windows": 0,
+    "finetune_params": "all",
+    "dependence": "brownian",
+    "flip_invariance": None,
+    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+    "probe_steps": 500,
+    "predict_batch_size": 64,
+}
 
 
 @dataclass(frozen=True)
@@ -86,8 +111,9 @@ class SplitSeries:
     rows: np.ndarray
 
     def take(self, index) -> "SplitSeries":
-        return SplitSeries(self.context[index], self.future[index], self.c[index], self.y[index],
-                           self.dates[index], self.rows[index])
+        return SplitSeries(
+            self.context[index], self.future[index], self.c[index], self.y[index], self.dates[index], self.rows[index]
+        )
 
 
 def build_series(dataset: Dataset, spec: ExperimentSpec) -> dict[str, SplitSeries]:
@@ -238,8 +264,10 @@ def make_trainer(module, horizon: int, lr: float, finetune_params: str) -> Train
     from jobs.timesfm import model as tfm_model
 
     if finetune_params == "heads":
-        trainable_filter = nnx.All(nnx.Param, nnx.Any(nnx.PathContains("output_projection_point"),
-                                                      nnx.PathContains("output_projection_quantiles")))
+        trainable_filter = nnx.All(
+            nnx.Param,
+            nnx.Any(nnx.PathContains("output_projection_point"), nnx.PathContains("output_projection_quantiles")),
+        )
     else:
         trainable_filter = nnx.Param
     graphdef, trainable, rest = nnx.split(module, trainable_filter, ...)
@@ -281,6 +309,7 @@ def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Se
         return total / count
 
     rng = np.random.default_rng(seed)
+
     def snapshot(state):  # a copy that survives the donation of `trainable` to the next step
         return jax.tree_util.tree_map(lambda x: x.copy(), state)
 
@@ -306,11 +335,16 @@ def fine_tune(runner: Runner, train: SplitSeries, val: SplitSeries, settings: Se
                 if bad >= settings.patience:
                     break
     nnx.update(module, best_state)
-    return {"finetune_params": settings.finetune_params, "trainable_parameters": n_trainable,
-            "initial_val_loss": float(initial),
-            "steps": steps_done, "best_step": best_step, "best_val_loss": float(best),
-            "first_train_loss": history[0] if history else float("nan"),
-            "last_train_loss": history[-1] if history else float("nan")}
+    return {
+        "finetune_params": settings.finetune_params,
+        "trainable_parameters": n_trainable,
+        "initial_val_loss": float(initial),
+        "steps": steps_done,
+        "best_step": best_step,
+        "best_val_loss": float(best),
+        "first_train_loss": history[0] if history else float("nan"),
+        "last_train_loss": history[-1] if history else float("nan"),
+    }
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, *, steps: int, seed: int) -> tuple[np.ndarray, float]:
@@ -327,7 +361,10 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, *, steps: int, seed: i
         return optax.sigmoid_binary_cross_entropy(logits, yj).mean() + 0.5 * l2 * jnp.sum(w * w)
 
     optimizer = optax.adam(0.05)
-    params = (jnp.zeros(x.shape[1], jnp.float32), jnp.asarray(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3)), jnp.float32))
+    params = (
+        jnp.zeros(x.shape[1], jnp.float32),
+        jnp.asarray(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3)), jnp.float32),
+    )
     state = optimizer.init(params)
 
     @jax.jit
@@ -357,10 +394,18 @@ def probe(runner: Runner, series: dict[str, SplitSeries], settings: Settings, se
         return embeddings
 
     probs, choice = linear_probe(
-        embed=embed, train_y=train.y, val_y=series["val"].y, strengths=settings.probe_l2,
-        fit=lambda x, y, l2: fit_logistic(x, y.astype(np.float64), l2, steps=settings.probe_steps, seed=seed))
-    info = {"probe_l2": choice.l2, "probe_val_log_loss": choice.val_log_loss, "probe_features": int(choice.weights.size),
-            "representation": "output embedding of the last input patch"}
+        embed=embed,
+        train_y=train.y,
+        val_y=series["val"].y,
+        strengths=settings.probe_l2,
+        fit=lambda x, y, l2: fit_logistic(x, y.astype(np.float64), l2, steps=settings.probe_steps, seed=seed),
+    )
+    info = {
+        "probe_l2": choice.l2,
+        "probe_val_log_loss": choice.val_log_loss,
+        "probe_features": int(choice.weights.size),
+        "representation": "output embedding of the last input patch",
+    }
     return probs, len(train.y), info, test_seconds[0]
 
 
@@ -383,8 +428,11 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     runner = Runner(wrapper, spec, settings)
     n_parameters = tfm_model.count_parameters(wrapper.model)
     notes: dict = {
-        "mode": settings.mode, "series": "log(high)", "dependence": settings.dependence,
-        "flip_invariance": settings.flip_invariance, "context_length": spec.context_length,
+        "mode": settings.mode,
+        "series": "log(high)",
+        "dependence": settings.dependence,
+        "flip_invariance": settings.flip_invariance,
+        "context_length": spec.context_length,
         "point_score": "mean head of the same forecast: max log(High/Close_t) over t+1..t+H - log(1+threshold)",
         "padded_context": int(tfm_model.pad_left(series["val"].context[:1])[0].shape[1]),
         "architecture": "TimesFM 2.5 200M" if resolved.arch is None else f"TimesFM 2.5 reduced {resolved.arch}",
@@ -397,14 +445,20 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         notes["n_train_note"] = "zero-shot: no training windows were used; n_train counts those available"
         train_seconds = 0.0
         predict_started = time.perf_counter()
-        (p_val, point_val), (p_test, point_test) = runner.probabilities(series["val"]), runner.probabilities(series["test"])
+        (p_val, point_val), (p_test, point_test) = (
+            runner.probabilities(series["val"]),
+            runner.probabilities(series["test"]),
+        )
     elif settings.mode == "fine-tune":
         train = _recent(series["train"], settings.max_train_windows)
         n_train = len(train.y)
         notes.update(fine_tune(runner, train, series["val"], settings, seed=spec.seed))
         train_seconds = time.perf_counter() - train_started
         predict_started = time.perf_counter()
-        (p_val, point_val), (p_test, point_test) = runner.probabilities(series["val"]), runner.probabilities(series["test"])
+        (p_val, point_val), (p_test, point_test) = (
+            runner.probabilities(series["val"]),
+            runner.probabilities(series["test"]),
+        )
     else:
         probs, n_train, info, probe_predict_seconds = probe(runner, series, settings, spec.seed)
         notes.update(info)

@@ -55,9 +55,11 @@ def definition(arch: dict | None):
         tokenizer=dataclasses.replace(base.tokenizer, hidden_dims=d, output_dims=d),
         stacked_transformers=configs.StackedTransformersConfig(num_layers=layers, transformer=xf),
         output_projection_point=dataclasses.replace(
-            base.output_projection_point, input_dims=d, hidden_dims=d, output_dims=base.output_patch_len * q),
+            base.output_projection_point, input_dims=d, hidden_dims=d, output_dims=base.output_patch_len * q
+        ),
         output_projection_quantiles=dataclasses.replace(
-            base.output_projection_quantiles, input_dims=d, hidden_dims=d, output_dims=base.output_quantile_len * q),
+            base.output_projection_quantiles, input_dims=d, hidden_dims=d, output_dims=base.output_quantile_len * q
+        ),
     )
 
 
@@ -66,10 +68,11 @@ def wrapper_class(arch: dict | None):
     pkg = _package()
     if not arch:
         return pkg.TimesFM_2p5_200M_flax
-    module_cls = type("TimesFM_2p5_reduced_flax_module", (pkg.TimesFM_2p5_200M_flax_module,),
-                      {"config": definition(arch)})
+    module_cls = type(
+        "TimesFM_2p5_reduced_flax_module", (pkg.TimesFM_2p5_200M_flax_module,), {"config": definition(arch)}
+    )
 
-    class TimesFM_2p5_reduced_flax(pkg.TimesFM_2p5_200M_flax):  # noqa: N801 - mirrors the package name
+    class TimesFM_2p5_reduced_flax(pkg.TimesFM_2p5_200M_flax):
         def __init__(self, **kwargs):
             self.model = module_cls()
 
@@ -88,8 +91,9 @@ def count_parameters(module) -> int:
     return int(sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(module, nnx.Param))))
 
 
-def save_random_init(weights_dir: Path, arch: dict | None = None, overwrite: bool = False,
-                     seed: int | None = None) -> Path:
+def save_random_init(
+    weights_dir: Path, arch: dict | None = None, overwrite: bool = False, seed: int | None = None
+) -> Path:
     """A random-initialised TimesFM 2.5 in the published on-disk layout + a random-init weights.json.
 
     `arch` (model_dims, num_layers, num_heads) gives a reduced model of the same class; None = 200M.
@@ -169,7 +173,9 @@ def forward(module, values, masks):
     zero = jnp.zeros((b,), values.dtype)
     _, (_, mu, sigma) = util.scan_along_axis(
         lambda carry, xs: util.update_running_stats(*carry, *xs),
-        init=(zero, zero, zero), xs=(patched, patched_masks), axis=1,
+        init=(zero, zero, zero),
+        xs=(patched, patched_masks),
+        axis=1,
     )
     normed = util.revin(patched, mu, sigma, reverse=False)
     normed = jnp.where(patched_masks, 0.0, normed)

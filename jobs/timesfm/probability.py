@@ -70,8 +70,14 @@ def brownian_correlation(horizon: int) -> np.ndarray:
     return np.sqrt(np.minimum.outer(k, k) / np.maximum.outer(k, k))
 
 
-def max_exceedance(quantiles: np.ndarray, c: np.ndarray, dependence: str = "brownian",
-                   n_draws: int = 16384, seed: int = 0, levels: np.ndarray = QUANTILE_LEVELS) -> np.ndarray:
+def max_exceedance(
+    quantiles: np.ndarray,
+    c: np.ndarray,
+    dependence: str = "brownian",
+    n_draws: int = 16384,
+    seed: int = 0,
+    levels: np.ndarray = QUANTILE_LEVELS,
+) -> np.ndarray:
     """P(max_k x_k >= c) for quantiles (n, H, J) and thresholds c (n,) -> (n,) in [0, 1]."""
     if dependence not in DEPENDENCE:
         raise ValueError(f"dependence must be one of {DEPENDENCE}, not {dependence!r}")
@@ -88,8 +94,8 @@ def max_exceedance(quantiles: np.ndarray, c: np.ndarray, dependence: str = "brow
     draws = np.random.default_rng(seed).standard_normal((n_draws, horizon)) @ chol.T  # (S, H)
     out = np.empty(len(scores))
     for start in range(0, len(scores), 256):
-        block = scores[start:start + 256]
+        block = scores[start : start + 256]
         hit = (draws[None, :, :] >= block[:, None, :]).any(axis=2)
-        out[start:start + 256] = hit.mean(axis=1)
+        out[start : start + 256] = hit.mean(axis=1)
     # Monte Carlo can fall below the comonotone bound by sampling noise; the bound is exact.
     return np.clip(np.maximum(out, per_step.max(axis=1)), 0.0, 1.0)

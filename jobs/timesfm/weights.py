@@ -65,8 +65,9 @@ def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
 
 def write_manifest(folder: Path, kind: str, hub_id: str | None = None, revision: str | None = None) -> WeightsManifest:
     """Hash every checkpoint file in `folder` and write weights.json (atomically)."""
-    manifest = WeightsManifest(model=MODEL_NAME, kind=kind, hub_id=hub_id, revision=revision,
-                               files=list_checkpoint_files(folder))
+    manifest = WeightsManifest(
+        model=MODEL_NAME, kind=kind, hub_id=hub_id, revision=revision, files=list_checkpoint_files(folder)
+    )
     tmp = Path(folder) / (MANIFEST_FILE + ".tmp")
     tmp.write_text(json.dumps(manifest.model_dump(mode="json"), indent=2))
     tmp.replace(Path(folder) / MANIFEST_FILE)

@@ -75,7 +75,12 @@ class ARMAttention(nn.Module):
         self.position = nn.Parameter(0.02 * torch.randn(config.context_length, config.d_model))
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
-            EncoderBlock(ARMAAttention(config.d_model, config.n_heads, config.dropout), config.d_model, config.d_ff, config.dropout)
+            EncoderBlock(
+                ARMAAttention(config.d_model, config.n_heads, config.dropout),
+                config.d_model,
+                config.d_ff,
+                config.dropout,
+            )
             for _ in range(config.n_layers)
         )
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)

@@ -33,9 +33,10 @@ class AutoformerConfig:
 
     def __post_init__(self) -> None:
         check_common(self)
-        check(self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}")
-        check(self.top_k >= 1,
-              f"factor ({self.factor}) selects no lag: factor * ln(context_length) must be >= 1")
+        check(
+            self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}"
+        )
+        check(self.top_k >= 1, f"factor ({self.factor}) selects no lag: factor * ln(context_length) must be >= 1")
 
     @property
     def top_k(self) -> int:
@@ -66,8 +67,9 @@ class AutoCorrelation(nn.Module):
         values = self.value(x)
         steps = torch.arange(length, device=x.device)
         rolled_index = (steps + lags[:, :, None]) % length
-        rolled = torch.gather(values.unsqueeze(1).expand(-1, self.top_k, -1, -1), 2,
-                              rolled_index[..., None].expand(-1, -1, -1, width))
+        rolled = torch.gather(
+            values.unsqueeze(1).expand(-1, self.top_k, -1, -1), 2, rolled_index[..., None].expand(-1, -1, -1, width)
+        )
         aggregated = (weights[:, :, None, None].to(values.dtype) * rolled).sum(dim=1)
         return self.out(aggregated)
 
@@ -77,8 +79,9 @@ class Autoformer(nn.Module):
         super().__init__()
         self.config = config
         mixers = [AutoCorrelation(config.d_model, config.n_heads, config.top_k) for _ in range(config.n_layers)]
-        self.encoder = DecompositionEncoder(mixers, config.n_features, config.d_model, config.d_ff,
-                                            config.moving_avg, config.dropout)
+        self.encoder = DecompositionEncoder(
+            mixers, config.n_features, config.d_model, config.d_ff, config.moving_avg, config.dropout
+        )
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:

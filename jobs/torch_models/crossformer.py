@@ -34,8 +34,10 @@ class CrossformerConfig:
 
     def __post_init__(self) -> None:
         check_common(self)
-        check(1 <= self.seg_len <= self.context_length,
-              f"seg_len ({self.seg_len}) must be between 1 and context_length ({self.context_length})")
+        check(
+            1 <= self.seg_len <= self.context_length,
+            f"seg_len ({self.seg_len}) must be between 1 and context_length ({self.context_length})",
+        )
         check(self.win_size >= 2, f"win_size must be >= 2 to merge segments, got {self.win_size}")
         check(self.n_routers >= 1, f"n_routers must be >= 1, got {self.n_routers}")
 
@@ -112,7 +114,9 @@ class Crossformer(nn.Module):
         self.embedding = SegmentEmbedding(config)
         self.dropout = nn.Dropout(config.dropout)
         # Scale i > 0 first merges the previous scale's segments, win_size at a time.
-        self.merging = nn.ModuleList(SegmentMerging(config.d_model, config.win_size) for _ in range(config.n_layers - 1))
+        self.merging = nn.ModuleList(
+            SegmentMerging(config.d_model, config.win_size) for _ in range(config.n_layers - 1)
+        )
         self.scales = nn.ModuleList(TwoStageAttention(config) for _ in range(config.n_layers))
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)
 

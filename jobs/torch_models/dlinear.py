@@ -28,7 +28,9 @@ class DLinearConfig:
 
     def __post_init__(self) -> None:
         check_common(self)
-        check(self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}")
+        check(
+            self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}"
+        )
 
 
 class DLinear(nn.Module):
@@ -36,13 +38,14 @@ class DLinear(nn.Module):
         super().__init__()
         self.config = config
         shape = (config.n_features, config.context_length, config.d_model)
-        scale = config.context_length ** -0.5
+        scale = config.context_length**-0.5
         self.seasonal_weight = nn.Parameter(scale * torch.randn(shape))
         self.trend_weight = nn.Parameter(scale * torch.randn(shape))
         self.bias = nn.Parameter(torch.zeros(config.n_features, config.d_model))
         # trend = averaging @ x over time; derived from the config, so not saved with the weights.
-        self.register_buffer("averaging", moving_average_matrix(config.context_length, config.moving_avg),
-                             persistent=False)
+        self.register_buffer(
+            "averaging", moving_average_matrix(config.context_length, config.moving_avg), persistent=False
+        )
         self.head = ClassificationHead(config.d_model, "mean", config.dropout)
 
     def effective_weight(self) -> Tensor:
@@ -59,6 +62,7 @@ class DLinear(nn.Module):
         """x: (batch, time, features) -> logits; the head averages the per-feature tokens, done
         here inside the product (one token per sample, their mean)."""
         batch, _, features = x.shape
-        mean_token = torch.addmm(self.bias.mean(dim=0), x.reshape(batch, -1), self.effective_weight(),
-                                 alpha=1.0 / features)
+        mean_token = torch.addmm(
+            self.bias.mean(dim=0), x.reshape(batch, -1), self.effective_weight(), alpha=1.0 / features
+        )
         return self.head(mean_token.unsqueeze(1))

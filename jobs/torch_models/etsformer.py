@@ -29,9 +29,11 @@ class ETSformerConfig:
     def __post_init__(self) -> None:
         check_common(self)
         n_candidates = (self.context_length - 1) // 2
-        check(1 <= self.top_k <= n_candidates,
-              f"top_k ({self.top_k}) must be between 1 and the {n_candidates} non-constant frequencies of "
-              f"context_length {self.context_length}")
+        check(
+            1 <= self.top_k <= n_candidates,
+            f"top_k ({self.top_k}) must be between 1 and the {n_candidates} non-constant frequencies of "
+            f"context_length {self.context_length}",
+        )
 
 
 def frequency_attention(x: Tensor, top_k: int) -> Tensor:

@@ -31,10 +31,14 @@ class FEDformerConfig:
 
     def __post_init__(self) -> None:
         check_common(self)
-        check(self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}")
+        check(
+            self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}"
+        )
         n_frequencies = self.context_length // 2 + 1
-        check(1 <= self.modes <= n_frequencies,
-              f"modes ({self.modes}) must be between 1 and the {n_frequencies} frequencies of context_length {self.context_length}")
+        check(
+            1 <= self.modes <= n_frequencies,
+            f"modes ({self.modes}) must be between 1 and the {n_frequencies} frequencies of context_length {self.context_length}",
+        )
 
 
 class FourierBlock(nn.Module):
@@ -47,7 +51,9 @@ class FourierBlock(nn.Module):
         head_width = d_model // n_heads
         self.project = nn.Linear(d_model, d_model)
         # Complex weights stored as (real, imaginary) pairs; the paper's uniform init, scaled.
-        self.mode_weights = nn.Parameter(torch.rand(n_heads, head_width, head_width, modes, 2) / (head_width * head_width))
+        self.mode_weights = nn.Parameter(
+            torch.rand(n_heads, head_width, head_width, modes, 2) / (head_width * head_width)
+        )
         self.out = nn.Linear(d_model, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -65,8 +71,9 @@ class FEDformer(nn.Module):
         super().__init__()
         self.config = config
         mixers = [FourierBlock(config.d_model, config.n_heads, config.modes) for _ in range(config.n_layers)]
-        self.encoder = DecompositionEncoder(mixers, config.n_features, config.d_model, config.d_ff,
-                                            config.moving_avg, config.dropout)
+        self.encoder = DecompositionEncoder(
+            mixers, config.n_features, config.d_model, config.d_ff, config.moving_avg, config.dropout
+        )
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:

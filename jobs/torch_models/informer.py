@@ -29,9 +29,11 @@ class InformerConfig:
     def __post_init__(self) -> None:
         check_common(self)
         check(self.factor >= 1, f"factor must be >= 1, got {self.factor}")
-        check(not self.distil or self.context_length >= 2 ** (self.n_layers - 1),
-              f"context_length {self.context_length} cannot be halved by {self.n_layers - 1} distilling layers; "
-              f"use fewer layers or distil=False")
+        check(
+            not self.distil or self.context_length >= 2 ** (self.n_layers - 1),
+            f"context_length {self.context_length} cannot be halved by {self.n_layers - 1} distilling layers; "
+            f"use fewer layers or distil=False",
+        )
 
 
 class ProbSparseAttention(nn.Module):
@@ -96,8 +98,12 @@ class Informer(nn.Module):
         self.register_buffer("position", sinusoidal_positions(config.context_length, config.d_model), persistent=False)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
-            EncoderBlock(ProbSparseAttention(config.d_model, config.n_heads, config.factor, config.dropout),
-                         config.d_model, config.d_ff, config.dropout)
+            EncoderBlock(
+                ProbSparseAttention(config.d_model, config.n_heads, config.factor, config.dropout),
+                config.d_model,
+                config.d_ff,
+                config.dropout,
+            )
             for _ in range(config.n_layers)
         )
         n_distilling = config.n_layers - 1 if config.distil else 0

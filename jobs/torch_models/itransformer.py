@@ -34,7 +34,9 @@ class ITransformer(nn.Module):
         self.feature_identity = nn.Parameter(0.02 * torch.randn(config.n_features, config.d_model))
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
-            EncoderBlock(Attention(config.d_model, config.n_heads, config.dropout), config.d_model, config.d_ff, config.dropout)
+            EncoderBlock(
+                Attention(config.d_model, config.n_heads, config.dropout), config.d_model, config.d_ff, config.dropout
+            )
             for _ in range(config.n_layers)
         )
         # Variate tokens have no order, so only mean pooling means anything here.

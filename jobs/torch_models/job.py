@@ -22,7 +22,13 @@ from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_win
 from jobs.torch_models.profiles import FULL_HYPERPARAMETERS, defaults
 from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.trainer import (
-    TrainSettings, fit, make_deterministic, on_device, pick_device, predict_logits, probabilities,
+    TrainSettings,
+    fit,
+    make_deterministic,
+    on_device,
+    pick_device,
+    predict_logits,
+    probabilities,
 )
 from jobs.torch_models.zoo import ARCHITECTURES, Architecture
 from shared_schema import ExperimentSpec, WeightsSource
@@ -76,8 +82,11 @@ def model_inputs(dataset: Dataset, horizon: int, context_length: int, inputs: st
         return dataclasses.replace(split, x=np.ascontiguousarray(split.x[:, :, :1]))
 
     return WindowedData(
-        train=high_only(data.train), val=high_only(data.val), test=high_only(data.test),
-        normaliser=Normaliser(data.normaliser.mean[:1], data.normaliser.std[:1]), feature_names=["high"],
+        train=high_only(data.train),
+        val=high_only(data.val),
+        test=high_only(data.test),
+        normaliser=Normaliser(data.normaliser.mean[:1], data.normaliser.std[:1]),
+        feature_names=["high"],
     )
 
 
@@ -107,13 +116,19 @@ def prepare(spec: ExperimentSpec, dataset: Dataset) -> Inputs:
     recent = slice(-settings.max_train_windows, None) if settings.max_train_windows else slice(None)
     try:
         config = sized_config(
-            architecture, settings.size,
-            context_length=spec.context_length, n_features=len(data.feature_names), **settings.architecture,
+            architecture,
+            settings.size,
+            context_length=spec.context_length,
+            n_features=len(data.feature_names),
+            **settings.architecture,
         )
     except ValueError as exc:
         raise JobError(f"{spec.model}: {exc}") from exc
     return Inputs(
-        architecture, config, device, data,
+        architecture,
+        config,
+        device,
+        data,
         x_train=on_device(data.train.x[recent], device),
         y_train=on_device(data.train.y[recent].astype(np.float32), device),
         x_val=on_device(data.val.x, device),
@@ -136,13 +151,21 @@ def train_seed(spec: ExperimentSpec, inputs: Inputs) -> ModelOutput:
     model = inputs.architecture.model(inputs.config).to(device)
     n_parameters = sum(p.numel() for p in model.parameters())
     n_train = len(inputs.y_train)
-    print(f"[torch] {spec.model} seed {spec.seed}: {n_parameters:,} parameters on {device}, {n_train} training windows",
-          flush=True)
+    print(
+        f"[torch] {spec.model} seed {spec.seed}: {n_parameters:,} parameters on {device}, {n_train} training windows",
+        flush=True,
+    )
 
     started = time.perf_counter()
-    report = fit(model, (inputs.x_train, inputs.y_train), (inputs.x_val, data.val.y), settings.training,
-                 on_epoch=lambda epoch, auc: progress.emit(seed=spec.seed, epoch=epoch, epochs=settings.training.epochs,
-                                                           val_auc=auc))
+    report = fit(
+        model,
+        (inputs.x_train, inputs.y_train),
+        (inputs.x_val, data.val.y),
+        settings.training,
+        on_epoch=lambda epoch, auc: progress.emit(
+            seed=spec.seed, epoch=epoch, epochs=settings.training.epochs, val_auc=auc
+        ),
+    )
     trained = time.perf_counter()
     batch = settings.training.eval_batch_size
     precision = settings.training.precision
@@ -150,7 +173,9 @@ def train_seed(spec: ExperimentSpec, inputs: Inputs) -> ModelOutput:
     p_test = probabilities(predict_logits(model, inputs.x_test, batch, precision), report.pos_weight)
     predicted = time.perf_counter()
 
-    shape = {k: getattr(inputs.config, k) for k in ("d_model", "d_ff", "n_layers", "n_heads") if hasattr(inputs.config, k)}
+    shape = {
+        k: getattr(inputs.config, k) for k in ("d_model", "d_ff", "n_layers", "n_heads") if hasattr(inputs.config, k)
+    }
     gpu = {"gpu_peak_gb": torch.cuda.max_memory_reserved(device) / 2**30} if device.type == "cuda" else {}
     return ModelOutput(
         val=SplitPredictions(data.val.dates, data.val.y, p_val),

@@ -61,8 +61,14 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor, context: Tensor | None = None, causal: bool = False) -> Tensor:
         context = x if context is None else context
-        q, k, v = self.split_heads(self.query(x)), self.split_heads(self.key(context)), self.split_heads(self.value(context))
-        mixed = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=causal)
+        q, k, v = (
+            self.split_heads(self.query(x)),
+            self.split_heads(self.key(context)),
+            self.split_heads(self.value(context)),
+        )
+        mixed = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=causal
+        )
         return self.out(mixed.transpose(1, 2).reshape(x.shape))
 
 
@@ -145,11 +151,15 @@ class DecompositionEncoder(nn.Module):
     """Autoformer's encoder: embed, run decomposition layers, and add the trends they removed back
     onto the seasonal output for the read-out. FEDformer differs only in the mixers it passes."""
 
-    def __init__(self, mixers: list[nn.Module], n_features: int, d_model: int, d_ff: int, moving_avg: int, dropout: float):
+    def __init__(
+        self, mixers: list[nn.Module], n_features: int, d_model: int, d_ff: int, moving_avg: int, dropout: float
+    ):
         super().__init__()
         self.embedding = TokenEmbedding(n_features, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.layers = nn.ModuleList(DecompositionEncoderLayer(mixer, d_model, d_ff, moving_avg, dropout) for mixer in mixers)
+        self.layers = nn.ModuleList(
+            DecompositionEncoderLayer(mixer, d_model, d_ff, moving_avg, dropout) for mixer in mixers
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         seasonal = self.dropout(self.embedding(x))

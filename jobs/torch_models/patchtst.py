@@ -33,12 +33,15 @@ class PatchTSTConfig:
 
     def __post_init__(self) -> None:
         check_common(self)
-        check(1 <= self.patch_len <= self.context_length,
-              f"patch_len ({self.patch_len}) must be between 1 and context_length ({self.context_length})")
-        check(1 <= self.stride <= self.patch_len,
-              f"stride ({self.stride}) must be between 1 and patch_len ({self.patch_len}), or steps would be skipped")
-        check(not self.causal or self.pool == "last",
-              "causal PatchTST must read out its last token: set pool='last'")
+        check(
+            1 <= self.patch_len <= self.context_length,
+            f"patch_len ({self.patch_len}) must be between 1 and context_length ({self.context_length})",
+        )
+        check(
+            1 <= self.stride <= self.patch_len,
+            f"stride ({self.stride}) must be between 1 and patch_len ({self.patch_len}), or steps would be skipped",
+        )
+        check(not self.causal or self.pool == "last", "causal PatchTST must read out its last token: set pool='last'")
 
     @property
     def n_patches(self) -> int:
@@ -58,7 +61,9 @@ class PatchTST(nn.Module):
         self.feature_identity = nn.Parameter(0.02 * torch.randn(config.n_features, 1, config.d_model))
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
-            EncoderBlock(Attention(config.d_model, config.n_heads, config.dropout), config.d_model, config.d_ff, config.dropout)
+            EncoderBlock(
+                Attention(config.d_model, config.n_heads, config.dropout), config.d_model, config.d_ff, config.dropout
+            )
             for _ in range(config.n_layers)
         )
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)

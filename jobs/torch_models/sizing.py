@@ -69,9 +69,13 @@ def _solve_ff(count, shaped, d_model: int, target: int):
 
 def _solve_width(architecture: Architecture, target: int, settings: dict):
     """For models whose only size knob is d_model and whose count is affine in it."""
+
     def shaped(d_model: int):
         return architecture.make_config(**settings, d_model=d_model)
 
-    at_one, at_two = architecture.count_parameters(shaped(WIDTH_STEP)), architecture.count_parameters(shaped(2 * WIDTH_STEP))
+    at_one, at_two = (
+        architecture.count_parameters(shaped(WIDTH_STEP)),
+        architecture.count_parameters(shaped(2 * WIDTH_STEP)),
+    )
     slope = (at_two - at_one) / WIDTH_STEP
     return shaped(max(1, round(WIDTH_STEP + (target - at_one) / slope)))

@@ -40,10 +40,14 @@ class TimeMixerConfig:
         check_common(self)
         check(self.down_sampling_window >= 2, f"down_sampling_window must be >= 2, got {self.down_sampling_window}")
         check(self.down_sampling_layers >= 1, f"down_sampling_layers must be >= 1, got {self.down_sampling_layers}")
-        check(self.scale_lengths[-1] >= 2,
-              f"context_length {self.context_length} is too short for {self.down_sampling_layers} down-samplings by "
-              f"{self.down_sampling_window}: the coarsest scale needs >= 2 steps")
-        check(self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}")
+        check(
+            self.scale_lengths[-1] >= 2,
+            f"context_length {self.context_length} is too short for {self.down_sampling_layers} down-samplings by "
+            f"{self.down_sampling_window}: the coarsest scale needs >= 2 steps",
+        )
+        check(
+            self.moving_avg >= 1 and self.moving_avg % 2 == 1, f"moving_avg must be odd and >= 1, got {self.moving_avg}"
+        )
 
     @property
     def scale_lengths(self) -> list[int]:
@@ -75,8 +79,11 @@ class PastDecomposableMixing(nn.Module):
         self.lengths = lengths
         self.norm = nn.LayerNorm(config.d_model)
         # Each scale's trend (its centred moving average), all scales in one product.
-        self.register_buffer("averaging", torch.block_diag(*(moving_average_matrix(n, config.moving_avg) for n in lengths)),
-                             persistent=False)
+        self.register_buffer(
+            "averaging",
+            torch.block_diag(*(moving_average_matrix(n, config.moving_avg) for n in lengths)),
+            persistent=False,
+        )
         self.feature_mixing = FeedForward(config.d_model, config.d_ff, config.dropout)
         self.season_up = nn.ModuleList(TimeMLP(lengths[i], lengths[i + 1]) for i in range(len(lengths) - 1))
         self.trend_down = nn.ModuleList(TimeMLP(lengths[i + 1], lengths[i]) for i in range(len(lengths) - 1))
@@ -113,7 +120,7 @@ class TimeMixer(nn.Module):
         window = self.config.down_sampling_window
         scales = [x]
         for _ in range(self.config.down_sampling_layers):
-            finer = scales[-1][:, scales[-1].shape[1] % window:]
+            finer = scales[-1][:, scales[-1].shape[1] % window :]
             scales.append(F.avg_pool1d(finer.transpose(1, 2), window).transpose(1, 2))
         return scales
 

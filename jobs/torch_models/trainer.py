@@ -18,7 +18,6 @@ from torch import nn
 from jobs.common.errors import JobError
 from jobs.common.metrics import auc_roc
 
-
 PRECISIONS = ("auto", "bf16", "fp32")
 
 

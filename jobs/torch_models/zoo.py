@@ -24,7 +24,8 @@ class Architecture:
     def tunable(self) -> dict[str, object]:
         """Config fields a spec may set through its hyper-parameters, with their defaults."""
         return {
-            f.name: f.default for f in dataclasses.fields(self.config)
+            f.name: f.default
+            for f in dataclasses.fields(self.config)
             if f.name not in DERIVED_FIELDS and f.name not in self.fixed
         }
 

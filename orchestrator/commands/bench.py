@@ -17,17 +17,31 @@ def bench_group() -> None:
 
 
 @bench_group.command("study")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
-              help="default: cuda when nvidia-smi finds a GPU, else cpu")
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda"]),
+    default=None,
+    help="default: cuda when nvidia-smi finds a GPU, else cpu",
+)
 @click.option("--models", default=None, help="comma-separated torch models for the windows/s table (default: all)")
-@click.option("--size", type=click.IntRange(min=1_000), default=2_000_000, show_default=True,
-              help="parameters per model in the windows/s table")
+@click.option(
+    "--size",
+    type=click.IntRange(min=1_000),
+    default=2_000_000,
+    show_default=True,
+    help="parameters per model in the windows/s table",
+)
 @click.option("--study", "selection", default="--all", show_default=True, help="what the end-to-end `orch run` selects")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--load", type=click.IntRange(min=0), default=0, show_default=True,
-              help="busy processes for the idle-vs-loaded thread-policy comparison (0: skip it)")
+@click.option(
+    "--load",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="busy processes for the idle-vs-loaded thread-policy comparison (0: skip it)",
+)
 @click.option("--skip-kernels", is_flag=True, help="no windows/s table")
 @click.option("--skip-study", is_flag=True, help="no end-to-end run")
 def study_command(*, device, models, size, selection, profile, seeds, jobs, load, skip_kernels, skip_study) -> None:
@@ -37,9 +51,24 @@ def study_command(*, device, models, size, selection, profile, seeds, jobs, load
     device = device or ("cuda" if has_cuda else "cpu")
     if device == "cuda" and not has_cuda:
         raise UserError("--device cuda: nvidia-smi finds no CUDA device here; use --device cpu")
-    command = [sys.executable, str(CODE_ROOT / "benchmarks" / "bench_study.py"), "--device", device,
-               "--size", str(size), "--study", selection, "--profile", profile, "--seeds", str(seeds),
-               "-j", str(jobs), "--load", str(load)]
+    command = [
+        sys.executable,
+        str(CODE_ROOT / "benchmarks" / "bench_study.py"),
+        "--device",
+        device,
+        "--size",
+        str(size),
+        "--study",
+        selection,
+        "--profile",
+        profile,
+        "--seeds",
+        str(seeds),
+        "-j",
+        str(jobs),
+        "--load",
+        str(load),
+    ]
     if models:
         command += ["--models", models]
     command += ["--skip-kernels"] * skip_kernels + ["--skip-study"] * skip_study
@@ -49,12 +78,31 @@ def study_command(*, device, models, size, selection, profile, seeds, jobs, load
 
 
 @bench_group.command("calibration")
-@click.option("--replications", type=click.IntRange(min=2), default=200, show_default=True, help="Monte Carlo replications per cell")
-@click.option("--resamples", type=click.IntRange(min=50), default=400, show_default=True, help="bootstrap resamples per replication")
-@click.option("--days", type=click.IntRange(min=100), default=2000, show_default=True, help="test days per planted data set")
+@click.option(
+    "--replications",
+    type=click.IntRange(min=2),
+    default=200,
+    show_default=True,
+    help="Monte Carlo replications per cell",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=50),
+    default=400,
+    show_default=True,
+    help="bootstrap resamples per replication",
+)
+@click.option(
+    "--days", type=click.IntRange(min=100), default=2000, show_default=True, help="test days per planted data set"
+)
 @click.option("--folds", type=click.IntRange(min=1), default=8, show_default=True, help="walk-forward test folds")
-@click.option("--seed-sd", type=click.FloatRange(min=0.0, max=0.2), default=0.03, show_default=True,
-              help="seed-to-seed sd of a model's test AUC")
+@click.option(
+    "--seed-sd",
+    type=click.FloatRange(min=0.0, max=0.2),
+    default=0.03,
+    show_default=True,
+    help="seed-to-seed sd of a model's test AUC",
+)
 @click.option("--rhos", default="0,0.5,0.95", show_default=True, help="comma-separated AR(1) score autocorrelations")
 @click.option("--seeds-list", default="1,3", show_default=True, help="comma-separated seed counts per model")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
@@ -70,9 +118,26 @@ def calibration_command(replications, resamples, days, folds, seed_sd, rhos, see
             raise UserError(f"--rhos {text!r}: each autocorrelation must be in [0, 1)")
         if name == "--seeds-list" and not all(v >= 1 for v in values):
             raise UserError(f"--seeds-list {text!r}: each seed count must be at least 1")
-    command = [sys.executable, str(CODE_ROOT / "benchmarks" / "bench_calibration.py"), "--replications", str(replications),
-               "--resamples", str(resamples), "--days", str(days), "--folds", str(folds), "--seed-sd", str(seed_sd),
-               "--rhos", rhos, "--seeds-list", seeds_list, "--seed", str(seed)]
+    command = [
+        sys.executable,
+        str(CODE_ROOT / "benchmarks" / "bench_calibration.py"),
+        "--replications",
+        str(replications),
+        "--resamples",
+        str(resamples),
+        "--days",
+        str(days),
+        "--folds",
+        str(folds),
+        "--seed-sd",
+        str(seed_sd),
+        "--rhos",
+        rhos,
+        "--seeds-list",
+        seeds_list,
+        "--seed",
+        str(seed),
+    ]
     code = subprocess.run(command, cwd=CODE_ROOT).returncode
     if code != 0:
         raise UserError(f"benchmarks/bench_calibration.py exited with code {code}")

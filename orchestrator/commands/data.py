@@ -39,8 +39,10 @@ def ensure_dataset(data_dir: Path, name: str) -> DatasetManifest:
     if not parquet.is_file():
         raise DataError(f"{parquet} missing; rebuild with `orch data build`")
     if sha256_file(parquet) != manifest.sha256:
-        raise DataError(f"{parquet} does not match its manifest (sha256 {sha256_file(parquet)[:12]}, manifest "
-                        f"{manifest.sha256[:12]}): the file changed or is corrupt; rebuild it with `orch data build`")
+        raise DataError(
+            f"{parquet} does not match its manifest (sha256 {sha256_file(parquet)[:12]}, manifest "
+            f"{manifest.sha256[:12]}): the file changed or is corrupt; rebuild it with `orch data build`"
+        )
     return manifest
 
 
@@ -66,25 +68,67 @@ def data_group() -> None:
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="a daily OHLCV CSV with Yahoo column names")
 @click.option("--synthetic", is_flag=True, help="seeded synthetic OHLCV with volatility clustering (tests)")
 @click.option("--name", help="dataset name (default: sp500, the CSV's stem, or synthetic)")
-@click.option("--rows", type=click.IntRange(min=10, max=20_000), default=2600, show_default=True, help="rows for --synthetic")
-@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=0, show_default=True, help="seed for --synthetic")
+@click.option(
+    "--rows", type=click.IntRange(min=10, max=20_000), default=2600, show_default=True, help="rows for --synthetic"
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0, max=2**32 - 1), default=0, show_default=True, help="seed for --synthetic"
+)
 @click.option("--train-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of validation")
 @click.option("--val-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of test")
 @click.option("--horizons", default="1,3", show_default=True, help="target horizons in days")
-@click.option("--threshold", type=click.FloatRange(min=0.0001, max=0.5), default=0.01, show_default=True,
-              help="rise on HIGH over the close that counts as a hit")
-@click.option("--context-length", type=click.IntRange(min=1, max=4096), default=80, show_default=True,
-              help="context the jobs will use (checked against the data length)")
-@click.option("--split", "split_scheme", type=click.Choice(["single", "walk-forward"]), default="single", show_default=True,
-              help="single: train/val/test by --train-end/--val-end; walk-forward: the last K calendar years are "
-                   "test years, each validated on the year before and trained on everything earlier")
-@click.option("--folds", type=click.IntRange(min=2), default=None,
-              help=f"walk-forward folds (implies --split walk-forward; bundled data default {BUNDLED_WALK_FORWARD_FOLDS})")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=0.0001, max=0.5),
+    default=0.01,
+    show_default=True,
+    help="rise on HIGH over the close that counts as a hit",
+)
+@click.option(
+    "--context-length",
+    type=click.IntRange(min=1, max=4096),
+    default=80,
+    show_default=True,
+    help="context the jobs will use (checked against the data length)",
+)
+@click.option(
+    "--split",
+    "split_scheme",
+    type=click.Choice(["single", "walk-forward"]),
+    default="single",
+    show_default=True,
+    help="single: train/val/test by --train-end/--val-end; walk-forward: the last K calendar years are "
+    "test years, each validated on the year before and trained on everything earlier",
+)
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=None,
+    help=f"walk-forward folds (implies --split walk-forward; bundled data default {BUNDLED_WALK_FORWARD_FOLDS})",
+)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: data/)")
-@click.option("--repair-zero-volume", is_flag=True,
-              help="give a zero-volume day the previous day's volume (recorded in the manifest) instead of refusing the CSV")
-def build_dataset_command(*, csv_path, synthetic, name, rows, seed, train_end, val_end, horizons, threshold, context_length,
-                  split_scheme, folds, out_dir, repair_zero_volume):
+@click.option(
+    "--repair-zero-volume",
+    is_flag=True,
+    help="give a zero-volume day the previous day's volume (recorded in the manifest) instead of refusing the CSV",
+)
+def build_dataset_command(
+    *,
+    csv_path,
+    synthetic,
+    name,
+    rows,
+    seed,
+    train_end,
+    val_end,
+    horizons,
+    threshold,
+    context_length,
+    split_scheme,
+    folds,
+    out_dir,
+    repair_zero_volume,
+):
     """Build <name>.parquet and <name>.manifest.json (features, targets, splits)."""
     if csv_path and synthetic:
         raise DataError("choose one source: --csv or --synthetic (default: bundled S&P 500)")
@@ -99,8 +143,14 @@ def build_dataset_command(*, csv_path, synthetic, name, rows, seed, train_end, v
     if csv_path:
         default_name = name_from_file(csv_path) if name is None else name  # before the build, not after it
         csv = load_yahoo_csv(csv_path, repair_zero_volume)
-        note = (f"; zero volume on {csv.zero_volume_repaired} day(s) replaced by the previous day's volume "
-                "(--repair-zero-volume)") if csv.zero_volume_repaired else ""
+        note = (
+            (
+                f"; zero volume on {csv.zero_volume_repaired} day(s) replaced by the previous day's volume "
+                "(--repair-zero-volume)"
+            )
+            if csv.zero_volume_repaired
+            else ""
+        )
         ohlcv, default_splits = csv.frame, USER_SPY_SPLITS
         source = SourceInfo(kind="csv", description=f"user CSV {Path(csv_path).name}{note}", input_sha256=csv.sha256)
     elif synthetic:
@@ -121,15 +171,22 @@ def build_dataset_command(*, csv_path, synthetic, name, rows, seed, train_end, v
     fold_dates = ()
     if walk_forward:
         if folds is None and source.kind != "arch-sp500":
-            raise DataError("--split walk-forward needs --folds K for this source (the bundled data defaults to "
-                            f"{BUNDLED_WALK_FORWARD_FOLDS})")
+            raise DataError(
+                "--split walk-forward needs --folds K for this source (the bundled data defaults to "
+                f"{BUNDLED_WALK_FORWARD_FOLDS})"
+            )
         folds = folds or BUNDLED_WALK_FORWARD_FOLDS
         fold_dates = tuple(walk_forward_folds(ohlcv["date"].iloc[-1].date(), folds))
         splits = SplitDates(train_end=fold_dates[-1].train_end, val_end=fold_dates[-1].val_end)
         default_name = f"{default_name}-wf{folds}"
     request = BuildRequest(
-        name=name or default_name, source=source, split_dates=splits,
-        horizons=_parse_horizons(horizons), threshold=threshold, context_length=context_length, folds=fold_dates,
+        name=name or default_name,
+        source=source,
+        split_dates=splits,
+        horizons=_parse_horizons(horizons),
+        threshold=threshold,
+        context_length=context_length,
+        folds=fold_dates,
     )
     manifest = build_dataset(ohlcv, request, out_dir or paths.data_dir())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -142,5 +199,7 @@ def build_dataset_command(*, csv_path, synthetic, name, rows, seed, train_end, v
         click.echo(f"  {split:5s} {summary.start}..{summary.end}: positive rate {rates}")
     for fold in manifest.folds:
         test = fold.splits["test"]
-        click.echo(f"  fold {fold.index}: train < {fold.train_end} <= val < {fold.val_end} <= test < {fold.test_end}: "
-                   f"{', '.join(f'{h} n={test.labelled[h]}' for h in test.labelled)} test rows")
+        click.echo(
+            f"  fold {fold.index}: train < {fold.train_end} <= val < {fold.val_end} <= test < {fold.test_end}: "
+            f"{', '.join(f'{h} n={test.labelled[h]}' for h in test.labelled)} test rows"
+        )

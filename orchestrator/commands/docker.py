@@ -18,9 +18,17 @@ import click
 from orchestrator.console import print_json, print_table, say
 from orchestrator.environments import COMMON_CODE, ENVIRONMENTS, IMAGE_PYTHON, Environment
 from orchestrator.errors import UserError
-from orchestrator.executors.docker import (DEFAULT_BASE_IMAGE, PIDS_LIMIT, BuiltImage, ImageBuilder,
-                                           dockerfile, engine_status, remove_container, sandbox_options)
-from orchestrator.paths import DEFAULT_DATASET, CODE_ROOT
+from orchestrator.executors.docker import (
+    DEFAULT_BASE_IMAGE,
+    PIDS_LIMIT,
+    BuiltImage,
+    ImageBuilder,
+    dockerfile,
+    engine_status,
+    remove_container,
+    sandbox_options,
+)
+from orchestrator.paths import CODE_ROOT, DEFAULT_DATASET
 from orchestrator.registry import EXPERIMENTS, Experiment
 
 COMPOSE_FILE = CODE_ROOT / "compose.yaml"
@@ -60,18 +68,46 @@ def build_images_command(*, envs, force, no_cache, quiet, as_json):
     built: list[BuiltImage] = []
     for env in pick_envs(envs):
         started = time.perf_counter()
-        image = builder.ensure(env, say, force=force or no_cache, no_cache=no_cache,
-                               on_line=None if quiet or as_json else (lambda line: say(f"  {line}")))
+        image = builder.ensure(
+            env,
+            say,
+            force=force or no_cache,
+            no_cache=no_cache,
+            on_line=None if quiet or as_json else (lambda line: say(f"  {line}")),
+        )
         built.append(image)
         if not image.built:
             say(f"{env.name}: {image.tag} up to date ({time.perf_counter() - started:.1f}s)")
     if as_json:
-        print_json([{"env": b.env, "tag": b.tag, "image_id": b.image_id, "size_bytes": b.size_bytes,
-                     "build_seconds": round(b.seconds, 1), "built": b.built} for b in built])
+        print_json(
+            [
+                {
+                    "env": b.env,
+                    "tag": b.tag,
+                    "image_id": b.image_id,
+                    "size_bytes": b.size_bytes,
+                    "build_seconds": round(b.seconds, 1),
+                    "built": b.built,
+                }
+                for b in built
+            ]
+        )
         return
-    print_table("Images", ["env", "tag", "image id", "size", "build", ""],
-                [[b.env, b.tag, b.image_id[7:19], f"{b.size_bytes / 1e6:.0f} MB",
-                  f"{b.seconds:.0f}s" if b.built else "-", "built" if b.built else "up to date"] for b in built])
+    print_table(
+        "Images",
+        ["env", "tag", "image id", "size", "build", ""],
+        [
+            [
+                b.env,
+                b.tag,
+                b.image_id[7:19],
+                f"{b.size_bytes / 1e6:.0f} MB",
+                f"{b.seconds:.0f}s" if b.built else "-",
+                "built" if b.built else "up to date",
+            ]
+            for b in built
+        ],
+    )
 
 
 # -- orch compose --------------------------------------------------------------------------------
@@ -197,11 +233,17 @@ def generated_files() -> dict[Path, str]:
 def compose_drift() -> list[str]:
     """What differs between the committed files and what the registry generates."""
     expected = generated_files()
-    problems = [f"{p.relative_to(CODE_ROOT)}: {'differs' if p.exists() else 'missing'}"
-                for p, text in expected.items() if not p.exists() or p.read_text() != text]
+    problems = [
+        f"{p.relative_to(CODE_ROOT)}: {'differs' if p.exists() else 'missing'}"
+        for p, text in expected.items()
+        if not p.exists() or p.read_text() != text
+    ]
     if SPECS_DIR.is_dir():
-        problems += [f"{p.relative_to(CODE_ROOT)}: stale (no such experiment)"
-                     for p in sorted(SPECS_DIR.glob("*.json")) if p not in expected]
+        problems += [
+            f"{p.relative_to(CODE_ROOT)}: stale (no such experiment)"
+            for p in sorted(SPECS_DIR.glob("*.json"))
+            if p not in expected
+        ]
     return problems
 
 
@@ -223,8 +265,10 @@ def compose_command(check: bool) -> None:
     for stale in SPECS_DIR.glob("*.json"):
         if stale not in expected:
             stale.unlink()
-    click.echo(f"wrote {COMPOSE_FILE.relative_to(CODE_ROOT)} ({len(composable())} services) and "
-               f"{SPECS_DIR.relative_to(CODE_ROOT)}/ ({len(problems)} file(s) changed)")
+    click.echo(
+        f"wrote {COMPOSE_FILE.relative_to(CODE_ROOT)} ({len(composable())} services) and "
+        f"{SPECS_DIR.relative_to(CODE_ROOT)}/ ({len(problems)} file(s) changed)"
+    )
 
 
 # -- orch test-images ----------------------------------------------------------------------------
@@ -237,15 +281,20 @@ def build_test_datasets(folder: Path) -> None:
     from orchestrator.data.splits import BUNDLED_SPLITS
     from shared_schema import SourceInfo
 
-    request = BuildRequest(name=TEST_DATASET, source=SourceInfo(kind="synthetic", description="image tests", seed=3),
-                           split_dates=BUNDLED_SPLITS)
+    request = BuildRequest(
+        name=TEST_DATASET,
+        source=SourceInfo(kind="synthetic", description="image tests", seed=3),
+        split_dates=BUNDLED_SPLITS,
+    )
     build_dataset(synthetic_ohlcv(rows=2600, seed=3), request, folder)
     build_default_dataset(folder)
     for path in [folder, *folder.iterdir()]:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def test_command_line(image: str, env: Environment, *, data_dir: Path, name: str, pytest_args: tuple[str, ...]) -> list[str]:
+def test_command_line(
+    image: str, env: Environment, *, data_dir: Path, name: str, pytest_args: tuple[str, ...]
+) -> list[str]:
     """tests/images is mounted where it sits in the repository (/app/tests/images, /app being the
     image's copy of the repository code), so a suite may locate /app as its repository root and
     share tests/images/image_suite.py with the other suites."""
@@ -253,11 +302,27 @@ def test_command_line(image: str, env: Environment, *, data_dir: Path, name: str
 
     suites = CODE_ROOT / "tests" / "images"
     inside = f"/app/tests/images/{env.name}"
-    command = ["docker", "run", "--name", name, "--pull", "never", *sandbox_options("2g"),
-               "--volume", f"{suites}:/app/tests/images:ro", "--volume", f"{data_dir.resolve()}:/data:ro",
-               "--env", "ORCH_TEST_DATA=/data", "--env", f"ORCH_TEST_DATASET={TEST_DATASET}",
-               "--env", "ORCH_IN_IMAGE=1",
-               "--env", "LAGLLAMA_TEST_DATA=/data"]  # the gluonts suite's own name for the prebuilt sp500 data
+    command = [
+        "docker",
+        "run",
+        "--name",
+        name,
+        "--pull",
+        "never",
+        *sandbox_options("2g"),
+        "--volume",
+        f"{suites}:/app/tests/images:ro",
+        "--volume",
+        f"{data_dir.resolve()}:/data:ro",
+        "--env",
+        "ORCH_TEST_DATA=/data",
+        "--env",
+        f"ORCH_TEST_DATASET={TEST_DATASET}",
+        "--env",
+        "ORCH_IN_IMAGE=1",
+        "--env",
+        "LAGLLAMA_TEST_DATA=/data",
+    ]  # the gluonts suite's own name for the prebuilt sp500 data
     if env_platform(env):
         command += ["--platform", env_platform(env)]
     return command + [image, "python", "-m", "pytest", "-p", "no:cacheprovider", "-q", inside, *pytest_args]
@@ -285,8 +350,11 @@ def test_images_command(envs, pytest_args):
             say(f"{env.name}: running tests/images/{env.name}/ in {image.tag}")
             started = time.perf_counter()
             try:
-                code = subprocess.run(test_command_line(image.image_id, env, data_dir=data_dir, name=name,
-                                                           pytest_args=tuple(pytest_args.split()))).returncode
+                code = subprocess.run(
+                    test_command_line(
+                        image.image_id, env, data_dir=data_dir, name=name, pytest_args=tuple(pytest_args.split())
+                    )
+                ).returncode
             except KeyboardInterrupt:
                 remove_container(name)
                 raise
@@ -299,4 +367,3 @@ def test_images_command(envs, pytest_args):
     print_table("Image test suites", ["env", "image", "result", "time"], rows)
     if failed:
         raise UserError(f"image test suite(s) failed: {', '.join(failed)}")
-

@@ -31,8 +31,10 @@ def _base_image_available(image: str) -> tuple[bool, str]:
     error = "" if done is None else (done.stderr.strip().splitlines() or ["not pullable"])[-1]
     unreachable = done is None or any(word in error for word in ("dial tcp", "lookup", "connect", "timeout"))
     why = "registry unreachable" if unreachable else error[:120]
-    return False, (f"base image {image} is not here and cannot be pulled ({why}); set ORCH_BASE_IMAGE to a local "
-                   "image, or use --executor native")
+    return False, (
+        f"base image {image} is not here and cannot be pulled ({why}); set ORCH_BASE_IMAGE to a local "
+        "image, or use --executor native"
+    )
 
 
 def _free_space(folder: Path) -> tuple[float, str]:
@@ -49,12 +51,23 @@ def _accelerators() -> list[tuple[str, bool, str]]:
     checks = []
     if shutil.which("nvidia-smi"):
         done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
-        checks.append(("CUDA", done.returncode == 0, done.stdout.strip().splitlines()[0] if done.returncode == 0 else "nvidia-smi failed"))
+        checks.append(
+            (
+                "CUDA",
+                done.returncode == 0,
+                done.stdout.strip().splitlines()[0] if done.returncode == 0 else "nvidia-smi failed",
+            )
+        )
     else:
         checks.append(("CUDA", False, "no nvidia-smi"))
     mps = sys.platform == "darwin" and platform.machine() == "arm64"
-    checks.append(("MPS", mps, "Apple silicon: torch jobs use MPS natively (a container cannot reach it)"
-                   if mps else "not Apple silicon"))
+    checks.append(
+        (
+            "MPS",
+            mps,
+            "Apple silicon: torch jobs use MPS natively (a container cannot reach it)" if mps else "not Apple silicon",
+        )
+    )
     return checks
 
 
@@ -62,16 +75,26 @@ def folder_rows() -> list[dict]:
     """Where this `orch` reads and writes, and why: the project found from the current folder, the
     ORCH_*_DIR overrides, and the installed code the jobs come from."""
     project = paths.find_project()
-    overridden = {"data": "ORCH_DATA_DIR", "results": "ORCH_RESULTS_DIR", "cache": "ORCH_CACHE_DIR",
-                  "weights": "ORCH_WEIGHTS_DIR"}
-    folders = {"data": paths.data_dir(), "results": paths.results_dir(), "cache": paths.cache_dir(),
-               "weights": paths.weights_dir()}
+    overridden = {
+        "data": "ORCH_DATA_DIR",
+        "results": "ORCH_RESULTS_DIR",
+        "cache": "ORCH_CACHE_DIR",
+        "weights": "ORCH_WEIGHTS_DIR",
+    }
+    folders = {
+        "data": paths.data_dir(),
+        "results": paths.results_dir(),
+        "cache": paths.cache_dir(),
+        "weights": paths.weights_dir(),
+    }
     rows = [{"check": "project folder", "ok": True, "detail": f"{project.root} ({project.how})"}]
     for name, folder in folders.items():
         source = f"from {overridden[name]}" if os.environ.get(overridden[name]) else "default"
         rows.append({"check": f"{name} folder", "ok": True, "detail": f"{folder} ({source})"})
     kind = "checkout" if paths.IS_CHECKOUT else "installed package"
-    rows.append({"check": "code", "ok": True, "detail": f"{paths.CODE_ROOT} ({kind}; environments from {paths.IMAGES_DIR})"})
+    rows.append(
+        {"check": "code", "ok": True, "detail": f"{paths.CODE_ROOT} ({kind}; environments from {paths.IMAGES_DIR})"}
+    )
     return rows
 
 
@@ -80,18 +103,29 @@ def collect(ray_address: str | None = None) -> list[dict]:
     rows.append({"check": "python", "ok": sys.version_info >= (3, 11), "detail": sys.version.split()[0]})
     rows.append({"check": "platform", "ok": True, "detail": f"{platform.system()} {platform.machine()}"})
     if sys.platform == "darwin" and platform.machine() == "arm64":
-        rows.append({"check": "JAX under emulation", "ok": False,
-                     "detail": "the timesfm image defaults to linux/amd64; x86 JAX under Rosetta/QEMU can fail its "
-                               "CPU-feature check - build it with platform linux/arm64 on this machine"})
+        rows.append(
+            {
+                "check": "JAX under emulation",
+                "ok": False,
+                "detail": "the timesfm image defaults to linux/amd64; x86 JAX under Rosetta/QEMU can fail its "
+                "CPU-feature check - build it with platform linux/arm64 on this machine",
+            }
+        )
     engine_ok, detail = engine_status()
     ok = engine_ok
     if engine_ok:
         ok, base = _base_image_available(base_image())
         detail = f"{detail}, {base}"
     native = ", ".join(sorted(native_only_envs()))
-    rows.append({"check": "docker executor", "ok": ok,
-                 "detail": f"{detail}; `auto` uses docker" + (f" ({native}: native, for MPS)" if native else "")
-                 if engine_ok else f"{detail}; `auto` uses native"})
+    rows.append(
+        {
+            "check": "docker executor",
+            "ok": ok,
+            "detail": f"{detail}; `auto` uses docker" + (f" ({native}: native, for MPS)" if native else "")
+            if engine_ok
+            else f"{detail}; `auto` uses native",
+        }
+    )
     venvs = VenvManager()
     for env in ENVIRONMENTS.values():
         if env.requirements.is_file():
@@ -110,12 +144,18 @@ def collect(ray_address: str | None = None) -> list[dict]:
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@click.option("--ray-address", envvar="ORCH_RAY_ADDRESS", metavar="HOST:PORT",
-              help="also show this Ray cluster's nodes and resources [env: ORCH_RAY_ADDRESS]")
+@click.option(
+    "--ray-address",
+    envvar="ORCH_RAY_ADDRESS",
+    metavar="HOST:PORT",
+    help="also show this Ray cluster's nodes and resources [env: ORCH_RAY_ADDRESS]",
+)
 def doctor_command(as_json: bool, ray_address: str | None) -> None:
     """What executors and accelerators are usable here, and why not."""
     rows = collect(ray_address)
     if as_json:
         print_json(rows)
         return
-    print_table("orch doctor", ["check", "ok", "detail"], [[r["check"], "yes" if r["ok"] else "no", r["detail"]] for r in rows])
+    print_table(
+        "orch doctor", ["check", "ok", "detail"], [[r["check"], "yes" if r["ok"] else "no", r["detail"]] for r in rows]
+    )

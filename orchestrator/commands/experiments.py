@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from orchestrator import paths
+
+from orchestrator import paths, registry
 from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
@@ -18,13 +19,18 @@ from orchestrator.gpu_slots import GpuSlots, discover_gpus
 from orchestrator.overrides import checked_overrides
 from orchestrator.planner import Decision, decide_runs
 from orchestrator.progress import ProgressBoard, ProgressDisplay, expected_durations
-from orchestrator import registry
-from orchestrator.results import (FailureRecord, InvalidResult, ResultStore, UnreadableFailure, describe_os_error,
-                                  is_run_folder, load_finished)
+from orchestrator.results import (
+    FailureRecord,
+    InvalidResult,
+    ResultStore,
+    UnreadableFailure,
+    describe_os_error,
+    is_run_folder,
+    load_finished,
+)
 from orchestrator.runs import weights_manifest_sha256
 from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
 from orchestrator.selection import select
-
 
 # Variance across seeds is settled long before this; more is a typo, and each seed is a job.
 MAX_SEEDS = 1000
@@ -44,22 +50,52 @@ def selection_options(func):
         click.option("--all", "all_", is_flag=True, help="every experiment of the matrix"),
         click.option("--model", "models", multiple=True, help="only this model (repeatable)"),
         click.option("--horizon", "horizons", type=int, multiple=True, help="only this horizon (repeatable)"),
-        click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
-                     help="quick: CI/laptop sizes; full: the study's sizes"),
-        click.option("--seeds", type=click.IntRange(min=1, max=MAX_SEEDS), default=1, show_default=True,
-                     help=f"run seeds 0..N-1 of each experiment (at most {MAX_SEEDS})"),
+        click.option(
+            "--profile",
+            type=click.Choice(["quick", "full"]),
+            default="quick",
+            show_default=True,
+            help="quick: CI/laptop sizes; full: the study's sizes",
+        ),
+        click.option(
+            "--seeds",
+            type=click.IntRange(min=1, max=MAX_SEEDS),
+            default=1,
+            show_default=True,
+            help=f"run seeds 0..N-1 of each experiment (at most {MAX_SEEDS})",
+        ),
         click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/"),
-        click.option("--executor", type=click.Choice(list(EXECUTOR_CHOICES)), default=AUTO, show_default=True,
-                     envvar="ORCH_EXECUTOR", help=f"{executor_help()} [env: ORCH_EXECUTOR]"),
+        click.option(
+            "--executor",
+            type=click.Choice(list(EXECUTOR_CHOICES)),
+            default=AUTO,
+            show_default=True,
+            envvar="ORCH_EXECUTOR",
+            help=f"{executor_help()} [env: ORCH_EXECUTOR]",
+        ),
         click.option("--force", is_flag=True, help="rerun even when a valid cached result exists"),
-        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                     help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)"),
-        click.option("--python", "interpreters", multiple=True, metavar="ENV=PATH",
-                     help="run env ENV's jobs with this existing interpreter (no venv build; its packages are checked "
-                          "against the env's pins and differences recorded) [env: ORCH_PYTHON_<ENV>]"),
-        click.option("--reuse-across-executors", "reuse_across", is_flag=True,
-                     help="reuse a result made with the same pins on another Python/platform (e.g. a native run on "
-                          "macOS for a Docker plan)"),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="override a hyper-parameter of every selected experiment (value parsed as JSON if it can be)",
+        ),
+        click.option(
+            "--python",
+            "interpreters",
+            multiple=True,
+            metavar="ENV=PATH",
+            help="run env ENV's jobs with this existing interpreter (no venv build; its packages are checked "
+            "against the env's pins and differences recorded) [env: ORCH_PYTHON_<ENV>]",
+        ),
+        click.option(
+            "--reuse-across-executors",
+            "reuse_across",
+            is_flag=True,
+            help="reuse a result made with the same pins on another Python/platform (e.g. a native run on "
+            "macOS for a Docker plan)",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -68,8 +104,11 @@ def selection_options(func):
 
 def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
     """ORCH_PYTHON_<ENV> for each env, overridden by `--python ENV=PATH`."""
-    chosen = {env: os.environ[f"ORCH_PYTHON_{env.upper()}"] for env in ENVIRONMENTS
-              if os.environ.get(f"ORCH_PYTHON_{env.upper()}")}
+    chosen = {
+        env: os.environ[f"ORCH_PYTHON_{env.upper()}"]
+        for env in ENVIRONMENTS
+        if os.environ.get(f"ORCH_PYTHON_{env.upper()}")
+    }
     for pair in pairs:
         env, sep, path = pair.partition("=")
         if not sep or not path:
@@ -116,15 +155,25 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     checked = checked_overrides(request.overrides, experiments)
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, request.dataset)  # every input is checked before the executor is chosen
-    executor, why = choose_executor(request.executor, ExecutorOptions(
-        interpreters=parse_interpreters(request.interpreters), ray_settings=request.ray_settings))
+    executor, why = choose_executor(
+        request.executor,
+        ExecutorOptions(interpreters=parse_interpreters(request.interpreters), ray_settings=request.ray_settings),
+    )
     if not request.as_json:  # --json output stays parseable; the choice is for people
         say(f"executor: {why}")
     store = ResultStore(paths.results_dir())
     decisions = decide_runs(
-        experiments=experiments, manifest=manifest, profile=request.profile, seeds=list(range(request.seeds)),
-        store=store, fingerprint=lambda env: executor.fingerprint(ENVIRONMENTS[env]), force=request.force,
-        overrides=checked, weights_dir=paths.weights_dir(), reuse_across=request.reuse_across)
+        experiments=experiments,
+        manifest=manifest,
+        profile=request.profile,
+        seeds=list(range(request.seeds)),
+        store=store,
+        fingerprint=lambda env: executor.fingerprint(ENVIRONMENTS[env]),
+        force=request.force,
+        overrides=checked,
+        weights_dir=paths.weights_dir(),
+        reuse_across=request.reuse_across,
+    )
     return PreparedRun(decisions, executor, store, data_dir)
 
 
@@ -152,9 +201,15 @@ def list_note(experiment: registry.Experiment) -> str | None:
     """The catalog's note, and for a pretrained model how far its pre-training data may reach: a test
     period starting before that date gets the report's `pretraining-overlap` flag."""
     facts = experiment.pretraining
-    overlap = None if facts is None else (
-        f"pre-training data to {facts.cutoff}" + ("" if facts.cutoff_published else " (release; no cut-off published)")
-        + ": earlier test periods are flagged")
+    overlap = (
+        None
+        if facts is None
+        else (
+            f"pre-training data to {facts.cutoff}"
+            + ("" if facts.cutoff_published else " (release; no cut-off published)")
+            + ": earlier test periods are flagged"
+        )
+    )
     return "; ".join(text for text in (experiment.note, overlap) if text) or None
 
 
@@ -177,40 +232,100 @@ def list_command(as_json: bool, show_test: bool) -> None:
             status = "needs weights"
         else:
             status = "has result" if stored else "ready"
-        rows.append({
-            "id": e.id, "slug": e.slug, "model": e.model, "role": e.role, "env": e.env, "horizon": e.horizon,
-            "status": status,
-            f"last_{split}_auc": auc,
-            "last_profile": stored.result.spec.profile if stored else None,
-            "note": e.unavailable.reason if e.unavailable is not None else list_note(e),
-        })
+        rows.append(
+            {
+                "id": e.id,
+                "slug": e.slug,
+                "model": e.model,
+                "role": e.role,
+                "env": e.env,
+                "horizon": e.horizon,
+                "status": status,
+                f"last_{split}_auc": auc,
+                "last_profile": stored.result.spec.profile if stored else None,
+                "note": e.unavailable.reason if e.unavailable is not None else list_note(e),
+            }
+        )
     if as_json:
         print_json(rows)
         return
     print_table(
-        "Experiments", ["id", "slug", "model", "role", "env", "H", "status", f"last {split} AUC", "note"],
-        [[r["id"], r["slug"], r["model"], r["role"], r["env"], r["horizon"], r["status"],
-          f"{r[f'last_{split}_auc']:.3f} ({r['last_profile']})" if r[f"last_{split}_auc"] is not None else "-", r["note"] or ""]
-         for r in rows],
+        "Experiments",
+        ["id", "slug", "model", "role", "env", "H", "status", f"last {split} AUC", "note"],
+        [
+            [
+                r["id"],
+                r["slug"],
+                r["model"],
+                r["role"],
+                r["env"],
+                r["horizon"],
+                r["status"],
+                f"{r[f'last_{split}_auc']:.3f} ({r['last_profile']})" if r[f"last_{split}_auc"] is not None else "-",
+                r["note"] or "",
+            ]
+            for r in rows
+        ],
     )
 
 
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(*, names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
-                 reuse_across, as_json):
+def plan_command(
+    *,
+    names,
+    all_,
+    models,
+    horizons,
+    profile,
+    seeds,
+    dataset,
+    executor,
+    force,
+    overrides,
+    interpreters,
+    reuse_across,
+    as_json,
+):
     """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
-    decisions = prepare_run(RunRequest(
-        names=names, all_=all_, models=models, horizons=horizons, profile=profile, seeds=seeds, dataset=dataset,
-        executor=executor, force=force, overrides=overrides, interpreters=interpreters, reuse_across=reuse_across,
-        as_json=as_json)).decisions
+    decisions = prepare_run(
+        RunRequest(
+            names=names,
+            all_=all_,
+            models=models,
+            horizons=horizons,
+            profile=profile,
+            seeds=seeds,
+            dataset=dataset,
+            executor=executor,
+            force=force,
+            overrides=overrides,
+            interpreters=interpreters,
+            reuse_across=reuse_across,
+            as_json=as_json,
+        )
+    ).decisions
     if as_json:
-        print_json([{"id": d.experiment.id, "slug": d.run.spec.slug, "seed": d.run.spec.seed, "fold": d.run.spec.fold,
-                     "action": d.action, "reason": d.reason, "run_key": d.run.key.run_key,
-                     "estimate": _estimate(d) or None} for d in decisions])
+        print_json(
+            [
+                {
+                    "id": d.experiment.id,
+                    "slug": d.run.spec.slug,
+                    "seed": d.run.spec.seed,
+                    "fold": d.run.spec.fold,
+                    "action": d.action,
+                    "reason": d.reason,
+                    "run_key": d.run.key.run_key,
+                    "estimate": _estimate(d) or None,
+                }
+                for d in decisions
+            ]
+        )
         return
-    print_table(f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
+    print_table(
+        f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions)
+    )
 
 
 @click.command("run")
@@ -218,35 +333,100 @@ def plan_command(*, names, all_, models, horizons, profile, seeds, dataset, exec
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="experiments in parallel")
 @click.option("--keep-going", is_flag=True, help="a failed job does not stop the others")
 @click.option("--dry-run", is_flag=True, help="show the plan, run nothing")
-@click.option("--timeout", type=click.FloatRange(min=1, max=MAX_TIMEOUT_S), callback=_finite_timeout,
-              help="per-job timeout in seconds (default: per registry)")
-@click.option("--gpu-slots", type=click.IntRange(min=1), default=None,
-              help="jobs sharing one GPU at most (default: as many as its free memory holds)")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1, max=MAX_TIMEOUT_S),
+    callback=_finite_timeout,
+    help="per-job timeout in seconds (default: per registry)",
+)
+@click.option(
+    "--gpu-slots",
+    type=click.IntRange(min=1),
+    default=None,
+    help="jobs sharing one GPU at most (default: as many as its free memory holds)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
-@click.option("--ray-address", envvar="ORCH_RAY_ADDRESS", metavar="HOST:PORT",
-              help="--executor ray: the running cluster's head; without it a local one-machine cluster is "
-                   "started on 127.0.0.1 for the run [env: ORCH_RAY_ADDRESS]")
-@click.option("--ray-retries", envvar="ORCH_RAY_RETRIES", type=click.IntRange(0, 3), default=0, show_default=True,
-              help="--executor ray: re-run a job whose worker or node died this many times [env: ORCH_RAY_RETRIES]")
-def run_command(*, names, all_, models, horizons, profile, seeds, dataset, executor, force, overrides, interpreters,
-                reuse_across, jobs, keep_going, dry_run, timeout, gpu_slots, as_json, show_test, ray_address, ray_retries):
+@click.option(
+    "--ray-address",
+    envvar="ORCH_RAY_ADDRESS",
+    metavar="HOST:PORT",
+    help="--executor ray: the running cluster's head; without it a local one-machine cluster is "
+    "started on 127.0.0.1 for the run [env: ORCH_RAY_ADDRESS]",
+)
+@click.option(
+    "--ray-retries",
+    envvar="ORCH_RAY_RETRIES",
+    type=click.IntRange(0, 3),
+    default=0,
+    show_default=True,
+    help="--executor ray: re-run a job whose worker or node died this many times [env: ORCH_RAY_RETRIES]",
+)
+def run_command(
+    *,
+    names,
+    all_,
+    models,
+    horizons,
+    profile,
+    seeds,
+    dataset,
+    executor,
+    force,
+    overrides,
+    interpreters,
+    reuse_across,
+    jobs,
+    keep_going,
+    dry_run,
+    timeout,
+    gpu_slots,
+    as_json,
+    show_test,
+    ray_address,
+    ray_retries,
+):
     """Run the selected experiments (cached ones are skipped)."""
-    prepared = prepare_run(RunRequest(
-        names=names, all_=all_, models=models, horizons=horizons, profile=profile, seeds=seeds, dataset=dataset,
-        executor=executor, force=force, overrides=overrides, interpreters=interpreters, reuse_across=reuse_across,
-        as_json=as_json,
-        ray_settings=RaySettings(address=ray_address or None, retries=ray_retries)))  # only ray reads them
+    prepared = prepare_run(
+        RunRequest(
+            names=names,
+            all_=all_,
+            models=models,
+            horizons=horizons,
+            profile=profile,
+            seeds=seeds,
+            dataset=dataset,
+            executor=executor,
+            force=force,
+            overrides=overrides,
+            interpreters=interpreters,
+            reuse_across=reuse_across,
+            as_json=as_json,
+            ray_settings=RaySettings(address=ray_address or None, retries=ray_retries),
+        )
+    )  # only ray reads them
     decisions, executor_obj, store, data_dir = prepared.decisions, prepared.executor, prepared.store, prepared.data_dir
     if dry_run:
-        print_table(f"Plan ({profile} profile, dry run)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions))
+        print_table(
+            f"Plan ({profile} profile, dry run)",
+            ["id", "slug", "seed", "action", "reason", "estimate"],
+            decision_rows(decisions),
+        )
         return
     todo = [d for d in decisions if d.action == "run"]
     if todo:
         _prepare_results_folder(store)
-    scheduler = Scheduler(executor_obj, store, data_dir, paths.weights_dir() if paths.weights_dir().is_dir() else None,
-                          jobs=jobs, keep_going=keep_going, timeout_s=timeout, say=say,
-                          gpu_slots=GpuSlots(discover_gpus(), gpu_slots))
+    scheduler = Scheduler(
+        executor_obj,
+        store,
+        data_dir,
+        paths.weights_dir() if paths.weights_dir().is_dir() else None,
+        jobs=jobs,
+        keep_going=keep_going,
+        timeout_s=timeout,
+        say=say,
+        gpu_slots=GpuSlots(discover_gpus(), gpu_slots),
+    )
     started = time.perf_counter()
     try:
         outcomes = _run_with_progress(scheduler, decisions, len(todo), profile)
@@ -258,7 +438,9 @@ def run_command(*, names, all_, models, horizons, profile, seeds, dataset, execu
     _summarise(decisions, outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
-        raise UserError(f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/")
+        raise UserError(
+            f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/"
+        )
     if names or models:
         _refuse_unavailable(decisions)
 
@@ -280,8 +462,10 @@ def _prepare_results_folder(store: ResultStore) -> None:
         store.check_writable()
         swept = store.sweep_abandoned()
     except OSError as exc:
-        raise UserError(f"results folder {store.root} is not writable: {describe_os_error(exc)}; "
-                        "fix its permissions or point ORCH_RESULTS_DIR at a writable folder") from None
+        raise UserError(
+            f"results folder {store.root} is not writable: {describe_os_error(exc)}; "
+            "fix its permissions or point ORCH_RESULTS_DIR at a writable folder"
+        ) from None
     if swept:
         say(f"removed {len(swept)} abandoned staging folder(s) left by a killed run: {', '.join(swept)}")
 
@@ -296,16 +480,23 @@ def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: i
         return scheduler.run(decisions)
 
 
-def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool,
-               show_test: bool = False) -> None:
+def _summarise(
+    decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool, show_test: bool = False
+) -> None:
     by_key = {o.decision.run.folder_name: o for o in outcomes}
     rows = []
     for d in decisions:
         outcome = by_key.get(d.run.folder_name)
         if outcome is not None:
             auc = outcome.test_auc if show_test else outcome.val_auc
-            status, detail = outcome.status, (f"{shown_split(show_test)} AUC {auc:.3f}" if outcome.status == "ok" and auc is not None
-                                              else f"{outcome.kind}: {outcome.reason}")
+            status, detail = (
+                outcome.status,
+                (
+                    f"{shown_split(show_test)} AUC {auc:.3f}"
+                    if outcome.status == "ok" and auc is not None
+                    else f"{outcome.kind}: {outcome.reason}"
+                ),
+            )
             secs = f"{outcome.seconds:.1f}"
         elif d.action == "skip":
             status, detail, secs = "cached", d.reason, "-"
@@ -319,13 +510,21 @@ def _summarise(decisions: list[Decision], outcomes: list[JobOutcome], seconds: f
             status, detail, secs = "not run", d.reason, "-"
         rows.append([d.experiment.id, d.run.spec.slug, seed_and_fold(d), status, secs, detail])
     if as_json:
-        print_json({"seconds": seconds, "experiments": [dict(zip(["id", "slug", "seed", "status", "seconds", "detail"], r)) for r in rows]})
+        print_json(
+            {
+                "seconds": seconds,
+                "experiments": [dict(zip(["id", "slug", "seed", "status", "seconds", "detail"], r)) for r in rows],
+            }
+        )
         return
     counts = {}
     for row in rows:
         counts[row[3]] = counts.get(row[3], 0) + 1
-    print_table(f"Summary ({seconds:.1f}s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
-                ["id", "slug", "seed", "status", "seconds", "detail"], rows)
+    print_table(
+        f"Summary ({seconds:.1f}s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+        ["id", "slug", "seed", "status", "seconds", "detail"],
+        rows,
+    )
 
 
 @click.command("status")
@@ -343,25 +542,54 @@ def status_command(as_json: bool, show_test: bool) -> None:
     abandoned = store.abandoned()
     split = shown_split(show_test)
     if as_json:
-        print_json({
-            "finished": [{"folder": s.folder.name, "slug": s.result.spec.slug, f"{split}_auc": s.result.metrics[split].auc,
-                          "profile": s.result.spec.profile, "weights": s.result.weights.kind} for s in finished],
-            "failures": [f.model_dump(mode="json") if isinstance(f, FailureRecord) else
-                         {"folder": f.folder.name, "kind": f.kind, "reason": f.reason} for f in failures],
-            "in_progress": [p.name for p in staging if p not in abandoned],
-            "abandoned": [p.name for p in abandoned],
-        })
+        print_json(
+            {
+                "finished": [
+                    {
+                        "folder": s.folder.name,
+                        "slug": s.result.spec.slug,
+                        f"{split}_auc": s.result.metrics[split].auc,
+                        "profile": s.result.spec.profile,
+                        "weights": s.result.weights.kind,
+                    }
+                    for s in finished
+                ],
+                "failures": [
+                    f.model_dump(mode="json")
+                    if isinstance(f, FailureRecord)
+                    else {"folder": f.folder.name, "kind": f.kind, "reason": f.reason}
+                    for f in failures
+                ],
+                "in_progress": [p.name for p in staging if p not in abandoned],
+                "abandoned": [p.name for p in abandoned],
+            }
+        )
         return
-    print_table(f"Finished runs in {store.root}", ["folder", f"{split} AUC", "profile", "weights", "finished"],
-                [[s.folder.name, f"{s.result.metrics[split].auc:.3f}" if s.result.metrics[split].auc is not None else "-",
-                  s.result.spec.profile, s.result.weights.kind, f"{s.result.provenance.finished_at:%Y-%m-%d %H:%M}"]
-                 for s in finished])
+    print_table(
+        f"Finished runs in {store.root}",
+        ["folder", f"{split} AUC", "profile", "weights", "finished"],
+        [
+            [
+                s.folder.name,
+                f"{s.result.metrics[split].auc:.3f}" if s.result.metrics[split].auc is not None else "-",
+                s.result.spec.profile,
+                s.result.weights.kind,
+                f"{s.result.provenance.finished_at:%Y-%m-%d %H:%M}",
+            ]
+            for s in finished
+        ],
+    )
     if failures:
-        print_table("Failures", ["slug", "seed", "kind", "reason", "when"],
-                    [[f.slug, f.seed, f.kind, f.reason[:100], f"{f.finished_at:%Y-%m-%d %H:%M}"] for f in failures[-20:]])
+        print_table(
+            "Failures",
+            ["slug", "seed", "kind", "reason", "when"],
+            [[f.slug, f.seed, f.kind, f.reason[:100], f"{f.finished_at:%Y-%m-%d %H:%M}"] for f in failures[-20:]],
+        )
     if staging:
-        say(f"{len(staging)} staging folder(s) in {store.staging_root}: {len(staging) - len(abandoned)} in progress, "
-            f"{len(abandoned)} abandoned by a killed orch (the next `orch run` removes those)")
+        say(
+            f"{len(staging)} staging folder(s) in {store.staging_root}: {len(staging) - len(abandoned)} in progress, "
+            f"{len(abandoned)} abandoned by a killed orch (the next `orch run` removes those)"
+        )
 
 
 @click.command("validate")

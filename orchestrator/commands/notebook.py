@@ -14,10 +14,21 @@ from orchestrator.selection import select
 
 @click.command("notebook")
 @click.argument("experiment")
-@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
-              help="the PROFILE the notebook starts with (both profiles' specs are embedded)")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              show_default="notebooks/ of the project", help="folder for <slug>.ipynb")
+@click.option(
+    "--profile",
+    type=click.Choice(["quick", "full"]),
+    default="quick",
+    show_default=True,
+    help="the PROFILE the notebook starts with (both profiles' specs are embedded)",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    show_default="notebooks/ of the project",
+    help="folder for <slug>.ipynb",
+)
 @click.option("--dataset", default=paths.DEFAULT_DATASET, show_default=True, help="dataset name under data/")
 @click.option("--check", is_flag=True, help="compare the existing notebook's inlined job code with the repository's")
 def notebook_command(*, experiment: str, profile: str, out_dir: Path, dataset: str, check: bool) -> None:
@@ -38,8 +49,10 @@ def notebook_command(*, experiment: str, profile: str, out_dir: Path, dataset: s
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, dataset)
     written = write_notebook(NotebookInputs(chosen, manifest, data_dir / f"{dataset}.parquet", profile), out_dir)
-    click.echo(f"wrote {written} ({written.stat().st_size / 1024:.0f} KiB); upload {data_dir / f'{dataset}.parquet'} "
-               "when it asks, or set DATA_URL")
+    click.echo(
+        f"wrote {written} ({written.stat().st_size / 1024:.0f} KiB); upload {data_dir / f'{dataset}.parquet'} "
+        "when it asks, or set DATA_URL"
+    )
 
 
 @click.command("ingest")

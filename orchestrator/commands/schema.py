@@ -19,8 +19,11 @@ def schema_group() -> None:
 def export_command(out_dir: Path, check: bool) -> None:
     """Write <model>.schema.json files (or check that they are current)."""
     if check:
-        stale = [name for name, text in render_schemas().items()
-                 if not (out_dir / name).is_file() or (out_dir / name).read_text() != text]
+        stale = [
+            name
+            for name, text in render_schemas().items()
+            if not (out_dir / name).is_file() or (out_dir / name).read_text() != text
+        ]
         if stale:
             raise UserError(f"schema files out of date: {', '.join(stale)} (run `orch schema export`)")
         click.echo(f"schema files in {out_dir} are current")

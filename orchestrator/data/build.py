@@ -55,7 +55,9 @@ def _check_splits(frame: pd.DataFrame, split: np.ndarray, usable: dict[int, np.n
     for name in SPLITS:
         rows = split == name
         if not rows.any():
-            raise DataError(f"{what}: split {name!r} has no rows (data {frame['date'].iloc[0].date()}..{frame['date'].iloc[-1].date()})")
+            raise DataError(
+                f"{what}: split {name!r} has no rows (data {frame['date'].iloc[0].date()}..{frame['date'].iloc[-1].date()})"
+            )
         for h, mask in usable.items():
             if not (rows & mask).any():
                 raise DataError(f"{what}: split {name!r} has no labelled rows for horizon {h}")
@@ -91,16 +93,24 @@ def assemble(ohlcv: pd.DataFrame, request: BuildRequest) -> pd.DataFrame:
         frame[target_column(h)] = target
         frame[usable_column(h)] = splitter.usable(split, target, h)
     dates = request.split_dates
-    _check_splits(frame, split, {h: frame[usable_column(h)].to_numpy() for h in request.horizons},
-                  f"split dates {dates.train_end} / {dates.val_end}")
+    _check_splits(
+        frame,
+        split,
+        {h: frame[usable_column(h)].to_numpy() for h in request.horizons},
+        f"split dates {dates.train_end} / {dates.val_end}",
+    )
     for index, fold in enumerate(request.folds):
         fold_splitter = FoldSplitter(fold)
         fold_split = fold_splitter.assign(frame["date"])
         frame[fold_split_column(index)] = fold_split
         for h, target in targets.items():
             frame[fold_usable_column(index, h)] = fold_splitter.usable(fold_split, target, h)
-        _check_splits(frame, fold_split, {h: frame[fold_usable_column(index, h)].to_numpy() for h in request.horizons},
-                      f"walk-forward fold {index} (test {fold.val_end}..{fold.test_end})")
+        _check_splits(
+            frame,
+            fold_split,
+            {h: frame[fold_usable_column(index, h)].to_numpy() for h in request.horizons},
+            f"walk-forward fold {index} (test {fold.val_end}..{fold.test_end})",
+        )
     frame["date"] = frame["date"].dt.date
     return frame
 
@@ -113,7 +123,9 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _split_summaries(frame: pd.DataFrame, split_column: str, usable: Callable[[int], str], horizons: tuple[int, ...]) -> dict[str, SplitSummary]:
+def _split_summaries(
+    frame: pd.DataFrame, split_column: str, usable: Callable[[int], str], horizons: tuple[int, ...]
+) -> dict[str, SplitSummary]:
     splits = {}
     for name in SPLITS:
         part = frame[frame[split_column] == name]
@@ -123,16 +135,26 @@ def _split_summaries(frame: pd.DataFrame, split_column: str, usable: Callable[[i
             labelled[f"h{h}"] = len(rows)
             rates[f"h{h}"] = float(rows[target_column(h)].astype(float).mean())
         splits[name] = SplitSummary(
-            rows=len(part), start=part["date"].iloc[0], end=part["date"].iloc[-1],
-            labelled=labelled, positive_rate=rates,
+            rows=len(part),
+            start=part["date"].iloc[0],
+            end=part["date"].iloc[-1],
+            labelled=labelled,
+            positive_rate=rates,
         )
     return splits
 
 
 def summarise(frame: pd.DataFrame, request: BuildRequest, sha256: str) -> DatasetManifest:
     folds = [
-        Fold(index=k, train_end=f.train_end, val_end=f.val_end, test_end=f.test_end,
-             splits=_split_summaries(frame, fold_split_column(k), lambda h, k=k: fold_usable_column(k, h), request.horizons))
+        Fold(
+            index=k,
+            train_end=f.train_end,
+            val_end=f.val_end,
+            test_end=f.test_end,
+            splits=_split_summaries(
+                frame, fold_split_column(k), lambda h, k=k: fold_usable_column(k, h), request.horizons
+            ),
+        )
         for k, f in enumerate(request.folds)
     ]
     return DatasetManifest(

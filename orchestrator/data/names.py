@@ -15,8 +15,10 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 def check_dataset_name(name: str, option: str) -> str:
     if not NAME.match(name):
         shown = name if len(name) <= 40 else f"{name[:40]}..."
-        raise UserError(f"{option} {shown!r} is not a dataset name: use 1-64 letters, digits, '_', '.' or '-', "
-                        "starting with a letter or digit (a name under the data folder, not a path)")
+        raise UserError(
+            f"{option} {shown!r} is not a dataset name: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (a name under the data folder, not a path)"
+        )
     return name
 
 

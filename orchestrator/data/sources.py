@@ -49,8 +49,10 @@ def load_yahoo_csv(path: Path, repair_zero_volume: bool = False) -> UserCsv:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.stat().st_size > MAX_CSV_BYTES:
-        raise DataError(f"{path}: {path.stat().st_size / 2**20:.0f} MiB is far more than daily data needs "
-                        f"(limit {MAX_CSV_BYTES // 2**20} MiB)")
+        raise DataError(
+            f"{path}: {path.stat().st_size / 2**20:.0f} MiB is far more than daily data needs "
+            f"(limit {MAX_CSV_BYTES // 2**20} MiB)"
+        )
     data = path.read_bytes()
     try:
         raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
@@ -104,7 +106,9 @@ def _numeric(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
         garbled = values.isna() & (text != "")
         if garbled.any():
             row = int(np.argmax(garbled.to_numpy()))
-            raise DataError(f"{origin}: {column.title()} {text.iloc[row][:40]!r} on {_day(frame['date'].iloc[row])} is not a number")
+            raise DataError(
+                f"{origin}: {column.title()} {text.iloc[row][:40]!r} on {_day(frame['date'].iloc[row])} is not a number"
+            )
         frame[column] = values.astype("float64")
     return frame
 
@@ -116,8 +120,10 @@ def carry_volume_forward(frame: pd.DataFrame, origin: str) -> tuple[pd.DataFrame
     if not zero.any():
         return frame, 0
     if zero.iloc[0]:
-        raise DataError(f"{origin}: zero volume on the first day ({_day(frame['date'].iloc[0])}): no earlier day to "
-                        "carry forward; drop the leading zero-volume rows")
+        raise DataError(
+            f"{origin}: zero volume on the first day ({_day(frame['date'].iloc[0])}): no earlier day to "
+            "carry forward; drop the leading zero-volume rows"
+        )
     frame = frame.copy()
     frame["volume"] = frame["volume"].mask(zero).ffill()
     return frame, int(zero.sum())
@@ -144,9 +150,7 @@ def synthetic_ohlcv(rows: int = 2600, seed: int = 0, start: str = "2009-01-02") 
     low = bottom * np.exp(-np.abs(rng.normal(0, 0.6, rows)) * sigmas)
     volume = np.round(1e9 * np.exp(rng.normal(0, 0.25, rows)) * (1 + 40 * np.abs(returns)))
     dates = pd.bdate_range(start=start, periods=rows)
-    frame = pd.DataFrame(
-        {"date": dates, "open": open_, "high": high, "low": low, "close": close, "volume": volume}
-    )
+    frame = pd.DataFrame({"date": dates, "open": open_, "high": high, "low": low, "close": close, "volume": volume})
     return check_ohlcv(frame, f"synthetic(seed={seed})")
 
 
@@ -176,13 +180,17 @@ def check_ohlcv(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     values = frame[OHLCV].to_numpy()
     if not np.isfinite(values).all():
         row, col = np.argwhere(~np.isfinite(values))[0]
-        raise DataError(f"{origin}: non-finite {OHLCV[col].title()} ({values[row, col]}) on {_day(frame['date'].iloc[row])}")
+        raise DataError(
+            f"{origin}: non-finite {OHLCV[col].title()} ({values[row, col]}) on {_day(frame['date'].iloc[row])}"
+        )
     dates = frame["date"]
     earliest, latest = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(dt.date.today() + dt.timedelta(days=1))
     outside = (dates < earliest) | (dates > latest)
     if outside.any():
-        raise DataError(f"{origin}: date {_day(dates[outside].iloc[0])} outside {earliest.date()}..{latest.date()} "
-                        f"({int(outside.sum())} row(s)); daily market data lies in that range")
+        raise DataError(
+            f"{origin}: date {_day(dates[outside].iloc[0])} outside {earliest.date()}..{latest.date()} "
+            f"({int(outside.sum())} row(s)); daily market data lies in that range"
+        )
     if dates.duplicated().any():
         raise DataError(f"{origin}: duplicate date {dates[dates.duplicated()].iloc[0].date()}")
     if not dates.is_monotonic_increasing:
@@ -196,9 +204,11 @@ def check_ohlcv(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
         raise DataError(f"{origin}: negative volume on {frame[frame['volume'] < 0].iloc[0]['date'].date()}")
     zero = frame["volume"] == 0
     if zero.any():
-        raise DataError(f"{origin}: zero volume on {int(zero.sum())} day(s), first {frame['date'][zero].iloc[0].date()}: "
-                        "log-volume inputs and volume indicators are undefined there; fix the data, or pass "
-                        "--repair-zero-volume to carry the previous day's volume forward")
+        raise DataError(
+            f"{origin}: zero volume on {int(zero.sum())} day(s), first {frame['date'][zero].iloc[0].date()}: "
+            "log-volume inputs and volume indicators are undefined there; fix the data, or pass "
+            "--repair-zero-volume to carry the previous day's volume forward"
+        )
     bad = frame[
         (frame["high"] < frame["low"])
         | (frame["high"] < frame[["open", "close"]].max(axis=1) * (1 - 1e-9))
@@ -217,8 +227,10 @@ def _check_daily_moves(frame: pd.DataFrame, column: str, factor: float, cause: s
     jumps = np.abs(np.diff(np.log(values))) > np.log(factor)
     if jumps.any():
         row = int(np.argmax(jumps)) + 1
-        raise DataError(f"{origin}: {column} moves x{values[row] / values[row - 1]:.3g} from {_day(frame['date'].iloc[row - 1])} "
-                        f"to {_day(frame['date'].iloc[row])} (more than x{factor} or 1/{factor}: {cause})")
+        raise DataError(
+            f"{origin}: {column} moves x{values[row] / values[row - 1]:.3g} from {_day(frame['date'].iloc[row - 1])} "
+            f"to {_day(frame['date'].iloc[row])} (more than x{factor} or 1/{factor}: {cause})"
+        )
 
 
 def _check_plausible_prices(frame: pd.DataFrame, origin: str) -> None:
@@ -227,11 +239,15 @@ def _check_plausible_prices(frame: pd.DataFrame, origin: str) -> None:
     outside = (prices < PRICE_RANGE[0]) | (prices > PRICE_RANGE[1])
     if outside.any():
         row = int(np.argmax(outside.any(axis=1)))
-        raise DataError(f"{origin}: price {prices[row][outside[row]][0]:g} on {_day(frame['date'].iloc[row])} outside "
-                        f"{PRICE_RANGE[0]:g}..{PRICE_RANGE[1]:g}")
+        raise DataError(
+            f"{origin}: price {prices[row][outside[row]][0]:g} on {_day(frame['date'].iloc[row])} outside "
+            f"{PRICE_RANGE[0]:g}..{PRICE_RANGE[1]:g}"
+        )
     if (frame["volume"] > MAX_VOLUME).any():
         row = int(np.argmax((frame["volume"] > MAX_VOLUME).to_numpy()))
-        raise DataError(f"{origin}: volume {frame['volume'].iloc[row]:g} on {_day(frame['date'].iloc[row])} above {MAX_VOLUME:g}")
+        raise DataError(
+            f"{origin}: volume {frame['volume'].iloc[row]:g} on {_day(frame['date'].iloc[row])} above {MAX_VOLUME:g}"
+        )
     _check_daily_moves(frame, "close", MAX_DAILY_FACTOR, "an unadjusted split or a bad value?", origin)
     _check_daily_moves(frame, "volume", MAX_VOLUME_FACTOR, "a unit change or a bad value?", origin)
     close = frame["close"].to_numpy()
@@ -240,5 +256,7 @@ def _check_plausible_prices(frame: pd.DataFrame, origin: str) -> None:
     run_lengths = np.bincount(run_ids)
     if run_lengths.max() >= FLAT_RUN_DAYS:
         start = int(np.argmax(run_ids == np.argmax(run_lengths)))
-        raise DataError(f"{origin}: close unchanged for {run_lengths.max()} days from {_day(frame['date'].iloc[start])} "
-                        f"(stale or filled-in prices; at most {FLAT_RUN_DAYS - 1} allowed)")
+        raise DataError(
+            f"{origin}: close unchanged for {run_lengths.max()} days from {_day(frame['date'].iloc[start])} "
+            f"(stale or filled-in prices; at most {FLAT_RUN_DAYS - 1} allowed)"
+        )

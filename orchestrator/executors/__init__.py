@@ -23,8 +23,21 @@ from shared_schema import executors as names
 if TYPE_CHECKING:
     from orchestrator.executors.ray_cluster import RaySettings
 
-__all__ = ["AUTO", "EXECUTOR_CHOICES", "AutoExecutor", "ExecOutcome", "ExecutorChoice", "ExecutorOptions", "Executor",
-           "JobRequest", "NativeExecutor", "RoutedExecutor", "choose_executor", "executor_help", "native_only_envs"]
+__all__ = [
+    "AUTO",
+    "EXECUTOR_CHOICES",
+    "AutoExecutor",
+    "ExecOutcome",
+    "ExecutorChoice",
+    "ExecutorOptions",
+    "Executor",
+    "JobRequest",
+    "NativeExecutor",
+    "RoutedExecutor",
+    "choose_executor",
+    "executor_help",
+    "native_only_envs",
+]
 
 AUTO = "auto"  # not an executor of its own: it picks docker or native, and provenance names the pick
 
@@ -125,7 +138,9 @@ def _auto(options: ExecutorOptions) -> tuple[Executor, str]:
     if not ok:
         return NativeExecutor(), f"native venvs (auto: no Docker engine answers: {detail})"
     native_envs = sorted(options.native_envs)
-    why = f"docker (auto: Docker {detail} answers)" + (f"; {', '.join(native_envs)} native, for MPS" if native_envs else "")
+    why = f"docker (auto: Docker {detail} answers)" + (
+        f"; {', '.join(native_envs)} native, for MPS" if native_envs else ""
+    )
     return AutoExecutor(DockerExecutor(), NativeExecutor(), options.native_envs), why
 
 
@@ -134,17 +149,23 @@ def _ray(options: ExecutorOptions) -> tuple[Executor, str]:
     from orchestrator.executors.ray_executor import RayExecutor
 
     settings = options.ray_settings or RaySettings(address=None, retries=0)
-    where = (f"the cluster at {settings.address}" if settings.address
-             else "a local one-machine cluster on 127.0.0.1, started for the run")
+    where = (
+        f"the cluster at {settings.address}"
+        if settings.address
+        else "a local one-machine cluster on 127.0.0.1, started for the run"
+    )
     return RayExecutor(settings), f"ray (--executor ray): {where}; each job in its env's pinned venv on a node"
 
 
-EXECUTOR_CHOICES: dict[str, ExecutorChoice] = {choice.name: choice for choice in (
-    ExecutorChoice(AUTO, "docker when an engine answers, else native", _auto),
-    ExecutorChoice(names.NATIVE, "one venv per env, built from its pins", _native),
-    ExecutorChoice(names.DOCKER, "one image per env", _docker),
-    ExecutorChoice(names.RAY, "a Ray cluster (same cache as native)", _ray, runs_here=False),
-)}
+EXECUTOR_CHOICES: dict[str, ExecutorChoice] = {
+    choice.name: choice
+    for choice in (
+        ExecutorChoice(AUTO, "docker when an engine answers, else native", _auto),
+        ExecutorChoice(names.NATIVE, "one venv per env, built from its pins", _native),
+        ExecutorChoice(names.DOCKER, "one image per env", _docker),
+        ExecutorChoice(names.RAY, "a Ray cluster (same cache as native)", _ray, runs_here=False),
+    )
+}
 
 
 def executor_help() -> str:
@@ -165,5 +186,7 @@ def choose_executor(name: str, options: ExecutorOptions) -> tuple[Executor, str]
 
         existing = ExistingPythonExecutor(options.interpreters)
         executor = RoutedExecutor(executor, {env: existing for env in options.interpreters})
-        why += "; " + ", ".join(f"{env}: existing interpreter {path}" for env, path in sorted(options.interpreters.items()))
+        why += "; " + ", ".join(
+            f"{env}: existing interpreter {path}" for env, path in sorted(options.interpreters.items())
+        )
     return executor, why

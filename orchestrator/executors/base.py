@@ -78,8 +78,14 @@ class Executor:
         """Release what the run held (a cluster connection); nothing by default."""
 
 
-def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], *, cwd: Path,
-                  on_kill: Callable[[], None] | None = None) -> tuple[int | None, str, bool, bool]:
+def run_streaming(
+    command: list[str],
+    request: JobRequest,
+    env: dict[str, str],
+    *,
+    cwd: Path,
+    on_kill: Callable[[], None] | None = None,
+) -> tuple[int | None, str, bool, bool]:
     """Run `command` in its own process group, tee output to the log, enforce timeout and cancel.
 
     Returns (returncode, last stderr line, timed_out, interrupted).
@@ -89,8 +95,15 @@ def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], 
     with open(request.log_path, "a", buffering=1) as log:
         # stdin is a pipe nobody writes to: a lifeline (see lifeline.py) reads EOF when orch dies.
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, bufsize=1, start_new_session=True,
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
         )
 
         def pump(stream, is_err: bool) -> None:
@@ -103,8 +116,10 @@ def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], 
                     del last_err[:-20]
                 request.on_line(stripped)
 
-        readers = [threading.Thread(target=pump, args=(process.stdout, False), daemon=True),
-                   threading.Thread(target=pump, args=(process.stderr, True), daemon=True)]
+        readers = [
+            threading.Thread(target=pump, args=(process.stdout, False), daemon=True),
+            threading.Thread(target=pump, args=(process.stderr, True), daemon=True),
+        ]
         for reader in readers:
             reader.start()
         deadline = time.monotonic() + request.timeout_s
@@ -128,7 +143,9 @@ def run_streaming(command: list[str], request: JobRequest, env: dict[str, str], 
         _kill_leftovers(process)
         for reader in readers:
             reader.join(timeout=5)
-    reason = next((line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else "")
+    reason = next(
+        (line for line in reversed(last_err) if line.startswith("job failed:")), last_err[-1] if last_err else ""
+    )
     return process.returncode, reason, timed_out, interrupted
 
 

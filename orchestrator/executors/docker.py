@@ -41,9 +41,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.cpu_threads import thread_env
 from orchestrator.environments import IMAGE_PYTHON, Environment, package_key
 from orchestrator.errors import UserError
-from orchestrator.cpu_threads import thread_env
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, run_streaming
 from orchestrator.paths import CODE_ROOT, IMAGES_DIR, cache_dir
 from shared_schema import executors as executor_names
@@ -67,8 +67,12 @@ def engine_status(timeout: float = 15.0) -> tuple[bool, str]:
     if not shutil.which("docker"):
         return False, "docker CLI not installed"
     try:
-        done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}} {{.OSType}}/{{.Architecture}}"],
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}} {{.OSType}}/{{.Architecture}}"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return False, "docker info timed out (engine not answering)"
     if done.returncode != 0:
@@ -138,8 +142,7 @@ def checkout_id() -> str:
 
 def input_files(env: Environment) -> list[tuple[str, Path]]:
     """(path in the build context, file) for everything the image is made from, sorted."""
-    files = [("images/Dockerfile", DOCKERFILE),
-             (f"images/{env.name}/requirements.txt", env.requirements)]
+    files = [("images/Dockerfile", DOCKERFILE), (f"images/{env.name}/requirements.txt", env.requirements)]
     for folder in CODE_DIRS:
         for path in sorted((CODE_ROOT / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
@@ -242,8 +245,15 @@ class ImageBuilder:
     def __init__(self, lock_dir: Path | None = None):
         self.lock_dir = Path(lock_dir) if lock_dir else cache_dir() / "docker"
 
-    def ensure(self, env: Environment, say: Callable[[str], None], *, force: bool = False, no_cache: bool = False,
-               on_line: Callable[[str], None] | None = None) -> BuiltImage:
+    def ensure(
+        self,
+        env: Environment,
+        say: Callable[[str], None],
+        *,
+        force: bool = False,
+        no_cache: bool = False,
+        on_line: Callable[[str], None] | None = None,
+    ) -> BuiltImage:
         """The image for the env's current inputs; built (once, under a lock) when missing."""
         if not dockerfile(env).is_file():
             raise UserError(f"env {env.name!r} has no Dockerfile at {dockerfile(env)}")
@@ -268,8 +278,16 @@ class ImageBuilder:
     def prune(env: Environment, keep: str) -> None:
         """Untag older content-hash builds of this env that this checkout built (an image a container
         still uses stays); other checkouts' images on a shared engine are never touched."""
-        done = docker("image", "ls", f"{IMAGE_PREFIX}{env.name}", "--filter", f"label={CHECKOUT_LABEL}={checkout_id()}",
-                      "--format", "{{.Repository}}:{{.Tag}}", timeout=60)
+        done = docker(
+            "image",
+            "ls",
+            f"{IMAGE_PREFIX}{env.name}",
+            "--filter",
+            f"label={CHECKOUT_LABEL}={checkout_id()}",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            timeout=60,
+        )
         old = [t for t in done.stdout.split() if t not in (keep, latest_tag(env)) and not t.endswith(":<none>")]
         if old:
             docker("image", "rm", *old, timeout=300)
@@ -279,11 +297,21 @@ class ImageBuilder:
         done = docker("image", "inspect", "--format", "{{.Size}}", tag, timeout=60)
         return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
 
-    def _build(self, env: Environment, tag: str, say: Callable[[str], None], *,
-               on_line: Callable[[str], None] | None, no_cache: bool) -> float:
+    def _build(
+        self,
+        env: Environment,
+        tag: str,
+        say: Callable[[str], None],
+        *,
+        on_line: Callable[[str], None] | None,
+        no_cache: bool,
+    ) -> float:
         ensure_base_image(env)
-        say(f"building image {tag} for env {env.name!r}"
-            + (f" (platform {env_platform(env)})" if env_platform(env) else "") + "; first use of these inputs")
+        say(
+            f"building image {tag} for env {env.name!r}"
+            + (f" (platform {env_platform(env)})" if env_platform(env) else "")
+            + "; first use of these inputs"
+        )
         started = time.perf_counter()
         tail: list[str] = []
         with tempfile.TemporaryDirectory(prefix="orch-build-") as tmp:
@@ -293,9 +321,15 @@ class ImageBuilder:
                 command = docker_build_argv(env, [tag, latest_tag(env)])
                 if no_cache:
                     command.insert(2, "--no-cache")
-                process = subprocess.Popen(command, stdin=stdin,
-                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                           env={**os.environ, "DOCKER_BUILDKIT": "0"})
+                process = subprocess.Popen(
+                    command,
+                    stdin=stdin,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    bufsize=1,
+                    env={**os.environ, "DOCKER_BUILDKIT": "0"},
+                )
                 for line in process.stdout:
                     stripped = line.rstrip()
                     tail.append(stripped)
@@ -321,9 +355,11 @@ def ensure_base_image(env: Environment) -> None:
     done = docker(*pull, timeout=900)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-        raise UserError(f"base image {base} is not on this Docker engine and cannot be pulled ({last[:160]}): "
-                        f"set ORCH_BASE_IMAGE to a local Python {IMAGE_PYTHON} image and run `orch build`, "
-                        "or use --executor native")
+        raise UserError(
+            f"base image {base} is not on this Docker engine and cannot be pulled ({last[:160]}): "
+            f"set ORCH_BASE_IMAGE to a local Python {IMAGE_PYTHON} image and run `orch build`, "
+            "or use --executor native"
+        )
 
 
 # -- jobs ----------------------------------------------------------------------------------------
@@ -331,20 +367,36 @@ def container_name(request: JobRequest) -> str:
     return f"{CONTAINER_PREFIX}{request.run.spec.slug}-s{request.run.spec.seed}-{uuid.uuid4().hex[:8]}"
 
 
-def docker_run_argv(request: JobRequest, *, image: str, name: str, env: Environment, gpus: bool,
-                    job_command: list[str] | None) -> list[str]:
+def docker_run_argv(
+    request: JobRequest, *, image: str, name: str, env: Environment, gpus: bool, job_command: list[str] | None
+) -> list[str]:
     """`docker run ...` for one job: its sandbox, limits, mounts, GPU and thread settings."""
     resources = request.run.experiment.resources
     cpus = min(float(resources.cpus), float(os.cpu_count() or 1))
     threads = max(1, min(request.threads, int(cpus + 0.999)))
     memory = f"{int(resources.memory_gb * 1024)}m"
     command = [
-        "docker", "run", "--name", name, "--pull", "never",
-        "--label", f"{CONTAINER_LABEL}=1", "--label", f"{CONTAINER_LABEL}.pid={os.getpid()}",
+        "docker",
+        "run",
+        "--name",
+        name,
+        "--pull",
+        "never",
+        "--label",
+        f"{CONTAINER_LABEL}=1",
+        "--label",
+        f"{CONTAINER_LABEL}.pid={os.getpid()}",
         *sandbox_options(memory),
-        "--cpus", f"{cpus:g}", "--memory", memory, "--memory-swap", memory,
-        "--volume", f"{Path(request.data_dir).resolve()}:/data:ro",
-        "--volume", f"{Path(request.staging).resolve()}:/results",
+        "--cpus",
+        f"{cpus:g}",
+        "--memory",
+        memory,
+        "--memory-swap",
+        memory,
+        "--volume",
+        f"{Path(request.data_dir).resolve()}:/data:ro",
+        "--volume",
+        f"{Path(request.staging).resolve()}:/results",
     ]
     if request.weights_dir is not None:
         command += ["--volume", f"{Path(request.weights_dir).resolve()}:/weights:ro"]
@@ -359,7 +411,19 @@ def docker_run_argv(request: JobRequest, *, image: str, name: str, env: Environm
         command += ["--env", f"{key}={value}"]
     if job_command is not None:
         return command + [image, *job_command]
-    command += [image, "python", "-m", "jobs", "run", "--spec", "/results/spec.json", "--data", "/data", "--out", "/results"]
+    command += [
+        image,
+        "python",
+        "-m",
+        "jobs",
+        "run",
+        "--spec",
+        "/results/spec.json",
+        "--data",
+        "/data",
+        "--out",
+        "/results",
+    ]
     if request.weights_dir is not None:
         command += ["--weights", "/weights"]
     return command
@@ -375,9 +439,21 @@ def sandbox_options(tmpfs_size: str) -> list[str]:
     filesystem with a /tmp tmpfs (HOME and caches live there), no capabilities, no privilege
     escalation, a pids limit, no network."""
     uid, gid = container_user()
-    return ["--user", f"{uid}:{gid}", "--network", "none",
-            "--read-only", "--tmpfs", f"/tmp:rw,exec,nosuid,nodev,size={tmpfs_size}",
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", str(PIDS_LIMIT)]
+    return [
+        "--user",
+        f"{uid}:{gid}",
+        "--network",
+        "none",
+        "--read-only",
+        "--tmpfs",
+        f"/tmp:rw,exec,nosuid,nodev,size={tmpfs_size}",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--pids-limit",
+        str(PIDS_LIMIT),
+    ]
 
 
 def remove_container(name: str) -> None:
@@ -420,8 +496,9 @@ class DockerExecutor(Executor):
         image = self._image(env)
         name = container_name(request)
         gpus = request.run.experiment.resources.gpu != "none" and host_has_nvidia_gpu()
-        command = docker_run_argv(request, image=image.image_id, name=name, env=env, gpus=gpus,
-                                  job_command=self.job_command)
+        command = docker_run_argv(
+            request, image=image.image_id, name=name, env=env, gpus=gpus, job_command=self.job_command
+        )
         with open(request.log_path, "a") as log:
             log.write(f"[orch] docker container {name} from {image.tag} ({image.image_id[:19]})\n")
         lend = container_user() != (os.getuid(), os.getgid())
@@ -429,7 +506,8 @@ class DockerExecutor(Executor):
             chown_tree(request.staging, *container_user())
         try:
             code, reason, timed_out, interrupted = run_streaming(
-                command, request, dict(os.environ), cwd=CODE_ROOT, on_kill=lambda: docker("kill", name, timeout=30))
+                command, request, dict(os.environ), cwd=CODE_ROOT, on_kill=lambda: docker("kill", name, timeout=30)
+            )
             state = self._state(name)
         finally:
             remove_container(name)
@@ -453,8 +531,9 @@ class DockerExecutor(Executor):
             reason = f"container exited with code {exit_code}"
         elif exit_code != 0 and not reason.startswith("job failed"):
             reason = f"container exited with code {exit_code}: {reason}"
-        return ExecOutcome(exit_code, reason, timed_out=timed_out, oom=oom, interrupted=interrupted,
-                           image_id=image.image_id)
+        return ExecOutcome(
+            exit_code, reason, timed_out=timed_out, oom=oom, interrupted=interrupted, image_id=image.image_id
+        )
 
     @staticmethod
     def _state(name: str) -> dict:
@@ -467,8 +546,15 @@ class DockerExecutor(Executor):
 
 def sweep_orphans() -> list[str]:
     """Remove job containers whose orch process died without cleaning up (SIGKILL, power loss)."""
-    done = docker("ps", "--all", "--filter", f"label={CONTAINER_LABEL}=1",
-                  "--format", f'{{{{.Names}}}} {{{{.Label "{CONTAINER_LABEL}.pid"}}}}', timeout=60)
+    done = docker(
+        "ps",
+        "--all",
+        "--filter",
+        f"label={CONTAINER_LABEL}=1",
+        "--format",
+        f'{{{{.Names}}}} {{{{.Label "{CONTAINER_LABEL}.pid"}}}}',
+        timeout=60,
+    )
     removed = []
     for line in done.stdout.splitlines():
         name, _, pid = line.partition(" ")
@@ -489,4 +575,3 @@ def leftover_containers(pid: int | None = None) -> list[str]:
     label = f"{CONTAINER_LABEL}.pid={pid}" if pid is not None else f"{CONTAINER_LABEL}=1"
     done = docker("ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}", timeout=60)
     return [line for line in done.stdout.split() if line]
-

@@ -67,14 +67,21 @@ def inspect_interpreter(env: Environment, python: Path) -> InterpreterReport:
         raise UserError(f"--python {env.name}={python}: not a working Python ({last})")
     try:
         facts = json.loads((done.stdout.strip().splitlines() or [""])[-1])
-        report = InterpreterReport(python, str(facts["python"]), platform_name(facts["system"], facts["machine"]),
-                                   pin_differences(env.pins(), dict(facts["packages"])))
+        report = InterpreterReport(
+            python,
+            str(facts["python"]),
+            platform_name(facts["system"], facts["machine"]),
+            pin_differences(env.pins(), dict(facts["packages"])),
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise UserError(f"--python {env.name}={python}: not a working Python (it did not report its version "
-                        "and packages)") from None
+        raise UserError(
+            f"--python {env.name}={python}: not a working Python (it did not report its version and packages)"
+        ) from None
     if tuple(int(part) for part in report.python.split(".")[:2] if part.isdigit()) < MIN_PYTHON:
-        raise UserError(f"--python {env.name}={python}: Python {report.python}; the job code needs "
-                        f"{'.'.join(map(str, MIN_PYTHON))} or newer")
+        raise UserError(
+            f"--python {env.name}={python}: Python {report.python}; the job code needs "
+            f"{'.'.join(map(str, MIN_PYTHON))} or newer"
+        )
     return report
 
 
@@ -105,14 +112,22 @@ class ExistingPythonExecutor(NativeExecutor):
         if report.differences:
             shown = ", ".join(f"{name} {change}" for name, change in list(report.differences.items())[:8])
             more = f" (+{len(report.differences) - 8} more)" if len(report.differences) > 8 else ""
-            say(f"env {env.name!r}: {report.path} (python {report.python}) differs from "
+            say(
+                f"env {env.name!r}: {report.path} (python {report.python}) differs from "
                 f"images/{env.name}/requirements.txt in {len(report.differences)} package(s): {shown}{more}; "
-                "recorded in provenance and in the run key")
+                "recorded in provenance and in the run key"
+            )
         else:
             say(f"env {env.name!r}: {report.path} (python {report.python}) matches every pin")
 
     def execute(self, request: JobRequest) -> ExecOutcome:
         outcome = super().execute(request)
         differences = self.report(request.run.environment).differences
-        return ExecOutcome(outcome.returncode, outcome.reason, outcome.timed_out, outcome.oom, outcome.interrupted,
-                           env_differences=differences)
+        return ExecOutcome(
+            outcome.returncode,
+            outcome.reason,
+            outcome.timed_out,
+            outcome.oom,
+            outcome.interrupted,
+            env_differences=differences,
+        )

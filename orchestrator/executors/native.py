@@ -9,9 +9,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.cpu_threads import thread_env
 from orchestrator.environments import Environment
 from orchestrator.errors import UserError
-from orchestrator.cpu_threads import thread_env
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, killed_by, oom_kill_count, run_streaming
 from orchestrator.executors.ray_auth import secret_variables
 from orchestrator.executors.venv_tools import choose_installer, installer_version, read_pip_settings
@@ -23,8 +23,7 @@ LIFELINE = Path(__file__).with_name("lifeline.py")
 
 def _stream(command: list[str], on_line: Callable[[str], None], env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run `command`, passing each output line on as it comes; (exit code, last line)."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                               env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     last = "(no output)"
     for line in process.stdout:
         line = line.rstrip()
@@ -68,19 +67,22 @@ class VenvManager:
         installer = choose_installer()
         settings = read_pip_settings() if installer.name == "uv" else None
         built_with = installer_version(installer)
-        say(f"creating venv for env {env.name!r} from {env.requirements} "
-            f"with {built_with} (first use only)")
+        say(f"creating venv for env {env.name!r} from {env.requirements} with {built_with} (first use only)")
         python = building / "bin" / "python"
         steps = [
             ("create the virtualenv", [sys.executable, "-m", "venv", str(building)], None),
-            ("install the pinned requirements", installer.install_command(python, env.requirements, settings),
-             installer.environment(settings)),
+            (
+                "install the pinned requirements",
+                installer.install_command(python, env.requirements, settings),
+                installer.environment(settings),
+            ),
         ]
         shown = installer.milestones()
         for number, (what, step, step_env) in enumerate(steps, 1):
             say(f"venv {env.name}: step {number}/{len(steps)}: {what}")
-            code, tail = _stream(step, lambda line: say(f"venv {env.name}: {line}") if line.startswith(shown) else None,
-                                 step_env)
+            code, tail = _stream(
+                step, lambda line: say(f"venv {env.name}: {line}") if line.startswith(shown) else None, step_env
+            )
             if code != 0:
                 shutil.rmtree(building, ignore_errors=True)
                 raise UserError(f"could not create venv for env {env.name!r}: {tail}")
@@ -116,10 +118,16 @@ class NativeExecutor(Executor):
     def execute(self, request: JobRequest) -> ExecOutcome:
         python = self.python(request.run.environment)
         command = [
-            str(python), "-m", "jobs", "run",
-            "--spec", str(request.staging / "spec.json"),
-            "--data", str(request.data_dir),
-            "--out", str(request.staging),
+            str(python),
+            "-m",
+            "jobs",
+            "run",
+            "--spec",
+            str(request.staging / "spec.json"),
+            "--data",
+            str(request.data_dir),
+            "--out",
+            str(request.staging),
         ]
         for _, staging in request.more_seeds:
             command += ["--spec", str(staging / "spec.json"), "--out", str(staging)]
@@ -138,8 +146,12 @@ class NativeExecutor(Executor):
         oom_kills_before = oom_kill_count()
         code, reason, timed_out, interrupted = run_streaming(lifeline(command), request, env, cwd=env["PYTHONPATH"])
         # A SIGKILL we did not send is called out of memory only if the kernel's OOM killer ran meanwhile.
-        oom = (code == -signal.SIGKILL and not (timed_out or interrupted)
-               and oom_kills_before is not None and (oom_kill_count() or 0) > oom_kills_before)
+        oom = (
+            code == -signal.SIGKILL
+            and not (timed_out or interrupted)
+            and oom_kills_before is not None
+            and (oom_kill_count() or 0) > oom_kills_before
+        )
         if timed_out:
             reason = f"timed out after {request.timeout_s:.0f}s"
         elif interrupted:

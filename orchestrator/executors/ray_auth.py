@@ -19,8 +19,10 @@ from pathlib import Path
 MODE_VARIABLE = "RAY_AUTH_MODE"
 TOKEN_VARIABLE = "RAY_AUTH_TOKEN"
 TOKEN_PATH_VARIABLE = "RAY_AUTH_TOKEN_PATH"
-TOKEN_HINT = (f"if the cluster uses token authentication, set {TOKEN_VARIABLE} to its token "
-              "(`ray get-auth-token` on the head node prints it)")
+TOKEN_HINT = (
+    f"if the cluster uses token authentication, set {TOKEN_VARIABLE} to its token "
+    "(`ray get-auth-token` on the head node prints it)"
+)
 
 
 def new_cluster_token() -> str:

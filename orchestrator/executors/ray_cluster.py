@@ -55,8 +55,10 @@ def check_reachable(address: str) -> None:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
             pass
     except (OSError, UnicodeError) as exc:  # UnicodeError: a host name no resolver accepts
-        raise UserError(f"no Ray cluster answers at {address} ({getattr(exc, 'strerror', None) or exc}); start one with "
-                        f"`ray start --head`, or leave out --ray-address for a local one-machine cluster") from exc
+        raise UserError(
+            f"no Ray cluster answers at {address} ({getattr(exc, 'strerror', None) or exc}); start one with "
+            f"`ray start --head`, or leave out --ray-address for a local one-machine cluster"
+        ) from exc
 
 
 def import_ray(loopback: bool):
@@ -104,7 +106,9 @@ class RayCluster:
         address = self.settings.address
         if address:
             check_reachable(address)
-        self._environ_before = {name: os.environ.get(name) for name in (ray_auth.MODE_VARIABLE, ray_auth.TOKEN_VARIABLE)}
+        self._environ_before = {
+            name: os.environ.get(name) for name in (ray_auth.MODE_VARIABLE, ray_auth.TOKEN_VARIABLE)
+        }
         if address:
             token = ray_auth.use_token_for_existing_cluster()
         else:
@@ -124,8 +128,10 @@ class RayCluster:
                 raise UserError(connect_failure(address, token, exc)) from exc
             raise UserError(f"could not start a local Ray cluster: {' '.join(str(exc).split())[:300]}") from exc
         self.ray = ray
-        say(f"ray: {'connected to ' + address if address else 'started a local one-machine cluster on 127.0.0.1'} "
-            f"({summary(ray)})")
+        say(
+            f"ray: {'connected to ' + address if address else 'started a local one-machine cluster on 127.0.0.1'} "
+            f"({summary(ray)})"
+        )
         return ray
 
     def close(self) -> None:
@@ -152,8 +158,10 @@ def connect_failure(address: str, token: ray_auth.TokenSource, exc: Exception) -
     """One line: why `ray.init` failed, and how to give the token when that may be the cause."""
     reason = " ".join(str(exc).split())
     if ray_auth.is_auth_failure(exc) and not token.where:
-        return (f"the Ray cluster at {address} needs an authentication token and none is set: set "
-                f"{ray_auth.TOKEN_VARIABLE} to its token (`ray get-auth-token` on the head node prints it)")
+        return (
+            f"the Ray cluster at {address} needs an authentication token and none is set: set "
+            f"{ray_auth.TOKEN_VARIABLE} to its token (`ray get-auth-token` on the head node prints it)"
+        )
     if ray_auth.is_auth_failure(exc):
         return f"the Ray cluster at {address} refused the token ({token.describe}): {reason[:200]}"
     hint = f"; {ray_auth.TOKEN_HINT}" if not token.where else f" ({token.describe}: is it this cluster's?)"
@@ -168,15 +176,19 @@ def summary(ray) -> str:
     """'2 nodes: 4 CPUs, 0 GPUs, 30.1 GiB memory' for the alive part of the cluster."""
     nodes = alive_nodes(ray)
     total = {key: sum(node["Resources"].get(key, 0) for node in nodes) for key in ("CPU", "GPU", "memory")}
-    return (f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}: {total['CPU']:g} CPUs, {total['GPU']:g} GPUs, "
-            f"{total['memory'] / 2**30:.1f} GiB memory")
+    return (
+        f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}: {total['CPU']:g} CPUs, {total['GPU']:g} GPUs, "
+        f"{total['memory'] / 2**30:.1f} GiB memory"
+    )
 
 
 def describe_nodes(ray) -> list[str]:
     """One line per alive node, for `orch doctor`."""
-    return [f"{node['NodeManagerAddress']} ({node['NodeID'][:12]}): {node['Resources'].get('CPU', 0):g} CPUs, "
-            f"{node['Resources'].get('GPU', 0):g} GPUs, {node['Resources'].get('memory', 0) / 2**30:.1f} GiB memory"
-            for node in alive_nodes(ray)]
+    return [
+        f"{node['NodeManagerAddress']} ({node['NodeID'][:12]}): {node['Resources'].get('CPU', 0):g} CPUs, "
+        f"{node['Resources'].get('GPU', 0):g} GPUs, {node['Resources'].get('memory', 0) / 2**30:.1f} GiB memory"
+        for node in alive_nodes(ray)
+    ]
 
 
 def doctor_rows(address: str | None) -> list[dict]:
@@ -185,9 +197,14 @@ def doctor_rows(address: str | None) -> list[dict]:
     if version is None:
         return [{"check": "ray executor", "ok": False, "detail": "ray not installed: pip install -e '.[ray]'"}]
     if not address:
-        return [{"check": "ray executor", "ok": True,
-                 "detail": f"ray {version}; --executor ray starts a local one-machine cluster on 127.0.0.1 "
-                           f"({os.cpu_count()} CPUs); set ORCH_RAY_ADDRESS or --ray-address for an existing cluster"}]
+        return [
+            {
+                "check": "ray executor",
+                "ok": True,
+                "detail": f"ray {version}; --executor ray starts a local one-machine cluster on 127.0.0.1 "
+                f"({os.cpu_count()} CPUs); set ORCH_RAY_ADDRESS or --ray-address for an existing cluster",
+            }
+        ]
     token = ray_auth.use_token_for_existing_cluster()
     try:
         check_reachable(address)
@@ -198,8 +215,10 @@ def doctor_rows(address: str | None) -> list[dict]:
     except Exception as exc:
         return [{"check": "ray cluster", "ok": False, "detail": connect_failure(address, token, exc)}]
     try:
-        rows = [{"check": "ray cluster", "ok": True, "detail": f"ray {version} at {address}: {summary(ray)}"},
-                {"check": "ray token auth", "ok": True, "detail": ray_auth.token_auth_state()}]
+        rows = [
+            {"check": "ray cluster", "ok": True, "detail": f"ray {version} at {address}: {summary(ray)}"},
+            {"check": "ray token auth", "ok": True, "detail": ray_auth.token_auth_state()},
+        ]
         rows += [{"check": "ray node", "ok": True, "detail": line} for line in describe_nodes(ray)]
     finally:
         ray.shutdown()

@@ -34,8 +34,10 @@ def unschedulable(options: dict, nodes: list[dict]) -> str | None:
     need = {"CPU": options["num_cpus"], "GPU": options["num_gpus"], "memory": options["memory"]}
     if any(all(node["Resources"].get(key, 0) >= amount for key, amount in need.items()) for node in nodes):
         return None
-    return (f"no node of the Ray cluster offers {need['CPU']:g} CPUs, {need['GPU']:g} GPUs and "
-            f"{need['memory'] / 2**30:g} GiB memory at once")
+    return (
+        f"no node of the Ray cluster offers {need['CPU']:g} CPUs, {need['GPU']:g} GPUs and "
+        f"{need['memory'] / 2**30:g} GiB memory at once"
+    )
 
 
 class RayExecutor(Executor):
@@ -69,8 +71,13 @@ class RayExecutor(Executor):
     def _dataset(self, data_dir: Path, name: str, sha256: str) -> DatasetOnHost:
         """Put the dataset in the object store once per run; nodes fetch it only if they lack the path."""
         if sha256 not in self._datasets:
-            files = {f"{name}{suffix}": (data_dir / f"{name}{suffix}").read_bytes() for suffix in (".parquet", ".manifest.json")}
-            self._datasets[sha256] = DatasetOnHost(name, sha256, str(Path(data_dir).resolve()), [self.cluster.ray.put(files)])
+            files = {
+                f"{name}{suffix}": (data_dir / f"{name}{suffix}").read_bytes()
+                for suffix in (".parquet", ".manifest.json")
+            }
+            self._datasets[sha256] = DatasetOnHost(
+                name, sha256, str(Path(data_dir).resolve()), [self.cluster.ray.put(files)]
+            )
         return self._datasets[sha256]
 
     def execute(self, request: JobRequest) -> ExecOutcome:
@@ -104,14 +111,23 @@ class RayExecutor(Executor):
     def _task_failure(self, exc: Exception, request: JobRequest) -> ExecOutcome:
         import ray
 
-        retried = f" (after {self.settings.retries} retr{'y' if self.settings.retries == 1 else 'ies'})" if self.settings.retries else ""
+        retried = (
+            f" (after {self.settings.retries} retr{'y' if self.settings.retries == 1 else 'ies'})"
+            if self.settings.retries
+            else ""
+        )
         if isinstance(exc, ray.exceptions.OutOfMemoryError):
             reason, oom = f"Ray's memory monitor killed the job's worker{retried}", True
-        elif isinstance(exc, (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError)):
+        elif isinstance(
+            exc, (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError)
+        ):
             reason, oom = f"the Ray worker running the job died mid-job{retried} ({type(exc).__name__})", False
         elif isinstance(exc, ray.exceptions.RayTaskError):
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-            reason, oom = f"ray task failed on the node: {type(cause).__name__}: {' '.join(str(cause).split())[:300]}", False
+            reason, oom = (
+                f"ray task failed on the node: {type(cause).__name__}: {' '.join(str(cause).split())[:300]}",
+                False,
+            )
         else:
             reason, oom = f"ray: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", False
         with open(request.log_path, "a") as log:

@@ -21,6 +21,7 @@ from orchestrator.paths import cache_dir
 from orchestrator.results import LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE
 from orchestrator.runs import PlannedRun
 
+
 @dataclass(frozen=True)
 class DatasetOnHost:
     """The dataset by content hash; `blob` holds one ObjectRef to {file name: bytes}, boxed in a
@@ -70,12 +71,16 @@ def dataset_dir(dataset: DatasetOnHost, say) -> Path:
     if not (parquet.is_file() and sha256_file(parquet) == dataset.sha256):
         import ray
 
-        say(f"dataset {dataset.name} ({dataset.sha256[:12]}) not on this node's path {host}: fetching it from the object store")
+        say(
+            f"dataset {dataset.name} ({dataset.sha256[:12]}) not on this node's path {host}: fetching it from the object store"
+        )
         for file_name, payload in ray.get(dataset.blob[0]).items():
             atomic_write_bytes(local / file_name, payload)
         if sha256_file(parquet) != dataset.sha256:
-            raise RuntimeError(f"dataset fetched from the object store has sha256 {sha256_file(parquet)[:12]}, "
-                               f"not the planned {dataset.sha256[:12]}")
+            raise RuntimeError(
+                f"dataset fetched from the object store has sha256 {sha256_file(parquet)[:12]}, "
+                f"not the planned {dataset.sha256[:12]}"
+            )
     return local
 
 
@@ -83,8 +88,10 @@ def mismatch(run: PlannedRun) -> str | None:
     """Why this node cannot produce the planned cache entry, or None when it can."""
     env = run.environment
     if env.native_fingerprint() != run.key.env_fingerprint:
-        return (f"this node builds env {env.name!r} as {env.native_fingerprint()} but the host planned "
-                f"{run.key.env_fingerprint} (different Python, platform or pins)")
+        return (
+            f"this node builds env {env.name!r} as {env.native_fingerprint()} but the host planned "
+            f"{run.key.env_fingerprint} (different Python, platform or pins)"
+        )
     if code_sha256(env, run.spec.model) != run.key.code_sha256:
         return "the job code on this node differs from the host's (code hash mismatch)"
     return None
@@ -107,8 +114,11 @@ def run_job_on_node(job: NodeJob) -> NodeReply:
         def reply(returncode: int | None, reason: str, timed_out: bool = False, oom: bool = False) -> NodeReply:
             files = {}
             if returncode == 0:
-                files = {name: (staging / name).read_bytes() for name in (RESULT_FILE, PREDICTIONS_FILE)
-                         if (staging / name).is_file()}
+                files = {
+                    name: (staging / name).read_bytes()
+                    for name in (RESULT_FILE, PREDICTIONS_FILE)
+                    if (staging / name).is_file()
+                }
             return NodeReply(node, returncode, reason, timed_out, oom, files, log_path.read_text(errors="replace"))
 
         problem = mismatch(job.run)
@@ -121,8 +131,15 @@ def run_job_on_node(job: NodeJob) -> NodeReply:
         weights = Path(job.weights_dir) if job.weights_dir and Path(job.weights_dir).is_dir() else None
         if job.weights_dir and weights is None:
             say(f"weights folder {job.weights_dir} is not on this node: the job runs without /weights")
-        outcome = executor.execute(JobRequest(
-            run=job.run, staging=staging, data_dir=data, weights_dir=weights, threads=job.threads,
-            timeout_s=job.timeout_s, log_path=log_path,
-        ))
+        outcome = executor.execute(
+            JobRequest(
+                run=job.run,
+                staging=staging,
+                data_dir=data,
+                weights_dir=weights,
+                threads=job.threads,
+                timeout_s=job.timeout_s,
+                log_path=log_path,
+            )
+        )
         return reply(outcome.returncode, outcome.reason, outcome.timed_out, outcome.oom)

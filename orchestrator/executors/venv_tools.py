@@ -38,12 +38,33 @@ class Installer:
 
     def install_command(self, python: Path, requirements: Path, settings: "PipSettings") -> list[str]:
         if self.name == "pip":
-            return [str(python), "-m", "pip", "install", "--progress-bar", "off", "--disable-pip-version-check",
-                    "-r", str(requirements)]
-        return [str(self.executable), "pip", "install", "--python", str(python), "--color", "never",
-                # pip's rule: the best matching version across every index (uv's default takes the first
-                # index that has the package, which may lack the pinned version)
-                "--index-strategy", "unsafe-best-match", *settings.uv_options(), "-r", str(requirements)]
+            return [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--progress-bar",
+                "off",
+                "--disable-pip-version-check",
+                "-r",
+                str(requirements),
+            ]
+        return [
+            str(self.executable),
+            "pip",
+            "install",
+            "--python",
+            str(python),
+            "--color",
+            "never",
+            # pip's rule: the best matching version across every index (uv's default takes the first
+            # index that has the package, which may lack the pinned version)
+            "--index-strategy",
+            "unsafe-best-match",
+            *settings.uv_options(),
+            "-r",
+            str(requirements),
+        ]
 
     def environment(self, settings: "PipSettings") -> dict[str, str]:
         """Variables for the install step: uv gets pip's CA bundle and timeout its own way."""
@@ -115,8 +136,13 @@ class PipSettings:
 def read_pip_settings() -> PipSettings:
     """`pip config list` of the host's pip: every config file pip reads and the PIP_* variables."""
     try:
-        done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                              timeout=60, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
         listing = done.stdout if done.returncode == 0 else ""
     except (OSError, subprocess.TimeoutExpired):
         listing = ""

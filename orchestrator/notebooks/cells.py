@@ -6,7 +6,7 @@ only the standard library, the env's pinned packages and the inlined bundle (`fd
 The job itself runs through `jobs.common.runner.run_job`, the entry every executor uses.
 """
 
-PARAMETERS = '''\
+PARAMETERS = """\
 # Parameters (papermill convention: this cell is tagged "parameters").
 EXPERIMENT = {experiment!r}  # the experiment this notebook was generated for
 PROFILE = {profile!r}  # "quick" (smoke-test sizes) or "full" (the study's sizes)
@@ -15,9 +15,9 @@ DATA_URL = ""  # https:// URL or local path of {data_file}; empty: upload the fi
 WEIGHTS_DIR = ""  # a weights folder laid out like `orch weights pull`; empty: download from the hub
 HUB_REVISION = "main"  # hub branch, tag or commit of the published weights
 OVERRIDES = {{}}  # hyper-parameter overrides, as `orch run --set KEY=VALUE`
-'''
+"""
 
-INSTALL = '''\
+INSTALL = """\
 # Install the environment's pinned requirements (plus the CUDA variant where a GPU is present).
 import importlib.metadata
 import shutil
@@ -55,9 +55,9 @@ if stale:
     raise RuntimeError(f"{stale} were imported before the install at other versions: restart the runtime "
                        "(Colab: Runtime > Restart session) and run all cells again")
 print(f"{len(pins)} pinned packages installed" + (" + CUDA variant" if len(wanted) > len(pins) else ""))
-'''
+"""
 
-DATA = '''\
+DATA = """\
 # The dataset: download or upload the parquet, then check its MD5 and the manifest's sha256.
 import hashlib
 import json
@@ -89,17 +89,17 @@ if sha256 != dataset["manifest"]["sha256"]:
     raise ValueError(f"{parquet}: sha256 {sha256} does not match the manifest ({dataset['manifest']['sha256']})")
 (data_dir / f"{dataset['manifest']['name']}.manifest.json").write_text(json.dumps(dataset["manifest"], indent=2))
 print(f"{parquet}: {len(content)} bytes, MD5 and sha256 verified")
-'''
+"""
 
-BUNDLE_START = '''\
+BUNDLE_START = """\
 # The job code is written to fdinvest_bundle/ by the cells below (generated from the repository).
 BUNDLE = Path("fdinvest_bundle").resolve()
 shutil.rmtree(BUNDLE, ignore_errors=True)
 for name in GENERATED["code"]["files"]:
     (BUNDLE / name).parent.mkdir(parents=True, exist_ok=True)
-'''
+"""
 
-BUNDLE_IMPORT = '''\
+BUNDLE_IMPORT = """\
 # Check the written code against the generated hashes, then import it (and nothing from elsewhere).
 code_digest = hashlib.sha256()  # the host's code hash recipe (orchestrator/environments.py), over what was written
 for name, expected in GENERATED["code"]["files"].items():
@@ -119,9 +119,9 @@ for module in (jobs, shared_schema):
     if not Path(module.__file__).resolve().is_relative_to(BUNDLE):
         raise RuntimeError(f"{module.__name__} was imported from {module.__file__}, not from the bundle")
 print(f"{len(GENERATED['code']['files'])} job files verified and importable from {BUNDLE}")
-'''
+"""
 
-WEIGHTS = '''\
+WEIGHTS = """\
 # Pretrained weights: a prepared folder (WEIGHTS_DIR), or the published checkpoint from the hub,
 # laid out exactly as `orch weights pull` does (<dir>/<model>/weights.json + the hub files).
 from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
@@ -151,9 +151,9 @@ if published is not None:
           f"{len(weights_manifest.files)} file(s) verified")
 else:
     print("this model trains from scratch: no pretrained weights")
-'''
+"""
 
-RUN = '''\
+RUN = """\
 # Train and evaluate through the job runner every executor uses.
 import datetime as dt
 import json
@@ -173,9 +173,9 @@ started_at = dt.datetime.now(dt.timezone.utc)
 result = run_job(spec_file, data_dir, out_dir, weights_root)
 finished_at = dt.datetime.now(dt.timezone.utc)
 spec_file.unlink()
-'''
+"""
 
-EXPORT = '''\
+EXPORT = """\
 # Export result.json + predictions.parquet in the shared schema, with the notebook's provenance.
 import os
 import platform
@@ -236,4 +236,4 @@ if "google.colab" in sys.modules:
     from google.colab import files
 
     files.download(str(archive))
-'''
+"""

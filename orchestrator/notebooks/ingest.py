@@ -44,8 +44,10 @@ def unpack(path: Path, into: Path) -> None:
             if not (path / name).is_file():
                 raise UserError(f"{path}: {name} missing (expected the notebook's {' + '.join(NOTEBOOK_FILES)})")
             if (path / name).stat().st_size > MAX_FILE_BYTES:
-                raise UserError(f"{path / name}: {(path / name).stat().st_size} bytes, more than a notebook writes "
-                                f"({MAX_FILE_BYTES >> 20} MiB at most)")
+                raise UserError(
+                    f"{path / name}: {(path / name).stat().st_size} bytes, more than a notebook writes "
+                    f"({MAX_FILE_BYTES >> 20} MiB at most)"
+                )
             shutil.copyfile(path / name, into / name)
         return
     if not zipfile.is_zipfile(path):
@@ -60,18 +62,26 @@ def unpack(path: Path, into: Path) -> None:
 
 def zip_member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
     """The one member called `name` (at any depth): a regular file of a plausible size."""
-    found = [info for info in archive.infolist() if not info.is_dir() and PurePath(info.filename.replace("\\", "/")).name == name]
+    found = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and PurePath(info.filename.replace("\\", "/")).name == name
+    ]
     if not found:
         raise UserError(f"{path}: the zip holds no {name}")
     if len(found) > 1:
-        raise UserError(f"{path}: the zip holds {len(found)} files named {name} "
-                        f"({', '.join(info.filename for info in found[:3])}); expected one")
+        raise UserError(
+            f"{path}: the zip holds {len(found)} files named {name} "
+            f"({', '.join(info.filename for info in found[:3])}); expected one"
+        )
     info = found[0]
     if stat.S_ISLNK(info.external_attr >> 16):
         raise UserError(f"{path}: {info.filename} is a symlink; ingest reads the notebook's own files, not links")
     if info.file_size > MAX_FILE_BYTES:
-        raise UserError(f"{path}: {info.filename} unpacks to {info.file_size} bytes, more than a notebook writes "
-                        f"({MAX_FILE_BYTES >> 20} MiB at most)")
+        raise UserError(
+            f"{path}: {info.filename} unpacks to {info.file_size} bytes, more than a notebook writes "
+            f"({MAX_FILE_BYTES >> 20} MiB at most)"
+        )
     return info
 
 
@@ -83,8 +93,10 @@ def planned_run(result: JobResult, data_dir: Path) -> PlannedRun:
         raise UserError(f"stale spec: experiment {spec.id} {spec.slug} is not in today's registry")
     manifest = load_manifest(data_dir, spec.dataset.name)
     if manifest.sha256 != spec.dataset.sha256 or manifest.sha256 != claim.dataset_sha256:
-        raise UserError(f"other data: the result is for dataset {spec.dataset.name} sha256 "
-                        f"{claim.dataset_sha256[:12]}, the local one is {manifest.sha256[:12]}")
+        raise UserError(
+            f"other data: the result is for dataset {spec.dataset.name} sha256 "
+            f"{claim.dataset_sha256[:12]}, the local one is {manifest.sha256[:12]}"
+        )
     defaults = experiment.params(spec.profile)
     overrides = {k: v for k, v in spec.hyperparameters.items() if defaults.get(k, MISSING) != v}
     env = ENVIRONMENTS[experiment.env]
@@ -93,19 +105,27 @@ def planned_run(result: JobResult, data_dir: Path) -> PlannedRun:
     run = dataclasses.replace(run, key=dataclasses.replace(run.key, weights_sha256=claim.weights_sha256))
     if spec != run.spec:
         fields = [name for name in type(spec).model_fields if getattr(spec, name) != getattr(run.spec, name)]
-        raise UserError(f"stale spec: today's registry asks {spec.slug} for other {', '.join(fields)}; regenerate "
-                        "the notebook with `orch notebook` and run it again")
+        raise UserError(
+            f"stale spec: today's registry asks {spec.slug} for other {', '.join(fields)}; regenerate "
+            "the notebook with `orch notebook` and run it again"
+        )
     if claim.code_sha256 != run.key.code_sha256:
-        raise UserError(f"stale code: the notebook ran job code {claim.code_sha256[:12]}, the repository's "
-                        f"{env.name} code is {run.key.code_sha256[:12]}; regenerate the notebook")
+        raise UserError(
+            f"stale code: the notebook ran job code {claim.code_sha256[:12]}, the repository's "
+            f"{env.name} code is {run.key.code_sha256[:12]}; regenerate the notebook"
+        )
     if claim.env_fingerprint != fingerprint:
-        raise UserError(f"stale environment: the notebook installed {claim.env_fingerprint}, today's pins give "
-                        f"{fingerprint}; regenerate the notebook")
+        raise UserError(
+            f"stale environment: the notebook installed {claim.env_fingerprint}, today's pins give "
+            f"{fingerprint}; regenerate the notebook"
+        )
     if experiment.weights and claim.weights_sha256 is None:
         raise UserError(f"{spec.slug} needs pretrained weights but the result names no weights.json")
     if claim.run_key != run.key.run_key:
-        raise UserError(f"run key {claim.run_key[:12]} does not match the host's {run.key.run_key[:12]} for the "
-                        "same parts; regenerate the notebook with this version of orch")
+        raise UserError(
+            f"run key {claim.run_key[:12]} does not match the host's {run.key.run_key[:12]} for the "
+            "same parts; regenerate the notebook with this version of orch"
+        )
     return run
 
 
@@ -130,8 +150,15 @@ def ingest(path: Path, data_dir: Path, store: ResultStore) -> tuple[Path, JobRes
             shutil.copyfile(received / PREDICTIONS_FILE, staging / PREDICTIONS_FILE)
             unstamped = result.model_copy(update={"provenance": None})
             (staging / RESULT_FILE).write_text(unstamped.model_dump_json(indent=2) + "\n")
-            stamped = store.ingest(staging, run, executor=executor_names.NOTEBOOK, started=claim.started_at, elsewhere=RanElsewhere(
-                claim.host_platform, claim.started_at, claim.finished_at, claim.git_commit, claim.git_dirty))
+            stamped = store.ingest(
+                staging,
+                run,
+                executor=executor_names.NOTEBOOK,
+                started=claim.started_at,
+                elsewhere=RanElsewhere(
+                    claim.host_platform, claim.started_at, claim.finished_at, claim.git_commit, claim.git_dirty
+                ),
+            )
             return store.commit(staging, run), stamped
         except InvalidResult as exc:
             store.discard(staging)

@@ -22,7 +22,7 @@ REPORT_HTML = "report.html"
 def build_report(
     results_dir: Path,
     out_dir: Path,
-    options: ReportOptions = ReportOptions(),
+    options: ReportOptions | None = None,
     notify: Callable[[str], None] = lambda line: None,
     dataset: str | None = None,
     console: Console | None = None,
@@ -32,20 +32,27 @@ def build_report(
     Raises UserError when there is nothing valid to report on, or when the results come from several
     datasets and `dataset` (name or sha256 prefix) does not pick one: a report never mixes datasets.
     On a terminal `console` (default: stderr) shows a progress bar over the bootstraps."""
+    options = options or ReportOptions()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.is_dir():
         raise UserError(f"results directory {results_dir} does not exist")
     # The report may live inside the results folder (the default), now or from an earlier run: its
     # folders are not results (a result folder's name always ends in -s<seed>-<key>, never 'figures').
-    loaded = load_results(results_dir, ignore=frozenset({out_dir, out_dir / FIGURES_DIR, results_dir / FIGURES_DIR}),
-                          min_seeds=options.min_seeds, dataset=dataset)
+    loaded = load_results(
+        results_dir,
+        ignore=frozenset({out_dir, out_dir / FIGURES_DIR, results_dir / FIGURES_DIR}),
+        min_seeds=options.min_seeds,
+        dataset=dataset,
+    )
     for skipped in loaded.skipped:
         notify(f"skipped {skipped.folder}: {skipped.reason}")
     if not loaded.experiments:
         raise UserError(f"no valid results in {results_dir} ({len(loaded.skipped)} invalid folder(s) skipped)")
     horizons = set(STUDY_HORIZONS) | {e.horizon for e in loaded.experiments}
     with bootstrap_progress(console, total=len(horizons) + len(PLAN)) as progress:
-        analyses = analyse(loaded.experiments, options, on_horizon=lambda h: progress.advance(f"H{h} descriptive tables"))
+        analyses = analyse(
+            loaded.experiments, options, on_horizon=lambda h: progress.advance(f"H{h} descriptive tables")
+        )
         outcomes = evaluate_plan(loaded.experiments, options, on_rule=lambda key: progress.advance(f"rule {key}"))
     figures = {analysis.horizon: horizon_figures(analysis) for analysis in analyses}
     for files in figures.values():

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from orchestrator.report.plan import ALPHA
 from orchestrator.report.load import DEFAULT_MIN_SEEDS, FLAG_MEANING, REFERENCE_MODEL, SeedGroup
+from orchestrator.report.plan import ALPHA
 from orchestrator.report.stats import (
     DEFAULT_BLOCK_LENGTH,
     DEFAULT_RESAMPLES,
@@ -151,12 +151,17 @@ class AlignedScores:
         """Per fold: the fixed --block-length, or the Politis-White choice on the AUC influence series of
         the statistic (first experiment minus second, or the first alone); `scale` for sensitivity runs."""
         n_folds = len(fold_runs(self.folds))
-        chosen = ((options.block_length,) * n_folds if options.block_length is not None
-                  else fold_block_lengths(self.y, self.scores[:2], self.folds))
+        chosen = (
+            (options.block_length,) * n_folds
+            if options.block_length is not None
+            else fold_block_lengths(self.y, self.scores[:2], self.folds)
+        )
         return tuple(max(1, int(round(length * scale))) for length in chosen)
 
     def counts(self, options: "ReportOptions", *names: str, scale: float = 1.0) -> np.ndarray:
-        return stratified_block_counts(self.folds, options.n_resamples, self.block_lengths(options, scale), _rng(options, *names))
+        return stratified_block_counts(
+            self.folds, options.n_resamples, self.block_lengths(options, scale), _rng(options, *names)
+        )
 
 
 def aligned_test_scores(experiments: list[SeedGroup], columns: list[str] | None = None) -> AlignedScores:
@@ -173,8 +178,10 @@ def aligned_test_scores(experiments: list[SeedGroup], columns: list[str] | None 
     labels = np.vstack([frame.loc[common, "y_true"].to_numpy() for frame in frames])
     if len(common) and not (labels == labels[0]).all():
         raise ValueError("labels differ on common test days (different dataset or threshold?)")
-    scores = [np.vstack([frame.set_index("date").loc[common, "score"].to_numpy(dtype=np.float64) for frame in seeds])
-              for seeds in per_experiment]
+    scores = [
+        np.vstack([frame.set_index("date").loc[common, "score"].to_numpy(dtype=np.float64) for frame in seeds])
+        for seeds in per_experiment
+    ]
     folds = frames[0].loc[common, "fold"].to_numpy()
     return AlignedScores(labels[0].astype(bool), folds, scores)
 
@@ -214,7 +221,13 @@ def compare(subject: SeedGroup, reference: SeedGroup, role: str, options: Report
         return Comparison(subject, reference, role, n_common=0, problem=str(exc))
     y, folds = aligned.y, aligned.folds
     if not each_fold_has_both_classes(y, folds, 2):
-        return Comparison(subject, reference, role, n_common=len(y), problem="fewer than two days of each class in common (in some fold)")
+        return Comparison(
+            subject,
+            reference,
+            role,
+            n_common=len(y),
+            problem="fewer than two days of each class in common (in some fold)",
+        )
     subject_scores, reference_scores = aligned.scores
     counts = aligned.counts(options, subject.label, reference.label)
     difference = paired_auc_difference(y, subject_scores, reference_scores, counts, folds=folds)
@@ -257,7 +270,9 @@ def choose_baselines(experiments: list[SeedGroup]) -> Baselines:
     pool = [e for e in classical if e.eligible] or classical
     if pool:
         best = max(pool, key=lambda e: (_validation_auc(e), e.label))
-        scores = ", ".join(f"{e.label} {e.mean_metric('val', 'auc'):.3f}" for e in sorted(pool, key=_validation_auc, reverse=True))
+        scores = ", ".join(
+            f"{e.label} {e.mean_metric('val', 'auc'):.3f}" for e in sorted(pool, key=_validation_auc, reverse=True)
+        )
         which = "unflagged" if pool[0].eligible else "flagged (no unflagged one exists)"
         classical_note = f"{best.label}, highest validation AUC among {which} classical baselines ({scores})"
     else:
@@ -268,9 +283,13 @@ def choose_baselines(experiments: list[SeedGroup]) -> Baselines:
 def _comparisons(experiments: list[SeedGroup], baselines: Baselines, options: ReportOptions) -> list[Comparison]:
     made = []
     if baselines.patchtst is not None:
-        made += [compare(e, baselines.patchtst, ROLE_PATCHTST, options) for e in experiments if e is not baselines.patchtst]
+        made += [
+            compare(e, baselines.patchtst, ROLE_PATCHTST, options) for e in experiments if e is not baselines.patchtst
+        ]
     if baselines.classical is not None:
-        made += [compare(e, baselines.classical, ROLE_CLASSICAL, options) for e in experiments if e.family != "classical"]
+        made += [
+            compare(e, baselines.classical, ROLE_CLASSICAL, options) for e in experiments if e.family != "classical"
+        ]
     return made
 
 
@@ -288,19 +307,28 @@ def _with_holm(comparisons: list[Comparison]) -> list[Comparison]:
     return adjusted
 
 
-def analyse(experiments: list[SeedGroup], options: ReportOptions,
-            on_horizon: Callable[[int], None] = lambda horizon: None) -> list[HorizonAnalysis]:
+def analyse(
+    experiments: list[SeedGroup], options: ReportOptions, on_horizon: Callable[[int], None] = lambda horizon: None
+) -> list[HorizonAnalysis]:
     """`on_horizon` hears each horizon whose bootstraps are done (the progress bar)."""
     horizons = sorted(set(STUDY_HORIZONS) | {e.horizon for e in experiments})
     per_horizon = []
     for horizon in horizons:
         members = [e for e in experiments if e.horizon == horizon]
         baselines = choose_baselines(members)
-        per_horizon.append((horizon, members, baselines, _comparisons(members, baselines, options), [summarise(e, options) for e in members]))
+        per_horizon.append(
+            (
+                horizon,
+                members,
+                baselines,
+                _comparisons(members, baselines, options),
+                [summarise(e, options) for e in members],
+            )
+        )
         on_horizon(horizon)
     adjusted = _with_holm([c for _, _, _, comparisons, _ in per_horizon for c in comparisons])
     analyses, position = [], 0
-    for horizon, members, baselines, comparisons, summaries in per_horizon:
+    for horizon, _members, baselines, comparisons, summaries in per_horizon:
         analyses.append(
             HorizonAnalysis(
                 horizon=horizon,
@@ -311,4 +339,3 @@ def analyse(experiments: list[SeedGroup], options: ReportOptions,
         )
         position += len(comparisons)
     return analyses
-

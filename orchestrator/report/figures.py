@@ -65,9 +65,17 @@ def roc_figure(analysis: HorizonAnalysis) -> FigureFile:
             label = _legend_label(experiment, f" (AUC {summary.test_auc.estimate:.3f})") if seed_index == 0 else None
             axes.plot(fpr, tpr, style, color=_colour(index), linewidth=1.0, alpha=0.85, label=label)
     axes.plot([0, 1], [0, 1], ":", color="0.5", linewidth=0.8)
-    axes.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, test split, H{analysis.horizon} (one line per seed)")
+    axes.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        title=f"ROC, test split, H{analysis.horizon} (one line per seed)",
+    )
     axes.legend(fontsize=6, loc="lower right")
-    return FigureFile(f"roc-h{analysis.horizon}.png", f"ROC curves on the test split, H{analysis.horizon}; dashed = flagged.", _png(figure))
+    return FigureFile(
+        f"roc-h{analysis.horizon}.png",
+        f"ROC curves on the test split, H{analysis.horizon}; dashed = flagged.",
+        _png(figure),
+    )
 
 
 def forest_figure(analysis: HorizonAnalysis) -> FigureFile | None:
@@ -80,7 +88,15 @@ def forest_figure(analysis: HorizonAnalysis) -> FigureFile | None:
     for row, c in enumerate(reversed(compared)):
         i = c.difference.interval
         colour = "black" if c.eligible else FLAGGED_COLOUR
-        axes.errorbar(i.estimate, row, xerr=[[i.estimate - i.low], [i.high - i.estimate]], fmt="o", color=colour, capsize=3, markersize=4)
+        axes.errorbar(
+            i.estimate,
+            row,
+            xerr=[[i.estimate - i.low], [i.high - i.estimate]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            markersize=4,
+        )
     reference_auc = compared[0].reference_auc
     axes.axvline(0.0, color="0.3", linewidth=0.8)
     for relative, style in ((-0.02, ":"), (0.02, ":"), (0.05, "--")):
@@ -90,8 +106,10 @@ def forest_figure(analysis: HorizonAnalysis) -> FigureFile | None:
         xlabel=f"test AUC difference vs {compared[0].reference.label}",
         title=f"AUC difference vs PatchTST, H{analysis.horizon} (grey = flagged)",
     )
-    caption = (f"AUC minus PatchTST's on common test days, H{analysis.horizon}, with 95% paired block-bootstrap "
-               "intervals; dotted lines = +-2% relative, dashed = +5% relative.")
+    caption = (
+        f"AUC minus PatchTST's on common test days, H{analysis.horizon}, with 95% paired block-bootstrap "
+        "intervals; dotted lines = +-2% relative, dashed = +5% relative."
+    )
     return FigureFile(f"forest-h{analysis.horizon}.png", caption, _png(figure))
 
 
@@ -102,14 +120,29 @@ def calibration_figure(analysis: HorizonAnalysis) -> FigureFile:
         y, p = _pooled_test(experiment)
         mean_p, observed, _ = reliability_bins(y, p)
         style = "o--" if not experiment.eligible else "o-"
-        axes.plot(mean_p, observed, style, color=_colour(index), markersize=3, linewidth=1.0,
-                  label=_legend_label(experiment, f" (ECE {experiment.mean_metric('test', 'ece'):.3f})"))
+        axes.plot(
+            mean_p,
+            observed,
+            style,
+            color=_colour(index),
+            markersize=3,
+            linewidth=1.0,
+            label=_legend_label(experiment, f" (ECE {experiment.mean_metric('test', 'ece'):.3f})"),
+        )
     axes.plot([0, 1], [0, 1], ":", color="0.5", linewidth=0.8)
-    axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean predicted probability (10 equal-width bins)", ylabel="observed rate",
-             title=f"Reliability, test split, H{analysis.horizon} (seeds pooled)")
+    axes.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="mean predicted probability (10 equal-width bins)",
+        ylabel="observed rate",
+        title=f"Reliability, test split, H{analysis.horizon} (seeds pooled)",
+    )
     axes.legend(fontsize=6, loc="upper left")
-    return FigureFile(f"calibration-h{analysis.horizon}.png",
-                      f"Reliability curves on the test split, H{analysis.horizon}; dashed = flagged.", _png(figure))
+    return FigureFile(
+        f"calibration-h{analysis.horizon}.png",
+        f"Reliability curves on the test split, H{analysis.horizon}; dashed = flagged.",
+        _png(figure),
+    )
 
 
 def histogram_figure(analysis: HorizonAnalysis) -> FigureFile:
@@ -122,14 +155,19 @@ def histogram_figure(analysis: HorizonAnalysis) -> FigureFile:
         y, p = _pooled_test(experiment)
         axes.hist(p[~y], bins=HISTOGRAM_BINS, histtype="stepfilled", color="tab:blue", alpha=0.6, label="y=0")
         axes.hist(p[y], bins=HISTOGRAM_BINS, histtype="stepfilled", color="tab:red", alpha=0.6, label="y=1")
-        axes.set_title(_legend_label(experiment), fontsize=7, color=FLAGGED_COLOUR if not experiment.eligible else "black")
+        axes.set_title(
+            _legend_label(experiment), fontsize=7, color=FLAGGED_COLOUR if not experiment.eligible else "black"
+        )
         axes.tick_params(labelsize=6)
         if index == 0:
             axes.legend(fontsize=6)
     figure.suptitle(f"Predicted probabilities, test split, H{analysis.horizon} (seeds pooled)", fontsize=9)
     figure.subplots_adjust(hspace=0.6, wspace=0.25)
-    return FigureFile(f"hist-h{analysis.horizon}.png",
-                      f"Histograms of test-split probabilities by true class, H{analysis.horizon}.", _png(figure))
+    return FigureFile(
+        f"hist-h{analysis.horizon}.png",
+        f"Histograms of test-split probabilities by true class, H{analysis.horizon}.",
+        _png(figure),
+    )
 
 
 def horizon_figures(analysis: HorizonAnalysis) -> list[FigureFile]:

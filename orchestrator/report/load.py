@@ -41,7 +41,7 @@ FLAG_MEANING = {
     FLAG_FEW_SEEDS: "fewer seeds than the report's minimum (--min-seeds), so seed-to-seed noise is not pinned down",
     FLAG_MISSING_FOLDS: "some walk-forward fold has no result for some seed, so the pooled test set is incomplete",
     FLAG_PRETRAINING_OVERLAP: "a test period starts before the pre-training data's cut-off (see the model catalog), "
-                              "so the published weights may have seen the test years",
+    "so the published weights may have seen the test years",
 }
 # Flags that keep a result in verdicts but must be named by every verdict resting on it (the rest
 # of FLAG_MEANING keeps a result out of verdicts).
@@ -129,8 +129,11 @@ class SeedGroup:
         """Per complete seed: date, y_true, score (`column`) and fold of every fold's rows, in date order."""
         frames = []
         for seed in self.seeds:
-            parts = [run.split(split).assign(fold=-1 if run.result.spec.fold is None else run.result.spec.fold)
-                     for run in self.runs if run.result.spec.seed == seed]
+            parts = [
+                run.split(split).assign(fold=-1 if run.result.spec.fold is None else run.result.spec.fold)
+                for run in self.runs
+                if run.result.spec.seed == seed
+            ]
             frame = pd.concat(parts).sort_values("date", kind="mergesort")
             frames.append(frame[["date", "y_true", column, "fold"]].rename(columns={column: "score"}))
         return frames
@@ -167,7 +170,9 @@ class SeedGroup:
             flags.append(FLAG_FEW_SEEDS)
         if self.missing_folds or not self.seeds:
             flags.append(FLAG_MISSING_FOLDS)
-        if pretraining_overlap(self.model, self.weights.kind, [run.result.spec.split_dates.val_end for run in self.runs]):
+        if pretraining_overlap(
+            self.model, self.weights.kind, [run.result.spec.split_dates.val_end for run in self.runs]
+        ):
             flags.append(FLAG_PRETRAINING_OVERLAP)
         return flags
 
@@ -236,7 +241,9 @@ def read_run(folder: Path) -> Run:
     try:
         predictions = _read_predictions(predictions_path)
     except Exception as exc:
-        raise ValueError(f"invalid {PREDICTIONS_FILE} (expected columns {list(PREDICTION_DTYPES)}; {_first_line(exc)})") from exc
+        raise ValueError(
+            f"invalid {PREDICTIONS_FILE} (expected columns {list(PREDICTION_DTYPES)}; {_first_line(exc)})"
+        ) from exc
     check_metrics(result, predictions)  # the same check as `orch validate`; raises InvalidResult (a ValueError)
     return Run(folder=folder, result=result, predictions=predictions)
 
@@ -271,8 +278,11 @@ def _labels(groups: dict[str, list[Run]]) -> dict[str, str]:
         if len(colliding) < 2:
             continue
         variants = {key: _variant(groups[key][0]) for key in colliding}
-        differing = [name for name in dict.fromkeys(n for v in variants.values() for n in v)
-                     if len({json.dumps(v.get(name), sort_keys=True) for v in variants.values()}) > 1]
+        differing = [
+            name
+            for name in dict.fromkeys(n for v in variants.values() for n in v)
+            if len({json.dumps(v.get(name), sort_keys=True) for v in variants.values()}) > 1
+        ]
         for shown in ([n for n in differing if n in ("profile", "weights", "mode")], differing):
             tags = {key: ", ".join(f"{n}={variants[key].get(n)}" for n in shown) for key in colliding}
             if all(tags.values()) and len(set(tags.values())) == len(colliding):
@@ -287,21 +297,33 @@ def _labels(groups: dict[str, list[Run]]) -> dict[str, str]:
 def _choose_dataset(runs: list[Run], dataset: str | None) -> str | None:
     """sha256 of the one dataset to report on: the only one present, or the one asked for by name or sha256 prefix."""
     present = {run.result.spec.dataset.sha256: run.result.spec.dataset.name for run in runs}
-    listing = ", ".join(f"{name} (sha256 {sha[:12]}, {sum(r.result.spec.dataset.sha256 == sha for r in runs)} runs)"
-                        for sha, name in sorted(present.items(), key=lambda item: item[1]))
+    listing = ", ".join(
+        f"{name} (sha256 {sha[:12]}, {sum(r.result.spec.dataset.sha256 == sha for r in runs)} runs)"
+        for sha, name in sorted(present.items(), key=lambda item: item[1])
+    )
     if dataset is None:
         if len(present) > 1:
-            raise UserError(f"results come from {len(present)} datasets: {listing}; a report covers one, choose it with --dataset NAME")
+            raise UserError(
+                f"results come from {len(present)} datasets: {listing}; a report covers one, choose it with --dataset NAME"
+            )
         return next(iter(present), None)
-    chosen = [sha for sha, name in present.items() if dataset in (name, sha) or (len(dataset) >= 8 and sha.startswith(dataset))]
+    chosen = [
+        sha
+        for sha, name in present.items()
+        if dataset in (name, sha) or (len(dataset) >= 8 and sha.startswith(dataset))
+    ]
     if len(chosen) != 1:
         found = "no" if not chosen else "more than one"
         raise UserError(f"--dataset {dataset!r} matches {found} dataset among the results: {listing or 'none'}")
     return chosen[0]
 
 
-def load_results(results_dir: Path, ignore: frozenset[Path] = frozenset(), min_seeds: int = DEFAULT_MIN_SEEDS,
-                 dataset: str | None = None) -> LoadedResults:
+def load_results(
+    results_dir: Path,
+    ignore: frozenset[Path] = frozenset(),
+    min_seeds: int = DEFAULT_MIN_SEEDS,
+    dataset: str | None = None,
+) -> LoadedResults:
     """Read every result folder under `results_dir`; names starting with '_' or '.' are not results.
 
     Raises UserError when the folder holds several datasets and `dataset` does not pick one."""
@@ -316,22 +338,39 @@ def load_results(results_dir: Path, ignore: frozenset[Path] = frozenset(), min_s
         except ValueError as exc:
             skipped.append(SkippedFolder(folder, str(exc)))
     sha = _choose_dataset(valid, dataset)
-    excluded = [SkippedFolder(run.folder, f"dataset {run.result.spec.dataset.name} (sha256 {run.result.spec.dataset.sha256[:12]}), "
-                              "not the one this report covers") for run in valid if run.result.spec.dataset.sha256 != sha]
+    excluded = [
+        SkippedFolder(
+            run.folder,
+            f"dataset {run.result.spec.dataset.name} (sha256 {run.result.spec.dataset.sha256[:12]}), "
+            "not the one this report covers",
+        )
+        for run in valid
+        if run.result.spec.dataset.sha256 != sha
+    ]
     groups: dict[str, dict[tuple[int, int | None], Run]] = {}
     for run in (run for run in valid if run.result.spec.dataset.sha256 == sha):
         seeds = groups.setdefault(seed_group_key(run), {})
         slot = (run.result.spec.seed, run.result.spec.fold)
         if slot in seeds:
             newer, older = sorted([seeds[slot], run], key=_finished_at, reverse=True)
-            skipped.append(SkippedFolder(older.folder, f"superseded by {newer.folder.name} (same experiment, seed and fold, finished later)"))
+            skipped.append(
+                SkippedFolder(
+                    older.folder, f"superseded by {newer.folder.name} (same experiment, seed and fold, finished later)"
+                )
+            )
             run = newer
         seeds[slot] = run
     folds = tuple(sorted({slot[1] for runs in groups.values() for slot in runs}, key=lambda f: -1 if f is None else f))
-    ordered = {key: [runs[slot] for slot in sorted(runs, key=lambda s: (s[0], -1 if s[1] is None else s[1]))] for key, runs in groups.items()}
+    ordered = {
+        key: [runs[slot] for slot in sorted(runs, key=lambda s: (s[0], -1 if s[1] is None else s[1]))]
+        for key, runs in groups.items()
+    }
     labels = _labels(ordered)
     experiments = sorted(
-        (SeedGroup(label=labels[key], runs=tuple(runs), min_seeds=min_seeds, expected_folds=folds) for key, runs in ordered.items()),
+        (
+            SeedGroup(label=labels[key], runs=tuple(runs), min_seeds=min_seeds, expected_folds=folds)
+            for key, runs in ordered.items()
+        ),
         key=lambda e: (e.horizon, e.label),
     )
     identity = None

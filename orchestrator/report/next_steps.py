@@ -24,7 +24,9 @@ def full_run_estimate(horizon: int, experiments: list[SeedGroup], seeds: int = F
     seconds = {}
     for experiment in experiments:
         if experiment.spec.profile == "full" and experiment.spec.slug in slugs:
-            seconds[experiment.spec.slug] = statistics.median(run.result.timings.total_seconds for run in experiment.runs)
+            seconds[experiment.spec.slug] = statistics.median(
+                run.result.timings.total_seconds for run in experiment.runs
+            )
     untimed = len(slugs) - len(seconds)
     if not seconds:
         return f"{len(slugs)} experiments x {seeds} seeds; no full-profile run timed yet, so no estimate"
@@ -35,7 +37,10 @@ def full_run_estimate(horizon: int, experiments: list[SeedGroup], seeds: int = F
 
 def answering_step(horizon: int, experiments: list[SeedGroup], needs_weights: bool = False) -> str:
     """One sentence: the command(s) that would make the verdict answerable, and the estimate."""
-    weights = ("`orch weights pull lag-llama`, `orch weights pull timesfm` and `orch weights pull timer` "
-               "(or `orch weights import NAME PATH`), then "
-               if needs_weights else "")
+    weights = (
+        "`orch weights pull lag-llama`, `orch weights pull timesfm` and `orch weights pull timer` "
+        "(or `orch weights import NAME PATH`), then "
+        if needs_weights
+        else ""
+    )
     return f"To answer it: {weights}`{answering_command(horizon)}` ({full_run_estimate(horizon, experiments)})."

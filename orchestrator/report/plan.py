@@ -34,7 +34,6 @@ Test = Literal["superiority", "non-inferiority", "equivalence", "two-sided"]
 Combine = Literal["any", "all"]
 
 
-
 def _family(role: str) -> tuple[str, ...]:
     """Every runnable catalog model with this role (jobs/catalog.py), in catalog order: a model cannot
     be left out of the plan by forgetting it here. Models that can never run (no job, no public
@@ -65,7 +64,11 @@ class Arm:
 
     def describe(self) -> str:
         name = self.models[0] if len(self.models) == 1 else f"best by validation AUC of {{{', '.join(self.models)}}}"
-        extras = [text for flag, text in ((self.pretrained, "pretrained weights"), (self.column != "p", f"column {self.column}")) if flag]
+        extras = [
+            text
+            for flag, text in ((self.pretrained, "pretrained weights"), (self.column != "p", f"column {self.column}"))
+            if flag
+        ]
         return name + (f" ({', '.join(extras)})" if extras else "")
 
 
@@ -119,17 +122,21 @@ class Rule:
         return self.smallest_effect.points(horizon)
 
 
-def _pairs(subjects: tuple[str, ...], reference: Arm, pretrained: bool = False, column: str = "p") -> tuple[PlannedComparison, ...]:
+def _pairs(
+    subjects: tuple[str, ...], reference: Arm, pretrained: bool = False, column: str = "p"
+) -> tuple[PlannedComparison, ...]:
     return tuple(
         PlannedComparison(Arm((subject,), column, pretrained), reference, horizon)
-        for horizon in HORIZONS for subject in subjects
+        for horizon in HORIZONS
+        for subject in subjects
     )
 
 
 def _point_vs_distribution() -> tuple[PlannedComparison, ...]:
     return tuple(
         PlannedComparison(Arm((model,), "p", True), Arm((model,), "point_score", True), horizon)
-        for horizon in HORIZONS for model in FOUNDATION
+        for horizon in HORIZONS
+        for model in FOUNDATION
     )
 
 
@@ -143,31 +150,128 @@ BEST_CLASSICAL = Arm(CLASSICAL_BASELINES)
 SMALLEST_EFFECT = EQUIVALENCE_MARGIN
 
 PLAN: tuple[Rule, ...] = (
-    Rule("B1", "The validation-best deep model beats the validation-best classical baseline (else the deep models learned nothing new)",
-         "superiority", NO_MARGIN, "any", tuple(PlannedComparison(Arm(DEEP_MODELS), BEST_CLASSICAL, h) for h in HORIZONS),
-         "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
-    Rule("B2", "A pretrained foundation model beats the validation-best classical baseline", "superiority", NO_MARGIN, "any",
-         _pairs(FOUNDATION, BEST_CLASSICAL, pretrained=True), "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
-    Rule("D1", "Any model >= 5% AUC over PatchTST -> pursue it", "superiority", PURSUE_MARGIN, "any",
-         _pairs(OTHERS_THAN_REFERENCE, PATCHTST), "yes: pursue", "no", smallest_effect=PURSUE_MARGIN),
-    Rule("D2", "All deep models within +-2% of PatchTST -> architecture does not matter, go back to features",
-         "equivalence", EQUIVALENCE_MARGIN, "all", _pairs(OTHERS_THAN_REFERENCE, PATCHTST),
-         "yes: go back to features", "no", smallest_effect=EQUIVALENCE_MARGIN, holm=False),
-    Rule("D3", "TimeMixer ~ transformers -> attention unnecessary", "equivalence", EQUIVALENCE_MARGIN, "any",
-         _pairs(("timemixer",), BEST_TRANSFORMER), "yes: attention unnecessary", "no", smallest_effect=EQUIVALENCE_MARGIN,
-         reference_above_chance=True),
-    Rule("D4", "Foundation >> from-scratch -> pre-training essential", "superiority", PURSUE_MARGIN, "any",
-         _pairs(FOUNDATION, BEST_FROM_SCRATCH, pretrained=True), "yes: pre-training essential", "no", smallest_effect=PURSUE_MARGIN),
-    Rule("H1", "H1: pretrained foundation models beat from-scratch PatchTST", "superiority", NO_MARGIN, "any",
-         _pairs(FOUNDATION, PATCHTST, pretrained=True), "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
-    Rule("H1c", "H1 control: they also beat PatchTST on the same input (log High only), so transfer helps, not fewer inputs",
-         "superiority", NO_MARGIN, "any", _pairs(FOUNDATION, Arm((SAME_INPUT_CONTROL,)), pretrained=True),
-         "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
-    Rule("H2", "H2: decoder-style (causal) vs encoder attention (patchtst-causal vs patchtst)", "two-sided", NO_MARGIN, "any",
-         _pairs(("patchtst-causal",), PATCHTST), "they differ", "no detectable difference", smallest_effect=SMALLEST_EFFECT),
-    Rule("H3", "H3: probabilistic outputs (P(hit) from the distribution) beat point forecasts (point -> threshold) of the same run",
-         "superiority", NO_MARGIN, "any", _point_vs_distribution(), "supported", "not supported", smallest_effect=SMALLEST_EFFECT),
-    Rule("H4", "H4: attention is unnecessary (TimeMixer/DLinear not worse than the best transformer by more than 2%)",
-         "non-inferiority", EQUIVALENCE_MARGIN, "any", _pairs(NO_ATTENTION, BEST_TRANSFORMER), "supported", "not supported",
-         smallest_effect=EQUIVALENCE_MARGIN, reference_above_chance=True),
+    Rule(
+        "B1",
+        "The validation-best deep model beats the validation-best classical baseline (else the deep models learned nothing new)",
+        "superiority",
+        NO_MARGIN,
+        "any",
+        tuple(PlannedComparison(Arm(DEEP_MODELS), BEST_CLASSICAL, h) for h in HORIZONS),
+        "supported",
+        "not supported",
+        smallest_effect=SMALLEST_EFFECT,
+    ),
+    Rule(
+        "B2",
+        "A pretrained foundation model beats the validation-best classical baseline",
+        "superiority",
+        NO_MARGIN,
+        "any",
+        _pairs(FOUNDATION, BEST_CLASSICAL, pretrained=True),
+        "supported",
+        "not supported",
+        smallest_effect=SMALLEST_EFFECT,
+    ),
+    Rule(
+        "D1",
+        "Any model >= 5% AUC over PatchTST -> pursue it",
+        "superiority",
+        PURSUE_MARGIN,
+        "any",
+        _pairs(OTHERS_THAN_REFERENCE, PATCHTST),
+        "yes: pursue",
+        "no",
+        smallest_effect=PURSUE_MARGIN,
+    ),
+    Rule(
+        "D2",
+        "All deep models within +-2% of PatchTST -> architecture does not matter, go back to features",
+        "equivalence",
+        EQUIVALENCE_MARGIN,
+        "all",
+        _pairs(OTHERS_THAN_REFERENCE, PATCHTST),
+        "yes: go back to features",
+        "no",
+        smallest_effect=EQUIVALENCE_MARGIN,
+        holm=False,
+    ),
+    Rule(
+        "D3",
+        "TimeMixer ~ transformers -> attention unnecessary",
+        "equivalence",
+        EQUIVALENCE_MARGIN,
+        "any",
+        _pairs(("timemixer",), BEST_TRANSFORMER),
+        "yes: attention unnecessary",
+        "no",
+        smallest_effect=EQUIVALENCE_MARGIN,
+        reference_above_chance=True,
+    ),
+    Rule(
+        "D4",
+        "Foundation >> from-scratch -> pre-training essential",
+        "superiority",
+        PURSUE_MARGIN,
+        "any",
+        _pairs(FOUNDATION, BEST_FROM_SCRATCH, pretrained=True),
+        "yes: pre-training essential",
+        "no",
+        smallest_effect=PURSUE_MARGIN,
+    ),
+    Rule(
+        "H1",
+        "H1: pretrained foundation models beat from-scratch PatchTST",
+        "superiority",
+        NO_MARGIN,
+        "any",
+        _pairs(FOUNDATION, PATCHTST, pretrained=True),
+        "supported",
+        "not supported",
+        smallest_effect=SMALLEST_EFFECT,
+    ),
+    Rule(
+        "H1c",
+        "H1 control: they also beat PatchTST on the same input (log High only), so transfer helps, not fewer inputs",
+        "superiority",
+        NO_MARGIN,
+        "any",
+        _pairs(FOUNDATION, Arm((SAME_INPUT_CONTROL,)), pretrained=True),
+        "supported",
+        "not supported",
+        smallest_effect=SMALLEST_EFFECT,
+    ),
+    Rule(
+        "H2",
+        "H2: decoder-style (causal) vs encoder attention (patchtst-causal vs patchtst)",
+        "two-sided",
+        NO_MARGIN,
+        "any",
+        _pairs(("patchtst-causal",), PATCHTST),
+        "they differ",
+        "no detectable difference",
+        smallest_effect=SMALLEST_EFFECT,
+    ),
+    Rule(
+        "H3",
+        "H3: probabilistic outputs (P(hit) from the distribution) beat point forecasts (point -> threshold) of the same run",
+        "superiority",
+        NO_MARGIN,
+        "any",
+        _point_vs_distribution(),
+        "supported",
+        "not supported",
+        smallest_effect=SMALLEST_EFFECT,
+    ),
+    Rule(
+        "H4",
+        "H4: attention is unnecessary (TimeMixer/DLinear not worse than the best transformer by more than 2%)",
+        "non-inferiority",
+        EQUIVALENCE_MARGIN,
+        "any",
+        _pairs(NO_ATTENTION, BEST_TRANSFORMER),
+        "supported",
+        "not supported",
+        smallest_effect=EQUIVALENCE_MARGIN,
+        reference_above_chance=True,
+    ),
 )

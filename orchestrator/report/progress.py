@@ -27,8 +27,14 @@ def bootstrap_progress(console: Console | None, total: int) -> Iterator[Bootstra
     if not progress.console.is_terminal:
         yield progress
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=progress.console, transient=True, refresh_per_second=4) as bar:
         progress.bar, progress.task = bar, bar.add_task("bootstrap", total=total)
         yield progress

@@ -23,7 +23,14 @@ from orchestrator.report.compare import (
 from orchestrator.report.figures import FigureFile
 from orchestrator.report.load import FLAG_MEANING, WARNING_FLAGS, LoadedResults
 from orchestrator.report.plan import PLAN, POWER, PUBLISHED_PATCHTST_AUC
-from orchestrator.report.verdicts import SEEDS_FOR_SEED_NOISE, STATUS_INCONCLUSIVE, PlanOutcome, Tested, Verdict, format_p
+from orchestrator.report.verdicts import (
+    SEEDS_FOR_SEED_NOISE,
+    STATUS_INCONCLUSIVE,
+    PlanOutcome,
+    Tested,
+    Verdict,
+    format_p,
+)
 
 # Measured by `python benchmarks/bench_calibration.py --replications 200 --resamples 300 --seed-sd 0.03
 # --rhos 0,0.95 --seeds-list 1,3` (= `orch bench calibration` with those options; --seed 0, 2,000 test days in
@@ -88,7 +95,9 @@ def _signed(value: float, digits: int = 3) -> str:
 def _flags(flags: list[str]) -> str:
     excluding = [f for f in flags if f not in WARNING_FLAGS]
     warning = [f for f in flags if f in WARNING_FLAGS]
-    parts = (["FLAGGED: " + ", ".join(excluding)] if excluding else []) + (["WARNING: " + ", ".join(warning)] if warning else [])
+    parts = (["FLAGGED: " + ", ".join(excluding)] if excluding else []) + (
+        ["WARNING: " + ", ".join(warning)] if warning else []
+    )
     return "; ".join(parts) or "—"
 
 
@@ -130,13 +139,47 @@ def _result_row(summary: ExperimentSummary) -> list[str]:
 
 
 RESULT_HEADER = [
-    "Experiment", "H", "Family", "Flags", "Seeds", "Test days", "Test AUC [95% CI]", "Per-seed AUC", "Per-fold AUC", "Seed sd", "Val AUC", "Acc", "Prec",
-    "Rec", "p range (sd)", "Brier", "ECE", "Params", "Train s", "Env (device)", "Weights", "Profile",
+    "Experiment",
+    "H",
+    "Family",
+    "Flags",
+    "Seeds",
+    "Test days",
+    "Test AUC [95% CI]",
+    "Per-seed AUC",
+    "Per-fold AUC",
+    "Seed sd",
+    "Val AUC",
+    "Acc",
+    "Prec",
+    "Rec",
+    "p range (sd)",
+    "Brier",
+    "ECE",
+    "Params",
+    "Train s",
+    "Env (device)",
+    "Weights",
+    "Profile",
 ]
 
 COMPARISON_HEADER = [
-    "Model", "vs", "Flags", "Days", "AUC", "AUC ref", "Diff [95% CI]", "Rel.", "p boot", "p boot Holm",
-    "p DeLong", "p DeLong Holm", f"{SEED_NOISE_MULTIPLE:g}x seed sd", "Detectable diff (80% power)", "Brier diff [95% CI]", "Outcome",
+    "Model",
+    "vs",
+    "Flags",
+    "Days",
+    "AUC",
+    "AUC ref",
+    "Diff [95% CI]",
+    "Rel.",
+    "p boot",
+    "p boot Holm",
+    "p DeLong",
+    "p DeLong Holm",
+    f"{SEED_NOISE_MULTIPLE:g}x seed sd",
+    "Detectable diff (80% power)",
+    "Brier diff [95% CI]",
+    "Outcome",
 ]
 
 
@@ -170,9 +213,16 @@ def _comparison_row(c: Comparison) -> list[str]:
 def _coverage_section(loaded: LoadedResults) -> list[Block]:
     """Every registry experiment without a result here, with why: nothing of the matrix is dropped silently."""
     present = {e.spec.slug for e in loaded.experiments}
-    rows = [[e.id, e.slug, e.unavailable.status if e.unavailable else "no result",
-             e.unavailable.reason if e.unavailable else "not run yet (see `orch plan`)"]
-            for e in EXPERIMENTS if e.slug not in present]
+    rows = [
+        [
+            e.id,
+            e.slug,
+            e.unavailable.status if e.unavailable else "no result",
+            e.unavailable.reason if e.unavailable else "not run yet (see `orch plan`)",
+        ]
+        for e in EXPERIMENTS
+        if e.slug not in present
+    ]
     if not rows:
         return []
     return [Heading("Coverage: experiments without a result", 2), Table(["id", "slug", "status", "reason"], rows)]
@@ -185,8 +235,10 @@ def _flag_section(loaded: LoadedResults) -> list[Block]:
         items.append((flag, f"{meaning}. Flagged: {', '.join(hit) if hit else 'none'}."))
     return [
         Heading("Flags", 2),
-        Paragraph("Flagged results appear in every table, marked FLAGGED, but are kept out of every verdict; results marked "
-                  f"WARNING ({', '.join(sorted(WARNING_FLAGS)) or 'none'}) stay in verdicts, and every verdict resting on one names it."),
+        Paragraph(
+            "Flagged results appear in every table, marked FLAGGED, but are kept out of every verdict; results marked "
+            f"WARNING ({', '.join(sorted(WARNING_FLAGS)) or 'none'}) stay in verdicts, and every verdict resting on one names it."
+        ),
         Bullets(items),
     ]
 
@@ -211,8 +263,15 @@ def _comparison_section(analyses: list[HorizonAnalysis], figures: dict[int, list
             continue
         blocks += [
             Heading(f"H{analysis.horizon}", 3),
-            Bullets([("PatchTST reference:", analysis.baselines.patchtst_note),
-                     ("Best classical baseline (chosen by validation AUC, never test):", analysis.baselines.classical_note)]),
+            Bullets(
+                [
+                    ("PatchTST reference:", analysis.baselines.patchtst_note),
+                    (
+                        "Best classical baseline (chosen by validation AUC, never test):",
+                        analysis.baselines.classical_note,
+                    ),
+                ]
+            ),
         ]
         for role in (ROLE_PATCHTST, ROLE_CLASSICAL):
             rows = [_comparison_row(c) for c in analysis.comparisons_with(role)]
@@ -231,14 +290,19 @@ def _images(files: list[FigureFile], forest: bool) -> list[Block]:
 def _results_section(analyses: list[HorizonAnalysis], figures: dict[int, list[FigureFile]]) -> list[Block]:
     blocks: list[Block] = [
         Heading("Results (test split)", 2),
-        Paragraph("Test AUC: mean over seeds (of the mean over folds) with a 95% t interval: bootstrap over test days plus "
-                  "between-seed variance (see Method). "
-                  "p range: lowest p_min..highest p_max over runs (mean per-run sd). Classical baselines are deterministic "
-                  "given the data (no seed enters their fit)."),
+        Paragraph(
+            "Test AUC: mean over seeds (of the mean over folds) with a 95% t interval: bootstrap over test days plus "
+            "between-seed variance (see Method). "
+            "p range: lowest p_min..highest p_max over runs (mean per-run sd). Classical baselines are deterministic "
+            "given the data (no seed enters their fit)."
+        ),
     ]
     for analysis in analyses:
         if analysis.summaries:
-            blocks += [Heading(f"H{analysis.horizon}", 3), Table(RESULT_HEADER, [_result_row(s) for s in analysis.summaries])]
+            blocks += [
+                Heading(f"H{analysis.horizon}", 3),
+                Table(RESULT_HEADER, [_result_row(s) for s in analysis.summaries]),
+            ]
             blocks += _images(figures.get(analysis.horizon, []), forest=False)
     return blocks
 
@@ -246,39 +310,44 @@ def _results_section(analyses: list[HorizonAnalysis], figures: dict[int, list[Fi
 def _method_section(options: ReportOptions) -> list[Block]:
     return [
         Heading("Method", 2),
-        Bullets([
-            f"Intervals: circular block bootstrap over test days ({options.n_resamples} resamples, seed {options.seed}, "
-            + (f"blocks of {options.block_length} days (--block-length)" if options.block_length is not None else
-               "block length chosen per fold and comparison from the data: Politis-White (2004, corrected 2009) on the "
-               "day-by-day AUC influence series of the compared statistic, bounded to [1, min(3 sqrt n, n/3)]; every "
-               "comparison states its block lengths, and every passing one is re-run with half and double blocks")
-            + "). Blocks keep the overlap of "
-            "neighbouring H-day labels and volatility clustering inside each resample. Walk-forward folds are strata: "
-            "blocks are drawn within each fold, and the statistic is the mean over folds of the within-fold AUC.",
-            "Seeds are held fixed in the bootstrap (resampling k seeds would see only (k-1)/k of their variance); their "
-            "variance is added: SE^2 = SE_days^2 + sum over sides of (s^2 - W)/k, s^2 the unbiased variance of the "
-            "per-seed AUCs, W the part of it the bootstrap attributes to day sampling (floored at 0). Intervals "
-            "(estimate +- t x SE) and p-values use Student's t with Welch-Satterthwaite df = SE^4 / sum (s^2/k)^2/(k-1), "
-            "the bootstrap parts counted as infinite df (normal when no seed variance enters). One seed has no measurable "
-            "seed variance and adds 0: its intervals and p-values are optimistic. "
-            f"A trained model needs at least {options.min_seeds} seeds (--min-seeds) to enter a verdict. "
-            "Seed sd = standard deviation of test AUC across seeds.",
-            "p boot: two-sided Wald t test with that SE and df for the paired difference. "
-            "p DeLong: DeLong's test on a single split (n/a across folds), a second opinion that assumes independent days.",
-            "Detectable diff: the smallest true AUC difference found with 80% power at the stated level "
-            "(t_level + t_0.80, at the comparison's df) x SE, so 'not detectable' can be read against it.",
-            f"'{STATUS_INCONCLUSIVE}': the test did not pass and its detectable difference exceeds the rule's smallest effect "
-            "of interest (its margin, else 2% relative): superiority c = z_(1-a) + z_0.80; non-inferiority (power at true 0) "
-            "c = z_(1-a) + z_0.80; TOST (power at true 0: 2 Phi(m/SE - z_(1-a)) - 1 >= 0.80) c = z_(1-a) + z_0.90; two-sided "
-            "c = z_(1-a/2) + z_0.80 (z: Student-t quantiles at the comparison's df); a = the family's Bonferroni level; "
-            "underpowered when c x SE > effect. "
-            "'no' needs every failed comparison it rests on to be powered. What would make it answerable assumes "
-            "SE^2 = V_days / test days + V_seeds / seeds, with V_days from the bootstrap with seeds held fixed (at the current df).",
-            "Reference baselines (descriptive tables): PatchTST = model 'patchtst' (non-causal) at the same horizon; best classical = "
-            "highest mean validation AUC among logreg, logreg-vol, gboost. The test split never selects anything.",
-            "Accuracy, precision and recall use each job's cut-off chosen on validation; ECE uses 10 equal-width bins; "
-            "table metrics other than AUC are means over seeds (and folds).",
-        ]),
+        Bullets(
+            [
+                f"Intervals: circular block bootstrap over test days ({options.n_resamples} resamples, seed {options.seed}, "
+                + (
+                    f"blocks of {options.block_length} days (--block-length)"
+                    if options.block_length is not None
+                    else "block length chosen per fold and comparison from the data: Politis-White (2004, corrected 2009) on the "
+                    "day-by-day AUC influence series of the compared statistic, bounded to [1, min(3 sqrt n, n/3)]; every "
+                    "comparison states its block lengths, and every passing one is re-run with half and double blocks"
+                )
+                + "). Blocks keep the overlap of "
+                "neighbouring H-day labels and volatility clustering inside each resample. Walk-forward folds are strata: "
+                "blocks are drawn within each fold, and the statistic is the mean over folds of the within-fold AUC.",
+                "Seeds are held fixed in the bootstrap (resampling k seeds would see only (k-1)/k of their variance); their "
+                "variance is added: SE^2 = SE_days^2 + sum over sides of (s^2 - W)/k, s^2 the unbiased variance of the "
+                "per-seed AUCs, W the part of it the bootstrap attributes to day sampling (floored at 0). Intervals "
+                "(estimate +- t x SE) and p-values use Student's t with Welch-Satterthwaite df = SE^4 / sum (s^2/k)^2/(k-1), "
+                "the bootstrap parts counted as infinite df (normal when no seed variance enters). One seed has no measurable "
+                "seed variance and adds 0: its intervals and p-values are optimistic. "
+                f"A trained model needs at least {options.min_seeds} seeds (--min-seeds) to enter a verdict. "
+                "Seed sd = standard deviation of test AUC across seeds.",
+                "p boot: two-sided Wald t test with that SE and df for the paired difference. "
+                "p DeLong: DeLong's test on a single split (n/a across folds), a second opinion that assumes independent days.",
+                "Detectable diff: the smallest true AUC difference found with 80% power at the stated level "
+                "(t_level + t_0.80, at the comparison's df) x SE, so 'not detectable' can be read against it.",
+                f"'{STATUS_INCONCLUSIVE}': the test did not pass and its detectable difference exceeds the rule's smallest effect "
+                "of interest (its margin, else 2% relative): superiority c = z_(1-a) + z_0.80; non-inferiority (power at true 0) "
+                "c = z_(1-a) + z_0.80; TOST (power at true 0: 2 Phi(m/SE - z_(1-a)) - 1 >= 0.80) c = z_(1-a) + z_0.90; two-sided "
+                "c = z_(1-a/2) + z_0.80 (z: Student-t quantiles at the comparison's df); a = the family's Bonferroni level; "
+                "underpowered when c x SE > effect. "
+                "'no' needs every failed comparison it rests on to be powered. What would make it answerable assumes "
+                "SE^2 = V_days / test days + V_seeds / seeds, with V_days from the bootstrap with seeds held fixed (at the current df).",
+                "Reference baselines (descriptive tables): PatchTST = model 'patchtst' (non-causal) at the same horizon; best classical = "
+                "highest mean validation AUC among logreg, logreg-vol, gboost. The test split never selects anything.",
+                "Accuracy, precision and recall use each job's cut-off chosen on validation; ECE uses 10 equal-width bins; "
+                "table metrics other than AUC are means over seeds (and folds).",
+            ]
+        ),
     ]
 
 
@@ -291,9 +360,16 @@ def _base_rate_rows(analysis: HorizonAnalysis) -> list[list[str]]:
     rows = []
     for run in (r for r in experiment.runs if r.result.spec.seed == experiment.seeds[0]):
         test, spec = run.split("test"), run.result.spec
-        rows.append([f"H{analysis.horizon}", "single" if spec.fold is None else str(spec.fold),
-                     f"{spec.split_dates.train_end} / {spec.split_dates.val_end}",
-                     f"{test['date'].min().date()}..{test['date'].max().date()}", str(len(test)), f"{test['y_true'].mean():.3f}"])
+        rows.append(
+            [
+                f"H{analysis.horizon}",
+                "single" if spec.fold is None else str(spec.fold),
+                f"{spec.split_dates.train_end} / {spec.split_dates.val_end}",
+                f"{test['date'].min().date()}..{test['date'].max().date()}",
+                str(len(test)),
+                f"{test['y_true'].mean():.3f}",
+            ]
+        )
     return rows
 
 
@@ -307,8 +383,10 @@ def _dataset_section(loaded: LoadedResults) -> list[Block]:
         dates = loaded.experiments[0].spec.split_dates
         scheme = f"single: train < {dates.train_end} <= val < {dates.val_end} <= test"
     else:
-        scheme = (f"walk-forward, {len(identity.folds)} folds (expanding train, one validation year, one test year; "
-                  "rows whose label window crosses a boundary purged)")
+        scheme = (
+            f"walk-forward, {len(identity.folds)} folds (expanding train, one validation year, one test year; "
+            "rows whose label window crosses a boundary purged)"
+        )
     return blocks + [Bullets([("Name:", identity.name), ("sha256:", identity.sha256), ("Split:", scheme)])]
 
 
@@ -319,20 +397,44 @@ def _dataset_detail_section(loaded: LoadedResults, analyses: list[HorizonAnalysi
     if rows:
         blocks.append(Table(["H", "Fold", "train_end / val_end", "Test days", "n test", "Test base rate"], rows))
     if loaded.excluded:
-        blocks += [Paragraph(f"Excluded (another dataset; never mixed into this report): {len(loaded.excluded)} result folder(s)."),
-                   Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.excluded])]
+        blocks += [
+            Paragraph(
+                f"Excluded (another dataset; never mixed into this report): {len(loaded.excluded)} result folder(s)."
+            ),
+            Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.excluded]),
+        ]
     return blocks
 
 
 def _plan_section() -> list[Block]:
     rows = []
     for rule in PLAN:
-        margins = "; ".join(rule.margin.describe(h) for h in sorted(PUBLISHED_PATCHTST_AUC)) if rule.margin.relative else "none"
-        family = f"{rule.key}: Holm over {rule.family_size()}" if rule.holm else f"{rule.key}: none (claim needs all {rule.family_size()})"
-        effect = "; ".join(f"{rule.smallest_effect.relative:.0%} relative = {rule.effect_of_interest(h):.4f} at H{h}"
-                           for h in sorted(PUBLISHED_PATCHTST_AUC))
-        rows.append([rule.key, rule.claim, rule.test, margins, effect, family, rule.decision,
-                     "; ".join(c.describe() for c in rule.comparisons)])
+        margins = (
+            "; ".join(rule.margin.describe(h) for h in sorted(PUBLISHED_PATCHTST_AUC))
+            if rule.margin.relative
+            else "none"
+        )
+        family = (
+            f"{rule.key}: Holm over {rule.family_size()}"
+            if rule.holm
+            else f"{rule.key}: none (claim needs all {rule.family_size()})"
+        )
+        effect = "; ".join(
+            f"{rule.smallest_effect.relative:.0%} relative = {rule.effect_of_interest(h):.4f} at H{h}"
+            for h in sorted(PUBLISHED_PATCHTST_AUC)
+        )
+        rows.append(
+            [
+                rule.key,
+                rule.claim,
+                rule.test,
+                margins,
+                effect,
+                family,
+                rule.decision,
+                "; ".join(c.describe() for c in rule.comparisons),
+            ]
+        )
     return [
         Heading("Pre-registered analysis plan", 2),
         Paragraph(
@@ -344,12 +446,22 @@ def _plan_section() -> list[Block]:
             "equivalence is TOST; non-inferiority tests H0: diff <= -margin. A planned comparison without unflagged "
             "results counts as p = 1 in its family."
         ),
-        Table(["Rule", "Claim", "Test", "Margin", "Smallest effect of interest", "Family", "Combine", "Comparisons"], rows),
+        Table(
+            ["Rule", "Claim", "Test", "Margin", "Smallest effect of interest", "Family", "Combine", "Comparisons"], rows
+        ),
     ]
 
 
-SUMMARY_HEADER = ["Rule", "H", "Question", "Status", "Deciding estimate: diff [95% CI]",
-                  "Detectable (80% power) / effect of interest", "Rests on flagged or few-seed results", "Next"]
+SUMMARY_HEADER = [
+    "Rule",
+    "H",
+    "Question",
+    "Status",
+    "Deciding estimate: diff [95% CI]",
+    "Detectable (80% power) / effect of interest",
+    "Rests on flagged or few-seed results",
+    "Next",
+]
 
 
 def _deciding_text(t: Tested | None) -> str:
@@ -367,15 +479,29 @@ def _power_text(verdict: Verdict, outcome: PlanOutcome) -> str:
 
 def _summary_section(outcomes: list[PlanOutcome]) -> list[Block]:
     """One row per rule and horizon, the first table of the report."""
-    rows = [[o.rule.key, f"H{v.horizon}", o.rule.claim, v.status, _deciding_text(v.deciding), _power_text(v, o),
-             "; ".join(v.warnings) or "—", v.next_step] for o in outcomes for v in o.verdicts]
+    rows = [
+        [
+            o.rule.key,
+            f"H{v.horizon}",
+            o.rule.claim,
+            v.status,
+            _deciding_text(v.deciding),
+            _power_text(v, o),
+            "; ".join(v.warnings) or "—",
+            v.next_step,
+        ]
+        for o in outcomes
+        for v in o.verdicts
+    ]
     return [
         Heading("Verdicts at a glance", 2),
         Table(SUMMARY_HEADER, rows, id="verdict-summary"),
-        Paragraph(f"Statuses: the rule's yes-answer; its no-answer (tested with 80% power for its smallest effect of "
-                  f"interest, and failed); '{STATUS_INCONCLUSIVE}' (failed, but could not have found that effect: not "
-                  "evidence against the claim); 'not answerable yet' / 'not shown' (planned results missing). "
-                  "Each comparison's numbers are under 'Evidence' below."),
+        Paragraph(
+            f"Statuses: the rule's yes-answer; its no-answer (tested with 80% power for its smallest effect of "
+            f"interest, and failed); '{STATUS_INCONCLUSIVE}' (failed, but could not have found that effect: not "
+            "evidence against the claim); 'not answerable yet' / 'not shown' (planned results missing). "
+            "Each comparison's numbers are under 'Evidence' below."
+        ),
     ]
 
 
@@ -388,23 +514,31 @@ def _evidence_section(outcomes: list[PlanOutcome]) -> list[Block]:
                 inner.append(Paragraph("Caveats: " + "; ".join(verdict.warnings) + "."))
             if verdict.next_step != "—":
                 inner.append(Paragraph(f"Next: {verdict.next_step}"))
-            blocks.append(Details(f"{outcome.rule.key} H{verdict.horizon}: {verdict.status} — {outcome.rule.claim}", inner))
+            blocks.append(
+                Details(f"{outcome.rule.key} H{verdict.horizon}: {verdict.status} — {outcome.rule.claim}", inner)
+            )
     return blocks
 
 
 def _seed_warning(outcomes: list[PlanOutcome]) -> list[Block]:
     """First lines of the report: verdicts that rest on fewer seeds than seed noise needs."""
-    shaky = [f"{o.rule.key} H{v.horizon}" for o in outcomes for v in o.verdicts
-             if v.deciding is not None and any("fewer than" in w and "seeds" in w for w in v.warnings)]
+    shaky = [
+        f"{o.rule.key} H{v.horizon}"
+        for o in outcomes
+        for v in o.verdicts
+        if v.deciding is not None and any("fewer than" in w and "seeds" in w for w in v.warnings)
+    ]
     if not shaky:
         return []
-    return [Paragraph(
-        f"WARNING: {len(shaky)} verdict(s) rest on results with fewer than {SEEDS_FOR_SEED_NOISE} seeds ({', '.join(shaky)}). "
-        f"With one seed, seed-to-seed noise is unmeasurable and taken as 0, so its intervals and p-values are optimistic: "
-        f"in this project's own calibration "
-        f"(`orch bench calibration`) a superiority test at true difference 0 and nominal level 0.05 rejected "
-        f"{ONE_SEED_FALSE_POSITIVE_RATE:.3f} of the time with 1 seed vs {THREE_SEED_FALSE_POSITIVE_RATE:.3f} with 3."
-    )]
+    return [
+        Paragraph(
+            f"WARNING: {len(shaky)} verdict(s) rest on results with fewer than {SEEDS_FOR_SEED_NOISE} seeds ({', '.join(shaky)}). "
+            f"With one seed, seed-to-seed noise is unmeasurable and taken as 0, so its intervals and p-values are optimistic: "
+            f"in this project's own calibration "
+            f"(`orch bench calibration`) a superiority test at true difference 0 and nominal level 0.05 rejected "
+            f"{ONE_SEED_FALSE_POSITIVE_RATE:.3f} of the time with 1 seed vs {THREE_SEED_FALSE_POSITIVE_RATE:.3f} with 3."
+        )
+    ]
 
 
 def compose(
@@ -416,7 +550,7 @@ def compose(
     options: ReportOptions,
 ) -> list[Block]:
     runs = sum(len(e.runs) for e in loaded.experiments)
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     blocks: list[Block] = [
         Heading("Foundation models vs PatchTST: report", 1),
         Paragraph(
@@ -432,7 +566,10 @@ def compose(
     blocks += _comparison_section(analyses, figures)
     blocks += _dataset_detail_section(loaded, analyses)
     if loaded.skipped:
-        blocks += [Heading("Skipped result folders", 2), Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.skipped])]
+        blocks += [
+            Heading("Skipped result folders", 2),
+            Bullets([(f"{s.folder.name}:", s.reason) for s in loaded.skipped]),
+        ]
     blocks += _flag_section(loaded)
     blocks += _coverage_section(loaded)
     blocks += _plan_section()
@@ -453,7 +590,9 @@ def to_markdown(blocks: list[Block]) -> str:
             case Paragraph(text):
                 lines += [text, ""]
             case Bullets(items):
-                lines += [f"- **{item[0]}** {item[1]}" if isinstance(item, tuple) else f"- {item}" for item in items] + [""]
+                lines += [
+                    f"- **{item[0]}** {item[1]}" if isinstance(item, tuple) else f"- {item}" for item in items
+                ] + [""]
             case Details(summary, inner):
                 lines += [f"**{summary}**", "", to_markdown(inner)]
             case Table(header, rows):
@@ -501,18 +640,29 @@ def _html_blocks(blocks: list[Block]) -> list[str]:
             case Paragraph(text):
                 parts.append(f"<p>{_inline(text)}</p>")
             case Bullets(items):
-                parts.append("<ul>" + "".join(
-                    f"<li><strong>{escape(item[0])}</strong> {_inline(item[1])}</li>" if isinstance(item, tuple) else f"<li>{_inline(item)}</li>"
-                    for item in items) + "</ul>")
+                parts.append(
+                    "<ul>"
+                    + "".join(
+                        f"<li><strong>{escape(item[0])}</strong> {_inline(item[1])}</li>"
+                        if isinstance(item, tuple)
+                        else f"<li>{_inline(item)}</li>"
+                        for item in items
+                    )
+                    + "</ul>"
+                )
             case Details(summary, inner):
-                parts.append(f"<details><summary>{escape(summary)}</summary>" + "\n".join(_html_blocks(inner)) + "</details>")
+                parts.append(
+                    f"<details><summary>{escape(summary)}</summary>" + "\n".join(_html_blocks(inner)) + "</details>"
+                )
             case Table(header, rows, table_id):
                 head = "".join(f"<th>{escape(h)}</th>" for h in header)
                 body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows)
                 id_attribute = f" id='{escape(table_id)}'" if table_id else ""
                 parts.append(f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             case Image(path, caption):
-                parts.append(f"<figure><img src='{escape(path)}' alt='{escape(caption)}'><figcaption>{escape(caption)}</figcaption></figure>")
+                parts.append(
+                    f"<figure><img src='{escape(path)}' alt='{escape(caption)}'><figcaption>{escape(caption)}</figcaption></figure>"
+                )
     return parts
 
 

@@ -92,8 +92,9 @@ def fold_runs(folds: np.ndarray) -> list[tuple[int, int]]:
     return [(int(start), int(end)) for start, end in zip(starts[:-1], starts[1:])]
 
 
-def stratified_block_counts(folds: np.ndarray, n_resamples: int, block_length: int | tuple[int, ...],
-                            rng: np.random.Generator) -> np.ndarray:
+def stratified_block_counts(
+    folds: np.ndarray, n_resamples: int, block_length: int | tuple[int, ...], rng: np.random.Generator
+) -> np.ndarray:
     """Block-bootstrap counts drawn within each fold separately (folds are contiguous runs of days):
     every resample keeps each fold's size, so walk-forward folds stay separate strata. One block
     length for all folds, or one per fold (in the order of `fold_runs`)."""
@@ -101,9 +102,9 @@ def stratified_block_counts(folds: np.ndarray, n_resamples: int, block_length: i
     lengths = block_length if isinstance(block_length, tuple) else (block_length,) * len(runs)
     if len(lengths) != len(runs):
         raise ValueError(f"{len(lengths)} block lengths for {len(runs)} folds")
-    return np.hstack([
-        block_bootstrap_counts(end - start, n_resamples, length, rng) for (start, end), length in zip(runs, lengths)
-    ])
+    return np.hstack(
+        [block_bootstrap_counts(end - start, n_resamples, length, rng) for (start, end), length in zip(runs, lengths)]
+    )
 
 
 def _flat_top(t: np.ndarray) -> np.ndarray:
@@ -160,8 +161,12 @@ def auc_influence(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     if y.sum() == 0 or (~y).sum() == 0:
         return out
     negatives, positives = np.sort(p[~y]), np.sort(p[y])
-    below = (np.searchsorted(negatives, p[y], "left") + np.searchsorted(negatives, p[y], "right")) / 2.0 / len(negatives)
-    above = 1.0 - (np.searchsorted(positives, p[~y], "left") + np.searchsorted(positives, p[~y], "right")) / 2.0 / len(positives)
+    below = (
+        (np.searchsorted(negatives, p[y], "left") + np.searchsorted(negatives, p[y], "right")) / 2.0 / len(negatives)
+    )
+    above = 1.0 - (np.searchsorted(positives, p[~y], "left") + np.searchsorted(positives, p[~y], "right")) / 2.0 / len(
+        positives
+    )
     out[y] = below - below.mean()
     out[~y] = above - above.mean()
     return out
@@ -275,12 +280,17 @@ def mean_auc(y: np.ndarray, scores: np.ndarray, folds: np.ndarray | None = None)
     return float(np.mean([fold_auc(y, row, folds) for row in np.atleast_2d(scores)]))
 
 
-def _per_seed_resampled_auc(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, folds: np.ndarray | None) -> np.ndarray:
+def _per_seed_resampled_auc(
+    y: np.ndarray, scores: np.ndarray, counts: np.ndarray, folds: np.ndarray | None
+) -> np.ndarray:
     """(seeds, resamples) fold-averaged AUC of every seed on every resample."""
     slices = _fold_slices(len(y), folds)
-    return np.stack([
-        np.mean([resampled_auc(y[days], row[days], counts[:, days]) for days in slices], axis=0) for row in np.atleast_2d(scores)
-    ])
+    return np.stack(
+        [
+            np.mean([resampled_auc(y[days], row[days], counts[:, days]) for days in slices], axis=0)
+            for row in np.atleast_2d(scores)
+        ]
+    )
 
 
 def _per_seed_auc(y: np.ndarray, scores: np.ndarray, folds: np.ndarray | None) -> np.ndarray:
@@ -293,8 +303,9 @@ def _days_se(replicates: np.ndarray) -> float:
     return float(kept.std(ddof=1)) if len(kept) >= 2 else float("nan")
 
 
-def auc_interval(y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE,
-                 folds: np.ndarray | None = None) -> Interval:
+def auc_interval(
+    y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE, folds: np.ndarray | None = None
+) -> Interval:
     """t interval for the seed-mean AUC; `scores` is (seeds, days). SE^2 = SE_days^2 + (s^2 - W) / k."""
     scores = np.atleast_2d(scores)
     replicates = _per_seed_resampled_auc(y, scores, counts, folds)

@@ -162,7 +162,11 @@ def requirement(rule: Rule, tested: Tested) -> Requirement:
     seed_var = max(tested.se**2 - day_var, 0.0)
     budget = target**2
     days = tested.n_days * day_var / (budget - seed_var) if budget > seed_var else math.inf
-    seeds = (max(tested.n_seeds, 1) * seed_var / (budget - day_var) if seed_var > 0 else 0.0) if budget > day_var else math.inf
+    seeds = (
+        (max(tested.n_seeds, 1) * seed_var / (budget - day_var) if seed_var > 0 else 0.0)
+        if budget > day_var
+        else math.inf
+    )
     folds = days / (tested.n_days / max(tested.n_folds, 1)) if math.isfinite(days) else math.inf
     combined = None
     if not math.isfinite(days) and not math.isfinite(seeds) and tested.n_seeds > 0:
@@ -178,7 +182,9 @@ def describe_requirement(rule: Rule, tested: Tested) -> str:
     need = requirement(rule, tested)
     parts = [f"needs SE <= {need.target_se:.4f} (now {tested.se:.4f})"]
     if math.isfinite(need.days):
-        parts.append(f"about {math.ceil(need.days):,} test days (~{math.ceil(need.folds)} folds of the current size) at the current seeds")
+        parts.append(
+            f"about {math.ceil(need.days):,} test days (~{math.ceil(need.folds)} folds of the current size) at the current seeds"
+        )
     else:
         parts.append("more test days alone cannot do it (seed noise too large)")
     if tested.n_seeds == 0:
@@ -207,12 +213,19 @@ def _matches(experiment: SeedGroup, model: str) -> bool:
 def resolve(arm: Arm, horizon: int, experiments: list[SeedGroup]) -> tuple[SeedGroup | None, str | None]:
     """The one experiment an arm stands for (the validation-best where several qualify), or why none does."""
     named = [e for e in experiments if e.horizon == horizon and any(_matches(e, m) for m in arm.models)]
-    usable = [e for e in named if e.eligible and e.has_column(arm.column) and (e.weights.kind == "pretrained" or not arm.pretrained)]
+    usable = [
+        e
+        for e in named
+        if e.eligible and e.has_column(arm.column) and (e.weights.kind == "pretrained" or not arm.pretrained)
+    ]
     if usable:
         return max(usable, key=lambda e: (_validation_auc(e), e.label)), None
     if not named:
         return None, f"no result for {arm.describe()} at H{horizon}"
-    return None, f"{arm.describe()} at H{horizon} only flagged/unusable: {'; '.join(_why_unusable(e, arm) for e in named)}"
+    return (
+        None,
+        f"{arm.describe()} at H{horizon} only flagged/unusable: {'; '.join(_why_unusable(e, arm) for e in named)}",
+    )
 
 
 def _why_unusable(experiment: SeedGroup, arm: Arm) -> str:
@@ -230,8 +243,9 @@ def _above_chance(experiment: SeedGroup, options: ReportOptions) -> bool:
     if not each_fold_has_both_classes(aligned.y, aligned.folds, 1):
         return False
     (scores,) = aligned.scores
-    interval = auc_interval(aligned.y, scores, aligned.counts(options, "chance", experiment.label),
-                            level=1 - 2 * ALPHA, folds=aligned.folds)
+    interval = auc_interval(
+        aligned.y, scores, aligned.counts(options, "chance", experiment.label), level=1 - 2 * ALPHA, folds=aligned.folds
+    )
     return bool(interval.low > 0.5)
 
 
@@ -239,8 +253,13 @@ def _trained_seeds(group: SeedGroup) -> int:
     return 0 if group.family == "classical" else len(group.seeds)
 
 
-def run_comparison(rule: Rule, planned: PlannedComparison, experiments: list[SeedGroup], options: ReportOptions,
-                   block_scale: float = 1.0) -> Tested:
+def run_comparison(
+    rule: Rule,
+    planned: PlannedComparison,
+    experiments: list[SeedGroup],
+    options: ReportOptions,
+    block_scale: float = 1.0,
+) -> Tested:
     subject, why_subject = resolve(planned.subject, planned.horizon, experiments)
     reference, why_reference = resolve(planned.reference, planned.horizon, experiments)
     if subject is None or reference is None:
@@ -253,23 +272,44 @@ def run_comparison(rule: Rule, planned: PlannedComparison, experiments: list[See
     except ValueError as exc:
         return Tested(planned, subject, reference, missing=str(exc))
     if not each_fold_has_both_classes(aligned.y, aligned.folds, 2):
-        return Tested(planned, subject, reference, n_days=len(aligned.y), missing="fewer than two test days of each class in common")
+        return Tested(
+            planned,
+            subject,
+            reference,
+            n_days=len(aligned.y),
+            missing="fewer than two test days of each class in common",
+        )
     names = (rule.key, subject.label, planned.subject.column, reference.label, planned.reference.column)
     subject_scores, reference_scores = aligned.scores
     # The point-forecast arm of the same runs shares their seeds: the seed part is that of the per-seed differences.
-    paired = paired_auc_difference(aligned.y, subject_scores, reference_scores, aligned.counts(options, *names, scale=block_scale),
-                                   folds=aligned.folds, same_seeds=same_runs)
+    paired = paired_auc_difference(
+        aligned.y,
+        subject_scores,
+        reference_scores,
+        aligned.counts(options, *names, scale=block_scale),
+        folds=aligned.folds,
+        same_seeds=same_runs,
+    )
     estimate, se, df = paired.interval.estimate, paired.interval.se, paired.interval.df
     margin = rule.margin.points(planned.horizon)
     return Tested(
-        planned, subject, reference, n_days=len(aligned.y),
+        planned,
+        subject,
+        reference,
+        n_days=len(aligned.y),
         subject_auc=mean_auc(aligned.y, subject_scores, aligned.folds),
         reference_auc=mean_auc(aligned.y, reference_scores, aligned.folds),
-        difference=estimate, se=se, p=null_p_value(rule, estimate, se, margin, df),
+        difference=estimate,
+        se=se,
+        p=null_p_value(rule, estimate, se, margin, df),
         reference_above_chance=_above_chance(reference, options) if rule.reference_above_chance else None,
         minimum_detectable=minimum_detectable(rule, se, df),
-        low=paired.interval.low, high=paired.interval.high, se_days=paired.se_days, df=df,
-        n_folds=len(np.unique(aligned.folds)), n_seeds=max(_trained_seeds(subject), _trained_seeds(reference)),
+        low=paired.interval.low,
+        high=paired.interval.high,
+        se_days=paired.se_days,
+        df=df,
+        n_folds=len(np.unique(aligned.folds)),
+        n_seeds=max(_trained_seeds(subject), _trained_seeds(reference)),
         block_lengths=aligned.block_lengths(options, block_scale),
     )
 
@@ -289,15 +329,19 @@ def _holm_with(tested: list[Tested], index: int, p: float) -> float:
     return float(holm_adjust(values)[index])
 
 
-def _sensitivity(rule: Rule, tested: list[Tested], index: int, experiments: list[SeedGroup], options: ReportOptions) -> str:
+def _sensitivity(
+    rule: Rule, tested: list[Tested], index: int, experiments: list[SeedGroup], options: ReportOptions
+) -> str:
     """The passing comparison again with half and double the block lengths."""
     parts = []
     for label, scale in (("half", 0.5), ("double", 2.0)):
         again = run_comparison(rule, tested[index].planned, experiments, options, block_scale=scale)
         again = replace(again, p_holm=_holm_with(tested, index, again.p) if rule.holm else again.p)
         verdict = "still passes" if _passes(rule, again) else "DOES NOT PASS"
-        parts.append(f"{label} blocks ({'/'.join(map(str, again.block_lengths))} days): SE {again.se:.4f}, "
-                     f"p={format_p(again.p_holm if rule.holm else again.p)} -> {verdict}")
+        parts.append(
+            f"{label} blocks ({'/'.join(map(str, again.block_lengths))} days): SE {again.se:.4f}, "
+            f"p={format_p(again.p_holm if rule.holm else again.p)} -> {verdict}"
+        )
     return "sensitivity: " + "; ".join(parts)
 
 
@@ -308,8 +352,10 @@ def run_rule(rule: Rule, experiments: list[SeedGroup], options: ReportOptions) -
     adjusted = holm_adjust([t.p for t in tested]) if rule.holm else [t.p for t in tested]
     tested = [replace(t, p_holm=float(p)) for t, p in zip(tested, adjusted)]
     tested = [replace(t, passed=_passes(rule, t)) for t in tested]
-    return [replace(t, sensitivity=_sensitivity(rule, tested, i, experiments, options)) if t.passed else t
-            for i, t in enumerate(tested)]
+    return [
+        replace(t, sensitivity=_sensitivity(rule, tested, i, experiments, options)) if t.passed else t
+        for i, t in enumerate(tested)
+    ]
 
 
 def _seeds_text(t: Tested) -> str:
@@ -328,7 +374,8 @@ def describe(rule: Rule, t: Tested) -> str:
         f"({t.relative:+.1%} relative), SE {t.se:.4f} ({t.n_days} test days in {t.n_folds} fold(s), {_seeds_text(t)}; "
         f"blocks {'/'.join(map(str, t.block_lengths))} days); {rule.test}"
         + (f" margin {margin:.4f}" if margin else "")
-        + f" p={format_p(t.p)}" + (f", Holm p={format_p(t.p_holm)} over {rule.family_size()}" if rule.holm else "")
+        + f" p={format_p(t.p)}"
+        + (f", Holm p={format_p(t.p_holm)} over {rule.family_size()}" if rule.holm else "")
         + f"; detectable at 80% power: {t.minimum_detectable:.4f} vs smallest effect of interest {effect:.4f}"
     )
     if t.reference_above_chance is False:
@@ -406,8 +453,18 @@ def rule_verdicts(rule: Rule, tested: list[Tested]) -> list[Verdict]:
         mine = [t for t in tested if t.planned.horizon == horizon]
         evidence = tuple(describe(rule, t) for t in mine)
         status = _status(rule, mine)
-        verdicts.append(Verdict(rule.claim, horizon, status, " | ".join(evidence), rule.key,
-                                deciding=_deciding(rule, status, mine), evidence=evidence, warnings=_warnings(mine)))
+        verdicts.append(
+            Verdict(
+                rule.claim,
+                horizon,
+                status,
+                " | ".join(evidence),
+                rule.key,
+                deciding=_deciding(rule, status, mine),
+                evidence=evidence,
+                warnings=_warnings(mine),
+            )
+        )
     return verdicts
 
 
@@ -427,22 +484,31 @@ def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[SeedGroup]) 
             seeds = max(math.ceil(need.seeds), verdict.deciding.n_seeds + 1)
             return replace(verdict, next_step=f"`{answering_command(verdict.horizon, seeds)}`")
         if math.isfinite(need.days):
-            return replace(verdict, next_step=f"more test data: ~{math.ceil(need.days):,} test days (~{math.ceil(need.folds)} folds)")
+            return replace(
+                verdict,
+                next_step=f"more test data: ~{math.ceil(need.days):,} test days (~{math.ceil(need.folds)} folds)",
+            )
         if need.combined is not None:
             seeds, days = need.combined
-            return replace(verdict, next_step=f"~{math.ceil(days):,} test days (a longer test period) and "
-                                              f"`{answering_command(verdict.horizon, seeds)}`")
+            return replace(
+                verdict,
+                next_step=f"~{math.ceil(days):,} test days (a longer test period) and "
+                f"`{answering_command(verdict.horizon, seeds)}`",
+            )
         return replace(verdict, next_step=f"not reachable with up to {COMBINED_SEEDS[-1]} seeds (see evidence)")
     if verdict.status != STATUS_NOT_ANSWERABLE:
         return verdict
     pretrained = any(arm.pretrained for c in rule.comparisons for arm in (c.subject, c.reference))
     step = answering_step(verdict.horizon, experiments, needs_weights=pretrained)
-    short = ("pull weights (`orch weights pull NAME`), then " if pretrained else "") + f"`{answering_command(verdict.horizon)}`"
+    short = (
+        "pull weights (`orch weights pull NAME`), then " if pretrained else ""
+    ) + f"`{answering_command(verdict.horizon)}`"
     return replace(verdict, detail=f"{verdict.detail} {step}", next_step=short)
 
 
-def evaluate_plan(experiments: list[SeedGroup], options: ReportOptions,
-                  on_rule: Callable[[str], None] = lambda key: None) -> list[PlanOutcome]:
+def evaluate_plan(
+    experiments: list[SeedGroup], options: ReportOptions, on_rule: Callable[[str], None] = lambda key: None
+) -> list[PlanOutcome]:
     """Every rule of the plan; `on_rule` hears each rule key once its bootstraps are done."""
     outcomes = []
     for rule in PLAN:

@@ -34,25 +34,50 @@ def make_spec(dataset):
     def make(model: str, env: str, horizon: int = 1, **hyper) -> ExperimentSpec:
         manifest = dataset[1]
         return ExperimentSpec(
-            id="BL-99", slug=f"image-{model}-h{horizon}", model=model, env=env, horizon=horizon,
-            threshold=manifest.threshold, context_length=80, split_dates=manifest.split_dates,
-            dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256), seed=0, profile="quick",
+            id="BL-99",
+            slug=f"image-{model}-h{horizon}",
+            model=model,
+            env=env,
+            horizon=horizon,
+            threshold=manifest.threshold,
+            context_length=80,
+            split_dates=manifest.split_dates,
+            dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+            seed=0,
+            profile="quick",
             hyperparameters=hyper,
         )
+
     return make
 
 
 @pytest.fixture
 def run_job(dataset, tmp_path):
     """The job entrypoint exactly as the executors call it; returns (process, out_dir)."""
+
     def run(spec: ExperimentSpec, timeout: float = 600) -> tuple[subprocess.CompletedProcess, Path]:
         out = tmp_path / "out"
         out.mkdir()
         (out / "spec.json").write_text(spec.model_dump_json())
-        done = subprocess.run([sys.executable, "-m", "jobs", "run", "--spec", str(out / "spec.json"),
-                               "--data", str(dataset[0]), "--out", str(out)],
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobs",
+                "run",
+                "--spec",
+                str(out / "spec.json"),
+                "--data",
+                str(dataset[0]),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return done, out
+
     return run
 
 

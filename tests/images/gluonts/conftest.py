@@ -56,9 +56,13 @@ def bundled_data(tmp_path_factory) -> tuple[Path, DatasetManifest]:
             shutil.copyfile(Path(prebuilt) / f"sp500{suffix}", folder / f"sp500{suffix}")
     else:
         python = _host_python()
-        assert Path(python).exists(), f"no interpreter with arch + TA-Lib at {python}: set ORCH_HOST_PYTHON or LAGLLAMA_TEST_DATA"
+        assert Path(python).exists(), (
+            f"no interpreter with arch + TA-Lib at {python}: set ORCH_HOST_PYTHON or LAGLLAMA_TEST_DATA"
+        )
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        done = subprocess.run([python, "-c", BUILD_CODE, str(folder)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [python, "-c", BUILD_CODE, str(folder)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, f"building the bundled dataset with {python} failed: {done.stderr[-2000:]}"
     manifest = DatasetManifest.model_validate_json((folder / "sp500.manifest.json").read_text())
     assert manifest.source.kind == "arch-sp500"
@@ -74,8 +78,14 @@ def small_data(bundled_data, tmp_path_factory) -> tuple[Path, DatasetManifest]:
     parquet = folder / "sp500small.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), parquet)
     sha = hashlib.sha256(parquet.read_bytes()).hexdigest()
-    small = manifest.model_copy(update={"name": "sp500small", "sha256": sha, "rows": len(frame),
-                                        "date_start": pd.Timestamp(frame["date"].iloc[0]).date()})
+    small = manifest.model_copy(
+        update={
+            "name": "sp500small",
+            "sha256": sha,
+            "rows": len(frame),
+            "date_start": pd.Timestamp(frame["date"].iloc[0]).date(),
+        }
+    )
     (folder / "sp500small.manifest.json").write_text(small.model_dump_json(indent=2))
     return folder, small
 

@@ -15,9 +15,17 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def make_spec(manifest: DatasetManifest, horizon: int, profile: str = "quick", **hyper) -> ExperimentSpec:
     return ExperimentSpec(
-        id="FD-01", slug=f"lagllama-h{horizon}", model="lagllama", env="gluonts", horizon=horizon,
-        threshold=manifest.threshold, context_length=80, split_dates=manifest.split_dates,
-        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256), seed=0, profile=profile,
+        id="FD-01",
+        slug=f"lagllama-h{horizon}",
+        model="lagllama",
+        env="gluonts",
+        horizon=horizon,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+        profile=profile,
         hyperparameters=hyper,
     )
 
@@ -27,7 +35,18 @@ def run_job(spec: ExperimentSpec, data_dir: Path, out_dir: Path, weights: Path |
     out_dir.mkdir(parents=True, exist_ok=True)
     spec_file = out_dir / "spec.json"
     spec_file.write_text(json.dumps(spec.model_dump(mode="json")))
-    cmd = [sys.executable, "-m", "jobs", "run", "--spec", str(spec_file), "--data", str(data_dir), "--out", str(out_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobs",
+        "run",
+        "--spec",
+        str(spec_file),
+        "--data",
+        str(data_dir),
+        "--out",
+        str(out_dir),
+    ]
     if weights is not None:
         cmd += ["--weights", str(weights)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}

@@ -8,16 +8,21 @@ import types
 
 import pytest
 import torch
+from lagllama_helpers import FIXTURES
 
 from jobs.common.errors import JobError
 from jobs.lagllama.checkpoint import (
-    LEGACY_LOSS_MODULE, PULL_COMMAND, load_module, read_checkpoint, resolve_weights, save_published_checkpoint,
+    LEGACY_LOSS_MODULE,
+    PULL_COMMAND,
+    load_module,
+    read_checkpoint,
+    resolve_weights,
+    save_published_checkpoint,
     sha256_file,
     write_random_init,
 )
 from jobs.lagllama.config import LagLlamaConfig, default_lags
 from jobs.lagllama.model import LagLlamaModule, count_parameters
-from lagllama_helpers import FIXTURES
 from shared_schema import WeightsManifest
 
 PARAMS = json.loads((FIXTURES / "params.json").read_text())
@@ -40,11 +45,24 @@ def test_lags_from_gluonts_equal_the_published_lags():
 
 def test_config_is_frozen_and_validates():
     config = LagLlamaConfig()
-    assert (config.context_length, config.n_layer, config.n_head, config.n_embd_per_head, config.time_feat) == (32, 8, 9, 16, True)
+    assert (config.context_length, config.n_layer, config.n_head, config.n_embd_per_head, config.time_feat) == (
+        32,
+        8,
+        9,
+        16,
+        True,
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.n_layer = 2  # type: ignore[misc]
-    for bad in ({"n_layer": 0}, {"n_embd_per_head": 15}, {"lags_seq": (3, 1)}, {"scaling": "minmax"},
-                {"distr_output": "normal"}, {"context_length": True}, {"dropout": 1.0}):
+    for bad in (
+        {"n_layer": 0},
+        {"n_embd_per_head": 15},
+        {"lags_seq": (3, 1)},
+        {"scaling": "minmax"},
+        {"distr_output": "normal"},
+        {"context_length": True},
+        {"dropout": 1.0},
+    ):
         with pytest.raises(ValueError):
             LagLlamaConfig(**bad)
 
@@ -68,18 +86,40 @@ def _fake_published_checkpoint(path):
     try:
         generator = torch.Generator().manual_seed(7)
         state = {name: torch.randn(shape, generator=generator) for name, shape in PARAMS.items()}
-        torch.save({
-            "epoch": 3, "global_step": 150, "pytorch-lightning_version": "2.2.1",
-            "state_dict": state, "loops": {}, "callbacks": {}, "optimizer_states": [], "lr_schedulers": [],
-            "hyper_parameters": {
-                "model_kwargs": {"context_length": 32, "max_context_length": 2048, "scaling": "robust", "input_size": 1,
-                                 "n_layer": 8, "n_embd_per_head": 16, "n_head": 9,
-                                 "lags_seq": json.loads((FIXTURES / "lags_seq.json").read_text()),
-                                 "distr_output": StudentTOutput(), "num_parallel_samples": 100, "rope_scaling": None,
-                                 "time_feat": True, "dropout": 0.0},
-                "context_length": 32, "prediction_length": 1, "loss": NegativeLogLikelihood(beta=0.0), "lr": 1e-3,
+        torch.save(
+            {
+                "epoch": 3,
+                "global_step": 150,
+                "pytorch-lightning_version": "2.2.1",
+                "state_dict": state,
+                "loops": {},
+                "callbacks": {},
+                "optimizer_states": [],
+                "lr_schedulers": [],
+                "hyper_parameters": {
+                    "model_kwargs": {
+                        "context_length": 32,
+                        "max_context_length": 2048,
+                        "scaling": "robust",
+                        "input_size": 1,
+                        "n_layer": 8,
+                        "n_embd_per_head": 16,
+                        "n_head": 9,
+                        "lags_seq": json.loads((FIXTURES / "lags_seq.json").read_text()),
+                        "distr_output": StudentTOutput(),
+                        "num_parallel_samples": 100,
+                        "rope_scaling": None,
+                        "time_feat": True,
+                        "dropout": 0.0,
+                    },
+                    "context_length": 32,
+                    "prediction_length": 1,
+                    "loss": NegativeLogLikelihood(beta=0.0),
+                    "lr": 1e-3,
+                },
             },
-        }, path)
+            path,
+        )
     finally:
         del sys.modules[LEGACY_LOSS_MODULE]
     return state
@@ -148,12 +188,21 @@ def test_weights_manifest_is_verified_and_reported(tmp_path):
     assert path == ckpt and manifest.kind == "random-init"
     assert source.kind == "random-init" and source.sha256 == sha256_file(ckpt)
     # a pretrained manifest is reported with hub id, revision and the checkpoint's sha256
-    pretrained = WeightsManifest(model="lagllama", kind="pretrained", hub_id="time-series-foundation-models/Lag-Llama",
-                                 revision="abc123", files={"lag-llama.ckpt": sha256_file(ckpt)})
+    pretrained = WeightsManifest(
+        model="lagllama",
+        kind="pretrained",
+        hub_id="time-series-foundation-models/Lag-Llama",
+        revision="abc123",
+        files={"lag-llama.ckpt": sha256_file(ckpt)},
+    )
     (tmp_path / "lagllama" / "weights.json").write_text(pretrained.model_dump_json())
     _, _, source = resolve_weights(tmp_path)
     assert (source.kind, source.hub_id, source.revision, source.sha256) == (
-        "pretrained", "time-series-foundation-models/Lag-Llama", "abc123", sha256_file(ckpt))
+        "pretrained",
+        "time-series-foundation-models/Lag-Llama",
+        "abc123",
+        sha256_file(ckpt),
+    )
     # a corrupted file fails fast
     with open(ckpt, "ab") as handle:
         handle.write(b"x")

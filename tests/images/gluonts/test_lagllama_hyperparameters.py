@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import pytest
 
-from jobs.common.errors import JobError
 from jobs.catalog import BY_NAME
+from jobs.common.errors import JobError
 from jobs.common.hyperparameters import check_hyperparameters
 from jobs.lagllama.data import SERIES
 from jobs.lagllama.finetune import FineTuneSettings
@@ -17,9 +17,18 @@ from shared_schema import DatasetRef, ExperimentSpec, SplitDates
 
 def spec(**hyper) -> ExperimentSpec:
     return ExperimentSpec(
-        id="FD-01", slug="lagllama-h1", model="lagllama", env="gluonts", horizon=1, threshold=0.01, context_length=80,
+        id="FD-01",
+        slug="lagllama-h1",
+        model="lagllama",
+        env="gluonts",
+        horizon=1,
+        threshold=0.01,
+        context_length=80,
         split_dates=SplitDates(train_end=dt.date(2015, 1, 1), val_end=dt.date(2017, 1, 1)),
-        dataset=DatasetRef(name="sp500", sha256="0" * 64), seed=0, profile="quick", hyperparameters=hyper,
+        dataset=DatasetRef(name="sp500", sha256="0" * 64),
+        seed=0,
+        profile="quick",
+        hyperparameters=hyper,
     )
 
 
@@ -31,12 +40,15 @@ def test_declaration_matches_the_job():
     assert declared["series"].options == SERIES
 
 
-@pytest.mark.parametrize(("hyper", "message"), [
-    ({"learning_rate": 1e-4}, r"unknown hyperparameter\(s\) \['learning_rate'\]"),
-    ({"mode": "few-shot"}, "'mode' must be one of"),
-    ({"num_samples": 0}, "'num_samples' must be >= 1"),
-    ({"lr": float("nan")}, "'lr' must be a finite number"),
-])
+@pytest.mark.parametrize(
+    ("hyper", "message"),
+    [
+        ({"learning_rate": 1e-4}, r"unknown hyperparameter\(s\) \['learning_rate'\]"),
+        ({"mode": "few-shot"}, "'mode' must be one of"),
+        ({"num_samples": 0}, "'num_samples' must be >= 1"),
+        ({"lr": float("nan")}, "'lr' must be a finite number"),
+    ],
+)
 def test_the_job_refuses_what_the_declaration_refuses(hyper, message):
     with pytest.raises(JobError, match=message):
         _settings(spec(**hyper))

@@ -1,21 +1,20 @@
 """The job end to end through `python -m jobs run`, and fine-tuning on its own."""
 
-
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
+from lagllama_helpers import make_spec, run_job
 
 from jobs.common.errors import JobError
 from jobs.common.windows import sample_rows
-from jobs.lagllama.job import run
 from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.data import SeriesData
 from jobs.lagllama.finetune import FineTuneSettings, fine_tune, validation_nll, validation_rows
+from jobs.lagllama.job import run
 from jobs.lagllama.model import LagLlamaModule
 from jobs.registry import ENTRYPOINTS
-from lagllama_helpers import make_spec, run_job
 from shared_schema import JobResult
 
 
@@ -24,7 +23,9 @@ def _check_result(out_dir, data_dir, manifest, horizon, mode):
     assert result.weights.kind == "random-init" and result.weights.sha256
     assert result.n_parameters == 2_449_299
     assert result.notes["mode"] == mode and result.notes["series"] == "high"
-    assert result.environment.packages["gluonts"] != "absent" and result.environment.packages["torch"].startswith("2.13.0")
+    assert result.environment.packages["gluonts"] != "absent" and result.environment.packages["torch"].startswith(
+        "2.13.0"
+    )
     frame = pd.read_parquet(data_dir / f"{manifest.name}.parquet")
     predictions = pq.read_table(out_dir / "predictions.parquet").to_pandas()
     for split in ("val", "test"):
@@ -66,8 +67,18 @@ def test_zero_shot_end_to_end_on_small_data(small_data, random_weights, tmp_path
 
 def test_fine_tune_end_to_end_on_small_data(small_data, random_weights, tmp_path):
     data_dir, manifest = small_data
-    spec = make_spec(manifest, 3, mode="fine-tune", num_samples=8, max_epochs=2, batches_per_epoch=2, batch_size=8,
-                     max_val_windows=16, patience=2, model_context_length=16)
+    spec = make_spec(
+        manifest,
+        3,
+        mode="fine-tune",
+        num_samples=8,
+        max_epochs=2,
+        batches_per_epoch=2,
+        batch_size=8,
+        max_val_windows=16,
+        patience=2,
+        model_context_length=16,
+    )
     done = run_job(spec, data_dir, tmp_path / "out", random_weights)
     assert done.returncode == 0, done.stderr + done.stdout[-2000:]
     result = _check_result(tmp_path / "out", data_dir, manifest, 3, "fine-tune")
@@ -92,9 +103,13 @@ def test_fine_tune_end_to_end_on_the_bundled_dataset(bundled_data, random_weight
 
 def test_bad_hyperparameters_are_refused(small_data):
     _, manifest = small_data
-    for hyper, message in (({"num_sampels": 3}, "num_sampels"), ({"mode": "few-shot"}, "mode"),
-                           ({"num_samples": 0}, "num_samples"), ({"series": "close"}, "series"),
-                           ({"lr": "fast"}, "lr")):
+    for hyper, message in (
+        ({"num_sampels": 3}, "num_sampels"),
+        ({"mode": "few-shot"}, "mode"),
+        ({"num_samples": 0}, "num_samples"),
+        ({"series": "close"}, "series"),
+        ({"lr": "fast"}, "lr"),
+    ):
         with pytest.raises(JobError, match=message):
             run(make_spec(manifest, 1, **hyper), None, None)
 
@@ -109,7 +124,9 @@ def test_fine_tune_lowers_validation_nll_and_keeps_the_best_weights():
     frame = pd.DataFrame({"date": pd.bdate_range("2001-01-01", periods=n).date, "close": high, "high": high})
     split = np.where(np.arange(n) < 1300, "train", np.where(np.arange(n) < 1400, "val", "test"))
     series = SeriesData.build(frame, config, "high")
-    settings = FineTuneSettings(lr=3e-3, batch_size=16, max_epochs=3, batches_per_epoch=8, patience=3, max_val_windows=32)
+    settings = FineTuneSettings(
+        lr=3e-3, batch_size=16, max_epochs=3, batches_per_epoch=8, patience=3, max_val_windows=32
+    )
     report = fine_tune(model, series, split, settings, seed=0, log=lambda m: None)
     assert report.best_val_nll < report.initial_val_nll - 0.5 and report.best_epoch >= 1
     assert report.full_history_only and report.n_train_windows == 1300 - config.history_length
@@ -144,7 +161,11 @@ def test_zero_history_padding_is_the_published_switch(small_data, random_weights
     assert first.notes["history_padding"] == "first-value" and padded.notes["history_padding"] == "zero"
     assert not np.array_equal(first.test.p, padded.test.p)
     # the published per-step scaler re-fit: its first step is the once-fitted one, so H=1 is unchanged
-    refit = run(make_spec(manifest, 1, mode="zero-shot", model_context_length=8, rescale_each_step=True), dataset, random_weights)
+    refit = run(
+        make_spec(manifest, 1, mode="zero-shot", model_context_length=8, rescale_each_step=True),
+        dataset,
+        random_weights,
+    )
     assert refit.notes["rescale_each_step"] is True and refit.notes["kv_cache"] is False
     assert "departure_from_published" not in refit.notes and "departure_from_published" in first.notes
     assert np.allclose(refit.test.p, first.test.p, atol=1e-9)

@@ -96,16 +96,22 @@ def test_one_step_probability_matches_the_exact_student_t_tail():
     df, level = 3.0, float(z.mean()) - 0.1
     sigma = float(np.abs(z - level).max()) + 0.1
     u = draw_uniforms(len(rows), 40_000, 1, torch.Generator().manual_seed(5))
-    p = hit_probability(sample_paths(StubModel(config, df, sigma, walk=False, level=level), batch, 1, u).paths.double(),
-                        barrier_level).numpy()
+    p = hit_probability(
+        sample_paths(StubModel(config, df, sigma, walk=False, level=level), batch, 1, u).paths.double(), barrier_level
+    ).numpy()
     exact = stats.t.sf(z, df, loc=level, scale=sigma)
     assert np.all(exact > 0.02) and np.all(exact < 0.98)  # the check is not trivially 0 or 1
     assert np.allclose(p, exact, atol=4 * np.sqrt(0.25 / 40_000) + 1e-3), (p, exact)
     # The job's H=1 path: the tail itself, from one median path (no sampling error at all).
-    median = sample_paths(StubModel(config, df, sigma, walk=False, level=level), batch, 1, median_uniforms(len(rows), 1))
+    median = sample_paths(
+        StubModel(config, df, sigma, walk=False, level=level), batch, 1, median_uniforms(len(rows), 1)
+    )
     assert np.allclose(exact_one_step_hit(median, barrier_level).numpy(), exact, rtol=1e-6, atol=1e-9)
-    assert np.allclose(median.paths[:, 0, 0].double().numpy(), level * scale[:, 0].double().numpy() + loc[:, 0].double().numpy(),
-                       rtol=1e-5)  # u = 0.5 is the Student-t median
+    assert np.allclose(
+        median.paths[:, 0, 0].double().numpy(),
+        level * scale[:, 0].double().numpy() + loc[:, 0].double().numpy(),
+        rtol=1e-5,
+    )  # u = 0.5 is the Student-t median
 
 
 def test_rescaling_each_step_refits_the_scaler_on_history_plus_samples():
@@ -125,7 +131,9 @@ def test_rescaling_each_step_refits_the_scaler_on_history_plus_samples():
                 expected = raw[-1] + sigma * _iqr(np.array(raw)) * stats.t.ppf(float(u[w, path, k]), df)
                 assert abs(paths[w, path, k] - expected) < 2e-3 * max(1.0, abs(expected) * 1e-2), (w, path, k)
                 raw.append(expected)
-    assert np.allclose(paths[:, :, 0], once[:, :, 0]) and not np.allclose(paths[:, :, 1:], once[:, :, 1:], rtol=0, atol=1e-6)
+    assert np.allclose(paths[:, :, 0], once[:, :, 0]) and not np.allclose(
+        paths[:, :, 1:], once[:, :, 1:], rtol=0, atol=1e-6
+    )
     with pytest.raises(ValueError, match="cannot use the key/value cache"):
         sample_paths(model, batch, horizon, u, use_cache=True, rescale_each_step=True)
 
@@ -136,7 +144,9 @@ def test_antithetic_paths_reach_the_standard_error_target():
     config, df, sigma, horizon, batch, level = _random_walk_case()
     u = antithetic_uniforms(2, 2500, horizon, torch.Generator().manual_seed(3))
     assert torch.allclose(u[:, 1250:], 1 - u[:, :1250])
-    p, se = antithetic_hit_probability(sample_paths(StubModel(config, df, sigma, walk=True), batch, horizon, u).paths.double(), level)
+    p, se = antithetic_hit_probability(
+        sample_paths(StubModel(config, df, sigma, walk=True), batch, horizon, u).paths.double(), level
+    )
     eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))
     reference = float((np.cumsum(eps, axis=1).max(axis=1) >= 1.0).mean())
     assert torch.all(se <= 0.01) and torch.all(se > 0)
@@ -145,8 +155,9 @@ def test_antithetic_paths_reach_the_standard_error_target():
         antithetic_uniforms(1, 7, 3, torch.Generator())
 
 
-@pytest.mark.parametrize("config", [LagLlamaConfig(), LagLlamaConfig(context_length=8, n_layer=2, n_head=2)],
-                         ids=["released", "tiny"])
+@pytest.mark.parametrize(
+    "config", [LagLlamaConfig(), LagLlamaConfig(context_length=8, n_layer=2, n_head=2)], ids=["released", "tiny"]
+)
 def test_cached_and_uncached_sampling_agree(config):
     torch.manual_seed(0)
     model = LagLlamaModule(config).model.eval()
@@ -204,6 +215,6 @@ def test_log_high_series_uses_a_log_barrier():
     rows = np.array([10, 20])
     assert np.allclose(barrier(frame, rows, 0.01, "log-high"), np.log(barrier(frame, rows, 0.01, "high")))
     series = SeriesData.build(frame, config, "log-high")
-    assert np.allclose(series.values[series.pad:], np.log(frame["high"].to_numpy()))
+    assert np.allclose(series.values[series.pad :], np.log(frame["high"].to_numpy()))
     with pytest.raises(ValueError, match="series"):
         SeriesData.build(frame, config, "close")

@@ -5,4 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from image_suite import dataset, make_spec, run_job, validate_outputs  # noqa: E402,F401
+from image_suite import dataset, make_spec, run_job, validate_outputs  # noqa: F401

@@ -40,8 +40,13 @@ def bundled(tmp_path_factory):
     if (mounted / "sp500.manifest.json").is_file():  # inside an image (`orch test-images` mounts it)
         return mounted, DatasetManifest.model_validate_json((mounted / "sp500.manifest.json").read_text())
     folder = tmp_path_factory.mktemp("data")
-    subprocess.run([str(HOST_PYTHON), "-c", BUILD, str(folder)], cwd=REPO, check=True, timeout=300,
-                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    subprocess.run(
+        [str(HOST_PYTHON), "-c", BUILD, str(folder)],
+        cwd=REPO,
+        check=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     manifest = DatasetManifest.model_validate_json((folder / "sp500.manifest.json").read_text())
     return folder, manifest
 
@@ -60,10 +65,19 @@ def make_spec(manifest, horizon: int = 1, profile: str = "quick", **hyper):
     from shared_schema import DatasetRef, ExperimentSpec
 
     return ExperimentSpec(
-        id="FD-03", slug=f"timesfm-test-h{horizon}", model="timesfm", env="timesfm", horizon=horizon,
-        threshold=manifest.threshold, context_length=80, split_dates=manifest.split_dates,
-        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256), seed=0, profile=profile,
-        device="cpu", hyperparameters=hyper,
+        id="FD-03",
+        slug=f"timesfm-test-h{horizon}",
+        model="timesfm",
+        env="timesfm",
+        horizon=horizon,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+        profile=profile,
+        device="cpu",
+        hyperparameters=hyper,
     )
 
 
@@ -72,9 +86,25 @@ def run_job(spec, data_dir: Path, out_dir: Path, weights_dir: Path | None) -> su
     out_dir.mkdir(parents=True, exist_ok=True)
     spec_file = out_dir / "spec.json"
     spec_file.write_text(json.dumps(spec.model_dump(mode="json")))
-    command = [sys.executable, "-m", "jobs", "run", "--spec", str(spec_file), "--data", str(data_dir),
-               "--out", str(out_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "jobs",
+        "run",
+        "--spec",
+        str(spec_file),
+        "--data",
+        str(data_dir),
+        "--out",
+        str(out_dir),
+    ]
     if weights_dir is not None:
         command += ["--weights", str(weights_dir)]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"})
+    return subprocess.run(
+        command,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"},
+    )

@@ -1,17 +1,22 @@
 """Each mode end to end through `python -m jobs run` with a random-init checkpoint; missing weights."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import make_spec, run_job
+
 from jobs.common.windows import sample_rows
 from jobs.timesfm.weights import checkpoint_digest
 from shared_schema import JobResult, WeightsManifest
 
-SMALL = {"max_steps": 4, "eval_every": 2, "max_train_windows": 64, "max_val_loss_windows": 32,
-         "probe_l2": [0.01, 1.0], "probe_steps": 50}
+SMALL = {
+    "max_steps": 4,
+    "eval_every": 2,
+    "max_train_windows": 64,
+    "max_val_loss_windows": 32,
+    "probe_l2": [0.01, 1.0],
+    "probe_steps": 50,
+}
 
 
 @pytest.mark.parametrize("mode,horizon", [("zero-shot", 1), ("fine-tune", 3), ("linear-probe", 1)])

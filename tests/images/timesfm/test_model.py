@@ -1,10 +1,9 @@
 """The differentiable forward, fine-tuning and the probe representation on a reduced TimesFM 2.5."""
 
-
 import numpy as np
 import pytest
-
 from conftest import make_spec
+
 from jobs.common.dataset import Dataset
 from jobs.common.windows import make_windows
 from jobs.timesfm import model as tfm_model
@@ -59,8 +58,17 @@ def test_fine_tuning_lowers_the_quantile_loss_and_respects_the_frozen_set(small_
     from flax import nnx
 
     spec, _, parts = series
-    runner = _runner(small_weights, spec, mode="fine-tune", lr=3e-3, batch_size=16, max_steps=16,
-                     eval_every=4, patience=10, finetune_params=params)
+    runner = _runner(
+        small_weights,
+        spec,
+        mode="fine-tune",
+        lr=3e-3,
+        batch_size=16,
+        max_steps=16,
+        eval_every=4,
+        patience=10,
+        finetune_params=params,
+    )
     before = {str(p): np.asarray(v) for p, v in nnx.to_flat_state(nnx.state(runner.module, nnx.Param))}
     data = parts["train"].take(slice(-64, None))
     info = fine_tune(runner, data, data, runner.settings, seed=0)  # val = train: the loss must drop

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from jobs.timesfm.probability import (
-    QUANTILE_LEVELS, brownian_correlation, max_exceedance, step_exceedance, threshold_scores,
+    QUANTILE_LEVELS,
+    brownian_correlation,
+    max_exceedance,
+    step_exceedance,
+    threshold_scores,
 )
 
 Z = np.array([NormalDist().inv_cdf(t) for t in QUANTILE_LEVELS])
@@ -100,5 +104,5 @@ def test_vectorised_rows_match_row_by_row():
     q = np.sort(rng.normal(size=(300, 3, 9)), axis=-1)
     c = rng.normal(size=300)
     full = max_exceedance(q, c)
-    rows = np.array([max_exceedance(q[i:i + 1], c[i:i + 1])[0] for i in range(0, 300, 37)])
+    rows = np.array([max_exceedance(q[i : i + 1], c[i : i + 1])[0] for i in range(0, 300, 37)])
     np.testing.assert_allclose(full[::37], rows, atol=1e-12)

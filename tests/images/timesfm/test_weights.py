@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SMALL_ARCH
+
 from jobs.common.errors import JobError
 from jobs.timesfm import model as tfm_model
 from jobs.timesfm.weights import ARCH_FILE, MANIFEST_FILE, checkpoint_digest, resolve_weights

@@ -5,14 +5,14 @@ import socket
 from pathlib import Path
 
 import pytest
-
 from conftest import validate_outputs
 
 REQUIREMENTS = Path("/app/images/torch/requirements.txt")
 
 
 def test_stack_imports_at_pinned_versions():
-    import numpy, pandas, pyarrow, pydantic, safetensors, torch  # noqa: F401,E401
+    import numpy  # noqa: F401
+    import torch
 
     pins = dict(line.split("==") for line in REQUIREMENTS.read_text().splitlines() if "==" in line)
     for name in ("numpy", "pandas", "pyarrow", "pydantic", "safetensors"):
@@ -53,8 +53,9 @@ def _registered(model: str) -> bool:
 def test_torch_job_end_to_end(model, make_spec, run_job):
     if not _registered(model):
         pytest.fail(f"model {model!r} is not registered for env 'torch' in jobs/catalog.py")
-    spec = make_spec(model, "torch", horizon=1, size=20_000, epochs=1, batch_size=128, max_train_windows=300,
-                     lr=1e-3, patience=1)
+    spec = make_spec(
+        model, "torch", horizon=1, size=20_000, epochs=1, batch_size=128, max_train_windows=300, lr=1e-3, patience=1
+    )
     done, out = run_job(spec)
     assert done.returncode == 0, done.stderr[-2000:]
     result = validate_outputs(out, spec)
@@ -71,15 +72,33 @@ def test_timer_job_loads_a_published_layout_checkpoint(make_spec, dataset, tmp_p
     from jobs.timer.model import TimerConfig
     from jobs.timer.weights import write_random_init
 
-    write_random_init(tmp_path / "weights", TimerConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                                        num_attention_heads=4))
+    write_random_init(
+        tmp_path / "weights",
+        TimerConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4),
+    )
     spec = make_spec("timer", "torch", horizon=3, mode="zero-shot", max_train_windows=200)
     out = tmp_path / "out"
     out.mkdir()
     (out / "spec.json").write_text(spec.model_dump_json())
-    done = subprocess.run([sys.executable, "-m", "jobs", "run", "--spec", str(out / "spec.json"), "--data",
-                           str(dataset[0]), "--out", str(out), "--weights", str(tmp_path / "weights")],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "run",
+            "--spec",
+            str(out / "spec.json"),
+            "--data",
+            str(dataset[0]),
+            "--out",
+            str(out),
+            "--weights",
+            str(tmp_path / "weights"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = validate_outputs(out, spec)
     assert result.weights.kind == "random-init" and "point_score_auc_test" in result.notes

@@ -42,6 +42,8 @@ def build_seconds(env_name: str, installer: str, tag: str) -> float:
         seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"build {tag} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    if installer == "uv" and "installing the pins with pip" in done.stdout + done.stderr:
+        sys.exit(f"build {tag} fell back to pip: uv could not be installed")
     return seconds
 
 

@@ -42,7 +42,8 @@ def build_seconds(env_name: str, installer: str, tag: str) -> float:
         seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"build {tag} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    if installer == "uv" and "installing the pins with pip" in done.stdout + done.stderr:
+    said = [line.replace("\x1b[91m", "").replace("\x1b[0m", "") for line in (done.stdout + done.stderr).splitlines()]
+    if installer == "uv" and any(line.startswith("uv could not be installed") for line in said):
         sys.exit(f"build {tag} fell back to pip: uv could not be installed")
     return seconds
 

@@ -19,8 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.environments import ENVIRONMENTS  # noqa: E402
-from orchestrator.executors.docker import docker_build_argv, ensure_base_image, write_context  # noqa: E402
+from orchestrator.environments import ENVIRONMENTS
+from orchestrator.executors.docker import (
+    docker_build_argv,
+    ensure_base_image,
+    write_context,
+)
 
 LIST_DISTRIBUTIONS = ("import importlib.metadata as m; "
                       "print('\\n'.join(sorted(f\"{d.metadata['Name'].lower()}=={d.version}\" for d in m.distributions())))")
@@ -37,7 +41,7 @@ def build_seconds(env_name: str, installer: str, tag: str) -> float:
         write_context(env, context)
         started = time.perf_counter()
         with open(context, "rb") as stdin:
-            done = subprocess.run(command, stdin=stdin, capture_output=True, text=True,
+            done = subprocess.run(command, stdin=stdin, check=False, capture_output=True, text=True,
                                   env={**os.environ, "DOCKER_BUILDKIT": "0"})
         seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -72,7 +76,7 @@ def main() -> int:
             print(f"{env_name:8} {installer:4} cold build {seconds:7.1f}s  {len(listings[installer])} distributions"
                   f"  venv {files} files ({pycs} .pyc) {megabytes} MB", flush=True)
             if not args.keep:
-                subprocess.run(["docker", "image", "rm", tag], capture_output=True)
+                subprocess.run(["docker", "image", "rm", tag], check=False, capture_output=True)
         first, *others = installers
         for other in others:
             a, b = set(listings[first]), set(listings[other])

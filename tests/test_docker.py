@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from orchestrator.cli import cli
 from orchestrator.commands import docker as docker_commands
-from orchestrator.environments import ENVIRONMENTS, IMAGE_PYTHON, Environment
+from orchestrator.environments import ENVIRONMENTS, IMAGE_PYTHON, Environment, package_key
 from orchestrator.executors import AutoExecutor, ExecutorOptions, NativeExecutor, choose_executor, native_only_envs
 from orchestrator.executors.base import JobRequest
 from orchestrator.executors.docker import (
@@ -223,6 +223,30 @@ def test_image_tag_follows_inputs_and_image_is_reused(sklearn_image, monkeypatch
     label = config["Labels"][CHECKOUT_LABEL]
     assert len(label) == 12 and int(label, 16) >= 0
     assert label == checkout_id() or not sklearn_image.built
+
+
+UV_TRACES = """
+import importlib.metadata as m, json, pathlib, shutil
+venv = pathlib.Path("/opt/venv")
+print(json.dumps({
+    "installers": sorted({(d.read_text("INSTALLER") or "").strip() for d in m.distributions()}),
+    "uv_on_path": shutil.which("uv"),
+    "leftovers": [str(p) for p in [venv / ".lock", *venv.rglob("uv_cache.json"), *venv.rglob("uv")] if p.exists()],
+    "names": sorted(d.metadata["Name"].lower() for d in m.distributions()),
+}))
+"""
+
+
+def test_image_pins_are_installed_by_uv_which_leaves_no_trace(sklearn_image):
+    """The build installs the pins with uv (pip only as a fallback: a silent fallback loses the speed),
+    and neither uv, its cache nor its venv lock reaches the image; the distributions are the pins."""
+    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "python", sklearn_image.tag,
+                           "-c", UV_TRACES], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["installers"] == ["uv"], f"pins installed by {found['installers']}: did the build fall back to pip?"
+    assert (found["uv_on_path"], found["leftovers"]) == (None, [])
+    assert sorted(package_key(name) for name in found["names"]) == sorted(ENVIRONMENTS["sklearn"].pins())
 
 
 def test_job_killed_by_its_memory_limit_is_reported_as_oom(sklearn_image, sklearn_run, tmp_path, bundled_data):

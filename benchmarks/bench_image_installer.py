@@ -26,8 +26,10 @@ from orchestrator.executors.docker import (
     write_context,
 )
 
-LIST_DISTRIBUTIONS = ("import importlib.metadata as m; "
-                      "print('\\n'.join(sorted(f\"{d.metadata['Name'].lower()}=={d.version}\" for d in m.distributions())))")
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m; "
+    "print('\\n'.join(sorted(f\"{d.metadata['Name'].lower()}=={d.version}\" for d in m.distributions())))"
+)
 COUNT_FILES = "find /opt/venv -type f | wc -l; find /opt/venv -name '*.pyc' | wc -l; du -sm /opt/venv | cut -f1"
 
 
@@ -41,8 +43,14 @@ def build_seconds(env_name: str, installer: str, tag: str) -> float:
         write_context(env, context)
         started = time.perf_counter()
         with open(context, "rb") as stdin:
-            done = subprocess.run(command, stdin=stdin, check=False, capture_output=True, text=True,
-                                  env={**os.environ, "DOCKER_BUILDKIT": "0"})
+            done = subprocess.run(
+                command,
+                stdin=stdin,
+                check=False,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "DOCKER_BUILDKIT": "0"},
+            )
         seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"build {tag} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -53,8 +61,13 @@ def build_seconds(env_name: str, installer: str, tag: str) -> float:
 
 
 def in_image(tag: str, *command: str) -> str:
-    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", command[0], tag, *command[1:]],
-                          capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", command[0], tag, *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return done.stdout
 
 
@@ -73,8 +86,11 @@ def main() -> int:
             seconds = build_seconds(env_name, installer, tag)
             listings[installer] = in_image(tag, "python", "-c", LIST_DISTRIBUTIONS).split()
             files, pycs, megabytes = in_image(tag, "sh", "-c", COUNT_FILES).split()
-            print(f"{env_name:8} {installer:4} cold build {seconds:7.1f}s  {len(listings[installer])} distributions"
-                  f"  venv {files} files ({pycs} .pyc) {megabytes} MB", flush=True)
+            print(
+                f"{env_name:8} {installer:4} cold build {seconds:7.1f}s  {len(listings[installer])} distributions"
+                f"  venv {files} files ({pycs} .pyc) {megabytes} MB",
+                flush=True,
+            )
             if not args.keep:
                 subprocess.run(["docker", "image", "rm", tag], check=False, capture_output=True)
         first, *others = installers

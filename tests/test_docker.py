@@ -240,8 +240,13 @@ print(json.dumps({
 def test_image_pins_are_installed_by_uv_which_leaves_no_trace(sklearn_image):
     """The build installs the pins with uv (pip only as a fallback: a silent fallback loses the speed),
     and neither uv, its cache nor its venv lock reaches the image; the distributions are the pins."""
-    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "python", sklearn_image.tag,
-                           "-c", UV_TRACES], check=False, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python", sklearn_image.tag, "-c", UV_TRACES],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert found["installers"] == ["uv"], f"pins installed by {found['installers']}: did the build fall back to pip?"

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from orchestrator import registry
 from orchestrator.errors import UserError
 from orchestrator.registry import EXPERIMENTS
-from orchestrator.results import check_metrics
+from orchestrator.results import check_metrics, is_run_folder
 from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
 
 RESULT_FILE = "result.json"
@@ -324,14 +324,15 @@ def load_results(
     min_seeds: int = DEFAULT_MIN_SEEDS,
     dataset: str | None = None,
 ) -> LoadedResults:
-    """Read every result folder under `results_dir`; names starting with '_' or '.' are not results.
+    """Read every run folder under `results_dir` (`results.is_run_folder`: run-named or holding a
+    result.json; `_failed`, `.staging`, report output and CI artifacts are not runs).
 
     Raises UserError when the folder holds several datasets and `dataset` does not pick one."""
     skipped: list[SkippedFolder] = []
     valid: list[Run] = []
     ignored = {path.resolve() for path in ignore}
     for folder in sorted(Path(results_dir).iterdir()):
-        if not folder.is_dir() or folder.name[0] in "_." or folder.resolve() in ignored:
+        if not is_run_folder(folder) or folder.resolve() in ignored:
             continue
         try:
             valid.append(read_run(folder))

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout, attend
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import Attention, EncoderBlock, Pool, check, check_common
 
@@ -52,7 +53,7 @@ class ARMAAttention(Attention):
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = (self.split_heads(projection(x)) for projection in (self.query, self.key, self.value))
-        ar = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        ar = attend(q, k, v, self.dropout, self.training, causal=True)
         # e_j for j = 1..T-1 (1-based), placed at index j so that row t of the MA weights reads e_{<t}.
         residuals = F.pad(v[:, :, 1:] - ar[:, :, :-1], (0, 0, 1, 0))
         ma_q, ma_k = self.split_heads(self.ma_query(x)), self.split_heads(self.ma_key(x))
@@ -73,7 +74,7 @@ class ARMAttention(nn.Module):
         self.config = config
         self.embedding = nn.Linear(config.n_features, config.d_model)
         self.position = nn.Parameter(0.02 * torch.randn(config.context_length, config.d_model))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             EncoderBlock(
                 ARMAAttention(config.d_model, config.n_heads, config.dropout),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import Attention, EncoderBlock, FeedForward, Pool, check, check_common
 
@@ -75,7 +76,7 @@ class TwoStageAttention(nn.Module):
         self.route_norm = nn.LayerNorm(d)
         self.ff_norm = nn.LayerNorm(d)
         self.ff = FeedForward(d, config.d_ff, config.dropout)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         batch, features, segments, width = x.shape
@@ -112,7 +113,7 @@ class Crossformer(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = SegmentEmbedding(config)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         # Scale i > 0 first merges the previous scale's segments, win_size at a time.
         self.merging = nn.ModuleList(
             SegmentMerging(config.d_model, config.win_size) for _ in range(config.n_layers - 1)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import FeedForward, Pool, TokenEmbedding, check, check_common
 
@@ -60,7 +61,7 @@ class ExponentialSmoothingAttention(nn.Module):
         self.before_window = nn.Parameter(torch.randn(d_model))  # the value before step 0, for its difference
         self.initial_state = nn.Parameter(torch.randn(n_heads, d_model // n_heads))
         self.smoothing_logit = nn.Parameter(torch.randn(n_heads))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         batch, length, width = x.shape
@@ -86,7 +87,7 @@ class ETSLayer(nn.Module):
         self.growth_norm = nn.LayerNorm(config.d_model)
         self.ff = FeedForward(config.d_model, config.d_ff, config.dropout)
         self.ff_norm = nn.LayerNorm(config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         season = frequency_attention(x, self.top_k)
@@ -102,7 +103,7 @@ class ETSformer(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = TokenEmbedding(config.n_features, config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(ETSLayer(config) for _ in range(config.n_layers))
         self.head = ClassificationHead(config.d_model, config.pool, config.dropout)
 

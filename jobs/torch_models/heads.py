@@ -2,6 +2,7 @@
 
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.layers import Pool
 
 
@@ -18,7 +19,7 @@ class ClassificationHead(nn.Module):
         super().__init__()
         self.pool = pool
         self.norm = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.logit = nn.Linear(d_model, 1)
 
     def forward(self, tokens: Tensor) -> Tensor:

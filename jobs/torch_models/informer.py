@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import EncoderBlock, Pool, TokenEmbedding, check, check_common
 
@@ -47,7 +48,7 @@ class ProbSparseAttention(nn.Module):
         self.key = nn.Linear(d_model, d_model)
         self.value = nn.Linear(d_model, d_model)
         self.out = nn.Linear(d_model, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def split_heads(self, x: Tensor) -> Tensor:
         batch, length, width = x.shape
@@ -96,7 +97,7 @@ class Informer(nn.Module):
         self.config = config
         self.embedding = TokenEmbedding(config.n_features, config.d_model)
         self.register_buffer("position", sinusoidal_positions(config.context_length, config.d_model), persistent=False)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             EncoderBlock(
                 ProbSparseAttention(config.d_model, config.n_heads, config.factor, config.dropout),

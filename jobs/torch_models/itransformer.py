@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import Attention, EncoderBlock, check_common
 
@@ -32,7 +33,7 @@ class ITransformer(nn.Module):
         # Attention is permutation-equivariant over variates, and the pooled head would be too;
         # a learned identity per feature lets the head tell RSI from volume.
         self.feature_identity = nn.Parameter(0.02 * torch.randn(config.n_features, config.d_model))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             EncoderBlock(
                 Attention(config.d_model, config.n_heads, config.dropout), config.d_model, config.d_ff, config.dropout

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout, attend
+
 Pool = Literal["mean", "last"]
 
 
@@ -37,7 +39,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.up = nn.Linear(d_model, d_ff)
         self.down = nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down(self.dropout(F.gelu(self.up(x))))
@@ -66,9 +68,7 @@ class Attention(nn.Module):
             self.split_heads(self.key(context)),
             self.split_heads(self.value(context)),
         )
-        mixed = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=causal
-        )
+        mixed = attend(q, k, v, self.dropout, self.training, causal=causal)
         return self.out(mixed.transpose(1, 2).reshape(x.shape))
 
 
@@ -81,7 +81,7 @@ class EncoderBlock(nn.Module):
         self.mix_norm = nn.LayerNorm(d_model)
         self.ff_norm = nn.LayerNorm(d_model)
         self.ff = FeedForward(d_model, d_ff, dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, **mixer_kwargs) -> Tensor:
         x = x + self.dropout(self.mixer(self.mix_norm(x), **mixer_kwargs))
@@ -139,7 +139,7 @@ class DecompositionEncoderLayer(nn.Module):
         self.ff = FeedForward(d_model, d_ff, dropout)
         self.decompose_mixed = SeriesDecomposition(moving_avg)
         self.decompose_fed = SeriesDecomposition(moving_avg)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         x, mixed_trend = self.decompose_mixed(x + self.dropout(self.mixer(x)))
@@ -156,7 +156,7 @@ class DecompositionEncoder(nn.Module):
     ):
         super().__init__()
         self.embedding = TokenEmbedding(n_features, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.layers = nn.ModuleList(
             DecompositionEncoderLayer(mixer, d_model, d_ff, moving_avg, dropout) for mixer in mixers
         )

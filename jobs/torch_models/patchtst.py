@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import Attention, EncoderBlock, Pool, check, check_common
 
@@ -59,7 +60,7 @@ class PatchTST(nn.Module):
         # Weights are shared across features; this tells the pooled head which feature a token is
         # (a flatten head knows it from the token's slot, a pooling head does not).
         self.feature_identity = nn.Parameter(0.02 * torch.randn(config.n_features, 1, config.d_model))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             EncoderBlock(
                 Attention(config.d_model, config.n_heads, config.dropout), config.d_model, config.d_ff, config.dropout

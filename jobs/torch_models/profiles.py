@@ -5,9 +5,13 @@ the catalog does not declare. Architecture settings (patch_len, seg_len, modes, 
 leaves out take their config class's default.
 """
 
-from jobs.catalog import MODELS, TORCH_JOB
+from jobs.catalog import MODELS, TORCH_FULL, TORCH_JOB
 
 MODEL_NAMES = tuple(m.name for m in MODELS if m.entry == TORCH_JOB)
+
+# The full profile's training settings, shared by every torch model: what the side-by-side bench
+# against Time-Series-Library (../shared/anchors/bench_vs_tslib.py) trains its project side with.
+FULL_DEFAULTS: dict[str, object] = dict(TORCH_FULL)
 
 FULL_HYPERPARAMETERS: dict[str, dict[str, int | float | str]] = {
     m.name: m.defaults("full") for m in MODELS if m.entry == TORCH_JOB

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import FeedForward, Pool, check, check_common, moving_average_matrix
 
@@ -88,7 +89,7 @@ class PastDecomposableMixing(nn.Module):
         self.season_up = nn.ModuleList(TimeMLP(lengths[i], lengths[i + 1]) for i in range(len(lengths) - 1))
         self.trend_down = nn.ModuleList(TimeMLP(lengths[i + 1], lengths[i]) for i in range(len(lengths) - 1))
         self.out = FeedForward(config.d_model, config.d_ff, config.dropout)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (batch, sum of scale lengths, d_model), the scales concatenated finest first."""

@@ -1,0 +1,103 @@
+"""The cheap-mask dropout (jobs/torch_models/dropout.py) is dropout: each element dropped
+independently at the realised rate, survivors scaled to keep the expectation, gradients through
+the same mask, reproducible from torch's seed; and attention through it is attention."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from jobs.torch_models.dropout import MASK_BITS, Dropout, attend, dropout, keep_multiplier, realised_rate
+
+
+def test_realised_rate_is_p_to_the_mask_precision():
+    assert realised_rate(0.1) == 6554 / 65536
+    assert abs(realised_rate(0.1) - 0.1) <= 0.5 / 2**MASK_BITS
+    assert realised_rate(0.0) == 0.0
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_drop_rate_scale_and_every_lane_of_a_draw(p):
+    torch.manual_seed(0)
+    n = 1 << 21
+    multiplier = keep_multiplier(torch.empty(n), p)
+    rate, scale = realised_rate(p), 1 / (1 - realised_rate(p))
+    values = multiplier.unique().tolist()
+    assert values[0] == 0.0 and values[1] == pytest.approx(scale) and len(values) == 2
+    dropped = (multiplier == 0).double()
+    sigma = math.sqrt(rate * (1 - rate) / n)
+    assert abs(dropped.mean().item() - rate) < 5 * sigma
+    # Four mask elements share one 64-bit draw: each of its 16-bit lanes must be unbiased (the
+    # sign bit of a default-range draw is always 0, which would show in one lane).
+    for lane in range(4):
+        assert abs(dropped[lane::4].mean().item() - rate) < 5 * 2 * sigma
+    assert abs(multiplier.double().mean().item() - 1.0) < 5 * sigma * scale  # expectation kept
+
+
+def test_neighbouring_elements_are_independent():
+    torch.manual_seed(1)
+    n = 1 << 21
+    dropped = (keep_multiplier(torch.empty(n), 0.3) == 0).double()
+    for lag in (1, 2, 3, 4, 5):
+        corr = torch.corrcoef(torch.stack([dropped[:-lag], dropped[lag:]]))[0, 1].item()
+        assert abs(corr) < 5 / math.sqrt(n)
+
+
+def test_masks_follow_torch_seed():
+    x = torch.ones(1000)
+    torch.manual_seed(7)
+    a = dropout(x, 0.2, training=True)
+    torch.manual_seed(7)
+    b = dropout(x, 0.2, training=True)
+    torch.manual_seed(8)
+    c = dropout(x, 0.2, training=True)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_gradient_goes_through_the_same_mask():
+    torch.manual_seed(3)
+    x = torch.randn(64, 33, requires_grad=True)
+    out = Dropout(0.25).train()(x)
+    out.backward(torch.ones_like(out))
+    kept = out != 0
+    assert torch.allclose(out[kept] / x[kept], x.grad[kept])
+    assert torch.all(x.grad[~kept] == 0)
+    assert 0.15 < (~kept).float().mean().item() < 0.35
+
+
+def test_identity_in_eval_and_at_zero_and_bad_rate_rejected():
+    x = torch.randn(10, 10)
+    assert Dropout(0.5).eval()(x) is x
+    assert Dropout(0.0).train()(x) is x
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        Dropout(1.0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attend_is_sdpa_without_dropout_and_masks_the_weights_with_it(causal):
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(3, 4, 9, 8, generator=g) for _ in range(3))
+    reference = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    assert torch.allclose(attend(q, k, v, 0.0, training=True, causal=causal), reference, atol=1e-6)
+    assert torch.allclose(attend(q, k, v, 0.3, training=False, causal=causal), reference, atol=1e-6)
+
+    torch.manual_seed(11)
+    got = attend(q, k, v, 0.3, training=True, causal=causal)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(8)
+    if causal:
+        scores = scores.masked_fill(torch.ones(9, 9, dtype=torch.bool).triu(1), float("-inf"))
+    weights = scores.softmax(-1)
+    torch.manual_seed(11)
+    expected = (weights * keep_multiplier(weights, 0.3)) @ v
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_causal_attention_with_dropout_never_reads_the_future():
+    torch.manual_seed(2)
+    q, k = torch.randn(2, 2, 6, 4), torch.randn(2, 2, 6, 4)
+    v = torch.randn(2, 2, 6, 4, requires_grad=True)
+    attend(q, k, v, 0.2, training=True, causal=True)[:, :, 2].sum().backward()
+    assert torch.all(v.grad[:, :, 3:] == 0)
+    assert v.grad[:, :, :3].abs().sum() > 0

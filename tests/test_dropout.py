@@ -101,3 +101,12 @@ def test_causal_attention_with_dropout_never_reads_the_future():
     attend(q, k, v, 0.2, training=True, causal=True)[:, :, 2].sum().backward()
     assert torch.all(v.grad[:, :, 3:] == 0)
     assert v.grad[:, :, :3].abs().sum() > 0
+
+
+def test_bf16_activations_get_the_same_mask_as_float32():
+    torch.manual_seed(4)
+    a = keep_multiplier(torch.empty(1 << 16), 0.1)
+    torch.manual_seed(4)
+    b = keep_multiplier(torch.empty(1 << 16, dtype=torch.bfloat16), 0.1)
+    assert b.dtype == torch.bfloat16
+    assert torch.equal(a == 0, b == 0)

@@ -38,7 +38,12 @@ def keep_multiplier(x: Tensor, p: float) -> Tensor:
     words.random_(-(2**63), 2**63 - 1)  # all 64 bits uniform (the default range leaves the sign bit 0)
     lanes = words.view(torch.int16)[:n].view(x.shape)
     scale = 1.0 / (1.0 - realised_rate(p))
-    return torch.where(lanes >= _LOWEST + round(p * 2**MASK_BITS), scale, 0.0).to(x.dtype)
+    # Kept where lane >= threshold. The lanes are integers, so lane - (threshold - 1) is >= 1 for a
+    # kept element and <= 0 for a dropped one: clamped to [0, 1] it is the exact 0/1 mask, in three
+    # vectorised float passes (torch.where with scalars or a bool mask's conversion are 2-3x slower).
+    threshold = _LOWEST + round(p * 2**MASK_BITS)
+    # float32 whatever x is: bf16 and fp16 cannot hold every 16-bit integer exactly.
+    return lanes.to(torch.float32).sub_(threshold - 1).clamp_(0.0, 1.0).mul_(scale).to(x.dtype)
 
 
 class _Multiply(torch.autograd.Function):

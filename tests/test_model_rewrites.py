@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from jobs.torch_models.autoformer import Autoformer, AutoformerConfig
 from jobs.torch_models.dlinear import DLinear, DLinearConfig
 from jobs.torch_models.layers import SeriesDecomposition, moving_average_matrix
 from jobs.torch_models.timemixer import TimeMixer, TimeMixerConfig
@@ -27,9 +28,17 @@ def inputs(n: int = 6, length: int = 80, features: int = 25) -> torch.Tensor:
     return torch.randn(n, length, features, generator=torch.Generator().manual_seed(11))
 
 
+def decomposition_reference(x: torch.Tensor, kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(seasonal, trend): the trend by padding with the edge steps and average pooling."""
+    half = (kernel - 1) // 2
+    padded = torch.cat([x[:, :1].expand(-1, half, -1), x, x[:, -1:].expand(-1, half, -1)], dim=1)
+    trend = F.avg_pool1d(padded.transpose(1, 2), kernel, stride=1).transpose(1, 2)
+    return x - trend, trend
+
+
 def dlinear_reference(model: DLinear, x: torch.Tensor) -> torch.Tensor:
     """Decompose, then one einsum per part over time, then the mean-pooling head."""
-    seasonal, trend = SeriesDecomposition(model.config.moving_avg)(x)
+    seasonal, trend = decomposition_reference(x, model.config.moving_avg)
     tokens = (
         torch.einsum("btf,ftd->bfd", seasonal, model.seasonal_weight)
         + torch.einsum("btf,ftd->bfd", trend, model.trend_weight)
@@ -46,7 +55,10 @@ def timemixer_reference(model: TimeMixer, x: torch.Tensor) -> torch.Tensor:
         return mlp.second(F.gelu(mlp.first(series.transpose(1, 2)))).transpose(1, 2)
 
     scales = [model.embedding(s) for s in model.multiscale(x)]
-    decompose = SeriesDecomposition(model.config.moving_avg)
+
+    def decompose(series):
+        return decomposition_reference(series, model.config.moving_avg)
+
     for layer in model.layers:
         seasons, trends = [], []
         for series in scales:
@@ -61,7 +73,46 @@ def timemixer_reference(model: TimeMixer, x: torch.Tensor) -> torch.Tensor:
     return sum(model.head(s) for s in scales) / len(scales)
 
 
+def autocorrelation_reference(mixer, x: torch.Tensor) -> torch.Tensor:
+    """Autoformer's time-delay aggregation as top_k gathered, rolled copies of the values."""
+    batch, length, width = x.shape
+    q = mixer.query(x).view(batch, length, mixer.n_heads, -1)
+    k = mixer.key(x).view(batch, length, mixer.n_heads, -1)
+    correlation = torch.fft.irfft(torch.fft.rfft(q, dim=1) * torch.fft.rfft(k, dim=1).conj(), n=length, dim=1)
+    strength, lags = correlation.mean(dim=(2, 3)).topk(mixer.top_k, dim=-1)
+    weights = torch.softmax(strength, dim=-1)
+    values = mixer.value(x)
+    rolled = torch.stack([torch.roll(values[b], -int(lag), dims=0) for b in range(batch) for lag in lags[b]])
+    rolled = rolled.view(batch, mixer.top_k, length, width)
+    return mixer.out((weights[:, :, None, None] * rolled).sum(dim=1))
+
+
+def autoformer_reference(model: Autoformer, x: torch.Tensor) -> torch.Tensor:
+    """The decomposition encoder step by step, with the reference aggregation and decomposition."""
+    encoder, kernel = model.encoder, model.config.moving_avg
+    seasonal = encoder.dropout(encoder.embedding(x))
+    trend = torch.zeros_like(seasonal)
+    for layer in encoder.layers:
+        seasonal, mixed_trend = decomposition_reference(
+            seasonal + layer.dropout(autocorrelation_reference(layer.mixer, seasonal)), kernel
+        )
+        seasonal, fed_trend = decomposition_reference(seasonal + layer.dropout(layer.ff(seasonal)), kernel)
+        trend = trend + mixed_trend + fed_trend
+    return model.head(seasonal + trend)
+
+
 CASES = [
+    pytest.param(
+        Autoformer, AutoformerConfig(d_model=16, d_ff=24, n_heads=2, dropout=0.0), autoformer_reference, id="autoformer"
+    ),
+    pytest.param(
+        Autoformer,
+        AutoformerConfig(
+            context_length=37, n_features=4, d_model=8, d_ff=8, n_heads=2, moving_avg=5, factor=2.0, dropout=0.0
+        ),
+        autoformer_reference,
+        id="autoformer-odd-length-more-lags",
+    ),
     pytest.param(DLinear, DLinearConfig(d_model=8, dropout=0.0), dlinear_reference, id="dlinear"),
     pytest.param(
         DLinear,
@@ -124,8 +175,11 @@ def test_rewrite_matches_the_reference_in_eval_with_dropout_configured(model_cla
 @pytest.mark.parametrize("length, kernel", [(80, 25), (20, 25), (7, 1), (9, 3)])
 def test_moving_average_matrix_is_the_decomposition_trend(length, kernel):
     x = torch.randn(4, length, 3, generator=torch.Generator().manual_seed(5))
-    _, trend = SeriesDecomposition(kernel)(x)
+    seasonal, trend = decomposition_reference(x, kernel)
     torch.testing.assert_close(moving_average_matrix(length, kernel) @ x, trend, atol=1e-6, rtol=1e-5)
+    got_seasonal, got_trend = SeriesDecomposition(kernel)(x)
+    torch.testing.assert_close(got_trend, trend, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(got_seasonal, seasonal, atol=1e-6, rtol=1e-5)
 
 
 def test_derived_matrices_are_not_saved_with_the_weights():

@@ -64,13 +64,15 @@ class AutoCorrelation(nn.Module):
         strength, lags = correlation.mean(dim=(2, 3)).topk(self.top_k, dim=-1)
         weights = torch.softmax(strength, dim=-1)
 
-        values = self.value(x)
+        # Time-delay aggregation: sum_k w_k * roll(values, -lag_k) is one (length x length) matrix per
+        # sample, weight w_k at (t, (t + lag_k) mod length), applied with one batched product
+        # instead of gathering top_k rolled copies of the values.
         steps = torch.arange(length, device=x.device)
-        rolled_index = (steps + lags[:, :, None]) % length
-        rolled = torch.gather(
-            values.unsqueeze(1).expand(-1, self.top_k, -1, -1), 2, rolled_index[..., None].expand(-1, -1, -1, width)
-        )
-        aggregated = (weights[:, :, None, None].to(values.dtype) * rolled).sum(dim=1)
+        rolled_index = (steps[None, :, None] + lags[:, None, :]) % length  # (batch, length, top_k)
+        delays = torch.zeros(batch, length, length, device=x.device, dtype=weights.dtype)
+        delays = delays.scatter_add(2, rolled_index, weights[:, None, :].expand(-1, length, -1))
+        values = self.value(x)
+        aggregated = torch.matmul(delays.to(values.dtype), values)
         return self.out(aggregated)
 
 

@@ -8,7 +8,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from jobs.torch_models.dropout import MASK_BITS, Dropout, attend, dropout, keep_multiplier, realised_rate
+from jobs.torch_models.dropout import (
+    MASK_BITS,
+    Dropout,
+    attend,
+    dropout,
+    gelu_dropout,
+    keep_multiplier,
+    realised_rate,
+)
 
 
 def test_realised_rate_is_p_to_the_mask_precision():
@@ -110,3 +118,18 @@ def test_bf16_activations_get_the_same_mask_as_float32():
     b = keep_multiplier(torch.empty(1 << 16, dtype=torch.bfloat16), 0.1)
     assert b.dtype == torch.bfloat16
     assert torch.equal(a == 0, b == 0)
+
+
+def test_fused_gelu_dropout_is_dropout_of_gelu():
+    h = torch.randn(32, 7, 16, generator=torch.Generator().manual_seed(9), requires_grad=True)
+    upstream = torch.randn(32, 7, 16, generator=torch.Generator().manual_seed(10))
+    torch.manual_seed(12)
+    fused = gelu_dropout(h, 0.2, training=True)
+    (fused_grad,) = torch.autograd.grad(fused, h, upstream)
+    torch.manual_seed(12)
+    reference = F.gelu(h) * keep_multiplier(h, 0.2)
+    (reference_grad,) = torch.autograd.grad(reference, h, upstream)
+    torch.testing.assert_close(fused, reference)
+    torch.testing.assert_close(fused_grad, reference_grad)
+    assert (fused == 0).any() and (fused != 0).any()
+    torch.testing.assert_close(gelu_dropout(h, 0.2, training=False), F.gelu(h))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout, attend
+from jobs.torch_models.dropout import Dropout, attend, gelu_dropout
 
 Pool = Literal["mean", "last"]
 
@@ -42,7 +42,7 @@ class FeedForward(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down(self.dropout(F.gelu(self.up(x))))
+        return self.down(gelu_dropout(self.up(x), self.dropout.p, self.training))
 
 
 class Attention(nn.Module):

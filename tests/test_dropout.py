@@ -133,3 +133,21 @@ def test_fused_gelu_dropout_is_dropout_of_gelu():
     torch.testing.assert_close(fused_grad, reference_grad)
     assert (fused == 0).any() and (fused != 0).any()
     torch.testing.assert_close(gelu_dropout(h, 0.2, training=False), F.gelu(h))
+
+
+def test_fused_residual_add_is_residual_plus_dropout():
+    g = torch.Generator().manual_seed(13)
+    residual = torch.randn(16, 5, 8, generator=g, requires_grad=True)
+    x = torch.randn(16, 5, 8, generator=g, requires_grad=True)
+    upstream = torch.randn(16, 5, 8, generator=g)
+    layer = Dropout(0.3).train()
+    torch.manual_seed(14)
+    fused = layer.add(residual, x)
+    fused_grads = torch.autograd.grad(fused, (residual, x), upstream)
+    torch.manual_seed(14)
+    reference = residual + x * keep_multiplier(x, 0.3)
+    reference_grads = torch.autograd.grad(reference, (residual, x), upstream)
+    torch.testing.assert_close(fused, reference)
+    for got, expected in zip(fused_grads, reference_grads):
+        torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(layer.eval().add(residual, x), residual + x)

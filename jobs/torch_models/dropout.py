@@ -74,6 +74,20 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     return _Multiply.apply(x, keep_multiplier(x, p))
 
 
+class _AddMultiplied(torch.autograd.Function):
+    """residual + x * multiplier in one pass (addcmul) instead of a product and then a sum."""
+
+    @staticmethod
+    def forward(ctx, residual: Tensor, x: Tensor, multiplier: Tensor) -> Tensor:
+        ctx.save_for_backward(multiplier)
+        return torch.addcmul(residual, x, multiplier)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (multiplier,) = ctx.saved_tensors
+        return grad, grad * multiplier, None
+
+
 class _GeluMultiply(torch.autograd.Function):
     """gelu(h) * multiplier with the product written over gelu's output: one activation-sized
     tensor fewer per feed-forward layer, forward and backward (activations are memory-bound)."""
@@ -107,6 +121,12 @@ class Dropout(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
+
+    def add(self, residual: Tensor, x: Tensor) -> Tensor:
+        """residual + self(x), fused where the cheap masks apply (every residual branch uses it)."""
+        if not self.training or self.p == 0.0 or x.device.type != "cpu" or realised_rate(self.p) == 0.0:
+            return residual + dropout(x, self.p, self.training)
+        return _AddMultiplied.apply(residual, x, keep_multiplier(x, self.p))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -84,8 +84,8 @@ class EncoderBlock(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, **mixer_kwargs) -> Tensor:
-        x = x + self.dropout(self.mixer(self.mix_norm(x), **mixer_kwargs))
-        return x + self.dropout(self.ff(self.ff_norm(x)))
+        x = self.dropout.add(x, self.mixer(self.mix_norm(x), **mixer_kwargs))
+        return self.dropout.add(x, self.ff(self.ff_norm(x)))
 
 
 class SeriesDecomposition(nn.Module):
@@ -153,8 +153,8 @@ class DecompositionEncoderLayer(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        x, mixed_trend = self.decompose_mixed(x + self.dropout(self.mixer(x)))
-        x, fed_trend = self.decompose_fed(x + self.dropout(self.ff(x)))
+        x, mixed_trend = self.decompose_mixed(self.dropout.add(x, self.mixer(x)))
+        x, fed_trend = self.decompose_fed(self.dropout.add(x, self.ff(x)))
         return x, mixed_trend + fed_trend
 
 

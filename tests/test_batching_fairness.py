@@ -16,7 +16,7 @@ from jobs.timer.job import Samples, Scorer, Settings
 from jobs.timer.model import TimerConfig, TimerForPrediction
 from jobs.timesfm.job import _batches as timesfm_batches
 from jobs.torch_models.sizing import sized_config
-from jobs.torch_models.trainer import predict_logits
+from jobs.torch_models.trainer import CPU_EVAL_WINDOWS, predict_logits
 from jobs.torch_models.zoo import ARCHITECTURES
 from tests.helpers import make_spec
 
@@ -118,3 +118,14 @@ def test_timesfm_batches_cover_every_window_once(size):
     covered = np.concatenate([np.arange(start, stop) for start, stop in bounds])
     np.testing.assert_array_equal(covered, np.arange(WINDOWS))
     assert all(0 < stop - start <= size for start, stop in bounds)
+
+
+def test_cpu_prediction_runs_at_most_cpu_eval_windows_at_once():
+    architecture = ARCHITECTURES["patchtst"]
+    model = architecture.model(sized_config(architecture, 30_000, context_length=32, n_features=5))
+    seen = []
+    model.register_forward_hook(lambda module, args, output: seen.append(args[0].shape[0]))
+    x = torch.randn(2 * CPU_EVAL_WINDOWS + 5, 32, 5)
+    logits = predict_logits(model, x, batch_size=4 * CPU_EVAL_WINDOWS, precision="fp32")
+    assert seen == [CPU_EVAL_WINDOWS, CPU_EVAL_WINDOWS, 5]
+    assert logits.shape == (len(x),)

@@ -91,9 +91,18 @@ class Model:
     unavailable: Unavailable | None = None
     note: str | None = None  # shown beside the status in `orch list`
     architecture: TorchArchitecture | None = None  # torch architectures only
+    # profile -> the values a job uses for the keys its spec leaves out (jobs whose specs spell out only
+    # a few keys: the foundation models and the sklearn baselines). Never spelled into a spec.
+    unspelled: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def defaults(self, profile: str) -> dict[str, object]:
+        """What a `profile` spec spells out (hashed into its run key)."""
         return dict(self.quick if profile == "quick" else self.full)
+
+    def job_defaults(self, profile: str) -> dict[str, object]:
+        """Every value a job starts from before the spec's own hyperparameters: the spelled-out
+        defaults and the `unspelled` ones."""
+        return {**self.unspelled.get(profile, {}), **self.defaults(profile)}
 
     def job_identity(self) -> str:
         """Canonical JSON of what a job reads from its entry (env, entry point, declared hyper-parameters
@@ -108,6 +117,7 @@ class Model:
                 "hyperparameters": declared,
                 "quick": self.quick,
                 "full": self.full,
+                "unspelled": self.unspelled,
                 "architecture": architecture,
             },
             sort_keys=True,
@@ -239,7 +249,6 @@ FORECASTER_TUNING = {
     "probe_l2": Param("floats", above=0, high=1e12),
     "predict_batch_size": whole(1, BATCH),
 }
-# timesfm/job.py holds the defaults of keys a spec leaves out.
 TIMESFM = {
     **FORECASTER_TUNING,
     "max_val_loss_windows": whole(0, BIG),
@@ -279,6 +288,65 @@ TIMER_QUICK: dict[str, object] = {
     "max_train_windows": 512,
     "max_val_segments": 64,
     "probe_l2": [1e-2, 1.0],
+}
+
+# Values of the keys a foundation model's or baseline's spec leaves out (Model.unspelled).
+TIMESFM_FULL_UNSPELLED: dict[str, object] = {
+    "batch_size": 32,
+    "lr": 1e-4,
+    "eval_every": 100,
+    "patience": 5,
+    "max_train_windows": 0,
+    "max_val_loss_windows": 0,
+    "finetune_params": "all",
+    "dependence": "brownian",
+    "flip_invariance": None,
+    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+    "probe_steps": 500,
+    "predict_batch_size": 64,
+    "max_steps": 2000,
+}
+TIMESFM_QUICK_UNSPELLED: dict[str, object] = {
+    **{k: v for k, v in TIMESFM_FULL_UNSPELLED.items() if k != "max_steps"},  # quick specs spell max_steps
+    "batch_size": 16,
+    "eval_every": 5,
+    "patience": 2,
+    "max_train_windows": 256,
+    "max_val_loss_windows": 64,
+    "probe_l2": [1e-3, 1e-1, 10.0],
+    "probe_steps": 200,
+}
+# Lag-Llama: the job's sampling settings, then the released fine-tuning recipe (lr 5e-4, batch 64,
+# 50 batches per epoch; jobs/lagllama/finetune.py's FineTuneSettings).
+LAGLLAMA_FULL_UNSPELLED: dict[str, object] = {
+    "history_padding": "first-value",
+    "rescale_each_step": False,
+    "series": "high",
+    "model_context_length": 32,
+    "use_kv_cache": True,
+    "predict_batch_size": 32,
+    "lr": 5e-4,
+    "weight_decay": 1e-8,
+    "batch_size": 64,
+    "max_epochs": 50,
+    "batches_per_epoch": 50,
+    "patience": 5,
+    "max_val_windows": 512,
+    "grad_clip": 1.0,
+}
+LAGLLAMA_QUICK_UNSPELLED: dict[str, object] = {
+    **{k: v for k, v in LAGLLAMA_FULL_UNSPELLED.items() if k != "max_epochs"},  # quick specs spell max_epochs
+    "batches_per_epoch": 4,
+    "batch_size": 16,
+    "max_val_windows": 32,
+    "patience": 1,
+}
+LOGREG_UNSPELLED: dict[str, object] = {"C": 1.0, "max_iter": 2000}
+GBOOST_UNSPELLED: dict[str, object] = {
+    "learning_rate": 0.05,
+    "max_depth": 3,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
 }
 
 TORCH_JOB = "jobs.torch_models.job:fit_predict"
@@ -380,6 +448,7 @@ MODELS: tuple[Model, ...] = (
         FOUNDATION,
         weights="lag-llama",
         pretraining=LAGLLAMA_PRETRAINING,
+        unspelled={"quick": LAGLLAMA_QUICK_UNSPELLED, "full": LAGLLAMA_FULL_UNSPELLED},
     ),
     Model(
         "timesfm",
@@ -395,6 +464,7 @@ MODELS: tuple[Model, ...] = (
         FOUNDATION,
         weights="timesfm",
         pretraining=TIMESFM_PRETRAINING,
+        unspelled={"quick": TIMESFM_QUICK_UNSPELLED, "full": TIMESFM_FULL_UNSPELLED},
     ),
     torch_model(
         "itransformer",
@@ -543,6 +613,7 @@ MODELS: tuple[Model, ...] = (
         {},
         {},
         SKLEARN,
+        unspelled={"quick": LOGREG_UNSPELLED, "full": LOGREG_UNSPELLED},
     ),
     Model(
         "logreg-vol",
@@ -556,6 +627,7 @@ MODELS: tuple[Model, ...] = (
         {},
         {},
         SKLEARN,
+        unspelled={"quick": LOGREG_UNSPELLED, "full": LOGREG_UNSPELLED},
     ),
     Model(
         "gboost",
@@ -569,6 +641,7 @@ MODELS: tuple[Model, ...] = (
         {"max_iter": 200},
         {"max_iter": 400},
         SKLEARN,
+        unspelled={"quick": GBOOST_UNSPELLED, "full": GBOOST_UNSPELLED},
     ),
     # The plan's second baseline row: the same PatchTST at 200M parameters (full profile).
     torch_model(
@@ -631,8 +704,14 @@ def check_catalog(models: tuple[Model, ...]) -> None:
             problems.append(f"{m.name}: the torch job needs an architecture, and only it takes one")
         if len(m.ids) != len(HORIZONS):
             problems.append(f"{m.name}: {len(m.ids)} ids for {len(HORIZONS)} horizons")
+        unknown_profiles = sorted(set(m.unspelled) - set(PROFILES))
+        if unknown_profiles:
+            problems.append(f"{m.name}: unspelled defaults for unknown profile(s) {unknown_profiles}")
         for profile in PROFILES:
-            for key, value in m.defaults(profile).items():
+            spelled_twice = sorted(set(m.unspelled.get(profile, {})) & set(m.defaults(profile)))
+            if spelled_twice:
+                problems.append(f"{m.name}: {profile} keys {spelled_twice} are both spelled out and unspelled")
+            for key, value in m.job_defaults(profile).items():
                 if key not in m.hyperparameters:
                     problems.append(f"{m.name}: {profile} default {key!r} is not a declared hyperparameter")
                 else:

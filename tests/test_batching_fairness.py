@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from jobs.baselines.sklearn_models import DEFAULTS, gradient_boosting, logreg_features
+from jobs.baselines.sklearn_models import gradient_boosting, logreg_features
+from jobs.catalog import BY_NAME
 from jobs.common.dataset import load_dataset
 from jobs.common.windows import make_windows
 from jobs.timer.job import QUICK as TIMER_QUICK
@@ -74,8 +75,8 @@ def test_sklearn_predictions_do_not_depend_on_which_rows_are_scored_together(syn
     spec, dataset = synthetic_dataset
     data = make_windows(dataset, spec.horizon, spec.context_length, flat=True)
     for model in (
-        LogisticRegression(**DEFAULTS["logreg"]),
-        HistGradientBoostingClassifier(**{**DEFAULTS["gboost"], "max_iter": 20}),
+        LogisticRegression(**BY_NAME["logreg"].job_defaults("full")),
+        HistGradientBoostingClassifier(**{**BY_NAME["gboost"].job_defaults("full"), "max_iter": 20}),
     ):
         model.fit(data.train.x, data.train.y)
         whole = model.predict_proba(data.test.x)[:, 1]

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.baselines import sklearn_models
-from jobs.catalog import MODELS
+from jobs.catalog import BY_NAME, MODELS
 from jobs.common.errors import JobError
 from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
 from jobs.registry import ENTRYPOINTS
@@ -23,7 +23,9 @@ from jobs.torch_models.layers import Pool
 from jobs.torch_models.zoo import ARCHITECTURES
 from orchestrator import registry
 from orchestrator.cli import cli
+from orchestrator.runs import make_spec as make_run_spec
 from tests.helpers import make_spec
+from tests.run_key_matrix import MANIFEST
 from tests.test_orchestrator import replace_experiment
 
 DECLARED = {m.name: m.hyperparameters for m in MODELS if m.entry is not None}
@@ -52,18 +54,38 @@ def test_torch_declaration_matches_the_config_classes(model):
         check_hyperparameters(model, profiles.defaults(model, profile))
 
 
-def test_sklearn_declaration_matches_the_job_defaults():
-    for model, defaults in sklearn_models.DEFAULTS.items():
-        assert set(DECLARED[model]) == set(defaults)
-        assert check_hyperparameters(model, defaults) == defaults
+@pytest.mark.parametrize("model", ["logreg", "logreg-vol", "gboost", "timesfm", "lagllama"])
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_jobs_with_short_specs_take_every_default_from_the_catalog(model, profile):
+    """These specs spell out a few keys; the catalog's `unspelled` values hold the rest, so every
+    declared key has exactly one default per profile, inside its declaration."""
+    defaults = BY_NAME[model].job_defaults(profile)
+    assert set(defaults) == set(DECLARED[model])
+    assert check_hyperparameters(model, defaults) == defaults
 
 
-def test_timesfm_declaration_matches_the_job_settings():
+def test_timesfm_settings_are_the_catalog_declaration():
     fields = {f.name for f in dataclasses.fields(timesfm_job.Settings)}
-    assert set(DECLARED["timesfm"]) == fields == set(timesfm_job.QUICK) == set(timesfm_job.FULL)
-    for profile in (timesfm_job.QUICK, timesfm_job.FULL):
-        check_hyperparameters("timesfm", profile)
+    assert set(DECLARED["timesfm"]) == fields
     assert DECLARED["timesfm"]["dependence"].options == DEPENDENCE
+
+
+def registry_spec(model: str, profile: str):
+    """The spec `orch run` would write for the model's H1 experiment."""
+    experiment = next(e for e in registry.EXPERIMENTS if e.model == model)
+    return make_run_spec(experiment, MANIFEST, profile, registry.DEFAULT_SEED)
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_timesfm_and_sklearn_jobs_start_from_the_catalog_defaults(profile):
+    spec = registry_spec("timesfm", profile)
+    settings = dataclasses.asdict(timesfm_job.Settings.from_spec(spec))
+    expected = BY_NAME["timesfm"].job_defaults(profile)
+    expected["flip_invariance"] = expected["mode"] == "zero-shot"  # None = the package default for the mode
+    assert settings == {**expected, "probe_l2": tuple(expected["probe_l2"])}
+    gboost = sklearn_models._hyperparameters(registry_spec("gboost", profile))
+    assert gboost == BY_NAME["gboost"].job_defaults(profile)
+    assert gboost["max_iter"] == {"quick": 200, "full": 400}[profile]
 
 
 def test_timer_declaration_matches_the_job_settings():

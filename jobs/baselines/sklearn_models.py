@@ -10,6 +10,7 @@ from pathlib import Path
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
+from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.hyperparameters import check_hyperparameters
@@ -18,16 +19,6 @@ from shared_schema import ExperimentSpec, WeightsSource
 
 PACKAGES = ("scikit-learn", "scipy")
 VOLATILITY_FEATURES = ["natr_14"]
-# What a spec's hyperparameters override, key by key (declared in jobs/catalog.py).
-LOGREG_DEFAULTS = {"C": 1.0, "max_iter": 2000}
-GBOOST_DEFAULTS = {
-    "max_iter": 200,
-    "learning_rate": 0.05,
-    "max_depth": 3,
-    "min_samples_leaf": 40,
-    "l2_regularization": 1.0,
-}
-DEFAULTS = {"logreg": LOGREG_DEFAULTS, "logreg-vol": LOGREG_DEFAULTS, "gboost": GBOOST_DEFAULTS}
 
 
 def _fit_and_score(model, data: WindowedData, n_parameters, notes: dict) -> ModelOutput:
@@ -51,7 +42,8 @@ def _fit_and_score(model, data: WindowedData, n_parameters, notes: dict) -> Mode
 
 
 def _hyperparameters(spec: ExperimentSpec) -> dict:
-    return check_hyperparameters(spec.model, DEFAULTS[spec.model] | spec.hyperparameters)
+    """The catalog's values (jobs/catalog.py) for every key, the spec's where it spells one out."""
+    return check_hyperparameters(spec.model, BY_NAME[spec.model].job_defaults(spec.profile) | spec.hyperparameters)
 
 
 def _logreg(spec: ExperimentSpec, data: WindowedData, notes: dict) -> ModelOutput:

@@ -16,16 +16,17 @@ from jobs.lagllama.sampling import ForecastBatch
 
 @dataclass(frozen=True)
 class FineTuneSettings:
-    """Defaults follow the released fine-tuning recipe (lr 5e-4, batch 64, 50 batches per epoch)."""
+    """Per profile, the values come from the model catalog (jobs/catalog.py), whose full profile
+    follows the released fine-tuning recipe (lr 5e-4, batch 64, 50 batches per epoch)."""
 
-    lr: float = 5e-4
-    weight_decay: float = 1e-8
-    batch_size: int = 64
-    max_epochs: int = 50
-    batches_per_epoch: int = 50
-    patience: int = 5
-    max_val_windows: int = 512
-    grad_clip: float = 1.0
+    lr: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    batches_per_epoch: int
+    patience: int
+    max_val_windows: int
+    grad_clip: float
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_epochs", "batches_per_epoch", "patience", "max_val_windows"):

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
@@ -57,33 +58,23 @@ from jobs.lagllama.sampling import (
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "gluonts", "lightning", "scipy")
-QUICK_FINE_TUNE = {"max_epochs": 1, "batches_per_epoch": 4, "batch_size": 16, "max_val_windows": 32, "patience": 1}
-JOB_DEFAULTS = {
-    "mode": "fine-tune",
-    "num_samples": 2500,
-    "history_padding": "first-value",
-    "rescale_each_step": False,
-    "series": "high",
-    "model_context_length": 32,
-    "use_kv_cache": True,
-    "predict_batch_size": 32,
-}
 FINE_TUNE_KEYS = {f.name for f in fields(FineTuneSettings)}
+# The sampling settings: every declared key that is not a fine-tuning one.
+JOB_KEYS = tuple(key for key in BY_NAME["lagllama"].hyperparameters if key not in FINE_TUNE_KEYS)
 
 
 def _settings(spec: ExperimentSpec) -> tuple[dict, FineTuneSettings]:
-    """Keys, types and bounds from the catalog's declaration (jobs/catalog.py);
-    the rules that depend on the spec are checked here."""
+    """Keys, types, bounds and the defaults of keys the spec leaves out: the catalog's
+    (jobs/catalog.py); the rules that depend on the spec are checked here."""
     hp = check_hyperparameters("lagllama", spec.hyperparameters)
-    job = {key: hp.get(key, default) for key, default in JOB_DEFAULTS.items()}
+    values = {**BY_NAME["lagllama"].job_defaults(spec.profile), **hp}
+    job = {key: values[key] for key in JOB_KEYS}
     if job["rescale_each_step"]:
         job["use_kv_cache"] = False  # the published re-fit changes every token at every step
     if spec.horizon > 1 and job["num_samples"] % 2:
         raise JobError(f"num_samples must be even (antithetic pairs), got {job['num_samples']}")
-    base = dict(QUICK_FINE_TUNE) if spec.profile == "quick" else {}
-    base.update({name: hp[name] for name in FINE_TUNE_KEYS if name in hp})
     try:
-        settings = FineTuneSettings(**base)
+        settings = FineTuneSettings(**{name: values[name] for name in FINE_TUNE_KEYS})
     except ValueError as exc:
         raise JobError(f"fine-tune settings: {exc}") from exc
     return job, settings

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
@@ -36,39 +37,6 @@ from jobs.timesfm.weights import resolve_weights
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "timesfm")
-
-QUICK = {
-    "mode": "fine-tune",
-    "max_steps": 10,
-    "batch_size": 16,
-    "lr": 1e-4,
-    "eval_every": 5,
-    "patience": 2,
-    "max_train_windows": 256,
-    "max_val_loss_windows": 64,
-    "finetune_params": "all",
-    "dependence": "brownian",
-    "flip_invariance": None,
-    "probe_l2": [1e-3, 1e-1, 10.0],
-    "probe_steps": 200,
-    "predict_batch_size": 64,
-}
-FULL = {
-    "mode": "fine-tune",
-    "max_steps": 2000,
-    "batch_size": 32,
-    "lr": 1e-4,
-    "eval_every": 100,
-    "patience": 5,
-    "max_train_windows": 0,
-    "max_val_loss_windows": 0,
-    "finetune_params": "all",
-    "dependence": "brownian",
-    "flip_invariance": None,
-    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "probe_steps": 500,
-    "predict_batch_size": 64,
-}
 
 
 @dataclass(frozen=True)
@@ -90,8 +58,8 @@ class Settings:
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = dict(QUICK if spec.profile == "quick" else FULL)
-        # keys, types and bounds: the catalog's declaration (jobs/catalog.py)
+        # keys, types, bounds and the defaults of keys the spec leaves out: the catalog's (jobs/catalog.py)
+        values = BY_NAME["timesfm"].job_defaults(spec.profile)
         values.update(check_hyperparameters("timesfm", spec.hyperparameters))
         if values["flip_invariance"] is None:  # the package's default for the checkpoint as published
             values["flip_invariance"] = values["mode"] == "zero-shot"

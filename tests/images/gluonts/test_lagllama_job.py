@@ -125,7 +125,14 @@ def test_fine_tune_lowers_validation_nll_and_keeps_the_best_weights():
     split = np.where(np.arange(n) < 1300, "train", np.where(np.arange(n) < 1400, "val", "test"))
     series = SeriesData.build(frame, config, "high")
     settings = FineTuneSettings(
-        lr=3e-3, batch_size=16, max_epochs=3, batches_per_epoch=8, patience=3, max_val_windows=32
+        lr=3e-3,
+        weight_decay=1e-8,
+        batch_size=16,
+        max_epochs=3,
+        batches_per_epoch=8,
+        patience=3,
+        max_val_windows=32,
+        grad_clip=1.0,
     )
     report = fine_tune(model, series, split, settings, seed=0, log=lambda m: None)
     assert report.best_val_nll < report.initial_val_nll - 0.5 and report.best_epoch >= 1

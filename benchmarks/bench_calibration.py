@@ -112,7 +112,7 @@ def _replicate(
     a, b = scores(_signal_for(difference, tau)), scores(REFERENCE_SIGNAL)
     blocks = fold_block_lengths(y, [a, b], folds)
     counts = stratified_block_counts(folds, scenario.resamples, blocks, rng)
-    i = paired_auc_difference(y, a, b, counts, folds=folds).interval
+    i = paired_auc_difference(y, a, b, counts=counts, folds=folds).interval
     return i.estimate, i.se, i.df, i.low, i.high, int(np.median(blocks))
 
 
@@ -123,16 +123,16 @@ def _superiority_multiplier(df: float) -> float:
 
 def calibrate(scenario: Scenario, replications: int, rng: np.random.Generator) -> Row:
     null = [_replicate(scenario, 0.0, rng) for _ in range(replications)]
-    rejects = [null_p_value(SUPERIORITY, d, se, 0.0, df) < ALPHA for d, se, df, *_ in null]
+    rejects = [null_p_value(SUPERIORITY, d, se, margin=0.0, df=df) < ALPHA for d, se, df, *_ in null]
     covered = [low <= 0.0 <= high for _, _, _, low, high, _ in null]
     at_margin = [_replicate(scenario, MARGIN, rng) for _ in range(replications)]
-    tost = [null_p_value(EQUIVALENCE, d, se, MARGIN, df) < ALPHA for d, se, df, *_ in at_margin]
+    tost = [null_p_value(EQUIVALENCE, d, se, margin=MARGIN, df=df) < ALPHA for d, se, df, *_ in at_margin]
     # The detectable difference the report prints for a single unadjusted superiority test.
     df = float(np.median([df for _, _, df, *_ in null]))
     multiplier = _superiority_multiplier(df)
     mde = multiplier * float(np.median([se for _, se, *_ in null]))
     at_mde = [_replicate(scenario, mde, rng) for _ in range(replications)]
-    power = [null_p_value(SUPERIORITY, d, se, 0.0, df) < ALPHA for d, se, df, *_ in at_mde]
+    power = [null_p_value(SUPERIORITY, d, se, margin=0.0, df=df) < ALPHA for d, se, df, *_ in at_mde]
     return Row(
         scenario,
         float(np.mean(rejects)),

@@ -87,7 +87,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         manifest = build_default_dataset(tmp / "data")
-        run = plan_run(BY_SLUG["logreg-h1"], manifest, "quick", 0, image.image_id)
+        run = plan_run(BY_SLUG["logreg-h1"], manifest, "quick", 0, env_fingerprint=image.image_id)
 
         def request(i: int) -> JobRequest:
             staging = tmp / f"staging-{i}-{time.monotonic_ns()}"

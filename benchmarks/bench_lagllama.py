@@ -34,7 +34,7 @@ def time_sampling(model, series, rows, horizon, samples, use_cache, batch_size) 
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         u = draw_uniforms(len(chunk), samples, horizon, generator)
-        sample_paths(model, series.forecast_batch(chunk, horizon), horizon, u, use_cache=use_cache)
+        sample_paths(model, series.forecast_batch(chunk, horizon), horizon, uniforms=u, use_cache=use_cache)
     return time.perf_counter() - started
 
 
@@ -43,9 +43,9 @@ def refit_effect(model, frame, series, rows, horizon, samples) -> np.ndarray:
     u = draw_uniforms(len(rows), samples, horizon, torch.Generator().manual_seed(1))
     batch = series.forecast_batch(rows, horizon)
     level = torch.from_numpy(1.01 * frame["close"].to_numpy()[rows])
-    once = hit_probability(sample_paths(model, batch, horizon, u, use_cache=False).paths.double(), level)
+    once = hit_probability(sample_paths(model, batch, horizon, uniforms=u, use_cache=False).paths.double(), level)
     refit = hit_probability(
-        sample_paths(model, batch, horizon, u, use_cache=False, rescale_each_step=True).paths.double(), level
+        sample_paths(model, batch, horizon, uniforms=u, use_cache=False, rescale_each_step=True).paths.double(), level
     )
     return (refit - once).abs().numpy()
 

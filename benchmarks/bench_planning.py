@@ -39,7 +39,7 @@ def main() -> None:
         manifest = build_default_dataset(Path(f"{tmp}/data"))
         store = ResultStore(Path(f"{tmp}/results"))
         for i in range(args.failures):
-            run = plan_run(EXPERIMENTS[i % len(EXPERIMENTS)], manifest, "quick", 1000 + i, "bench")
+            run = plan_run(EXPERIMENTS[i % len(EXPERIMENTS)], manifest, "quick", 1000 + i, env_fingerprint="bench")
             store.record_failure(run, "crash", "benchmark record", None)
         print(f"{len(EXPERIMENTS)} experiments, {args.failures} failure records in the results folder")
         for seeds in args.seeds:

@@ -132,7 +132,7 @@ def main() -> None:
     data = home / "data"
     manifest = build_default_dataset(data)
     env = {**os.environ, "ORCH_DATA_DIR": str(data), "ORCH_EXECUTOR": "native"}
-    run = plan_run(BY_SLUG["logreg-h1"], manifest, "quick", 0, "bench")
+    run = plan_run(BY_SLUG["logreg-h1"], manifest, "quick", 0, env_fingerprint="bench")
     figures = {"commit_race": commit_race(run, args.commits)}
 
     stop_once(home, env, hard=False)  # builds the sklearn venv if needed; not measured

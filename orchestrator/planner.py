@@ -169,6 +169,15 @@ def decide_runs(
             fingerprints[experiment.env] = fingerprint(experiment.env)
         env_fingerprint = fingerprints[experiment.env] if runnable else "not-runnable"
         for fold in dataset_folds(manifest):
-            for run in plan_runs(experiment, manifest, profile, seeds, env_fingerprint, overrides, weights_dir, fold):
+            for run in plan_runs(
+                experiment,
+                manifest,
+                profile,
+                seeds,
+                env_fingerprint=env_fingerprint,
+                overrides=overrides,
+                weights_dir=weights_dir,
+                fold=fold,
+            ):
                 decisions.append(decide(run, store, history, force=force, reuse_across=reuse_across))
     return decisions

@@ -33,6 +33,7 @@ def make_spec(
     manifest: DatasetManifest,
     profile: Profile,
     seed: int,
+    *,
     overrides: dict | None = None,
     fold: int | None = None,
 ) -> ExperimentSpec:
@@ -68,6 +69,7 @@ def plan_runs(
     manifest: DatasetManifest,
     profile: Profile,
     seeds: Sequence[int],
+    *,
     env_fingerprint: str,
     overrides: dict | None = None,
     weights_dir: Path | None = None,
@@ -75,7 +77,7 @@ def plan_runs(
 ) -> list[PlannedRun]:
     """One planned run per seed. What does not depend on the seed (the code and weights hashes,
     the spec's validation) is done once, so planning costs O(experiments), not O(seeds) hashing."""
-    template = make_spec(experiment, manifest, profile, DEFAULT_SEED, overrides, fold)
+    template = make_spec(experiment, manifest, profile, DEFAULT_SEED, overrides=overrides, fold=fold)
     environment = ENVIRONMENTS[experiment.env]
     code = code_sha256(environment, experiment.model)
     weights = weights_manifest_sha256(experiment, weights_dir) if weights_dir else None
@@ -98,9 +100,19 @@ def plan_run(
     manifest: DatasetManifest,
     profile: Profile,
     seed: int,
+    *,
     env_fingerprint: str,
     overrides: dict | None = None,
     weights_dir: Path | None = None,
     fold: int | None = None,
 ) -> PlannedRun:
-    return plan_runs(experiment, manifest, profile, [seed], env_fingerprint, overrides, weights_dir, fold)[0]
+    return plan_runs(
+        experiment,
+        manifest,
+        profile,
+        [seed],
+        env_fingerprint=env_fingerprint,
+        overrides=overrides,
+        weights_dir=weights_dir,
+        fold=fold,
+    )[0]

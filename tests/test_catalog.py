@@ -104,8 +104,9 @@ def test_readme_model_list_is_the_catalog():
 
 
 # -- Must show: a throw-away entry in a temporary copy of the catalog -----------------------------------
-THROWAWAY = """    torch_model("throwaway", ("FD-27", "FD-28"), "no-attention", "no-attention", torch_module("dlinear", "DLinear"),
-                {"window": whole(1, 64), "dropout": DROPOUT}, extra={"window": 4}),
+THROWAWAY = """    torch_model("throwaway", ("FD-27", "FD-28"), "no-attention", "no-attention",
+                architecture=torch_module("dlinear", "DLinear"),
+                settings={"window": whole(1, 64), "dropout": DROPOUT}, extra={"window": 4}),
 )
 # The plan's reference"""
 

@@ -36,7 +36,7 @@ def test_compose_and_orch_commits_of_one_run_take_turns(tmp_path, bundled_data):
     """Real processes, two of each kind, committing the same run at once: without the shared lock
     the exists()/rename steps race (ENOTEMPTY, a vanished trash folder); with it, no error and one
     complete folder."""
-    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, "test")
+    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, env_fingerprint="test")
     commits = 40
     assert race_committers([_commit_like_compose, commit_with_store] * 2, tmp_path, run, commits) == []
     final = tmp_path / run.folder_name
@@ -55,7 +55,7 @@ def test_a_failed_commit_keeps_the_earlier_result(tmp_path):
 
 
 def test_compose_failure_record_is_the_hosts_model(tmp_path, bundled_data):
-    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, "test")
+    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, env_fingerprint="test")
     log = tmp_path / "job.log"
     log.write_text("the job's output\n")
     compose_run.record_failure(

@@ -113,7 +113,7 @@ def sklearn_run(bundled_data):
 
     def make(memory_gb: float = 1.0):
         experiment = dataclasses.replace(BY_SLUG["logreg-h1"], resources=Resources(cpus=1, memory_gb=memory_gb))
-        return plan_run(experiment, bundled_data[1], "quick", 0, "test")
+        return plan_run(experiment, bundled_data[1], "quick", 0, env_fingerprint="test")
 
     return make
 
@@ -159,7 +159,9 @@ def test_compose_wrapper_derives_the_host_spec_and_run_key(bundled_data, tmp_pat
         spec = wrapper.make_spec(template, data_dir)
         assert spec == make_spec(experiment, manifest, "quick", 0)
         assert wrapper.env_fingerprint(experiment.env, REPO) == env.native_fingerprint()
-        planned = plan_run(experiment, manifest, "quick", 0, env.native_fingerprint(), weights_dir=tmp_path)
+        planned = plan_run(
+            experiment, manifest, "quick", 0, env_fingerprint=env.native_fingerprint(), weights_dir=tmp_path
+        )
         assert wrapper.key_parts(spec, template, REPO, tmp_path) == planned.key
 
 

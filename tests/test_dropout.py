@@ -88,11 +88,11 @@ def test_attend_is_sdpa_without_dropout_and_masks_the_weights_with_it(causal):
     g = torch.Generator().manual_seed(5)
     q, k, v = (torch.randn(3, 4, 9, 8, generator=g) for _ in range(3))
     reference = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-    assert torch.allclose(attend(q, k, v, 0.0, training=True, causal=causal), reference, atol=1e-6)
-    assert torch.allclose(attend(q, k, v, 0.3, training=False, causal=causal), reference, atol=1e-6)
+    assert torch.allclose(attend(q, k, v, p=0.0, training=True, causal=causal), reference, atol=1e-6)
+    assert torch.allclose(attend(q, k, v, p=0.3, training=False, causal=causal), reference, atol=1e-6)
 
     torch.manual_seed(11)
-    got = attend(q, k, v, 0.3, training=True, causal=causal)
+    got = attend(q, k, v, p=0.3, training=True, causal=causal)
     scores = q @ k.transpose(-2, -1) / math.sqrt(8)
     if causal:
         scores = scores.masked_fill(torch.ones(9, 9, dtype=torch.bool).triu(1), float("-inf"))
@@ -106,7 +106,7 @@ def test_causal_attention_with_dropout_never_reads_the_future():
     torch.manual_seed(2)
     q, k = torch.randn(2, 2, 6, 4), torch.randn(2, 2, 6, 4)
     v = torch.randn(2, 2, 6, 4, requires_grad=True)
-    attend(q, k, v, 0.2, training=True, causal=True)[:, :, 2].sum().backward()
+    attend(q, k, v, p=0.2, training=True, causal=True)[:, :, 2].sum().backward()
     assert torch.all(v.grad[:, :, 3:] == 0)
     assert v.grad[:, :, :3].abs().sum() > 0
 

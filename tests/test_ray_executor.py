@@ -339,7 +339,7 @@ def test_node_refuses_a_job_it_would_not_reproduce(bundled_data):
     _, manifest = bundled_data
     experiment = registry.BY_SLUG["logreg-h1"]
     environment = ENVIRONMENTS[experiment.env]
-    planned = plan_run(experiment, manifest, "quick", 0, environment.native_fingerprint())
+    planned = plan_run(experiment, manifest, "quick", 0, env_fingerprint=environment.native_fingerprint())
     assert mismatch(planned) is None
     other_env = dataclasses.replace(
         planned, key=dataclasses.replace(planned.key, env_fingerprint="lock-0123456789abcdef")

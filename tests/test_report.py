@@ -365,7 +365,7 @@ def test_seed_variation_widens_intervals_and_few_seeds_are_kept_out(tmp_path):
 
     # same signal; only iTransformer's seeds differ in it: its seed variance widens the interval
     assert interval("itransformer").se > 1.5 * interval("patchtst").se
-    text = build_report(tmp_path, tmp_path / "report", FAST).read_text()
+    text = build_report(tmp_path, tmp_path / "report", options=FAST).read_text()
     assert "s0: " in text and "s2: " in text  # per-seed AUCs
 
 
@@ -377,7 +377,7 @@ def test_a_report_never_mixes_two_datasets(tmp_path):
     assert outcome.exit_code == 2 and len(outcome.output.strip().splitlines()) == 1
     assert "results come from 2 datasets" in outcome.output and "--dataset" in outcome.output
     assert not (results / "report.md").exists()
-    text = build_report(results, tmp_path / "out", FAST, dataset="a" * 12).read_text()
+    text = build_report(results, tmp_path / "out", options=FAST, dataset="a" * 12).read_text()
     assert "- **sha256:** " + "a" * 64 in text
     assert "Excluded (another dataset; never mixed into this report): 1 result folder(s)." in text
     assert "EX-LOGREG-H1 logreg-h1 |" not in text
@@ -393,12 +393,12 @@ def test_walk_forward_results_are_pooled_per_fold_and_incomplete_folds_flagged(t
     outcomes = evaluate_plan(list(experiments.values()), FAST)
     tested = _tested(outcomes, "H1", "timesfm")
     assert tested.n_days == 300 and tested.passed
-    text = build_report(tmp_path, tmp_path / "report", FAST).read_text()
+    text = build_report(tmp_path, tmp_path / "report", options=FAST).read_text()
     assert "walk-forward, 3 folds" in text and "f0: " in text and "f2: " in text
 
 
 def test_synthetic_report_flags_rows_and_draws_the_forest_plot(planted, tmp_path):
-    text = build_report(planted, tmp_path, FAST).read_text()
+    text = build_report(planted, tmp_path, options=FAST).read_text()
     assert "| EX-LAGLLAMA-H1 lagllama-h1 | H1 | foundation | FLAGGED: random-init, quick, few-seeds | 0 | 300 |" in text
     # Pretrained, tested on 2017-2018, long before TimesFM's pre-training cut-off: warned, still evidence.
     assert "| EX-TIMESFM-H1 timesfm-h1 | H1 | foundation | WARNING: pretraining-overlap | 0,1,2 | 300 |" in text

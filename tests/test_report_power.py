@@ -102,7 +102,7 @@ def test_a_small_gain_over_logistic_regression_is_inconclusive(tmp_path):
 def test_classical_baselines_only_leave_b1_not_answerable_and_say_deterministic(tmp_path):
     for model in CLASSICAL_BASELINES:
         write_synthetic(tmp_path, model, [0], 1.0, 1.0)
-    text = build_report(tmp_path, tmp_path / "report", FAST).read_text()
+    text = build_report(tmp_path, tmp_path / "report", options=FAST).read_text()
     assert "| EX-LOGREG-H1 logreg-h1 | H1 | classical | — | deterministic (no seed) |" in text
     assert "| B1 | H1 |" in text
 
@@ -121,7 +121,7 @@ def test_warning_flags_keep_results_in_verdicts_and_are_named(tmp_path, monkeypa
 def test_one_seed_verdicts_are_warned_about_in_the_first_lines(tmp_path):
     write_synthetic(tmp_path, "patchtst", [0], 0.3, 0.3)
     write_synthetic(tmp_path, "timesfm", [0], 1.5, 1.5, weights=PRETRAINED)
-    text = build_report(tmp_path, tmp_path / "report", ReportOptions(n_resamples=300, min_seeds=1)).read_text()
+    text = build_report(tmp_path, tmp_path / "report", options=ReportOptions(n_resamples=300, min_seeds=1)).read_text()
     first_lines = text.splitlines()[:5]
     assert any(
         line.startswith("WARNING: ") and "fewer than 3 seeds" in line and "with 1 seed" in line for line in first_lines
@@ -129,7 +129,7 @@ def test_one_seed_verdicts_are_warned_about_in_the_first_lines(tmp_path):
 
 
 def test_summary_table_is_the_first_table_with_one_row_per_rule_and_horizon(identical, tmp_path):
-    build_report(identical, tmp_path, FAST)
+    build_report(identical, tmp_path, options=FAST)
     page = (tmp_path / "report.html").read_text()
     body = page[page.index("<body>") :]
     first_table = body.index("<table")
@@ -158,7 +158,7 @@ def test_bootstrap_progress_bar_only_on_a_terminal(tmp_path):
         build_report(
             tmp_path / "results",
             tmp_path / f"report-{terminal}",
-            FAST,
+            options=FAST,
             console=Console(file=screen, force_terminal=terminal, width=120),
         )
         shown = screen.getvalue()

@@ -67,7 +67,7 @@ def test_planted_signal_is_declared_better_than_noise():
     y, informed, _ = overlapping_labels_and_scores(rng, signal_a=1.5)
     noise = rng.standard_normal(len(y))
     counts = stats.block_bootstrap_counts(len(y), 1000, 10, rng)
-    result = stats.paired_auc_difference(y, informed, noise, counts)
+    result = stats.paired_auc_difference(y, informed, noise, counts=counts)
     assert result.interval.low > 0.1
     assert result.p_bootstrap < 1e-3 and result.p_delong < 1e-3
 
@@ -76,12 +76,12 @@ def test_identical_models_are_not_declared_different():
     rng = np.random.default_rng(4)
     y, scores, _ = overlapping_labels_and_scores(rng)
     counts = stats.block_bootstrap_counts(len(y), 500, 10, rng)
-    result = stats.paired_auc_difference(y, scores, scores.copy(), counts)
+    result = stats.paired_auc_difference(y, scores, scores.copy(), counts=counts)
     assert result.interval.estimate == 0.0 and result.interval.low == 0.0 and result.interval.high == 0.0
     assert result.p_bootstrap == 1.0 and result.p_delong == 1.0
     # several seeds each, the same seeds on both sides: rounding must not make them 'different'
     seeds = np.vstack([scores + rng.standard_normal(len(y)) for _ in range(3)])
-    result = stats.paired_auc_difference(y, seeds, seeds[::-1].copy(), counts)
+    result = stats.paired_auc_difference(y, seeds, seeds[::-1].copy(), counts=counts)
     assert result.p_bootstrap > 0.99 and result.p_delong > 0.99
 
 
@@ -92,7 +92,7 @@ def test_paired_interval_covers_the_true_difference_at_about_the_nominal_rate():
     for _ in range(draws):
         y, scores_a, scores_b = overlapping_labels_and_scores(rng)
         counts = stats.block_bootstrap_counts(len(y), 400, 10, rng)
-        interval = stats.paired_auc_difference(y, scores_a, scores_b, counts).interval
+        interval = stats.paired_auc_difference(y, scores_a, scores_b, counts=counts).interval
         covered += interval.low <= truth <= interval.high
     assert 0.88 <= covered / draws <= 0.99
 
@@ -221,7 +221,7 @@ def test_seed_variance_is_added_to_the_days_variance_with_welch_satterthwaite_df
     scores_a = signals[:, None] * y + noise
     scores_b = (0.8 * y + rng.standard_normal(n))[None, :]  # deterministic reference: one run, no seed part
     counts = stats.block_bootstrap_counts(n, 200, 1, np.random.default_rng(12))
-    result = stats.paired_auc_difference(y, scores_a, scores_b, counts)
+    result = stats.paired_auc_difference(y, scores_a, scores_b, counts=counts)
     planted = float(np.var(norm.cdf(signals / np.sqrt(2)), ddof=1))
     seed_part = result.interval.se**2 - result.se_days**2
     assert seed_part == pytest.approx(planted / 3, rel=0.03)
@@ -232,10 +232,10 @@ def test_seed_variance_is_added_to_the_days_variance_with_welch_satterthwaite_df
     half = result.interval.high - result.interval.estimate
     assert half == pytest.approx(float(t.ppf(0.975, result.interval.df)) * result.interval.se, rel=1e-9)
     # one seed: nothing measurable, the days SE alone and the normal reference
-    single = stats.paired_auc_difference(y, scores_a[:1], scores_b, counts)
+    single = stats.paired_auc_difference(y, scores_a[:1], scores_b, counts=counts)
     assert single.interval.se == pytest.approx(single.se_days) and single.interval.df == np.inf
     # two columns of the same runs: the seed part is that of the per-seed differences (here zero)
-    same = stats.paired_auc_difference(y, scores_a, scores_a + 0.0, counts, same_seeds=True)
+    same = stats.paired_auc_difference(y, scores_a, scores_a + 0.0, counts=counts, same_seeds=True)
     assert same.interval.se == pytest.approx(0.0, abs=1e-12) and same.interval.df == np.inf
 
 
@@ -259,8 +259,8 @@ def test_three_seed_false_positive_rate_is_near_nominal():
             signals = 1.0 + 0.6 * rng.standard_normal(seeds)  # seed-to-seed AUC sd ~0.13
             return signals[:, None] * y + np.sqrt(0.7) * common + np.sqrt(0.3) * rng.standard_normal((seeds, n))
 
-        interval = stats.paired_auc_difference(y, model(), model(), counts).interval
-        rejected += null_p_value(superiority, interval.estimate, interval.se, 0.0, interval.df) < ALPHA
+        interval = stats.paired_auc_difference(y, model(), model(), counts=counts).interval
+        rejected += null_p_value(superiority, interval.estimate, interval.se, margin=0.0, df=interval.df) < ALPHA
     assert 0.02 <= rejected / replications <= 0.085
 
 

@@ -70,7 +70,7 @@ def failure_records(results: Path) -> list[dict]:
 # -- concurrent commits ---------------------------------------------------------------------------
 def test_concurrent_commits_of_the_same_run_are_safe(tmp_path, bundled_data):
     """Real processes committing the same run at once: no error, one complete folder, no trash."""
-    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, "test")
+    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, env_fingerprint="test")
     commits = 40
     assert race_committers([commit_with_store] * 4, tmp_path, run, commits) == []
     final = tmp_path / run.folder_name
@@ -85,7 +85,7 @@ def _no_space(*args, **kwargs):
 
 
 def test_full_disk_leaves_no_empty_staging_and_failures_keep_their_record(tmp_path, bundled_data, monkeypatch):
-    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, "test")
+    run = plan_run(BY_SLUG["logreg-h1"], bundled_data[1], "quick", 0, env_fingerprint="test")
     store = ResultStore(tmp_path)
     log = tmp_path / "job.log"
     log.write_text("a long job log\n")

@@ -84,6 +84,7 @@ def make_windows(
     dataset: Dataset,
     horizon: int,
     context_length: int,
+    *,
     features: list[str] | None = None,
     flat: bool = False,
 ) -> WindowedData:

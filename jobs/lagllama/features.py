@@ -62,6 +62,7 @@ def lag_tokens(
     config: LagLlamaConfig,
     scaled: torch.Tensor,
     positions: torch.Tensor,
+    *,
     loc: torch.Tensor,
     scale: torch.Tensor,
     time_feat: torch.Tensor | None,

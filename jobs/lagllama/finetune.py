@@ -62,7 +62,7 @@ def sequence_nll(
     scaled = (batch.history - loc) / scale
     length = batch.history.shape[1]
     positions = torch.arange(length - config.context_length, length)
-    args = model(lag_tokens(config, scaled, positions, loc, scale, batch.past_time))
+    args = model(lag_tokens(config, scaled, positions, loc=loc, scale=scale, time_feat=batch.past_time))
     distribution = model.distr_output.distribution(args, loc=loc, scale=scale)
     nll = -distribution.log_prob(targets)
     if mask is None:
@@ -90,7 +90,7 @@ def validation_rows(split: np.ndarray, limit: int) -> np.ndarray:
 
 @torch.no_grad()
 def validation_nll(
-    model: LagLlamaModel, series: SeriesData, split: np.ndarray, rows: np.ndarray, batch_size: int
+    model: LagLlamaModel, series: SeriesData, split: np.ndarray, rows: np.ndarray, *, batch_size: int
 ) -> float:
     """NLL over the targets that are validation rows (earlier positions of a window are training data)."""
     model.eval()
@@ -108,7 +108,7 @@ def validation_nll(
 
 
 def fine_tune(
-    model: LagLlamaModel, series: SeriesData, split: np.ndarray, settings: FineTuneSettings, seed: int, log=print
+    model: LagLlamaModel, series: SeriesData, split: np.ndarray, settings: FineTuneSettings, *, seed: int, log=print
 ) -> FineTuneReport:
     """Trains `model` in place; leaves it holding the weights with the best validation NLL."""
     train_rows, full_only = training_rows(split, series)
@@ -118,7 +118,7 @@ def fine_tune(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    initial = best = validation_nll(model, series, split, val_rows, settings.batch_size)
+    initial = best = validation_nll(model, series, split, val_rows, batch_size=settings.batch_size)
     best_state, best_epoch, stale, epochs_run = copy.deepcopy(model.state_dict()), 0, 0, 0
     step_time, steps = 0.0, 0
     log(
@@ -139,7 +139,7 @@ def fine_tune(
             step_time += time.perf_counter() - started
             steps += 1
         epochs_run = epoch
-        val = validation_nll(model, series, split, val_rows, settings.batch_size)
+        val = validation_nll(model, series, split, val_rows, batch_size=settings.batch_size)
         log(f"[lagllama] epoch {epoch}: train NLL {float(loss.detach()):.4f} val NLL {val:.4f}")
         if val < best - 1e-6:
             best, best_epoch, stale = val, epoch, 0

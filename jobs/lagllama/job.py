@@ -106,6 +106,7 @@ def predict(
     model,
     series: SeriesData,
     frame: pd.DataFrame,
+    *,
     rows: np.ndarray,
     horizon: int,
     threshold: float,
@@ -120,14 +121,14 @@ def predict(
         batch = series.forecast_batch(chunk, horizon).to(device)
         level = torch.from_numpy(barrier(frame, chunk, threshold, job["series"])).double()
         sample = dict(use_cache=job["use_kv_cache"], rescale_each_step=job["rescale_each_step"])
-        median = sample_paths(model, batch, horizon, median_uniforms(len(chunk), horizon).to(device), **sample)
+        median = sample_paths(model, batch, horizon, uniforms=median_uniforms(len(chunk), horizon).to(device), **sample)
         if horizon == 1:
             p.append(exact_one_step_hit(median, level).numpy())
             se.append(np.zeros(len(chunk)))
             median_path = median.paths[:, 0, :].double().cpu()
         else:
             u = antithetic_uniforms(len(chunk), job["num_samples"], horizon, generator).to(device)
-            paths = sample_paths(model, batch, horizon, u, **sample).paths.double().cpu()
+            paths = sample_paths(model, batch, horizon, uniforms=u, **sample).paths.double().cpu()
             hit, error = antithetic_hit_probability(paths, level)
             p.append(hit.numpy())
             se.append(error.numpy())
@@ -218,7 +219,17 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     generator = torch.Generator().manual_seed(spec.seed)
     predictions = {}
     for name in ("val", "test"):
-        out = predict(model, series, frame, rows[name], horizon, spec.threshold, job, generator, device)
+        out = predict(
+            model,
+            series,
+            frame,
+            rows=rows[name],
+            horizon=horizon,
+            threshold=spec.threshold,
+            job=job,
+            generator=generator,
+            device=device,
+        )
         predictions[name] = SplitPredictions(
             dates[rows[name]], target[rows[name]].astype(np.int8), out.p, out.point_score
         )

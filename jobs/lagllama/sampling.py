@@ -76,6 +76,7 @@ def sample_paths(
     model: LagLlamaModel,
     batch: ForecastBatch,
     horizon: int,
+    *,
     uniforms: torch.Tensor,
     use_cache: bool = True,
     rescale_each_step: bool = False,
@@ -104,7 +105,9 @@ def sample_paths(
 
     if use_cache:
         cache = KVCache(config.n_layer)
-        df, mu, sigma = model(lag_tokens(config, scaled, prompt_pos, loc, scale, batch.past_time), cache)
+        df, mu, sigma = model(
+            lag_tokens(config, scaled, prompt_pos, loc=loc, scale=scale, time_feat=batch.past_time), cache
+        )
         df, mu, sigma = rep(df[:, -1]), rep(mu[:, -1]), rep(sigma[:, -1])
         cache = cache.share(num_samples)
     ext, loc_r, scale_r = rep(scaled), rep(loc), rep(scale)
@@ -126,7 +129,10 @@ def sample_paths(
                 step_loc, step_scale = scale_history(config, raw, observed)
                 tokens_from = (raw - step_loc) / step_scale
             df, mu, sigma = (
-                p[:, -1] for p in model(lag_tokens(config, tokens_from, positions, step_loc, step_scale, time_feat))
+                p[:, -1]
+                for p in model(
+                    lag_tokens(config, tokens_from, positions, loc=step_loc, scale=step_scale, time_feat=time_feat)
+                )
             )
         steps.append((df, mu, sigma))
         value = _student_t_quantile(df, mu, sigma, u[:, k])
@@ -135,7 +141,7 @@ def sample_paths(
         ext = torch.cat((ext, value[:, None]), dim=1)
         if use_cache and k < horizon - 1:
             time_feat = future_time_r[:, k : k + 1] if future_time_r is not None else None
-            token = lag_tokens(config, ext, torch.tensor([length + k]), loc_r, scale_r, time_feat)
+            token = lag_tokens(config, ext, torch.tensor([length + k]), loc=loc_r, scale=scale_r, time_feat=time_feat)
             df, mu, sigma = (p[:, -1] for p in model(token, cache))
     paths = ext[:, length:] * scale_r + loc_r
     return SamplePaths(paths=paths.reshape(b, num_samples, horizon), steps=steps, scaler=(loc_r, scale_r))

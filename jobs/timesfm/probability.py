@@ -74,6 +74,7 @@ def max_exceedance(
     quantiles: np.ndarray,
     c: np.ndarray,
     dependence: str = "brownian",
+    *,
     n_draws: int = 16384,
     seed: int = 0,
     levels: np.ndarray = QUANTILE_LEVELS,

@@ -53,7 +53,7 @@ class ARMAAttention(Attention):
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = (self.split_heads(projection(x)) for projection in (self.query, self.key, self.value))
-        ar = attend(q, k, v, self.dropout, self.training, causal=True)
+        ar = attend(q, k, v, p=self.dropout, training=self.training, causal=True)
         # e_j for j = 1..T-1 (1-based), placed at index j so that row t of the MA weights reads e_{<t}.
         residuals = F.pad(v[:, :, 1:] - ar[:, :, :-1], (0, 0, 1, 0))
         ma_q, ma_k = self.split_heads(self.ma_query(x)), self.split_heads(self.ma_key(x))

@@ -132,7 +132,7 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
-def attend(q: Tensor, k: Tensor, v: Tensor, p: float, training: bool, causal: bool = False) -> Tensor:
+def attend(q: Tensor, k: Tensor, v: Tensor, *, p: float, training: bool, causal: bool = False) -> Tensor:
     """Scaled dot-product attention with dropout p on the attention weights. While training on a CPU
     with p > 0, written out so the weights' mask is a cheap one (SDPA would fall back to this same
     math and draw it with bernoulli_); otherwise the fused SDPA kernel."""

@@ -68,7 +68,7 @@ class Attention(nn.Module):
             self.split_heads(self.key(context)),
             self.split_heads(self.value(context)),
         )
-        mixed = attend(q, k, v, self.dropout, self.training, causal=causal)
+        mixed = attend(q, k, v, p=self.dropout, training=self.training, causal=causal)
         return self.out(mixed.transpose(1, 2).reshape(x.shape))
 
 

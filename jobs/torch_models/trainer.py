@@ -152,6 +152,7 @@ def fit(
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, np.ndarray],
     settings: TrainSettings,
+    *,
     on_epoch: Callable[[int, float | None], None] = lambda epoch, val_auc: None,
 ) -> FitReport:
     """Train on `train`, select the epoch by AUC on `val`, and leave those weights in `model`.

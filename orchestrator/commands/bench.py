@@ -106,7 +106,7 @@ def study_command(*, device, models, size, selection, profile, seeds, jobs, load
 @click.option("--rhos", default="0,0.5,0.95", show_default=True, help="comma-separated AR(1) score autocorrelations")
 @click.option("--seeds-list", default="1,3", show_default=True, help="comma-separated seed counts per model")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-def calibration_command(replications, resamples, days, folds, seed_sd, rhos, seeds_list, seed) -> None:
+def calibration_command(*, replications, resamples, days, folds, seed_sd, rhos, seeds_list, seed) -> None:
     """Type-I error, TOST error at the margin, interval coverage and power at the reported MDE of the
     report's own tests, by Monte Carlo (benchmarks/bench_calibration.py)."""
     for name, text, kind in (("--rhos", rhos, float), ("--seeds-list", seeds_list, int)):

@@ -481,7 +481,7 @@ def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: i
 
 
 def _summarise(
-    decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, as_json: bool, show_test: bool = False
+    decisions: list[Decision], outcomes: list[JobOutcome], seconds: float, *, as_json: bool, show_test: bool = False
 ) -> None:
     by_key = {o.decision.run.folder_name: o for o in outcomes}
     rows = []

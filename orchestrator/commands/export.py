@@ -44,7 +44,7 @@ DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS (pan
     help="Seeds a trained model needs before it is unflagged (as in `orch report`).",
 )
 def export_command(
-    file_format: str | None, predictions: bool, out: Path | None, results_dir: Path | None, min_seeds: int
+    *, file_format: str | None, predictions: bool, out: Path | None, results_dir: Path | None, min_seeds: int
 ) -> None:
     """Write every valid run as one tidy table: one row per run (seed x fold) with its id, model, flags
     (random-init, quick, ...), weights source, val/test metrics, timings, executor, run key and dataset."""

@@ -222,7 +222,7 @@ def check_ohlcv(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _check_daily_moves(frame: pd.DataFrame, column: str, factor: float, cause: str, origin: str) -> None:
+def _check_daily_moves(frame: pd.DataFrame, column: str, *, factor: float, cause: str, origin: str) -> None:
     values = frame[column].to_numpy()
     jumps = np.abs(np.diff(np.log(values))) > np.log(factor)
     if jumps.any():
@@ -248,8 +248,10 @@ def _check_plausible_prices(frame: pd.DataFrame, origin: str) -> None:
         raise DataError(
             f"{origin}: volume {frame['volume'].iloc[row]:g} on {_day(frame['date'].iloc[row])} above {MAX_VOLUME:g}"
         )
-    _check_daily_moves(frame, "close", MAX_DAILY_FACTOR, "an unadjusted split or a bad value?", origin)
-    _check_daily_moves(frame, "volume", MAX_VOLUME_FACTOR, "a unit change or a bad value?", origin)
+    _check_daily_moves(
+        frame, "close", factor=MAX_DAILY_FACTOR, cause="an unadjusted split or a bad value?", origin=origin
+    )
+    _check_daily_moves(frame, "volume", factor=MAX_VOLUME_FACTOR, cause="a unit change or a bad value?", origin=origin)
     close = frame["close"].to_numpy()
     unchanged = np.concatenate([[False], close[1:] == close[:-1]])
     run_ids = np.cumsum(~unchanged)

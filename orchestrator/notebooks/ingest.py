@@ -101,7 +101,7 @@ def planned_run(result: JobResult, data_dir: Path) -> PlannedRun:
     overrides = {k: v for k, v in spec.hyperparameters.items() if defaults.get(k, MISSING) != v}
     env = ENVIRONMENTS[experiment.env]
     fingerprint = notebook_env_fingerprint(lock_id(env), result.environment.python, result.environment.platform)
-    run = plan_run(experiment, manifest, spec.profile, spec.seed, fingerprint, overrides)
+    run = plan_run(experiment, manifest, spec.profile, spec.seed, env_fingerprint=fingerprint, overrides=overrides)
     run = dataclasses.replace(run, key=dataclasses.replace(run.key, weights_sha256=claim.weights_sha256))
     if spec != run.spec:
         fields = [name for name in type(spec).model_fields if getattr(spec, name) != getattr(run.spec, name)]

@@ -22,6 +22,7 @@ REPORT_HTML = "report.html"
 def build_report(
     results_dir: Path,
     out_dir: Path,
+    *,
     options: ReportOptions | None = None,
     notify: Callable[[str], None] = lambda line: None,
     dataset: str | None = None,
@@ -58,7 +59,7 @@ def build_report(
     for files in figures.values():
         for figure in files:
             atomic_write_bytes(out_dir / FIGURES_DIR / figure.name, figure.png)
-    blocks = compose(results_dir, loaded, analyses, outcomes, figures, options)
+    blocks = compose(results_dir, loaded, analyses=analyses, outcomes=outcomes, figures=figures, options=options)
     atomic_write_text(out_dir / REPORT_HTML, to_html(blocks))
     atomic_write_text(out_dir / REPORT_MARKDOWN, to_markdown(blocks))
     return out_dir / REPORT_MARKDOWN

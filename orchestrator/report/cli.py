@@ -57,6 +57,7 @@ DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS
     help="Dataset (name or sha256 prefix) to report on when the results folder holds several.",
 )
 def report_command(
+    *,
     results_dir: Path,
     out_dir: Path | None,
     n_resamples: int,
@@ -75,7 +76,7 @@ def report_command(
     path = build_report(
         results_dir,
         out_dir or results_dir,
-        options,
+        options=options,
         notify=lambda line: click.echo(line, err=True),
         dataset=dataset,
         console=err_console,

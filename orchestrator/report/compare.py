@@ -230,7 +230,7 @@ def compare(subject: SeedGroup, reference: SeedGroup, role: str, options: Report
         )
     subject_scores, reference_scores = aligned.scores
     counts = aligned.counts(options, subject.label, reference.label)
-    difference = paired_auc_difference(y, subject_scores, reference_scores, counts, folds=folds)
+    difference = paired_auc_difference(y, subject_scores, reference_scores, counts=counts, folds=folds)
     brier_by_day = ((subject_scores - y) ** 2).mean(axis=0) - ((reference_scores - y) ** 2).mean(axis=0)
     noises = [sd for sd in (_seed_sd(subject), _seed_sd(reference)) if sd is not None]
     return Comparison(

@@ -544,6 +544,7 @@ def _seed_warning(outcomes: list[PlanOutcome]) -> list[Block]:
 def compose(
     results_dir: Path,
     loaded: LoadedResults,
+    *,
     analyses: list[HorizonAnalysis],
     outcomes: list[PlanOutcome],
     figures: dict[int, list[FigureFile]],

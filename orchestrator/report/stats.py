@@ -304,7 +304,7 @@ def _days_se(replicates: np.ndarray) -> float:
 
 
 def auc_interval(
-    y: np.ndarray, scores: np.ndarray, counts: np.ndarray, level: float = CONFIDENCE, folds: np.ndarray | None = None
+    y: np.ndarray, scores: np.ndarray, counts: np.ndarray, *, level: float = CONFIDENCE, folds: np.ndarray | None = None
 ) -> Interval:
     """t interval for the seed-mean AUC; `scores` is (seeds, days). SE^2 = SE_days^2 + (s^2 - W) / k."""
     scores = np.atleast_2d(scores)
@@ -369,6 +369,7 @@ def paired_auc_difference(
     y: np.ndarray,
     scores_a: np.ndarray,
     scores_b: np.ndarray,
+    *,
     counts: np.ndarray,
     level: float = CONFIDENCE,
     folds: np.ndarray | None = None,

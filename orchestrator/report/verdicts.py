@@ -90,7 +90,7 @@ def one_sided_p(statistic: float, df: float = math.inf) -> float:
     return float(scipy_stats.t.sf(statistic, df))
 
 
-def null_p_value(rule: Rule, difference: float, se: float, margin: float, df: float = math.inf) -> float:
+def null_p_value(rule: Rule, difference: float, se: float, *, margin: float, df: float = math.inf) -> float:
     """p-value of the rule's null hypothesis from the difference and its standard error, against
     Student's t with `df` (stats.welch_satterthwaite; the normal at infinite df).
     A zero SE (identical predictions) makes the estimate certain: p is 0 or 1."""
@@ -257,6 +257,7 @@ def run_comparison(
     rule: Rule,
     planned: PlannedComparison,
     experiments: list[SeedGroup],
+    *,
     options: ReportOptions,
     block_scale: float = 1.0,
 ) -> Tested:
@@ -286,7 +287,7 @@ def run_comparison(
         aligned.y,
         subject_scores,
         reference_scores,
-        aligned.counts(options, *names, scale=block_scale),
+        counts=aligned.counts(options, *names, scale=block_scale),
         folds=aligned.folds,
         same_seeds=same_runs,
     )
@@ -301,7 +302,7 @@ def run_comparison(
         reference_auc=mean_auc(aligned.y, reference_scores, aligned.folds),
         difference=estimate,
         se=se,
-        p=null_p_value(rule, estimate, se, margin, df),
+        p=null_p_value(rule, estimate, se, margin=margin, df=df),
         reference_above_chance=_above_chance(reference, options) if rule.reference_above_chance else None,
         minimum_detectable=minimum_detectable(rule, se, df),
         low=paired.interval.low,
@@ -330,12 +331,12 @@ def _holm_with(tested: list[Tested], index: int, p: float) -> float:
 
 
 def _sensitivity(
-    rule: Rule, tested: list[Tested], index: int, experiments: list[SeedGroup], options: ReportOptions
+    rule: Rule, tested: list[Tested], index: int, *, experiments: list[SeedGroup], options: ReportOptions
 ) -> str:
     """The passing comparison again with half and double the block lengths."""
     parts = []
     for label, scale in (("half", 0.5), ("double", 2.0)):
-        again = run_comparison(rule, tested[index].planned, experiments, options, block_scale=scale)
+        again = run_comparison(rule, tested[index].planned, experiments, options=options, block_scale=scale)
         again = replace(again, p_holm=_holm_with(tested, index, again.p) if rule.holm else again.p)
         verdict = "still passes" if _passes(rule, again) else "DOES NOT PASS"
         parts.append(
@@ -348,12 +349,14 @@ def _sensitivity(
 def run_rule(rule: Rule, experiments: list[SeedGroup], options: ReportOptions) -> list[Tested]:
     """Every planned comparison of the rule, Holm-adjusted over the whole planned family; a passing
     one also carries its block-length sensitivity."""
-    tested = [run_comparison(rule, planned, experiments, options) for planned in rule.comparisons]
+    tested = [run_comparison(rule, planned, experiments, options=options) for planned in rule.comparisons]
     adjusted = holm_adjust([t.p for t in tested]) if rule.holm else [t.p for t in tested]
     tested = [replace(t, p_holm=float(p)) for t, p in zip(tested, adjusted)]
     tested = [replace(t, passed=_passes(rule, t)) for t in tested]
     return [
-        replace(t, sensitivity=_sensitivity(rule, tested, i, experiments, options)) if t.passed else t
+        replace(t, sensitivity=_sensitivity(rule, tested, i, experiments=experiments, options=options))
+        if t.passed
+        else t
         for i, t in enumerate(tested)
     ]
 

@@ -138,7 +138,7 @@ def test_fine_tune_lowers_validation_nll_and_keeps_the_best_weights():
     assert report.best_val_nll < report.initial_val_nll - 0.5 and report.best_epoch >= 1
     assert report.full_history_only and report.n_train_windows == 1300 - config.history_length
     rows = validation_rows(split, 32)
-    assert abs(validation_nll(model, series, split, rows, 16) - report.best_val_nll) < 1e-4
+    assert abs(validation_nll(model, series, split, rows, batch_size=16) - report.best_val_nll) < 1e-4
 
 
 def test_same_spec_gives_the_same_probabilities(small_data, random_weights):

@@ -73,7 +73,9 @@ def test_random_walk_probability_matches_a_large_monte_carlo(use_cache):
     model = StubModel(config, df, sigma, walk=True)
     samples = 20_000 if use_cache else 4_000
     u = draw_uniforms(2, samples, horizon, torch.Generator().manual_seed(3))
-    p = hit_probability(sample_paths(model, batch, horizon, u, use_cache=use_cache).paths.double(), level).numpy()
+    p = hit_probability(
+        sample_paths(model, batch, horizon, uniforms=u, use_cache=use_cache).paths.double(), level
+    ).numpy()
 
     eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))
     partial = np.cumsum(eps, axis=1)
@@ -97,14 +99,15 @@ def test_one_step_probability_matches_the_exact_student_t_tail():
     sigma = float(np.abs(z - level).max()) + 0.1
     u = draw_uniforms(len(rows), 40_000, 1, torch.Generator().manual_seed(5))
     p = hit_probability(
-        sample_paths(StubModel(config, df, sigma, walk=False, level=level), batch, 1, u).paths.double(), barrier_level
+        sample_paths(StubModel(config, df, sigma, walk=False, level=level), batch, 1, uniforms=u).paths.double(),
+        barrier_level,
     ).numpy()
     exact = stats.t.sf(z, df, loc=level, scale=sigma)
     assert np.all(exact > 0.02) and np.all(exact < 0.98)  # the check is not trivially 0 or 1
     assert np.allclose(p, exact, atol=4 * np.sqrt(0.25 / 40_000) + 1e-3), (p, exact)
     # The job's H=1 path: the tail itself, from one median path (no sampling error at all).
     median = sample_paths(
-        StubModel(config, df, sigma, walk=False, level=level), batch, 1, median_uniforms(len(rows), 1)
+        StubModel(config, df, sigma, walk=False, level=level), batch, 1, uniforms=median_uniforms(len(rows), 1)
     )
     assert np.allclose(exact_one_step_hit(median, barrier_level).numpy(), exact, rtol=1e-6, atol=1e-9)
     assert np.allclose(
@@ -121,8 +124,10 @@ def test_rescaling_each_step_refits_the_scaler_on_history_plus_samples():
     config, df, sigma, horizon, batch, _ = _random_walk_case()
     model = StubModel(config, df, sigma, walk=True)
     u = draw_uniforms(2, 3, horizon, torch.Generator().manual_seed(7))
-    paths = sample_paths(model, batch, horizon, u, use_cache=False, rescale_each_step=True).paths.double().numpy()
-    once = sample_paths(model, batch, horizon, u, use_cache=False).paths.double().numpy()
+    paths = (
+        sample_paths(model, batch, horizon, uniforms=u, use_cache=False, rescale_each_step=True).paths.double().numpy()
+    )
+    once = sample_paths(model, batch, horizon, uniforms=u, use_cache=False).paths.double().numpy()
     history = batch.history.numpy().astype(np.float64)
     for w in range(2):
         for path in range(3):
@@ -135,7 +140,7 @@ def test_rescaling_each_step_refits_the_scaler_on_history_plus_samples():
         paths[:, :, 1:], once[:, :, 1:], rtol=0, atol=1e-6
     )
     with pytest.raises(ValueError, match="cannot use the key/value cache"):
-        sample_paths(model, batch, horizon, u, use_cache=True, rescale_each_step=True)
+        sample_paths(model, batch, horizon, uniforms=u, use_cache=True, rescale_each_step=True)
 
 
 def test_antithetic_paths_reach_the_standard_error_target():
@@ -145,7 +150,7 @@ def test_antithetic_paths_reach_the_standard_error_target():
     u = antithetic_uniforms(2, 2500, horizon, torch.Generator().manual_seed(3))
     assert torch.allclose(u[:, 1250:], 1 - u[:, :1250])
     p, se = antithetic_hit_probability(
-        sample_paths(StubModel(config, df, sigma, walk=True), batch, horizon, u).paths.double(), level
+        sample_paths(StubModel(config, df, sigma, walk=True), batch, horizon, uniforms=u).paths.double(), level
     )
     eps = stats.t.rvs(df, size=(1_000_000, horizon), random_state=np.random.default_rng(4))
     reference = float((np.cumsum(eps, axis=1).max(axis=1) >= 1.0).mean())
@@ -164,18 +169,18 @@ def test_cached_and_uncached_sampling_agree(config):
     series = SeriesData.build(_frame(1400, seed=3), config, "high")
     batch = series.forecast_batch(np.array([1150, 1300, 1399]), 3)
     u = draw_uniforms(3, 6, 3, torch.Generator().manual_seed(11))
-    cached = sample_paths(model, batch, 3, u, use_cache=True)
-    uncached = sample_paths(model, batch, 3, u, use_cache=False)
+    cached = sample_paths(model, batch, 3, uniforms=u, use_cache=True)
+    uncached = sample_paths(model, batch, 3, uniforms=u, use_cache=False)
     assert torch.allclose(cached.paths, uncached.paths, rtol=1e-5, atol=1e-3)
     for (df_c, mu_c, s_c), (df_u, mu_u, s_u) in zip(cached.steps, uncached.steps):
         for a, b in ((df_c, df_u), (mu_c, mu_u), (s_c, s_u)):
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
     # samples differ across paths and across seeds (the comparison above is not vacuous)
     assert cached.paths[:, :, 1].std(dim=1).min() > 0
-    other = sample_paths(model, batch, 3, draw_uniforms(3, 6, 3, torch.Generator().manual_seed(12)))
+    other = sample_paths(model, batch, 3, uniforms=draw_uniforms(3, 6, 3, torch.Generator().manual_seed(12)))
     assert not torch.allclose(other.paths, cached.paths)
     # the same seed gives the same paths
-    again = sample_paths(model, batch, 3, draw_uniforms(3, 6, 3, torch.Generator().manual_seed(11)))
+    again = sample_paths(model, batch, 3, uniforms=draw_uniforms(3, 6, 3, torch.Generator().manual_seed(11)))
     assert torch.equal(again.paths, cached.paths)
 
 
@@ -187,7 +192,9 @@ def test_tokens_carry_lags_scale_and_time_features():
     loc, scale = scale_history(config, batch.history, batch.observed)
     scaled = (batch.history - loc) / scale
     length = config.history_length
-    tokens = lag_tokens(config, scaled, torch.arange(length - 4, length), loc, scale, batch.past_time)
+    tokens = lag_tokens(
+        config, scaled, torch.arange(length - 4, length), loc=loc, scale=scale, time_feat=batch.past_time
+    )
     assert tokens.shape == (1, 4, 92)
     high = frame["high"].to_numpy()
     last = tokens[0, -1]

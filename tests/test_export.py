@@ -130,5 +130,5 @@ def test_progress_bar_on_a_terminal_only():
     assert quiet.getvalue() == ""
 
 
-def test_cli_default_mirrors_the_report():
-    assert DEFAULT_MIN_SEEDS == REPORT_MIN_SEEDS
+def test_cli_default_is_the_report_default():
+    assert DEFAULT_MIN_SEEDS is REPORT_MIN_SEEDS

@@ -4,6 +4,8 @@ import ast
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -449,15 +451,20 @@ def test_report_package_imports_no_model_stack_and_not_jobs():
             assert not {n.split(".")[0] for n in names} & forbidden, f"{source.name} imports {names}"
 
 
-def test_cli_defaults_mirror_the_statistics_module():
-    from orchestrator.report import cli as report_cli
-    from orchestrator.report import stats
+def test_report_and_export_options_show_the_statistics_defaults_without_loading_scipy_or_pandas():
+    """One declaration (orchestrator/report/defaults.py): the statistics read it, and the two
+    commands' modules show it without importing the heavy stack (every `orch` command starts fast)."""
+    from orchestrator.report import defaults, stats
 
-    assert (report_cli.DEFAULT_RESAMPLES, report_cli.DEFAULT_BLOCK_LENGTH) == (
-        stats.DEFAULT_RESAMPLES,
-        stats.DEFAULT_BLOCK_LENGTH,
+    assert stats.DEFAULT_RESAMPLES is defaults.DEFAULT_RESAMPLES and defaults.DEFAULT_BLOCK_LENGTH is None
+    probe = "import sys, orchestrator.report.cli, orchestrator.commands.export; print(sorted({'scipy', 'pandas'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    help_text = " ".join(CliRunner().invoke(report_command, ["--help"]).output.split())
+    assert (
+        f"[default: {defaults.DEFAULT_RESAMPLES};" in help_text
+        and f"[default: {defaults.DEFAULT_MIN_SEEDS};" in help_text
     )
-    assert stats.DEFAULT_BLOCK_LENGTH is None  # chosen from the data unless --block-length is given
 
 
 def test_holm_families_are_the_plans_not_the_results_folders(planted, tmp_path):

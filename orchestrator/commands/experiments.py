@@ -1,5 +1,7 @@
 """`orch list | plan | run | status | validate`: the experiment matrix and its results."""
 
+import dataclasses
+import functools
 import math
 import os
 import time
@@ -97,9 +99,17 @@ def selection_options(func):
             "macOS for a Docker plan)",
         ),
     ]
+
+    @functools.wraps(func)
+    def with_request(**given):
+        """The selection's values travel as one RunRequest (`request=`); --json is the command's too."""
+        selection = {name: given.pop(name) for name in SELECTION_FIELDS}
+        return func(request=RunRequest(**selection, as_json=given["as_json"]), **given)
+
+    command = with_request
     for option in reversed(options):
-        func = option(func)
-    return func
+        command = option(command)
+    return command
 
 
 def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
@@ -137,6 +147,10 @@ class RunRequest:
     reuse_across: bool = False
     as_json: bool = False  # machine-readable output: the executor line is not printed
     ray_settings: RaySettings | None = None
+
+
+# The fields selection_options fills (the rest come from the command: --json, Ray settings).
+SELECTION_FIELDS = tuple(f.name for f in dataclasses.fields(RunRequest) if f.name not in ("as_json", "ray_settings"))
 
 
 @dataclass(frozen=True)
@@ -272,40 +286,9 @@ def list_command(as_json: bool, show_test: bool) -> None:
 @click.command("plan")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_command(
-    *,
-    names,
-    all_,
-    models,
-    horizons,
-    profile,
-    seeds,
-    dataset,
-    executor,
-    force,
-    overrides,
-    interpreters,
-    reuse_across,
-    as_json,
-):
+def plan_command(*, request: RunRequest, as_json: bool):
     """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
-    decisions = prepare_run(
-        RunRequest(
-            names=names,
-            all_=all_,
-            models=models,
-            horizons=horizons,
-            profile=profile,
-            seeds=seeds,
-            dataset=dataset,
-            executor=executor,
-            force=force,
-            overrides=overrides,
-            interpreters=interpreters,
-            reuse_across=reuse_across,
-            as_json=as_json,
-        )
-    ).decisions
+    decisions = prepare_run(request).decisions
     if as_json:
         print_json(
             [
@@ -324,7 +307,9 @@ def plan_command(
         )
         return
     print_table(
-        f"Plan ({profile} profile)", ["id", "slug", "seed", "action", "reason", "estimate"], decision_rows(decisions)
+        f"Plan ({request.profile} profile)",
+        ["id", "slug", "seed", "action", "reason", "estimate"],
+        decision_rows(decisions),
     )
 
 
@@ -364,18 +349,7 @@ def plan_command(
 )
 def run_command(
     *,
-    names,
-    all_,
-    models,
-    horizons,
-    profile,
-    seeds,
-    dataset,
-    executor,
-    force,
-    overrides,
-    interpreters,
-    reuse_across,
+    request: RunRequest,
     jobs,
     keep_going,
     dry_run,
@@ -387,28 +361,12 @@ def run_command(
     ray_retries,
 ):
     """Run the selected experiments (cached ones are skipped)."""
-    prepared = prepare_run(
-        RunRequest(
-            names=names,
-            all_=all_,
-            models=models,
-            horizons=horizons,
-            profile=profile,
-            seeds=seeds,
-            dataset=dataset,
-            executor=executor,
-            force=force,
-            overrides=overrides,
-            interpreters=interpreters,
-            reuse_across=reuse_across,
-            as_json=as_json,
-            ray_settings=RaySettings(address=ray_address or None, retries=ray_retries),
-        )
-    )  # only ray reads them
+    ray_settings = RaySettings(address=ray_address or None, retries=ray_retries)  # only ray reads them
+    prepared = prepare_run(dataclasses.replace(request, ray_settings=ray_settings))
     decisions, executor_obj, store, data_dir = prepared.decisions, prepared.executor, prepared.store, prepared.data_dir
     if dry_run:
         print_table(
-            f"Plan ({profile} profile, dry run)",
+            f"Plan ({request.profile} profile, dry run)",
             ["id", "slug", "seed", "action", "reason", "estimate"],
             decision_rows(decisions),
         )
@@ -429,7 +387,7 @@ def run_command(
     )
     started = time.perf_counter()
     try:
-        outcomes = _run_with_progress(scheduler, decisions, len(todo), profile)
+        outcomes = _run_with_progress(scheduler, decisions, len(todo), request.profile)
     except Interrupted as interrupted:
         _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
         raise
@@ -441,7 +399,7 @@ def run_command(
         raise UserError(
             f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/"
         )
-    if names or models:
+    if request.names or request.models:
         _refuse_unavailable(decisions)
 
 

@@ -6,8 +6,7 @@ import click
 
 from orchestrator import paths
 from orchestrator.console import err_console, say
-
-DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS (pandas loads only when the command runs)
+from orchestrator.report.defaults import DEFAULT_MIN_SEEDS  # stdlib only: pandas loads when the command runs
 
 
 @click.command("export")

@@ -6,11 +6,7 @@ from pathlib import Path
 import click
 
 from orchestrator import paths
-
-# Mirrors orchestrator.report.stats (a test keeps them equal) without importing scipy here.
-DEFAULT_RESAMPLES = 2000
-DEFAULT_BLOCK_LENGTH = None  # chosen from the data per fold (Politis-White)
-DEFAULT_MIN_SEEDS = 3  # mirrors orchestrator.report.load.DEFAULT_MIN_SEEDS
+from orchestrator.report.defaults import DEFAULT_BLOCK_LENGTH, DEFAULT_MIN_SEEDS, DEFAULT_RESAMPLES
 
 
 @click.command("report")

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from orchestrator import registry
 from orchestrator.errors import UserError
 from orchestrator.registry import EXPERIMENTS
+from orchestrator.report.defaults import DEFAULT_MIN_SEEDS  # a verdict needs this many seeds of a trained model
 from orchestrator.results import check_metrics, is_run_folder
 from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
 
@@ -46,8 +47,6 @@ FLAG_MEANING = {
 # Flags that keep a result in verdicts but must be named by every verdict resting on it (the rest
 # of FLAG_MEANING keeps a result out of verdicts).
 WARNING_FLAGS = frozenset({FLAG_PRETRAINING_OVERLAP})
-# A verdict needs this many seeds of a trained model (classical baselines are deterministic: one run is all seeds).
-DEFAULT_MIN_SEEDS = 3
 
 
 def model_family(model: str) -> str:

@@ -25,9 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
-# None: chosen from the data per fold (Politis-White), see `automatic_block_length`.
-DEFAULT_BLOCK_LENGTH: int | None = None
-DEFAULT_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
 

@@ -21,8 +21,8 @@ from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes
 
 # The report's own grouping and flags, so that an exported row is flagged exactly as the report flags it.
+from orchestrator.report.defaults import DEFAULT_MIN_SEEDS
 from orchestrator.report.load import (
-    DEFAULT_MIN_SEEDS,
     Run,
     SeedGroup,
     SkippedFolder,

@@ -13,7 +13,7 @@ from rich.console import Console
 from orchestrator import results
 from orchestrator.commands.export import DEFAULT_MIN_SEEDS, export_command
 from orchestrator.export import folder_progress
-from orchestrator.report.load import DEFAULT_MIN_SEEDS as REPORT_MIN_SEEDS
+from orchestrator.report.defaults import DEFAULT_MIN_SEEDS as REPORT_MIN_SEEDS
 from tests.real_runs import BASELINE_SLUGS, baseline_runs, copy_run  # noqa: F401  (the session fixture)
 
 

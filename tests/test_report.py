@@ -454,9 +454,15 @@ def test_report_package_imports_no_model_stack_and_not_jobs():
 def test_report_and_export_options_show_the_statistics_defaults_without_loading_scipy_or_pandas():
     """One declaration (orchestrator/report/defaults.py): the statistics read it, and the two
     commands' modules show it without importing the heavy stack (every `orch` command starts fast)."""
-    from orchestrator.report import defaults, stats
+    from orchestrator.report import compare, defaults
 
-    assert stats.DEFAULT_RESAMPLES is defaults.DEFAULT_RESAMPLES and defaults.DEFAULT_BLOCK_LENGTH is None
+    options = compare.ReportOptions()
+    assert (options.n_resamples, options.block_length, options.min_seeds) == (
+        defaults.DEFAULT_RESAMPLES,
+        defaults.DEFAULT_BLOCK_LENGTH,
+        defaults.DEFAULT_MIN_SEEDS,
+    )
+    assert defaults.DEFAULT_BLOCK_LENGTH is None  # chosen from the data unless --block-length is given
     probe = "import sys, orchestrator.report.cli, orchestrator.commands.export; print(sorted({'scipy', 'pandas'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -7,11 +7,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from orchestrator.report.load import DEFAULT_MIN_SEEDS, FLAG_MEANING, REFERENCE_MODEL, SeedGroup
+from orchestrator.report.defaults import DEFAULT_BLOCK_LENGTH, DEFAULT_MIN_SEEDS, DEFAULT_RESAMPLES
+from orchestrator.report.load import FLAG_MEANING, REFERENCE_MODEL, SeedGroup
 from orchestrator.report.plan import ALPHA
 from orchestrator.report.stats import (
-    DEFAULT_BLOCK_LENGTH,
-    DEFAULT_RESAMPLES,
     Interval,
     PairedDifference,
     auc_interval,

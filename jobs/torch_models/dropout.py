@@ -62,16 +62,19 @@ class _Multiply(torch.autograd.Function):
         return grad * multiplier, None
 
 
+def _cheap_masks(x: Tensor, p: float, training: bool) -> bool:
+    """Whether a mask is drawn here: training, on a CPU, with a rate the 16-bit lanes can realise
+    (p below 1/131072 rounds to 0: no element would ever be dropped)."""
+    return training and x.device.type == "cpu" and realised_rate(p) > 0.0
+
+
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """F.dropout's contract; on a CPU with the cheap masks above."""
-    if not training or p == 0.0:
+    if _cheap_masks(x, p, training):
+        return _Multiply.apply(x, keep_multiplier(x, p))
+    if not training or p == 0.0 or x.device.type == "cpu":  # eval, p = 0, or a rate too small to realise
         return x
-    if x.device.type != "cpu":
-        return F.dropout(x, p, training=True)
-    rate = realised_rate(p)
-    if rate == 0.0:  # p below 1/131072: no element would ever be dropped
-        return x
-    return _Multiply.apply(x, keep_multiplier(x, p))
+    return F.dropout(x, p, training=True)
 
 
 class _AddMultiplied(torch.autograd.Function):
@@ -105,9 +108,9 @@ class _GeluMultiply(torch.autograd.Function):
 
 def gelu_dropout(h: Tensor, p: float, training: bool) -> Tensor:
     """dropout(gelu(h)), the feed-forward layer's middle, fused where the cheap masks apply."""
-    if not training or p == 0.0 or h.device.type != "cpu" or realised_rate(p) == 0.0:
-        return dropout(F.gelu(h), p, training)
-    return _GeluMultiply.apply(h, keep_multiplier(h, p))
+    if _cheap_masks(h, p, training):
+        return _GeluMultiply.apply(h, keep_multiplier(h, p))
+    return dropout(F.gelu(h), p, training)
 
 
 class Dropout(nn.Module):
@@ -124,9 +127,9 @@ class Dropout(nn.Module):
 
     def add(self, residual: Tensor, x: Tensor) -> Tensor:
         """residual + self(x), fused where the cheap masks apply (every residual branch uses it)."""
-        if not self.training or self.p == 0.0 or x.device.type != "cpu" or realised_rate(self.p) == 0.0:
-            return residual + dropout(x, self.p, self.training)
-        return _AddMultiplied.apply(residual, x, keep_multiplier(x, self.p))
+        if _cheap_masks(x, self.p, self.training):
+            return _AddMultiplied.apply(residual, x, keep_multiplier(x, self.p))
+        return residual + dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from jobs.torch_models.autoformer import Autoformer, AutoformerConfig
 from jobs.torch_models.dlinear import DLinear, DLinearConfig
-from jobs.torch_models.layers import SeriesDecomposition, moving_average_matrix
+from jobs.torch_models.layers import Attention, SeriesDecomposition, moving_average_matrix, project_heads
 from jobs.torch_models.timemixer import TimeMixer, TimeMixerConfig
 
 ATOL, RTOL = 1e-5, 1e-4
@@ -196,3 +196,38 @@ def test_derived_matrices_are_not_saved_with_the_weights():
         "head.logit.bias",
     }
     assert not any("averaging" in key for key in timemixer.state_dict())
+
+
+def separate_projection_attention(attention: Attention, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    """The previous Attention: one linear map per query, key and value, each split into heads."""
+    batch, length, width = x.shape
+
+    def heads(t: torch.Tensor) -> torch.Tensor:
+        return t.view(t.shape[0], t.shape[1], attention.n_heads, -1).transpose(1, 2)
+
+    q, k, v = heads(attention.query(x)), heads(attention.key(context)), heads(attention.value(context))
+    mixed = F.scaled_dot_product_attention(q, k, v)
+    return attention.out(mixed.transpose(1, 2).reshape(batch, length, width))
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["self", "cross"])
+def test_stacked_projections_match_separate_ones_forward_and_backward(cross):
+    torch.manual_seed(3)
+    attention = Attention(32, 4, dropout=0.0)
+    x = torch.randn(5, 7, 32, requires_grad=True)
+    context = torch.randn(5, 3, 32, requires_grad=True) if cross else x
+    got = attention(x, context=context if cross else None)
+    grads = torch.autograd.grad(got.square().sum(), [x, context, *attention.parameters()])
+    want = separate_projection_attention(attention, x, context)
+    want_grads = torch.autograd.grad(want.square().sum(), [x, context, *attention.parameters()])
+    torch.testing.assert_close(got, want, atol=ATOL, rtol=RTOL)
+    for g, w in zip(grads, want_grads, strict=True):
+        torch.testing.assert_close(g, w, atol=ATOL, rtol=RTOL)
+
+
+def test_project_heads_gives_each_map_its_own_heads():
+    torch.manual_seed(4)
+    maps = [torch.nn.Linear(12, 12) for _ in range(3)]
+    x = torch.randn(2, 5, 12)
+    for got, linear in zip(project_heads(x, 3, *maps), maps, strict=True):
+        torch.testing.assert_close(got, linear(x).view(2, 5, 3, 4).transpose(1, 2))

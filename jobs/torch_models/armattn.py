@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from jobs.torch_models.dropout import Dropout, attend
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import Attention, EncoderBlock, Pool, check, check_common
+from jobs.torch_models.layers import Attention, EncoderBlock, Pool, check, check_common, project_heads
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,12 @@ class ARMAAttention(Attention):
         self.ma_key = nn.Linear(d_model, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
-        q, k, v = (self.split_heads(projection(x)) for projection in (self.query, self.key, self.value))
+        q, k, v, ma_q, ma_k = project_heads(
+            x, self.n_heads, self.query, self.key, self.value, self.ma_query, self.ma_key
+        )
         ar = attend(q, k, v, p=self.dropout, training=self.training, causal=True)
         # e_j for j = 1..T-1 (1-based), placed at index j so that row t of the MA weights reads e_{<t}.
         residuals = F.pad(v[:, :, 1:] - ar[:, :, :-1], (0, 0, 1, 0))
-        ma_q, ma_k = self.split_heads(self.ma_query(x)), self.split_heads(self.ma_key(x))
         length = x.shape[1]
         theta = torch.tanh(ma_q @ ma_k.transpose(-2, -1) / math.sqrt(ma_q.shape[-1]))
         # Row t (0-based) may use residual slots 1..t, i.e. e_j with j < t in the docstring's indexing.

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import EncoderBlock, Pool, TokenEmbedding, check, check_common
+from jobs.torch_models.layers import EncoderBlock, Pool, TokenEmbedding, check, check_common, project_heads
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,6 @@ class ProbSparseAttention(nn.Module):
         self.out = nn.Linear(d_model, d_model)
         self.dropout = Dropout(dropout)
 
-    def split_heads(self, x: Tensor) -> Tensor:
-        batch, length, width = x.shape
-        return x.view(batch, length, self.n_heads, width // self.n_heads).transpose(1, 2)
-
     def sampled_keys(self, length: int, n_sample: int, device: torch.device) -> Tensor:
         """Keys each query is scored against: random while training, as in Informer; evenly spaced
         at evaluation so that predictions do not depend on the random state."""
@@ -63,7 +59,7 @@ class ProbSparseAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         batch, length, width = x.shape
-        q, k, v = (self.split_heads(projection(x)) for projection in (self.query, self.key, self.value))
+        q, k, v = project_heads(x, self.n_heads, self.query, self.key, self.value)
         n_pick = min(length, self.factor * max(1, math.ceil(math.log(length))))
 
         keys = self.sampled_keys(length, n_pick, x.device)

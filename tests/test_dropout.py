@@ -10,12 +10,14 @@ import torch.nn.functional as F
 
 from jobs.torch_models.dropout import (
     MASK_BITS,
+    SHORT_ROW,
     Dropout,
     attend,
     dropout,
     gelu_dropout,
     keep_multiplier,
     realised_rate,
+    softmax_rows,
 )
 
 
@@ -100,6 +102,46 @@ def test_attend_is_sdpa_without_dropout_and_masks_the_weights_with_it(causal):
     torch.manual_seed(11)
     expected = (weights * keep_multiplier(weights, 0.3)) @ v
     assert torch.allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 15, 16, 25])
+def test_softmax_rows_is_softmax_forward_and_backward_with_masked_entries(length):
+    g = torch.Generator().manual_seed(length)
+    x = (3 * torch.randn(64, 5, length, generator=g)).requires_grad_()
+    hidden = torch.rand(64, 5, length, generator=g) < 0.3
+    hidden[..., 0] = False  # at least one key left per row, as causal attention always has
+    upstream = torch.randn(64, 5, length, generator=g)
+    got = softmax_rows(x.masked_fill(hidden, float("-inf")))
+    (got_grad,) = torch.autograd.grad(got, x, upstream)
+    expected = x.masked_fill(hidden, float("-inf")).softmax(-1)
+    (expected_grad,) = torch.autograd.grad(expected, x, upstream)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.allclose(got_grad, expected_grad, atol=1e-5)
+    assert torch.all(got[hidden] == 0)
+    # Short rows take the whole-tensor passes; the rest keep torch's kernel.
+    assert ("ShortRowSoftmax" in type(got.grad_fn).__name__) == (length < SHORT_ROW)
+
+
+def test_softmax_rows_of_bf16_is_computed_in_float32():
+    x = torch.randn(256, 7, generator=torch.Generator().manual_seed(3)).mul(4)
+    got = softmax_rows(x.bfloat16())
+    assert got.dtype == torch.bfloat16
+    assert torch.allclose(got.float(), x.bfloat16().float().softmax(-1), atol=4e-3)
+
+
+@pytest.mark.parametrize("keys", [3, 9, 20])
+@pytest.mark.parametrize("causal", [False, True])
+def test_attend_without_dropout_has_sdpa_gradients_at_every_key_count(keys, causal):
+    g = torch.Generator().manual_seed(keys)
+    q, k, v = (torch.randn(6, 4, keys, 8, generator=g).requires_grad_() for _ in range(3))
+    upstream = torch.randn(6, 4, keys, 8, generator=g)
+    got = attend(q, k, v, p=0.0, training=True, causal=causal)
+    got_grads = torch.autograd.grad(got, (q, k, v), upstream)
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    expected_grads = torch.autograd.grad(expected, (q, k, v), upstream)
+    assert torch.allclose(got, expected, atol=1e-5)
+    for a, b in zip(got_grads, expected_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
 
 
 def test_causal_attention_with_dropout_never_reads_the_future():

@@ -1,4 +1,5 @@
-"""Dropout whose masks are cheap on a CPU, and attention that uses it.
+"""Dropout whose masks are cheap on a CPU, and attention that uses it (with a softmax that is cheap
+on the short rows of attention over a few keys).
 
 On a CPU, `torch.nn.Dropout` draws every mask with `bernoulli_`: one Mersenne-Twister number per
 element, turned into a float and compared, on one thread. With dropout 0.1 that was 30-40% of a
@@ -143,14 +144,51 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
+# torch's CPU softmax vectorises along a row: a row shorter than one vector of floats (16 with
+# AVX-512, 8 with AVX2) takes a scalar path, measured 6-15x slower forward and 3-12x slower
+# backward than four whole-tensor passes at lengths 2-15 (AVX-512, 2 threads). Attention over a
+# handful of keys (PatchTST's 10 patches, Crossformer's 7, 4 and 2 segments or its 1 router) is
+# exactly that case.
+SHORT_ROW = 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+
+
+class _ShortRowSoftmax(torch.autograd.Function):
+    """softmax over the last dim as whole-tensor passes (max, exp, sum, divide); backward
+    y * (g - sum(g * y)). Computed in float32 whatever the input is, like autocast's softmax."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        y = x.float()
+        y = (y - y.amax(dim=-1, keepdim=True)).exp_()
+        y = y.div_(y.sum(dim=-1, keepdim=True)).to(x.dtype)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (y,) = ctx.saved_tensors
+        grad, y32 = grad.float(), y.float()
+        return (grad - (grad * y32).sum(dim=-1, keepdim=True)).mul_(y32).to(y.dtype)
+
+
+def softmax_rows(x: Tensor) -> Tensor:
+    """x.softmax(-1); on a CPU, rows shorter than SHORT_ROW go through the whole-tensor passes."""
+    if x.device.type == "cpu" and x.shape[-1] < SHORT_ROW:
+        return _ShortRowSoftmax.apply(x)
+    return x.softmax(dim=-1)
+
+
 def attend(q: Tensor, k: Tensor, v: Tensor, *, p: float, training: bool, causal: bool = False) -> Tensor:
-    """Scaled dot-product attention with dropout p on the attention weights. While training on a CPU
-    with p > 0, written out so the weights' mask is a cheap one (SDPA would fall back to this same
-    math and draw it with bernoulli_); otherwise the fused SDPA kernel."""
-    if not training or p == 0.0 or q.device.type != "cpu":
+    """Scaled dot-product attention with dropout p on the attention weights. Written out on a CPU
+    while training with p > 0 (so the weights' mask is a cheap one: SDPA would fall back to this
+    same math and draw it with bernoulli_) and for fewer than SHORT_ROW keys (SDPA's CPU kernel was
+    1.1-2x slower there than this math with `softmax_rows`); otherwise the fused SDPA kernel."""
+    drop = training and p > 0.0
+    if q.device.type != "cpu" or (not drop and k.shape[-2] >= SHORT_ROW):
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p if training else 0.0, is_causal=causal)
     scores = torch.matmul(q, k.transpose(-2, -1)).mul_(1.0 / math.sqrt(q.shape[-1]))
     if causal:
         hidden = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).triu_(1)
         scores = scores.masked_fill(hidden, float("-inf"))
-    return torch.matmul(dropout(scores.softmax(dim=-1), p, training=True), v)
+    weights = softmax_rows(scores)
+    return torch.matmul(dropout(weights, p, training=True) if drop else weights, v)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from jobs.torch_models.dropout import (
     MASK_BITS,
+    NUMPY_MIN_WORDS,
     SHORT_ROW,
     Dropout,
     attend,
@@ -27,11 +28,18 @@ def test_realised_rate_is_p_to_the_mask_precision():
     assert realised_rate(0.0) == 0.0
 
 
+def masks(n: int, p: float, size: int) -> torch.Tensor:
+    """n mask elements drawn `size` at a time (small masks and large ones take different generators)."""
+    return torch.cat([keep_multiplier(torch.empty(size), p) for _ in range(n // size)])
+
+
+@pytest.mark.parametrize("size", [1000, 1 << 21], ids=["small-masks", "large-masks"])
 @pytest.mark.parametrize("p", [0.1, 0.5])
-def test_drop_rate_scale_and_every_lane_of_a_draw(p):
+def test_drop_rate_scale_and_every_lane_of_a_draw(p, size):
+    assert (size // 4 < NUMPY_MIN_WORDS) == (size == 1000)  # both generators are exercised
     torch.manual_seed(0)
     n = 1 << 21
-    multiplier = keep_multiplier(torch.empty(n), p)
+    multiplier = masks(n, p, size)
     rate, scale = realised_rate(p), 1 / (1 - realised_rate(p))
     values = multiplier.unique().tolist()
     assert values[0] == 0.0 and values[1] == pytest.approx(scale) and len(values) == 2
@@ -45,10 +53,11 @@ def test_drop_rate_scale_and_every_lane_of_a_draw(p):
     assert abs(multiplier.double().mean().item() - 1.0) < 5 * sigma * scale  # expectation kept
 
 
-def test_neighbouring_elements_are_independent():
+@pytest.mark.parametrize("size", [1000, 1 << 21], ids=["small-masks", "large-masks"])
+def test_neighbouring_elements_are_independent(size):
     torch.manual_seed(1)
     n = 1 << 21
-    dropped = (keep_multiplier(torch.empty(n), 0.3) == 0).double()
+    dropped = (masks(n, 0.3, size) == 0).double()
     for lag in (1, 2, 3, 4, 5):
         corr = torch.corrcoef(torch.stack([dropped[:-lag], dropped[lag:]]))[0, 1].item()
         assert abs(corr) < 5 / math.sqrt(n)

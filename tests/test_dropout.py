@@ -135,7 +135,9 @@ def test_softmax_rows_of_bf16_is_computed_in_float32():
     x = torch.randn(256, 7, generator=torch.Generator().manual_seed(3)).mul(4)
     got = softmax_rows(x.bfloat16())
     assert got.dtype == torch.bfloat16
-    assert torch.allclose(got.float(), x.bfloat16().float().softmax(-1), atol=4e-3)
+    # float32 arithmetic, then one rounding to bf16 (relative error <= 2**-8); computing in bf16
+    # itself is off by up to 7% here.
+    assert torch.allclose(got.float(), x.bfloat16().float().softmax(-1), rtol=2**-8, atol=0.0)
 
 
 @pytest.mark.parametrize("keys", [3, 9, 20])

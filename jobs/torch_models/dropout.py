@@ -7,9 +7,8 @@ whole training step of PatchTST, TimeMixer and Crossformer (profiled at the TSLi
 configuration; the matrix products were less). Here a mask element is one 16-bit lane of a 64-bit
 word (from numpy's PCG64DXSM generator seeded from torch's default generator, or for small masks
 from torch's generator itself), compared with an integer threshold: four elements per word, and
-the comparison is vectorised. What changes is the
-mask's source, not what the layer computes: each element is dropped independently with probability
-p, realised to 1/65536 (p = 0.1 -> 6554/65536 = 0.1000061), and the survivors are scaled by
+the comparison is vectorised. What changes is the mask's source, not what the layer computes:
+each element is dropped independently with probability p, realised to 1/65536 (p = 0.1 -> 6554/65536 = 0.1000061), and the survivors are scaled by
 1 / (1 - realised p), so every activation keeps its expectation. `torch.manual_seed` reproduces
 the masks.
 
@@ -190,7 +189,7 @@ def attend(q: Tensor, k: Tensor, v: Tensor, *, p: float, training: bool, causal:
     """Scaled dot-product attention with dropout p on the attention weights. Written out on a CPU
     while training with p > 0 (so the weights' mask is a cheap one: SDPA would fall back to this
     same math and draw it with bernoulli_) and for fewer than SHORT_ROW keys (SDPA's CPU kernel was
-    1.1-2x slower there than this math with `softmax_rows`); otherwise the fused SDPA kernel."""
+    as fast to 2x slower there than this math with `softmax_rows`); otherwise the fused SDPA kernel."""
     drop = training and p > 0.0
     if q.device.type != "cpu" or (not drop and k.shape[-2] >= SHORT_ROW):
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p if training else 0.0, is_causal=causal)

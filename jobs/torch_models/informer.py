@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout
+from jobs.torch_models.dropout import Dropout, softmax_rows
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import EncoderBlock, Pool, TokenEmbedding, check, check_common, project_heads
 
@@ -67,7 +67,7 @@ class ProbSparseAttention(nn.Module):
         sparsity = sampled_scores.amax(dim=-1) - sampled_scores.sum(dim=-1) / length
         picked = F.one_hot(sparsity.topk(n_pick, dim=-1).indices, length).to(q.dtype)
 
-        weights = torch.softmax((picked @ q) @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+        weights = softmax_rows((picked @ q) @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]))
         active = self.dropout(weights) @ v
         lazy = v.mean(dim=-2, keepdim=True)
         mixed = lazy + picked.transpose(-2, -1) @ (active - lazy)

@@ -12,6 +12,7 @@ from jobs.torch_models.dropout import (
     MASK_BITS,
     NUMPY_MIN_WORDS,
     SHORT_ROW,
+    WRITTEN_OUT_MAX_SCORES,
     Dropout,
     attend,
     dropout,
@@ -19,6 +20,7 @@ from jobs.torch_models.dropout import (
     keep_multiplier,
     realised_rate,
     softmax_rows,
+    writes_out,
 )
 
 
@@ -140,19 +142,42 @@ def test_softmax_rows_of_bf16_is_computed_in_float32():
     assert torch.allclose(got.float(), x.bfloat16().float().softmax(-1), rtol=2**-8, atol=0.0)
 
 
-@pytest.mark.parametrize("keys", [3, 9, 20])
+# 3 and 9: short rows; 20 and 25: a remainder past SHORT_ROW of at least an eighth (written out
+# with 16- and 8-wide vectors alike); 32 and 33: whole vectors and a small remainder (SDPA).
+@pytest.mark.parametrize("keys", [3, 9, 20, 25, 32, 33])
 @pytest.mark.parametrize("causal", [False, True])
 def test_attend_without_dropout_has_sdpa_gradients_at_every_key_count(keys, causal):
     g = torch.Generator().manual_seed(keys)
     q, k, v = (torch.randn(6, 4, keys, 8, generator=g).requires_grad_() for _ in range(3))
     upstream = torch.randn(6, 4, keys, 8, generator=g)
     got = attend(q, k, v, p=0.0, training=True, causal=causal)
+    fused = "ScaledDotProduct" in type(got.grad_fn).__name__
+    assert fused != writes_out(q, k, drop=False, causal=causal)  # the path taken is the one the rule names
     got_grads = torch.autograd.grad(got, (q, k, v), upstream)
     expected = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     expected_grads = torch.autograd.grad(expected, (q, k, v), upstream)
     assert torch.allclose(got, expected, atol=1e-5)
     for a, b in zip(got_grads, expected_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_writes_out_where_the_measured_rule_says():
+    def qk(keys, batch=4, queries=None, device="cpu"):
+        q = torch.empty(batch, 8, keys if queries is None else queries, 16, device=device)
+        return q, torch.empty(batch, 8, keys, 16, device=device)
+
+    uneven = SHORT_ROW + SHORT_ROW // 2  # a remainder of half a vector: 24 keys (AVX-512) or 12
+    assert writes_out(*qk(2 * SHORT_ROW), drop=True, causal=False)  # dropout: the cheap mask needs the math
+    assert writes_out(*qk(SHORT_ROW - 1), drop=False, causal=True)  # short rows, causal or not
+    assert writes_out(*qk(uneven), drop=False, causal=False)
+    assert not writes_out(*qk(uneven), drop=False, causal=True)  # the causal mask costs more
+    assert not writes_out(*qk(2 * SHORT_ROW), drop=False, causal=False)  # whole vectors: SDPA
+    assert not writes_out(*qk(8 * SHORT_ROW + 1), drop=False, causal=False)  # remainder under an eighth
+    fits = WRITTEN_OUT_MAX_SCORES // (8 * uneven * uneven)
+    assert writes_out(*qk(uneven, batch=fits), drop=False, causal=False)
+    assert not writes_out(*qk(uneven, batch=fits + 1), drop=False, causal=False)  # scores past the limit
+    assert writes_out(*qk(uneven, queries=1), drop=False, causal=False)  # the limit counts scores, not keys
+    assert not writes_out(*qk(SHORT_ROW - 1, device="meta"), drop=True, causal=False)  # off the CPU: SDPA
 
 
 def test_causal_attention_with_dropout_never_reads_the_future():

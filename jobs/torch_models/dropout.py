@@ -185,13 +185,37 @@ def softmax_rows(x: Tensor) -> Tensor:
     return x.softmax(dim=-1)
 
 
+# SDPA's CPU kernel vectorises along the keys too, and the keys past the last whole vector (keys %
+# SHORT_ROW of them) take a scalar loop for every query row. Where that remainder is at least an
+# eighth of the keys, attention written out (two matrix products around torch's softmax) was
+# 1.1-1.7x faster in eval and 1.2-1.5x forward + backward, at 20-60 keys (iTransformer attends
+# over its 25 features); with a smaller remainder SDPA won or tied (17, 18, 34, 50, 100 keys; the
+# one exception, 70 keys, gained 1.1x written out). Written out, the scores are materialised: past 2**20 of them SDPA won again (25 keys, 2.2M scores: 2x
+# faster), and causal attention's mask cost more than the remainder (SDPA 1.2-3x faster).
+# Figures: 2 threads, AVX-512; `benchmarks/bench_kernels.py` re-measures them.
+WRITTEN_OUT_MAX_SCORES = 2**20
+
+
+def writes_out(q: Tensor, k: Tensor, *, drop: bool, causal: bool) -> bool:
+    """Whether `attend` writes attention out (else the fused SDPA kernel): on a CPU, with dropout
+    (so the weights' mask is a cheap one: SDPA would fall back to this same math and draw it with
+    bernoulli_), for fewer than SHORT_ROW keys (SDPA's kernel was as fast to 2x slower than this
+    math with `softmax_rows`), and for non-causal attention whose keys' remainder past a whole
+    vector is at least an eighth of them, scores permitting (see WRITTEN_OUT_MAX_SCORES)."""
+    if q.device.type != "cpu":
+        return False
+    keys = k.shape[-2]
+    if drop or keys < SHORT_ROW:
+        return True
+    scores = q.shape[:-1].numel() * keys
+    return not causal and 8 * (keys % SHORT_ROW) >= keys and scores <= WRITTEN_OUT_MAX_SCORES
+
+
 def attend(q: Tensor, k: Tensor, v: Tensor, *, p: float, training: bool, causal: bool = False) -> Tensor:
-    """Scaled dot-product attention with dropout p on the attention weights. Written out on a CPU
-    while training with p > 0 (so the weights' mask is a cheap one: SDPA would fall back to this
-    same math and draw it with bernoulli_) and for fewer than SHORT_ROW keys (SDPA's CPU kernel was
-    as fast to 2x slower there than this math with `softmax_rows`); otherwise the fused SDPA kernel."""
+    """Scaled dot-product attention with dropout p on the attention weights: the fused SDPA kernel,
+    or the same math written out where `writes_out` says that is faster or needed."""
     drop = training and p > 0.0
-    if q.device.type != "cpu" or (not drop and k.shape[-2] >= SHORT_ROW):
+    if not writes_out(q, k, drop=drop, causal=causal):
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p if training else 0.0, is_causal=causal)
     scores = torch.matmul(q, k.transpose(-2, -1)).mul_(1.0 / math.sqrt(q.shape[-1]))
     if causal:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import stopping
-from orchestrator.cpu_threads import choose_threads
+from orchestrator.cpu_threads import ThreadChoice, choose_threads
 from orchestrator.errors import UserError
 from orchestrator.executors.base import KILL_GRACE_SECONDS, ExecOutcome, Executor, JobRequest
 from orchestrator.gpu_slots import NO_GPU, GpuSlots, discover_gpus, measured_peaks_gb, peak_gb
@@ -183,7 +183,8 @@ class Scheduler:
         lease = (
             self.gpus.acquire(peak_gb(run.experiment, run.spec.profile, peaks), self.cancel) if wants_gpu else NO_GPU
         )
-        threads = self.threads.take()
+        choice = self.threads.take()
+        threads = choice.threads
         started_clock = time.monotonic()
         stagings: list[Path] = []
         try:
@@ -202,6 +203,7 @@ class Scheduler:
                 data_dir=self.data_dir,
                 weights_dir=self.weights_dir,
                 threads=threads,
+                spin_wait=choice.spin_wait,
                 timeout_s=(self.timeout_s or resources.timeout_s[run.spec.profile]) * len(unit),
                 log_path=stagings[0] / LOG_FILE,
                 on_line=lambda line: self.watcher.line(unit_key(unit), line),
@@ -311,13 +313,13 @@ class ThreadLedger:
         self.running = 0
         self.lock = threading.Lock()
 
-    def take(self) -> int:
+    def take(self) -> ThreadChoice:
         with self.lock:
             own = self.running
-        threads = choose_threads(self.parallel_jobs, own).threads
+        choice = choose_threads(self.parallel_jobs, own)
         with self.lock:
-            self.running += threads
-        return threads
+            self.running += choice.threads
+        return choice
 
     def give_back(self, threads: int) -> None:
         with self.lock:

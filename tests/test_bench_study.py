@@ -48,3 +48,10 @@ def test_cuda_bench_without_a_gpu_is_refused(monkeypatch):
     result = CliRunner().invoke(cli, ["bench", "study", "--device", "cuda"])
     assert result.exit_code == 2
     assert "nvidia-smi finds no CUDA device here" in result.output
+
+
+def test_default_study_selection_reaches_the_script_as_one_argument():
+    # The default selection is "--all": passed as its own token, the script's parser read it as an
+    # unknown option and `orch bench study` failed before measuring anything.
+    result = CliRunner().invoke(cli, ["bench", "study", "--device", "cpu", "--skip-kernels", "--skip-study"])
+    assert result.exit_code == 0, result.output

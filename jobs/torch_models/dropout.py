@@ -190,8 +190,9 @@ def softmax_rows(x: Tensor) -> Tensor:
 # eighth of the keys, attention written out (two matrix products around torch's softmax) was
 # 1.1-1.7x faster in eval and 1.2-1.5x forward + backward, at 20-60 keys (iTransformer attends
 # over its 25 features); with a smaller remainder SDPA won or tied (17, 18, 34, 50, 100 keys; the
-# one exception, 70 keys, gained 1.1x written out). Written out, the scores are materialised: past 2**20 of them SDPA won again (25 keys, 2.2M scores: 2x
-# faster), and causal attention's mask cost more than the remainder (SDPA 1.2-3x faster).
+# one exception, 70 keys, gained 1.1x written out). Written out, the scores are materialised:
+# past 2**20 of them SDPA won again (25 keys, 2.2M scores: 2x faster), and causal attention's
+# mask cost more than the remainder (SDPA 1.2-3x faster).
 # Figures: 2 threads, AVX-512; `benchmarks/bench_kernels.py` re-measures them.
 WRITTEN_OUT_MAX_SCORES = 2**20
 

@@ -58,8 +58,7 @@ def study_command(*, device, models, size, selection, profile, seeds, jobs, load
         device,
         "--size",
         str(size),
-        "--study",
-        selection,
+        f"--study={selection}",  # one token: the default selection "--all" would read as an option
         "--profile",
         profile,
         "--seeds",

@@ -70,13 +70,6 @@ class ThreadChoice:
     foreign_busy: float  # cores kept busy by work other than this orch process's running jobs
     spin_wait: bool = False  # the machine was quiet: waiting threads spin briefly before they sleep
 
-    def describe(self) -> str:
-        wait = "short spin, then sleep" if self.spin_wait else "sleep at once"
-        return (
-            f"{self.threads} thread(s): {self.cores} core(s), {self.foreign_busy:.1f} busy with other work; "
-            f"waiting threads {wait}"
-        )
-
 
 def choose_threads(
     parallel_jobs: int, own_threads_running: int, cores: int | None = None, busy: float | None = None

@@ -3,10 +3,12 @@ are told to sleep rather than spin while they wait for a core (after a short spi
 machine was quiet at the start)."""
 
 import os
+from pathlib import Path
 
 from orchestrator.cpu_threads import (
     QUIET_BELOW,
     SPIN_BEFORE_SLEEP,
+    ThreadChoice,
     busy_cores,
     choose_threads,
     thread_env,
@@ -48,3 +50,65 @@ def test_waiting_threads_spin_first_only_on_a_machine_quiet_at_the_start():
 def test_this_machine_is_measured():
     assert 1 <= usable_cores() <= (os.cpu_count() or 1)
     assert 0.0 <= busy_cores(sample_s=0.05) <= (os.cpu_count() or 1) + 0.01
+
+
+def test_the_scheduler_hands_each_job_its_thread_choice(orch_home, monkeypatch):
+    import orchestrator.scheduler as scheduler_module
+    from orchestrator.commands.experiments import RunRequest, prepare_run
+    from orchestrator.executors.base import ExecOutcome, Executor
+    from orchestrator.results import ResultStore
+
+    quiet = ThreadChoice(threads=2, cores=2, foreign_busy=0.0, spin_wait=True)
+    monkeypatch.setattr(scheduler_module, "choose_threads", lambda parallel_jobs, own_threads_running: quiet)
+    requests = []
+
+    class Recording(Executor):
+        name = "fake"
+
+        def prepare(self, env, say):
+            pass
+
+        def execute(self, request):
+            requests.append(request)
+            return ExecOutcome(1, "job failed: fake executor")
+
+    prepared = prepare_run(RunRequest(names=("dlinear-h1",), executor="native"))
+    store = ResultStore(prepared.store.root)
+    scheduler_module.Scheduler(
+        Recording(), store, prepared.data_dir, None, jobs=1, keep_going=True, timeout_s=None, say=lambda line: None
+    ).run(prepared.decisions)
+    assert [(r.threads, r.spin_wait) for r in requests] == [(2, True)]
+
+
+def test_native_jobs_get_the_wait_policy_in_their_environment(orch_home, monkeypatch, tmp_path):
+    import sys
+
+    import orchestrator.executors.native as native
+    from orchestrator.commands.experiments import RunRequest, prepare_run
+    from orchestrator.executors.base import JobRequest
+
+    seen: list[dict[str, str]] = []
+
+    def capture(command, request, env, cwd):  # the subprocess itself is not under test here
+        seen.append(env)
+        return 0, "", False, False
+
+    monkeypatch.setattr(native, "run_streaming", capture)
+    executor = native.NativeExecutor()
+    monkeypatch.setattr(executor, "python", lambda env: Path(sys.executable))
+    run = prepare_run(RunRequest(names=("dlinear-h1",), executor="native")).decisions[0].run
+    for spin_wait in (False, True):
+        executor.execute(
+            JobRequest(
+                run=run,
+                staging=tmp_path,
+                data_dir=tmp_path,
+                weights_dir=None,
+                threads=2,
+                spin_wait=spin_wait,
+                timeout_s=10,
+                log_path=tmp_path / "job.log",
+            )
+        )
+    assert [env["GOMP_SPINCOUNT"] for env in seen] == ["0", str(SPIN_BEFORE_SLEEP)]
+    assert all(env["OMP_NUM_THREADS"] == "2" and env["OMP_WAIT_POLICY"] == "PASSIVE" for env in seen)

@@ -11,6 +11,7 @@ from shared_schema.predictions import PREDICTION_DTYPES, PredictionsFile
 from shared_schema.result import (
     EnvironmentInfo,
     JobResult,
+    ModelInputs,
     Provenance,
     SplitMetrics,
     Timings,
@@ -31,6 +32,7 @@ __all__ = [
     "ExperimentSpec",
     "EnvironmentInfo",
     "JobResult",
+    "ModelInputs",
     "Provenance",
     "SplitMetrics",
     "Timings",

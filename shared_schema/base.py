@@ -17,7 +17,10 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 SplitName = Literal["train", "val", "test"]
-EnvName = Literal["sklearn", "torch", "gluonts", "timesfm"]
+# Every job environment, one images/<env>/ folder each; orchestrator/environments.py says what each
+# runs (a test checks the two list the same names). Adding an env: a name here and an entry there.
+ENV_NAMES = ("sklearn", "torch", "gluonts", "timesfm")
+EnvName = Literal[ENV_NAMES]
 
 
 class StrictModel(BaseModel):

@@ -61,6 +61,24 @@ class WeightsSource(StrictModel):
         return self
 
 
+class ModelInputs(StrictModel):
+    """What the model was given for each window: the series it forecasts (or reads) as its target, and
+    the dataset features (manifest names) it saw beside it and in which role. Lets a reader tell a
+    one-series forecaster from a model that saw what PatchTST sees."""
+
+    target: str  # the target series and its transform, e.g. "log(high_s / close_t), s = t-79..t"
+    context_length: int = Field(ge=1)  # days of history per window
+    covariates: list[str] = Field(default_factory=list)  # feature names, in the order the model saw them
+    covariate_role: Literal["none", "past covariates", "exogenous channels", "variates"] = "none"
+    normalisation: str = ""  # how the covariates were scaled (fitted on which split)
+
+    @model_validator(mode="after")
+    def _role_matches(self) -> "ModelInputs":
+        if (self.covariate_role == "none") != (not self.covariates):
+            raise ValueError("covariates and covariate_role must be given together")
+        return self
+
+
 class EnvironmentInfo(StrictModel):
     python: str
     platform: str
@@ -104,6 +122,7 @@ class JobResult(StrictModel):
     timings: Timings
     environment: EnvironmentInfo
     notes: dict[str, str | FiniteFloat | int | bool] = Field(default_factory=dict)
+    inputs: ModelInputs | None = None  # None: the job does not record its inputs (jobs older than the field)
     provenance: Provenance | None = None
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 Every suite also runs inside its Docker image (tests/test_docker.py, `orch test-images`). The
 sklearn and torch suites check container facts (no network, read-only mounts), so their native
 half is the host test suite itself, which runs those jobs in the host venv and the sklearn venv.
+Every other env's suite runs natively too: a new env needs no entry here.
 """
 
 import os
@@ -13,9 +14,15 @@ import pytest
 
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.executors.native import VenvManager
+from shared_schema.base import ENV_NAMES
 from tests.helpers import REPO
 
-NATIVE_SUITES = ("gluonts", "timesfm")
+CONTAINER_FACT_SUITES = ("sklearn", "torch")
+NATIVE_SUITES = tuple(name for name in ENVIRONMENTS if name not in CONTAINER_FACT_SUITES)
+
+
+def test_the_schema_and_the_orchestrator_list_the_same_environments():
+    assert list(ENV_NAMES) == list(ENVIRONMENTS)
 
 
 def test_every_environment_has_a_suite():

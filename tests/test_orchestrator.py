@@ -286,11 +286,11 @@ def test_requirements_change_gives_a_new_venv_fingerprint(tmp_path, monkeypatch)
 
 
 def test_orchestrator_imports_no_job_stack():
-    """The design's import rule: the host never loads torch, jax, gluonts, timesfm or sklearn."""
+    """The design's import rule: the host never loads a job stack (torch, jax, gluonts, timesfm, sklearn, chronos)."""
     code = (
         "import sys, pkgutil, importlib, orchestrator\n"
         "for m in pkgutil.walk_packages(orchestrator.__path__, 'orchestrator.'): importlib.import_module(m.name)\n"
-        "print([m for m in ('torch', 'jax', 'gluonts', 'timesfm', 'sklearn', 'lightning') if m in sys.modules])"
+        "print([m for m in ('torch', 'jax', 'gluonts', 'timesfm', 'sklearn', 'lightning', 'chronos', 'transformers') if m in sys.modules])"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared_schema import WeightsSource
+from shared_schema import ModelInputs, WeightsSource
 
 
 @dataclass(frozen=True)
@@ -38,3 +38,4 @@ class ModelOutput:
     device: str = "cpu"
     packages: tuple[str, ...] = ()
     notes: dict[str, str | float | int | bool] = field(default_factory=dict)
+    inputs: ModelInputs | None = None  # what the model saw per window (shared_schema.ModelInputs)

@@ -70,6 +70,7 @@ def build_result(spec: ExperimentSpec, output: ModelOutput, total_seconds: float
             packages=package_versions(BASE_PACKAGES + output.packages),
         ),
         notes={**output.notes, **point_score_aucs(output)},
+        inputs=output.inputs,
     )
 
 

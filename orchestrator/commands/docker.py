@@ -159,7 +159,7 @@ def _env_anchor(env: Environment) -> list[str]:
         "    - ${ORCH_RESULTS_DIR:-./results}:/results",
         "    - ./compose:/compose:ro",
     ]
-    if env.name in ("gluonts", "timesfm"):
+    if any(e.env == env.name and e.weights for e in composable()):  # an env whose models load weights
         lines.append("    - ${ORCH_WEIGHTS_DIR:-~/.cache/orch/weights}:/weights:ro")
     return lines + ["  environment:", '    PYTHONHASHSEED: "0"', ""]
 

@@ -102,10 +102,12 @@ def measure(
 
 
 def main() -> None:
-    from jobs.torch_models.profiles import MODEL_NAMES  # no torch import in the parent
+    from jobs.catalog import MODELS  # no torch import in the parent
+
+    torch_models = [m.name for m in MODELS if m.architecture is not None]
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default=",".join(MODEL_NAMES))
+    parser.add_argument("--models", default=",".join(torch_models))
     parser.add_argument("--size", type=int, default=2_000_000)
     parser.add_argument("--batches", type=int, default=3, help="timed batches per phase, after one warm-up")
     parser.add_argument("--batch-size", type=int, default=64)

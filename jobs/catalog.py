@@ -1,12 +1,29 @@
 """The model catalog: every model of the study as one entry, the only place a model is declared.
 
-An entry holds the model's experiment ids (written out, never derived from a position), its
-architecture family and its role in the analysis plan, the environment and job entry point that run
-it, its resources and pretrained weights, and its hyper-parameters declared once: type and bounds
-(`jobs.common.hyperparameters.Param`) and the value each profile's spec spells out. Everything else
-is derived from it: the job table (jobs/registry.py), the torch and Timer profiles, the `--set`
-checks, the host registry (orchestrator/registry.py), the report's plan families, `orch list`,
-compose services and the README's model list.
+An entry (`Model`, keyword arguments only) holds the model's experiment ids (written out, never derived
+from a position), how it is classified, the environment and job entry points that run it, its resources
+and pretrained weights, and its hyper-parameters declared once: type and bounds
+(`jobs.common.hyperparameters.Param`) and the value each profile's spec spells out. Everything else is
+derived from it: the job table (jobs/registry.py), `Model.resolve` (the values every job runs with),
+the `--set` checks, the host registry (orchestrator/registry.py), the report's plan families,
+`orch list`, compose services and the README's model list.
+
+How a model is classified (three words, each with one job):
+- id prefix: where the analysis plan lists the model. FD = the study's models (design numbering:
+  Lag-Llama, TimesFM, the seven architectures, then Timer, ARMA-Attention and rows that cannot run),
+  BL = the baselines every result is compared with, CT = controls. Ids are hashed into run keys, so
+  they never move; a new model takes the next free number of its prefix.
+- family: what the model *is*: foundation (pre-trained, forecasts a series), transformer
+  (attention, trained from scratch), no-attention (trained from scratch without attention),
+  classical (scikit-learn; deterministic, so the report asks it for no seeds).
+- role: what the analysis plan *does* with it. It is the family, except a classical model's role is
+  "baseline" and a model compared only as a named control has role "control" (H1's same-input
+  PatchTST). The deep roles (DEEP_ROLES) are the plan's families. The causal PatchTST and DLinear sit
+  under CT ids with the roles of their families, as the plan always had them.
+
+Adding a model: one `Model(...)` entry in MODELS (for a jobs/torch_models architecture,
+`torch_model(...)`, which fills in the shared training settings), with its job written; README
+"Adding a model" lists the steps. `check_catalog` refuses an entry that breaks an identity or the plan.
 
 Standard library only (the host imports it without any ML stack): data, plus the few helpers that
 build and check it; the code that acts on it lives in hashed job modules. The file itself is not
@@ -19,14 +36,23 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
-from jobs.common.hyperparameters import BATCH, BIG, LENGTH, STEPS, Param, choice, flag, real, whole
+from jobs.common.hyperparameters import (
+    BATCH,
+    BIG,
+    LENGTH,
+    STEPS,
+    Param,
+    check_declared,
+    choice,
+    flag,
+    real,
+    whole,
+)
 
 HORIZONS = (1, 3)
-# The plan's families are the runnable models of the three deep roles; "baseline" is a classical
-# baseline, "control" a model compared only as a named control (H1's same-input PatchTST). The
-# causal PatchTST and DLinear sit under CT ids but in the families, as the plan always had them.
+Family = Literal["foundation", "transformer", "no-attention", "classical"]
 Role = Literal["foundation", "transformer", "no-attention", "baseline", "control"]
 DEEP_ROLES = ("foundation", "transformer", "no-attention")
 GpuNeed = Literal["none", "optional", "required"]
@@ -73,27 +99,41 @@ class TorchArchitecture:
     fixed: Mapping[str, object] = field(default_factory=dict)  # config settings that make it a variant of another
 
 
-@dataclass(frozen=True)
+class SpecValues(Protocol):
+    """What `Model.resolve` reads of a spec: a shared_schema.ExperimentSpec, or the host's draft of one
+    (orchestrator/overrides.py checks `--set` before any spec exists)."""
+
+    profile: str
+    hyperparameters: Mapping[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Model:
     name: str  # the spec's `model`
     ids: tuple[str, ...]  # one experiment id per horizon in HORIZONS, written out: ids are hashed into run keys
     slug_stem: str  # experiment slugs are <slug_stem>-h<H>; compose service names too
-    family: str  # architecture: foundation | transformer | no-attention | classical
-    role: Role  # what the analysis plan does with it (see DEEP_ROLES)
+    family: Family  # what the model is (module docstring)
+    role: Role  # what the analysis plan does with it (module docstring)
     env: str
     entry: str | None  # "module:function" taking (spec, dataset, weights_dir); None while no job exists
-    hyperparameters: Mapping[str, Param]  # every key a spec may set, with its type and bounds
-    quick: Mapping[str, object]  # what a quick-profile spec spells out (keys of `hyperparameters`)
-    full: Mapping[str, object]
+    # "module:function" taking (specs, dataset, weights_dir) for several seeds of one experiment, yielding one
+    # ModelOutput per spec in order (the same results as separate runs); None: each seed runs in its own process.
+    group_entry: str | None = None
+    hyperparameters: Mapping[str, Param] = field(default_factory=dict)  # every key a spec may set
+    quick: Mapping[str, object] = field(default_factory=dict)  # what a quick-profile spec spells out
+    full: Mapping[str, object] = field(default_factory=dict)
+    # profile -> the values a job uses for the keys its spec leaves out. Why not spell them out like the
+    # torch models do: these specs (foundation models, sklearn baselines) have always spelled out only the
+    # keys a user varies (mode, samples, steps, iterations), and the jobs kept the rest. Spelling those out
+    # now would change these specs and so re-key every cached result of theirs (tests/fixtures/
+    # run_key_matrix.json holds the specs fixed). They still reach the run key: job_identity() hashes them.
+    unspelled: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     resources: Resources = Resources()
     weights: str | None = None  # name in orchestrator.weights.PUBLISHED when pretrained weights are needed
     pretraining: Pretraining | None = None
     unavailable: Unavailable | None = None
     note: str | None = None  # shown beside the status in `orch list`
     architecture: TorchArchitecture | None = None  # torch architectures only
-    # profile -> the values a job uses for the keys its spec leaves out (jobs whose specs spell out only
-    # a few keys: the foundation models and the sklearn baselines). Never spelled into a spec.
-    unspelled: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def defaults(self, profile: str) -> dict[str, object]:
         """What a `profile` spec spells out (hashed into its run key)."""
@@ -103,6 +143,17 @@ class Model:
         """Every value a job starts from before the spec's own hyperparameters: the spelled-out
         defaults and the `unspelled` ones."""
         return {**self.unspelled.get(profile, {}), **self.defaults(profile)}
+
+    def check(self, values: Mapping[str, object]) -> dict[str, object]:
+        """`values` with every key declared for this model and every value in its canonical type and
+        bounds, else HyperparameterError (one line)."""
+        return check_declared(self.name, self.hyperparameters, values)
+
+    def resolve(self, spec: SpecValues) -> dict[str, object]:
+        """Every hyper-parameter a job of `spec` runs with: the profile's defaults (spelled and
+        unspelled), then the spec's own values, all checked. The one resolution: every job and the
+        host's `--set` check call it."""
+        return self.check(self.job_defaults(spec.profile) | dict(spec.hyperparameters))
 
     def job_identity(self) -> str:
         """Canonical JSON of what a job reads from its entry (env, entry point, declared hyper-parameters
@@ -350,14 +401,15 @@ GBOOST_UNSPELLED: dict[str, object] = {
 }
 
 TORCH_JOB = "jobs.torch_models.job:fit_predict"
+TORCH_SEEDS_JOB = "jobs.torch_models.multiseed:fit_predict_seeds"
 
 
 def torch_model(
+    *,
     name: str,
     ids: tuple[str, ...],
-    family: str,
+    family: Family,
     role: Role,
-    *,
     architecture: TorchArchitecture,
     settings: Mapping[str, Param],
     full: Mapping[str, object] | None = None,
@@ -365,20 +417,22 @@ def torch_model(
     resources: Resources = TORCH,
     note: str | None = None,
 ) -> Model:
-    """A jobs/torch_models architecture: the shared training settings plus its own config fields
-    (`settings`). `full` overrides full-profile defaults only; `extra` is added to both profiles."""
+    """A jobs/torch_models architecture: the shared torch job (seeds grouped in one process), the
+    shared training settings plus its own config fields (`settings`). `full` overrides full-profile
+    defaults only; `extra` is added to both profiles."""
     return Model(
-        name,
-        ids,
-        name,
-        family,
-        role,
-        "torch",
-        TORCH_JOB,
-        {**TORCH_TRAINING, **settings},
-        {**TORCH_QUICK, **(extra or {})},
-        {**TORCH_FULL, **(full or {}), **(extra or {})},
-        resources,
+        name=name,
+        ids=ids,
+        slug_stem=name,
+        family=family,
+        role=role,
+        env="torch",
+        entry=TORCH_JOB,
+        group_entry=TORCH_SEEDS_JOB,
+        hyperparameters={**TORCH_TRAINING, **settings},
+        quick={**TORCH_QUICK, **(extra or {})},
+        full={**TORCH_FULL, **(full or {}), **(extra or {})},
+        resources=resources,
         note=note,
         architecture=architecture,
     )
@@ -429,56 +483,53 @@ TIMER_PRETRAINING = Pretraining(
     note="no cut-off published: the date is the timer-base-84m repository's first commit (2024-11-23)",
 )
 
-# -- the catalog ---------------------------------------------------------------------------------------
-# Ids: FD-01..18 follow the design's numbering (Lag-Llama, TimesFM, the seven architectures, each H1 then
-# H3), then Timer, ARMA-Attention and the plan's rows that cannot run; BL are the baselines every result
-# is compared with, CT the controls. A new model takes the next free number of its prefix.
+# -- the catalog (module docstring: ids, family, role) ---------------------------------------------------
 MODELS: tuple[Model, ...] = (
     Model(
-        "lagllama",
-        ("FD-01", "FD-02"),
-        "lagllama",
-        "foundation",
-        "foundation",
-        "gluonts",
-        "jobs.lagllama.job:run",
-        LAGLLAMA,
-        {"mode": "fine-tune", "num_samples": 100, "max_epochs": 1},
-        {"mode": "fine-tune", "num_samples": 2500},
-        FOUNDATION,
+        name="lagllama",
+        ids=("FD-01", "FD-02"),
+        slug_stem="lagllama",
+        family="foundation",
+        role="foundation",
+        env="gluonts",
+        entry="jobs.lagllama.job:run",
+        hyperparameters=LAGLLAMA,
+        quick={"mode": "fine-tune", "num_samples": 100, "max_epochs": 1},
+        full={"mode": "fine-tune", "num_samples": 2500},
+        unspelled={"quick": LAGLLAMA_QUICK_UNSPELLED, "full": LAGLLAMA_FULL_UNSPELLED},
+        resources=FOUNDATION,
         weights="lag-llama",
         pretraining=LAGLLAMA_PRETRAINING,
-        unspelled={"quick": LAGLLAMA_QUICK_UNSPELLED, "full": LAGLLAMA_FULL_UNSPELLED},
     ),
     Model(
-        "timesfm",
-        ("FD-03", "FD-04"),
-        "timesfm",
-        "foundation",
-        "foundation",
-        "timesfm",
-        "jobs.timesfm.job:run",
-        TIMESFM,
-        {"mode": "fine-tune", "max_steps": 10},
-        {"mode": "fine-tune"},
-        FOUNDATION,
+        name="timesfm",
+        ids=("FD-03", "FD-04"),
+        slug_stem="timesfm",
+        family="foundation",
+        role="foundation",
+        env="timesfm",
+        entry="jobs.timesfm.job:run",
+        hyperparameters=TIMESFM,
+        quick={"mode": "fine-tune", "max_steps": 10},
+        full={"mode": "fine-tune"},
+        unspelled={"quick": TIMESFM_QUICK_UNSPELLED, "full": TIMESFM_FULL_UNSPELLED},
+        resources=FOUNDATION,
         weights="timesfm",
         pretraining=TIMESFM_PRETRAINING,
-        unspelled={"quick": TIMESFM_QUICK_UNSPELLED, "full": TIMESFM_FULL_UNSPELLED},
     ),
     torch_model(
-        "itransformer",
-        ("FD-05", "FD-06"),
-        "transformer",
-        "transformer",
+        name="itransformer",
+        ids=("FD-05", "FD-06"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("itransformer", "ITransformer"),
         settings={"dropout": DROPOUT},
     ),
     torch_model(
-        "timemixer",
-        ("FD-07", "FD-08"),
-        "no-attention",
-        "no-attention",
+        name="timemixer",
+        ids=("FD-07", "FD-08"),
+        family="no-attention",
+        role="no-attention",
         architecture=torch_module("timemixer", "TimeMixer"),
         settings={
             "down_sampling_window": whole(2, LENGTH),
@@ -489,18 +540,18 @@ MODELS: tuple[Model, ...] = (
         },
     ),
     torch_model(
-        "informer",
-        ("FD-09", "FD-10"),
-        "transformer",
-        "transformer",
+        name="informer",
+        ids=("FD-09", "FD-10"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("informer", "Informer"),
         settings={"factor": whole(1, LENGTH), "distil": flag(), "dropout": DROPOUT, "pool": POOL},
     ),
     torch_model(
-        "autoformer",
-        ("FD-11", "FD-12"),
-        "transformer",
-        "transformer",
+        name="autoformer",
+        ids=("FD-11", "FD-12"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("autoformer", "Autoformer"),
         settings={
             "moving_avg": whole(1, LENGTH, odd=True),
@@ -510,10 +561,10 @@ MODELS: tuple[Model, ...] = (
         },
     ),
     torch_model(
-        "fedformer",
-        ("FD-13", "FD-14"),
-        "transformer",
-        "transformer",
+        name="fedformer",
+        ids=("FD-13", "FD-14"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("fedformer", "FEDformer"),
         settings={
             "modes": whole(1, LENGTH),
@@ -523,18 +574,18 @@ MODELS: tuple[Model, ...] = (
         },
     ),
     torch_model(
-        "etsformer",
-        ("FD-15", "FD-16"),
-        "transformer",
-        "transformer",
+        name="etsformer",
+        ids=("FD-15", "FD-16"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("etsformer", "ETSformer"),
         settings={"top_k": whole(1, LENGTH), "dropout": DROPOUT, "pool": POOL},
     ),
     torch_model(
-        "crossformer",
-        ("FD-17", "FD-18"),
-        "transformer",
-        "transformer",
+        name="crossformer",
+        ids=("FD-17", "FD-18"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("crossformer", "Crossformer"),
         settings={
             "seg_len": whole(1, LENGTH),
@@ -544,59 +595,54 @@ MODELS: tuple[Model, ...] = (
             "pool": POOL,
         },
     ),
+    # Runs in the torch env but not through the torch job: no group entry, so its seeds run one by one.
     Model(
-        "timer",
-        ("FD-19", "FD-20"),
-        "timer",
-        "foundation",
-        "foundation",
-        "torch",
-        "jobs.timer.job:run",
-        TIMER,
-        TIMER_QUICK,
-        TIMER_FULL,
-        FOUNDATION,
+        name="timer",
+        ids=("FD-19", "FD-20"),
+        slug_stem="timer",
+        family="foundation",
+        role="foundation",
+        env="torch",
+        entry="jobs.timer.job:run",
+        hyperparameters=TIMER,
+        quick=TIMER_QUICK,
+        full=TIMER_FULL,
+        resources=FOUNDATION,
         weights="timer",
         pretraining=TIMER_PRETRAINING,
     ),
     # Causal: reads out its newest token, so its pool is fixed to "last".
     torch_model(
-        "armattn",
-        ("FD-21", "FD-22"),
-        "transformer",
-        "transformer",
+        name="armattn",
+        ids=("FD-21", "FD-22"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("armattn", "ARMAttention"),
         settings={"dropout": DROPOUT, "pool": choice("last")},
     ),
     Model(
-        "marketgpt",
-        ("FD-23", "FD-24"),
-        "marketgpt",
-        "foundation",
-        "foundation",
-        "torch",
-        None,
-        {},
-        {},
-        {},
-        FOUNDATION,
+        name="marketgpt",
+        ids=("FD-23", "FD-24"),
+        slug_stem="marketgpt",
+        family="foundation",
+        role="foundation",
+        env="torch",
+        entry=None,
+        resources=FOUNDATION,
         unavailable=Unavailable(
             "not applicable",
             "MarketGPT (arXiv 2411.16585) generates NASDAQ ITCH order-book messages, not daily OHLCV bars",
         ),
     ),
     Model(
-        "lens",
-        ("FD-25", "FD-26"),
-        "lens",
-        "foundation",
-        "foundation",
-        "torch",
-        None,
-        {},
-        {},
-        {},
-        FOUNDATION,
+        name="lens",
+        ids=("FD-25", "FD-26"),
+        slug_stem="lens",
+        family="foundation",
+        role="foundation",
+        env="torch",
+        entry=None,
+        resources=FOUNDATION,
         unavailable=Unavailable(
             "no public weights",
             "LENS (arXiv 2408.10111) published no checkpoint to load; "
@@ -604,61 +650,57 @@ MODELS: tuple[Model, ...] = (
         ),
     ),
     torch_model(
-        "patchtst",
-        ("BL-01", "BL-02"),
-        "transformer",
-        "transformer",
+        name="patchtst",
+        ids=("BL-01", "BL-02"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("patchtst", "PatchTST"),
         settings=PATCHTST,
     ),
     Model(
-        "logreg",
-        ("BL-03", "BL-04"),
-        "logreg",
-        "classical",
-        "baseline",
-        "sklearn",
-        "jobs.baselines.sklearn_models:logreg_features",
-        LOGREG,
-        {},
-        {},
-        SKLEARN,
+        name="logreg",
+        ids=("BL-03", "BL-04"),
+        slug_stem="logreg",
+        family="classical",
+        role="baseline",
+        env="sklearn",
+        entry="jobs.baselines.sklearn_models:logreg_features",
+        hyperparameters=LOGREG,
         unspelled={"quick": LOGREG_UNSPELLED, "full": LOGREG_UNSPELLED},
+        resources=SKLEARN,
     ),
     Model(
-        "logreg-vol",
-        ("BL-05", "BL-06"),
-        "logregvol",
-        "classical",
-        "baseline",
-        "sklearn",
-        "jobs.baselines.sklearn_models:logreg_volatility",
-        LOGREG,
-        {},
-        {},
-        SKLEARN,
+        name="logreg-vol",
+        ids=("BL-05", "BL-06"),
+        slug_stem="logregvol",
+        family="classical",
+        role="baseline",
+        env="sklearn",
+        entry="jobs.baselines.sklearn_models:logreg_volatility",
+        hyperparameters=LOGREG,
         unspelled={"quick": LOGREG_UNSPELLED, "full": LOGREG_UNSPELLED},
+        resources=SKLEARN,
     ),
     Model(
-        "gboost",
-        ("BL-07", "BL-08"),
-        "gboost",
-        "classical",
-        "baseline",
-        "sklearn",
-        "jobs.baselines.sklearn_models:gradient_boosting",
-        GBOOST,
-        {"max_iter": 200},
-        {"max_iter": 400},
-        SKLEARN,
+        name="gboost",
+        ids=("BL-07", "BL-08"),
+        slug_stem="gboost",
+        family="classical",
+        role="baseline",
+        env="sklearn",
+        entry="jobs.baselines.sklearn_models:gradient_boosting",
+        hyperparameters=GBOOST,
+        quick={"max_iter": 200},
+        full={"max_iter": 400},
         unspelled={"quick": GBOOST_UNSPELLED, "full": GBOOST_UNSPELLED},
+        resources=SKLEARN,
     ),
     # The plan's second baseline row: the same PatchTST at 200M parameters (full profile).
     torch_model(
-        "patchtst-200m",
-        ("BL-09", "BL-10"),
-        "transformer",
-        "transformer",
+        name="patchtst-200m",
+        ids=("BL-09", "BL-10"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("patchtst", "PatchTST"),
         settings=PATCHTST,
         full={"size": 200_000_000},
@@ -666,27 +708,27 @@ MODELS: tuple[Model, ...] = (
         note=f"quick profile: a {TORCH_QUICK['size']:,}-parameter CPU stand-in, not 200M",
     ),
     torch_model(
-        "patchtst-causal",
-        ("CT-01", "CT-02"),
-        "transformer",
-        "transformer",
+        name="patchtst-causal",
+        ids=("CT-01", "CT-02"),
+        family="transformer",
+        role="transformer",
         architecture=torch_module("patchtst", "PatchTST", causal=True, pool="last"),
         settings=PATCHTST_CAUSAL,
     ),
     torch_model(
-        "dlinear",
-        ("CT-03", "CT-04"),
-        "no-attention",
-        "no-attention",
+        name="dlinear",
+        ids=("CT-03", "CT-04"),
+        family="no-attention",
+        role="no-attention",
         architecture=torch_module("dlinear", "DLinear"),
         settings={"moving_avg": whole(1, LENGTH, odd=True), "dropout": DROPOUT},
     ),
     # H1's same-input control: PatchTST on log High alone, the input the foundation models forecast from.
     torch_model(
-        "patchtst-high",
-        ("CT-05", "CT-06"),
-        "transformer",
-        "control",
+        name="patchtst-high",
+        ids=("CT-05", "CT-06"),
+        family="transformer",
+        role="control",
         architecture=torch_module("patchtst", "PatchTST"),
         settings=PATCHTST,
         extra={"inputs": "high"},
@@ -726,6 +768,13 @@ def check_catalog(models: tuple[Model, ...]) -> None:
                     problems.append(f"{m.name}: {profile} default {key!r} is not a declared hyperparameter")
                 else:
                     m.hyperparameters[key].check(key, value)
+        if m.group_entry is not None and m.entry is None:
+            problems.append(f"{m.name}: a seed-group entry without a job entry")
+        if m.role not in (m.family, "control") and (m.family, m.role) != ("classical", "baseline"):
+            problems.append(
+                f"{m.name}: role {m.role!r} for family {m.family!r} (module docstring: role is the family, "
+                "'baseline' for a classical model, or 'control')"
+            )
         if m.pretraining is not None and m.role != "foundation":
             problems.append(f"{m.name}: pre-training facts on a {m.role} model")
     for name, role in ((REFERENCE_MODEL, "transformer"), (SAME_INPUT_CONTROL, "control")):

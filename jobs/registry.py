@@ -1,5 +1,5 @@
-"""Model name -> (environment, entry function), from the model catalog. Entry modules are imported
-lazily, so an env loads only its own stack."""
+"""Model name -> its job's entry points, from the model catalog. Entry modules are imported lazily,
+so an env loads only its own stack."""
 
 import importlib
 from collections.abc import Callable
@@ -10,12 +10,14 @@ from jobs.common.errors import JobError
 # "module:function" taking (spec, dataset, weights_dir) and returning a ModelOutput, from the catalog.
 ENTRYPOINTS: dict[str, tuple[str, str]] = {m.name: (m.env, m.entry) for m in MODELS if m.entry is not None}
 
-# Per env, "module:function" taking (specs, dataset, weights_dir) for several seeds of one
-# experiment and yielding one ModelOutput per spec, in order, each as soon as it is ready. Envs
-# without one run a seed group by calling the single entry once per seed.
-GROUP_ENTRYPOINTS: dict[str, str] = {
-    "torch": "jobs.torch_models.multiseed:fit_predict_seeds",
-}
+# Models whose job trains several seeds of one experiment in one process (`Model.group_entry`): a
+# fact of the model, not of its env (Timer shares the torch env, not the torch job).
+GROUP_ENTRYPOINTS: dict[str, str] = {m.name: m.group_entry for m in MODELS if m.group_entry is not None}
+
+
+def _load(target: str) -> Callable:
+    module_name, func = target.split(":")
+    return getattr(importlib.import_module(module_name), func)
 
 
 def resolve(model: str, env: str) -> Callable:
@@ -24,14 +26,12 @@ def resolve(model: str, env: str) -> Callable:
     expected_env, target = ENTRYPOINTS[model]
     if env != expected_env:
         raise JobError(f"model {model!r} runs in env {expected_env!r}, not {env!r}")
-    module_name, func = target.split(":")
-    return getattr(importlib.import_module(module_name), func)
+    return _load(target)
 
 
 def resolve_group(model: str, env: str) -> Callable:
-    """The env's seed-group entry, or a loop over the single-run entry."""
+    """The model's seed-group entry, or a loop over its single-run entry."""
     single = resolve(model, env)
-    if env not in GROUP_ENTRYPOINTS:
+    if model not in GROUP_ENTRYPOINTS:
         return lambda specs, dataset, weights_dir: (single(spec, dataset, weights_dir) for spec in specs)
-    module_name, func = GROUP_ENTRYPOINTS[env].split(":")
-    return getattr(importlib.import_module(module_name), func)
+    return _load(GROUP_ENTRYPOINTS[model])

@@ -2,14 +2,24 @@
 before anything is planned, so a typo never runs the default model under a new run key."""
 
 import json
+from dataclasses import dataclass
 
-from jobs.common.hyperparameters import HyperparameterError, UnknownHyperparameter, check_hyperparameters, shown
+from jobs.catalog import BY_NAME
+from jobs.common.hyperparameters import HyperparameterError, UnknownHyperparameter, shown
 from orchestrator.errors import UserError
-from orchestrator.registry import Experiment
+from orchestrator.registry import Experiment, Profile
 from shared_schema import ExperimentSpec
 
 SPEC_FIELDS = frozenset(ExperimentSpec.model_fields) - {"hyperparameters"}
 OWN_OPTION = {"seed": "--seeds", "profile": "--profile", "dataset": "--dataset"}
+
+
+@dataclass(frozen=True)
+class SpecDraft:
+    """What `Model.resolve` reads of a spec, before the dataset (and so the spec) is known."""
+
+    profile: Profile
+    hyperparameters: dict[str, object]
 
 
 class _NotFinite(Exception):
@@ -49,9 +59,10 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, object]:
     return overrides
 
 
-def checked_overrides(pairs: tuple[str, ...], experiments: list[Experiment]) -> dict[str, object]:
-    """The overrides in canonical types (so `C=1` and `C=1.0` share a run key), valid for every
-    selected experiment that has a job; else a one-line UserError naming the first that refuses."""
+def checked_overrides(pairs: tuple[str, ...], experiments: list[Experiment], profile: Profile) -> dict[str, object]:
+    """The overrides in canonical types (so `C=1` and `C=1.0` share a run key), resolved for every
+    selected experiment that has a job exactly as its job will resolve them; else a one-line
+    UserError naming the first that refuses."""
     overrides = parse_overrides(pairs)
     if not overrides:
         return overrides
@@ -62,7 +73,9 @@ def checked_overrides(pairs: tuple[str, ...], experiments: list[Experiment]) -> 
     canonical: dict[str, object] = {}
     for experiment in runnable:
         try:
-            canonical = check_hyperparameters(experiment.model, overrides)
+            draft = SpecDraft(profile, {**experiment.params(profile), **overrides})
+            resolved = BY_NAME[experiment.model].resolve(draft)
+            canonical = {key: resolved[key] for key in overrides}
         except HyperparameterError as exc:
             hint = (
                 "; select only experiments that take it"

@@ -104,7 +104,7 @@ def test_readme_model_list_is_the_catalog():
 
 
 # -- Must show: a throw-away entry in a temporary copy of the catalog -----------------------------------
-THROWAWAY = """    torch_model("throwaway", ("FD-27", "FD-28"), "no-attention", "no-attention",
+THROWAWAY = """    torch_model(name="throwaway", ids=("FD-27", "FD-28"), family="no-attention", role="no-attention",
                 architecture=torch_module("dlinear", "DLinear"),
                 settings={"window": whole(1, 64), "dropout": DROPOUT}, extra={"window": 4}),
 )

@@ -100,8 +100,8 @@ def test_seed_groups_stay_on_for_torch_routed_native_by_auto(orch_home):
 
 def test_scheduler_groups_seeds_through_the_python_route(orch_home, monkeypatch):
     """End to end: `orch run --python sklearn=<this interpreter>` trains both seeds in one process
-    (the sklearn env joins the groups for this test, as in test_seed_groups)."""
-    monkeypatch.setitem(GROUP_ENTRYPOINTS, "sklearn", "jobs.baselines.sklearn_models:unused")
+    (the logreg model joins the groups for this test, as in test_seed_groups)."""
+    monkeypatch.setitem(GROUP_ENTRYPOINTS, "logreg", "jobs.baselines.sklearn_models:unused")
     runner = CliRunner()
     result = runner.invoke(
         cli, ["run", "logreg-h1", "--seeds", "2", "--executor", "native", "--python", f"sklearn={sys.executable}"]

@@ -1,5 +1,6 @@
 """Issue 13 item 1: `--set` is checked on the host against each model's declared hyper-parameters
-(jobs/catalog.py) before planning, and the declaration cannot drift from the jobs."""
+(jobs/catalog.py) before planning, and the declaration cannot drift from the jobs. Issue 34 item 1:
+every job and `--set` resolve a spec's values through `Model.resolve`."""
 
 import dataclasses
 import json
@@ -11,13 +12,12 @@ from click.testing import CliRunner
 from jobs.baselines import sklearn_models
 from jobs.catalog import BY_NAME, MODELS
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import HyperparameterError, check_hyperparameters
+from jobs.common.hyperparameters import HyperparameterError
 from jobs.registry import ENTRYPOINTS
 from jobs.timer import job as timer_job
-from jobs.timer import profiles as timer_profiles
 from jobs.timesfm import job as timesfm_job
 from jobs.timesfm.probability import DEPENDENCE
-from jobs.torch_models import profiles
+from jobs.torch_models import job as torch_job
 from jobs.torch_models.job import INPUT_SETS, TRAINING_KEYS, Plan
 from jobs.torch_models.layers import Pool
 from jobs.torch_models.zoo import ARCHITECTURES
@@ -43,15 +43,13 @@ def test_torch_declaration_matches_the_config_classes(model):
     data_keys = {f.name for f in dataclasses.fields(Plan)} - {"training", "architecture"}
     declared = DECLARED[model]
     assert set(declared) == set(TRAINING_KEYS) | data_keys | set(architecture.tunable())
-    defaults = {**profiles.defaults(model, "full"), **architecture.tunable()}
+    defaults = {**BY_NAME[model].defaults("full"), **architecture.tunable()}
     for key, default in defaults.items():
         assert declared[key].kind == KIND_OF_DEFAULT[type(default)], key
-        assert check_hyperparameters(model, {key: default}) == {key: default}
+        assert BY_NAME[model].check({key: default}) == {key: default}
     assert declared["inputs"].options == INPUT_SETS
     if "pool" in declared:
         assert set(declared["pool"].options) <= set(typing.get_args(Pool))
-    for profile in ("quick", "full"):
-        check_hyperparameters(model, profiles.defaults(model, profile))
 
 
 @pytest.mark.parametrize("model", ["logreg", "logreg-vol", "gboost", "timesfm", "lagllama"])
@@ -61,7 +59,7 @@ def test_jobs_with_short_specs_take_every_default_from_the_catalog(model, profil
     declared key has exactly one default per profile, inside its declaration."""
     defaults = BY_NAME[model].job_defaults(profile)
     assert set(defaults) == set(DECLARED[model])
-    assert check_hyperparameters(model, defaults) == defaults
+    assert BY_NAME[model].check(defaults) == defaults
 
 
 def test_timesfm_settings_are_the_catalog_declaration():
@@ -88,18 +86,33 @@ def test_timesfm_and_sklearn_jobs_start_from_the_catalog_defaults(profile):
     assert gboost["max_iter"] == {"quick": 200, "full": 400}[profile]
 
 
-def test_timer_declaration_matches_the_job_settings():
-    fields = {f.name for f in dataclasses.fields(timer_job.Settings)}
-    assert set(DECLARED["timer"]) == fields == set(timer_profiles.QUICK) == set(timer_profiles.FULL)
-    for profile in (timer_profiles.QUICK, timer_profiles.FULL):
-        assert check_hyperparameters("timer", profile) == profile
-
-
 @pytest.mark.parametrize("profile", ["quick", "full"])
-def test_registry_defaults_pass_their_declaration(profile):
-    for experiment in registry.EXPERIMENTS:
-        if experiment.implemented:
-            check_hyperparameters(experiment.model, experiment.params(profile))
+def test_timer_spells_out_every_declared_key_and_its_job_runs_with_them(profile):
+    fields = {f.name for f in dataclasses.fields(timer_job.Settings)}
+    assert set(DECLARED["timer"]) == fields == set(BY_NAME["timer"].defaults(profile))
+    settings = dataclasses.asdict(timer_job.Settings.from_spec(registry_spec("timer", profile)))
+    defaults = BY_NAME["timer"].defaults(profile)
+    assert settings == {**defaults, "probe_l2": tuple(defaults["probe_l2"])}
+
+
+@pytest.mark.parametrize("model", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_the_torch_job_runs_with_the_resolved_values(model, profile):
+    """The torch job's plan holds exactly what `Model.resolve` gave for the spec `orch run` writes."""
+    spec = registry_spec(model, profile).model_copy(update={"hyperparameters": {"lr": 0.01}})
+    resolved = BY_NAME[model].resolve(spec)
+    assert resolved == {**BY_NAME[model].defaults(profile), "lr": 0.01}
+    planned = torch_job.plan(spec, ARCHITECTURES[model])
+    assert planned.training.lr == 0.01 and planned.size == resolved["size"]
+    assert planned.architecture == {k: v for k, v in resolved.items() if k in ARCHITECTURES[model].tunable()}
+
+
+def test_resolve_checks_the_defaults_too():
+    """A job's defaults pass the same check as the spec's values (here: a bad unspelled default)."""
+    logreg = BY_NAME["logreg"]
+    broken = dataclasses.replace(logreg, unspelled={"quick": {"C": -1.0, "max_iter": 10}})
+    with pytest.raises(HyperparameterError, match="'C' must be > 0"):
+        broken.resolve(registry_spec("logreg", "quick"))
 
 
 @pytest.mark.parametrize(
@@ -111,7 +124,7 @@ def test_registry_defaults_pass_their_declaration(profile):
     ],
 )
 def test_values_come_back_in_their_canonical_type(model, values, canonical):
-    checked = check_hyperparameters(model, values)
+    checked = BY_NAME[model].check(values)
     assert checked == canonical and {k: type(v) for k, v in checked.items()} == {
         k: type(v) for k, v in canonical.items()
     }
@@ -131,7 +144,7 @@ def test_values_come_back_in_their_canonical_type(model, values, canonical):
 )
 def test_bad_values_are_refused_with_their_reason(model, values, message):
     with pytest.raises(HyperparameterError) as raised:
-        check_hyperparameters(model, values)
+        BY_NAME[model].check(values)
     assert message in str(raised.value) and len(str(raised.value)) < 300
 
 

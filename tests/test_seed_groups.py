@@ -97,9 +97,9 @@ def test_planner_groups_torch_seeds_only_when_the_executor_can(orch_home):
 
 def test_scheduler_commits_a_seed_group_as_ordinary_runs(orch_home, monkeypatch):
     """Through the real scheduler, native executor and venv: one process for both seeds (the
-    sklearn env joins the groups for this test; its job side loops over the seeds), two run
+    logreg model joins the groups for this test; its job side loops over the seeds), two run
     folders under the plan's own keys, and a second plan finds both cached."""
-    monkeypatch.setitem(GROUP_ENTRYPOINTS, "sklearn", "jobs.baselines.sklearn_models:unused")
+    monkeypatch.setitem(GROUP_ENTRYPOINTS, "logreg", "jobs.baselines.sklearn_models:unused")
     runner = CliRunner()
     planned = {
         (r["slug"], r["seed"]): r["run_key"]

@@ -12,17 +12,18 @@ import pytest
 import torch
 
 from jobs import registry
+from jobs.catalog import MODELS, TORCH_JOB
 from jobs.common.dataset import Dataset, load_dataset
 from jobs.common.errors import JobError
 from jobs.common.io import PREDICTIONS_FILE, RESULT_FILE, validate_predictions_table
 from jobs.common.runner import run_job
-from jobs.torch_models import profiles
 from jobs.torch_models.job import fit_predict, plan
 from jobs.torch_models.trainer import pick_device
 from jobs.torch_models.zoo import ARCHITECTURES
 from shared_schema import DatasetRef, ExperimentSpec, JobResult
 from tests.helpers import REPO
 
+TORCH_MODELS = tuple(m.name for m in MODELS if m.entry == TORCH_JOB)
 # Seconds per model: enough to exercise every step of the job, not to learn much.
 TINY = {"size": 50_000, "epochs": 2, "patience": 1, "max_train_windows": 256, "batch_size": 64}
 
@@ -59,7 +60,7 @@ def spec_for(manifest, model: str, horizon: int = 1, **hyperparameters) -> Exper
     )
 
 
-@pytest.mark.parametrize("model", profiles.MODEL_NAMES)
+@pytest.mark.parametrize("model", TORCH_MODELS)
 def test_quick_job_end_to_end_on_bundled_data(model, bundled_data, tmp_path):
     data_dir, manifest = bundled_data
     spec_file = tmp_path / "spec.json"
@@ -99,22 +100,10 @@ def test_test_labels_cannot_change_training_or_selection(bundled_data):
 
 
 def test_every_model_is_registered_in_the_torch_env():
-    assert set(profiles.MODEL_NAMES) == set(ARCHITECTURES)
-    for model in profiles.MODEL_NAMES:
+    assert set(TORCH_MODELS) == set(ARCHITECTURES)
+    for model in TORCH_MODELS:
         assert registry.ENTRYPOINTS[model] == ("torch", "jobs.torch_models.job:fit_predict")
         assert registry.resolve(model, "torch") is fit_predict
-
-
-def test_profiles_are_readable_without_torch():
-    code = (
-        "import sys; from jobs.torch_models import profiles; "
-        "assert 'torch' not in sys.modules, 'profiles imported torch'; "
-        "print(profiles.QUICK_HYPERPARAMETERS['patchtst']['size'], profiles.FULL_HYPERPARAMETERS['patchtst']['size'])"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["100000", "2000000"]
-    assert set(profiles.QUICK_HYPERPARAMETERS) == set(profiles.FULL_HYPERPARAMETERS) == set(profiles.MODEL_NAMES)
 
 
 def test_profile_picks_defaults_and_spec_overrides_them(bundled_data):

@@ -13,7 +13,6 @@ from sklearn.linear_model import LogisticRegression
 from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
-from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.windows import WindowedData, make_windows
 from shared_schema import ExperimentSpec, WeightsSource
 
@@ -43,7 +42,7 @@ def _fit_and_score(model, data: WindowedData, n_parameters, notes: dict) -> Mode
 
 def _hyperparameters(spec: ExperimentSpec) -> dict:
     """The catalog's values (jobs/catalog.py) for every key, the spec's where it spells one out."""
-    return check_hyperparameters(spec.model, BY_NAME[spec.model].job_defaults(spec.profile) | spec.hyperparameters)
+    return BY_NAME[spec.model].resolve(spec)
 
 
 def _logreg(spec: ExperimentSpec, data: WindowedData, notes: dict) -> ModelOutput:

@@ -1,9 +1,9 @@
 """Hyper-parameter types and bounds, and the check both sides run against a model's declaration.
 
 Every model declares its hyper-parameters once, in the model catalog (jobs/catalog.py), with the
-`Param`s below. The host checks `orch run --set KEY=VALUE` against them before planning, so a
-mistyped key or an impossible value is a one-line error instead of a silently ignored setting or a
-crash inside the job; each job resolves its spec's hyper-parameters through the same check.
+`Param`s below; `jobs.catalog.Model.resolve` is the one resolution of a spec's values (every job, and
+the host's check of `orch run --set KEY=VALUE` before planning), so a mistyped key or an impossible
+value is a one-line error instead of a silently ignored setting or a crash inside the job.
 Standard library only: the host imports it without any ML stack. Cross-field rules (stride <=
 patch_len, ...) stay in the config classes, which know the data's shape.
 """
@@ -118,13 +118,9 @@ BATCH = 65536
 STEPS = 10**6
 
 
-def check_hyperparameters(model: str, values: Mapping[str, object]) -> dict[str, object]:
-    """`values` with every key known to `model` and every value in its canonical type and bounds."""
-    from jobs.catalog import BY_NAME  # the catalog declares its parameters with this module's Param
-
-    if model not in BY_NAME:
-        raise HyperparameterError(f"model {model!r} is not in the model catalog (jobs/catalog.py)")
-    declared = BY_NAME[model].hyperparameters
+def check_declared(model: str, declared: Mapping[str, Param], values: Mapping[str, object]) -> dict[str, object]:
+    """`values` with every key in `model`'s declaration and every value in its canonical type and
+    bounds (called through `jobs.catalog.Model.check`, which holds the declaration)."""
     unknown = [key for key in values if key not in declared]
     if unknown:
         key = unknown[0]

@@ -42,7 +42,6 @@ from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.windows import sample_rows
 from jobs.lagllama.checkpoint import load_module, resolve_weights
 from jobs.lagllama.data import SeriesData, barrier
@@ -66,8 +65,7 @@ JOB_KEYS = tuple(key for key in BY_NAME["lagllama"].hyperparameters if key not i
 def _settings(spec: ExperimentSpec) -> tuple[dict, FineTuneSettings]:
     """Keys, types, bounds and the defaults of keys the spec leaves out: the catalog's
     (jobs/catalog.py); the rules that depend on the spec are checked here."""
-    hp = check_hyperparameters("lagllama", spec.hyperparameters)
-    values = {**BY_NAME["lagllama"].job_defaults(spec.profile), **hp}
+    values = BY_NAME[spec.model].resolve(spec)
     job = {key: values[key] for key in JOB_KEYS}
     if job["rescale_each_step"]:
         job["use_kv_cache"] = False  # the published re-fit changes every token at every step

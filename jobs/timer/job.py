@@ -28,15 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.probe import linear_probe, sigmoid
 from jobs.common.runner import thread_count
 from jobs.common.windows import sample_rows
 from jobs.timer.model import TimerForPrediction, ar_loss, forecast, normalise
-from jobs.timer.profiles import FULL, QUICK
 from jobs.timer.weights import load_published, resolve_weights
 from jobs.torch_models.trainer import make_deterministic, pick_device
 from shared_schema import ExperimentSpec
@@ -62,9 +61,7 @@ class Settings:
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = dict(QUICK if spec.profile == "quick" else FULL)
-        # keys, types and bounds: the catalog's declaration (jobs/catalog.py)
-        values.update(check_hyperparameters("timer", spec.hyperparameters))
+        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
         values["probe_l2"] = tuple(values["probe_l2"])
         return cls(**values)
 

@@ -29,7 +29,6 @@ from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.probe import clip_probability, linear_probe
 from jobs.common.windows import sample_rows
 from jobs.timesfm.probability import max_exceedance
@@ -58,9 +57,7 @@ class Settings:
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        # keys, types, bounds and the defaults of keys the spec leaves out: the catalog's (jobs/catalog.py)
-        values = BY_NAME["timesfm"].job_defaults(spec.profile)
-        values.update(check_hyperparameters("timesfm", spec.hyperparameters))
+        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
         if values["flip_invariance"] is None:  # the package's default for the checkpoint as published
             values["flip_invariance"] = values["mode"] == "zero-shot"
         values["probe_l2"] = tuple(values["probe_l2"])

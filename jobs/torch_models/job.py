@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jobs.catalog import BY_NAME
 from jobs.common import progress
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import check_hyperparameters
 from jobs.common.runner import thread_count
 from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_windows
-from jobs.torch_models.profiles import FULL_HYPERPARAMETERS, defaults
 from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.trainer import (
     TrainSettings,
@@ -57,7 +56,7 @@ def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
     """Keys, types and bounds come from the shared declaration (the host checked `--set` against
     it too); the config class then checks what depends on the data's shape."""
     tunable = architecture.tunable()
-    values = check_hyperparameters(spec.model, defaults(spec.model, spec.profile) | spec.hyperparameters)
+    values = BY_NAME[spec.model].resolve(spec)
     try:
         training = TrainSettings(seed=spec.seed, **{k: values[k] for k in TRAINING_KEYS})
     except ValueError as exc:
@@ -191,7 +190,7 @@ def train_seed(spec: ExperimentSpec, inputs: Inputs) -> ModelOutput:
             "device": str(device),
             "size_target": settings.size,
             # A quick run at another size is a stand-in for the study's model (e.g. 100k for PatchTST 200M).
-            "full_profile_size": int(FULL_HYPERPARAMETERS[spec.model]["size"]),
+            "full_profile_size": int(BY_NAME[spec.model].full["size"]),
             "inputs": settings.inputs,
             **shape,
             "epochs_run": report.epochs_run,

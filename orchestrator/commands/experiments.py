@@ -166,7 +166,7 @@ class PreparedRun:
 def prepare_run(request: RunRequest) -> PreparedRun:
     """Check every input, then choose the executor and decide, per run, run or skip (builds nothing)."""
     experiments = select(request.names, request.all_, request.models, request.horizons)
-    checked = checked_overrides(request.overrides, experiments)
+    checked = checked_overrides(request.overrides, experiments, request.profile)
     data_dir = paths.data_dir()
     manifest = ensure_dataset(data_dir, request.dataset)  # every input is checked before the executor is chosen
     executor, why = choose_executor(

@@ -7,7 +7,6 @@ import pytest
 
 from jobs.catalog import BY_NAME
 from jobs.common.errors import JobError
-from jobs.common.hyperparameters import check_hyperparameters
 from jobs.lagllama.data import SERIES
 from jobs.lagllama.job import FINE_TUNE_KEYS, JOB_KEYS, _settings
 from shared_schema import DatasetRef, ExperimentSpec, SplitDates
@@ -36,7 +35,7 @@ def test_declaration_matches_the_job():
     for profile in ("quick", "full"):
         defaults = BY_NAME["lagllama"].job_defaults(profile)
         assert set(defaults) == set(declared)
-        assert check_hyperparameters("lagllama", defaults) == defaults
+        assert BY_NAME["lagllama"].check(defaults) == defaults
     assert declared["series"].options == SERIES
 
 

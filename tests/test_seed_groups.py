@@ -6,8 +6,10 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
+from jobs import catalog
 from jobs.common.io import PREDICTIONS_FILE, RESULT_FILE
 from jobs.common.runner import run_job
 from jobs.registry import GROUP_ENTRYPOINTS
@@ -115,3 +117,36 @@ def test_scheduler_commits_a_seed_group_as_ordinary_runs(orch_home, monkeypatch)
         assert "seeds=[0, 1]" in (folder / "job.log").read_text()  # both trained in one process
     again = json.loads(runner.invoke(cli, ["plan", "logreg-h1", "--seeds", "2", "--json"]).output)
     assert [row["action"] for row in again] == ["skip", "skip"]
+
+
+# Issue 34 item 2: one model of every job kind in the torch env (each entry point the catalog lists
+# there), through `orch run --seeds 2` with this interpreter as the torch env (the native route): a
+# job with a seed-group entry trains both seeds in one process, any other runs them one by one.
+FIRST_OF_KIND = {m.entry: m.name for m in reversed(catalog.MODELS) if m.env == "torch" and m.entry is not None}
+SMALL = {  # --set values that make each kind's job take seconds per seed on one thread
+    catalog.TORCH_JOB: ("size=50000", "epochs=1", "max_train_windows=128"),
+    "jobs.timer.job:run": ("max_steps=2", "eval_every=1", "max_train_windows=128", "max_val_segments=8"),
+}
+
+
+@pytest.mark.parametrize("model", sorted(FIRST_OF_KIND.values()))
+def test_seeds_2_natively_for_every_torch_env_job(orch_home, monkeypatch, model):
+    from jobs.timer.model import TimerConfig
+    from jobs.timer.weights import write_random_init
+
+    small = TimerConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    write_random_init(orch_home["ORCH_RESULTS_DIR"].parent / "weights", small)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    slug = f"{catalog.BY_NAME[model].slug_stem}-h1"
+    sets = [arg for pair in SMALL[catalog.BY_NAME[model].entry] for arg in ("--set", pair)]
+    result = CliRunner().invoke(
+        cli, ["run", slug, "--seeds", "2", "--executor", "native", "--python", f"torch={sys.executable}", *sets]
+    )
+    assert result.exit_code == 0, result.output
+    grouped = catalog.BY_NAME[model].group_entry is not None
+    assert (f"{slug} seeds 0-1 (one process): started" in result.output) is grouped, result.output
+    results = orch_home["ORCH_RESULTS_DIR"]
+    folders = sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    assert [f.name.rsplit("-", 1)[0] for f in folders] == [f"{slug}-s0", f"{slug}-s1"]
+    assert [outputs(folder)[0].spec.seed for folder in folders] == [0, 1]
+    assert outputs(folders[0])[1]["p"] != outputs(folders[1])[1]["p"]  # each seed trained its own model

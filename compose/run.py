@@ -8,7 +8,8 @@ Runs inside an environment image with /compose (this folder, read-only), /data (
    pins one machine's parquet bytes);
 2. the job: `python -m jobs run --spec ... --data /data --out /results/.staging/<folder>` with its
    output teed to job.log, run as the images' non-root `orch` user;
-3. validation and the run key with the host's own code (shared_schema.outputs, shared_schema.identity):
+3. validation and the run key with the host's own code (jobs/common/verify.py: no links, schema,
+   predictions contract, every metric recomputed from the predictions; shared_schema.identity):
    the environment identity is the env's lock hash + this image's Python + platform, exactly what
    `orch run --executor docker` computes, so each reuses the other's result; provenance executor
    "compose", git commit unknown (null);
@@ -39,12 +40,11 @@ APP = Path(os.environ.get("ORCH_APP_DIR", "/app"))
 sys.path.insert(0, str(APP))
 
 from jobs.catalog import job_identity
+from jobs.common.verify import read_outputs
 from shared_schema import DatasetManifest, ExperimentSpec, JobResult
 from shared_schema.base import read_json_model
 from shared_schema.commit import (
     LOG_FILE,
-    PREDICTIONS_FILE,
-    RESULT_FILE,
     SPEC_FILE,
     STAGING_DIR,
     commit_staging,
@@ -65,7 +65,7 @@ from shared_schema.identity import (
     run_folder_name,
     sha256_text,
 )
-from shared_schema.outputs import check_answers, check_predictions, predictions_payload
+from shared_schema.outputs import check_answers
 
 SPECS = Path(__file__).resolve().parent / "specs"
 JOB_USER = "orch"
@@ -120,11 +120,10 @@ def key_parts(spec: ExperimentSpec, template: dict, root: Path = APP, weights: P
 
 
 def validate(folder: Path, spec: ExperimentSpec) -> JobResult:
-    """As orchestrator.results.load_result + ResultStore.ingest's checks (the same shared functions)."""
-    import pyarrow.parquet as pq
-
-    result = read_json_model(JobResult, folder / RESULT_FILE)
-    check_predictions(predictions_payload(pq.read_table(folder / PREDICTIONS_FILE)), result)
+    """The host's own outputs reader (jobs/common/verify.py, as orchestrator/run_folder.py uses it:
+    no links, schema, predictions contract, every metric recomputed), then the spec check of
+    ResultStore.ingest. Raises ValueError."""
+    result, _ = read_outputs(folder)
     check_answers(result, spec)
     return result
 

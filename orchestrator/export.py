@@ -1,9 +1,8 @@
 """Every valid run as one tidy table, for a notebook or another tool: `orch export` and
 `orchestrator.results.table()` / `.predictions()`.
 
-A run counts only if it passes the host's own checks: the report's reader (schema, predictions
-contract, every metric recomputed from the predictions) and the store's identity check (the run
-key is the hash of its recorded parts, the folder is named after it). Flags are the report's:
+A run counts only if it passes the one run-folder reader (orchestrator/run_folder.py, through the
+report's `read_run`), exactly as `orch validate` and `orch report` count it. Flags are the report's:
 random-init and quick-profile results stay labelled as such in every row.
 """
 
@@ -17,23 +16,47 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from orchestrator import paths
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes
 
 # The report's own grouping and flags, so that an exported row is flagged exactly as the report flags it.
 from orchestrator.report.defaults import DEFAULT_MIN_SEEDS
-from orchestrator.report.load import (
-    Run,
-    SeedGroup,
-    SkippedFolder,
-    model_family,
-    read_run,
-    seed_group_key,
-)
-from orchestrator.results import check_identity, is_run_folder
+from orchestrator.report.load import Run, SeedGroup, SkippedFolder, model_family, read_run, seed_group_key
+from orchestrator.run_folder import InvalidResult, is_run_folder, run_folders
+from shared_schema.commit import FAILED_DIR, STAGING_DIR
 
 FORMATS = ("parquet", "csv")
 METRICS = ("auc", "accuracy", "precision", "recall", "brier", "ece", "log_loss", "base_rate", "n")
+# One row per run: these columns, in this order (an empty results folder gives them too).
+RUN_COLUMNS = (
+    "experiment_id",
+    "slug",
+    "model",
+    "family",
+    "env",
+    "horizon",
+    "seed",
+    "fold",
+    "profile",
+    "flags",
+    "eligible",
+    "weights_kind",
+    "weights_source",
+    *(f"{split}_{name}" for split in ("val", "test") for name in METRICS),
+    "decision_threshold",
+    "n_parameters",
+    "train_seconds",
+    "total_seconds",
+    "executor",
+    "node",
+    "run_key",
+    "dataset_name",
+    "dataset_sha256",
+    "git_commit",
+    "finished_at",
+    "folder",
+)
 # What identifies a run in every row of the predictions table.
 PREDICTION_KEYS = (
     "run_key",
@@ -56,23 +79,21 @@ class ValidRuns:
     skipped: list[SkippedFolder]
 
 
-def run_folders(results_dir: Path) -> list[Path]:
+def existing_run_folders(results_dir: Path) -> list[Path]:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UserError(f"{results_dir}: no such results folder")
-    return sorted(path for path in results_dir.iterdir() if is_run_folder(path))
+    return run_folders(results_dir)
 
 
 def read_valid_runs(results_dir: Path, on_folder: Callable[[], None] = lambda: None) -> ValidRuns:
-    """Every run folder that passes the host's validation; the rest with the reason, one line each."""
+    """Every run folder that passes the one reader; the rest with the reason, one line each."""
     runs, skipped = [], []
-    for folder in run_folders(results_dir):
+    for folder in existing_run_folders(results_dir):
         try:
-            run = read_run(folder)
-            check_identity(folder, run.result)
-            runs.append(run)
-        except ValueError as exc:  # InvalidResult is one
-            skipped.append(SkippedFolder(folder, str(exc).replace(f"{folder}: ", "")))
+            runs.append(read_run(folder))
+        except InvalidResult as exc:
+            skipped.append(SkippedFolder(folder, exc.in_folder))
         on_folder()
     return ValidRuns(runs, skipped)
 
@@ -147,7 +168,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 def runs_frame(valid: ValidRuns, min_seeds: int = DEFAULT_MIN_SEEDS) -> pd.DataFrame:
     flags = experiment_flags(valid.runs, min_seeds)
     rows = [run_row(run, *flags[run.folder]) for run in valid.runs]
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     frame = (
         _typed(frame).sort_values(
             ["horizon", "experiment_id", "slug", "seed", "fold"], kind="mergesort", ignore_index=True
@@ -220,13 +241,29 @@ def check_request(request: ExportRequest) -> None:
         other = request.out.suffix.lstrip(".")
         fix = f"pass --format {other}" if other in FORMATS else f"name it *.{request.file_format}"
         raise UserError(f"--out {request.out} does not end in .{request.file_format}: {fix}")
-    run_folders(request.results_dir)
+    existing_run_folders(request.results_dir)
+    check_not_a_project_file(request)
+
+
+def check_not_a_project_file(request: ExportRequest) -> None:
+    """--out must not land inside a run folder, a failure record or a staging folder (it would replace
+    a finished run's files), nor inside the datasets folder."""
+    target = request.out.resolve()
+    results = request.results_dir.resolve()
+    inside = [folder for folder in target.parents if folder.parent == results]
+    if inside and (inside[0].name in (FAILED_DIR, STAGING_DIR) or is_run_folder(inside[0])):
+        raise UserError(
+            f"--out {request.out} is inside {inside[0]}, which belongs to the results store; write elsewhere"
+        )
+    data = paths.data_dir().resolve()
+    if target == data or data in target.parents:
+        raise UserError(f"--out {request.out} is inside the datasets folder {data}; write elsewhere")
 
 
 def export(request: ExportRequest, console: Console) -> tuple[pd.DataFrame, list[SkippedFolder]]:
     """Read, validate, write atomically. Raises UserError when no valid run is there."""
     check_request(request)
-    with folder_progress(console, len(run_folders(request.results_dir))) as advance:
+    with folder_progress(console, len(existing_run_folders(request.results_dir))) as advance:
         valid = read_valid_runs(request.results_dir, advance)
     if not valid.runs:
         why = f" ({len(valid.skipped)} invalid folder(s); `orch validate` says why)" if valid.skipped else ""

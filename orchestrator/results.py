@@ -13,24 +13,20 @@ abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` fol
 
 import datetime as dt
 import fcntl
-import math
 import os
-import re
 import shutil
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pyarrow.parquet as pq
-
-from jobs.common.metrics import choose_threshold, split_metrics
+from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.provenance import git_state, host_platform
+from orchestrator.run_folder import InvalidResult, is_run_folder, read_job_outputs, read_run_folder, run_folders
 from orchestrator.runs import PlannedRun
 from shared_schema import JobResult
-from shared_schema.base import read_json_model
+from shared_schema.base import one_line
 from shared_schema.commit import (
     FAILED_DIR,
     FAILURE_FILE,
@@ -48,8 +44,8 @@ from shared_schema.commit import (
     utc_now,
     write_failure_record,
 )
-from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
-from shared_schema.outputs import check_answers, check_predictions, predictions_payload
+from shared_schema.files import read_own_file
+from shared_schema.outputs import check_answers
 
 __all__ = [
     "LOG_FILE",
@@ -71,21 +67,6 @@ __all__ = [
 ]
 
 STAGING_PREFIX = "orch-"  # staging folders of orch runs (flocked while in use)
-RUN_FOLDER = re.compile(r"^(?P<slug>.+)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{12})$")
-METRIC_TOLERANCE = 1e-9
-
-
-class InvalidResult(ValueError):
-    """Outputs that do not satisfy the shared schema, or a stored result that contradicts itself."""
-
-
-def is_run_folder(path: Path) -> bool:
-    """A finished run's folder: named <slug>-s<seed>-<key12>, or holding a result.json. Report output
-    (figures/, report.md) and the store's own `_failed`/`.staging` are not runs."""
-    path = Path(path)
-    if not path.is_dir() or path.name.startswith(("_", ".")):
-        return False
-    return bool(RUN_FOLDER.match(path.name)) or (path / RESULT_FILE).is_file()
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -136,107 +117,20 @@ class StoredResult:
 
 
 def load_result(path: Path) -> JobResult:
-    """Validate a run folder (or its result.json) and its predictions, and recompute every metric
-    from the predictions; raise InvalidResult. Used on job outputs before they are committed."""
-    folder = path.parent if path.name == RESULT_FILE else path
-    result_file = folder / RESULT_FILE
-    if not result_file.is_file():
-        raise InvalidResult(f"{result_file}: missing")
-    try:
-        result = read_json_model(JobResult, result_file)
-    except ValueError as exc:
-        raise InvalidResult(f"{result_file}: {exc}") from exc
-    validate_predictions(folder / PREDICTIONS_FILE, result)
-    return result
-
-
-def validate_predictions(path: Path, result: JobResult) -> None:
-    if not path.is_file():
-        raise InvalidResult(f"{path}: missing")
-    try:
-        table = pq.read_table(path)
-        check_predictions(predictions_payload(table), result)
-    except Exception as exc:
-        raise InvalidResult(f"{path}: {_first_error(exc)}") from exc
-    try:
-        check_metrics(result, table)
-    except InvalidResult as exc:
-        raise InvalidResult(f"{path.parent / RESULT_FILE}: {exc}") from None
-
-
-def check_metrics(result: JobResult, predictions) -> None:
-    """The decision threshold and every split metric, recomputed from the predictions with the
-    job's own metric code, must equal what result.json states. `predictions` is a pyarrow table or
-    a pandas frame with columns split, y_true, p. The report applies the same check."""
-    split = np.asarray(predictions["split"].to_numpy())
-    y = np.asarray(predictions["y_true"].to_numpy(), dtype=np.float64)
-    p = np.asarray(predictions["p"].to_numpy(), dtype=np.float64)
-    for name in ("val", "test"):
-        if int((split == name).sum()) != result.metrics[name].n:
-            raise InvalidResult(
-                f"{int((split == name).sum())} {name} predictions but result.json reports n={result.metrics[name].n}"
-            )
-    for name in ("val", "test"):
-        rows = split == name
-        recomputed = split_metrics(y[rows], p[rows], result.decision_threshold).model_dump()
-        for metric, stated in result.metrics[name].model_dump().items():
-            if not _same(recomputed[metric], stated):
-                raise InvalidResult(
-                    f"{name} {metric}: result.json says {stated}, the predictions give {recomputed[metric]}"
-                )
-    threshold = choose_threshold(y[split == "val"], p[split == "val"])
-    if not _same(threshold, result.decision_threshold):
-        raise InvalidResult(
-            f"decision threshold: result.json says {result.decision_threshold}, the predictions give {threshold}"
-        )
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=METRIC_TOLERANCE, abs_tol=METRIC_TOLERANCE)
-
-
-def check_identity(folder: Path, result: JobResult) -> None:
-    """A committed run must still be what its run key says: the spec hashes to the recorded spec
-    hash, the key is made of the recorded parts, and the folder is named after slug, seed and key."""
-    provenance = result.provenance
-    if provenance is None:
-        raise InvalidResult(f"{folder}: result.json has no provenance block, so it was not committed by orch")
-    if sha256_text(canonical_spec_json(result.spec)) != provenance.spec_sha256:
-        raise InvalidResult(f"{folder}: the spec in result.json is not the spec its run key was made from")
-    if result.spec.dataset.sha256 != provenance.dataset_sha256:
-        raise InvalidResult(f"{folder}: the spec's dataset differs from the dataset in the run key")
-    parts = KeyParts(
-        provenance.spec_sha256,
-        provenance.dataset_sha256,
-        provenance.env_fingerprint,
-        provenance.code_sha256,
-        provenance.weights_sha256,
-    )
-    if parts.run_key != provenance.run_key:
-        raise InvalidResult(f"{folder}: run key {provenance.run_key[:12]} is not the hash of its recorded parts")
-    expected = run_folder_name(result.spec, provenance.run_key)
-    if Path(folder).name != expected:
-        raise InvalidResult(f"{folder}: folder name does not match the result inside (expected {expected})")
+    """A folder of job outputs (or its result.json) checked as `run_folder.read_job_outputs` does; raises InvalidResult."""
+    return read_job_outputs(path).result
 
 
 def load_finished(path: Path) -> JobResult:
-    """A committed run: everything `load_result` checks, plus its identity (`check_identity`)."""
-    folder = path.parent if Path(path).name == RESULT_FILE else Path(path)
-    result = load_result(folder)
-    check_identity(folder, result)
-    return result
-
-
-def _first_error(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text[:400]
+    """A committed run checked as `run_folder.read_run_folder` does; raises InvalidResult."""
+    return read_run_folder(path).result
 
 
 class ResultStore:
     def __init__(self, root: Path):
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"results folder {self.root} is a file, not a folder (check ORCH_RESULTS_DIR)")
         self._finished: list[StoredResult] | None = None  # memo; reset when a run is committed
         self._held: dict[Path, int] = {}  # staging folder -> open fd holding its flock
         self._held_lock = threading.Lock()
@@ -254,7 +148,7 @@ class ResultStore:
         try:
             result = load_finished(folder)
         except InvalidResult as exc:
-            return None, str(exc).replace(f"{folder}: ", "").replace(f"{folder / RESULT_FILE}: ", "")
+            return None, exc.in_folder
         if result.provenance.run_key != run.key.run_key:
             return None, "its run key differs from this run's"
         return result, None
@@ -264,7 +158,7 @@ class ResultStore:
         if self._finished is not None:
             return self._finished
         found = []
-        for folder in self._run_folders():
+        for folder in run_folders(self.root):
             try:
                 found.append(StoredResult(folder, load_finished(folder)))
             except InvalidResult:
@@ -277,11 +171,6 @@ class ResultStore:
     def latest_by_slug(self) -> dict[str, StoredResult]:
         return {s.result.spec.slug: s for s in self.finished()}
 
-    def _run_folders(self) -> list[Path]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p for p in self.root.iterdir() if is_run_folder(p))
-
     # -- failures --------------------------------------------------------------------------------
     def record_failure(self, run: PlannedRun, kind: FailureKind, reason: str, log: Path | None) -> Path:
         """See shared_schema.commit.write_failure_record: raises OSError when even failure.json cannot be written."""
@@ -290,15 +179,29 @@ class ResultStore:
         )
 
     def failures(self) -> list["FailureRecord | UnreadableFailure"]:
-        """Every failure record, oldest first; one that does not parse is listed as UnreadableFailure."""
+        """Every failure record, oldest first; one that cannot be read (it does not parse, or it or its
+        folder is a symbolic link, which is never followed) is listed as UnreadableFailure."""
         base = self.root / FAILED_DIR
+        if base.is_symlink():
+            return [
+                UnreadableFailure(
+                    base, f"{FAILED_DIR} is a symbolic link out of the results folder; not followed", utc_now()
+                )
+            ]
         records: list[FailureRecord | UnreadableFailure] = []
-        for file in sorted(base.glob(f"*/{FAILURE_FILE}")) if base.is_dir() else []:
+        for folder in sorted(base.iterdir()) if base.is_dir() else []:
+            file = folder / FAILURE_FILE
+            if not folder.is_symlink() and not folder.is_dir():
+                continue
             try:
-                records.append(read_json_model(FailureRecord, file))
-            except ValueError as exc:
-                modified = dt.datetime.fromtimestamp(file.stat().st_mtime, dt.UTC) if file.exists() else utc_now()
-                records.append(UnreadableFailure(file.parent, str(exc)[:200], modified))
+                if folder.is_symlink():
+                    raise ValueError("the record's folder is a symbolic link; not followed")
+                records.append(FailureRecord.model_validate_json(read_own_file(file)))
+            except FileNotFoundError:
+                continue  # a record being written, or a folder that is no record
+            except (OSError, ValueError) as exc:
+                modified = dt.datetime.fromtimestamp(folder.lstat().st_mtime, dt.UTC)
+                records.append(UnreadableFailure(folder, one_line(exc)[:200], modified))
         return sorted(records, key=lambda r: r.finished_at)
 
     # -- staging and commit ----------------------------------------------------------------------
@@ -419,7 +322,7 @@ class ResultStore:
         self._release(staging)
 
 
-# -- the notebook API (implemented in orchestrator.export; imported late, it imports this module) --
+# -- the notebook API (implemented in orchestrator.export, imported when called: it loads pandas) --
 def table(results_dir: Path | str | None = None):
     """Every valid run as a pandas DataFrame, one row per run (seed x fold). See orchestrator.export."""
     from orchestrator import export, paths

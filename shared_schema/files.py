@@ -1,8 +1,10 @@
 """Atomic writes and file hashing, shared by the host, the jobs and compose/run.py (standard
 library only): a reader never sees half a file, whoever wrote it."""
 
+import errno
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -51,3 +53,26 @@ def chown_tree(folder: Path, uid: int, gid: int) -> None:
         os.chown(root, uid, gid)
         for name in dirs + files:
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def refuse_links(folder: Path) -> None:
+    """ValueError when `folder`, or anything below it, is a symbolic link: a run's folder holds its
+    own files, and a link a job planted would make the host read (or copy) whatever it points at."""
+    folder = Path(folder)
+    if folder.is_symlink():
+        raise ValueError(f"{folder} is a symbolic link (to {os.readlink(folder)}); not followed")
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(root, name)
+            if path.is_symlink():
+                raise ValueError(f"{path} is a symbolic link (to {os.readlink(path)}); not followed")
+
+
+def read_own_file(path: Path) -> bytes:
+    """The bytes of a regular file, opened without following a link at its last component
+    (O_NOFOLLOW), so a link swapped in after a check is refused too. OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return handle.read()

@@ -91,3 +91,41 @@ def race_committers(targets, root: Path, run, commits: int) -> list[str]:
     while not errors.empty():
         failures.append(errors.get())
     return failures
+
+
+def seal_run(folder: Path, env_fingerprint: str = "test-fixture") -> Path:
+    """Commit a folder of job outputs written in place by a test (no executor ran it): provenance
+    stamped by the shared commit pipeline with a test environment and code identity, and the folder
+    renamed after its run key, so every reader (`orch validate`, report, export) accepts it. The
+    weights kind is part of the code identity: two fixtures of one spec under different weights
+    are two runs (as are two under different `env_fingerprint`s)."""
+    import datetime as dt
+
+    from shared_schema import JobResult
+    from shared_schema.commit import RESULT_FILE, stamp_provenance
+    from shared_schema.identity import KeyParts, canonical_spec_json, run_folder_name, sha256_text
+
+    result = JobResult.model_validate_json((folder / RESULT_FILE).read_bytes())
+    key = KeyParts(
+        spec_sha256=sha256_text(canonical_spec_json(result.spec)),
+        dataset_sha256=result.spec.dataset.sha256,
+        env_fingerprint=env_fingerprint,
+        code_sha256=sha256_text(f"test fixture, weights {result.weights.kind}"),
+        weights_sha256=None,
+    )
+    moment = dt.datetime.now(dt.UTC)
+    stamp_provenance(
+        folder,
+        result,
+        key,
+        executor="native",
+        git_commit=None,
+        git_dirty=None,
+        host_platform="test fixture",
+        started_at=moment,
+        finished_at=moment,
+        wall_seconds=0.0,
+    )
+    sealed = folder.parent / run_folder_name(result.spec, key.run_key)
+    folder.rename(sealed)
+    return sealed

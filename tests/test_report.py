@@ -2,7 +2,6 @@
 
 import ast
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from orchestrator.report.compare import ReportOptions
 from orchestrator.report.load import load_results
 from orchestrator.report.verdicts import STATUS_NOT_ANSWERABLE, evaluate_plan
 from shared_schema import ExperimentSpec, WeightsSource
+from tests.helpers import seal_run
 
 REPORT_PACKAGE = Path(__file__).resolve().parents[1] / "orchestrator" / "report"
 BASELINES = {"logreg": "LOGREG", "logreg-vol": "LOGREGVOL", "gboost": "GBOOST"}
@@ -61,7 +61,7 @@ def spec_for(
 
 
 def result_folder(results: Path, spec: ExperimentSpec, weights_kind: str = "") -> Path:
-    """results/<slug>-s<seed>-<key12>, the layout `orch run` writes."""
+    """A folder for a job's outputs under `results`; `seal_run` then commits it as `orch run` would."""
     key = hashlib.sha256((spec.model_dump_json() + weights_kind).encode()).hexdigest()[:12]
     fold = "" if spec.fold is None else f"-f{spec.fold}"
     folder = results / f"{spec.slug}{fold}-s{spec.seed}-{key}"
@@ -86,6 +86,7 @@ def real_results(tmp_path_factory, bundled_data) -> Path:
                 folder = result_folder(results, spec)
                 run_job(folder / "spec.json", data_dir, folder, None)
                 (folder / "job.log").write_text("ran in-process by the test fixture\n")
+                seal_run(folder)
     broken = results / "gboost-h1-s0-000000000000"
     broken.mkdir()
     (broken / "result.json").write_text("{not json")
@@ -105,7 +106,8 @@ def test_report_from_real_quick_baseline_runs(real_results, tmp_path):
     assert (
         len(skipped_lines) == 1
         and "gboost-h1-s0-000000000000" in skipped_lines[0]
-        and "invalid result.json" in skipped_lines[0]
+        and "result.json: " in skipped_lines[0]
+        and "Invalid JSON" in skipped_lines[0]
     )
     assert "_failed" not in text
     # the coverage table lists what has no result, with the reason for rows that can never run
@@ -233,6 +235,7 @@ def write_synthetic(
             )
             folder = result_folder(results, spec, weights.kind)
             write_outputs(folder, build_result(spec, output, 1.5), predictions_table(output))
+            seal_run(folder)
 
 
 PRETRAINED = WeightsSource(kind="pretrained", hub_id="google/timesfm-2.5", revision="main", sha256="b" * 64)
@@ -412,11 +415,11 @@ def test_duplicate_seed_keeps_the_newer_run(planted, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(planted, results)
     older = next(results.glob("logreg-h1-s0-*"))
-    shutil.copytree(older, results / "logreg-h1-s0-ffffffffffff")
-    os.utime(older / "result.json", (0, 0))
+    shutil.copytree(older, results / "rerun")
+    newer = seal_run(results / "rerun", env_fingerprint="another environment")  # same spec, another run key
     loaded = load_results(results)
     assert [s.folder.name for s in loaded.skipped] == [older.name]
-    assert "superseded by logreg-h1-s0-ffffffffffff" in loaded.skipped[0].reason
+    assert f"superseded by {newer.name}" in loaded.skipped[0].reason
     logreg = next(e for e in loaded.experiments if e.model == "logreg")
     assert len(logreg.runs) == 1
 

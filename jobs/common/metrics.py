@@ -1,5 +1,7 @@
 """Classification metrics every job reports, in numpy only (each environment has numpy)."""
 
+import math
+
 import numpy as np
 
 from shared_schema import SplitMetrics
@@ -76,3 +78,40 @@ def split_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> SplitMetric
         p_max=float(p.max()),
         p_std=float(p.std()),
     )
+
+
+# Recomputed metrics must equal the stated ones to this (relative and absolute) tolerance.
+METRIC_TOLERANCE = 1e-9
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=METRIC_TOLERANCE, abs_tol=METRIC_TOLERANCE)
+
+
+def check_metrics(result, split: np.ndarray, y_true: np.ndarray, p: np.ndarray) -> None:
+    """The decision threshold and every split metric of `result` (a JobResult), recomputed from its
+    predictions (arrays of split name, label, probability) with this module's code; ValueError
+    naming the first that differs. The host and the compose wrapper both check a run this way."""
+    split = np.asarray(split)
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    for name in ("val", "test"):
+        if int((split == name).sum()) != result.metrics[name].n:
+            raise ValueError(
+                f"{int((split == name).sum())} {name} predictions but result.json reports n={result.metrics[name].n}"
+            )
+    for name in ("val", "test"):
+        rows = split == name
+        recomputed = split_metrics(y[rows], p[rows], result.decision_threshold).model_dump()
+        for metric, stated in result.metrics[name].model_dump().items():
+            if not _same(recomputed[metric], stated):
+                raise ValueError(
+                    f"{name} {metric}: result.json says {stated}, the predictions give {recomputed[metric]}"
+                )
+    threshold = choose_threshold(y[split == "val"], p[split == "val"])
+    if not _same(threshold, result.decision_threshold):
+        raise ValueError(
+            f"decision threshold: result.json says {result.decision_threshold}, the predictions give {threshold}"
+        )

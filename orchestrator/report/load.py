@@ -11,17 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from orchestrator import registry
 from orchestrator.errors import UserError
 from orchestrator.registry import EXPERIMENTS
 from orchestrator.report.defaults import DEFAULT_MIN_SEEDS  # a verdict needs this many seeds of a trained model
-from orchestrator.results import check_metrics, is_run_folder
-from shared_schema import PREDICTION_DTYPES, JobResult, PredictionsFile
-
-RESULT_FILE = "result.json"
-PREDICTIONS_FILE = "predictions.parquet"
+from orchestrator.run_folder import InvalidResult, read_run_folder, run_folders
+from shared_schema import JobResult
+from shared_schema.commit import RESULT_FILE
 
 REFERENCE_MODEL = registry.REFERENCE_MODEL
 CAUSAL_MODEL = "patchtst-causal"
@@ -211,40 +208,14 @@ class LoadedResults:
     excluded: list[SkippedFolder] = field(default_factory=list)
 
 
-def _read_predictions(path: Path) -> pd.DataFrame:
-    table = pq.read_table(path)
-    PredictionsFile.model_validate({"dtypes": {f.name: str(f.type) for f in table.schema}, **table.to_pydict()})
-    frame = table.to_pandas()
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame.sort_values(["split", "date"], kind="mergesort").reset_index(drop=True)
-
-
-def _first_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:240]}"
-
-
 def read_run(folder: Path) -> Run:
-    """Validate one folder; raise ValueError with the reason it cannot be used."""
-    result_path, predictions_path = folder / RESULT_FILE, folder / PREDICTIONS_FILE
-    if not result_path.is_file():
-        raise ValueError(f"{RESULT_FILE} missing")
-    try:
-        result = JobResult.model_validate(json.loads(result_path.read_text()))
-    except Exception as exc:
-        raise ValueError(f"invalid {RESULT_FILE} ({_first_line(exc)})") from exc
-    if not predictions_path.is_file():
-        raise ValueError(f"{PREDICTIONS_FILE} missing")
-    if not folder.name.startswith(f"{result.spec.slug}-"):
-        raise ValueError(f"folder name does not start with the result's slug {result.spec.slug!r}")
-    try:
-        predictions = _read_predictions(predictions_path)
-    except Exception as exc:
-        raise ValueError(
-            f"invalid {PREDICTIONS_FILE} (expected columns {list(PREDICTION_DTYPES)}; {_first_line(exc)})"
-        ) from exc
-    check_metrics(result, predictions)  # the same check as `orch validate`; raises InvalidResult (a ValueError)
-    return Run(folder=folder, result=result, predictions=predictions)
+    """One run folder through the one reader (orchestrator/run_folder.py: schema, metrics recomputed,
+    run key, no links out), its predictions sorted by split and date; raise InvalidResult."""
+    checked = read_run_folder(folder)
+    frame = checked.predictions.to_pandas()
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame = frame.sort_values(["split", "date"], kind="mergesort").reset_index(drop=True)
+    return Run(folder=checked.folder, result=checked.result, predictions=frame)
 
 
 def seed_group_key(run: Run) -> str:
@@ -323,20 +294,21 @@ def load_results(
     min_seeds: int = DEFAULT_MIN_SEEDS,
     dataset: str | None = None,
 ) -> LoadedResults:
-    """Read every run folder under `results_dir` (`results.is_run_folder`: run-named or holding a
-    result.json; `_failed`, `.staging`, report output and CI artifacts are not runs).
+    """Read every run folder under `results_dir` (`run_folder.is_run_folder`: run-named or holding a
+    result.json; `_failed`, `.staging`, report output and CI artifacts are not runs), each as
+    `orch validate` reads it.
 
     Raises UserError when the folder holds several datasets and `dataset` does not pick one."""
     skipped: list[SkippedFolder] = []
     valid: list[Run] = []
     ignored = {path.resolve() for path in ignore}
-    for folder in sorted(Path(results_dir).iterdir()):
-        if not is_run_folder(folder) or folder.resolve() in ignored:
+    for folder in run_folders(results_dir):
+        if folder.resolve() in ignored:
             continue
         try:
             valid.append(read_run(folder))
-        except ValueError as exc:
-            skipped.append(SkippedFolder(folder, str(exc)))
+        except InvalidResult as exc:
+            skipped.append(SkippedFolder(folder, exc.in_folder))
     sha = _choose_dataset(valid, dataset)
     excluded = [
         SkippedFolder(

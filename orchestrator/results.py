@@ -7,8 +7,9 @@ shared_schema/commit.py (compose/run.py uses the same); orch's staging folders a
 Several `orch` processes may share one results folder. The `.staging` folder's own flock
 (`commit_lock`) serialises the short steps that create, commit and sweep staging folders; each staging folder is
 flocked by the process that owns it for as long as it exists, so a folder nobody holds was
-abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` folders (and the
-`replaced-*` trash of a commit) are swept: `docker compose up` stages its own, unlocked, folders.
+abandoned (its `orch` was killed) and the next run removes it. Only `orch-*` folders and the
+`replaced-*` trash of a commit are swept (a result a killed commit had set aside is restored, not
+removed): `docker compose up` stages its own, unlocked, folders.
 """
 
 import datetime as dt
@@ -40,6 +41,8 @@ from shared_schema.commit import (
     FailureRecord,
     commit_lock,
     commit_staging,
+    replaced_result_of,
+    settle_replaced,
     stamp_provenance,
     utc_now,
     write_failure_record,
@@ -258,14 +261,24 @@ class ResultStore:
         return found
 
     def sweep_abandoned(self) -> list[str]:
-        """Remove what `abandoned` finds, under the staging lock. Returns the names removed."""
+        """Under the staging lock, clear what `abandoned` finds: a staging folder is removed; a
+        result a killed commit had set aside is restored if its run folder is missing (see
+        shared_schema.commit.settle_replaced), else removed. Returns what was done, one entry each."""
         if not self.staging_root.is_dir():
             return []
+        done = []
         with commit_lock(self.root):
-            removed = self.abandoned()
-            for entry in removed:
-                shutil.rmtree(entry, ignore_errors=True)
-        return [entry.name for entry in removed]
+            for entry in self.abandoned():
+                if entry.name.startswith(TRASH_PREFIX):
+                    if settle_replaced(self.root, entry) == "restored":
+                        done.append(
+                            f"{entry.name} (a replaced result, restored to {replaced_result_of(self.root, entry).name})"
+                        )
+                        continue
+                else:
+                    shutil.rmtree(entry, ignore_errors=True)
+                done.append(entry.name)
+        return done
 
     def ingest(
         self,

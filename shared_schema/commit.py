@@ -12,7 +12,9 @@ Commits are serialised by an exclusive flock on the `.staging` folder itself, so
 later one's result stays. Standard library + pydantic.
 """
 
+import ctypes
 import datetime as dt
+import errno
 import fcntl
 import os
 import shutil
@@ -162,18 +164,64 @@ def commit_lock(results_root: Path) -> Iterator[None]:
         os.close(fd)
 
 
+RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths atomically
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE). False where the
+    C library or the file system cannot (then nothing happened); OSError for any other failure."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
 def commit_staging(results_root: Path, staging: Path, final: Path) -> None:
-    """Move a validated staging folder to `final`; a previous result there is replaced only now,
-    and stays in place if the rename fails. Under `commit_lock`, so the exists() check and the
-    renames do not race another committer."""
+    """Move a validated staging folder to `final`, under `commit_lock` (the exists() check and the
+    renames do not race another committer). No window loses a finished result:
+
+    - no result there yet: one rename;
+    - replacing one: the new result is swapped into place in one atomic step (`exchange`) before the
+      old one leaves, as `replaced-<final>-<id>` trash;
+    - where no atomic swap exists: the old result is first renamed to that trash name, which
+      `settle_replaced` (the sweep) renames back if the commit died before the new one was in.
+    """
     with commit_lock(results_root):
-        trash = Path(results_root) / STAGING_DIR / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-        if final.exists():
-            final.rename(trash)
-        try:
+        if not os.path.lexists(final):
             staging.rename(final)
-        except OSError:
-            if trash.exists():
+            return
+        trash = Path(results_root) / STAGING_DIR / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+        if exchange(staging, final):
+            staging.rename(trash)  # the old result, now at the staging path
+        else:
+            final.rename(trash)
+            try:
+                staging.rename(final)
+            except OSError:
                 trash.rename(final)  # the earlier result stays in place
-            raise
+                raise
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def replaced_result_of(results_root: Path, trash: Path) -> Path:
+    """The run folder a `replaced-<final>-<id8>` trash folder was set aside from."""
+    return Path(results_root) / trash.name.removeprefix(TRASH_PREFIX)[: -len("-0123abcd")]
+
+
+def settle_replaced(results_root: Path, trash: Path) -> str:
+    """What a commit that died left as trash: removed where its run folder is in place (the new
+    result went in), renamed back where it is not (the commit died between its renames). Call under
+    `commit_lock`. Returns "removed" or "restored"."""
+    final = replaced_result_of(results_root, trash)
+    if os.path.lexists(final):
+        shutil.rmtree(trash, ignore_errors=True)
+        return "removed"
+    trash.rename(final)
+    return "restored"

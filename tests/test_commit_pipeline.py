@@ -2,14 +2,19 @@
 lock, the same failure record, the earlier result kept when a commit fails, and failure records
 that cannot be read shown rather than dropped."""
 
+import datetime as dt
 import json
 import os
+import shutil
+import signal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from threadpoolctl import threadpool_limits
 
 from compose import run as compose_run
+from jobs.common.runner import run_job
 from orchestrator.cli import cli
 from orchestrator.registry import BY_SLUG
 from orchestrator.results import RESULT_FILE, FailureRecord, ResultStore, UnreadableFailure
@@ -89,3 +94,97 @@ def test_an_unreadable_failure_record_is_shown_not_dropped(orch_home):
     assert listed == [{"folder": broken.name, "kind": "unreadable record", "reason": entry.reason}]
     planned = runner.invoke(cli, ["plan", "logreg-h1", "--executor", "native", "--json"])
     assert planned.exit_code == 0 and json.loads(planned.stdout)[0]["reason"] == "missing (never run)"
+
+
+# -- a commit killed between any two of its steps (issue 36 item 2) -------------------------------------
+def _committed_run(store: ResultStore, run, outputs: Path, started) -> Path:
+    """Through orch's own path: a flocked staging folder, the job's outputs, validation, provenance."""
+    staging = store.new_staging(run)
+    for name in ("result.json", "predictions.parquet"):
+        shutil.copyfile(outputs / name, staging / name)
+    store.ingest(staging, run, executor="native", started=started)
+    return staging
+
+
+@pytest.fixture(scope="module")
+def job_outputs(tmp_path_factory, bundled_data) -> tuple[Path, object]:
+    """A real logreg-h1 job's outputs (no provenance yet) and the run they answer."""
+    data_dir, manifest = bundled_data
+    run = plan_run(BY_SLUG["logreg-h1"], manifest, "quick", 0, env_fingerprint="test")
+    outputs = tmp_path_factory.mktemp("outputs")
+    (outputs / "spec.json").write_text(run.spec.model_dump_json())
+    with threadpool_limits(limits=1):
+        run_job(outputs / "spec.json", data_dir, outputs, None)
+    return outputs, run
+
+
+class _Killer:
+    """Counts the commit's filesystem steps and SIGKILLs this process just before step `at`."""
+
+    def __init__(self, at: int):
+        self.at, self.done = at, 0
+
+    def step(self) -> None:
+        if self.done == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.done += 1
+
+
+def _commit_and_die(root: str, run, outputs: Path, at: int, swap: bool) -> None:
+    """A child process: a --force rerun of `run` whose commit is killed before its step `at`."""
+    import shared_schema.commit as commit
+
+    killer = _Killer(at)
+    real_rename, real_rmtree, real_exchange = Path.rename, shutil.rmtree, commit.exchange
+
+    def rename(self, target):
+        killer.step()
+        return real_rename(self, target)
+
+    def rmtree(path, ignore_errors=False):
+        killer.step()
+        return real_rmtree(path, ignore_errors=ignore_errors)
+
+    def exchange(a, b):
+        if not swap:
+            return False  # a system without an atomic swap: the fallback path
+        killer.step()
+        return real_exchange(a, b)
+
+    store = ResultStore(Path(root))
+    staging = _committed_run(store, run, outputs, dt.datetime.now(dt.UTC))
+    Path.rename, commit.shutil.rmtree, commit.exchange = rename, rmtree, exchange
+    store.commit(staging, run)
+    os._exit(0)  # ran past every step
+
+
+@pytest.mark.parametrize("swap", [True, False], ids=["atomic swap", "no atomic swap"])
+@pytest.mark.parametrize("at", range(4))
+def test_a_commit_killed_between_any_two_steps_loses_no_finished_result(tmp_path, job_outputs, swap, at):
+    """A finished run, then a --force rerun whose commit is SIGKILLed before its 1st, 2nd, 3rd step
+    or not at all: `orch plan` and `orch status` must still find a valid result (the old one until the
+    new one is in place), and the next run's sweep restores, never deletes, a result set aside."""
+    import multiprocessing
+
+    outputs, run = job_outputs
+    store = ResultStore(tmp_path)
+    store.commit(_committed_run(store, run, outputs, dt.datetime.now(dt.UTC)), run)
+    old = store.lookup(run)[0].provenance.finished_at
+    child = multiprocessing.get_context("fork").Process(
+        target=_commit_and_die, args=(str(tmp_path), run, outputs, at, swap)
+    )
+    child.start()
+    child.join(timeout=60)
+    killed = child.exitcode == -signal.SIGKILL
+    assert killed == (at < 3)
+    found, why = ResultStore(tmp_path).lookup(run)
+    # only the no-swap path has a window (between its two renames) with no folder in place
+    in_window = not swap and at == 1
+    assert (found is None) == in_window, why
+    ResultStore(tmp_path).sweep_abandoned()
+    found, why = ResultStore(tmp_path).lookup(run)
+    assert found is not None, why
+    new_is_in = at >= (1 if swap else 2)
+    assert (found.provenance.finished_at > old) == new_is_in
+    assert list((tmp_path / STAGING_DIR).iterdir()) == []
+    assert [s.folder.name for s in ResultStore(tmp_path).finished()] == [run.folder_name]

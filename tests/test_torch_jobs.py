@@ -18,7 +18,6 @@ from jobs.common.errors import JobError
 from jobs.common.io import PREDICTIONS_FILE, RESULT_FILE, validate_predictions_table
 from jobs.common.runner import run_job
 from jobs.torch_models.job import fit_predict, plan
-from jobs.torch_models.trainer import pick_device
 from jobs.torch_models.zoo import ARCHITECTURES
 from shared_schema import DatasetRef, ExperimentSpec, JobResult
 from tests.helpers import REPO
@@ -140,17 +139,6 @@ def test_invalid_architecture_setting_fails_the_job_with_its_reason(bundled_data
     spec = spec_for(manifest, "patchtst", patch_len=200)
     with pytest.raises(JobError, match=r"patch_len \(200\) must be between 1 and context_length \(80\)"):
         fit_predict(spec, load_dataset(data_dir, spec), None)
-
-
-def test_device_choice():
-    assert pick_device("cpu") == torch.device("cpu")
-    expected_auto = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    assert pick_device("auto").type == expected_auto
-    if torch.cuda.is_available():
-        assert pick_device("cuda").type == "cuda"
-    else:
-        with pytest.raises(JobError, match="device 'cuda' was requested but is not available"):
-            pick_device("cuda")
 
 
 def test_cli_job_writes_a_valid_result(bundled_data, tmp_path):

@@ -41,6 +41,7 @@ import torch
 from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
+from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.windows import sample_rows
 from jobs.lagllama.checkpoint import load_module, resolve_weights
@@ -78,14 +79,6 @@ def _settings(spec: ExperimentSpec) -> tuple[dict, FineTuneSettings]:
     return job, settings
 
 
-def _device(spec: ExperimentSpec) -> torch.device:
-    if spec.device in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    if spec.device == "cuda":
-        raise JobError("spec asks for cuda, which this environment does not have")
-    return torch.device("cpu")
-
-
 @dataclass(frozen=True)
 class Forecasts:
     p: np.ndarray
@@ -119,14 +112,16 @@ def predict(
         batch = series.forecast_batch(chunk, horizon).to(device)
         level = torch.from_numpy(barrier(frame, chunk, threshold, job["series"])).double()
         sample = dict(use_cache=job["use_kv_cache"], rescale_each_step=job["rescale_each_step"])
-        median = sample_paths(model, batch, horizon, uniforms=median_uniforms(len(chunk), horizon).to(device), **sample)
+        # Uniforms, Student-t quantiles and hit counts stay in float64 on the CPU (MPS has none);
+        # the model runs on `device`.
+        median = sample_paths(model, batch, horizon, uniforms=median_uniforms(len(chunk), horizon), **sample)
         if horizon == 1:
             p.append(exact_one_step_hit(median, level).numpy())
             se.append(np.zeros(len(chunk)))
-            median_path = median.paths[:, 0, :].double().cpu()
+            median_path = median.paths[:, 0, :].cpu().double()
         else:
-            u = antithetic_uniforms(len(chunk), job["num_samples"], horizon, generator).to(device)
-            paths = sample_paths(model, batch, horizon, uniforms=u, **sample).paths.double().cpu()
+            u = antithetic_uniforms(len(chunk), job["num_samples"], horizon, generator)
+            paths = sample_paths(model, batch, horizon, uniforms=u, **sample).paths.cpu().double()
             hit, error = antithetic_hit_probability(paths, level)
             p.append(hit.numpy())
             se.append(error.numpy())
@@ -148,7 +143,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         module.load_state_dict(state, strict=True)
         config = module.config
     model = module.model
-    device = _device(spec)
+    device = torch_device(spec.device)
     frame = dataset.frame
     split = frame["split"].to_numpy()
     series = SeriesData.build(frame, config, job["series"], job["history_padding"])

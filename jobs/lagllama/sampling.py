@@ -68,7 +68,10 @@ def median_uniforms(batch: int, horizon: int) -> torch.Tensor:
 
 
 def _student_t_quantile(df: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    return StudentT(df.double(), loc.double(), scale.double()).icdf(u).to(loc.dtype)
+    """The quantile at `u` (float64, on the CPU), computed in float64 on the CPU and returned in the
+    parameters' dtype on their device: no device sees float64 (MPS has none)."""
+    params = (x.cpu().double() for x in (df, loc, scale))
+    return StudentT(*params).icdf(u.cpu()).to(device=loc.device, dtype=loc.dtype)
 
 
 @torch.no_grad()

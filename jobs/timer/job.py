@@ -31,13 +31,14 @@ import torch
 from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
+from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.probe import linear_probe, sigmoid
 from jobs.common.runner import thread_count
 from jobs.common.windows import sample_rows
 from jobs.timer.model import TimerForPrediction, ar_loss, forecast, normalise
 from jobs.timer.weights import load_published, resolve_weights
-from jobs.torch_models.trainer import make_deterministic, pick_device
+from jobs.torch_models.trainer import make_deterministic
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "safetensors")
@@ -132,7 +133,8 @@ class Scorer:
     @torch.no_grad()
     def point_scores(self, samples: Samples) -> np.ndarray:
         self.model.eval()
-        paths = [forecast(self.model, batch, self.horizon).double().cpu() for batch in self._batches(samples.rows)]
+        # widened on the CPU: MPS has no float64 (jobs/common/device.py)
+        paths = [forecast(self.model, batch, self.horizon).cpu().double() for batch in self._batches(samples.rows)]
         return torch.cat(paths).max(dim=-1).values.numpy() - samples.barrier
 
     @torch.no_grad()
@@ -140,7 +142,7 @@ class Scorer:
         """The last token's final hidden state, for the normalised lookback (as the forecast sees it)."""
         self.model.eval()
         parts = [
-            self.model.hidden(normalise(batch)[0])[:, -1, :].double().cpu() for batch in self._batches(samples.rows)
+            self.model.hidden(normalise(batch)[0])[:, -1, :].cpu().double() for batch in self._batches(samples.rows)
         ]
         return torch.cat(parts).numpy()
 
@@ -278,7 +280,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir)  # fails fast, before any tensor is read
     torch.set_num_threads(thread_count())
-    device = pick_device(spec.device)
+    device = torch_device(spec.device)
     make_deterministic(spec.seed, device)
     series = _log_high(dataset)
     samples = _samples(dataset, spec)

@@ -28,6 +28,7 @@ import numpy as np
 from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
+from jobs.common.device import jax_device
 from jobs.common.errors import JobError
 from jobs.common.probe import clip_probability, linear_probe
 from jobs.common.windows import sample_rows
@@ -381,13 +382,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
 
     from jobs.timesfm import model as tfm_model
 
-    tfm_model.configure_platform(spec.device)
-    import jax
-
-    platform = jax.devices()[0].platform
-    if spec.device == "cuda" and platform != "gpu":
-        raise JobError(f"spec asks for cuda but JAX sees only {platform!r} (install the CUDA jaxlib)")
-    device = "cuda" if platform == "gpu" else platform
+    device = jax_device(spec.device)  # before JAX is first imported: it may pin the CPU backend
     started = time.perf_counter()
     wrapper = tfm_model.load_model(resolved)
     runner = Runner(wrapper, spec, settings)

@@ -15,19 +15,10 @@
 import dataclasses
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
 from jobs.timesfm.weights import ARCH_FILE, ResolvedWeights, write_manifest
-
-
-def configure_platform(device: str) -> None:
-    """Before JAX is imported: 'cpu' pins the CPU backend; 'auto'/'cuda' let JAX pick CUDA if installed."""
-    if device == "cpu":
-        os.environ["JAX_PLATFORMS"] = "cpu"
-    elif device == "mps":
-        os.environ["JAX_PLATFORMS"] = "cpu"  # no JAX Metal backend in this environment
 
 
 def _package():

@@ -1,6 +1,7 @@
 """FEDformer (Zhou et al., 2022), encoder only: Autoformer's decomposition encoder with a
 frequency-enhanced block as the mixer: project, FFT along time, keep a few Fourier modes and
-multiply each by a learned complex matrix per head, inverse FFT.
+multiply each by a learned complex matrix per head (in real arithmetic: `FourierBlock.mix_modes`),
+inverse FFT.
 
 Modes are the lowest frequencies (the paper's 'low' selection; its default draws them at random),
 so a model is fully determined by its seed. The encoder (trends accumulated for the read-out) is
@@ -60,10 +61,21 @@ class FourierBlock(nn.Module):
         batch, length, width = x.shape
         heads = self.project(x).view(batch, length, self.n_heads, -1).float()  # FFTs reject bf16
         spectrum = torch.fft.rfft(heads, dim=1)[:, : self.modes]
-        mixed = torch.einsum("bmhi,hiom->bmho", spectrum, torch.view_as_complex(self.mode_weights))
+        mixed = self.mix_modes(spectrum)
         unused = spectrum.new_zeros(batch, length // 2 + 1 - self.modes, self.n_heads, mixed.shape[-1])
         series = torch.fft.irfft(torch.cat([mixed, unused], dim=1), n=length, dim=1)
         return self.out(series.reshape(batch, length, width).to(x.dtype))
+
+    def mix_modes(self, spectrum: Tensor) -> Tensor:
+        """(batch, mode, head, i) complex -> (batch, mode, head, o): each mode times its complex
+        (i, o) matrix, in real arithmetic: (a + ib)(c + id) = (ac - bd) + i(ad + bc), one real
+        product of [a, b] with the block matrix [[c, d], [-d, c]]. The complex product's backward
+        multiplies by conjugated complex views, which MPS's batched complex matmul has got wrong
+        (pytorch#177474); a real product has no conjugate to mishandle."""
+        c, d = self.mode_weights.unbind(-1)  # (head, i, o, mode) each
+        block = torch.stack([torch.stack([c, d], dim=3), torch.stack([-d, c], dim=3)], dim=2)  # (h, i, 2, o, 2, m)
+        mixed = torch.einsum("bmhir,hirosm->bmhos", torch.view_as_real(spectrum), block)
+        return torch.view_as_complex(mixed.contiguous())
 
 
 class FEDformer(nn.Module):

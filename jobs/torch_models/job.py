@@ -16,6 +16,7 @@ from jobs.catalog import BY_NAME
 from jobs.common import progress
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
+from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.runner import thread_count
 from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_windows
@@ -25,7 +26,6 @@ from jobs.torch_models.trainer import (
     fit,
     make_deterministic,
     on_device,
-    pick_device,
     predict_logits,
     probabilities,
 )
@@ -110,7 +110,7 @@ def prepare(spec: ExperimentSpec, dataset: Dataset) -> Inputs:
         raise JobError(f"no torch architecture named {spec.model!r}; known: {sorted(ARCHITECTURES)}")
     settings = plan(spec, architecture)
     torch.set_num_threads(thread_count())
-    device = pick_device(spec.device)
+    device = torch_device(spec.device)
     data = model_inputs(dataset, spec.horizon, spec.context_length, settings.inputs)
     recent = slice(-settings.max_train_windows, None) if settings.max_train_windows else slice(None)
     try:

@@ -54,20 +54,6 @@ class FitReport:
     val_auc_history: tuple[float | None, ...]
 
 
-def pick_device(requested: str) -> torch.device:
-    """cuda > mps > cpu for 'auto'; an explicit request that cannot be met fails the job."""
-    available = {
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-        "cpu": True,
-    }
-    if requested == "auto":
-        return torch.device(next(name for name, ok in available.items() if ok))
-    if not available.get(requested, False):
-        raise JobError(f"device {requested!r} was requested but is not available here")
-    return torch.device(requested)
-
-
 def make_deterministic(seed: int, device: torch.device) -> None:
     """Same seed, same CPU result. On accelerators, kernels without a deterministic version only
     warn (bitwise equality there is best effort)."""

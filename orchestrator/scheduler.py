@@ -1,7 +1,6 @@
 """Runs planned jobs, N at a time, within CPU/memory/GPU limits; Ctrl-C stops them cleanly."""
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from orchestrator.gpu_slots import NO_GPU, GpuSlots, discover_gpus, measured_pea
 from orchestrator.planner import Decision
 from orchestrator.results import LOG_FILE, RESULT_FILE, InvalidResult, ResultStore, describe_os_error, utc_now
 from orchestrator.seed_groups import seed_groups
+from shared_schema.files import copy_own_file
 
 # How long a stop may wait for one running job: its SIGTERM grace, its SIGKILL grace, its log
 # readers and its failure record. Past that the job is reported as not stopped in time.
@@ -214,8 +214,8 @@ class Scheduler:
             outcome = self.executor.execute(request)
             seconds = (time.monotonic() - started_clock) / len(unit)
             for staging in stagings[1:]:  # every run folder keeps the group's (shared) log
-                if request.log_path.is_file():
-                    shutil.copyfile(request.log_path, staging / LOG_FILE)
+                if request.log_path.is_file() and not request.log_path.is_symlink():
+                    copy_own_file(request.log_path, staging / LOG_FILE)
             return [
                 self._finish_or_report(d, staging, outcome, started=started, seconds=seconds, grouped=len(unit) > 1)
                 for d, staging in zip(unit, stagings)

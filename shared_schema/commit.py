@@ -20,13 +20,13 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared_schema.files import atomic_write_text
+from shared_schema.files import atomic_write_text, copy_own_file, refuse_link
 from shared_schema.identity import KeyParts
 from shared_schema.result import JobResult, Provenance
 
@@ -90,17 +90,21 @@ def write_failure_record(
         reason=reason,
         finished_at=now,
     )
+    refuse_link(Path(results_root) / FAILED_DIR)
     try:
         make_folder(folder)
         atomic_write_text(folder / FAILURE_FILE, record.model_dump_json(indent=2) + "\n")
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    if log is not None and log.is_file():
+    if log is not None and os.path.lexists(log):
         try:
-            shutil.copyfile(log, folder / LOG_FILE)
-        except OSError:
+            copy_own_file(log, folder / LOG_FILE)  # a link the job planted is not followed
+        except OSError as exc:
             (folder / LOG_FILE).unlink(missing_ok=True)  # a cut-off log would read as the whole story
+            if exc.errno == errno.ELOOP:
+                with suppress(OSError):
+                    atomic_write_text(folder / LOG_FILE, f"[orch] {log} was a symbolic link; not followed\n")
     return folder
 
 
@@ -155,6 +159,7 @@ def commit_lock(results_root: Path) -> Iterator[None]:
     """Exclusive flock on the `.staging` folder: one process at a time creates, commits or sweeps
     staging folders. Released by the kernel if the holder dies."""
     staging_root = Path(results_root) / STAGING_DIR
+    refuse_link(staging_root)
     staging_root.mkdir(parents=True, exist_ok=True)
     fd = os.open(staging_root, os.O_RDONLY)
     try:

@@ -4,6 +4,7 @@ library only): a reader never sees half a file, whoever wrote it."""
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -76,3 +77,27 @@ def read_own_file(path: Path) -> bytes:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         return handle.read()
+
+
+def refuse_link(path: Path) -> None:
+    """OSError (ELOOP) when `path` is a symbolic link: the store's own folders are never reached through one."""
+    if Path(path).is_symlink():
+        raise OSError(errno.ELOOP, f"a symbolic link (to {os.readlink(path)}), not followed", str(path))
+
+
+def copy_own_file(source: Path, target: Path) -> None:
+    """Copy a regular file, refusing a link at `source` (OSError, ELOOP) as `read_own_file` does;
+    atomic, and the copy is never readable by more than the source was."""
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(source))
+        mode = stat.S_IMODE(info.st_mode) & 0o666 & ~_UMASK
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as out:
+                shutil.copyfileobj(handle, out)
+            os.chmod(tmp, mode)
+
+        atomic_write(target, write)

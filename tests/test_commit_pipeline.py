@@ -19,7 +19,7 @@ from orchestrator.cli import cli
 from orchestrator.registry import BY_SLUG
 from orchestrator.results import RESULT_FILE, FailureRecord, ResultStore, UnreadableFailure
 from orchestrator.runs import plan_run
-from shared_schema.commit import STAGING_DIR, commit_staging
+from shared_schema.commit import STAGING_DIR, commit_staging, write_failure_record
 from tests.helpers import commit_with_store, race_committers
 
 
@@ -188,3 +188,49 @@ def test_a_commit_killed_between_any_two_steps_loses_no_finished_result(tmp_path
     assert (found.provenance.finished_at > old) == new_is_in
     assert list((tmp_path / STAGING_DIR).iterdir()) == []
     assert [s.folder.name for s in ResultStore(tmp_path).finished()] == [run.folder_name]
+
+
+# -- nothing followed out of staging, results or _failed (issue 36 item 3) ------------------------------
+def _failure(results: Path, run, log: Path):
+    return write_failure_record(
+        results, run_folder=run.folder_name, spec=run.spec, key=run.key, kind="crash", reason="boom", log=log
+    )
+
+
+def test_a_log_link_planted_in_staging_is_not_followed(tmp_path, job_outputs):
+    _, run = job_outputs
+    secret = tmp_path / "outside" / "secret"
+    secret.parent.mkdir()
+    secret.write_text("host secret\n")
+    secret.chmod(0o600)
+    staging = tmp_path / "results" / STAGING_DIR / "orch-x"
+    staging.mkdir(parents=True)
+    (staging / "job.log").symlink_to(secret)
+    record = _failure(tmp_path / "results", run, staging / "job.log")
+    copied = record / "job.log"
+    assert not copied.is_symlink() and "host secret" not in copied.read_text()
+    assert "symbolic link; not followed" in copied.read_text()
+    # a real log keeps its permissions: never more readable than the job left it
+    (staging / "job.log").unlink()
+    (staging / "job.log").write_text("the job's own output\n")
+    (staging / "job.log").chmod(0o600)
+    record = _failure(tmp_path / "results", run, staging / "job.log")
+    assert (record / "job.log").read_text() == "the job's own output\n"
+    assert (record / "job.log").stat().st_mode & 0o777 == 0o600
+
+
+def test_store_folders_that_are_links_out_are_refused(tmp_path, job_outputs):
+    _, run = job_outputs
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "_failed").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(OSError, match="symbolic link"):
+        _failure(results, run, None)
+    [entry] = ResultStore(results).failures()
+    assert isinstance(entry, UnreadableFailure) and "not followed" in entry.reason
+    (results / STAGING_DIR).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(OSError, match="symbolic link"):
+        ResultStore(results).new_staging(run)
+    assert list(outside.iterdir()) == []

@@ -1,9 +1,11 @@
 """`orch`: the host-side command line. Sub-commands live in orchestrator/commands/, except `orch report`
 (orchestrator/report/cli.py) and `orch weights` (orchestrator/weights.py), beside the code they drive."""
 
+import os
+
 import click
 
-from orchestrator import stopping
+from orchestrator import paths, stopping
 from orchestrator.commands.bench import bench_group
 from orchestrator.commands.data import data_group
 from orchestrator.commands.docker import build_images_command, compose_command, test_images_command
@@ -16,10 +18,17 @@ from orchestrator.commands.schema import schema_group
 from orchestrator.report.cli import report_command
 from orchestrator.weights import weights_group
 
+# Tools orch starts keep their caches under ORCH_CACHE_DIR (not ~/.cache) unless the user chose a place.
+TOOL_CACHES = {"UV_CACHE_DIR": "uv", "MPLCONFIGDIR": "matplotlib"}
+USER_TOOL_CACHES = frozenset(name for name in TOOL_CACHES if name in os.environ)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Run the foundation-model vs PatchTST study, one environment per model family."""
+    for variable, folder in TOOL_CACHES.items():
+        if variable not in USER_TOOL_CACHES:
+            os.environ[variable] = str(paths.cache_dir() / folder)
 
 
 for command in (

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import UserError
-from orchestrator.fsutil import atomic_write_text
+from orchestrator.fsutil import atomic_write_text, describe_os_error
 from orchestrator.provenance import git_state, host_platform
 from orchestrator.run_folder import InvalidResult, is_run_folder, read_job_outputs, read_run_folder, run_folders
 from orchestrator.runs import PlannedRun
@@ -70,12 +70,6 @@ __all__ = [
 ]
 
 STAGING_PREFIX = "orch-"  # staging folders of orch runs (flocked while in use)
-
-
-def describe_os_error(exc: OSError) -> str:
-    """`No space left on device (results/.staging/x/spec.json)`: one line for a failed write."""
-    where = f" ({exc.filename})" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
 
 
 @dataclass(frozen=True)

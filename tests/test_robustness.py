@@ -99,7 +99,7 @@ def test_full_disk_leaves_no_empty_staging_and_failures_keep_their_record(tmp_pa
     assert list(store.staging_root.iterdir()) == []
     assert list((tmp_path / "_failed").iterdir()) == []  # no record rather than an empty one
     with monkeypatch.context() as m:
-        m.setattr("shared_schema.commit.shutil.copyfile", _no_space)  # room for failure.json, not for the log
+        m.setattr("shared_schema.commit.copy_own_file", _no_space)  # room for failure.json, not for the log
         folder = store.record_failure(run, "crash", "boom", log)
     assert sorted(p.name for p in folder.iterdir()) == ["failure.json"]
 

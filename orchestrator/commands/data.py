@@ -1,6 +1,7 @@
 """`orch data build`: the dataset every job reads."""
 
 import resource
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,11 +28,17 @@ def build_default_dataset(data_dir: Path) -> DatasetManifest:
     return build_dataset(load_arch_sp500(), request, data_dir)
 
 
-def ensure_dataset(data_dir: Path, name: str) -> DatasetManifest:
+def ensure_dataset(data_dir: Path, name: str, *, build: bool) -> DatasetManifest:
     """The named dataset's manifest, after checking the parquet is the file it describes: a
-    corrupted or replaced file must not be planned as 'cached' under the manifest's hash."""
+    corrupted or replaced file must not be planned as 'cached' under the manifest's hash. The
+    bundled dataset, when missing, is built into `data_dir` with `build` (`orch run`); without it
+    (`orch plan`, which writes nothing) it is built in a scratch folder only to learn its identity."""
     check_dataset_name(name, "--dataset")
     if not manifest_path(data_dir, name).exists() and name == paths.DEFAULT_DATASET:
+        if not build:
+            say(f"dataset {name!r} is not built in {data_dir} yet: `orch run` builds it (the plan uses its identity)")
+            with tempfile.TemporaryDirectory() as scratch:
+                return build_default_dataset(Path(scratch))
         say(f"dataset {name!r} not found in {data_dir}: building it from the bundled S&P 500 data")
         return build_default_dataset(data_dir)
     manifest = load_manifest(data_dir, name)
@@ -197,6 +204,13 @@ def build_dataset_command(
     for split, summary in manifest.splits.items():
         rates = ", ".join(f"{h} {summary.positive_rate[h]:.3f} (n={summary.labelled[h]})" for h in summary.labelled)
         click.echo(f"  {split:5s} {summary.start}..{summary.end}: positive rate {rates}")
+    for split, summary in manifest.splits.items():
+        one_class = [h for h, rate in summary.positive_rate.items() if summary.labelled[h] and rate in (0.0, 1.0)]
+        if one_class:
+            say(
+                f"warning: the {split} split has a single class for {', '.join(one_class)} (positive rate 0 or 1): "
+                "AUC and calibration are undefined there; choose other split dates or --threshold"
+            )
     for fold in manifest.folds:
         test = fold.splits["test"]
         click.echo(

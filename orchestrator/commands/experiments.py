@@ -163,12 +163,14 @@ class PreparedRun:
     data_dir: Path
 
 
-def prepare_run(request: RunRequest) -> PreparedRun:
-    """Check every input, then choose the executor and decide, per run, run or skip (builds nothing)."""
+def prepare_run(request: RunRequest, *, build_dataset: bool) -> PreparedRun:
+    """Check every input, then choose the executor and decide, per run, run or skip (builds no image
+    or venv; the bundled dataset is written only with `build_dataset`, for `orch run`)."""
     experiments = select(request.names, request.all_, request.models, request.horizons)
     checked = checked_overrides(request.overrides, experiments, request.profile)
     data_dir = paths.data_dir()
-    manifest = ensure_dataset(data_dir, request.dataset)  # every input is checked before the executor is chosen
+    # every input is checked before the executor is chosen
+    manifest = ensure_dataset(data_dir, request.dataset, build=build_dataset)
     executor, why = choose_executor(
         request.executor,
         ExecutorOptions(interpreters=parse_interpreters(request.interpreters), ray_settings=request.ray_settings),
@@ -288,7 +290,7 @@ def list_command(as_json: bool, show_test: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def plan_command(*, request: RunRequest, as_json: bool):
     """Per experiment: run or skip, and why. Builds nothing (no image, no venv)."""
-    decisions = prepare_run(request).decisions
+    decisions = prepare_run(request, build_dataset=False).decisions
     if as_json:
         print_json(
             [
@@ -362,7 +364,7 @@ def run_command(
 ):
     """Run the selected experiments (cached ones are skipped)."""
     ray_settings = RaySettings(address=ray_address or None, retries=ray_retries)  # only ray reads them
-    prepared = prepare_run(dataclasses.replace(request, ray_settings=ray_settings))
+    prepared = prepare_run(dataclasses.replace(request, ray_settings=ray_settings), build_dataset=True)
     decisions, executor_obj, store, data_dir = prepared.decisions, prepared.executor, prepared.store, prepared.data_dir
     if dry_run:
         print_table(
@@ -374,6 +376,7 @@ def run_command(
     todo = [d for d in decisions if d.action == "run"]
     if todo:
         _prepare_results_folder(store)
+        _check_cache_writable()
     scheduler = Scheduler(
         executor_obj,
         store,
@@ -425,7 +428,22 @@ def _prepare_results_folder(store: ResultStore) -> None:
             "fix its permissions or point ORCH_RESULTS_DIR at a writable folder"
         ) from None
     if swept:
-        say(f"removed {len(swept)} abandoned staging folder(s) left by a killed run: {', '.join(swept)}")
+        say(f"cleared {len(swept)} folder(s) a killed run left in .staging: {', '.join(swept)}")
+
+
+def _check_cache_writable() -> None:
+    """Venvs, image locks and tool caches go under the cache folder: refuse a read-only one up front."""
+    cache = paths.cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        probe = cache / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(
+            f"cache folder {cache} is not writable: {describe_os_error(exc)}; "
+            "fix its permissions or point ORCH_CACHE_DIR at a writable folder"
+        ) from None
 
 
 def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int, profile: str) -> list[JobOutcome]:

@@ -47,7 +47,7 @@ def notebook_command(*, experiment: str, profile: str, out_dir: Path, dataset: s
         click.echo(f"{path}: inlined job code matches the repository")
         return
     data_dir = paths.data_dir()
-    manifest = ensure_dataset(data_dir, dataset)
+    manifest = ensure_dataset(data_dir, dataset, build=True)
     written = write_notebook(NotebookInputs(chosen, manifest, data_dir / f"{dataset}.parquet", profile), out_dir)
     click.echo(
         f"wrote {written} ({written.stat().st_size / 1024:.0f} KiB); upload {data_dir / f'{dataset}.parquet'} "

@@ -9,11 +9,11 @@ from pathlib import Path
 from orchestrator.errors import UserError
 
 # Stricter than the manifest's pattern: no leading dot (hidden files, `..`) and a bounded length.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: `$` would allow a trailing newline
 
 
 def check_dataset_name(name: str, option: str) -> str:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         shown = name if len(name) <= 40 else f"{name[:40]}..."
         raise UserError(
             f"{option} {shown!r} is not a dataset name: use 1-64 letters, digits, '_', '.' or '-', "
@@ -26,6 +26,6 @@ def name_from_file(path: Path) -> str:
     """Accents dropped, every other run of unsafe characters made one '_'."""
     ascii_stem = unicodedata.normalize("NFKD", Path(path).stem).encode("ascii", "ignore").decode()
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", ascii_stem).strip("_.-")[:64].rstrip("_.-")
-    if not NAME.match(safe):
+    if not NAME.fullmatch(safe):
         raise UserError(f"cannot make a dataset name from the file name {Path(path).name[:60]!r}; pass --name")
     return safe

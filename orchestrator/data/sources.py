@@ -58,17 +58,22 @@ def load_yahoo_csv(path: Path, repair_zero_volume: bool = False) -> UserCsv:
         raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except Exception as exc:  # pandas raises many types for malformed text
         raise DataError(f"{path}: not a readable CSV ({type(exc).__name__}: {_first_line(exc)})") from exc
-    header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")]), [])
-    repeated = sorted({name.strip() for name in header if header.count(name) > 1})
+    first_line = data.splitlines()[0] if data else b""  # CR, LF or CRLF line ends
+    header = next(csv.reader([first_line.decode("utf-8-sig", errors="replace")]), [])
+    folded = [name.strip().casefold() for name in header]
+    repeated = sorted({name.strip() for name, key in zip(header, folded) if folded.count(key) > 1})
     if repeated:
-        raise DataError(f"{path}: duplicate column(s) {repeated}: which one holds the data is ambiguous")
+        raise DataError(
+            f"{path}: duplicate column(s) {repeated} (names are compared ignoring case): "
+            "which one holds the data is ambiguous"
+        )
     missing = [c for c in YAHOO_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(
             f"{path}: missing column(s) {missing}; expected Yahoo names {list(YAHOO_COLUMNS)} "
             f"(found {_shown_columns(raw.columns)})"
         )
-    frame = raw.rename(columns=YAHOO_COLUMNS)[["date", *OHLCV]]
+    frame = raw[list(YAHOO_COLUMNS)].rename(columns=YAHOO_COLUMNS)[["date", *OHLCV]]
     bad_date = ~frame["date"].str.strip().str.match(ISO_DATE)
     if bad_date.any():
         row = int(np.argmax(bad_date.to_numpy()))

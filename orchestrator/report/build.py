@@ -1,12 +1,13 @@
 """`build_report`: results folder in, report.md + report.html + figures/*.png out, all written atomically."""
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 from orchestrator.errors import UserError
-from orchestrator.fsutil import atomic_write_bytes, atomic_write_text
+from orchestrator.fsutil import atomic_write_bytes, atomic_write_text, describe_os_error
 from orchestrator.report.compare import STUDY_HORIZONS, ReportOptions, analyse
 from orchestrator.report.figures import horizon_figures
 from orchestrator.report.load import load_results
@@ -49,6 +50,8 @@ def build_report(
         notify(f"skipped {skipped.folder}: {skipped.reason}")
     if not loaded.experiments:
         raise UserError(f"no valid results in {results_dir} ({len(loaded.skipped)} invalid folder(s) skipped)")
+    check_block_length(options, loaded.experiments)
+    check_writable(out_dir)
     horizons = set(STUDY_HORIZONS) | {e.horizon for e in loaded.experiments}
     with bootstrap_progress(console, total=len(horizons) + len(PLAN)) as progress:
         analyses = analyse(
@@ -56,10 +59,36 @@ def build_report(
         )
         outcomes = evaluate_plan(loaded.experiments, options, on_rule=lambda key: progress.advance(f"rule {key}"))
     figures = {analysis.horizon: horizon_figures(analysis) for analysis in analyses}
-    for files in figures.values():
-        for figure in files:
-            atomic_write_bytes(out_dir / FIGURES_DIR / figure.name, figure.png)
     blocks = compose(results_dir, loaded, analyses=analyses, outcomes=outcomes, figures=figures, options=options)
-    atomic_write_text(out_dir / REPORT_HTML, to_html(blocks))
-    atomic_write_text(out_dir / REPORT_MARKDOWN, to_markdown(blocks))
+    try:
+        for files in figures.values():
+            for figure in files:
+                atomic_write_bytes(out_dir / FIGURES_DIR / figure.name, figure.png)
+        atomic_write_text(out_dir / REPORT_HTML, to_html(blocks))
+        atomic_write_text(out_dir / REPORT_MARKDOWN, to_markdown(blocks))
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {out_dir}: {describe_os_error(exc)}") from None
     return out_dir / REPORT_MARKDOWN
+
+
+def check_block_length(options: ReportOptions, experiments) -> None:
+    """A fixed --block-length must be shorter than every fold's test period: a block as long as the
+    series resamples it whole, and every interval collapses to the point estimate."""
+    if options.block_length is None:
+        return
+    shortest = min(len(run.split("test")) for experiment in experiments for run in experiment.runs)
+    if options.block_length >= shortest:
+        raise UserError(
+            f"--block-length {options.block_length} is not shorter than the shortest test period "
+            f"({shortest} days): each resample would be the whole series; choose fewer than {shortest} days"
+        )
+
+
+def check_writable(out_dir: Path) -> None:
+    """Refuse a read-only or full report folder before the bootstraps run, in one line."""
+    try:
+        (out_dir / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {out_dir}: {describe_os_error(exc)}") from None

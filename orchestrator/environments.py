@@ -21,11 +21,24 @@ IMAGE_PYTHON = "3.11"
 
 
 @dataclass(frozen=True)
+class PlatformChoice:
+    """An image platform chosen per Docker engine (orchestrator/executors/platforms.py): `preferred`
+    where this engine's containers of that platform have every x86 CPU flag in `needs`, else
+    `fallback`. `needs_why` completes "lack AVX, which ..." in the reason orch prints."""
+
+    preferred: str
+    fallback: str
+    needs: tuple[str, ...]
+    needs_why: str
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     # Packages (relative to the repo) whose code a job of this env executes, besides the common ones.
     job_packages: tuple[str, ...]
-    docker_platform: str | None = None  # None = the host's native platform
+    # The image's platform: None = the engine's own, a fixed "os/arch", or a PlatformChoice.
+    docker_platform: "str | PlatformChoice | None" = None
 
     @property
     def folder(self) -> Path:
@@ -64,11 +77,20 @@ COMMON_CODE = ("shared_schema", "jobs/common", "jobs/__init__.py", "jobs/__main_
 # Imported by every job but hashed per model (`code_sha256`), never as a file: see jobs/catalog.py.
 CATALOG_FILE = "jobs/catalog.py"
 
+# The plan's route is linux/amd64; Rosetta for Linux (Docker Desktop on Apple silicon) reports no
+# AVX, and every timesfm pin also has an aarch64 wheel.
+TIMESFM_PLATFORM = PlatformChoice(
+    preferred="linux/amd64",
+    fallback="linux/arm64",
+    needs=("avx",),
+    needs_why="the pinned jaxlib's x86 wheel needs (it refuses to start without)",
+)
+
 ENVIRONMENTS: dict[str, Environment] = {
     "sklearn": Environment("sklearn", ("jobs/baselines",)),
     "torch": Environment("torch", ("jobs/torch_models", "jobs/timer")),
     "gluonts": Environment("gluonts", ("jobs/lagllama",)),
-    "timesfm": Environment("timesfm", ("jobs/timesfm",), docker_platform="linux/amd64"),
+    "timesfm": Environment("timesfm", ("jobs/timesfm",), docker_platform=TIMESFM_PLATFORM),
 }
 
 

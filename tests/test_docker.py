@@ -24,7 +24,14 @@ from click.testing import CliRunner
 from orchestrator.cli import cli
 from orchestrator.commands import docker as docker_commands
 from orchestrator.environments import ENVIRONMENTS, IMAGE_PYTHON, Environment, package_key
-from orchestrator.executors import AutoExecutor, ExecutorOptions, NativeExecutor, choose_executor, native_only_envs
+from orchestrator.executors import (
+    AutoExecutor,
+    ExecutorOptions,
+    NativeExecutor,
+    choose_executor,
+    native_only_envs,
+    platforms,
+)
 from orchestrator.executors.base import JobRequest
 from orchestrator.executors.docker import (
     CHECKOUT_LABEL,
@@ -33,7 +40,6 @@ from orchestrator.executors.docker import (
     ImageBuilder,
     checkout_id,
     container_user,
-    docker_build_argv,
     engine_platform,
     engine_status,
     image_platform,
@@ -163,18 +169,6 @@ def test_compose_wrapper_derives_the_host_spec_and_run_key(bundled_data, tmp_pat
             experiment, manifest, "quick", 0, env_fingerprint=env.native_fingerprint(), weights_dir=tmp_path
         )
         assert wrapper.key_parts(spec, template, REPO, tmp_path) == planned.key
-
-
-def test_timesfm_builds_and_runs_as_linux_amd64_by_default(monkeypatch):
-    monkeypatch.delenv("ORCH_TIMESFM_PLATFORM", raising=False)
-    env = ENVIRONMENTS["timesfm"]
-    command = docker_build_argv(env, ["x"])
-    assert command[command.index("--platform") + 1] == "linux/amd64"
-    assert "platform: ${ORCH_TIMESFM_PLATFORM:-linux/amd64}" in (REPO / "compose.yaml").read_text()
-    monkeypatch.setenv("ORCH_TIMESFM_PLATFORM", "linux/arm64")
-    command = docker_build_argv(env, ["x"])
-    assert command[command.index("--platform") + 1] == "linux/arm64"
-    assert "--platform" not in docker_build_argv(ENVIRONMENTS["sklearn"], ["x"])
 
 
 def test_auto_routes_torch_natively_only_on_apple_silicon():
@@ -621,7 +615,7 @@ def _suite_envs() -> list[str]:
 @pytest.mark.parametrize("env_name", _suite_envs())
 def test_image_suite_passes_inside_its_image(engine, env_name):
     """`orch test-images <env>`: tests/images/<env>/ inside the built image (ORCH_IMAGE_SUITES=a,b narrows),
-    and the image that ran it has the env's platform (timesfm: linux/amd64 unless overridden); the
+    and the image that ran it has the env's platform (timesfm: the one chosen for this engine); the
     test builds what it checks, so it does not depend on test order."""
     result = CliRunner().invoke(cli, ["test-images", env_name], catch_exceptions=False)
     assert result.exit_code == 0, result.output[-4000:]
@@ -632,5 +626,5 @@ def test_image_suite_passes_inside_its_image(engine, env_name):
         text=True,
     )
     assert done.stdout.strip() == image_platform(env), done.stderr
-    if env_name == "timesfm":
-        assert image_platform(env) == os.environ.get("ORCH_TIMESFM_PLATFORM", "linux/amd64")
+    if env_name == "timesfm":  # chosen for this engine (tests/test_timesfm_platform.py)
+        assert image_platform(env) == platforms.decide(env).platform

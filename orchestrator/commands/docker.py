@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from orchestrator.console import print_json, print_table, say
-from orchestrator.environments import COMMON_CODE, ENVIRONMENTS, IMAGE_PYTHON, Environment
+from orchestrator.environments import COMMON_CODE, ENVIRONMENTS, IMAGE_PYTHON, Environment, PlatformChoice
 from orchestrator.errors import UserError
 from orchestrator.executors.docker import (
     DEFAULT_BASE_IMAGE,
@@ -150,8 +150,10 @@ def _env_anchor(env: Environment) -> list[str]:
     ]
     if "torch" in env.pins():
         lines.append("      TORCH_INDEX_URL: ${ORCH_TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}")
-    if env.docker_platform:
-        lines.append(f"  platform: ${{ORCH_{env.name.upper()}_PLATFORM:-{env.docker_platform}}}")
+    rule = env.docker_platform
+    if rule:  # a chosen platform reaches compose through the .env orch writes (executors/platforms.py)
+        default = rule.preferred if isinstance(rule, PlatformChoice) else rule
+        lines.append(f"  platform: ${{ORCH_{env.name.upper()}_PLATFORM:-{default}}}")
     lines += [
         "  <<: *sandbox",
         "  volumes:",
@@ -195,8 +197,9 @@ def render_compose() -> str:
         "# result is validated and gets the same run key as `orch run` (executor 'compose'), so either",
         "# reuses the other's result. The job runs as the images' non-root user; results are owned by",
         "# the owner of results/. Variables: ORCH_BASE_IMAGE (python:3.11-slim), ORCH_TIMESFM_PLATFORM",
-        "# (linux/amd64; linux/arm64 on Apple silicon), ORCH_TORCH_INDEX_URL (CPU wheels),",
-        "# ORCH_DATA_DIR, ORCH_RESULTS_DIR, ORCH_WEIGHTS_DIR.",
+        "# (linux/amd64 where this engine's amd64 containers have AVX, else linux/arm64: `orch doctor`",
+        "# probes the engine and writes the choice into .env, which compose reads), ORCH_TORCH_INDEX_URL",
+        "# (CPU wheels), ORCH_DATA_DIR, ORCH_RESULTS_DIR, ORCH_WEIGHTS_DIR.",
         "name: fdinvest",
         "",
     ] + _sandbox_anchor()

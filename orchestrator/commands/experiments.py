@@ -175,8 +175,10 @@ def prepare_run(request: RunRequest, *, build_dataset: bool) -> PreparedRun:
         request.executor,
         ExecutorOptions(interpreters=parse_interpreters(request.interpreters), ray_settings=request.ray_settings),
     )
+    # What the executor decides per env (e.g. an image's platform) is checked here, before any work.
+    details = [d for env in sorted({e.env for e in experiments}) if (d := executor.describe(ENVIRONMENTS[env]))]
     if not request.as_json:  # --json output stays parseable; the choice is for people
-        say(f"executor: {why}")
+        say("executor: " + "; ".join([why, *details]))
     store = ResultStore(paths.results_dir())
     decisions = decide_runs(
         experiments=experiments,

@@ -80,6 +80,9 @@ class RoutedExecutor(Executor):
     def fingerprint(self, env: Environment) -> str:
         return self.pick(env).fingerprint(env)
 
+    def describe(self, env: Environment) -> str | None:
+        return self.pick(env).describe(env)
+
     def prepare(self, env: Environment, say: Callable[[str], None]) -> None:
         self.pick(env).prepare(env, say)
 

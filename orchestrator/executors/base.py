@@ -65,6 +65,11 @@ class Executor:
     def fingerprint(self, env: Environment) -> str:
         raise NotImplementedError
 
+    def describe(self, env: Environment) -> str | None:
+        """What this executor decided for the env that the executor line should say (e.g. an image's
+        platform, and why); None when there is nothing beyond the executor's own line."""
+        return None
+
     def prepare(self, env: Environment, say: Callable[[str], None]) -> None:
         """Make the env usable (build a venv or an image, connect to a cluster); nothing by default."""
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from orchestrator.cpu_threads import thread_env
 from orchestrator.environments import IMAGE_PYTHON, Environment, package_key
 from orchestrator.errors import UserError
+from orchestrator.executors import platforms
 from orchestrator.executors.base import ExecOutcome, Executor, JobRequest, run_streaming
 from orchestrator.paths import CODE_ROOT, IMAGES_DIR, cache_dir
 from shared_schema import executors as executor_names
@@ -106,8 +107,9 @@ def host_has_nvidia_gpu() -> bool:
 
 # -- images --------------------------------------------------------------------------------------
 def env_platform(env: Environment) -> str | None:
-    """The env's image platform; ORCH_<ENV>_PLATFORM overrides it (e.g. linux/arm64 on Apple silicon)."""
-    return os.environ.get(f"ORCH_{env.name.upper()}_PLATFORM") or env.docker_platform
+    """The env's image platform on this engine (None: the engine's own): ORCH_<ENV>_PLATFORM, else
+    the env's declaration, chosen per engine where it is a PlatformChoice (executors/platforms.py)."""
+    return platforms.decide(env).platform
 
 
 def image_platform(env: Environment) -> str:
@@ -115,15 +117,21 @@ def image_platform(env: Environment) -> str:
     return env_platform(env) or engine_platform()
 
 
-def base_image() -> str:
-    return os.environ.get("ORCH_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+def base_image(platform: str | None = None) -> str:
+    """The image every env is built FROM: ORCH_BASE_IMAGE_<ARCH> for an image of that platform
+    (e.g. ORCH_BASE_IMAGE_ARM64, where the local base of the engine's own platform cannot serve
+    another), else ORCH_BASE_IMAGE, else python:3.11-slim (multi-platform on Docker Hub)."""
+    arch = (platform or "").rpartition("/")[2].upper()
+    return (
+        (arch and os.environ.get(f"ORCH_BASE_IMAGE_{arch}")) or os.environ.get("ORCH_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+    )
 
 
 def build_args(env: Environment) -> dict[str, str]:
     """Build args that change what is built, hence part of the tag (CA and wheels are not)."""
     args = {"ENV_NAME": env.name, "PYTHON_VERSION": IMAGE_PYTHON}
-    if os.environ.get("ORCH_BASE_IMAGE"):
-        args["BASE_IMAGE"] = os.environ["ORCH_BASE_IMAGE"]
+    if base_image(env_platform(env)) != DEFAULT_BASE_IMAGE:
+        args["BASE_IMAGE"] = base_image(env_platform(env))
     if os.environ.get("ORCH_TORCH_INDEX_URL") and "torch" in env.pins():
         args["TORCH_INDEX_URL"] = os.environ["ORCH_TORCH_INDEX_URL"]
     return args
@@ -306,7 +314,7 @@ class ImageBuilder:
         on_line: Callable[[str], None] | None,
         no_cache: bool,
     ) -> float:
-        ensure_base_image(env)
+        ensure_base_image(base_image(env_platform(env)), env_platform(env))
         say(
             f"building image {tag} for env {env.name!r}"
             + (f" (platform {env_platform(env)})" if env_platform(env) else "")
@@ -345,19 +353,19 @@ class ImageBuilder:
         return seconds
 
 
-def ensure_base_image(env: Environment) -> None:
+def ensure_base_image(base: str, platform: str | None) -> None:
     """The base image on the engine, pulled if needed; when it cannot be had (no registry), say
     what to do in one line instead of docker's raw resolver error."""
-    base = base_image()
     if docker("image", "inspect", base, timeout=60).returncode == 0:
         return
-    pull = ["pull", base] + (["--platform", env_platform(env)] if env_platform(env) else [])
+    pull = ["pull", base] + (["--platform", platform] if platform else [])
     done = docker(*pull, timeout=900)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        variable = f"ORCH_BASE_IMAGE_{platform.rpartition('/')[2].upper()}" if platform else "ORCH_BASE_IMAGE"
         raise UserError(
             f"base image {base} is not on this Docker engine and cannot be pulled ({last[:160]}): "
-            f"set ORCH_BASE_IMAGE to a local Python {IMAGE_PYTHON} image and run `orch build`, "
+            f"set {variable} to a local Python {IMAGE_PYTHON} image and run `orch build`, "
             "or use --executor native"
         )
 
@@ -484,6 +492,11 @@ class DockerExecutor(Executor):
         if not env.requirements.is_file() or not dockerfile(env).is_file():
             return "image-unavailable"
         return env.identity(IMAGE_PYTHON, image_platform(env)).fingerprint
+
+    def describe(self, env: Environment) -> str | None:
+        """The env's image platform and why, where it is not simply the engine's own."""
+        decision = platforms.decide(env)
+        return None if decision.platform is None else f"{env.name} image {decision.platform} ({decision.reason})"
 
     def prepare(self, env: Environment, say: Callable[[str], None]) -> None:
         self.say = say

@@ -1,21 +1,28 @@
-"""`orch doctor`: which executors can run here, and why not."""
+"""`orch doctor`: which executors can run here, and why not; `orch doctor --mac`: the Apple-silicon
+self-check a user runs once and attaches to an issue."""
 
+import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from orchestrator import paths
-from orchestrator.console import print_json, print_table
+from orchestrator.console import print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
-from orchestrator.executors import native_only_envs
+from orchestrator.errors import UserError
+from orchestrator.executors import native_only_envs, platforms
 from orchestrator.executors.docker import base_image, engine_status
 from orchestrator.executors.native import VenvManager
 from orchestrator.executors.ray_cluster import doctor_rows
+from shared_schema.files import atomic_write_text
+
+MIN_MACOS = (14, 0)  # torch 2.13's macOS wheel is macosx_14_0_arm64: the native torch venv needs it
 
 
 def _base_image_available(image: str) -> tuple[bool, str]:
@@ -71,6 +78,72 @@ def _accelerators() -> list[tuple[str, bool, str]]:
     return checks
 
 
+def macos_row() -> dict:
+    version = platform.mac_ver()[0]
+    if not version:
+        return {"check": "macOS >= 14", "ok": False, "detail": f"not macOS ({platform.system()})"}
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    ok = parts >= MIN_MACOS
+    need = "" if ok else "; the torch env's wheel (macosx_14_0_arm64) needs macOS 14+"
+    return {"check": "macOS >= 14", "ok": ok, "detail": f"macOS {version} on {platform.machine()}{need}"}
+
+
+def timesfm_platform_row() -> dict:
+    """The timesfm image's platform on this engine (probed once, cached; compose's .env follows)."""
+    env = ENVIRONMENTS["timesfm"]
+    try:
+        decision = platforms.decide(env)
+    except UserError as exc:
+        return {"check": "timesfm image platform", "ok": False, "detail": str(exc)}
+    return {"check": "timesfm image platform", "ok": True, "detail": f"{decision.platform}: {decision.reason}"}
+
+
+def torch_python(python: str | None) -> Path:
+    """The torch env's interpreter: the one given, else orch's venv for the env (built on first use)."""
+    if python:
+        return Path(python)
+    return VenvManager().ensure(ENVIRONMENTS["torch"], say)
+
+
+def device_self_check(python: Path, device: str) -> tuple[dict | None, str]:
+    """jobs/torch_models/selfcheck.py in the torch env: (its report, "") or (None, why it failed)."""
+    with tempfile.TemporaryDirectory(prefix="orch-selfcheck-") as tmp:
+        out = Path(tmp) / "report.json"
+        command = [str(python), "-m", "jobs.torch_models.selfcheck", "--device", device, "--out", str(out)]
+        env = {**os.environ, "PYTHONPATH": str(paths.job_code_root())}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=paths.job_code_root())
+        if done.returncode != 0:
+            return None, (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return json.loads(out.read_text()), ""
+
+
+def mac_report(device: str, python: str | None) -> dict:
+    """What `orch doctor --mac` writes: the machine, macOS, the timesfm platform and the device self-check."""
+    engine_ok, engine = engine_status()
+    checks = [macos_row()]
+    checks.append(
+        timesfm_platform_row() if engine_ok else {"check": "timesfm image platform", "ok": False, "detail": engine}
+    )
+    report, error = device_self_check(torch_python(python), device)
+    if report is None:
+        checks.append({"check": f"torch models on {device} vs cpu", "ok": False, "detail": error})
+    else:
+        for name, row in report["models"].items():
+            detail = (
+                "code path only (no data on meta)"
+                if row["ok"] is None
+                else f"logits {row['logits']:.1e}, gradients {row['gradients']:.1e} (tolerance {report['tolerance']:g})"
+            )
+            checks.append({"check": f"{name} on {device} vs cpu", "ok": row["ok"] is not False, "detail": detail})
+    return {
+        "orch_self_check": 1,
+        "machine": {"system": platform.system(), "machine": platform.machine(), "macos": platform.mac_ver()[0]},
+        "engine": engine,
+        "checks": checks,
+        "device_self_check": report,
+    }
+
+
 def folder_rows() -> list[dict]:
     """Where this `orch` reads and writes, and why: the project found from the current folder, the
     ORCH_*_DIR overrides, and the installed code the jobs come from."""
@@ -102,20 +175,15 @@ def collect(ray_address: str | None = None) -> list[dict]:
     rows = folder_rows()
     rows.append({"check": "python", "ok": sys.version_info >= (3, 11), "detail": sys.version.split()[0]})
     rows.append({"check": "platform", "ok": True, "detail": f"{platform.system()} {platform.machine()}"})
-    if sys.platform == "darwin" and platform.machine() == "arm64":
-        rows.append(
-            {
-                "check": "JAX under emulation",
-                "ok": False,
-                "detail": "the timesfm image defaults to linux/amd64; x86 JAX under Rosetta/QEMU can fail its "
-                "CPU-feature check - build it with platform linux/arm64 on this machine",
-            }
-        )
+    if sys.platform == "darwin":
+        rows.append(macos_row())
     engine_ok, detail = engine_status()
     ok = engine_ok
     if engine_ok:
         ok, base = _base_image_available(base_image())
         detail = f"{detail}, {base}"
+    if ok:  # the probe runs the base image
+        rows.append(timesfm_platform_row())
     native = ", ".join(sorted(native_only_envs()))
     rows.append(
         {
@@ -150,8 +218,45 @@ def collect(ray_address: str | None = None) -> list[dict]:
     metavar="HOST:PORT",
     help="also show this Ray cluster's nodes and resources [env: ORCH_RAY_ADDRESS]",
 )
-def doctor_command(as_json: bool, ray_address: str | None) -> None:
+@click.option(
+    "--mac",
+    "mac",
+    is_flag=True,
+    help="the Apple-silicon self-check: macOS 14+, the timesfm image platform, and every torch model's forward "
+    "and backward on --device against the CPU; writes --out",
+)
+@click.option("--device", default="mps", show_default=True, help="--mac: the device compared with the CPU")
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    help="--mac: an interpreter with the torch env's pins (default: orch's torch venv, built on first use)",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="orch-mac-check.json",
+    show_default=True,
+    help="--mac: the JSON report to attach to an issue",
+)
+def doctor_command(
+    as_json: bool, ray_address: str | None, mac: bool, device: str, python: str | None, out: Path
+) -> None:
     """What executors and accelerators are usable here, and why not."""
+    if mac:
+        report = mac_report(device, python)
+        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        rows = report["checks"]
+        if as_json:
+            print_json(report)
+            return
+        print_table(
+            "orch doctor --mac",
+            ["check", "ok", "detail"],
+            [[r["check"], "yes" if r["ok"] else "no", r["detail"]] for r in rows],
+        )
+        say(f"wrote {out}: attach it to an issue")
+        return
     rows = collect(ray_address)
     if as_json:
         print_json(rows)

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 BASE_TAG="${ORCH_BASE_IMAGE:-fdinvest-base:bookworm-py311}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+CI_DIR="$(cd "$(dirname "$0")" && pwd)"
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 PLUGIN_DIR="${DOCKER_PLUGIN_DIR:-/usr/local/lib/docker/cli-plugins}"
 t0=$(date +%s)
@@ -66,6 +66,7 @@ step "$(docker compose version)"
 
 # 4. Base image: Debian bookworm (Python 3.11) made with debootstrap, imported into the engine.
 if ! docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
+  MIRROR=$(bash "$CI_DIR/debian-mirror.sh" bookworm)  # the mirror this machine's apt is configured for
   step "bootstrapping $BASE_TAG from $MIRROR (debootstrap minbase + python3)"
   rootfs=$(mktemp -d)
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" "$MIRROR" >/tmp/debootstrap.log 2>&1 \

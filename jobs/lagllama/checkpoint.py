@@ -2,14 +2,18 @@
 
 The checkpoint is `torch.save` of a Lightning dict: 'state_dict' (names prefixed 'model.'),
 'hyper_parameters' (pickled: model_kwargs with a GluonTS StudentTOutput, and a loss object of
-`gluonts.torch.modules.loss.NegativeLogLikelihood`), plus trainer state. GluonTS >= 0.15 removed
-`gluonts.torch.modules.loss`, and torch >= 2.6 refuses arbitrary objects unless
-`weights_only=False`; so loading registers a stand-in module under the old name for the duration
-of `torch.load` and then loads the weights strictly.
+`gluonts.torch.modules.loss.NegativeLogLikelihood`, a module GluonTS 0.15 removed), plus trainer
+state. A checkpoint may come from anywhere (`orch weights import`), so it is read with
+`torch.load(weights_only=True)`: every global its pickle names besides torch's own must be one the
+published file names (PUBLISHED_GLOBALS), and each is read as an inert stand-in, so nothing named
+by the file is ever called; any other global is refused with its name. The weights are then
+loaded strictly.
 """
 
 import contextlib
 import importlib.util
+import pickle
+import re
 import sys
 import types
 from collections import OrderedDict
@@ -49,46 +53,87 @@ class _LegacyObject:
         return f"<legacy {type(self).__module__}.{type(self).__name__} {self.__dict__}>"
 
 
-def _legacy_module() -> types.ModuleType:
-    module = types.ModuleType(LEGACY_LOSS_MODULE, "stand-in for the module GluonTS 0.15 removed")
-    classes: dict[str, type] = {}
-
-    def __getattr__(name: str) -> type:  # PEP 562: any class name the pickle asks for
-        if name.startswith("__"):
-            raise AttributeError(name)
-        if name not in classes:
-            classes[name] = type(name, (_LegacyObject,), {"__module__": LEGACY_LOSS_MODULE})
-        return classes[name]
-
-    module.__getattr__ = __getattr__  # type: ignore[attr-defined]
-    return module
+def _stand_in_class(path: str) -> type:
+    module, _, name = path.rpartition(".")
+    return type(name, (_LegacyObject,), {"__module__": module})
 
 
-def _module_exists(name: str) -> bool:
-    if name in sys.modules:
-        return True
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+# The classes the published checkpoint's hyper-parameters hold, each read as a _LegacyObject.
+STAND_IN_CLASSES = {
+    path: _stand_in_class(path)
+    for path in (
+        "gluonts.torch.distributions.studentT.StudentTOutput",
+        f"{LEGACY_LOSS_MODULE}.NegativeLogLikelihood",
+        f"{LEGACY_LOSS_MODULE}.DistributionLoss",
+    )
+}
 
 
-@contextlib.contextmanager
-def legacy_loss_shim():
-    """Makes `gluonts.torch.modules.loss` resolvable while unpickling, if GluonTS lacks it."""
-    if _module_exists(LEGACY_LOSS_MODULE):
-        yield
-        return
-    sys.modules[LEGACY_LOSS_MODULE] = _legacy_module()
-    try:
-        yield
-    finally:
-        sys.modules.pop(LEGACY_LOSS_MODULE, None)
+class _NewObject:
+    """Stand-in for what gluonts' loss pickles as at protocol 2: functools.partial(object.__new__,
+    cls, **init_args), called once. Calling it makes an inert stand-in of `cls` (only of a stand-in
+    class); torch's weights-only unpickler calls only allow-listed objects, so each instance allows itself."""
+
+    def __init__(self, func: Any = None) -> None:
+        self.cls: type | None = None
+
+    def __setstate__(self, state: Any) -> None:  # (func, args, keywords, __dict__), as partial pickles itself
+        args = state[1] if isinstance(state, tuple) and len(state) == 4 else ()
+        cls = args[0] if args else None
+        if cls not in STAND_IN_CLASSES.values():
+            raise pickle.UnpicklingError(f"functools.partial of {cls!r}, not of a class the published checkpoint holds")
+        self.cls = cls
+        torch.serialization.add_safe_globals([(self, f"{__name__}.new-object-{id(self)}")])
+
+    def __call__(self) -> Any:
+        if self.cls is None:
+            raise pickle.UnpicklingError("functools.partial called before its state was read")
+        return self.cls()
+
+
+def _ignored_getattr(owner: Any, name: str) -> None:
+    """Stand-in for getattr(object, "__new__"), the partial's function: _NewObject does not call it."""
+
+
+class _NoOwner:
+    """Stand-in for `object` as the owner of `__new__` above."""
+
+
+# Every global the published checkpoint's pickle names besides torch's own -> its stand-in.
+PUBLISHED_GLOBALS = {
+    **STAND_IN_CLASSES,
+    "functools.partial": _NewObject,
+    "builtins.getattr": _ignored_getattr,
+    "builtins.object": _NoOwner,
+}
+
+
+def _why_refused(exc: pickle.UnpicklingError) -> str:
+    """torch's weights-only error in one line: the global it met, else its own reason."""
+    text = str(exc)
+    named = re.search(r"GLOBAL (\S+)", text)
+    if named:
+        return (
+            f"its pickle names {named.group(1)}, which the published checkpoint does not (read with weights_only=True)"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = next(
+        (line for line in lines if "WeightsUnpickler error" in line or "functools.partial" in line), lines[-1]
+    )
+    return " ".join(detail.split())[:300]
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    with legacy_loss_shim():
-        checkpoint = torch.load(Path(path), map_location="cpu", weights_only=False)
+    """The checkpoint dict, read with weights_only=True and the published globals as stand-ins;
+    JobError naming what is refused (code the file would run, or a damaged file)."""
+    allowed = [(stand_in, name) for name, stand_in in PUBLISHED_GLOBALS.items()]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise JobError(f"{path}: refused: {_why_refused(exc)}") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise JobError(f"{path}: not a readable torch checkpoint ({' '.join(str(exc).split())[:200]})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise JobError(f"{path}: not a Lightning checkpoint (no 'state_dict')")
     return checkpoint
@@ -155,6 +200,15 @@ def _model_kwargs(config: LagLlamaConfig) -> dict[str, Any]:
         "time_feat": config.time_feat,
         "dropout": config.dropout,
     }
+
+
+def _module_exists(name: str) -> bool:
+    if name in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 @contextlib.contextmanager

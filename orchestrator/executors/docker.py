@@ -354,9 +354,12 @@ class ImageBuilder:
 
 
 def ensure_base_image(base: str, platform: str | None) -> None:
-    """The base image on the engine, pulled if needed; when it cannot be had (no registry), say
-    what to do in one line instead of docker's raw resolver error."""
-    if docker("image", "inspect", base, timeout=60).returncode == 0:
+    """The base image on the engine, for `platform` when one is given (a tag holds one platform's
+    image on a classic engine: python:3.11-slim pulled for amd64 is pulled again for arm64), pulled
+    if needed; when it cannot be had (no registry), say what to do in one line instead of docker's
+    raw resolver error."""
+    here = docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", base, timeout=60)
+    if here.returncode == 0 and (platform is None or here.stdout.strip() == platform):
         return
     pull = ["pull", base] + (["--platform", platform] if platform else [])
     done = docker(*pull, timeout=900)

@@ -1,4 +1,4 @@
-"""`orch bench calibration`: the Monte Carlo of the report's own tests, in a small fast version."""
+"""`orch bench calibration`: the Monte Carlo of the report's own tests and verdict rules, small and fast."""
 
 import importlib.util
 import subprocess
@@ -31,12 +31,28 @@ def test_small_calibration_is_sane():
     bench = _bench()
     rng = np.random.default_rng(1)
     calm = bench.calibrate(bench.Scenario(seeds=1, rho=0.0, seed_sd=0.0, days=600, folds=2, resamples=100), 40, rng)
-    assert calm.type_one <= 0.2 and calm.coverage >= 0.8 and calm.tost_at_margin <= 0.2
+    assert calm.type_one <= 0.2 and calm.coverage >= 0.8
     assert calm.power_at_mde >= 0.5 and calm.mde > 0
     # strong autocorrelation: the block length the report picks grows
     sticky = bench.calibrate(bench.Scenario(seeds=1, rho=0.95, seed_sd=0.0, days=600, folds=2, resamples=100), 10, rng)
     assert sticky.median_block > 3 * calm.median_block
-    assert "type I" in bench.table([calm, sticky]) and len(bench.table([calm, sticky]).splitlines()) == 5
+    text = bench.table([calm, sticky])
+    assert "type I" in text and len(text.splitlines()) == 5 and "+-" in text.splitlines()[-1]
+
+
+def test_rule_cells_pin_the_planted_statuses():
+    """Identical near-copies: D2 never says "no"; one model 1.5x D1's margin better: D1 says "yes"."""
+    bench = _bench()
+    rng = np.random.default_rng(2)
+    scenario = bench.Scenario(seeds=1, rho=0.0, seed_sd=0.0, days=2000, folds=8, resamples=100)
+    rates = bench.rule_rates(scenario, 4, rng)
+    assert rates["D2 no (identical models)"][0] == 0.0
+    assert rates["D1 yes (gain 1.5x margin)"][0] >= 0.5
+    size, power = bench.near_copy(scenario, 6, rng)
+    assert size <= 0.5 and power >= 0.5
+    picks = bench.selection_type_one(scenario, 3, rng)
+    assert set(picks) == {"earliest fold's validation (the report)", "validation averaged over folds"}
+    assert all(0.0 <= rate <= 1.0 for rate in picks.values())
 
 
 def test_cli_runs_the_script_and_rejects_bad_input():
@@ -51,10 +67,12 @@ def test_cli_runs_the_script_and_rejects_bad_input():
             "calibration",
             "--replications",
             "3",
+            "--rule-replications",
+            "2",
             "--resamples",
             "50",
             "--days",
-            "200",
+            "400",
             "--folds",
             "2",
             "--rhos",
@@ -68,4 +86,5 @@ def test_cli_runs_the_script_and_rejects_bad_input():
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "type I" in done.stdout and done.stdout.strip().splitlines()[-1].split()[0] == "1"
+    assert "type I" in done.stdout and "D2 no (identical models)" in done.stdout
+    assert "B1 type I, all equal, pick by earliest fold's validation" in done.stdout

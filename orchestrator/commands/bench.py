@@ -94,7 +94,13 @@ def study_command(*, device, models, size, selection, profile, seeds, jobs, load
 @click.option(
     "--days", type=click.IntRange(min=100), default=2000, show_default=True, help="test days per planted data set"
 )
-@click.option("--folds", type=click.IntRange(min=1), default=8, show_default=True, help="walk-forward test folds")
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=8,
+    show_default=True,
+    help="walk-forward test folds (and a single split)",
+)
 @click.option(
     "--seed-sd",
     type=click.FloatRange(min=0.0, max=0.2),
@@ -102,12 +108,22 @@ def study_command(*, device, models, size, selection, profile, seeds, jobs, load
     show_default=True,
     help="seed-to-seed sd of a model's test AUC",
 )
-@click.option("--rhos", default="0,0.5,0.95", show_default=True, help="comma-separated AR(1) score autocorrelations")
+@click.option(
+    "--rule-replications",
+    type=click.IntRange(min=2),
+    default=100,
+    show_default=True,
+    help="Monte Carlo replications of the rule cells (near-copy TOST, D2, D1, walk-forward selection)",
+)
+@click.option("--rhos", default="0,0.95", show_default=True, help="comma-separated AR(1) score autocorrelations")
 @click.option("--seeds-list", default="1,3", show_default=True, help="comma-separated seed counts per model")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-def calibration_command(*, replications, resamples, days, folds, seed_sd, rhos, seeds_list, seed) -> None:
-    """Type-I error, TOST error at the margin, interval coverage and power at the reported MDE of the
-    report's own tests, by Monte Carlo (benchmarks/bench_calibration.py)."""
+def calibration_command(
+    *, replications, rule_replications, resamples, days, folds, seed_sd, rhos, seeds_list, seed
+) -> None:
+    """Type-I error, interval coverage and power at the printed detectable difference of the report's
+    tests (single split and walk-forward), TOST on near-copies, and the D2 / D1 / walk-forward B1
+    rules on planted models, with Monte Carlo errors (benchmarks/bench_calibration.py)."""
     for name, text, kind in (("--rhos", rhos, float), ("--seeds-list", seeds_list, int)):
         try:
             values = [kind(v) for v in text.split(",")]
@@ -122,6 +138,8 @@ def calibration_command(*, replications, resamples, days, folds, seed_sd, rhos, 
         str(CODE_ROOT / "benchmarks" / "bench_calibration.py"),
         "--replications",
         str(replications),
+        "--rule-replications",
+        str(rule_replications),
         "--resamples",
         str(resamples),
         "--days",

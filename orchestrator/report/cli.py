@@ -52,6 +52,13 @@ from orchestrator.report.defaults import DEFAULT_BLOCK_LENGTH, DEFAULT_MIN_SEEDS
     default=None,
     help="Dataset (name or sha256 prefix) to report on when the results folder holds several.",
 )
+@click.option(
+    "--allow-pretraining-overlap",
+    is_flag=True,
+    help="Let foundation results whose test period starts before the model's pre-training cut-off count in "
+    "verdicts (each such verdict names this flag); default: those verdicts read 'not answerable (test period "
+    "inside pre-training)'.",
+)
 def report_command(
     *,
     results_dir: Path,
@@ -61,6 +68,7 @@ def report_command(
     seed: int,
     min_seeds: int,
     dataset: str | None,
+    allow_pretraining_overlap: bool,
 ) -> None:
     """Build the statistical report from a results folder."""
     from orchestrator.console import err_console
@@ -68,7 +76,13 @@ def report_command(
     from orchestrator.report.compare import ReportOptions
 
     results_dir = results_dir or paths.results_dir()
-    options = ReportOptions(n_resamples=n_resamples, block_length=block_length, seed=seed, min_seeds=min_seeds)
+    options = ReportOptions(
+        n_resamples=n_resamples,
+        block_length=block_length,
+        seed=seed,
+        min_seeds=min_seeds,
+        allow_pretraining_overlap=allow_pretraining_overlap,
+    )
     path = build_report(
         results_dir,
         out_dir or results_dir,

@@ -41,6 +41,9 @@ class ReportOptions:
     block_length: int | None = DEFAULT_BLOCK_LENGTH  # None: chosen from the data, per fold
     seed: int = 0
     min_seeds: int = DEFAULT_MIN_SEEDS
+    # Let results whose test period starts inside a model's pre-training count in verdicts (each such
+    # verdict says so); by default those verdicts read "not answerable (test period inside pre-training)".
+    allow_pretraining_overlap: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,16 +248,36 @@ def compare(subject: SeedGroup, reference: SeedGroup, role: str, options: Report
     )
 
 
-def _validation_auc(experiment: SeedGroup) -> float:
-    value = experiment.mean_metric("val", "auc")
-    return value if np.isfinite(value) else -np.inf
+def selection_score(validation_auc_by_fold: dict[int | None, list[float]]) -> float:
+    """What a "picked by validation" choice ranks by: the mean validation AUC of the earliest fold.
+
+    Walk-forward fold k validates on the year before its test year, which is fold k-1's test year;
+    a pick averaged over folds would rest on 7 of 8 test years (measured: with all models equal the
+    validation-best model's test AUC sat +0.016 above the average and B1 rejected 11% of the time at
+    nominal 2.5%). The earliest fold's validation year precedes every test year, so a pick made on it
+    never sees a test day. A single split has one validation period: the same rule. -inf when unknown."""
+    if not validation_auc_by_fold:
+        return -np.inf
+    earliest = min(validation_auc_by_fold, key=lambda fold: -1 if fold is None else fold)
+    values = np.array(validation_auc_by_fold[earliest], dtype=np.float64)
+    return float(values.mean()) if len(values) and np.isfinite(values).all() else -np.inf
+
+
+def validation_auc(experiment: SeedGroup) -> float:
+    """`selection_score` of an experiment's complete seeds."""
+    by_fold: dict[int | None, list[float]] = {}
+    for run in experiment.runs:
+        if run.result.spec.seed in experiment.seeds:
+            value = run.result.metrics["val"].auc
+            by_fold.setdefault(run.result.spec.fold, []).append(np.nan if value is None else value)
+    return selection_score(by_fold)
 
 
 def choose_baselines(experiments: list[SeedGroup]) -> Baselines:
     """PatchTST reference and the best classical baseline, both chosen without looking at test data."""
     patchtsts = sorted(
         (e for e in experiments if e.model == REFERENCE_MODEL),
-        key=lambda e: (not e.eligible, -len(e.runs), -_validation_auc(e), e.label),
+        key=lambda e: (not e.eligible, -len(e.runs), -validation_auc(e), e.label),
     )
     if patchtsts:
         patchtst = patchtsts[0]
@@ -268,12 +291,13 @@ def choose_baselines(experiments: list[SeedGroup]) -> Baselines:
     classical = [e for e in experiments if e.family == "classical"]
     pool = [e for e in classical if e.eligible] or classical
     if pool:
-        best = max(pool, key=lambda e: (_validation_auc(e), e.label))
-        scores = ", ".join(
-            f"{e.label} {e.mean_metric('val', 'auc'):.3f}" for e in sorted(pool, key=_validation_auc, reverse=True)
-        )
+        best = max(pool, key=lambda e: (validation_auc(e), e.label))
+        scores = ", ".join(f"{e.label} {validation_auc(e):.3f}" for e in sorted(pool, key=validation_auc, reverse=True))
         which = "unflagged" if pool[0].eligible else "flagged (no unflagged one exists)"
-        classical_note = f"{best.label}, highest validation AUC among {which} classical baselines ({scores})"
+        classical_note = (
+            f"{best.label}, highest validation AUC (earliest fold's validation period, before every test day) "
+            f"among {which} classical baselines ({scores})"
+        )
     else:
         best, classical_note = None, "no classical baseline at this horizon"
     return Baselines(patchtst, patchtst_note, best, classical_note)

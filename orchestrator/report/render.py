@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from orchestrator.registry import EXPERIMENTS
 from orchestrator.report.compare import (
@@ -23,9 +22,14 @@ from orchestrator.report.compare import (
 from orchestrator.report.figures import FigureFile
 from orchestrator.report.load import FLAG_MEANING, WARNING_FLAGS, LoadedResults
 from orchestrator.report.plan import PLAN, POWER, PUBLISHED_PATCHTST_AUC
+from orchestrator.report.stats import MIN_BATCHES, detectable_shift
 from orchestrator.report.verdicts import (
+    OVERLAP_OPT_IN,
     SEEDS_FOR_SEED_NOISE,
+    STATUS_FRAGILE,
     STATUS_INCONCLUSIVE,
+    STATUS_NEITHER,
+    STATUS_OVERLAP,
     PlanOutcome,
     Tested,
     Verdict,
@@ -183,9 +187,10 @@ COMPARISON_HEADER = [
 ]
 
 
-def detectable_difference(se: float) -> float:
-    """Smallest true AUC difference a two-sided test at ALPHA finds with 80% power, from the paired SE."""
-    return float((scipy_stats.norm.isf(ALPHA / 2) + scipy_stats.norm.ppf(POWER)) * se)
+def detectable_difference(se: float, df: float) -> float:
+    """Smallest true AUC difference the two-sided t test at ALPHA (the comparison's df) finds with
+    80% power: the same formula as the verdicts' (stats.detectable_shift)."""
+    return detectable_shift(ALPHA / 2, POWER, df) * se
 
 
 def _comparison_row(c: Comparison) -> list[str]:
@@ -204,7 +209,7 @@ def _comparison_row(c: Comparison) -> list[str]:
         format_p(c.difference.p_delong),
         format_p(c.p_delong_holm),
         "unknown" if c.seed_noise is None else _num(SEED_NOISE_MULTIPLE * c.seed_noise),
-        _num(detectable_difference(i.se), 4),
+        _num(detectable_difference(i.se, i.df), 4),
         f"{_signed(b.estimate, 4)} [{_signed(b.low, 4)}, {_signed(b.high, 4)}]",
         outcome,
     ]
@@ -318,11 +323,15 @@ def _method_section(options: ReportOptions) -> list[Block]:
                     if options.block_length is not None
                     else "block length chosen per fold and comparison from the data: Politis-White (2004, corrected 2009) on the "
                     "day-by-day AUC influence series of the compared statistic, bounded to [1, min(3 sqrt n, n/3)]; every "
-                    "comparison states its block lengths, and every passing one is re-run with half and double blocks"
+                    "comparison states its block lengths, and every passing one is re-run with half and double blocks; "
+                    "one that fails either is 'fragile', which replaces a yes"
                 )
                 + "). Blocks keep the overlap of "
                 "neighbouring H-day labels and volatility clustering inside each resample. Walk-forward folds are strata: "
-                "blocks are drawn within each fold, and the statistic is the mean over folds of the within-fold AUC.",
+                "blocks are drawn within each fold, and the statistic is the mean over folds of the within-fold AUC. "
+                f"Floor for dependence the blocks miss: the days SE is the larger of the bootstrap's and the batch-means SE "
+                f"(the statistic on at least {MIN_BATCHES} contiguous batches, each fold cut into equal parts: sd / sqrt(batches), "
+                "batches - 1 df), which holds the superiority test's size at daily AR(1) 0.95 (`orch bench calibration`).",
                 "Seeds are held fixed in the bootstrap (resampling k seeds would see only (k-1)/k of their variance); their "
                 "variance is added: SE^2 = SE_days^2 + sum over sides of (s^2 - W)/k, s^2 the unbiased variance of the "
                 "per-seed AUCs, W the part of it the bootstrap attributes to day sampling (floored at 0). Intervals "
@@ -333,14 +342,22 @@ def _method_section(options: ReportOptions) -> list[Block]:
                 "Seed sd = standard deviation of test AUC across seeds.",
                 "p boot: two-sided Wald t test with that SE and df for the paired difference. "
                 "p DeLong: DeLong's test on a single split (n/a across folds), a second opinion that assumes independent days.",
-                "Detectable diff: the smallest true AUC difference found with 80% power at the stated level "
-                "(t_level + t_0.80, at the comparison's df) x SE, so 'not detectable' can be read against it.",
+                "Detectable diff: the smallest true AUC difference found with 80% power at the stated level, "
+                "delta x SE with delta from the noncentral t at the comparison's df (stats.detectable_shift, the one "
+                "formula for the tables and the verdicts), so 'not detectable' can be read against it.",
                 f"'{STATUS_INCONCLUSIVE}': the test did not pass and its detectable difference exceeds the rule's smallest effect "
-                "of interest (its margin, else 2% relative): superiority c = z_(1-a) + z_0.80; non-inferiority (power at true 0) "
-                "c = z_(1-a) + z_0.80; TOST (power at true 0: 2 Phi(m/SE - z_(1-a)) - 1 >= 0.80) c = z_(1-a) + z_0.90; two-sided "
-                "c = z_(1-a/2) + z_0.80 (z: Student-t quantiles at the comparison's df); a = the family's Bonferroni level; "
-                "underpowered when c x SE > effect. "
-                "'no' needs every failed comparison it rests on to be powered. What would make it answerable assumes "
+                "of interest (equivalence and non-inferiority: the margin; superiority with a margin m: 1.5 m, tested as "
+                "H0 diff <= m, so detectable = m + c x SE; else 2% relative): superiority c = z_(1-a) + z_P; non-inferiority "
+                "(power at true 0) c = z_(1-a) + z_P; TOST (power at true 0: 2 Phi(m/SE - z_(1-a)) - 1 >= P) c = z_(1-a) + "
+                "z_((1+P)/2); two-sided c = z_(1-a/2) + z_P (noncentral t at the comparison's df); a = the family's Bonferroni "
+                "level; P = 0.80, or 0.80^(1/m) per comparison for an 'all' rule of m comparisons, so the rule has 80%; "
+                "underpowered when the detectable difference > effect. "
+                "'no' needs every failed comparison it rests on to be powered; an 'all' rule's 'no' needs a named model "
+                "shown outside the margin (one-sided t of |diff| > margin, Bonferroni over the rule's comparisons). "
+                "Foundation results whose test period starts before the model's pre-training cut-off make verdicts "
+                "'not answerable (test period inside pre-training)' unless `orch report --allow-pretraining-overlap` "
+                "(then named in the status). 'Picked by validation' ranks by the earliest fold's validation AUC, a "
+                "period before every test day. What would make it answerable assumes "
                 "SE^2 = V_days / test days + V_seeds / seeds, with V_days from the bootstrap with seeds held fixed (at the current df).",
                 "Reference baselines (descriptive tables): PatchTST = model 'patchtst' (non-causal) at the same horizon; best classical = "
                 "highest mean validation AUC among logreg, logreg-vol, gboost. The test split never selects anything.",
@@ -499,7 +516,10 @@ def _summary_section(outcomes: list[PlanOutcome]) -> list[Block]:
         Paragraph(
             f"Statuses: the rule's yes-answer; its no-answer (tested with 80% power for its smallest effect of "
             f"interest, and failed); '{STATUS_INCONCLUSIVE}' (failed, but could not have found that effect: not "
-            "evidence against the claim); 'not answerable yet' / 'not shown' (planned results missing). "
+            "evidence against the claim); an 'all' rule's no-answer needs a named model shown outside the margin, "
+            f"else '{STATUS_NEITHER}'; '{STATUS_FRAGILE}'; '{STATUS_OVERLAP}' (foundation results on test years the "
+            f"model may have seen; `{OVERLAP_OPT_IN}` counts them and the status then says so); "
+            "'not answerable yet' / 'not shown' (planned results missing). "
             "Each comparison's numbers are under 'Evidence' below."
         ),
     ]

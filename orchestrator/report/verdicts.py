@@ -5,10 +5,18 @@ picked by validation AUC, then tested as that model), with the plan's test, marg
 Only unflagged results count; a comparison without them says what is missing and enters its
 family's Holm correction as p = 1, so the family is the plan's, never the results folder's.
 
-Four outcomes: the claim holds (yes), it was tested with enough power and failed (no), it failed
-but the test could not have found the plan's smallest effect of interest with 80% power
-(inconclusive (underpowered), with what would make it answerable), or results are missing
-(not answerable yet).
+Outcomes: the claim holds (yes); it passes only at the chosen block length, not at half or double
+(fragile); it was tested with enough power and failed (no); it failed but the test could not have
+found the plan's smallest effect of interest with 80% power (inconclusive (underpowered), with what
+would make it answerable); results are missing (not answerable yet); or the only results have test
+periods inside the model's pre-training (not answerable (test period inside pre-training), unless
+the user opts in with --allow-pretraining-overlap, which every verdict resting on them then names).
+
+An "all" rule (D2: every deep model within the margin) says "no" only where some named model is
+shown *outside* the margin (its one-sided test of |diff| > margin, Bonferroni over the rule's
+comparisons at that horizon); a rule that failed without that reads inconclusive, underpowered when
+the rule as a whole had under 80% power. Identical models failing one of 13 powered comparisons by
+chance are no evidence that architecture matters.
 """
 
 import math
@@ -18,15 +26,27 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats as scipy_stats
 
-from orchestrator.report.compare import ReportOptions, aligned_test_scores, each_fold_has_both_classes
-from orchestrator.report.load import FLAG_RANDOM_INIT, SeedGroup
+from orchestrator.report.compare import ReportOptions, aligned_test_scores, each_fold_has_both_classes, validation_auc
+from orchestrator.report.load import FLAG_PRETRAINING_OVERLAP, FLAG_RANDOM_INIT, SeedGroup
 from orchestrator.report.next_steps import answering_command, answering_step
-from orchestrator.report.plan import ALPHA, PLAN, POWER, Arm, PlannedComparison, Rule
-from orchestrator.report.stats import NUMERICAL_ZERO, auc_interval, holm_adjust, mean_auc, paired_auc_difference
+from orchestrator.report.plan import ALPHA, PLAN, Arm, PlannedComparison, Rule
+from orchestrator.report.stats import (
+    NUMERICAL_ZERO,
+    PairedDifference,
+    auc_interval,
+    detectable_shift,
+    holm_adjust,
+    mean_auc,
+    paired_auc_difference,
+)
 
 STATUS_NOT_ANSWERABLE = "not answerable yet"
 STATUS_NOT_SHOWN = "not shown"
 STATUS_INCONCLUSIVE = "inconclusive (underpowered)"
+STATUS_NEITHER = "inconclusive (not every model shown within the margin, none shown outside it)"
+STATUS_FRAGILE = "fragile (passes at the chosen block length, not at half or double)"
+STATUS_OVERLAP = "not answerable (test period inside pre-training)"
+OVERLAP_OPT_IN = "--allow-pretraining-overlap"
 # A result with fewer seeds than this hides seed-to-seed noise (see the calibration in render.py).
 SEEDS_FOR_SEED_NOISE = 3
 
@@ -57,6 +77,9 @@ class Tested:
     n_seeds: int = 0  # seeds of the trained side(s) (the larger); 0 when both sides are deterministic
     block_lengths: tuple[int, ...] = ()
     sensitivity: str | None = None  # half / double block length, for comparisons that pass
+    fragile: bool = False  # passes, but not at half or double the block length
+    p_outside: float = 1.0  # one-sided p of |diff| <= margin (non-equivalence shown when small)
+    overlap: bool = False  # missing because its only results have test periods inside pre-training
 
     @property
     def relative(self) -> float:
@@ -97,8 +120,8 @@ def null_p_value(rule: Rule, difference: float, se: float, *, margin: float, df:
     if not (np.isfinite(se) and np.isfinite(difference)):
         return 1.0
     se = max(se, NUMERICAL_ZERO)
-    if rule.test == "superiority":
-        return one_sided_p(difference / se, df)
+    if rule.test == "superiority":  # H0: diff <= margin (0 unless the rule has one)
+        return one_sided_p((difference - margin) / se, df)
     if rule.test == "non-inferiority":
         return one_sided_p((difference + margin) / se, df)
     if rule.test == "equivalence":  # TOST: both one-sided nulls must be rejected
@@ -112,10 +135,10 @@ def test_level(rule: Rule) -> float:
 
 
 def power_multiplier(rule: Rule, df: float = math.inf) -> float:
-    """c such that the test has 80% power exactly when c x SE <= the effect of interest (level
-    a = `test_level`; z below stands for Student's t quantiles with the test's `df`, the usual
-    approximation that treats the t statistic as shifted by d/SE; exact normal at infinite df):
-    - superiority (H0 d <= 0), power at true d:          Phi(d/SE - z_{1-a})          -> c = z_{1-a} + z_P
+    """c such that the test has power P (`Rule.comparison_power`) exactly when c x SE <= the distance
+    from its null to the effect of interest (level a = `test_level`; `stats.detectable_shift`, the
+    noncentral t at the comparison's `df`, written z below; exact normal at infinite df):
+    - superiority (H0 d <= m), power at true d:          Phi((d - m)/SE - z_{1-a})    -> c = z_{1-a} + z_P
     - non-inferiority (H0 d <= -m), power at true d = 0: Phi(m/SE - z_{1-a})          -> c = z_{1-a} + z_P
     - equivalence (TOST), power at true d = 0: P(|d^| < m - z_{1-a} SE) = 2 Phi(m/SE - z_{1-a}) - 1
                                                                                       -> c = z_{1-a} + z_{(1+P)/2}
@@ -123,19 +146,24 @@ def power_multiplier(rule: Rule, df: float = math.inf) -> float:
     level = test_level(rule)
     if rule.test == "two-sided":
         level /= 2
-    power = (1 + POWER) / 2 if rule.test == "equivalence" else POWER
-    return float(scipy_stats.t.isf(level, df) + scipy_stats.t.ppf(power, df))
+    power = rule.comparison_power()
+    return detectable_shift(level, (1 + power) / 2 if rule.test == "equivalence" else power, df)
 
 
-def minimum_detectable(rule: Rule, se: float, df: float = math.inf) -> float:
-    """Smallest true difference the test finds with the plan's power at the family's Bonferroni
-    level. For equivalence and non-inferiority: the smallest margin that could be shown with that
-    power when the true difference is 0."""
-    return power_multiplier(rule, df) * se
+def null_offset(rule: Rule, horizon: int) -> float:
+    """Where a superiority test's null sits (its margin): the detectable difference is measured from it."""
+    return rule.margin.points(horizon) if rule.test == "superiority" else 0.0
+
+
+def minimum_detectable(rule: Rule, se: float, horizon: int, df: float = math.inf) -> float:
+    """Smallest true difference the test finds with the rule's power at the family's Bonferroni
+    level (for a margin superiority test: margin + c x SE). For equivalence and non-inferiority: the
+    smallest margin that could be shown with that power when the true difference is 0."""
+    return null_offset(rule, horizon) + power_multiplier(rule, df) * se
 
 
 def underpowered(rule: Rule, tested: Tested) -> bool:
-    """The test could not have found the rule's smallest effect of interest with 80% power."""
+    """The test could not have found the rule's smallest effect of interest with the rule's power."""
     return tested.made and not (tested.minimum_detectable <= rule.effect_of_interest(tested.planned.horizon))
 
 
@@ -157,7 +185,8 @@ COMBINED_SEEDS = (5, 10, 20, 50)
 
 
 def requirement(rule: Rule, tested: Tested) -> Requirement:
-    target = rule.effect_of_interest(tested.planned.horizon) / power_multiplier(rule, tested.df)
+    horizon = tested.planned.horizon
+    target = (rule.effect_of_interest(horizon) - null_offset(rule, horizon)) / power_multiplier(rule, tested.df)
     day_var = min(tested.se_days, tested.se) ** 2 if np.isfinite(tested.se_days) else tested.se**2
     seed_var = max(tested.se**2 - day_var, 0.0)
     budget = target**2
@@ -200,28 +229,41 @@ def describe_requirement(rule: Rule, tested: Tested) -> str:
     return "; ".join(parts) + " (assumes SE^2 = V_days/n_days + V_seeds/n_seeds, V from this bootstrap)"
 
 
-def _validation_auc(experiment: SeedGroup) -> float:
-    value = experiment.mean_metric("val", "auc")
-    return value if np.isfinite(value) else -np.inf
-
-
 def _matches(experiment: SeedGroup, model: str) -> bool:
     """Exact model name; foundation models may carry a mode suffix ('timesfm-zeroshot')."""
     return experiment.model == model or (experiment.family == "foundation" and experiment.model.startswith(model + "-"))
 
 
-def resolve(arm: Arm, horizon: int, experiments: list[SeedGroup]) -> tuple[SeedGroup | None, str | None]:
-    """The one experiment an arm stands for (the validation-best where several qualify), or why none does."""
+def _inside_pretraining(experiment: SeedGroup) -> bool:
+    return FLAG_PRETRAINING_OVERLAP in experiment.flags
+
+
+def resolve(
+    arm: Arm, horizon: int, experiments: list[SeedGroup], *, allow_overlap: bool = False
+) -> tuple[SeedGroup | None, str | None]:
+    """The one experiment an arm stands for (the validation-best where several qualify, ranked by
+    `compare.validation_auc`: the earliest validation period, before every test day), or why none
+    does. Results whose test period lies inside the model's pre-training count only with `allow_overlap`."""
     named = [e for e in experiments if e.horizon == horizon and any(_matches(e, m) for m in arm.models)]
     usable = [
         e
         for e in named
-        if e.eligible and e.has_column(arm.column) and (e.weights.kind == "pretrained" or not arm.pretrained)
+        if e.eligible
+        and e.has_column(arm.column)
+        and (e.weights.kind == "pretrained" or not arm.pretrained)
+        and (allow_overlap or not _inside_pretraining(e))
     ]
     if usable:
-        return max(usable, key=lambda e: (_validation_auc(e), e.label)), None
+        return max(usable, key=lambda e: (validation_auc(e), e.label)), None
     if not named:
         return None, f"no result for {arm.describe()} at H{horizon}"
+    overlapping = [e for e in named if _inside_pretraining(e)]
+    if overlapping and not allow_overlap:
+        return None, (
+            f"{STATUS_OVERLAP}: {arm.describe()} at H{horizon} has only results whose test period starts before "
+            f"the model's pre-training cut-off ({', '.join(e.label for e in overlapping)}); rebuild the data with "
+            f"`orch data build --csv ... --test-start DATE` after the cut-off, or opt in with {OVERLAP_OPT_IN}"
+        )
     return (
         None,
         f"{arm.describe()} at H{horizon} only flagged/unusable: {'; '.join(_why_unusable(e, arm) for e in named)}",
@@ -253,6 +295,30 @@ def _trained_seeds(group: SeedGroup) -> int:
     return 0 if group.family == "classical" else len(group.seeds)
 
 
+def statistics(rule: Rule, planned: PlannedComparison, paired: PairedDifference) -> dict[str, float]:
+    """A Tested's numbers from the paired difference: the rule's p-value, the p of non-equivalence
+    (|diff| beyond the margin, for "all" rules), the detectable difference and the interval. The one
+    place these formulas are applied (the calibration bench calls it too)."""
+    estimate, se, df = paired.interval.estimate, paired.interval.se, paired.interval.df
+    margin = rule.margin.points(planned.horizon)
+    outside = (
+        one_sided_p((abs(estimate) - margin) / max(se, NUMERICAL_ZERO), df)
+        if np.isfinite(se) and np.isfinite(estimate)
+        else 1.0
+    )
+    return {
+        "difference": estimate,
+        "se": se,
+        "p": null_p_value(rule, estimate, se, margin=margin, df=df),
+        "p_outside": outside,
+        "minimum_detectable": minimum_detectable(rule, se, planned.horizon, df),
+        "low": paired.interval.low,
+        "high": paired.interval.high,
+        "se_days": paired.se_days,
+        "df": df,
+    }
+
+
 def run_comparison(
     rule: Rule,
     planned: PlannedComparison,
@@ -261,10 +327,18 @@ def run_comparison(
     options: ReportOptions,
     block_scale: float = 1.0,
 ) -> Tested:
-    subject, why_subject = resolve(planned.subject, planned.horizon, experiments)
-    reference, why_reference = resolve(planned.reference, planned.horizon, experiments)
+    allow = options.allow_pretraining_overlap
+    subject, why_subject = resolve(planned.subject, planned.horizon, experiments, allow_overlap=allow)
+    reference, why_reference = resolve(planned.reference, planned.horizon, experiments, allow_overlap=allow)
     if subject is None or reference is None:
-        return Tested(planned, subject, reference, missing="; ".join(w for w in (why_subject, why_reference) if w))
+        reasons = [w for w in (why_subject, why_reference) if w]
+        return Tested(
+            planned,
+            subject,
+            reference,
+            missing="; ".join(reasons),
+            overlap=any(w.startswith(STATUS_OVERLAP) for w in reasons),
+        )
     if subject is reference and planned.subject.column == planned.reference.column:
         return Tested(planned, subject, reference, missing="the validation-picked reference is the subject itself")
     same_runs = subject is reference
@@ -291,24 +365,15 @@ def run_comparison(
         folds=aligned.folds,
         same_seeds=same_runs,
     )
-    estimate, se, df = paired.interval.estimate, paired.interval.se, paired.interval.df
-    margin = rule.margin.points(planned.horizon)
     return Tested(
         planned,
         subject,
         reference,
+        **statistics(rule, planned, paired),
         n_days=len(aligned.y),
         subject_auc=mean_auc(aligned.y, subject_scores, aligned.folds),
         reference_auc=mean_auc(aligned.y, reference_scores, aligned.folds),
-        difference=estimate,
-        se=se,
-        p=null_p_value(rule, estimate, se, margin=margin, df=df),
         reference_above_chance=_above_chance(reference, options) if rule.reference_above_chance else None,
-        minimum_detectable=minimum_detectable(rule, se, df),
-        low=paired.interval.low,
-        high=paired.interval.high,
-        se_days=paired.se_days,
-        df=df,
         n_folds=len(np.unique(aligned.folds)),
         n_seeds=max(_trained_seeds(subject), _trained_seeds(reference)),
         block_lengths=aligned.block_lengths(options, block_scale),
@@ -318,10 +383,7 @@ def run_comparison(
 def _passes(rule: Rule, tested: Tested) -> bool:
     if tested.missing is not None or tested.reference_above_chance is False:
         return False
-    level_ok = tested.p_holm < ALPHA if rule.holm else tested.p < ALPHA
-    # 'pursue' and '>>' need a detectable gain whose estimate also reaches the margin.
-    reaches = tested.difference >= rule.margin.points(tested.planned.horizon) if rule.test == "superiority" else True
-    return bool(level_ok and reaches)
+    return bool(tested.p_holm < ALPHA if rule.holm else tested.p < ALPHA)
 
 
 def _holm_with(tested: list[Tested], index: int, p: float) -> float:
@@ -332,31 +394,34 @@ def _holm_with(tested: list[Tested], index: int, p: float) -> float:
 
 def _sensitivity(
     rule: Rule, tested: list[Tested], index: int, *, experiments: list[SeedGroup], options: ReportOptions
-) -> str:
-    """The passing comparison again with half and double the block lengths."""
-    parts = []
+) -> Tested:
+    """The passing comparison again with half and double the block lengths: failing either makes it fragile."""
+    parts, holds = [], True
     for label, scale in (("half", 0.5), ("double", 2.0)):
         again = run_comparison(rule, tested[index].planned, experiments, options=options, block_scale=scale)
         again = replace(again, p_holm=_holm_with(tested, index, again.p) if rule.holm else again.p)
-        verdict = "still passes" if _passes(rule, again) else "DOES NOT PASS"
+        passes = _passes(rule, again)
+        holds = holds and passes
         parts.append(
             f"{label} blocks ({'/'.join(map(str, again.block_lengths))} days): SE {again.se:.4f}, "
-            f"p={format_p(again.p_holm if rule.holm else again.p)} -> {verdict}"
+            f"p={format_p(again.p_holm if rule.holm else again.p)} -> {'still passes' if passes else 'DOES NOT PASS'}"
         )
-    return "sensitivity: " + "; ".join(parts)
+    return replace(tested[index], sensitivity="sensitivity: " + "; ".join(parts), fragile=not holds)
+
+
+def assess(rule: Rule, tested: list[Tested]) -> list[Tested]:
+    """Holm over the whole planned family (where the rule has one) and pass/fail of each comparison."""
+    adjusted = holm_adjust([t.p for t in tested]) if rule.holm else [t.p for t in tested]
+    tested = [replace(t, p_holm=float(p)) for t, p in zip(tested, adjusted)]
+    return [replace(t, passed=_passes(rule, t)) for t in tested]
 
 
 def run_rule(rule: Rule, experiments: list[SeedGroup], options: ReportOptions) -> list[Tested]:
     """Every planned comparison of the rule, Holm-adjusted over the whole planned family; a passing
     one also carries its block-length sensitivity."""
-    tested = [run_comparison(rule, planned, experiments, options=options) for planned in rule.comparisons]
-    adjusted = holm_adjust([t.p for t in tested]) if rule.holm else [t.p for t in tested]
-    tested = [replace(t, p_holm=float(p)) for t, p in zip(tested, adjusted)]
-    tested = [replace(t, passed=_passes(rule, t)) for t in tested]
+    tested = assess(rule, [run_comparison(rule, planned, experiments, options=options) for planned in rule.comparisons])
     return [
-        replace(t, sensitivity=_sensitivity(rule, tested, i, experiments=experiments, options=options))
-        if t.passed
-        else t
+        _sensitivity(rule, tested, i, experiments=experiments, options=options) if t.passed else t
         for i, t in enumerate(tested)
     ]
 
@@ -379,12 +444,13 @@ def describe(rule: Rule, t: Tested) -> str:
         + (f" margin {margin:.4f}" if margin else "")
         + f" p={format_p(t.p)}"
         + (f", Holm p={format_p(t.p_holm)} over {rule.family_size()}" if rule.holm else "")
-        + f"; detectable at 80% power: {t.minimum_detectable:.4f} vs smallest effect of interest {effect:.4f}"
+        + f"; detectable at {rule.comparison_power():.0%} power: {t.minimum_detectable:.4f} vs smallest effect "
+        f"of interest {effect:.4f}" + (f"; non-equivalence p={format_p(t.p_outside)}" if rule.decision == "all" else "")
     )
     if t.reference_above_chance is False:
         text += "; reference not detectably above chance (AUC 0.5), so nothing follows"
     if t.passed:
-        return text + f" -> passes ({t.sensitivity})"
+        return text + f" -> passes{', FRAGILE' if t.fragile else ''} ({t.sensitivity})"
     if underpowered(rule, t):
         return text + f" -> does not pass, UNDERPOWERED: {describe_requirement(rule, t)}"
     return text + " -> does not pass"
@@ -395,18 +461,35 @@ def _informative_failure(rule: Rule, t: Tested) -> bool:
     return t.made and not t.passed and t.reference_above_chance is not False and not underpowered(rule, t)
 
 
-def _status(rule: Rule, tested: list[Tested]) -> str:
+def shown_outside(tested: list[Tested]) -> list[Tested]:
+    """Comparisons of one horizon of an "all" rule whose non-equivalence is shown (Bonferroni over them)."""
+    return [t for t in tested if t.made and t.p_outside * len(tested) < ALPHA]
+
+
+def _missing_status(tested: list[Tested]) -> str:
+    """Why results are missing: inside pre-training where any result is (more runs on the same test
+    period cannot answer it), else not run yet."""
+    return STATUS_OVERLAP if any(t.overlap for t in tested if not t.made) else STATUS_NOT_ANSWERABLE
+
+
+def rule_status(rule: Rule, tested: list[Tested]) -> str:
+    """The verdict of one horizon's comparisons (already `assess`ed)."""
     compared = [t for t in tested if t.made]
-    if rule.decision == "any" and any(t.passed for t in tested):
-        return rule.yes
+    passed = [t for t in tested if t.passed]
+    if rule.decision == "any" and passed:
+        return rule.yes if any(not t.fragile for t in passed) else STATUS_FRAGILE
+    if rule.decision == "all" and compared and shown_outside(tested):
+        return rule.no  # a named model is shown outside the margin: "all within" is refuted
     if not compared or (rule.decision == "all" and len(compared) < len(tested)):
-        return STATUS_NOT_ANSWERABLE
+        return _missing_status(tested)
     if rule.decision == "all":
-        if all(t.passed for t in tested):
-            return rule.yes
-        # One powered failure refutes "all"; underpowered failures only mean "cannot tell".
-        return rule.no if any(_informative_failure(rule, t) for t in tested) else STATUS_INCONCLUSIVE
+        if len(passed) == len(tested):
+            return STATUS_FRAGILE if any(t.fragile for t in passed) else rule.yes
+        # Failing to show every model within is not showing one outside: "no" needs that (above).
+        return STATUS_INCONCLUSIVE if any(underpowered(rule, t) for t in compared) else STATUS_NEITHER
     if len(compared) < len(tested):
+        if _missing_status(tested) == STATUS_OVERLAP:
+            return f"{STATUS_OVERLAP} ({len(compared)} of {len(tested)} planned comparisons made)"
         return f"{STATUS_NOT_SHOWN} ({len(compared)} of {len(tested)} planned comparisons made)"
     # "None passes" is shown only if every one of them could have passed.
     return rule.no if all(_informative_failure(rule, t) for t in tested) else STATUS_INCONCLUSIVE
@@ -422,7 +505,7 @@ def _deciding(rule: Rule, status: str, tested: list[Tested]) -> Tested | None:
     if passed:
         return min(passed, key=lambda t: t.p_holm)
     if rule.decision == "all" and status == rule.no:
-        return max((t for t in made if _informative_failure(rule, t)), key=lambda t: t.p)
+        return min(shown_outside(tested), key=lambda t: t.p_outside)
     if status == STATUS_INCONCLUSIVE:
         weak = [t for t in made if underpowered(rule, t)]
         if weak:
@@ -440,9 +523,13 @@ def _rests_on(tested: list[Tested]) -> list[SeedGroup]:
 
 
 def _warnings(tested: list[Tested]) -> tuple[str, ...]:
-    """Flagged-but-kept results (load.WARNING_FLAGS) and seed counts that hide seed noise."""
+    """Flagged-but-kept results (load.WARNING_FLAGS; pretraining-overlap only by opt-in) and seed
+    counts that hide seed noise."""
     groups = _rests_on(tested)
     warnings = [f"rests on {g.label} flagged {', '.join(g.warning_flags)}" for g in groups if g.warning_flags]
+    inside = [g.label for g in groups if _inside_pretraining(g)]
+    if inside:
+        warnings.insert(0, f"OPTED IN ({OVERLAP_OPT_IN}): test period inside the pre-training of {', '.join(inside)}")
     few = [g.label for g in groups if g.family != "classical" and len(g.seeds) < SEEDS_FOR_SEED_NOISE]
     if few:
         warnings.append(f"rests on fewer than {SEEDS_FOR_SEED_NOISE} seeds: {', '.join(few)}")
@@ -455,7 +542,9 @@ def rule_verdicts(rule: Rule, tested: list[Tested]) -> list[Verdict]:
     for horizon in sorted({t.planned.horizon for t in tested}):
         mine = [t for t in tested if t.planned.horizon == horizon]
         evidence = tuple(describe(rule, t) for t in mine)
-        status = _status(rule, mine)
+        status = rule_status(rule, mine)
+        if any(_inside_pretraining(g) for g in _rests_on(mine)):
+            status += f" [{OVERLAP_OPT_IN}]"
         verdicts.append(
             Verdict(
                 rule.claim,
@@ -499,6 +588,12 @@ def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[SeedGroup]) 
                 f"`{answering_command(verdict.horizon, seeds)}`",
             )
         return replace(verdict, next_step=f"not reachable with up to {COMBINED_SEEDS[-1]} seeds (see evidence)")
+    if verdict.status.startswith(STATUS_OVERLAP):
+        return replace(
+            verdict,
+            next_step="test years after the newest pre-training cut-off: `orch data build --csv SPY.csv "
+            f"--test-start DATE` (README), or opt in with `orch report {OVERLAP_OPT_IN}`",
+        )
     if verdict.status != STATUS_NOT_ANSWERABLE:
         return verdict
     pretrained = any(arm.pretrained for c in rule.comparisons for arm in (c.subject, c.reference))

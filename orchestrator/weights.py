@@ -1,6 +1,12 @@
 """The host's pretrained-weights cache: `orch weights pull` fills it once; jobs mount it read-only.
 
 Layout: <weights_dir>/<model_dir>/weights.json (shared_schema.WeightsManifest) + the hub files.
+
+Identity is checked, not asserted: each PUBLISHED entry declares what the project knows of the
+published checkpoint (`facts`, a shared_schema.weights.ArchitectureFacts: config values, tensor
+names and shapes or their count and parameter total, files that mean another architecture, sha256
+where recorded). Whatever is installed is compared with them; files that differ are installed as
+kind `custom` (never `pretrained <hub id>`), with the differences in weights.json's `identity`.
 """
 
 import fnmatch
@@ -13,11 +19,17 @@ from pathlib import Path
 
 import click
 
+from jobs.lagllama.published import FACTS as LAG_LLAMA_FACTS
+from jobs.timer.published import FACTS as TIMER_FACTS
 from orchestrator import paths
 from orchestrator.console import print_table
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_text, sha256_file
 from shared_schema import WeightsManifest
+from shared_schema.checkpoints import UnreadableCheckpoint, tensor_shapes
+from shared_schema.weights import ArchitectureFacts
+
+NO_FACTS = ArchitectureFacts()  # an entry the project holds no facts about: installed files are not checked
 
 
 @dataclass(frozen=True)
@@ -26,18 +38,32 @@ class PublishedWeights:
     hub_id: str
     patterns: tuple[str, ...]  # files to fetch from the hub repository
     required: tuple[str, ...]  # files a download must hold to be this checkpoint
+    facts: ArchitectureFacts = NO_FACTS  # what the published checkpoint is (see the module docstring)
 
 
 PUBLISHED: dict[str, PublishedWeights] = {
     "lag-llama": PublishedWeights(
-        "lagllama", "time-series-foundation-models/Lag-Llama", ("lag-llama.ckpt",), ("lag-llama.ckpt",)
+        "lagllama",
+        "time-series-foundation-models/Lag-Llama",
+        ("lag-llama.ckpt",),
+        ("lag-llama.ckpt",),
+        facts=LAG_LLAMA_FACTS,
     ),
     # An Orbax StandardCheckpointer folder at the repository root (see jobs/timesfm/weights.py).
     "timesfm": PublishedWeights(
-        "timesfm", "google/timesfm-2.5-200m-flax", ("*",), ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt")
+        "timesfm",
+        "google/timesfm-2.5-200m-flax",
+        ("*",),
+        ("_CHECKPOINT_METADATA", "_METADATA", "manifest.ocdbt"),
+        # the Orbax tensors need JAX to read; a reduced architecture announces itself with this file
+        facts=ArchitectureFacts(absent=("timesfm_arch.json",)),
     ),
     "timer": PublishedWeights(
-        "timer", "thuml/timer-base-84m", ("config.json", "model.safetensors"), ("config.json", "model.safetensors")
+        "timer",
+        "thuml/timer-base-84m",
+        ("config.json", "model.safetensors"),
+        ("config.json", "model.safetensors"),
+        facts=TIMER_FACTS,
     ),
 }
 HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -116,11 +142,43 @@ def _fresh_staging(weights_dir: Path, verb: str, published: PublishedWeights) ->
     return staging
 
 
+def identify(published: PublishedWeights, folder: Path, files: dict[str, str]) -> tuple[list[str], str]:
+    """(differences from the published facts, the one-line identity weights.json records). Raises
+    UserError when the checkpoint the facts describe cannot be read at all."""
+    facts = published.facts
+    if facts == NO_FACTS:
+        return [], f"not checked: the project holds no facts about {published.hub_id}"
+    config = None
+    if facts.config_file is not None and facts.config_file in files:
+        config = json.loads((folder / facts.config_file).read_bytes())
+    tensors = None
+    if facts.reads_tensors and facts.checkpoint_file in files:
+        try:
+            tensors = tensor_shapes(folder / facts.checkpoint_file)
+        except UnreadableCheckpoint as exc:
+            raise UserError(str(exc).replace(str(folder), published.model_dir)) from None
+    differences = facts.differences(files=files, config=config if isinstance(config, dict) else None, tensors=tensors)
+    if differences:
+        return differences, f"not {published.hub_id}: " + "; ".join(differences)
+    return [], f"matches {published.hub_id}: {facts.summary()}"
+
+
 def _install(staging: Path, published: PublishedWeights, revision: str, weights_dir: Path) -> WeightsManifest:
-    """Hash every file, write weights.json, and swap the folder into place (shared by pull and import)."""
+    """Hash every file, check identity (`identify`), write weights.json, and swap the folder into
+    place (shared by pull and import). Files that are not the published checkpoint install as `custom`."""
     files = {p.relative_to(staging).as_posix(): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
+    try:
+        differences, identity = identify(published, staging, files)
+    except UserError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     manifest = WeightsManifest(
-        model=published.model_dir, kind="pretrained", hub_id=published.hub_id, revision=revision, files=files
+        model=published.model_dir,
+        kind="custom" if differences else "pretrained",
+        hub_id=None if differences else published.hub_id,
+        revision=revision,
+        files=files,
+        identity=identity,
     )
     try:
         atomic_write_text(staging / "weights.json", manifest.model_dump_json(indent=2) + "\n")
@@ -247,8 +305,7 @@ def pull_command(name: str, revision: str) -> None:
     """Download published weights into the cache (needs the hub; recorded with revision and sha256)."""
     manifest = pull(name, revision, paths.weights_dir())
     click.echo(
-        f"pulled {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
-        f"{paths.weights_dir() / manifest.model}"
+        f"pulled {_described(name, manifest)}: {len(manifest.files)} file(s) into {paths.weights_dir() / manifest.model}"
     )
 
 
@@ -260,9 +317,15 @@ def import_command(name: str, path: Path, revision: str | None) -> None:
     """Install weights downloaded elsewhere: a hub snapshot folder, or Lag-Llama's lag-llama.ckpt."""
     manifest = import_local(name, path, revision, paths.weights_dir())
     click.echo(
-        f"imported {manifest.hub_id}@{manifest.revision}: {len(manifest.files)} file(s) into "
-        f"{paths.weights_dir() / manifest.model}"
+        f"imported {_described(name, manifest)}: {len(manifest.files)} file(s) into {paths.weights_dir() / manifest.model}"
     )
+
+
+def _described(name: str, manifest: WeightsManifest) -> str:
+    """`thuml/timer-base-84m@<rev>`, or for files that are not the published checkpoint what they are instead."""
+    if manifest.kind == "pretrained":
+        return f"{manifest.hub_id}@{manifest.revision}"
+    return f"{name} as custom weights, not the published checkpoint ({manifest.identity})"
 
 
 @weights_group.command("list")
@@ -271,7 +334,8 @@ def weights_list_command() -> None:
     rows = []
     for name, entry in installed(paths.weights_dir()):
         if isinstance(entry, str):
-            rows.append([name, entry, "-", "-"])
+            rows.append([name, entry, "-", "-", "-"])
         else:
-            rows.append([name, entry.kind, f"{entry.hub_id or '-'}@{entry.revision or '-'}", str(len(entry.files))])
-    print_table(f"Weights in {paths.weights_dir()}", ["name", "kind", "source", "files"], rows)
+            source = f"{entry.hub_id or '-'}@{entry.revision or '-'}"
+            rows.append([name, entry.kind, source, entry.identity or "not recorded", str(len(entry.files))])
+    print_table(f"Weights in {paths.weights_dir()}", ["name", "kind", "source", "identity", "files"], rows)

@@ -238,3 +238,69 @@ def test_walk_forward_options_are_checked_with_one_line_reasons(tmp_path):
     )
     assert too_many.exit_code == 2 and "walk-forward fold 0" in too_many.output and "has no rows" in too_many.output
     assert len(too_many.output.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_test_start_puts_every_test_day_after_the_newest_pre_training_cut_off(tmp_path):
+    """The README recipe: a SPY CSV whose test period starts after the newest cut-off in the catalog."""
+    import datetime as dt
+
+    from orchestrator.registry import EXPERIMENTS
+    from orchestrator.report.load import pretraining_overlap
+
+    newest = max(e.pretraining.cutoff for e in EXPERIMENTS if e.pretraining is not None)
+    start = newest + dt.timedelta(days=1)
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    assert start < yesterday - dt.timedelta(days=14)  # a cut-off is in the past: some test days exist
+    days = pd.bdate_range(end=yesterday, periods=2000)  # a CSV downloaded today
+    frame = synthetic_ohlcv(rows=2000, seed=2, start=str(days[0].date()))
+    frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+    path = write_csv(tmp_path / "SPY.csv", frame)
+    result = CliRunner().invoke(
+        cli, ["data", "build", "--csv", str(path), "--test-start", start.isoformat(), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    from orchestrator.data.build import load_manifest
+
+    manifest = load_manifest(tmp_path, "SPY")
+    assert manifest.splits["test"].start >= start and manifest.split_dates.val_end == start
+    # validation keeps the user-CSV default's two years
+    assert (manifest.split_dates.val_end - manifest.split_dates.train_end).days in (730, 731)
+    for e in EXPERIMENTS:
+        assert not pretraining_overlap(e.model, "pretrained", [manifest.split_dates.val_end]), e.model
+
+
+def test_test_start_sets_the_walk_forward_test_years_and_is_checked(tmp_path):
+    runner = CliRunner()
+    base = ["data", "build", "--synthetic", "--split", "walk-forward"]  # synthetic: 2009-01-02..2018-12-20
+    built = runner.invoke(cli, [*base, "--test-start", "2015-01-01", "--out", str(tmp_path / "a")])
+    assert built.exit_code == 0, built.output
+    assert "fold 0: train < 2014-01-01 <= val < 2015-01-01 <= test < 2016-01-01" in built.output
+    assert "fold 3:" in built.output and "fold 4:" not in built.output
+    later = runner.invoke(cli, [*base, "--test-start", "2015-03-01", "--out", str(tmp_path / "b")])
+    assert later.exit_code == 0 and "fold 0: train < 2015-01-01 <= val < 2016-01-01" in later.output
+    for extra, message in (
+        (["--test-start", "2018-02-01"], "has 0 whole calendar test year(s)"),
+        (["--test-start", "2015-01-01", "--folds", "3"], "--folds 3 and --test-start 2015-01-01 disagree"),
+    ):
+        refused = runner.invoke(cli, [*base, *extra, "--out", str(tmp_path / "c")])
+        assert refused.exit_code == 2 and message in refused.output, refused.output
+        assert len(refused.output.strip().splitlines()) == 1
+    both = runner.invoke(
+        cli,
+        [
+            "data",
+            "build",
+            "--synthetic",
+            "--test-start",
+            "2017-01-01",
+            "--val-end",
+            "2017-01-01",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert both.exit_code == 2 and "give one" in both.output
+    single = runner.invoke(
+        cli, ["data", "build", "--synthetic", "--test-start", "2017-06-01", "--out", str(tmp_path / "d")]
+    )
+    assert single.exit_code == 0 and "test  2017-06-01.." in single.output  # the first test day

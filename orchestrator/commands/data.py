@@ -12,7 +12,14 @@ from orchestrator.console import say
 from orchestrator.data.build import BuildRequest, build_dataset, load_manifest, manifest_path
 from orchestrator.data.names import check_dataset_name, name_from_file
 from orchestrator.data.sources import load_arch_sp500, load_yahoo_csv, synthetic_ohlcv
-from orchestrator.data.splits import BUNDLED_SPLITS, BUNDLED_WALK_FORWARD_FOLDS, USER_SPY_SPLITS, walk_forward_folds
+from orchestrator.data.splits import (
+    BUNDLED_SPLITS,
+    BUNDLED_WALK_FORWARD_FOLDS,
+    USER_SPY_SPLITS,
+    splits_with_test_start,
+    test_years_from,
+    walk_forward_folds,
+)
 from orchestrator.errors import DataError
 from orchestrator.fsutil import sha256_file
 from shared_schema import DatasetManifest, SourceInfo, SplitDates
@@ -83,6 +90,13 @@ def data_group() -> None:
 )
 @click.option("--train-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of validation")
 @click.option("--val-end", type=click.DateTime(["%Y-%m-%d"]), help="first date of test")
+@click.option(
+    "--test-start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="test only on days from this date on (e.g. the day after the newest pre-training cut-off in `orch list`): "
+    "single split: the first test day, validation as long as the default's unless --train-end; walk-forward: "
+    "the test years are the calendar years wholly on or after it",
+)
 @click.option("--horizons", default="1,3", show_default=True, help="target horizons in days")
 @click.option(
     "--threshold",
@@ -128,6 +142,7 @@ def build_dataset_command(
     seed,
     train_end,
     val_end,
+    test_start,
     horizons,
     threshold,
     context_length,
@@ -146,6 +161,8 @@ def build_dataset_command(
     walk_forward = folds is not None or split_scheme == "walk-forward"
     if walk_forward and (train_end or val_end):
         raise DataError("--train-end/--val-end set a single split; walk-forward folds are set by --folds")
+    if test_start and val_end:
+        raise DataError("--test-start and --val-end both set the first test day: give one")
     started = time.perf_counter()
     if csv_path:
         default_name = name_from_file(csv_path) if name is None else name  # before the build, not after it
@@ -169,13 +186,29 @@ def build_dataset_command(
         source = SourceInfo(kind="arch-sp500", description="S&P 500 index daily OHLCV 1999-2018 from the arch package")
         default_name, default_splits = paths.DEFAULT_DATASET, BUNDLED_SPLITS
     try:
-        splits = SplitDates(
-            train_end=train_end.date() if train_end else default_splits.train_end,
-            val_end=val_end.date() if val_end else default_splits.val_end,
-        )
+        if test_start and not walk_forward:
+            splits = splits_with_test_start(test_start.date(), default_splits, train_end.date() if train_end else None)
+        else:
+            splits = SplitDates(
+                train_end=train_end.date() if train_end else default_splits.train_end,
+                val_end=val_end.date() if val_end else default_splits.val_end,
+            )
     except ValueError as exc:
         raise DataError(f"invalid split dates: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
     fold_dates = ()
+    if walk_forward and test_start:
+        last_date = ohlcv["date"].iloc[-1].date()
+        years = test_years_from(test_start.date(), last_date)
+        if years < 2:
+            raise DataError(
+                f"--test-start {test_start.date()}: the data (to {last_date}) has {years} whole calendar test "
+                "year(s) from then on; walk-forward needs 2 (use the single split)"
+            )
+        if folds is not None and folds != years:
+            raise DataError(
+                f"--folds {folds} and --test-start {test_start.date()} disagree: that start gives {years} test years"
+            )
+        folds = years
     if walk_forward:
         if folds is None and source.kind != "arch-sp500":
             raise DataError(

@@ -60,6 +60,22 @@ def walk_forward_folds(last_date: dt.date, n_folds: int, val_years: int = 1) -> 
     ]
 
 
+def splits_with_test_start(test_start: dt.date, default: SplitDates, train_end: dt.date | None = None) -> SplitDates:
+    """A single split whose test period begins on `test_start` (e.g. the day after a foundation
+    model's pre-training cut-off): validation keeps the length `default` gives it, unless `train_end`
+    says where it starts. Raises ValueError when train_end is not before test_start."""
+    if train_end is None:
+        validation = default.val_end - default.train_end
+        train_end = test_start - validation
+    return SplitDates(train_end=train_end, val_end=test_start)
+
+
+def test_years_from(test_start: dt.date, last_date: dt.date) -> int:
+    """Walk-forward test years (calendar years) that lie wholly on or after `test_start`, up to `last_date`'s year."""
+    first = test_start.year if (test_start.month, test_start.day) == (1, 1) else test_start.year + 1
+    return max(last_date.year - first + 1, 0)
+
+
 class FoldSplitter(SimpleSplitter):
     """One fold's splits; rows on or after the fold's test end belong to no split ('after')."""
 

@@ -47,9 +47,10 @@ class Timings(StrictModel):
 
 
 class WeightsSource(StrictModel):
-    """Where the model's starting weights came from. `random-init` results are never findings."""
+    """Where the model's starting weights came from. `random-init` results are never findings, nor
+    are `custom` ones (imported weights that are not the published checkpoint)."""
 
-    kind: Literal["from-scratch", "pretrained", "random-init"]
+    kind: Literal["from-scratch", "pretrained", "random-init", "custom"]
     hub_id: str | None = None
     revision: str | None = None
     sha256: Sha256 | None = None

@@ -68,6 +68,7 @@ def test_hub_cache_snapshot_of_lag_llama_is_installed_like_a_pull(orch_home, tmp
         hub_id="time-series-foundation-models/Lag-Llama",
         revision=COMMIT,
         files={"lag-llama.ckpt": sha256_file(snapshot / "lag-llama.ckpt")},
+        identity="matches time-series-foundation-models/Lag-Llama: 73 tensors, 2,449,299 parameters",
     )
     assert sorted(p.name for p in folder.iterdir()) == ["lag-llama.ckpt", "weights.json"]
     listed = {row["id"]: row for row in json.loads(orch("list", "--json").output)}

@@ -26,11 +26,12 @@ from jobs.common.errors import JobError
 from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
 from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.model import LagLlamaModule
+from jobs.lagllama.published import CHECKPOINT_FILE, FACTS
 from shared_schema import WeightsManifest, WeightsSource
+from shared_schema.checkpoints import tensor_shapes
 
 LEGACY_LOSS_MODULE = "gluonts.torch.modules.loss"
 MODEL_DIR = "lagllama"
-CHECKPOINT_FILE = "lag-llama.ckpt"
 HUB_ID = "time-series-foundation-models/Lag-Llama"
 PULL_COMMAND = "orch weights pull lag-llama"
 
@@ -91,6 +92,15 @@ class _NewObject:
         return self.cls()
 
 
+def _forget_new_objects() -> None:
+    """Drop the _NewObject instances one read allow-listed, keeping every other safe global."""
+    kept = [
+        g for g in torch.serialization.get_safe_globals() if not (isinstance(g, tuple) and isinstance(g[0], _NewObject))
+    ]
+    torch.serialization.clear_safe_globals()
+    torch.serialization.add_safe_globals(kept)
+
+
 def _ignored_getattr(owner: Any, name: str) -> None:
     """Stand-in for getattr(object, "__new__"), the partial's function: _NewObject does not call it."""
 
@@ -134,6 +144,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise JobError(f"{path}: refused: {_why_refused(exc)}") from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise JobError(f"{path}: not a readable torch checkpoint ({' '.join(str(exc).split())[:200]})") from None
+    finally:
+        _forget_new_objects()
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise JobError(f"{path}: not a Lightning checkpoint (no 'state_dict')")
     return checkpoint
@@ -172,10 +184,27 @@ def resolve_weights(weights_dir: Path | None) -> tuple[Path, WeightsManifest, We
     if not ckpts:
         raise JobError(f"{manifest_file} lists no .ckpt file; run `{PULL_COMMAND}`")
     name = CHECKPOINT_FILE if CHECKPOINT_FILE in ckpts else sorted(ckpts)[0]
+    if manifest.kind == "pretrained":
+        check_published(folder / name, manifest)
     source = WeightsSource(
         kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[name]
     )
     return folder / name, manifest, source
+
+
+def check_published(path: Path, manifest: WeightsManifest) -> None:
+    """A checkpoint weights.json calls the published one must be it: every tensor name and shape
+    (jobs/lagllama/published.py), read without unpickling anything the file names."""
+    try:
+        tensors = tensor_shapes(path)
+    except ValueError as exc:
+        raise JobError(f"{path}: cannot compare with the published checkpoint ({exc})") from None
+    differences = FACTS.differences(files=manifest.files, tensors=tensors)
+    if differences:
+        raise JobError(
+            f"{path.parent / MANIFEST_FILE} says pretrained {manifest.hub_id}, but this is not its checkpoint: "
+            f"{'; '.join(differences)}; reinstall with `{PULL_COMMAND}` or `orch weights import lag-llama PATH`"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,11 +16,11 @@ import torch
 from jobs.common.errors import JobError
 from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
 from jobs.timer.model import TimerConfig, TimerForPrediction
+from jobs.timer.published import CONFIG_FILE, FACTS, WEIGHTS_FILE
 from shared_schema import WeightsManifest, WeightsSource
+from shared_schema.checkpoints import tensor_shapes
 
 MODEL_DIR = "timer"
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 HUB_ID = "thuml/timer-base-84m"
 PULL_COMMAND = "orch weights pull timer"
 
@@ -42,10 +42,28 @@ def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
         config = TimerConfig.from_json(folder / CONFIG_FILE)
     except (ValueError, TypeError) as exc:
         raise JobError(f"{folder / CONFIG_FILE}: not a Timer config ({exc})") from exc
+    if manifest.kind == "pretrained":
+        check_published(folder, manifest)
     source = WeightsSource(
         kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[WEIGHTS_FILE]
     )
     return ResolvedWeights(config, folder / WEIGHTS_FILE, source)
+
+
+def check_published(folder: Path, manifest: WeightsManifest) -> None:
+    """Weights that weights.json calls the published checkpoint must be it (jobs/timer/published.py):
+    config values, tensor count and parameter total, read without loading a tensor."""
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_bytes())
+        tensors = tensor_shapes(folder / WEIGHTS_FILE)
+    except (ValueError, OSError) as exc:
+        raise JobError(f"{folder}: cannot compare with the published checkpoint ({exc})") from None
+    differences = FACTS.differences(files=manifest.files, config=config, tensors=tensors)
+    if differences:
+        raise JobError(
+            f"{folder / MANIFEST_FILE} says pretrained {manifest.hub_id}, but these are not its weights: "
+            f"{'; '.join(differences)}; reinstall with `{PULL_COMMAND}` or `orch weights import timer PATH`"
+        )
 
 
 def load_published(resolved: ResolvedWeights) -> TimerForPrediction:

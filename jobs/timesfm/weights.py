@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.common.errors import JobError
 from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
 from shared_schema import WeightsSource
 from shared_schema.weights import WeightsManifest
@@ -54,12 +55,17 @@ def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
     folder, manifest = verified_weights(weights_dir, MODEL_NAME, "TimesFM", PULL_COMMAND)
     arch = None
     if ARCH_FILE in manifest.files:
+        if manifest.kind == "pretrained":  # a reduced architecture is not the published 200M checkpoint
+            raise JobError(
+                f"{folder / MANIFEST_FILE} says pretrained {manifest.hub_id}, but {ARCH_FILE} describes another "
+                f"architecture; reinstall with `{PULL_COMMAND}` or `orch weights import timesfm PATH`"
+            )
         arch = json.loads((folder / ARCH_FILE).read_text())
     digest = checkpoint_digest(dict(manifest.files))
     if manifest.kind == "pretrained":
         source = WeightsSource(kind="pretrained", hub_id=manifest.hub_id, revision=manifest.revision, sha256=digest)
     else:
-        source = WeightsSource(kind="random-init", sha256=digest)
+        source = WeightsSource(kind=manifest.kind, sha256=digest)
     return ResolvedWeights(folder=folder, manifest=manifest, source=source, arch=arch)
 
 

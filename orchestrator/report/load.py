@@ -21,20 +21,21 @@ from shared_schema import JobResult
 from shared_schema.commit import RESULT_FILE
 
 REFERENCE_MODEL = registry.REFERENCE_MODEL
-CAUSAL_MODEL = "patchtst-causal"
 # One source of truth for families: the model catalog (pure data, no ML stack imported).
 FAMILY_OF_MODEL = {e.model: e.family for e in EXPERIMENTS}
 PRETRAINING_OF_MODEL = {e.model: e.pretraining for e in EXPERIMENTS if e.pretraining is not None}
-DEEP_FAMILIES = ("foundation", "transformer", "no-attention")
 
 # Why a result may be shown but never used in a verdict.
 FLAG_RANDOM_INIT = "random-init"
+FLAG_CUSTOM_WEIGHTS = "custom-weights"
 FLAG_QUICK = "quick"
 FLAG_FEW_SEEDS = "few-seeds"
 FLAG_MISSING_FOLDS = "missing-folds"
 FLAG_PRETRAINING_OVERLAP = "pretraining-overlap"
 FLAG_MEANING = {
     FLAG_RANDOM_INIT: "weights are random-initialised (a smoke test of the pipeline, not a model)",
+    FLAG_CUSTOM_WEIGHTS: "imported weights that are not the published checkpoint (`orch weights list` says how they "
+    "differ), so the result is not the published model's",
     FLAG_QUICK: "quick profile (shortened training, for smoke tests)",
     FLAG_FEW_SEEDS: "fewer seeds than the report's minimum (--min-seeds), so seed-to-seed noise is not pinned down",
     FLAG_MISSING_FOLDS: "some walk-forward fold has no result for some seed, so the pooled test set is incomplete",
@@ -159,6 +160,8 @@ class SeedGroup:
         flags = []
         if self.weights.kind == "random-init":
             flags.append(FLAG_RANDOM_INIT)
+        if self.weights.kind == "custom":
+            flags.append(FLAG_CUSTOM_WEIGHTS)
         if self.spec.profile == "quick":
             flags.append(FLAG_QUICK)
         # Classical baselines use no seed in their fit (deterministic given the data): one run is all seeds.

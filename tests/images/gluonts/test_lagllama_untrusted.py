@@ -66,3 +66,18 @@ def test_a_damaged_file_is_one_line(tmp_path):
     (tmp_path / "cut.ckpt").write_bytes(pickle.dumps({"state_dict": {}})[:5])
     with pytest.raises(JobError, match="not a readable torch checkpoint|refused"):
         read_checkpoint(tmp_path / "cut.ckpt")
+
+
+def test_a_weights_json_that_calls_another_checkpoint_pretrained_is_refused(tmp_path):
+    """The job checks identity too (jobs/lagllama/published.py): a smaller model is not the published one."""
+    from jobs.lagllama.checkpoint import resolve_weights, write_random_init
+    from shared_schema import WeightsManifest
+
+    write_random_init(tmp_path, config=LagLlamaConfig(n_layer=2))
+    manifest_file = tmp_path / "lagllama" / "weights.json"
+    forged = WeightsManifest.model_validate_json(manifest_file.read_text()).model_copy(
+        update={"kind": "pretrained", "hub_id": "time-series-foundation-models/Lag-Llama", "revision": "main"}
+    )
+    manifest_file.write_text(forged.model_dump_json())
+    with pytest.raises(JobError, match="not its checkpoint: .*tensor\\(s\\) missing"):
+        resolve_weights(tmp_path)

@@ -169,3 +169,26 @@ def test_2026_verdicts_without_results_are_not_answerable_yet_and_inside_pre_tra
     opted = evaluate_plan(experiments, ReportOptions(n_resamples=100, allow_pretraining_overlap=True))
     t1 = next(o for o in opted if o.rule.key == "T1").verdicts[0]
     assert t1.status == "supported [--allow-pretraining-overlap]"
+
+
+def test_report_cli_opt_in_flag_reaches_the_verdicts(tmp_path):
+    from click.testing import CliRunner
+
+    from orchestrator.report.cli import report_command
+
+    results = tmp_path / "results"
+    write_synthetic(results, "patchtst", SEEDS, 0.3, 0.3)
+    write_synthetic(results, "patchtstfm", SEEDS, 1.3, 1.3, weights=PRETRAINED)
+    for flags, expected in (
+        ([], f"| T1 | H1 | {RULES['T1'].claim} | {STATUS_OVERLAP} |"),
+        (
+            ["--allow-pretraining-overlap"],
+            f"| T1 | H1 | {RULES['T1'].claim} | supported [--allow-pretraining-overlap] |",
+        ),
+    ):
+        out = tmp_path / f"out{len(flags)}"
+        done = CliRunner().invoke(
+            report_command, ["--results", str(results), "--out", str(out), "--bootstrap", "100", *flags]
+        )
+        assert done.exit_code == 0, done.output
+        assert expected in (out / "report.md").read_text()

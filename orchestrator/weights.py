@@ -26,7 +26,7 @@ from orchestrator.console import print_table
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_text, sha256_file
 from shared_schema import WeightsManifest
-from shared_schema.checkpoints import UnreadableCheckpoint, tensor_shapes
+from shared_schema.checkpoints import UnreadableCheckpoint, read_layout
 from shared_schema.weights import ArchitectureFacts
 
 NO_FACTS = ArchitectureFacts()  # an entry the project holds no facts about: installed files are not checked
@@ -154,9 +154,16 @@ def identify(published: PublishedWeights, folder: Path, files: dict[str, str]) -
     tensors = None
     if facts.reads_tensors and facts.checkpoint_file in files:
         try:
-            tensors = tensor_shapes(folder / facts.checkpoint_file)
+            layout = read_layout(folder / facts.checkpoint_file)
         except UnreadableCheckpoint as exc:
             raise UserError(str(exc).replace(str(folder), published.model_dir)) from None
+        foreign = facts.foreign_globals(layout.foreign_globals)
+        if foreign:
+            raise UserError(
+                f"refused: the pickle of {facts.checkpoint_file} names {', '.join(foreign[:5])}, which the published "
+                "checkpoint does not (loading it could run that code)"
+            )
+        tensors = layout.tensors
     differences = facts.differences(files=files, config=config if isinstance(config, dict) else None, tensors=tensors)
     if differences:
         return differences, f"not {published.hub_id}: " + "; ".join(differences)

@@ -10,6 +10,7 @@ import json
 import pickle
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,35 @@ class UnreadableCheckpoint(ValueError):
     """The file is not a checkpoint this reader understands (one-line reason)."""
 
 
-def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """name -> shape of every tensor a .safetensors file or a torch (Lightning) checkpoint holds;
-    for a Lightning checkpoint, those of its `state_dict`. Raises UnreadableCheckpoint."""
+@dataclass(frozen=True)
+class Layout:
+    """What a checkpoint holds: name -> shape of each tensor (a Lightning checkpoint's `state_dict`),
+    and the globals its pickle names that are not torch's own (none for safetensors)."""
+
+    tensors: dict[str, tuple[int, ...]]
+    foreign_globals: frozenset[str]
+
+
+def read_layout(path: Path) -> Layout:
+    """The layout of a .safetensors file or a torch (Lightning) checkpoint. Raises UnreadableCheckpoint."""
     path = Path(path)
     if path.suffix == ".safetensors":
-        return _safetensors_shapes(path)
-    return _torch_zip_shapes(path)
+        return Layout(_safetensors_shapes(path), frozenset())
+    return _torch_zip_layout(path)
+
+
+def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    return read_layout(path).tensors
+
+
+def is_torch_global(name: str) -> bool:
+    """A global torch.save itself writes: tensor rebuilders, storage types, OrderedDict, Size."""
+    module, _, attribute = name.rpartition(".")
+    return (
+        name in ("collections.OrderedDict", "torch.Size")
+        or (module == "torch._utils" and attribute in TENSOR_REBUILDERS)
+        or (module == "torch" and attribute.endswith("Storage"))
+    )
 
 
 def _safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
@@ -74,7 +97,12 @@ def _rebuild_parameter(data: Any, *rest: Any) -> Any:
 
 
 class _ShapeUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any):
+        super().__init__(file)
+        self.named: set[str] = set()
+
     def find_class(self, module: str, name: str) -> Any:
+        self.named.add(f"{module}.{name}")
         if module == "collections" and name == "OrderedDict":
             return dict
         if module == "torch._utils" and name in TENSOR_REBUILDERS:
@@ -85,7 +113,7 @@ class _ShapeUnpickler(pickle.Unpickler):
         return None  # a storage: its bytes stay in the zip
 
 
-def _torch_zip_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+def _torch_zip_layout(path: Path) -> Layout:
     try:
         with zipfile.ZipFile(path) as archive:
             pickled = [name for name in archive.namelist() if name.endswith("/data.pkl")]
@@ -94,14 +122,16 @@ def _torch_zip_shapes(path: Path) -> dict[str, tuple[int, ...]]:
             payload = archive.read(pickled[0])
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableCheckpoint(f"{path}: not a torch checkpoint ({exc})") from None
+    unpickler = _ShapeUnpickler(io.BytesIO(payload))
     try:
-        loaded = _ShapeUnpickler(io.BytesIO(payload)).load()
+        loaded = unpickler.load()
     except Exception as exc:  # any damage in the pickle stream
         raise UnreadableCheckpoint(f"{path}: its pickle cannot be read ({type(exc).__name__})") from None
     state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
     if not isinstance(state, dict):
         raise UnreadableCheckpoint(f"{path}: holds no state_dict")
-    return {str(name): tuple(shape) for name, shape in _tensors(state)}
+    tensors = {str(name): tuple(shape) for name, shape in _tensors(state)}
+    return Layout(tensors, frozenset(name for name in unpickler.named if not is_torch_global(name)))
 
 
 def _tensors(state: dict) -> Iterator[tuple[str, _Shape]]:

@@ -4,7 +4,7 @@ Written by `orch weights pull` (pretrained) or by tests (random-init, same on-di
 read by jobs, which fail fast when it is missing and report its identity in their result.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ class ArchitectureFacts:
     config_file/config: keys the config file must hold with exactly these values;
     checkpoint_file: the file whose tensors are compared with tensors (names -> shapes), or only
     with tensor_count and parameters; absent: files whose presence means another architecture;
-    sha256: published file -> its sha256, where the project records it."""
+    sha256: published file -> its sha256, where the project records it; pickle_globals: see below."""
 
     config_file: str | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
@@ -52,6 +52,13 @@ class ArchitectureFacts:
     parameters: int | None = None
     absent: tuple[str, ...] = ()
     sha256: Mapping[str, str] = field(default_factory=dict)
+    # globals besides torch's own the checkpoint's pickle may name (the published file's): any other
+    # could run code when loaded, so such a file is refused, not installed
+    pickle_globals: tuple[str, ...] = ()
+
+    def foreign_globals(self, named: Iterable[str]) -> list[str]:
+        """The globals of a checkpoint's pickle that the published one does not name."""
+        return sorted(set(named) - set(self.pickle_globals))
 
     @property
     def reads_tensors(self) -> bool:

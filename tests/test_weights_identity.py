@@ -4,6 +4,7 @@ differ install as kind `custom` (never `pretrained <hub id>`), `orch weights lis
 differ, and the job that loads weights refuses a weights.json that calls other files pretrained."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -125,3 +126,24 @@ def test_entries_declare_facts_in_one_table():
     assert lag_llama.tensor_count == len(lag_llama.tensors) == 73
     params = json.loads((REPO / "tests/images/gluonts/fixtures/params.json").read_text())
     assert {name: tuple(shape) for name, shape in params.items()} == dict(lag_llama.tensors)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return os.system, ("echo pwned",)
+
+
+def test_a_checkpoint_whose_pickle_would_run_code_is_refused_at_import(orch_home, tmp_path):
+    """Read without unpickling anything it names (shared_schema/checkpoints.py), refused by name."""
+    ckpt = tmp_path / "lag-llama.ckpt"
+    save_lag_llama_checkpoint(ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    state["hyper_parameters"]["loss"] = _RunsCode()
+    torch.save(state, ckpt)
+    refused = orch("weights", "import", "lag-llama", str(ckpt), "--revision", "v1")
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "Error: refused: the pickle of lag-llama.ckpt names posix.system, which the published checkpoint does not "
+        "(loading it could run that code)"
+    ]
+    assert not (tmp_path / "weights" / "lagllama").exists() and not list((tmp_path / "weights").glob(".import-*"))

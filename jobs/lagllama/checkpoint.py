@@ -26,7 +26,7 @@ from jobs.common.errors import JobError
 from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
 from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.model import LagLlamaModule
-from jobs.lagllama.published import CHECKPOINT_FILE, FACTS
+from jobs.lagllama.published import CHECKPOINT_FILE, FACTS, PICKLE_GLOBALS
 from shared_schema import WeightsManifest, WeightsSource
 from shared_schema.checkpoints import tensor_shapes
 
@@ -60,14 +60,7 @@ def _stand_in_class(path: str) -> type:
 
 
 # The classes the published checkpoint's hyper-parameters hold, each read as a _LegacyObject.
-STAND_IN_CLASSES = {
-    path: _stand_in_class(path)
-    for path in (
-        "gluonts.torch.distributions.studentT.StudentTOutput",
-        f"{LEGACY_LOSS_MODULE}.NegativeLogLikelihood",
-        f"{LEGACY_LOSS_MODULE}.DistributionLoss",
-    )
-}
+STAND_IN_CLASSES = {path: _stand_in_class(path) for path in PICKLE_GLOBALS if path.startswith("gluonts.")}
 
 
 class _NewObject:

@@ -82,4 +82,20 @@ TENSORS: dict[str, tuple[int, ...]] = {
     "model.transformer.h.7.mlp.c_proj.weight": (144, 512),
     "model.transformer.ln_f.scale": (144,),
 }
-FACTS = ArchitectureFacts(checkpoint_file=CHECKPOINT_FILE, tensors=TENSORS, tensor_count=73, parameters=2_449_299)
+# What its pickled hyper-parameters name besides torch's own: GluonTS's Student-t output and the loss
+# class of a module GluonTS 0.15 removed, pickled at protocol 2 as functools.partial(getattr(object, "__new__"), cls).
+PICKLE_GLOBALS = (
+    "gluonts.torch.distributions.studentT.StudentTOutput",
+    "gluonts.torch.modules.loss.NegativeLogLikelihood",
+    "gluonts.torch.modules.loss.DistributionLoss",
+    "functools.partial",
+    "builtins.getattr",
+    "builtins.object",
+)
+FACTS = ArchitectureFacts(
+    checkpoint_file=CHECKPOINT_FILE,
+    tensors=TENSORS,
+    tensor_count=73,
+    parameters=2_449_299,
+    pickle_globals=PICKLE_GLOBALS,
+)

@@ -18,6 +18,7 @@ from jobs.lagllama.checkpoint import (
 )
 from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.model import LagLlamaModule
+from jobs.lagllama.published import PICKLE_GLOBALS
 
 
 class _RunsCode:
@@ -53,6 +54,7 @@ def test_the_published_layout_reads_with_weights_only_as_inert_stand_ins(tmp_pat
     path = tmp_path / "lag-llama.ckpt"
     save_published_checkpoint(path, LagLlamaModule(LagLlamaConfig(n_layer=1)))
     assert set(torch.serialization.get_unsafe_globals_in_checkpoint(path)) <= set(PUBLISHED_GLOBALS)
+    assert set(PUBLISHED_GLOBALS) == set(PICKLE_GLOBALS)  # the host's import check allows exactly these
     hyper = read_checkpoint(path)["hyper_parameters"]
     loss, distr = hyper["loss"], hyper["model_kwargs"]["distr_output"]
     assert type(loss).__module__ == LEGACY_LOSS_MODULE and loss.beta == 0.0

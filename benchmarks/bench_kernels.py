@@ -1,174 +1,156 @@
-"""The CPU figures behind the kernel choices in `jobs/torch_models/dropout.py`, on this machine.
+"""Whole-job timings of each CPU kernel's fast form against its textbook form (issue 34 item 3).
 
-Each of those choices is a measured threshold, and the figures depend on the CPU (its vector
-width above all), so this script re-measures them:
+A kernel stays only where a whole job, not a micro-benchmark, shows that it pays (5% or more).
+Each run is one fresh process that runs one job end to end on the bundled data (`run_job`, as a
+native job runs), in the variant named; the parent times the process and reads the job's own
+train/predict seconds. Variants run in turn, fast and textbook alternating, `--repeats` times, so
+load from other work on a shared machine falls on both; every figure is reported as its range.
 
-* softmax: torch's softmax against `softmax_rows`' whole-tensor passes, forward and backward, per
-  row length. The crossover should sit at `SHORT_ROW` (16 with AVX-512, 8 with AVX2).
-* attention: fused SDPA against the written-out form per shape, in eval and forward + backward,
-  beside what `writes_out` picks there (`attend`'s choice). One rule serves eval and training,
-  so where they disagree (many scores) it cannot pick the faster form for both.
-* words: torch's `random_` against numpy's PCG64DXSM per word count, around `NUMPY_MIN_WORDS`.
-* masks: `keep_multiplier` (16-bit lanes) against torch's `bernoulli_` per element count.
+Variants:
+* fast / textbook: the declared switch, `cpu_kernels` (jobs/torch_models/kernels.py).
+* fast-no-<kernel>: fast with one kernel in its textbook form (which kernel pays, in a whole job).
+* spin / nospin: libgomp's GOMP_SPINCOUNT=10000 against 0 (both with OMP_WAIT_POLICY=PASSIVE), the
+  setting a native job would get on a quiet machine before issue 34 (orchestrator/cpu_threads.py).
 
-Every figure is the median of --repeats timed calls after warm-up calls, in milliseconds.
+The full profile runs with epochs=1 (a whole epoch of every training window at 2M parameters,
+dropout 0.1), the quick profile as declared (dropout 0, 1,500 windows, 4 epochs).
 
-    PYTHONPATH=. OMP_NUM_THREADS=2 python benchmarks/bench_kernels.py [--threads 2] [--repeats 30]
-        [--sections softmax,attention,words,masks]
+    python benchmarks/bench_kernels.py --models patchtst,itransformer --profiles quick,full \\
+        --variants fast,textbook [--repeats 2] [--threads 2] [--out table.json]
 """
 
 import argparse
-import math
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-from jobs.torch_models import dropout as kernels
-
-SECTIONS = ("softmax", "attention", "words", "masks")
+SPIN = {"spin": "10000", "nospin": "0"}
 
 
-def median_ms(repeats: int, call, *args) -> float:
-    """Median milliseconds of call(*args) over `repeats` timed calls, after three untimed ones."""
-    for _ in range(3):
-        call(*args)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call(*args)
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+def spec_file(model: str, profile: str, variant: str, data_dir: Path, folder: Path) -> Path:
+    """The spec `orch run <model>-h1 --profile <profile>` writes (full: epochs=1), in `variant`."""
+    from orchestrator import registry
+    from orchestrator.runs import make_spec
+    from shared_schema import DatasetManifest
+
+    manifest = DatasetManifest.model_validate_json(next(data_dir.glob("*.manifest.json")).read_text())
+    experiment = next(e for e in registry.EXPERIMENTS if e.model == model and e.horizon == 1)
+    overrides = {"epochs": 1} if profile == "full" else {}
+    if variant == "textbook":
+        overrides["cpu_kernels"] = variant
+    spec = make_spec(experiment, manifest, profile, registry.DEFAULT_SEED, overrides=overrides)
+    path = folder / "spec.json"
+    path.write_text(spec.model_dump_json())
+    return path
 
 
-def softmax_section(repeats: int) -> None:
-    """1.28M scores at each row length (PatchTST trains on 1.28M: 1600 series x 8 heads x 10 x 10)."""
-    print(f"## softmax over rows, 1.28M elements; SHORT_ROW here = {kernels.SHORT_ROW}")
-    print("row  torch fwd  passes fwd  torch bwd  passes bwd")
-    for length in (2, 4, 7, 10, 15, 16, 20, 25, 32):
-        x = torch.randn(1_280_000 // length, length, requires_grad=True)
-        grad = torch.randn_like(x)
-        row = [median_ms(repeats, torch.softmax, x, -1), median_ms(repeats, kernels._ShortRowSoftmax.apply, x)]
-        for y in (x.softmax(-1), kernels._ShortRowSoftmax.apply(x)):
-            row.append(median_ms(repeats, torch.autograd.grad, y, x, grad, True))  # retain_graph=True
-        print(f"{length:>3}  " + "  ".join(f"{ms:>9.2f}" for ms in row))
+def worker(model: str, profile: str, variant: str, data_dir: Path) -> None:
+    """One job in this process; prints the job's own seconds as JSON."""
+    from jobs.common.runner import run_job
+
+    if variant.startswith("fast-no-"):  # the job selects "fast"; one kernel is then turned back
+        from jobs.torch_models import kernels
+
+        select = kernels.select
+        kernels.select = lambda choice: (select(choice), kernels.ablate(variant.removeprefix("fast-no-")))
+    with tempfile.TemporaryDirectory() as folder:
+        result = run_job(
+            spec_file(model, profile, variant, data_dir, Path(folder)), data_dir, Path(folder) / "out", None
+        )
+    print(json.dumps({"train_s": result.timings.train_seconds, "predict_s": result.timings.predict_seconds}))
 
 
-def written_out(q, k, v):
-    scores = torch.matmul(q, k.transpose(-2, -1)).mul_(1.0 / math.sqrt(q.shape[-1]))
-    return torch.matmul(kernels.softmax_rows(scores), v)
-
-
-def forward_backward(attention, q, k, v, upstream):
-    torch.autograd.grad(attention(q, k, v), (q, k, v), upstream)
-
-
-def attention_section(repeats: int) -> None:
-    """Self-attention without dropout, 8 heads of 16; q, k, v in the (batch, heads, length, 16)
-    layout `project_heads` gives (a permuted view, as in the models). `attend` column: what
-    `writes_out` picks for that shape, to compare with the faster of the two."""
-    print(
-        f"\n## attention without dropout, SDPA / written out (ratio > 1: written out is faster); SHORT_ROW "
-        f"{kernels.SHORT_ROW}, WRITTEN_OUT_MAX_SCORES {kernels.WRITTEN_OUT_MAX_SCORES:,}"
+def run_once(model: str, profile: str, variant: str, data_dir: Path, threads: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    env["GOMP_SPINCOUNT"] = SPIN.get(variant, "0")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", model, profile, variant, str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
-    print(" batch  keys     scores        eval sdpa / written  ratio    fwd+bwd sdpa / written  ratio  attend")
-    for batch, keys in ATTENTION_SHAPES:
-        q, k, v = (torch.randn(batch, keys, 8, 16).transpose(1, 2).requires_grad_() for _ in range(3))
-        upstream = torch.randn(batch, 8, keys, 16)
-        with torch.no_grad():
-            error = (written_out(q, k, v) - F.scaled_dot_product_attention(q, k, v)).abs().max().item()
-            assert error < 1e-4, f"the written-out form differs from SDPA by {error}"
-            sdpa, manual = (median_ms(repeats, f, q, k, v) for f in (F.scaled_dot_product_attention, written_out))
-        sdpa_fb, manual_fb = (
-            median_ms(repeats, forward_backward, f, q, k, v, upstream)
-            for f in (F.scaled_dot_product_attention, written_out)
-        )
-        pick = "written" if kernels.writes_out(q, k, drop=False, causal=False) else "sdpa"
-        print(
-            f"{batch:>6}  {keys:>4}  {batch * 8 * keys * keys:>10,}  {sdpa:>14.2f} / {manual:>7.2f}  {sdpa / manual:>5.2f}"
-            f"  {sdpa_fb:>17.2f} / {manual_fb:>7.2f}  {sdpa_fb / manual_fb:>5.2f}  {pick}"
-        )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"{model} {profile} {variant}: {done.stderr.strip().splitlines()[-1]}")
+    return {"wall_s": wall, "cpu_s": cpu, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
-# (batch, keys): short rows, whole vectors, small and large remainders, and scores past the limit.
-ATTENTION_SHAPES = [
-    (64, 7),
-    (1600, 10),
-    (64, 16),
-    (64, 18),
-    (64, 20),
-    (64, 25),
-    (188, 25),
-    (448, 25),
-    (64, 31),
-    (64, 32),
-    (64, 40),
-    (47, 50),
-    (32, 60),
-    (64, 80),
-    (11, 100),
-]
+def check_variants(variants: list[str]) -> None:
+    """Refuse an unknown variant before any job runs (one line, exit 2)."""
+    from jobs.torch_models.kernels import KERNELS
 
-
-def torch_words(n: int):
-    return torch.empty(n, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
-
-
-def numpy_words(n: int):
-    return torch.from_numpy(np.random.PCG64DXSM(n).random_raw(n).view(np.int64))
-
-
-def words_section(repeats: int) -> None:
-    print(f"\n## 64-bit mask words; NUMPY_MIN_WORDS here = {kernels.NUMPY_MIN_WORDS}")
-    print("    words   torch random_   numpy PCG64DXSM")
-    for n in (1_000, 4_000, 8_192, 30_000, 300_000, 1_000_000):
-        torch_ms = median_ms(repeats, torch_words, n)
-        numpy_ms = median_ms(repeats, numpy_words, n)
-        print(f"{n:>9}  {torch_ms:>14.3f}  {numpy_ms:>16.3f}")
-
-
-def bernoulli_multiplier(x, p: float):
-    return torch.empty_like(x).bernoulli_(1.0 - p).div_(1.0 - p)
-
-
-def masks_section(repeats: int) -> None:
-    print("\n## dropout masks, p = 0.1")
-    print(" elements   keep_multiplier   bernoulli_ (nn.Dropout's source)")
-    for n in (10_000, 300_000, 1_430_000, 4_600_000):
-        x = torch.empty(n)
-        ours = median_ms(repeats, kernels.keep_multiplier, x, 0.1)
-        native = median_ms(repeats, bernoulli_multiplier, x, 0.1)
-        print(f"{n:>9}  {ours:>16.3f}  {native:>12.3f}")
+    known = ["fast", "textbook", *SPIN, *(f"fast-no-{kernel}" for kernel in KERNELS)]
+    unknown = [v for v in variants if v not in known]
+    if unknown:
+        print(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS") or 2))
-    parser.add_argument("--repeats", type=int, default=30, help="timed calls per figure (the median is printed)")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    parser.add_argument("--models", default="patchtst")
+    parser.add_argument("--profiles", default="quick,full")
+    parser.add_argument("--variants", default="fast,textbook")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", type=Path, help="a built dataset folder (default: build the bundled one)")
+    parser.add_argument("--out", type=Path, help="also write every run's figures here as JSON")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = sorted(set(chosen) - set(SECTIONS))
-    if unknown or not chosen:
-        parser.error(f"--sections: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(SECTIONS)}")
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    torch.set_num_threads(args.threads)
-    print(
-        f"# bench_kernels: torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, "
-        f"{args.threads} thread(s), median of {args.repeats}, ms"
-    )
-    sections = {
-        "softmax": softmax_section,
-        "attention": attention_section,
-        "words": words_section,
-        "masks": masks_section,
-    }
-    for name in chosen:
-        sections[name](args.repeats)
+    if args.worker:
+        model, profile, variant, data = args.worker
+        worker(model, profile, variant, Path(data))
+        return
+
+    check_variants(args.variants.split(","))
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = args.data
+        if data_dir is None:
+            from orchestrator.commands.data import build_default_dataset
+
+            data_dir = Path(scratch)
+            build_default_dataset(data_dir)
+        rows = []
+        for model in args.models.split(","):
+            for profile in args.profiles.split(","):
+                runs: dict[str, list[dict]] = {v: [] for v in args.variants.split(",")}
+                for _ in range(args.repeats):
+                    for variant in runs:  # alternating, so load falls on every variant
+                        runs[variant].append(run_once(model, profile, variant, data_dir, args.threads))
+                        print(f"[bench] {model} {profile} {variant}: {runs[variant][-1]}", flush=True)
+                rows.append({"model": model, "profile": profile, "runs": runs})
+    print(table(rows))
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+
+
+def table(rows: list[dict]) -> str:
+    """Per model, profile and variant: CPU seconds of the whole job (user + system, all threads:
+    the figure other work on the machine disturbs least) and wall seconds, each as its range, and the
+    mean CPU time against the first variant's."""
+    lines = ["| model | profile | variant | job CPU s | x first | wall s |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        base = statistics.mean(r["cpu_s"] for r in next(iter(row["runs"].values())))
+        for variant, runs in row["runs"].items():
+            cpu, wall = [r["cpu_s"] for r in runs], [r["wall_s"] for r in runs]
+            lines.append(
+                f"| {row['model']} | {row['profile']} | {variant} | {min(cpu):.1f}-{max(cpu):.1f} "
+                f"| x{statistics.mean(cpu) / base:.2f} | {min(wall):.1f}-{max(wall):.1f} |"
+            )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""benchmarks/bench_kernels.py: the figures behind dropout.py's CPU thresholds still print, and
-the alternatives it times compute what SDPA computes (the script asserts that before timing)."""
+"""benchmarks/bench_kernels.py, the whole-job benchmark behind every kept CPU kernel: its table
+reports each variant's range and its ratio to the first, and a variant it does not know is refused
+before any job runs."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -8,29 +10,29 @@ import sys
 from tests.helpers import REPO
 
 SCRIPT = REPO / "benchmarks" / "bench_kernels.py"
+_spec = importlib.util.spec_from_file_location("bench_kernels", SCRIPT)
+bench_kernels = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_kernels)
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
+def test_table_shows_ranges_and_the_ratio_to_the_first_variant():
+    runs = {
+        "fast": [{"cpu_s": 10.0, "wall_s": 6.0}, {"cpu_s": 12.0, "wall_s": 7.0}],
+        "textbook": [{"cpu_s": 13.0, "wall_s": 8.0}, {"cpu_s": 9.0, "wall_s": 9.5}],
+    }
+    lines = bench_kernels.table([{"model": "patchtst", "profile": "full", "runs": runs}]).splitlines()
+    assert lines[2] == "| patchtst | full | fast | 10.0-12.0 | x1.00 | 6.0-7.0 |"
+    assert lines[3] == "| patchtst | full | textbook | 9.0-13.0 | x1.00 | 8.0-9.5 |"
+
+
+def test_unknown_variant_is_refused_in_one_line():
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), "--threads", "1", *args], capture_output=True, text=True, env=env, timeout=300
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--variants", "fast,fast-no-gemm"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
-
-
-def test_attention_and_words_sections_print_one_row_per_shape():
-    done = _run("--sections", "attention,words", "--repeats", "1")
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    header = lines.index(next(line for line in lines if line.startswith("## attention")))
-    rows = [row.split() for row in lines[header + 2 : header + 2 + 15]]
-    assert [row[:2] for row in rows[:3]] == [["64", "7"], ["1600", "10"], ["64", "16"]]
-    # batch, keys, scores, eval "sdpa / written ratio", fwd+bwd "sdpa / written ratio", attend's pick
-    assert all(len(row) == 12 and row[-1] in ("sdpa", "written") for row in rows)
-    assert rows[0][-1] == "written"  # 7 keys are short rows on every CPU
-    assert any(line.startswith("## 64-bit mask words") for line in lines)
-
-
-def test_unknown_section_is_refused_in_one_line():
-    done = _run("--sections", "softmax,gemm")
     assert done.returncode == 2
-    assert "--sections: unknown gemm" in done.stderr.strip().splitlines()[-1]
+    assert done.stderr.strip().splitlines()[-1].startswith("--variants: unknown fast-no-gemm; known: fast, textbook")

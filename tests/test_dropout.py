@@ -1,6 +1,7 @@
-"""The cheap-mask dropout (jobs/torch_models/dropout.py) is dropout: each element dropped
-independently at the realised rate, survivors scaled to keep the expectation, gradients through
-the same mask, reproducible from torch's seed; and attention through it is attention."""
+"""The CPU kernels (jobs/torch_models/kernels.py) compute what their textbook forms compute: the
+16-bit-mask dropout is dropout (each element dropped independently at the realised rate, survivors
+scaled exactly in every dtype, gradients through the same mask, reproducible from torch's seed);
+softmax and attention are softmax and attention, forward and backward, with the switch either way."""
 
 import math
 
@@ -8,20 +9,35 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from jobs.torch_models.dropout import (
+from jobs.torch_models import kernels
+from jobs.torch_models.kernels import (
     MASK_BITS,
     NUMPY_MIN_WORDS,
     SHORT_ROW,
-    WRITTEN_OUT_MAX_SCORES,
     Dropout,
     attend,
     dropout,
     gelu_dropout,
     keep_multiplier,
     realised_rate,
-    softmax_rows,
-    writes_out,
+    softmax,
 )
+
+
+@pytest.fixture(params=kernels.CHOICES)
+def either_way(request):
+    with kernels.using(request.param):
+        yield request.param
+
+
+def test_the_switch_selects_every_kernel_or_none():
+    with kernels.using("textbook"):
+        assert kernels.selected() == "textbook" and not kernels.fast("dropout_masks", torch.empty(1))
+    with kernels.using("fast"):
+        assert kernels.selected() == "fast" and kernels.fast("short_rows", torch.empty(1))
+        assert not kernels.fast("short_rows", torch.empty(1, device="meta"))  # CPU only
+    with pytest.raises(ValueError, match="cpu_kernels must be one of"):
+        kernels.select("fastest")
 
 
 def test_realised_rate_is_p_to_the_mask_precision():
@@ -65,7 +81,7 @@ def test_neighbouring_elements_are_independent(size):
         assert abs(corr) < 5 / math.sqrt(n)
 
 
-def test_masks_follow_torch_seed():
+def test_masks_follow_torch_seed(either_way):
     x = torch.ones(1000)
     torch.manual_seed(7)
     a = dropout(x, 0.2, training=True)
@@ -77,7 +93,31 @@ def test_masks_follow_torch_seed():
     assert not torch.equal(a, c)
 
 
-def test_gradient_goes_through_the_same_mask():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64])
+def test_the_scale_is_exact_in_every_dtype(either_way, dtype):
+    """A kept element is x * (1 / (1 - rate)) computed in float32 (float64 for float64) and rounded
+    once: no dtype rounds the scale itself (bf16 would make it 1.109375, 0.157% low at p = 0.1)."""
+    x = torch.randn(1 << 16, generator=torch.Generator().manual_seed(5)).to(dtype)
+    torch.manual_seed(6)
+    out = dropout(x, 0.1, training=True)
+    kept = out != 0
+    rate = realised_rate(0.1) if either_way == "fast" else 0.1
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    assert out.dtype == dtype
+    expected = (x.to(compute) * torch.tensor(1 / (1 - rate), dtype=compute)).to(dtype)
+    assert torch.equal(out[kept], expected[kept])
+    assert 0.08 < 1 - kept.double().mean().item() < 0.12
+
+
+def test_bf16_activations_get_the_same_mask_as_float32():
+    torch.manual_seed(4)
+    a = dropout(torch.ones(1 << 16), 0.1, training=True)
+    torch.manual_seed(4)
+    b = dropout(torch.ones(1 << 16, dtype=torch.bfloat16), 0.1, training=True)
+    assert torch.equal(a == 0, b == 0)
+
+
+def test_gradient_goes_through_the_same_mask(either_way):
     torch.manual_seed(3)
     x = torch.randn(64, 33, requires_grad=True)
     out = Dropout(0.25).train()(x)
@@ -88,7 +128,7 @@ def test_gradient_goes_through_the_same_mask():
     assert 0.15 < (~kept).float().mean().item() < 0.35
 
 
-def test_identity_in_eval_and_at_zero_and_bad_rate_rejected():
+def test_identity_in_eval_and_at_zero_and_bad_rate_rejected(either_way):
     x = torch.randn(10, 10)
     assert Dropout(0.5).eval()(x) is x
     assert Dropout(0.0).train()(x) is x
@@ -101,11 +141,14 @@ def test_attend_is_sdpa_without_dropout_and_masks_the_weights_with_it(causal):
     g = torch.Generator().manual_seed(5)
     q, k, v = (torch.randn(3, 4, 9, 8, generator=g) for _ in range(3))
     reference = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-    assert torch.allclose(attend(q, k, v, p=0.0, training=True, causal=causal), reference, atol=1e-6)
-    assert torch.allclose(attend(q, k, v, p=0.3, training=False, causal=causal), reference, atol=1e-6)
+    for choice in kernels.CHOICES:
+        with kernels.using(choice):
+            assert torch.allclose(attend(q, k, v, p=0.0, training=True, causal=causal), reference, atol=1e-6)
+            assert torch.allclose(attend(q, k, v, p=0.3, training=False, causal=causal), reference, atol=1e-6)
 
-    torch.manual_seed(11)
-    got = attend(q, k, v, p=0.3, training=True, causal=causal)
+    with kernels.using("fast"):  # the fast form's weights take the 16-bit masks
+        torch.manual_seed(11)
+        got = attend(q, k, v, p=0.3, training=True, causal=causal)
     scores = q @ k.transpose(-2, -1) / math.sqrt(8)
     if causal:
         scores = scores.masked_fill(torch.ones(9, 9, dtype=torch.bool).triu(1), float("-inf"))
@@ -116,43 +159,42 @@ def test_attend_is_sdpa_without_dropout_and_masks_the_weights_with_it(causal):
 
 
 @pytest.mark.parametrize("length", [1, 2, 7, 15, 16, 25])
-def test_softmax_rows_is_softmax_forward_and_backward_with_masked_entries(length):
+def test_softmax_is_softmax_forward_and_backward_with_masked_entries(either_way, length):
     g = torch.Generator().manual_seed(length)
     x = (3 * torch.randn(64, 5, length, generator=g)).requires_grad_()
     hidden = torch.rand(64, 5, length, generator=g) < 0.3
     hidden[..., 0] = False  # at least one key left per row, as causal attention always has
     upstream = torch.randn(64, 5, length, generator=g)
-    got = softmax_rows(x.masked_fill(hidden, float("-inf")))
+    got = softmax(x.masked_fill(hidden, float("-inf")))
     (got_grad,) = torch.autograd.grad(got, x, upstream)
     expected = x.masked_fill(hidden, float("-inf")).softmax(-1)
     (expected_grad,) = torch.autograd.grad(expected, x, upstream)
     assert torch.allclose(got, expected, atol=1e-6)
     assert torch.allclose(got_grad, expected_grad, atol=1e-5)
     assert torch.all(got[hidden] == 0)
-    # Short rows take the whole-tensor passes; the rest keep torch's kernel.
-    assert ("ShortRowSoftmax" in type(got.grad_fn).__name__) == (length < SHORT_ROW)
+    # Short rows take the whole-tensor passes in the fast form; the rest keep torch's kernel.
+    assert ("ShortRowSoftmax" in type(got.grad_fn).__name__) == (either_way == "fast" and length < SHORT_ROW)
 
 
-def test_softmax_rows_of_bf16_is_computed_in_float32():
+def test_softmax_of_bf16_is_computed_in_float32(either_way):
     x = torch.randn(256, 7, generator=torch.Generator().manual_seed(3)).mul(4)
-    got = softmax_rows(x.bfloat16())
+    got = softmax(x.bfloat16())
     assert got.dtype == torch.bfloat16
     # float32 arithmetic, then one rounding to bf16 (relative error <= 2**-8); computing in bf16
     # itself is off by up to 7% here.
     assert torch.allclose(got.float(), x.bfloat16().float().softmax(-1), rtol=2**-8, atol=0.0)
 
 
-# 3 and 9: short rows; 20 and 25: a remainder past SHORT_ROW of at least an eighth (written out
-# with 16- and 8-wide vectors alike); 32 and 33: whole vectors and a small remainder (SDPA).
 @pytest.mark.parametrize("keys", [3, 9, 20, 25, 32, 33])
 @pytest.mark.parametrize("causal", [False, True])
-def test_attend_without_dropout_has_sdpa_gradients_at_every_key_count(keys, causal):
+def test_attend_without_dropout_has_sdpa_gradients_at_every_key_count(either_way, keys, causal):
     g = torch.Generator().manual_seed(keys)
     q, k, v = (torch.randn(6, 4, keys, 8, generator=g).requires_grad_() for _ in range(3))
     upstream = torch.randn(6, 4, keys, 8, generator=g)
     got = attend(q, k, v, p=0.0, training=True, causal=causal)
     fused = "ScaledDotProduct" in type(got.grad_fn).__name__
-    assert fused != writes_out(q, k, drop=False, causal=causal)  # the path taken is the one the rule names
+    uneven = not causal and 8 * (keys % SHORT_ROW) >= keys  # a remainder past whole vectors of an eighth or more
+    assert fused == (either_way == "textbook" or (keys >= SHORT_ROW and not uneven))
     got_grads = torch.autograd.grad(got, (q, k, v), upstream)
     expected = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     expected_grads = torch.autograd.grad(expected, (q, k, v), upstream)
@@ -161,41 +203,13 @@ def test_attend_without_dropout_has_sdpa_gradients_at_every_key_count(keys, caus
         assert torch.allclose(a, b, atol=1e-5)
 
 
-def test_writes_out_where_the_measured_rule_says():
-    def qk(keys, batch=4, queries=None, device="cpu"):
-        q = torch.empty(batch, 8, keys if queries is None else queries, 16, device=device)
-        return q, torch.empty(batch, 8, keys, 16, device=device)
-
-    uneven = SHORT_ROW + SHORT_ROW // 2  # a remainder of half a vector: 24 keys (AVX-512) or 12
-    assert writes_out(*qk(2 * SHORT_ROW), drop=True, causal=False)  # dropout: the cheap mask needs the math
-    assert writes_out(*qk(SHORT_ROW - 1), drop=False, causal=True)  # short rows, causal or not
-    assert writes_out(*qk(uneven), drop=False, causal=False)
-    assert not writes_out(*qk(uneven), drop=False, causal=True)  # the causal mask costs more
-    assert not writes_out(*qk(2 * SHORT_ROW), drop=False, causal=False)  # whole vectors: SDPA
-    assert not writes_out(*qk(8 * SHORT_ROW + 1), drop=False, causal=False)  # remainder under an eighth
-    fits = WRITTEN_OUT_MAX_SCORES // (8 * uneven * uneven)
-    assert writes_out(*qk(uneven, batch=fits), drop=False, causal=False)
-    assert not writes_out(*qk(uneven, batch=fits + 1), drop=False, causal=False)  # scores past the limit
-    assert writes_out(*qk(uneven, queries=1), drop=False, causal=False)  # the limit counts scores, not keys
-    assert not writes_out(*qk(SHORT_ROW - 1, device="meta"), drop=True, causal=False)  # off the CPU: SDPA
-
-
-def test_causal_attention_with_dropout_never_reads_the_future():
+def test_causal_attention_with_dropout_never_reads_the_future(either_way):
     torch.manual_seed(2)
     q, k = torch.randn(2, 2, 6, 4), torch.randn(2, 2, 6, 4)
     v = torch.randn(2, 2, 6, 4, requires_grad=True)
     attend(q, k, v, p=0.2, training=True, causal=True)[:, :, 2].sum().backward()
     assert torch.all(v.grad[:, :, 3:] == 0)
     assert v.grad[:, :, :3].abs().sum() > 0
-
-
-def test_bf16_activations_get_the_same_mask_as_float32():
-    torch.manual_seed(4)
-    a = keep_multiplier(torch.empty(1 << 16), 0.1)
-    torch.manual_seed(4)
-    b = keep_multiplier(torch.empty(1 << 16, dtype=torch.bfloat16), 0.1)
-    assert b.dtype == torch.bfloat16
-    assert torch.equal(a == 0, b == 0)
 
 
 def test_fused_gelu_dropout_is_dropout_of_gelu():
@@ -226,6 +240,6 @@ def test_fused_residual_add_is_residual_plus_dropout():
     reference = residual + x * keep_multiplier(x, 0.3)
     reference_grads = torch.autograd.grad(reference, (residual, x), upstream)
     torch.testing.assert_close(fused, reference)
-    for got, expected in zip(fused_grads, reference_grads):
+    for got, expected in zip(fused_grads, reference_grads, strict=True):
         torch.testing.assert_close(got, expected)
     torch.testing.assert_close(layer.eval().add(residual, x), residual + x)

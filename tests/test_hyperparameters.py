@@ -101,7 +101,7 @@ def test_the_torch_job_runs_with_the_resolved_values(model, profile):
     """The torch job's plan holds exactly what `Model.resolve` gave for the spec `orch run` writes."""
     spec = registry_spec(model, profile).model_copy(update={"hyperparameters": {"lr": 0.01}})
     resolved = BY_NAME[model].resolve(spec)
-    assert resolved == {**BY_NAME[model].defaults(profile), "lr": 0.01}
+    assert resolved == {**BY_NAME[model].job_defaults(profile), "lr": 0.01}
     planned = torch_job.plan(spec, ARCHITECTURES[model])
     assert planned.training.lr == 0.01 and planned.size == resolved["size"]
     assert planned.architecture == {k: v for k, v in resolved.items() if k in ARCHITECTURES[model].tunable()}

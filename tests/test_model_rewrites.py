@@ -2,15 +2,16 @@
 model's previous, step-by-step implementation, written as a function of the rewritten module's
 own parameters. Same weights, same input -> same logits and same gradients, in float32
 tolerance; with dropout active the masks differ, so equality is checked with dropout off and
-in eval mode."""
+in eval mode. Every check runs with the CPU kernels' switch both ways (jobs/torch_models/kernels.py)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from jobs.torch_models import kernels
 from jobs.torch_models.autoformer import Autoformer, AutoformerConfig
 from jobs.torch_models.dlinear import DLinear, DLinearConfig
-from jobs.torch_models.layers import Attention, SeriesDecomposition, moving_average_matrix, project_heads
+from jobs.torch_models.layers import Attention, SeriesDecomposition, moving_average_matrix, split_heads
 from jobs.torch_models.timemixer import TimeMixer, TimeMixerConfig
 
 ATOL, RTOL = 1e-5, 1e-4
@@ -22,6 +23,12 @@ def one_thread():
     torch.set_num_threads(1)  # the CI box has 2 shared cores
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True, params=kernels.CHOICES)
+def cpu_kernels(request):
+    with kernels.using(request.param):
+        yield request.param
 
 
 def inputs(n: int = 6, length: int = 80, features: int = 25) -> torch.Tensor:
@@ -199,19 +206,21 @@ def test_derived_matrices_are_not_saved_with_the_weights():
 
 
 def separate_projection_attention(attention: Attention, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-    """The previous Attention: one linear map per query, key and value, each split into heads."""
+    """One linear map per query, key and value (the rows of the stacked map), each split into heads."""
     batch, length, width = x.shape
+    maps = zip(attention.qkv.weight.chunk(3), attention.qkv.bias.chunk(3), strict=True)
+    query, key, value = (lambda t, w=w, b=b: F.linear(t, w, b) for w, b in maps)
 
     def heads(t: torch.Tensor) -> torch.Tensor:
         return t.view(t.shape[0], t.shape[1], attention.n_heads, -1).transpose(1, 2)
 
-    q, k, v = heads(attention.query(x)), heads(attention.key(context)), heads(attention.value(context))
+    q, k, v = heads(query(x)), heads(key(context)), heads(value(context))
     mixed = F.scaled_dot_product_attention(q, k, v)
     return attention.out(mixed.transpose(1, 2).reshape(batch, length, width))
 
 
 @pytest.mark.parametrize("cross", [False, True], ids=["self", "cross"])
-def test_stacked_projections_match_separate_ones_forward_and_backward(cross):
+def test_one_stacked_projection_matches_separate_ones_forward_and_backward(cross):
     torch.manual_seed(3)
     attention = Attention(32, 4, dropout=0.0)
     x = torch.randn(5, 7, 32, requires_grad=True)
@@ -225,9 +234,9 @@ def test_stacked_projections_match_separate_ones_forward_and_backward(cross):
         torch.testing.assert_close(g, w, atol=ATOL, rtol=RTOL)
 
 
-def test_project_heads_gives_each_map_its_own_heads():
+def test_split_heads_gives_each_part_its_own_heads():
     torch.manual_seed(4)
-    maps = [torch.nn.Linear(12, 12) for _ in range(3)]
+    stacked = torch.nn.Linear(12, 36)
     x = torch.randn(2, 5, 12)
-    for got, linear in zip(project_heads(x, 3, *maps), maps, strict=True):
-        torch.testing.assert_close(got, linear(x).view(2, 5, 3, 4).transpose(1, 2))
+    for got, part in zip(split_heads(stacked(x), 3, 3), stacked(x).chunk(3, dim=-1), strict=True):
+        torch.testing.assert_close(got, part.reshape(2, 5, 3, 4).transpose(1, 2))

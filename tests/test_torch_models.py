@@ -1,10 +1,12 @@
 """Architecture-level checks for every torch model: shapes, gradients, sizes, learning, seeding,
-config validation, and the causal control's blindness to the future."""
+config validation, and the causal control's blindness to the future. Tests named with
+`cpu_kernels` run with jobs/torch_models/kernels.py's switch both ways, dropout on."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from jobs.torch_models import kernels
 from jobs.torch_models.armattn import ARMAttention, ARMAttentionConfig
 from jobs.torch_models.autoformer import AutoformerConfig
 from jobs.torch_models.crossformer import CrossformerConfig
@@ -32,10 +34,16 @@ def two_threads():
     torch.set_num_threads(previous)
 
 
-def small_model(name: str, seed: int = 0):
+@pytest.fixture(params=kernels.CHOICES)
+def cpu_kernels(request):
+    with kernels.using(request.param):
+        yield request.param
+
+
+def small_model(name: str, seed: int = 0, dropout: float = 0.0):
     architecture = ARCHITECTURES[name]
     torch.manual_seed(seed)
-    return architecture.model(sized_config(architecture, SMALL, dropout=0.0))
+    return architecture.model(sized_config(architecture, SMALL, dropout=dropout))
 
 
 def inputs(n: int = 4, seed: int = 1) -> torch.Tensor:
@@ -51,8 +59,8 @@ def test_one_finite_logit_per_sample(name):
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_gradients_reach_every_parameter(name):
-    model = small_model(name).train()
+def test_gradients_reach_every_parameter(name, cpu_kernels):
+    model = small_model(name, dropout=0.1).train()
     targets = torch.tensor([0.0, 1.0, 1.0, 0.0])
     F.binary_cross_entropy_with_logits(model(inputs(4)), targets).backward()
     starved = [n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
@@ -168,7 +176,7 @@ def patch_tokens(causal: bool, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_only_the_causal_patchtst_is_blind_to_the_future(causal):
+def test_only_the_causal_patchtst_is_blind_to_the_future(causal, cpu_kernels):
     """Changing steps >= 60 must leave every token whose patch ended before 60 unchanged, for the
     causal model only; the bidirectional one shows that the check can fail."""
     x = inputs(2)
@@ -184,9 +192,9 @@ def test_only_the_causal_patchtst_is_blind_to_the_future(causal):
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_runs_under_bf16_autocast(name):
+def test_runs_under_bf16_autocast(name, cpu_kernels):
     """CPU stand-in for the trainer's CUDA bf16 autocast: FFTs and mixed dtypes must be handled."""
-    model = small_model(name).train()
+    model = small_model(name, dropout=0.1).train()
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         logits = model(inputs(4))
     logits.float().sum().backward()
@@ -194,7 +202,7 @@ def test_runs_under_bf16_autocast(name):
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
 
-def test_arma_attention_output_at_t_never_sees_step_t_plus_one():
+def test_arma_attention_output_at_t_never_sees_step_t_plus_one(cpu_kernels):
     """Changing day t+1 (and later) leaves every token at or before t unchanged; the change does
     reach t+1, and the MA term (the residual e_t uses v_{t+1}) is what could have leaked it."""
     torch.manual_seed(0)
@@ -217,9 +225,8 @@ def test_arma_attention_moving_average_term_contributes():
     with torch.no_grad():
         full = model.encode(x)
         mixer = model.blocks[0].mixer
-        for layer in (mixer.ma_query, mixer.ma_key):
-            layer.weight.zero_()
-            layer.bias.zero_()
+        mixer.ma_qk.weight.zero_()
+        mixer.ma_qk.bias.zero_()
         ar_only = model.encode(x)
     assert torch.allclose(full[:, 0], ar_only[:, 0], atol=1e-6)  # no residual exists yet at the first step
     assert not torch.allclose(full[:, 1:], ar_only[:, 1:])

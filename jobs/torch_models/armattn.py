@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout, attend
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import Attention, EncoderBlock, Pool, check, check_common, project_heads
+from jobs.torch_models.kernels import Dropout, attend
+from jobs.torch_models.layers import Attention, EncoderBlock, Pool, check, check_common, split_heads
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,11 @@ class ARMAAttention(Attention):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__(d_model, n_heads, dropout)
-        self.ma_query = nn.Linear(d_model, d_model)
-        self.ma_key = nn.Linear(d_model, d_model)
+        self.ma_qk = nn.Linear(d_model, 2 * d_model)  # the MA term's query and key
 
     def forward(self, x: Tensor) -> Tensor:
-        q, k, v, ma_q, ma_k = project_heads(
-            x, self.n_heads, self.query, self.key, self.value, self.ma_query, self.ma_key
-        )
+        q, k, v = split_heads(self.qkv(x), self.n_heads, 3)
+        ma_q, ma_k = split_heads(self.ma_qk(x), self.n_heads, 2)
         ar = attend(q, k, v, p=self.dropout, training=self.training, causal=True)
         # e_j for j = 1..T-1 (1-based), placed at index j so that row t of the MA weights reads e_{<t}.
         residuals = F.pad(v[:, :, 1:] - ar[:, :, :-1], (0, 0, 1, 0))

@@ -3,17 +3,19 @@
 (the paper's 'individual' variant), so the pooled head still knows which feature is which.
 Everything before the shared head is linear in the input.
 
-Because of that linearity the forward pass is one matrix product: the moving average is a fixed
-(time x time) matrix, so decomposing the input and applying both maps equals applying one
-effective map, built from the two weight tensors each step (its cost does not grow with the
-batch); and the head's mean over features is folded into the same product. Same parameters, same
-function as decomposing first (tests/test_model_rewrites.py checks outputs and gradients)."""
+Textbook form: decompose, apply both maps, pool. Fast form (jobs/torch_models/kernels.py's switch,
+kernel "dlinear"): because of that linearity the forward pass is one matrix product: the moving
+average is a fixed (time x time) matrix, so decomposing the input and applying both maps equals
+applying one effective map, built from the two weight tensors each step (its cost does not grow with
+the batch); and the head's mean over features is folded into the same product. Same parameters,
+same function (tests/test_model_rewrites.py checks outputs and gradients)."""
 
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from jobs.torch_models import kernels
 from jobs.torch_models.heads import ClassificationHead
 from jobs.torch_models.layers import check, check_common, moving_average_matrix
 
@@ -59,8 +61,13 @@ class DLinear(nn.Module):
         return (seasonal + through_trend).reshape(time * features, width)
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: (batch, time, features) -> logits; the head averages the per-feature tokens, done
-        here inside the product (one token per sample, their mean)."""
+        """x: (batch, time, features) -> logits: one token per feature, averaged by the head."""
+        if not kernels.fast("dlinear", x):
+            trend = torch.matmul(self.averaging, x)
+            tokens = torch.einsum("btf,ftd->bfd", x - trend, self.seasonal_weight)
+            tokens = tokens + torch.einsum("btf,ftd->bfd", trend, self.trend_weight) + self.bias
+            return self.head(tokens)
+        # the head's mean over the feature tokens, done inside the one product
         batch, _, features = x.shape
         mean_token = torch.addmm(
             self.bias.mean(dim=0), x.reshape(batch, -1), self.effective_weight(), alpha=1.0 / features

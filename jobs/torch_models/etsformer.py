@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
+from jobs.torch_models.kernels import Dropout
 from jobs.torch_models.layers import FeedForward, Pool, TokenEmbedding, check, check_common
 
 

@@ -2,7 +2,7 @@
 
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout
+from jobs.torch_models.kernels import Dropout
 from jobs.torch_models.layers import Pool
 
 

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout, softmax_rows
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.layers import EncoderBlock, Pool, TokenEmbedding, check, check_common, project_heads
+from jobs.torch_models.kernels import Dropout, softmax
+from jobs.torch_models.layers import EncoderBlock, Pool, TokenEmbedding, check, check_common, split_heads
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,7 @@ class ProbSparseAttention(nn.Module):
         super().__init__()
         self.n_heads = n_heads
         self.factor = factor
-        self.query = nn.Linear(d_model, d_model)
-        self.key = nn.Linear(d_model, d_model)
-        self.value = nn.Linear(d_model, d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.dropout = Dropout(dropout)
 
@@ -59,7 +57,7 @@ class ProbSparseAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         batch, length, width = x.shape
-        q, k, v = project_heads(x, self.n_heads, self.query, self.key, self.value)
+        q, k, v = split_heads(self.qkv(x), self.n_heads, 3)
         n_pick = min(length, self.factor * max(1, math.ceil(math.log(length))))
 
         keys = self.sampled_keys(length, n_pick, x.device)
@@ -67,7 +65,7 @@ class ProbSparseAttention(nn.Module):
         sparsity = sampled_scores.amax(dim=-1) - sampled_scores.sum(dim=-1) / length
         picked = F.one_hot(sparsity.topk(n_pick, dim=-1).indices, length).to(q.dtype)
 
-        weights = softmax_rows((picked @ q) @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]))
+        weights = softmax((picked @ q) @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]))
         active = self.dropout(weights) @ v
         lazy = v.mean(dim=-2, keepdim=True)
         mixed = lazy + picked.transpose(-2, -1) @ (active - lazy)

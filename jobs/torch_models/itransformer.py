@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
+from jobs.torch_models.kernels import Dropout
 from jobs.torch_models.layers import Attention, EncoderBlock, check_common
 
 

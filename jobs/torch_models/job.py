@@ -20,6 +20,7 @@ from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.runner import thread_count
 from jobs.common.windows import Normaliser, SplitWindows, WindowedData, make_windows
+from jobs.torch_models import kernels
 from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.trainer import (
     TrainSettings,
@@ -48,6 +49,7 @@ class Plan:
     size: int
     max_train_windows: int
     inputs: str
+    cpu_kernels: str  # jobs/torch_models/kernels.py's switch
     training: TrainSettings
     architecture: dict[str, object]
 
@@ -65,6 +67,7 @@ def plan(spec: ExperimentSpec, architecture: Architecture) -> Plan:
         size=values["size"],
         max_train_windows=values["max_train_windows"],
         inputs=values.get("inputs", DEFAULT_INPUTS),
+        cpu_kernels=values["cpu_kernels"],
         training=training,
         architecture={k: v for k, v in values.items() if k in tunable},
     )
@@ -145,6 +148,7 @@ def train_seed(spec: ExperimentSpec, inputs: Inputs) -> ModelOutput:
     settings = plan(spec, inputs.architecture)
     device, data = inputs.device, inputs.data
     make_deterministic(spec.seed, device)
+    kernels.select(settings.cpu_kernels)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model = inputs.architecture.model(inputs.config).to(device)
@@ -192,6 +196,7 @@ def train_seed(spec: ExperimentSpec, inputs: Inputs) -> ModelOutput:
             # A quick run at another size is a stand-in for the study's model (e.g. 100k for PatchTST 200M).
             "full_profile_size": int(BY_NAME[spec.model].full["size"]),
             "inputs": settings.inputs,
+            "cpu_kernels": settings.cpu_kernels,
             **shape,
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout, attend, gelu_dropout
+from jobs.torch_models.kernels import Dropout, attend, gelu_dropout
 
 Pool = Literal["mean", "last"]
 
@@ -45,40 +45,31 @@ class FeedForward(nn.Module):
         return self.down(gelu_dropout(self.up(x), self.dropout.p, self.training))
 
 
-def project_heads(x: Tensor, n_heads: int, *linears: nn.Linear) -> tuple[Tensor, ...]:
-    """(batch, length, d) -> one (batch, heads, length, d_out / heads) tensor per linear map of x.
-    Several maps run as one matrix product over their stacked weights (the parameters stay
-    separate, so checkpoints are unchanged): one pass over x instead of one per map, and in the
-    backward pass one product for x's gradient instead of a sum of several."""
-    if len(linears) == 1:
-        stacked = linears[0](x)
-    else:
-        weight = torch.cat([linear.weight for linear in linears])
-        bias = torch.cat([linear.bias for linear in linears])
-        stacked = F.linear(x, weight, bias)
-    batch, length, _ = x.shape
-    heads = stacked.view(batch, length, len(linears), n_heads, -1)
-    return heads.permute(2, 0, 3, 1, 4).unbind(0)
+def split_heads(stacked: Tensor, n_heads: int, parts: int) -> tuple[Tensor, ...]:
+    """(batch, length, parts * d) -> `parts` tensors of (batch, heads, length, d / heads): the
+    outputs of one stacked projection (q/k/v, or k/v), each split into its heads."""
+    batch, length, _ = stacked.shape
+    return stacked.view(batch, length, parts, n_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
 
 
 class Attention(nn.Module):
-    """Multi-head scaled dot-product attention; queries and keys/values may differ (cross-attention)."""
+    """Multi-head scaled dot-product attention; queries and keys/values may differ (cross-attention).
+    q, k and v come from one nn.Linear(d, 3d): self-attention is one product."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
         self.n_heads = n_heads
         self.dropout = dropout
-        self.query = nn.Linear(d_model, d_model)
-        self.key = nn.Linear(d_model, d_model)
-        self.value = nn.Linear(d_model, d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
     def forward(self, x: Tensor, context: Tensor | None = None, causal: bool = False) -> Tensor:
-        if context is None:  # self-attention: q, k and v from one product with the stacked weights
-            q, k, v = project_heads(x, self.n_heads, self.query, self.key, self.value)
-        else:
-            (q,) = project_heads(x, self.n_heads, self.query)
-            k, v = project_heads(context, self.n_heads, self.key, self.value)
+        if context is None:
+            q, k, v = split_heads(self.qkv(x), self.n_heads, 3)
+        else:  # the query rows of the stacked map for x, the key and value rows for the context
+            d = x.shape[-1]
+            (q,) = split_heads(F.linear(x, self.qkv.weight[:d], self.qkv.bias[:d]), self.n_heads, 1)
+            k, v = split_heads(F.linear(context, self.qkv.weight[d:], self.qkv.bias[d:]), self.n_heads, 2)
         mixed = attend(q, k, v, p=self.dropout, training=self.training, causal=causal)
         return self.out(mixed.transpose(1, 2).reshape(x.shape))
 

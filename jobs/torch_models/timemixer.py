@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.dropout import Dropout
 from jobs.torch_models.heads import ClassificationHead
+from jobs.torch_models.kernels import Dropout
 from jobs.torch_models.layers import FeedForward, Pool, check, check_common, moving_average_matrix
 
 

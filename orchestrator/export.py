@@ -7,14 +7,12 @@ random-init and quick-profile results stay labelled as such in every row.
 """
 
 import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from orchestrator import paths
 from orchestrator.errors import UserError
@@ -24,6 +22,7 @@ from orchestrator.fsutil import atomic_write_bytes
 from orchestrator.report.defaults import DEFAULT_MIN_SEEDS
 from orchestrator.report.load import Run, SeedGroup, SkippedFolder, model_family, read_run, seed_group_key
 from orchestrator.run_folder import InvalidResult, is_run_folder, run_folders
+from orchestrator.step_bar import step_bar
 from shared_schema.commit import FAILED_DIR, STAGING_DIR
 
 FORMATS = ("parquet", "csv")
@@ -201,25 +200,6 @@ def encode(frame: pd.DataFrame, file_format: str) -> bytes:
     return buffer.getvalue()
 
 
-@contextmanager
-def folder_progress(console: Console, total: int) -> Iterator[Callable[[], None]]:
-    """A bar over the result folders read, in `orch run`'s rich style; on a terminal only (logs stay clean)."""
-    if not console.is_terminal:
-        yield lambda: None
-        return
-    columns = (
-        TextColumn("[bold]reading results"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("read", total=total)
-        yield lambda: progress.advance(task)
-
-
 @dataclass(frozen=True)
 class ExportRequest:
     results_dir: Path
@@ -263,7 +243,7 @@ def check_not_a_project_file(request: ExportRequest) -> None:
 def export(request: ExportRequest, console: Console) -> tuple[pd.DataFrame, list[SkippedFolder]]:
     """Read, validate, write atomically. Raises UserError when no valid run is there."""
     check_request(request)
-    with folder_progress(console, len(existing_run_folders(request.results_dir))) as advance:
+    with step_bar(console, len(existing_run_folders(request.results_dir)), "[bold]reading results") as advance:
         valid = read_valid_runs(request.results_dir, advance)
     if not valid.runs:
         why = f" ({len(valid.skipped)} invalid folder(s); `orch validate` says why)" if valid.skipped else ""

@@ -275,7 +275,7 @@ class Scheduler:
             result = self.store.ingest(
                 staging,
                 run,
-                executor=self.executor.name,
+                executor=self.executor.name_for(run.environment),
                 started=started,
                 image_id=outcome.image_id,
                 env_differences=outcome.env_differences,

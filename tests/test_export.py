@@ -1,6 +1,5 @@
 """`orch export` and `orchestrator.results.table()/predictions()` over real `orch run` results."""
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -8,11 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from rich.console import Console
 
 from orchestrator import results
 from orchestrator.commands.export import DEFAULT_MIN_SEEDS, export_command
-from orchestrator.export import folder_progress
 from orchestrator.report.defaults import DEFAULT_MIN_SEEDS as REPORT_MIN_SEEDS
 from tests.real_runs import BASELINE_SLUGS, baseline_runs, copy_run  # noqa: F401  (the session fixture)
 
@@ -116,18 +113,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, reason):
     outcome = export(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert outcome.exit_code == 2 and reason in outcome.output, outcome.output
     assert len(outcome.output.strip().splitlines()) == 1 and "Traceback" not in outcome.output
-
-
-def test_progress_bar_on_a_terminal_only():
-    shown = io.StringIO()
-    with folder_progress(Console(file=shown, force_terminal=True, width=100), total=3) as advance:
-        for _ in range(3):
-            advance()
-    assert "reading results" in shown.getvalue() and "3/3" in shown.getvalue()
-    quiet = io.StringIO()
-    with folder_progress(Console(file=quiet, force_terminal=False), total=3) as advance:
-        advance()
-    assert quiet.getvalue() == ""
 
 
 def test_cli_default_is_the_report_default():

@@ -8,7 +8,6 @@ wrappers below answer for the executor each env is routed to."""
 
 import platform
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,23 +51,16 @@ def native_only_envs(system: str | None = None, machine: str | None = None) -> f
 
 class RoutedExecutor(Executor):
     """Each env to its own executor (`--python ENV=PATH` routes, else the default). Every
-    capability is answered by the executor the env is routed to.
-
-    The scheduler stamps provenance with `executor.name` in the same worker thread that called
-    `execute`, so `name` reports the executor that thread last used.
-    """
+    capability, and the name provenance records (`name_for`), is answered by the executor the env
+    is routed to."""
 
     def __init__(self, default: Executor, routes: dict[str, Executor]):
         self.default = default
         self.routes = routes
-        self._local = threading.local()
+        self.name = default.name
 
     def pick(self, env: Environment) -> Executor:
         return self.routes.get(env.name, self.default)
-
-    @property
-    def name(self) -> str:
-        return getattr(self._local, "name", self.default.name)
 
     @property
     def schedules_resources(self) -> bool:  # routes run on this machine (see ExecutorChoice.runs_here)
@@ -76,6 +68,9 @@ class RoutedExecutor(Executor):
 
     def groups_seeds(self, env: Environment) -> bool:
         return self.pick(env).groups_seeds(env)
+
+    def name_for(self, env: Environment) -> str:
+        return self.pick(env).name_for(env)
 
     def fingerprint(self, env: Environment) -> str:
         return self.pick(env).fingerprint(env)
@@ -87,10 +82,7 @@ class RoutedExecutor(Executor):
         self.pick(env).prepare(env, say)
 
     def execute(self, request: JobRequest) -> ExecOutcome:
-        executor = self.pick(request.run.environment)
-        outcome = executor.execute(request)
-        self._local.name = executor.name  # after: a nested router names its own choice only now
-        return outcome
+        return self.pick(request.run.environment).execute(request)
 
     def close(self) -> None:
         for executor in {id(e): e for e in (self.default, *self.routes.values())}.values():

@@ -80,6 +80,10 @@ class Executor:
         """Whether this env's seeds may share one process here (a router answers for the env's executor)."""
         return self.runs_seed_groups
 
+    def name_for(self, env: Environment) -> str:
+        """The executor that runs the env's jobs, as provenance names it (a router answers for its route)."""
+        return self.name
+
     def close(self) -> None:
         """Release what the run held (a cluster connection); nothing by default."""
 

@@ -8,13 +8,13 @@ from rich.console import Console
 
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes, atomic_write_text, describe_os_error
-from orchestrator.report.compare import STUDY_HORIZONS, ReportOptions, analyse
+from orchestrator.report.compare import ReportOptions, analyse
 from orchestrator.report.figures import horizon_figures
 from orchestrator.report.load import load_results
-from orchestrator.report.plan import PLAN
-from orchestrator.report.progress import bootstrap_progress
+from orchestrator.report.plan import HORIZONS, PLAN
 from orchestrator.report.render import FIGURES_DIR, compose, to_html, to_markdown
 from orchestrator.report.verdicts import evaluate_plan
+from orchestrator.step_bar import step_bar
 
 REPORT_MARKDOWN = "report.md"
 REPORT_HTML = "report.html"
@@ -52,12 +52,14 @@ def build_report(
         raise UserError(f"no valid results in {results_dir} ({len(loaded.skipped)} invalid folder(s) skipped)")
     check_block_length(options, loaded.experiments)
     check_writable(out_dir)
-    horizons = set(STUDY_HORIZONS) | {e.horizon for e in loaded.experiments}
-    with bootstrap_progress(console, total=len(horizons) + len(PLAN)) as progress:
+    horizons = set(HORIZONS) | {e.horizon for e in loaded.experiments}
+    with step_bar(console or Console(stderr=True), len(horizons) + len(PLAN), "bootstrap") as advance:
         analyses = analyse(
-            loaded.experiments, options, on_horizon=lambda h: progress.advance(f"H{h} descriptive tables")
+            loaded.experiments, options, on_horizon=lambda h: advance(f"bootstrap: H{h} descriptive tables done")
         )
-        outcomes = evaluate_plan(loaded.experiments, options, on_rule=lambda key: progress.advance(f"rule {key}"))
+        outcomes = evaluate_plan(
+            loaded.experiments, options, on_rule=lambda key: advance(f"bootstrap: rule {key} done")
+        )
     figures = {analysis.horizon: horizon_figures(analysis) for analysis in analyses}
     blocks = compose(results_dir, loaded, analyses=analyses, outcomes=outcomes, figures=figures, options=options)
     try:

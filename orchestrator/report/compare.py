@@ -9,7 +9,7 @@ import numpy as np
 
 from orchestrator.report.defaults import DEFAULT_BLOCK_LENGTH, DEFAULT_MIN_SEEDS, DEFAULT_RESAMPLES
 from orchestrator.report.load import FLAG_MEANING, REFERENCE_MODEL, SeedGroup
-from orchestrator.report.plan import ALPHA
+from orchestrator.report.plan import ALPHA, HORIZONS
 from orchestrator.report.stats import (
     Interval,
     PairedDifference,
@@ -23,8 +23,6 @@ from orchestrator.report.stats import (
     stratified_block_counts,
 )
 
-# The study's horizons get verdicts even when nothing has run for them yet.
-STUDY_HORIZONS = (1, 3)
 SEED_NOISE_MULTIPLE = 2.0
 ROLE_PATCHTST = "PatchTST"
 ROLE_CLASSICAL = "best classical"
@@ -334,7 +332,7 @@ def analyse(
     experiments: list[SeedGroup], options: ReportOptions, on_horizon: Callable[[int], None] = lambda horizon: None
 ) -> list[HorizonAnalysis]:
     """`on_horizon` hears each horizon whose bootstraps are done (the progress bar)."""
-    horizons = sorted(set(STUDY_HORIZONS) | {e.horizon for e in experiments})
+    horizons = sorted(set(HORIZONS) | {e.horizon for e in experiments})  # verdicts even before any run
     per_horizon = []
     for horizon in horizons:
         members = [e for e in experiments if e.horizon == horizon]

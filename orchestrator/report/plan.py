@@ -29,7 +29,7 @@ ALPHA = 0.05
 POWER = 0.80
 # The published PatchTST (2M) test AUCs the research plan starts from.
 PUBLISHED_PATCHTST_AUC = {1: 0.706, 3: 0.618}
-HORIZONS = (1, 3)
+HORIZONS = registry.HORIZONS  # the catalog's
 
 Test = Literal["superiority", "non-inferiority", "equivalence", "two-sided"]
 # How a rule's comparisons combine into its verdict.

@@ -229,11 +229,6 @@ def describe_requirement(rule: Rule, tested: Tested) -> str:
     return "; ".join(parts) + " (assumes SE^2 = V_days/n_days + V_seeds/n_seeds, V from this bootstrap)"
 
 
-def _matches(experiment: SeedGroup, model: str) -> bool:
-    """Exact model name; foundation models may carry a mode suffix ('timesfm-zeroshot')."""
-    return experiment.model == model or (experiment.family == "foundation" and experiment.model.startswith(model + "-"))
-
-
 def _inside_pretraining(experiment: SeedGroup) -> bool:
     return FLAG_PRETRAINING_OVERLAP in experiment.flags
 
@@ -244,7 +239,7 @@ def resolve(
     """The one experiment an arm stands for (the validation-best where several qualify, ranked by
     `compare.validation_auc`: the earliest validation period, before every test day), or why none
     does. Results whose test period lies inside the model's pre-training count only with `allow_overlap`."""
-    named = [e for e in experiments if e.horizon == horizon and any(_matches(e, m) for m in arm.models)]
+    named = [e for e in experiments if e.horizon == horizon and e.model in arm.models]
     usable = [
         e
         for e in named

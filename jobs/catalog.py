@@ -345,54 +345,6 @@ TIMER_QUICK: dict[str, object] = {
     "probe_l2": [1e-2, 1.0],
 }
 
-# Chronos-2 (jobs/chronos2/job.py): every key is spelled out in the spec.
-#   inputs: "all" = the target series plus the 24 other features as past covariates; "high" = the target alone
-#   finetune: Chronos2Pipeline.fit's finetune_mode, full or LoRA (lr 1e-6 / 1e-5 are the package's defaults)
-#   batch_size: windows per fine-tuning step (each window is 1 + 24 series for the package)
-#   eval_every / patience: validation loss every N steps; stop after `patience` evaluations without improvement
-#   max_train_windows / max_val_windows: most recent windows for fine-tuning and the probe / for the
-#   validation loss (0 = all); probe_features: what the linear probe reads (H > 1, or mode linear-probe)
-CHRONOS2 = {
-    "mode": choice("zero-shot", "fine-tune", "linear-probe"),
-    "finetune": choice("full", "lora"),
-    "inputs": choice("all", "high"),
-    "max_steps": whole(1, STEPS),
-    "batch_size": whole(1, BATCH),
-    "lr": real(above=0, high=10),
-    "eval_every": whole(1, STEPS),
-    "patience": whole(1, 100_000),
-    "max_train_windows": whole(0, BIG),
-    "max_val_windows": whole(0, BIG),
-    "probe_l2": Param("floats", above=0, high=1e12),
-    "probe_features": choice("embedding", "quantiles"),
-    "predict_batch_size": whole(1, BATCH),
-}
-CHRONOS2_FULL: dict[str, object] = {
-    "mode": "fine-tune",
-    "finetune": "full",
-    "inputs": "all",
-    "max_steps": 1000,
-    "batch_size": 16,
-    "lr": 1e-6,
-    "eval_every": 50,
-    "patience": 5,
-    "max_train_windows": 0,
-    "max_val_windows": 0,
-    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "probe_features": "embedding",
-    "predict_batch_size": 16,  # windows per forward pass: group attention spans the whole batch (jobs/chronos2/forecast.py)
-}
-CHRONOS2_QUICK: dict[str, object] = {
-    **CHRONOS2_FULL,
-    "max_steps": 10,
-    "batch_size": 8,
-    "eval_every": 5,
-    "patience": 1,
-    "max_train_windows": 512,
-    "max_val_windows": 64,
-    "probe_l2": [1e-2, 1.0],
-}
-
 # Values of the keys a foundation model's or baseline's spec leaves out (Model.unspelled).
 TIMESFM_FULL_UNSPELLED: dict[str, object] = {
     "batch_size": 32,
@@ -450,81 +402,6 @@ GBOOST_UNSPELLED: dict[str, object] = {
     "max_depth": 3,
     "min_samples_leaf": 40,
     "l2_regularization": 1.0,
-}
-
-# TiRex-2 (jobs/tirex/tirex2_job.py): zero-shot only (the package has no fine-tuning).
-#   covariates: the 24 non-target features as past covariates (off: the target series alone)
-#   pad_context: the package's default left-padding of short contexts to the model's full length
-#   max_train_windows: most recent training windows the linear probe is fitted on (0 = all); the probe
-#   gives p in 'linear-probe' mode and, for H > 1, in 'zero-shot' (a path maximum; TiRex-2 does not sample)
-TIREX2 = {
-    "mode": choice("zero-shot", "linear-probe"),
-    "covariates": flag(),
-    "pad_context": flag(),
-    "max_train_windows": whole(0, BIG),
-    "probe_l2": Param("floats", above=0, high=1e12),
-    "predict_batch_size": whole(1, BATCH),
-}
-TIREX2_FULL: dict[str, object] = {
-    "mode": "zero-shot",
-    "covariates": True,
-    "pad_context": True,
-    "max_train_windows": 0,
-    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "predict_batch_size": 64,
-}
-TIREX2_QUICK: dict[str, object] = {**TIREX2_FULL, "max_train_windows": 512, "probe_l2": [1e-2, 1.0]}
-
-# PatchTST-FM r1 and TTM r2.1 (jobs/granite/): every key is spelled out in the spec.
-#   fine-tune: AdamW on the model's own forecasting loss (PatchTST-FM: its quantile pre-training loss with the
-#   forecast region masked; TTM: MSE), training windows only; validation loss every `eval_every` steps, stop
-#   after `patience` evaluations without improvement
-#   max_train_windows / max_val_windows: most recent windows for fine-tuning, the probe and TTM's calibration /
-#   for the validation loss (0 = all)
-GRANITE_TUNING = {
-    "mode": choice("zero-shot", "fine-tune", "linear-probe"),
-    "max_steps": whole(0, STEPS),
-    "batch_size": whole(1, BATCH),
-    "lr": real(above=0, high=10),
-    "eval_every": whole(1, STEPS),
-    "patience": whole(1, 100_000),
-    "max_train_windows": whole(0, BIG),
-    "max_val_windows": whole(0, BIG),
-    "probe_l2": Param("floats", above=0, high=1e12),
-    "predict_batch_size": whole(1, BATCH),
-}
-PATCHTSTFM_FULL: dict[str, object] = {
-    "mode": "fine-tune",
-    "max_steps": 1000,
-    "batch_size": 32,
-    "lr": 1e-5,
-    "eval_every": 50,
-    "patience": 5,
-    "max_train_windows": 0,
-    "max_val_windows": 0,
-    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "predict_batch_size": 64,
-}
-PATCHTSTFM_QUICK: dict[str, object] = {
-    **PATCHTSTFM_FULL,
-    "max_steps": 10,
-    "batch_size": 8,
-    "eval_every": 5,
-    "patience": 1,
-    "max_train_windows": 256,
-    "max_val_windows": 64,
-    "probe_l2": [1e-2, 1.0],
-}
-TTM_FULL: dict[str, object] = {**PATCHTSTFM_FULL, "batch_size": 64, "lr": 1e-4}
-TTM_QUICK: dict[str, object] = {
-    **TTM_FULL,
-    "max_steps": 20,
-    "batch_size": 32,
-    "eval_every": 5,
-    "patience": 2,
-    "max_train_windows": 512,
-    "max_val_windows": 128,
-    "probe_l2": [1e-2, 1.0],
 }
 
 TORCH_JOB = "jobs.torch_models.job:fit_predict"
@@ -609,60 +486,6 @@ TIMER_PRETRAINING = Pretraining(
     cutoff_published=False,
     source="Liu et al., Timer, arXiv 2402.02368 (ICML 2024); Timer-XL arXiv 2410.04803; huggingface.co/thuml/timer-base-84m",
     note="no cut-off published: the date is the timer-base-84m repository's first commit (2024-11-23)",
-)
-
-TIREX2_PRETRAINING = Pretraining(
-    corpora=(
-        "not itemised by this project's research (2026-12): the TiRex-2 paper (arXiv 2607.01204) and the "
-        "NX-AI/TiRex-2 model card describe it; a pre-training leakage complaint about solar data is open "
-        "(NX-AI/tirex-2 issue 2)",
-    ),
-    cutoff=dt.date(2026, 10, 31),
-    cutoff_published=False,
-    source="NX-AI, TiRex-2, arXiv 2607.01204 (NeurIPS 2026); huggingface.co/NX-AI/TiRex-2; pypi.org/project/tirex-2 "
-    "(0.4.0, 2026-10)",
-    note="no cut-off published: the date is the end of the month tirex-2 0.4.0 was released, the latest the "
-    "weights it loads can be from",
-)
-
-CHRONOS2_PRETRAINING = Pretraining(
-    corpora=(
-        "real univariate series (the report names the Chronos and Chronos-Bolt training corpora and "
-        "GIFT-Eval's pre-training collection), given multivariate structure by synthetic 'multivariatizers'",
-        "synthetic univariate and multivariate series",
-    ),
-    cutoff=dt.date(2025, 10, 20),
-    cutoff_published=False,
-    source="Ansari et al., Chronos-2: From Univariate to Universal Forecasting, arXiv 2510.15821 (2025-10-20); "
-    "huggingface.co/amazon/chronos-2 (Apache-2.0 code and weights)",
-    note="no cut-off published: the date is the report's release, the latest its data can reach; whether "
-    "S&P 500 prices are among the real series is not stated",
-)
-
-PATCHTSTFM_PRETRAINING = Pretraining(
-    corpora=(
-        "not itemised by this project's research (2026-12): the ibm-granite/granite-timeseries-patchtst-fm-r1 "
-        "model card describes it (pre-trained with an 8192-step context)",
-    ),
-    cutoff=dt.date(2026, 3, 31),
-    cutoff_published=False,
-    source="huggingface.co/ibm-granite/granite-timeseries-patchtst-fm-r1; github.com/ibm-granite/granite-tsfm "
-    "(March 2026 release of TTM-r3, PatchTST-FM r1, FlowState r1.1 and TSPulse r1)",
-    note="no cut-off published: the date is the end of the release month, the latest the data can reach",
-)
-
-TTM_PRETRAINING = Pretraining(
-    corpora=(
-        "not itemised by this project's research (2026-12): the ibm-granite/granite-timeseries-ttm-r2 model card "
-        "and the TTM paper (Ekambaram et al., arXiv 2401.03955) describe it; GIFT-Eval lists TTM r2 with test-data "
-        "leakage",
-    ),
-    cutoff=dt.date(2026, 10, 31),
-    cutoff_published=False,
-    source="huggingface.co/ibm-granite/granite-timeseries-ttm-r2 (branch 90-30-ft-r2.1); pypi.org/project/granite-tsfm "
-    "(0.3.11, 2026-10, whose resources/model_paths_config/ttm.yaml lists the branch)",
-    note="no cut-off published and no release date of the branch recorded here: the date is the end of the month of "
-    "the granite-tsfm release that lists it, the latest the data can reach",
 )
 
 # -- the catalog (module docstring: ids, family, role) ---------------------------------------------------
@@ -831,21 +654,6 @@ MODELS: tuple[Model, ...] = (
             "pre-training it (100B observations) is out of scope",
         ),
     ),
-    Model(
-        name="chronos2",
-        ids=("FD-27", "FD-28"),
-        slug_stem="chronos2",
-        family="foundation",
-        role="foundation",
-        env="chronos",
-        entry="jobs.chronos2.job:run",
-        hyperparameters=CHRONOS2,
-        quick=CHRONOS2_QUICK,
-        full=CHRONOS2_FULL,
-        resources=FOUNDATION,
-        weights="chronos2",
-        pretraining=CHRONOS2_PRETRAINING,
-    ),
     torch_model(
         name="patchtst",
         ids=("BL-01", "BL-02"),
@@ -929,53 +737,6 @@ MODELS: tuple[Model, ...] = (
         architecture=torch_module("patchtst", "PatchTST"),
         settings=PATCHTST,
         extra={"inputs": "high"},
-    ),
-    # 2026 foundation models (issue 33): their own environments; each sees the 24 other features where it can.
-    Model(
-        name="tirex2",
-        ids=("FD-29", "FD-30"),
-        slug_stem="tirex2",
-        family="foundation",
-        role="foundation",
-        env="tirex",
-        entry="jobs.tirex.tirex2_job:run",
-        hyperparameters=TIREX2,
-        quick=TIREX2_QUICK,
-        full=TIREX2_FULL,
-        resources=FOUNDATION,
-        weights="tirex2",
-        pretraining=TIREX2_PRETRAINING,
-    ),
-    # A pre-trained PatchTST: against the from-scratch PatchTST it isolates pre-training (same architecture).
-    Model(
-        name="patchtstfm",
-        ids=("FD-33", "FD-34"),
-        slug_stem="patchtstfm",
-        family="foundation",
-        role="foundation",
-        env="granite",
-        entry="jobs.granite.patchtstfm_job:run",
-        hyperparameters=GRANITE_TUNING,
-        quick=PATCHTSTFM_QUICK,
-        full=PATCHTSTFM_FULL,
-        resources=FOUNDATION,
-        weights="patchtstfm",
-        pretraining=PATCHTSTFM_PRETRAINING,
-    ),
-    Model(
-        name="ttm",
-        ids=("FD-35", "FD-36"),
-        slug_stem="ttm",
-        family="foundation",
-        role="foundation",
-        env="granite",
-        entry="jobs.granite.ttm_job:run",
-        hyperparameters=GRANITE_TUNING,
-        quick=TTM_QUICK,
-        full=TTM_FULL,
-        resources=FOUNDATION,
-        weights="ttm",
-        pretraining=TTM_PRETRAINING,
     ),
 )
 # The plan's reference every result is compared with, and H1's same-input control.

@@ -13,7 +13,6 @@ from jobs.baselines import sklearn_models
 from jobs.catalog import BY_NAME, MODELS
 from jobs.common.errors import JobError
 from jobs.common.hyperparameters import HyperparameterError
-from jobs.registry import ENTRYPOINTS
 from jobs.timer import job as timer_job
 from jobs.timesfm import job as timesfm_job
 from jobs.timesfm.probability import DEPENDENCE
@@ -33,10 +32,6 @@ KIND_OF_DEFAULT = {bool: "bool", int: "int", float: "float", str: "choice", list
 
 
 # -- the declaration agrees with the code that uses the values ------------------------------------------
-def test_every_model_with_a_job_is_declared_and_nothing_else():
-    assert set(DECLARED) == set(ENTRYPOINTS)
-
-
 @pytest.mark.parametrize("model", sorted(ARCHITECTURES))
 def test_torch_declaration_matches_the_config_classes(model):
     architecture = ARCHITECTURES[model]

@@ -99,9 +99,7 @@ def test_test_labels_cannot_change_training_or_selection(bundled_data):
 
 
 def test_every_model_is_registered_in_the_torch_env():
-    assert set(TORCH_MODELS) == set(ARCHITECTURES)
     for model in TORCH_MODELS:
-        assert registry.ENTRYPOINTS[model] == ("torch", "jobs.torch_models.job:fit_predict")
         assert registry.resolve(model, "torch") is fit_predict
 
 

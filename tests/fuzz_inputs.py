@@ -9,10 +9,12 @@ import csv
 import hashlib
 import io
 import json
+import os
 import random
+import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -388,12 +390,18 @@ def tally(outcomes: list[str]) -> dict[str, int]:
 # -- the newest surfaces: `orch ingest`, `orch weights import`, `--python`, `--ray-address` ------------
 @dataclass(frozen=True)
 class SurfaceCase:
-    """One hostile command line; `must_refuse` = exit 0 would be silent acceptance."""
+    """One hostile command line; `must_refuse` = exit 0 would be silent acceptance. `env`: variables
+    set (None: unset) for this case; `lists` = the command lists one line per item before its one
+    `Error:` line (validate, report, run), so only the last line must be that reason; `check` runs
+    after an accepted case and names what it did wrong (wrote where it must not, mislabelled)."""
 
     surface: str
     label: str
     args: list[str]
     must_refuse: bool = True
+    env: dict[str, str | None] = field(default_factory=dict)
+    lists: bool = False
+    check: Callable[[], str | None] | None = None
 
 
 def run_surface_cases(
@@ -405,14 +413,30 @@ def run_surface_cases(
     results = []
     for case in cases:
         before = stored()
-        invoked = runner.invoke(cli, case.args)
-        outcome, detail = classify(invoked, case.must_refuse)
+        invoked = runner.invoke(cli, case.args, env=case.env)
+        outcome, detail = classify(_last_line_only(invoked) if case.lists else invoked, case.must_refuse)
         if "Traceback" in invoked.output:
             outcome, detail = "traceback", invoked.output[-300:]
+        if outcome == "accepted" and case.check is not None and (problem := case.check()):
+            outcome, detail = "silent acceptance", problem
         if (invoked.exit_code != 0 and stored() != before) or escaped():
             outcome, detail = "data loss", f"left {sorted(set(stored()) - set(before))}, wrote outside {escaped()}"
         results.append((case, outcome, detail))
     return results
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A CLI result reduced to its last line (what `classify` reads), for commands that list items first."""
+
+    output: str
+    exit_code: int
+    exception: BaseException | None
+
+
+def _last_line_only(invoked) -> _Reply:
+    lines = [line for line in invoked.output.splitlines() if line.strip()]
+    return _Reply(lines[-1] if lines else "", invoked.exit_code, invoked.exception)
 
 
 def zip_of(path: Path, members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> Path:
@@ -631,4 +655,308 @@ def ray_address_cases(rng: random.Random, closed_port: int) -> list[SurfaceCase]
             ["run", "logreg-h1", "--executor", "ray", "--ray-address", address, "--json"],
         )
         for address in chosen
+    ]
+
+
+# -- one gate for every run folder (issue 36) ------------------------------------------------------------
+def _edit_result(change: Callable[[dict], None]) -> Callable[[Path, Path], None]:
+    def plant(run: Path, outside: Path) -> None:
+        data = json.loads((run / "result.json").read_text())
+        change(data)
+        (run / "result.json").write_text(json.dumps(data))
+
+    return plant
+
+
+def _shuffle_predictions(run: Path, outside: Path) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(run / "predictions.parquet")
+    shuffled = np.random.default_rng(36).permutation(table.column("p").to_numpy())
+    pq.write_table(table.set_column(3, "p", pa.array(shuffled, pa.float64())), run / "predictions.parquet")
+
+
+def _link_out(name: str) -> Callable[[Path, Path], None]:
+    def plant(run: Path, outside: Path) -> None:
+        (run / name).unlink(missing_ok=True)
+        (run / name).symlink_to(next(outside.iterdir()) / name if name != "job.log" else "/etc/passwd")
+
+    return plant
+
+
+def _link_folder_out(run: Path, outside: Path) -> None:
+    """A run-named link in the results folder to a valid run elsewhere (its own name, its own key)."""
+    target = next(outside.iterdir())
+    (run.parent / target.name).symlink_to(target, target_is_directory=True)
+
+
+def _remove(name: str) -> Callable[[Path, Path], None]:
+    return lambda run, outside: (run / name).unlink()
+
+
+# Each plants one tampering in a copy of a committed run folder; `outside` holds a valid run elsewhere.
+RUN_FOLDER_TAMPERINGS: dict[str, Callable[[Path, Path], None]] = {
+    "quick profile edited to full": _edit_result(lambda d: d["spec"].update(profile="full")),
+    "hyper-parameters edited": _edit_result(lambda d: d["spec"]["hyperparameters"].update(C=123.0)),
+    "run key removed": _edit_result(lambda d: d.update(provenance=None)),
+    "run key edited": _edit_result(lambda d: d["provenance"].update(run_key="0" * 64)),
+    "a recorded key part edited": _edit_result(lambda d: d["provenance"].update(env_fingerprint="another")),
+    "test AUC edited": _edit_result(lambda d: d["metrics"]["test"].update(auc=0.99)),
+    "decision threshold edited": _edit_result(lambda d: d.update(decision_threshold=0.123)),
+    "predictions shuffled": _shuffle_predictions,
+    "predictions removed": _remove("predictions.parquet"),
+    "predictions cut short": lambda run, outside: (run / "predictions.parquet").write_bytes(
+        (run / "predictions.parquet").read_bytes()[:500]
+    ),
+    "result.json removed": _remove("result.json"),
+    "result.json not JSON": lambda run, outside: (run / "result.json").write_text("{not json"),
+    "result.json nested 200000 deep": lambda run, outside: (run / "result.json").write_text(
+        '{"spec": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    ),
+    "folder copied under another name": lambda run, outside: shutil.copytree(
+        run, run.parent / f"{run.name[:-12]}{'0' * 12}"
+    ),
+    "folder renamed": lambda run, outside: run.rename(run.parent / f"{run.name[:-12]}{'f' * 12}"),
+    "result.json a link out of the folder": _link_out("result.json"),
+    "predictions a link out of the folder": _link_out("predictions.parquet"),
+    "job.log a link to /etc/passwd": _link_out("job.log"),
+    "a run-named link to a valid run outside": _link_folder_out,
+}
+# Tamperings that add a folder beside the run they copy or link, leaving that run itself valid.
+ADDS_A_FOLDER = {"folder copied under another name", "a run-named link to a valid run outside"}
+
+
+def tree_digest(folder: Path) -> list[str]:
+    """Every file under `folder` with its sha256 (links listed, not followed): what a refused case must not change."""
+    found = []
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_symlink():
+            found.append(f"{path.relative_to(folder)} -> {os.readlink(path)}")
+        elif path.is_file():
+            found.append(f"{path.relative_to(folder)} {hashlib.sha256(path.read_bytes()).hexdigest()[:12]}")
+    return found
+
+
+def gate_cases(
+    result_json: bytes, predictions: bytes, rng: random.Random, folder: Path, data_dir: Path
+) -> list[SurfaceCase]:
+    """Issue 36's cases against a real committed run (its two files): each tampering of a run folder
+    through `orch validate`, `orch report` and `orch export`; then the one-line refusals of items 4-8
+    and the weights identity of items 9-10. Everything is built under `folder`."""
+    from shared_schema import JobResult
+    from shared_schema.identity import KeyParts, run_folder_name
+
+    result = JobResult.model_validate_json(result_json)
+    name = run_folder_name(result.spec, result.provenance.run_key)
+    valid = folder / "valid"
+    _write_run(valid / name, result_json, predictions)
+    # the same run committed under another environment: valid, another key, outside every results copy
+    elsewhere = result.model_copy(
+        update={"provenance": result.provenance.model_copy(update={"env_fingerprint": "elsewhere"})}
+    )
+    key = KeyParts(*(getattr(elsewhere.provenance, part) for part in KEY_PART_NAMES))
+    elsewhere = elsewhere.model_copy(
+        update={"provenance": elsewhere.provenance.model_copy(update={"run_key": key.run_key})}
+    )
+    outside = folder / "outside"
+    _write_run(outside / run_folder_name(result.spec, key.run_key), elsewhere.model_dump_json().encode(), predictions)
+    cases: list[SurfaceCase] = []
+    labels = list(RUN_FOLDER_TAMPERINGS)
+    rng.shuffle(labels)  # the order the cases run in is the seed's
+    for i, label in enumerate(labels):
+        results = folder / "copies" / f"t{i}"
+        shutil.copytree(valid, results, symlinks=True)
+        RUN_FOLDER_TAMPERINGS[label](results / name, outside)
+        refuse = label not in ADDS_A_FOLDER  # else the untouched run is rightly accepted, the added folder refused
+        cases += [
+            SurfaceCase("run folder", f"validate: {label}", ["validate", str(results)], refuse, lists=True),
+            SurfaceCase(
+                "run folder",
+                f"report: {label}",
+                ["report", "--results", str(results), "--out", str(folder / "reports" / f"r{i}")],
+                refuse,
+                lists=True,
+            ),
+            SurfaceCase(
+                "run folder",
+                f"export: {label}",
+                ["export", "--results", str(results), "--out", str(folder / "exports" / f"e{i}.csv")],
+                refuse,
+            ),
+        ]
+    return cases + refusal_cases(valid, name, folder, data_dir)
+
+
+KEY_PART_NAMES = ("spec_sha256", "dataset_sha256", "env_fingerprint", "code_sha256", "weights_sha256")
+
+
+def _write_run(folder: Path, result_json: bytes, predictions: bytes) -> None:
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_bytes(result_json)
+    (folder / "predictions.parquet").write_bytes(predictions)
+    (folder / "job.log").write_text("[job] done\n")
+
+
+def refusal_cases(valid: Path, name: str, folder: Path, data_dir: Path) -> list[SurfaceCase]:
+    """Items 4-8: each a one-line reason and exit 2, or the documented behaviour, nothing lost."""
+    cases = [
+        SurfaceCase(
+            "refusals",
+            "--block-length longer than the test period",
+            ["report", "--results", str(valid), "--out", str(folder / "reports" / "long"), "--block-length", "100000"],
+            lists=True,
+        ),
+        SurfaceCase(
+            "refusals",
+            "export --out over a finished run's predictions.parquet",
+            ["export", "--results", str(valid), "--out", str(valid / name / "predictions.parquet")],
+        ),
+        SurfaceCase(
+            "refusals",
+            "export --out over a dataset file",
+            ["export", "--results", str(valid), "--out", str(data_dir / "sp500.parquet")],
+        ),
+    ]
+    nested = folder / "nested"
+    (nested / name).mkdir(parents=True)
+    (nested / name / "result.json").write_text('{"spec": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    failed = nested / "_failed" / f"{name}-20260101T000000000000"
+    failed.mkdir(parents=True)
+    (failed / "failure.json").write_text('{"slug": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    for command in (["status"], ["list"], ["plan", "logreg-h1", "--json"]):  # documented: listed as unreadable/invalid
+        cases.append(
+            SurfaceCase(
+                "refusals",
+                f"{command[0]}: result.json and failure.json nested 100000 deep",
+                command,
+                must_refuse=False,
+                env={"ORCH_RESULTS_DIR": str(nested)},
+            )
+        )
+    cases.append(SurfaceCase("refusals", "validate: nested result.json", ["validate", str(nested)], lists=True))
+    a_file = folder / "a-file"
+    a_file.write_text("")
+    cases.append(
+        SurfaceCase("refusals", "status: ORCH_RESULTS_DIR is a file", ["status"], env={"ORCH_RESULTS_DIR": str(a_file)})
+    )
+    cases.append(
+        SurfaceCase(
+            "refusals",
+            "run: ORCH_CACHE_DIR cannot be written",
+            ["run", "logreg-h1", "--executor", "native", "--force"],
+            env={"ORCH_CACHE_DIR": str(a_file / "cache"), "ORCH_RESULTS_DIR": str(folder / "run-results")},
+            lists=True,
+        )
+    )
+    linked = folder / "linked-failed"
+    (linked).mkdir()
+    (linked / "_failed").symlink_to(valid, target_is_directory=True)
+    cases.append(
+        SurfaceCase(
+            "refusals",
+            "status: _failed is a link out of the results folder",
+            ["status"],
+            must_refuse=False,
+            env={"ORCH_RESULTS_DIR": str(linked)},
+        )
+    )
+    empty_project = folder / "empty-project"
+    empty_project.mkdir()
+    cases.append(
+        SurfaceCase(
+            "refusals",
+            "plan where no dataset is built yet",
+            ["plan", "logreg-h1", "--json"],
+            must_refuse=False,
+            env={"ORCH_DATA_DIR": str(empty_project / "data"), "ORCH_RESULTS_DIR": str(empty_project / "results")},
+            check=lambda: f"wrote {tree_digest(empty_project)}" if tree_digest(empty_project) else None,
+        )
+    )
+    return cases + data_build_cases(folder)
+
+
+def data_build_cases(folder: Path) -> list[SurfaceCase]:
+    """`orch data build` with two columns named Close/close, CR-only line ends, a --name ending in a newline."""
+    source = folder / "csv"
+    source.mkdir()
+    rows = base_rows()
+    (source / "both-close.csv").write_bytes(to_bytes([*HEADER, "close"], [[*row, row[4]] for row in rows]))
+    (source / "cr-only.csv").write_bytes(to_bytes(HEADER, rows).replace(b"\n", b"\r"))
+    (source / "plain.csv").write_bytes(to_bytes(HEADER, rows))
+    out = ["--out", str(folder / "built"), *BUILD_ARGS]
+    return [
+        SurfaceCase(
+            "refusals",
+            "data build: Close and close",
+            ["data", "build", "--csv", str(source / "both-close.csv"), "--name", "x", *out],
+        ),
+        SurfaceCase(
+            "refusals",
+            "data build: CR-only line ends (read as lines)",
+            ["data", "build", "--csv", str(source / "cr-only.csv"), "--name", "cr", *out],
+            must_refuse=False,
+        ),
+        SurfaceCase(
+            "refusals",
+            "data build: --name with a trailing newline",
+            ["data", "build", "--csv", str(source / "plain.csv"), "--name", "fuzz\n", *out],
+        ),
+        SurfaceCase(
+            "refusals",
+            "data build: no positive label in any split (warned)",
+            ["data", "build", "--csv", str(source / "plain.csv"), "--name", "none", "--threshold", "0.5", *out],
+            must_refuse=False,
+        ),
+    ]
+
+
+class _RunsCode:
+    """Pickled as a call of os.system: what a hostile checkpoint holds."""
+
+    def __reduce__(self):
+        return os.system, ("echo pwned",)
+
+
+def weights_identity_cases(folder: Path, weights_dir: Path) -> list[SurfaceCase]:
+    """Items 9-10: an imported checkpoint's pickle is never run; files that are not the published
+    checkpoint install as `custom`, never `pretrained <hub id>`."""
+    import torch
+
+    from jobs.timer import weights as timer_weights
+    from jobs.timer.model import TimerConfig
+    from tests.test_weights_import import save_lag_llama_checkpoint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    hostile = folder / "hostile" / "lag-llama.ckpt"
+    save_lag_llama_checkpoint(hostile)
+    state = torch.load(hostile, weights_only=True)
+    torch.save({**state, "hyper_parameters": {"loss": _RunsCode()}}, hostile)
+    reshaped = folder / "reshaped" / "lag-llama.ckpt"
+    save_lag_llama_checkpoint(reshaped)
+    state = torch.load(reshaped, weights_only=True)
+    state["state_dict"]["model.transformer.wte.weight"] = torch.zeros(144, 93)
+    torch.save(state, reshaped)
+    small = timer_weights.write_random_init(
+        folder / "small-timer",
+        TimerConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
+    )
+    (small / "weights.json").unlink()
+
+    def installed_as_custom(model_dir: str) -> Callable[[], str | None]:
+        def check() -> str | None:
+            manifest = json.loads((weights_dir / model_dir / "weights.json").read_text())
+            return None if manifest["kind"] == "custom" and manifest["hub_id"] is None else f"installed as {manifest}"
+
+        return check
+
+    def case(label: str, name: str, path: Path, must_refuse: bool, check=None) -> SurfaceCase:
+        args = ["weights", "import", name, str(path), "--revision", "0" * 40]
+        return SurfaceCase("weights identity", label, args, must_refuse, check=check)
+
+    return [
+        case("Lag-Llama checkpoint whose pickle calls os.system", "lag-llama", hostile, True),
+        case("Lag-Llama with one tensor reshaped", "lag-llama", reshaped, False, installed_as_custom("lagllama")),
+        case("random 2-layer width-32 Timer as timer-base-84m", "timer", small, False, installed_as_custom("timer")),
     ]

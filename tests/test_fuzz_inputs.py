@@ -1,7 +1,8 @@
 """Issue 13 item 13: seeded mutation fuzzing of CSVs and `orch plan` options, a few seconds each.
 Every input ends in exit 0 with a valid dataset/plan, or exit 2 with a one-line reason; never a
 traceback, never a known-bad CSV accepted, never an earlier dataset damaged. Issue 21 adds the
-newest surfaces: `orch ingest`, `orch weights import`, `--python` and `--ray-address`."""
+newest surfaces: `orch ingest`, `orch weights import`, `--python` and `--ray-address`; issue 36 the
+run-folder gate, its one-line refusals and weights identity."""
 
 import os
 import random
@@ -13,15 +14,19 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import cli
+from shared_schema.identity import sha256_text
 from tests.fuzz_inputs import (
     fuzz_csvs,
     fuzz_options,
+    gate_cases,
     ingest_cases,
     python_cases,
     ray_address_cases,
     run_surface_cases,
     tally,
+    tree_digest,
     weights_cases,
+    weights_identity_cases,
 )
 from tests.helpers import REPO
 
@@ -118,3 +123,64 @@ def test_hostile_ray_addresses_are_refused_before_any_work(orch_home):
     )
     counts = assert_clean(results)
     assert counts["clean error"] == len(results)
+
+
+# -- one gate for every run folder (issue 36 item 7) -------------------------------------------------------
+def test_issue_36_cases_are_refused_in_one_line_or_handled_as_documented(real_run_files, orch_home, tmp_path):
+    """Every tampering of a committed run through validate/report/export, the one-line refusals of
+    items 4-8 and the weights identity of items 9-10 (seeded order; a few seconds): no traceback,
+    no silent acceptance, nothing changed where a case was refused, nothing written outside."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    outside = tmp_path / "outside-secret"
+    outside.mkdir()
+    (outside / "secret").write_text("host secret\n")
+    cases = gate_cases(*real_run_files, random.Random(36), gate, orch_home["ORCH_DATA_DIR"])
+    cases += weights_identity_cases(tmp_path / "weights-in", Path(os.environ["ORCH_WEIGHTS_DIR"]))
+    watched = [gate / "copies", gate / "outside", orch_home["ORCH_DATA_DIR"]]
+    results = run_surface_cases(
+        cases,
+        lambda: [line for folder in watched for line in tree_digest(folder)],
+        lambda: [] if tree_digest(outside) == ["secret " + sha256_text("host secret\n")[:12]] else ["outside-secret"],
+    )
+    table = gate_table(results)
+    print("\n" + table)  # the issue's "Must show" table, with -s
+    wrong = [(case.label, outcome, detail) for case, outcome, detail in results if outcome not in OK_OUTCOMES]
+    assert wrong == []
+    counts = tally([outcome for _, outcome, _ in results])
+    assert counts["clean error"] >= 50 and counts["accepted"] >= 10
+    reasons = {case.label: detail for case, _, detail in results}
+    assert (
+        "block-length 100000 is not shorter than the shortest test period"
+        in reasons["--block-length longer than the test period"]
+    )
+    assert "belongs to the results store" in reasons["export --out over a finished run's predictions.parquet"]
+    assert "names posix.system" in reasons["Lag-Llama checkpoint whose pickle calls os.system"]
+    # results.table() on an empty folder: the columns, no rows
+    from orchestrator import results as notebook_api
+
+    (tmp_path / "empty-results").mkdir()
+    empty = notebook_api.table(tmp_path / "empty-results")
+    assert len(empty) == 0 and "run_key" in empty.columns and "test_auc" in empty.columns
+
+
+OK_OUTCOMES = ("accepted", "clean error")
+
+
+def gate_table(results) -> str:
+    """tried / clean errors / tracebacks / silent acceptances / data lost, per surface and in all."""
+    rows = {}
+    for case, outcome, _ in results:
+        rows.setdefault(case.surface, []).append(outcome)
+    rows["all"] = [outcome for _, outcome, _ in results]
+    lines = [
+        "| surface | tried | accepted (documented) | clean errors | tracebacks | silent acceptances | bad output | data lost |"
+    ]
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for surface, outcomes in rows.items():
+        counts = tally(outcomes)
+        lines.append(
+            f"| {surface} | {len(outcomes)} | {counts['accepted']} | {counts['clean error']} | {counts['traceback']} "
+            f"| {counts['silent acceptance']} | {counts['bad output']} | {counts['data loss']} |"
+        )
+    return "\n".join(lines)

@@ -659,7 +659,7 @@ def ray_address_cases(rng: random.Random, closed_port: int) -> list[SurfaceCase]
 
 
 # -- one gate for every run folder (issue 36) ------------------------------------------------------------
-def _edit_result(change: Callable[[dict], None]) -> Callable[[Path, Path], None]:
+def edit_result(change: Callable[[dict], None]) -> Callable[[Path, Path], None]:
     def plant(run: Path, outside: Path) -> None:
         data = json.loads((run / "result.json").read_text())
         change(data)
@@ -698,13 +698,13 @@ def _remove(name: str) -> Callable[[Path, Path], None]:
 
 # Each plants one tampering in a copy of a committed run folder; `outside` holds a valid run elsewhere.
 RUN_FOLDER_TAMPERINGS: dict[str, Callable[[Path, Path], None]] = {
-    "quick profile edited to full": _edit_result(lambda d: d["spec"].update(profile="full")),
-    "hyper-parameters edited": _edit_result(lambda d: d["spec"]["hyperparameters"].update(C=123.0)),
-    "run key removed": _edit_result(lambda d: d.update(provenance=None)),
-    "run key edited": _edit_result(lambda d: d["provenance"].update(run_key="0" * 64)),
-    "a recorded key part edited": _edit_result(lambda d: d["provenance"].update(env_fingerprint="another")),
-    "test AUC edited": _edit_result(lambda d: d["metrics"]["test"].update(auc=0.99)),
-    "decision threshold edited": _edit_result(lambda d: d.update(decision_threshold=0.123)),
+    "quick profile edited to full": edit_result(lambda d: d["spec"].update(profile="full")),
+    "hyper-parameters edited": edit_result(lambda d: d["spec"]["hyperparameters"].update(C=123.0)),
+    "run key removed": edit_result(lambda d: d.update(provenance=None)),
+    "run key edited": edit_result(lambda d: d["provenance"].update(run_key="0" * 64)),
+    "a recorded key part edited": edit_result(lambda d: d["provenance"].update(env_fingerprint="another")),
+    "test AUC edited": edit_result(lambda d: d["metrics"]["test"].update(auc=0.99)),
+    "decision threshold edited": edit_result(lambda d: d.update(decision_threshold=0.123)),
     "predictions shuffled": _shuffle_predictions,
     "predictions removed": _remove("predictions.parquet"),
     "predictions cut short": lambda run, outside: (run / "predictions.parquet").write_bytes(

@@ -3,7 +3,9 @@
 Neighbouring daily labels overlap (an H-day label window shares days with the next one) and
 volatility clusters, so days are not independent: intervals come from a circular block bootstrap
 over days, where every model is scored on the *same* resampled days so that differences are paired.
-Rows passed in must be in time order for the blocks to mean anything.
+Rows passed in must be in time order for the blocks to mean anything. Dependence that reaches past the
+blocks (strongly autocorrelated scores) is caught by a floor: the days SE is at least the batch-means
+SE over contiguous batches, with batches - 1 df where it binds (`days_se_with_floor`).
 
 Seeds are not resampled: a bootstrap over k seeds would estimate their variance as (k-1)/k of the
 truth. Instead the seed part of a seed-mean's variance is added analytically (`seed_component`):

@@ -492,7 +492,7 @@ def rule_status(rule: Rule, tested: list[Tested]) -> str:
 
 def _deciding(rule: Rule, status: str, tested: list[Tested]) -> Tested | None:
     """The comparison the status turns on: the passing one with the smallest p for a 'yes', the
-    failing one with the largest p for an 'all' rule that fails, else the closest to passing."""
+    one shown furthest outside the margin for an 'all' rule's 'no', else the closest to passing."""
     made = [t for t in tested if t.made]
     if not made:
         return None
@@ -565,7 +565,7 @@ class PlanOutcome:
 def _with_next_step(verdict: Verdict, rule: Rule, experiments: list[SeedGroup]) -> Verdict:
     """A 'not answerable yet' verdict says what to run to answer it (next_steps.py); an inconclusive
     one says how many seeds or test days its deciding comparison needs."""
-    if verdict.status == STATUS_INCONCLUSIVE and verdict.deciding is not None:
+    if verdict.status.startswith(STATUS_INCONCLUSIVE) and verdict.deciding is not None:
         need = requirement(rule, verdict.deciding)
         if verdict.deciding.n_seeds > 1 and math.isfinite(need.seeds) and need.seeds <= 20:
             seeds = max(math.ceil(need.seeds), verdict.deciding.n_seeds + 1)

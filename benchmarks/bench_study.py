@@ -3,9 +3,8 @@
 1. per model, training windows/s at fp32 and bf16, batch 64 and 256 (bench_torch.py's worker,
    a fresh process per figure, in the torch environment's interpreter);
 2. with --load N: one model's training windows/s idle and with N busy processes beside it, with
-   the old thread policy (every core, spinning OpenMP threads), threads from the cores free at
-   start sleeping at once, and the new one (those threads spinning briefly first where the machine
-   was quiet at the start), plus, loaded, a job that started quiet and meets the load later;
+   the old thread policy (every core, spinning OpenMP threads) and the new one (threads from the
+   cores free at start, passive waiting);
 3. the end-to-end study: `orch run SELECTION --force` in a throw-away results folder, its wall
    time, each job's wall time split into start-up / data / train / predict, and GPU utilisation
    sampled with nvidia-smi while it runs (CUDA only).
@@ -86,7 +85,7 @@ def windows_per_s(
 
 def kernel_table(args, python: str) -> None:
     threads = usable_cores()
-    env = thread_env(threads, choose_threads(1, 0).spin_wait)  # what a job starting now would get
+    env = thread_env(threads)
     print(
         f"\n## Training windows/s ({args.device}, size {args.size:,}, {threads} thread(s), "
         f"{args.batches} timed steps after a warm-up)"
@@ -125,19 +124,11 @@ def load_table(args, python: str) -> None:
         loaders = start_load(load)
         try:
             time.sleep(1.0 if load else 0.0)  # let the loaders take their cores before choosing
-            choice = choose_threads(1, 0)
-            policies = [
+            chosen = choose_threads(1, 0).threads
+            for policy, threads, env in (
                 ("old: every core, OpenMP spin-waits", cores, old),
-                ("free cores at start, sleep at once", choice.threads, thread_env(choice.threads)),
-                (
-                    f"new: free cores at start, {'short spin' if choice.spin_wait else 'sleep at once'}",
-                    choice.threads,
-                    thread_env(choice.threads, choice.spin_wait),
-                ),
-            ]
-            if load:  # what a job that started on the quiet machine meets when this load arrives
-                policies.append(("started quiet: every core, short spin", cores, thread_env(cores, True)))
-            for policy, threads, env in policies:
+                ("new: free cores at start, passive wait", chosen, thread_env(chosen)),
+            ):
                 value = windows_per_s(python, model, args.size, args.batches, 64, threads, args.device, "fp32", env)
                 print(
                     f"{label:10s} {policy:44s} {threads:>7d} {'failed' if value is None else f'{value:.1f}':>10s}",

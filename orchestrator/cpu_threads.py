@@ -3,8 +3,14 @@
 On a machine other work keeps busy, a job that starts as many OpenMP threads as there are cores
 spends its time spin-waiting for cores it does not get (the issue measured a 33x slowdown at load
 8-9 on 2 cores). So a job's share is taken from the cores this process may use (affinity) minus
-the load that is not ours, and the math libraries are told to sleep, not spin, while they wait
-(after a short spin where the machine was quiet at the job's start: see SPIN_BEFORE_SLEEP).
+the load that is not ours, and the math libraries are told to sleep, not spin, while they wait.
+
+Waiting threads sleep at once, also on a machine that looks quiet at a job's start: a short spin
+first (GOMP_SPINCOUNT=10000) was measured against it in whole jobs (issue 34; benchmarks/
+bench_kernels.py, variants spin/nospin). On a busy shared machine the spin made iTransformer and
+DLinear jobs 1.1-2.5x slower, and where it had paid (a quiet machine) it did so for iTransformer
+alone (11.4 s -> 10.0 s of one full-profile epoch; four other models within noise), while load that
+arrives after a quiet start cannot be foreseen.
 """
 
 import os
@@ -49,26 +55,11 @@ def busy_cores(sample_s: float = 0.2) -> float:
     return machine_cores * busy / total if total > 0 else 0.0
 
 
-# An OpenMP thread that sleeps as soon as it waits pays a wake-up at every parallel region. On an
-# idle 2-core machine, sleeping at once made training steps 1.1-1.6x slower than spinning 10,000
-# times first (iTransformer 76 against 47 ms, DLinear 2.4 against 1.6 ms, TimeMixer 346 against
-# 289 ms, PatchTST 389 against 341 ms; libgomp, 2 threads). A spinning thread takes a core from
-# other work, though: with one busy process started after the job, the same 10,000 spins made
-# those steps 1.1-2.6x slower than sleeping at once. So a job spins first only where the machine
-# was quiet at its start, and sleeps at once elsewhere. Load that arrives later is the one case it
-# cannot foresee. In whole full-profile jobs (one epoch, 2 cores, 2 runs each) the gain is smaller,
-# as their batches run longer between waits: iTransformer trained in 10.0 s against 11.4 s, while
-# DLinear, PatchTST, TimeMixer and Crossformer stayed within run-to-run noise.
-SPIN_BEFORE_SLEEP = 10_000  # libgomp's GOMP_SPINCOUNT: spin iterations before a waiting thread sleeps
-QUIET_BELOW = 0.25  # cores of foreign load a machine may show and still count as quiet
-
-
 @dataclass(frozen=True)
 class ThreadChoice:
     threads: int
     cores: int
     foreign_busy: float  # cores kept busy by work other than this orch process's running jobs
-    spin_wait: bool = False  # the machine was quiet: waiting threads spin briefly before they sleep
 
 
 def choose_threads(
@@ -84,18 +75,14 @@ def choose_threads(
     foreign = max(0.0, busy - own_threads_running)
     free = max(1, int(cores - foreign + 0.5))
     fair = max(1, cores // max(1, parallel_jobs))
-    threads = max(1, min(fair, free))
-    quiet = foreign < QUIET_BELOW and own_threads_running + threads <= cores
-    return ThreadChoice(threads, cores, foreign, spin_wait=quiet and threads > 1)
+    return ThreadChoice(max(1, min(fair, free)), cores, foreign)
 
 
-def thread_env(threads: int, spin_wait: bool = False) -> dict[str, str]:
-    """Cap every math library's pool, and make idle pool threads sleep instead of spinning (after
-    SPIN_BEFORE_SLEEP spins with `spin_wait`; libgomp only, torch's OpenMP on Linux: Intel's and
-    LLVM's runtimes, KMP_BLOCKTIME, always sleep at once, as no figure of theirs was measured)."""
+def thread_env(threads: int) -> dict[str, str]:
+    """Cap every math library's pool, and make idle pool threads sleep instead of spinning (libgomp,
+    torch's OpenMP on Linux; KMP_BLOCKTIME for Intel's and LLVM's runtimes)."""
     value = str(max(1, threads))
     caps = {
         name: value for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
     }
-    spins = SPIN_BEFORE_SLEEP if spin_wait and threads > 1 else 0
-    return {**caps, "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": str(spins), "KMP_BLOCKTIME": "0"}
+    return {**caps, "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": "0"}

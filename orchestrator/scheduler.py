@@ -203,7 +203,6 @@ class Scheduler:
                 data_dir=self.data_dir,
                 weights_dir=self.weights_dir,
                 threads=threads,
-                spin_wait=choice.spin_wait,
                 timeout_s=(self.timeout_s or resources.timeout_s[run.spec.profile]) * len(unit),
                 log_path=stagings[0] / LOG_FILE,
                 on_line=lambda line: self.watcher.line(unit_key(unit), line),

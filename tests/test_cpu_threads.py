@@ -1,13 +1,10 @@
 """Threads per job come from the cores free at its start, shared fairly, and the math libraries
-are told to sleep rather than spin while they wait for a core (after a short spin, where the
-machine was quiet at the start)."""
+are told to sleep rather than spin while they wait for a core."""
 
 import os
 from pathlib import Path
 
 from orchestrator.cpu_threads import (
-    QUIET_BELOW,
-    SPIN_BEFORE_SLEEP,
     ThreadChoice,
     busy_cores,
     choose_threads,
@@ -33,18 +30,6 @@ def test_thread_env_caps_pools_and_makes_waiting_threads_sleep():
     env = thread_env(3)
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
     assert env["OMP_WAIT_POLICY"] == "PASSIVE" and env["GOMP_SPINCOUNT"] == "0" and env["KMP_BLOCKTIME"] == "0"
-    spinning = thread_env(3, spin_wait=True)  # a short spin first, then the same sleep
-    assert spinning["GOMP_SPINCOUNT"] == str(SPIN_BEFORE_SLEEP) and spinning["OMP_WAIT_POLICY"] == "PASSIVE"
-    assert thread_env(1, spin_wait=True)["GOMP_SPINCOUNT"] == "0"  # one thread never waits for a team
-
-
-def test_waiting_threads_spin_first_only_on_a_machine_quiet_at_the_start():
-    assert choose_threads(parallel_jobs=1, own_threads_running=0, cores=4, busy=0.1).spin_wait
-    # Our own running jobs are not foreign load, as long as all threads fit on the cores.
-    assert choose_threads(parallel_jobs=2, own_threads_running=2, cores=4, busy=2.0).spin_wait
-    assert not choose_threads(parallel_jobs=1, own_threads_running=0, cores=4, busy=QUIET_BELOW + 0.05).spin_wait
-    assert not choose_threads(parallel_jobs=1, own_threads_running=0, cores=2, busy=1.9).spin_wait  # 1 thread
-    assert not choose_threads(parallel_jobs=2, own_threads_running=3, cores=4, busy=3.0).spin_wait  # 5 threads, 4 cores
 
 
 def test_this_machine_is_measured():
@@ -58,7 +43,7 @@ def test_the_scheduler_hands_each_job_its_thread_choice(orch_home, monkeypatch):
     from orchestrator.executors.base import ExecOutcome, Executor
     from orchestrator.results import ResultStore
 
-    quiet = ThreadChoice(threads=2, cores=2, foreign_busy=0.0, spin_wait=True)
+    quiet = ThreadChoice(threads=2, cores=2, foreign_busy=0.0)
     monkeypatch.setattr(scheduler_module, "choose_threads", lambda parallel_jobs, own_threads_running: quiet)
     requests = []
 
@@ -72,12 +57,12 @@ def test_the_scheduler_hands_each_job_its_thread_choice(orch_home, monkeypatch):
             requests.append(request)
             return ExecOutcome(1, "job failed: fake executor")
 
-    prepared = prepare_run(RunRequest(names=("dlinear-h1",), executor="native"))
+    prepared = prepare_run(RunRequest(names=("dlinear-h1",), executor="native"), build_dataset=True)
     store = ResultStore(prepared.store.root)
     scheduler_module.Scheduler(
         Recording(), store, prepared.data_dir, None, jobs=1, keep_going=True, timeout_s=None, say=lambda line: None
     ).run(prepared.decisions)
-    assert [(r.threads, r.spin_wait) for r in requests] == [(2, True)]
+    assert [r.threads for r in requests] == [2]
 
 
 def test_native_jobs_get_the_wait_policy_in_their_environment(orch_home, monkeypatch, tmp_path):
@@ -96,19 +81,17 @@ def test_native_jobs_get_the_wait_policy_in_their_environment(orch_home, monkeyp
     monkeypatch.setattr(native, "run_streaming", capture)
     executor = native.NativeExecutor()
     monkeypatch.setattr(executor, "python", lambda env: Path(sys.executable))
-    run = prepare_run(RunRequest(names=("dlinear-h1",), executor="native")).decisions[0].run
-    for spin_wait in (False, True):
-        executor.execute(
-            JobRequest(
-                run=run,
-                staging=tmp_path,
-                data_dir=tmp_path,
-                weights_dir=None,
-                threads=2,
-                spin_wait=spin_wait,
-                timeout_s=10,
-                log_path=tmp_path / "job.log",
-            )
+    run = prepare_run(RunRequest(names=("dlinear-h1",), executor="native"), build_dataset=True).decisions[0].run
+    executor.execute(
+        JobRequest(
+            run=run,
+            staging=tmp_path,
+            data_dir=tmp_path,
+            weights_dir=None,
+            threads=2,
+            timeout_s=10,
+            log_path=tmp_path / "job.log",
         )
-    assert [env["GOMP_SPINCOUNT"] for env in seen] == ["0", str(SPIN_BEFORE_SLEEP)]
+    )
+    assert [env["GOMP_SPINCOUNT"] for env in seen] == ["0"]
     assert all(env["OMP_NUM_THREADS"] == "2" and env["OMP_WAIT_POLICY"] == "PASSIVE" for env in seen)

@@ -77,7 +77,8 @@ def test_seed_groups_stay_on_with_an_existing_interpreter(orch_home):
     prepared = prepare_run(
         RunRequest(
             names=("dlinear-h1", "logreg-h1"), seeds=3, executor="native", interpreters=(f"torch={sys.executable}",)
-        )
+        ),
+        build_dataset=True,
     )
     assert isinstance(prepared.executor, RoutedExecutor)
     assert _seeds_per_unit(prepared.executor, prepared.decisions) == {
@@ -89,7 +90,7 @@ def test_seed_groups_stay_on_with_an_existing_interpreter(orch_home):
 def test_seed_groups_stay_on_for_torch_routed_native_by_auto(orch_home):
     """`auto` on Apple silicon (its platform facts injected): torch runs natively and groups its
     seeds; on Linux the same plan sends torch to Docker, which runs one seed per container."""
-    decisions = prepare_run(RunRequest(names=("dlinear-h1",), seeds=2, executor="native")).decisions
+    decisions = prepare_run(RunRequest(names=("dlinear-h1",), seeds=2, executor="native"), build_dataset=True).decisions
     on_a_mac = AutoExecutor(DockerExecutor(), NativeExecutor(), native_only_envs("darwin", "arm64"))
     on_linux = AutoExecutor(DockerExecutor(), NativeExecutor(), native_only_envs("linux", "x86_64"))
     assert _seeds_per_unit(on_a_mac, decisions) == {"dlinear-h1": [[0, 1]]}

@@ -89,7 +89,9 @@ def test_planner_groups_torch_seeds_only_when_the_executor_can(orch_home):
     assert result.exit_code == 0, result.output
     from orchestrator.commands.experiments import RunRequest, prepare_run
 
-    decisions = prepare_run(RunRequest(names=("dlinear-h1", "logreg-h1"), seeds=3, executor="native")).decisions
+    decisions = prepare_run(
+        RunRequest(names=("dlinear-h1", "logreg-h1"), seeds=3, executor="native"), build_dataset=True
+    ).decisions
     runs: list[Decision] = [d for d in decisions if d.action == "run"]
     grouped = seed_groups(runs, lambda env: True)
     assert [[d.run.spec.seed for d in unit] for unit in grouped] == [[0, 1, 2], [0], [1], [2]]

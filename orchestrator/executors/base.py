@@ -27,7 +27,6 @@ class JobRequest:
     on_line: Callable[[str], None] = lambda line: None
     cancel: threading.Event = field(default_factory=threading.Event)
     device_env: dict[str, str] = field(default_factory=dict)  # the GPU slot's pinning (CUDA_VISIBLE_DEVICES)
-    spin_wait: bool = False  # the machine was quiet at the start: OpenMP threads spin briefly before sleeping
     # Further seeds of the same experiment trained in this process: (run, its own staging folder).
     more_seeds: tuple[tuple[PlannedRun, Path], ...] = ()
 

@@ -418,7 +418,7 @@ def docker_run_argv(
     if gpus:  # the slot's device appears as device 0 inside the container
         command += ["--gpus", f"device={pinned}" if pinned else "all"]
     in_container = {k: v for k, v in request.device_env.items() if k != "CUDA_VISIBLE_DEVICES"}
-    for key, value in {**thread_env(threads, request.spin_wait), **in_container, "PYTHONHASHSEED": "0"}.items():
+    for key, value in {**thread_env(threads), **in_container, "PYTHONHASHSEED": "0"}.items():
         command += ["--env", f"{key}={value}"]
     if job_command is not None:
         return command + [image, *job_command]

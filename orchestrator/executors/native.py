@@ -135,7 +135,7 @@ class NativeExecutor(Executor):
             command += ["--weights", str(request.weights_dir)]
         env = {
             **os.environ,
-            **thread_env(request.threads, request.spin_wait),
+            **thread_env(request.threads),
             **request.device_env,
             "PYTHONPATH": str(job_code_root()),
             "PYTHONUNBUFFERED": "1",

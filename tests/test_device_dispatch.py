@@ -61,8 +61,8 @@ def test_the_audit_fails_on_float64_on_the_device_and_on_a_conjugated_complex_pr
     x = torch.ones(4, device=META)
     with pytest.raises(DeviceAuditError, match="float64"), DeviceAudit():
         x.double()
-    with DeviceAudit():  # widened on the CPU: fine, and a meta -> CPU read gives zeros
-        assert torch.equal(x.cpu().double(), torch.zeros(4, dtype=torch.float64))
+    with DeviceAudit():  # widened on the CPU: fine, and a meta -> CPU read gives ones
+        assert torch.equal(x.cpu().double(), torch.ones(4, dtype=torch.float64))
     weights = torch.ones(8, 16, 16, 4, 2, device=META, requires_grad=True)
     spectrum = torch.ones(2, 4, 8, 16, dtype=torch.complex64, device=META)
     with pytest.raises(DeviceAuditError, match="conjugated complex operand"), DeviceAudit():

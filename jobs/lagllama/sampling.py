@@ -171,7 +171,7 @@ def exact_one_step_hit(first_step: SamplePaths, thresholds: torch.Tensor) -> tor
     holds one path per window; its step-1 (df, loc, scale) are in scaled units."""
     from scipy.stats import t as student_t
 
-    df, mu, sigma = (x.double().cpu().numpy() for x in first_step.steps[0])
-    loc, scale = (x.double().cpu().numpy()[:, 0] for x in first_step.scaler)
-    level = (thresholds.double().cpu().numpy() - loc) / scale
+    df, mu, sigma = (x.cpu().double().numpy() for x in first_step.steps[0])
+    loc, scale = (x.cpu().double().numpy()[:, 0] for x in first_step.scaler)
+    level = (thresholds.cpu().double().numpy() - loc) / scale
     return torch.from_numpy(student_t.sf((level - mu) / sigma, df))

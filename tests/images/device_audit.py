@@ -11,9 +11,10 @@ computing anything. `DeviceAudit` is a TorchDispatchMode that sees every such op
   matmul has mishandled conjugate views (pytorch#177474), so a complex product's backward, which
   multiplies by conjugates, may be silently wrong there.
 A copy from meta back to the CPU returns what was copied there when the tensor is one the job
-moved to the device itself (e.g. the training labels, which the trainer reads back), else zeros
-(and a scalar read 0, a boolean True), so the host code after it (AUCs, calibration, early
-stopping) runs on: the numbers are meaningless, the dispatched ops are the job's own.
+moved to the device itself (e.g. the training labels, which the trainer reads back), else ones
+(valid as a scale or a degree of freedom; a scalar read 1, a boolean True), so the host code after
+it (AUCs, calibration, early stopping, Student-t tails) runs on: the numbers are meaningless, the
+dispatched ops are the job's own.
 """
 
 import weakref
@@ -67,7 +68,7 @@ class DeviceAudit(TorchDispatchMode):
         return result
 
     def _host_view(self, func, args, kwargs):
-        """What a meta -> CPU read returns instead of failing (meta holds no data)."""
+        """What a meta -> CPU read returns instead of failing (meta holds no data): see the module."""
         source = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if source is None or source.device != META:
             return None
@@ -76,7 +77,7 @@ class DeviceAudit(TorchDispatchMode):
             reference, uploaded = self.uploads.get(id(source), (lambda: None, None))
             if reference() is source:
                 return uploaded.to(dtype)
-            return torch.zeros(source.shape, dtype=dtype)
+            return torch.ones(source.shape, dtype=dtype)
         if func is aten._local_scalar_dense.default:
-            return True if source.dtype == torch.bool else 0
+            return True if source.dtype == torch.bool else 1
         return None

@@ -404,6 +404,81 @@ GBOOST_UNSPELLED: dict[str, object] = {
     "l2_regularization": 1.0,
 }
 
+# TiRex-2 (jobs/tirex/tirex2_job.py): zero-shot only (the package has no fine-tuning).
+#   covariates: the 24 non-target features as past covariates (off: the target series alone)
+#   pad_context: the package's default left-padding of short contexts to the model's full length
+#   max_train_windows: most recent training windows the linear probe is fitted on (0 = all); the probe
+#   gives p in 'linear-probe' mode and, for H > 1, in 'zero-shot' (a path maximum; TiRex-2 does not sample)
+TIREX2 = {
+    "mode": choice("zero-shot", "linear-probe"),
+    "covariates": flag(),
+    "pad_context": flag(),
+    "max_train_windows": whole(0, BIG),
+    "probe_l2": Param("floats", above=0, high=1e12),
+    "predict_batch_size": whole(1, BATCH),
+}
+TIREX2_FULL: dict[str, object] = {
+    "mode": "zero-shot",
+    "covariates": True,
+    "pad_context": True,
+    "max_train_windows": 0,
+    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+    "predict_batch_size": 64,
+}
+TIREX2_QUICK: dict[str, object] = {**TIREX2_FULL, "max_train_windows": 512, "probe_l2": [1e-2, 1.0]}
+
+# PatchTST-FM r1 and TTM r2.1 (jobs/granite/): every key is spelled out in the spec.
+#   fine-tune: AdamW on the model's own forecasting loss (PatchTST-FM: its quantile pre-training loss with the
+#   forecast region masked; TTM: MSE), training windows only; validation loss every `eval_every` steps, stop
+#   after `patience` evaluations without improvement
+#   max_train_windows / max_val_windows: most recent windows for fine-tuning, the probe and TTM's calibration /
+#   for the validation loss (0 = all)
+GRANITE_TUNING = {
+    "mode": choice("zero-shot", "fine-tune", "linear-probe"),
+    "max_steps": whole(0, STEPS),
+    "batch_size": whole(1, BATCH),
+    "lr": real(above=0, high=10),
+    "eval_every": whole(1, STEPS),
+    "patience": whole(1, 100_000),
+    "max_train_windows": whole(0, BIG),
+    "max_val_windows": whole(0, BIG),
+    "probe_l2": Param("floats", above=0, high=1e12),
+    "predict_batch_size": whole(1, BATCH),
+}
+PATCHTSTFM_FULL: dict[str, object] = {
+    "mode": "fine-tune",
+    "max_steps": 1000,
+    "batch_size": 32,
+    "lr": 1e-5,
+    "eval_every": 50,
+    "patience": 5,
+    "max_train_windows": 0,
+    "max_val_windows": 0,
+    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+    "predict_batch_size": 64,
+}
+PATCHTSTFM_QUICK: dict[str, object] = {
+    **PATCHTSTFM_FULL,
+    "max_steps": 10,
+    "batch_size": 8,
+    "eval_every": 5,
+    "patience": 1,
+    "max_train_windows": 256,
+    "max_val_windows": 64,
+    "probe_l2": [1e-2, 1.0],
+}
+TTM_FULL: dict[str, object] = {**PATCHTSTFM_FULL, "batch_size": 64, "lr": 1e-4}
+TTM_QUICK: dict[str, object] = {
+    **TTM_FULL,
+    "max_steps": 20,
+    "batch_size": 32,
+    "eval_every": 5,
+    "patience": 2,
+    "max_train_windows": 512,
+    "max_val_windows": 128,
+    "probe_l2": [1e-2, 1.0],
+}
+
 TORCH_JOB = "jobs.torch_models.job:fit_predict"
 TORCH_SEEDS_JOB = "jobs.torch_models.multiseed:fit_predict_seeds"
 
@@ -486,6 +561,46 @@ TIMER_PRETRAINING = Pretraining(
     cutoff_published=False,
     source="Liu et al., Timer, arXiv 2402.02368 (ICML 2024); Timer-XL arXiv 2410.04803; huggingface.co/thuml/timer-base-84m",
     note="no cut-off published: the date is the timer-base-84m repository's first commit (2024-11-23)",
+)
+
+TIREX2_PRETRAINING = Pretraining(
+    corpora=(
+        "not itemised by this project's research (2026-12): the TiRex-2 paper (arXiv 2607.01204) and the "
+        "NX-AI/TiRex-2 model card describe it; a pre-training leakage complaint about solar data is open "
+        "(NX-AI/tirex-2 issue 2)",
+    ),
+    cutoff=dt.date(2026, 10, 31),
+    cutoff_published=False,
+    source="NX-AI, TiRex-2, arXiv 2607.01204 (NeurIPS 2026); huggingface.co/NX-AI/TiRex-2; pypi.org/project/tirex-2 "
+    "(0.4.0, 2026-10)",
+    note="no cut-off published: the date is the end of the month tirex-2 0.4.0 was released, the latest the "
+    "weights it loads can be from",
+)
+
+PATCHTSTFM_PRETRAINING = Pretraining(
+    corpora=(
+        "not itemised by this project's research (2026-12): the ibm-granite/granite-timeseries-patchtst-fm-r1 "
+        "model card describes it (pre-trained with an 8192-step context)",
+    ),
+    cutoff=dt.date(2026, 3, 31),
+    cutoff_published=False,
+    source="huggingface.co/ibm-granite/granite-timeseries-patchtst-fm-r1; github.com/ibm-granite/granite-tsfm "
+    "(March 2026 release of TTM-r3, PatchTST-FM r1, FlowState r1.1 and TSPulse r1)",
+    note="no cut-off published: the date is the end of the release month, the latest the data can reach",
+)
+
+TTM_PRETRAINING = Pretraining(
+    corpora=(
+        "not itemised by this project's research (2026-12): the ibm-granite/granite-timeseries-ttm-r2 model card "
+        "and the TTM paper (Ekambaram et al., arXiv 2401.03955) describe it; GIFT-Eval lists TTM r2 with test-data "
+        "leakage",
+    ),
+    cutoff=dt.date(2026, 10, 31),
+    cutoff_published=False,
+    source="huggingface.co/ibm-granite/granite-timeseries-ttm-r2 (branch 90-30-ft-r2.1); pypi.org/project/granite-tsfm "
+    "(0.3.11, 2026-10, whose resources/model_paths_config/ttm.yaml lists the branch)",
+    note="no cut-off published and no release date of the branch recorded here: the date is the end of the month of "
+    "the granite-tsfm release that lists it, the latest the data can reach",
 )
 
 # -- the catalog (module docstring: ids, family, role) ---------------------------------------------------
@@ -653,6 +768,53 @@ MODELS: tuple[Model, ...] = (
             "LENS (arXiv 2408.10111) published no checkpoint to load; "
             "pre-training it (100B observations) is out of scope",
         ),
+    ),
+    # 2026 foundation models (issue 33): their own environments; each sees the 24 other features where it can.
+    Model(
+        name="tirex2",
+        ids=("FD-29", "FD-30"),
+        slug_stem="tirex2",
+        family="foundation",
+        role="foundation",
+        env="tirex",
+        entry="jobs.tirex.tirex2_job:run",
+        hyperparameters=TIREX2,
+        quick=TIREX2_QUICK,
+        full=TIREX2_FULL,
+        resources=FOUNDATION,
+        weights="tirex2",
+        pretraining=TIREX2_PRETRAINING,
+    ),
+    # A pre-trained PatchTST: against the from-scratch PatchTST it isolates pre-training (same architecture).
+    Model(
+        name="patchtstfm",
+        ids=("FD-31", "FD-32"),
+        slug_stem="patchtstfm",
+        family="foundation",
+        role="foundation",
+        env="granite",
+        entry="jobs.granite.patchtstfm_job:run",
+        hyperparameters=GRANITE_TUNING,
+        quick=PATCHTSTFM_QUICK,
+        full=PATCHTSTFM_FULL,
+        resources=FOUNDATION,
+        weights="patchtstfm",
+        pretraining=PATCHTSTFM_PRETRAINING,
+    ),
+    Model(
+        name="ttm",
+        ids=("FD-33", "FD-34"),
+        slug_stem="ttm",
+        family="foundation",
+        role="foundation",
+        env="granite",
+        entry="jobs.granite.ttm_job:run",
+        hyperparameters=GRANITE_TUNING,
+        quick=TTM_QUICK,
+        full=TTM_FULL,
+        resources=FOUNDATION,
+        weights="ttm",
+        pretraining=TTM_PRETRAINING,
     ),
     torch_model(
         name="patchtst",

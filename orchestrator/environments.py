@@ -18,6 +18,8 @@ from shared_schema.identity import code_sha256 as hash_code
 # The Python every env's pins were frozen with, hence the images' Python: the Dockerfile refuses a
 # base image with another one, so a Docker job's identity is known without building its image.
 IMAGE_PYTHON = "3.11"
+# A pin-file line (also read by images/Dockerfile) that installs the pins with --no-deps.
+NO_DEPS_DIRECTIVE = "# orch: install --no-deps"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,14 @@ class Environment:
     @property
     def requirements(self) -> Path:
         return self.folder / "requirements.txt"
+
+    @property
+    def installs_without_dependencies(self) -> bool:
+        """True when the pin file carries NO_DEPS_DIRECTIVE: its full pin set is installed as written,
+        without resolving the packages' declared requirements. For an env whose pins knowingly
+        override one (the granite env: torch 2.13.0 against granite-tsfm's `torch<2.12`); the pin
+        file says which and why, and the env's suite shows the overridden stack works."""
+        return any(line.strip() == NO_DEPS_DIRECTIVE for line in self.requirements.read_text().splitlines())
 
     def pins(self) -> dict[str, str]:
         """Pinned packages, normalised name -> version ('' when a line pins no exact version)."""
@@ -91,6 +101,8 @@ ENVIRONMENTS: dict[str, Environment] = {
     "torch": Environment("torch", ("jobs/torch_models", "jobs/timer")),
     "gluonts": Environment("gluonts", ("jobs/lagllama",)),
     "timesfm": Environment("timesfm", ("jobs/timesfm",), docker_platform=TIMESFM_PLATFORM),
+    "tirex": Environment("tirex", ("jobs/tirex",)),
+    "granite": Environment("granite", ("jobs/granite",)),
 }
 
 

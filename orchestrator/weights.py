@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from jobs.granite.published import PATCHTSTFM_FACTS, TTM_FACTS
 from jobs.lagllama.published import FACTS as LAG_LLAMA_FACTS
 from jobs.timer.published import FACTS as TIMER_FACTS
 from orchestrator import paths
@@ -38,6 +39,7 @@ class PublishedWeights:
     hub_id: str
     patterns: tuple[str, ...]  # files to fetch from the hub repository
     required: tuple[str, ...]  # files a download must hold to be this checkpoint
+    branch: str = "main"  # the hub branch `pull` takes by default (a repository may hold several checkpoints)
     facts: ArchitectureFacts = NO_FACTS  # what the published checkpoint is (see the module docstring)
 
 
@@ -64,6 +66,25 @@ PUBLISHED: dict[str, PublishedWeights] = {
         ("config.json", "model.safetensors"),
         ("config.json", "model.safetensors"),
         facts=TIMER_FACTS,
+    ),
+    "tirex2": PublishedWeights(
+        "tirex2", "NX-AI/TiRex-2", ("config.json", "model.safetensors"), ("config.json", "model.safetensors")
+    ),
+    "patchtstfm": PublishedWeights(
+        "patchtstfm",
+        "ibm-granite/granite-timeseries-patchtst-fm-r1",
+        ("config.json", "model.safetensors"),
+        ("config.json", "model.safetensors"),
+        facts=PATCHTSTFM_FACTS,
+    ),
+    # TTM r2.1 for daily data, 90-day context and 30-day forecast: a branch of the r2 repository.
+    "ttm": PublishedWeights(
+        "ttm",
+        "ibm-granite/granite-timeseries-ttm-r2",
+        ("config.json", "model.safetensors"),
+        ("config.json", "model.safetensors"),
+        branch="90-30-ft-r2.1",
+        facts=TTM_FACTS,
     ),
 }
 HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -307,10 +328,10 @@ def weights_group() -> None:
 
 @weights_group.command("pull")
 @click.argument("name", type=click.Choice(sorted(PUBLISHED)))
-@click.option("--revision", default="main", show_default=True, help="hub branch, tag or commit")
-def pull_command(name: str, revision: str) -> None:
+@click.option("--revision", help="hub branch, tag or commit (default: the model's published branch, usually main)")
+def pull_command(name: str, revision: str | None) -> None:
     """Download published weights into the cache (needs the hub; recorded with revision and sha256)."""
-    manifest = pull(name, revision, paths.weights_dir())
+    manifest = pull(name, revision or _published(name).branch, paths.weights_dir())
     click.echo(
         f"pulled {_described(name, manifest)}: {len(manifest.files)} file(s) into {paths.weights_dir() / manifest.model}"
     )

@@ -178,17 +178,15 @@ def collect(ray_address: str | None = None) -> list[dict]:
     if sys.platform == "darwin":
         rows.append(macos_row())
     engine_ok, detail = engine_status()
-    ok = engine_ok
+    docker_ok = engine_ok
     if engine_ok:
-        ok, base = _base_image_available(base_image())
+        docker_ok, base = _base_image_available(base_image())
         detail = f"{detail}, {base}"
-    if ok:  # the probe runs the base image
-        rows.append(timesfm_platform_row())
     native = ", ".join(sorted(native_only_envs()))
     rows.append(
         {
             "check": "docker executor",
-            "ok": ok,
+            "ok": docker_ok,
             "detail": f"{detail}; `auto` uses docker" + (f" ({native}: native, for MPS)" if native else "")
             if engine_ok
             else f"{detail}; `auto` uses native",
@@ -207,6 +205,8 @@ def collect(ray_address: str | None = None) -> list[dict]:
     for label, folder in (("results disk", paths.results_dir()), ("cache disk", paths.cache_dir())):
         free, detail = _free_space(folder)
         rows.append({"check": label, "ok": free > 5, "detail": detail})
+    if docker_ok:  # last: the probe runs the base image and caches its answer (creating the cache folder)
+        rows.append(timesfm_platform_row())
     return rows
 
 

@@ -73,7 +73,9 @@ class VenvManager:
             ("create the virtualenv", [sys.executable, "-m", "venv", str(building)], None),
             (
                 "install the pinned requirements",
-                installer.install_command(python, env.requirements, settings),
+                installer.install_command(
+                    python, env.requirements, settings, no_deps=env.installs_without_dependencies
+                ),
                 installer.environment(settings),
             ),
         ]

@@ -36,7 +36,9 @@ class Installer:
     name: str  # "uv" or "pip"
     executable: Path | None  # the uv binary; None for pip (the venv's own)
 
-    def install_command(self, python: Path, requirements: Path, settings: "PipSettings") -> list[str]:
+    def install_command(self, python: Path, requirements: Path, settings: "PipSettings", *, no_deps: bool) -> list[str]:
+        """The command that installs `requirements` into `python`'s venv; `no_deps`: the pins exactly,
+        without resolving their declared requirements (Environment.installs_without_dependencies)."""
         if self.name == "pip":
             return [
                 str(python),
@@ -46,6 +48,7 @@ class Installer:
                 "--progress-bar",
                 "off",
                 "--disable-pip-version-check",
+                *(["--no-deps"] if no_deps else []),
                 "-r",
                 str(requirements),
             ]
@@ -62,6 +65,7 @@ class Installer:
             "--index-strategy",
             "unsafe-best-match",
             *settings.uv_options(),
+            *(["--no-deps"] if no_deps else []),
             "-r",
             str(requirements),
         ]

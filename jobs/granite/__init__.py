@@ -1,0 +1,1 @@
+"""IBM granite-tsfm models (PatchTST-FM r1, TTM r2.1) in the granite environment."""

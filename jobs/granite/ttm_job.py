@@ -1,0 +1,291 @@
+"""TTM r2.1 (TinyTimeMixer, daily 90-step context) job: (spec, dataset, weights_dir) -> ModelOutput,
+in the granite environment.
+
+What the model sees per window (jobs.common.covariates): x_s = log(High_s / Close_t) over the spec's
+context, left-padded to the checkpoint's context (90 days for the daily r2.1 model) with the first
+value, the padded steps marked unobserved (`past_observed_mask`). When fine-tuning, the 24 other
+features are given too, as exogenous channels mixed into the target's forecast by the decoder
+(`decoder_mode="mix_channel"`, `prediction_channel_indices=[0]`); their future values are never
+given (forecast channel mixing, which reads them, stays off): they are past covariates here.
+
+TTM forecasts a point path (the published checkpoints are trained on MSE), so p comes from the
+point forecast: point_score = max_k x̂_{t+k} - c (c = log(1 + threshold)), and
+p = sigmoid(a * point_score + b) with (a, b) fitted on training windows (a monotone map, as the
+Timer job does): no distribution is claimed. Modes (hyper-parameter `mode`):
+- 'zero-shot': the checkpoint as published, the target series alone.
+- 'fine-tune': AdamW on the published objective, MSE of the target's first H forecast steps, over
+  training windows with the exogenous channels; validation MSE every `eval_every` steps, early
+  stopping after `patience` evaluations without improvement, the best weights restored; then the
+  calibration (its training scores are in-sample for the fine-tuned model; the notes say so).
+- 'linear-probe': the frozen checkpoint's backbone output for the target at the last patch -> the
+  linear probe (jobs.common.probe), L2 strength chosen on validation log loss.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jobs.catalog import BY_NAME
+from jobs.common.contract import ModelOutput, SplitPredictions
+from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_windows
+from jobs.common.dataset import Dataset
+from jobs.common.device import torch_device
+from jobs.common.errors import JobError
+from jobs.common.logistic import fit_logistic
+from jobs.common.probe import linear_probe, sigmoid
+from jobs.common.runner import thread_count
+from jobs.granite.patchtstfm_job import future_values
+from jobs.granite.weights import TTM, load_pretrained, resolve_weights
+from shared_schema import ExperimentSpec
+
+PACKAGES = ("torch", "transformers", "granite-tsfm")
+GRAD_CLIP = 1.0
+CALIBRATION_L2 = 1e-4
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    max_steps: int
+    batch_size: int
+    lr: float
+    eval_every: int
+    patience: int
+    max_train_windows: int
+    max_val_windows: int
+    probe_l2: tuple[float, ...]
+    predict_batch_size: int
+
+    @classmethod
+    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
+        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
+        values["probe_l2"] = tuple(values["probe_l2"])
+        return cls(**values)
+
+
+def model_inputs(part: CovariateSplit, context_length: int, *, exogenous: bool):
+    """(past_values (n, context_length, C), past_observed_mask): the target (channel 0), then the 24
+    features if `exogenous`, left-padded with each channel's first value and marked unobserved."""
+    import torch
+
+    channels = [part.target[:, :, None]] + ([part.covariates] if exogenous else [])
+    values = np.concatenate(channels, axis=2).astype(np.float32)
+    n, length, width = values.shape
+    if length > context_length:
+        raise JobError(f"context {length} days is longer than the checkpoint's {context_length}")
+    pad = context_length - length
+    padded = np.concatenate([np.repeat(values[:, :1], pad, axis=1), values], axis=1)
+    observed = np.ones((n, context_length, width), dtype=bool)
+    observed[:, :pad] = False
+    return torch.from_numpy(padded), torch.from_numpy(observed)
+
+
+class Forecaster:
+    def __init__(self, model, settings: Settings, horizon: int, device, *, exogenous: bool):
+        self.model, self.settings, self.horizon, self.device, self.exogenous = (
+            model,
+            settings,
+            horizon,
+            device,
+            exogenous,
+        )
+
+    def _batches(self, part: CovariateSplit):
+        values, observed = model_inputs(part, self.model.config.context_length, exogenous=self.exogenous)
+        for start in range(0, len(values), self.settings.predict_batch_size):
+            end = start + self.settings.predict_batch_size
+            yield values[start:end].to(self.device), observed[start:end].to(self.device)
+
+    def point_paths(self, part: CovariateSplit) -> np.ndarray:
+        """(n, H) point forecast of x over t+1..t+H (the target channel)."""
+        import torch
+
+        self.model.eval()
+        with torch.no_grad():
+            paths = [
+                self.model(past_values=v, past_observed_mask=m, return_dict=True).prediction_outputs[
+                    :, : self.horizon, 0
+                ]
+                for v, m in self._batches(part)
+            ]
+        return torch.cat(paths).double().cpu().numpy()
+
+    def point_scores(self, part: CovariateSplit) -> np.ndarray:
+        return self.point_paths(part).max(axis=1) - part.barrier
+
+    def embeddings(self, part: CovariateSplit) -> np.ndarray:
+        """(n, d_model): the backbone's output for the target channel at the last patch."""
+        import torch
+
+        self.model.eval()
+        with torch.no_grad():
+            parts = [
+                self.model(
+                    past_values=v, past_observed_mask=m, output_hidden_states=True, return_dict=True
+                ).backbone_hidden_state[:, 0, -1, :]
+                for v, m in self._batches(part)
+            ]
+        return torch.cat(parts).double().cpu().numpy()
+
+
+def fine_tune(
+    forecaster: Forecaster, dataset: Dataset, train: CovariateSplit, val: CovariateSplit, settings: Settings, seed: int
+) -> dict:
+    """AdamW on the target's H-step MSE (the model's own loss with future_values), best validation kept."""
+    import torch
+
+    model, device, horizon = forecaster.model, forecaster.device, forecaster.horizon
+    context = model.config.context_length
+
+    def tensors(part: CovariateSplit):
+        values, observed = model_inputs(part, context, exogenous=True)
+        future = np.zeros((len(part.rows), horizon, values.shape[2]), dtype=np.float32)
+        future[:, :, 0] = future_values(dataset, part, horizon)  # the target; the 24 features' futures stay unknown
+        return values.to(device), observed.to(device), torch.from_numpy(future).to(device)
+
+    train_values, train_observed, train_future = tensors(train)
+    val_values, val_observed, val_future = tensors(val)
+
+    def loss_of(values, observed, future):
+        return model(past_values=values, past_observed_mask=observed, future_values=future, return_dict=True).loss
+
+    def validation_mse() -> float:
+        model.eval()
+        with torch.no_grad():
+            return float(loss_of(val_values, val_observed, val_future))
+
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
+    rng = np.random.default_rng(seed)
+    best = initial = validation_mse()
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    best_step, bad, steps, losses = 0, 0, 0, []
+    for step in range(1, settings.max_steps + 1):
+        model.train()
+        pick = torch.from_numpy(rng.choice(len(train_values), size=settings.batch_size))
+        loss = loss_of(train_values[pick], train_observed[pick], train_future[pick])
+        if not torch.isfinite(loss):
+            raise JobError(f"fine-tuning diverged: loss {loss.item()} at step {step}")
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+        optimiser.step()
+        losses.append(float(loss.detach()))
+        steps = step
+        if step % settings.eval_every == 0 or step == settings.max_steps:
+            current = validation_mse()
+            if current < best:
+                best, best_step, bad = current, step, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= settings.patience:
+                    break
+    model.load_state_dict(best_state)
+    model.eval()
+    return {
+        "finetune_steps": steps,
+        "finetune_best_step": best_step,
+        "finetune_initial_val_mse": initial,
+        "finetune_best_val_mse": best,
+        "finetune_first_train_mse": losses[0] if losses else float("nan"),
+        "finetune_last_train_mse": losses[-1] if losses else float("nan"),
+        "finetune_train_windows": len(train.rows),
+        "finetune_val_windows": len(val.rows),
+    }
+
+
+def load(resolved, spec: ExperimentSpec, *, exogenous: bool):
+    """The checkpoint as published, or with its decoder mixing the 24 exogenous channels into the
+    target's forecast (the mixing layers are new: they start from their initialisation)."""
+    from tsfm_public.models.tinytimemixer import TinyTimeMixerForPrediction
+
+    if not exogenous:
+        return load_pretrained(TinyTimeMixerForPrediction, resolved)
+    return load_pretrained(
+        TinyTimeMixerForPrediction,
+        resolved,
+        num_input_channels=25,
+        decoder_mode="mix_channel",
+        prediction_channel_indices=[0],
+        prediction_filter_length=spec.horizon,
+    )
+
+
+def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
+    settings = Settings.from_spec(spec)
+    resolved = resolve_weights(weights_dir, TTM)  # fails fast, before torch loads anything
+    import torch
+
+    torch.set_num_threads(thread_count())
+    device = torch_device(spec.device)
+    torch.manual_seed(spec.seed)
+    try:
+        windows: CovariateWindows = covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
+    train = windows.train.recent(settings.max_train_windows)
+    if len(np.unique(train.y)) < 2:
+        raise JobError("calibrating p (or the linear probe) needs both classes among the training windows")
+    exogenous = settings.mode == "fine-tune"
+    model = load(resolved, spec, exogenous=exogenous).to(device)
+    if spec.horizon > model.config.prediction_length:
+        raise JobError(
+            f"horizon {spec.horizon} exceeds the checkpoint's {model.config.prediction_length}-step forecast"
+        )
+    forecaster = Forecaster(model, settings, spec.horizon, device, exogenous=exogenous)
+    notes: dict = {
+        "mode": settings.mode,
+        "point_score": "max over t+1..t+H of the point forecast of log(High/Close_t), minus log(1 + threshold)",
+        "padded_context": f"{spec.context_length} days left-padded to {model.config.context_length}, padding unobserved",
+    }
+    started = time.perf_counter()
+    if exogenous:
+        notes |= fine_tune(
+            forecaster, dataset, train, windows.val.recent(settings.max_val_windows), settings, spec.seed
+        )
+        notes["calibration_in_sample"] = True
+    trained = time.perf_counter()
+    scores = {name: forecaster.point_scores(windows.split(name)) for name in ("val", "test")}
+    n_parameters = sum(p.numel() for p in model.parameters())
+    if settings.mode == "linear-probe":
+        chosen = {"train": train, "val": windows.val, "test": windows.test}
+        probabilities, choice = linear_probe(
+            embed=lambda name: forecaster.embeddings(chosen[name]),
+            train_y=train.y,
+            val_y=windows.val.y,
+            strengths=settings.probe_l2,
+            fit=fit_logistic,
+        )
+        notes |= {
+            "p_method": "linear probe on the backbone output of the target's last patch",
+            "probe_l2": choice.l2,
+            "probe_val_log_loss": choice.val_log_loss,
+            "probe_features": int(choice.weights.size),
+        }
+        n_parameters += int(choice.weights.size) + 1
+    else:
+        (a,), b = fit_logistic(forecaster.point_scores(train)[:, None], train.y, CALIBRATION_L2)
+        probabilities = {name: sigmoid(a * s + b) for name, s in scores.items()}
+        notes |= {
+            "p_method": "sigmoid(a * point_score + b), (a, b) fitted on training windows (a point forecast: no distribution)",
+            "calibration_a": float(a),
+            "calibration_b": float(b),
+        }
+    predicted = time.perf_counter()
+    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
+    return ModelOutput(
+        val=SplitPredictions(windows.val.dates, windows.val.y, probabilities["val"], scores["val"]),
+        test=SplitPredictions(windows.test.dates, windows.test.y, probabilities["test"], scores["test"]),
+        n_parameters=n_parameters,
+        n_train=len(train.y),
+        weights=resolved.source,
+        train_seconds=trained - started,
+        predict_seconds=predicted - trained,
+        device=device.type,
+        packages=PACKAGES,
+        notes=notes,
+        inputs=windows.inputs("exogenous channels" if exogenous else None),
+    )

@@ -1,0 +1,1 @@
+"""TiRex-2 (and the TiRex 1.x classifiers) in the tirex environment."""

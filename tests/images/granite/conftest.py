@@ -1,0 +1,140 @@
+"""Fixtures of the in-environment granite suite (runs inside the granite env; see pytest.ini).
+
+Data: the bundled S&P 500 dataset that `orch test-images` mounts at $ORCH_TEST_DATA, else built once
+by the host interpreter (/work/main/.venv, which has arch and TA-Lib). Weights: random-initialised
+models built from granite-tsfm's own config classes and saved with `save_pretrained` in the hub
+layout (jobs.granite.weights), loaded by the jobs through `from_pretrained` as published weights are.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO))
+HOST_PYTHON = Path(os.environ.get("FDINVEST_HOST_PYTHON", REPO / ".venv" / "bin" / "python"))
+
+BUILD = """
+import sys
+from orchestrator.data.sources import load_arch_sp500
+from orchestrator.data.build import build_dataset, BuildRequest
+from orchestrator.data.splits import BUNDLED_SPLITS
+from shared_schema import SourceInfo
+build_dataset(load_arch_sp500(), BuildRequest('sp500', SourceInfo(kind='arch-sp500', description='arch sp500'),
+              BUNDLED_SPLITS), sys.argv[1])
+"""
+
+
+@pytest.fixture(scope="session")
+def bundled(tmp_path_factory):
+    """(folder, DatasetManifest) of the real bundled dataset."""
+    from shared_schema import DatasetManifest
+
+    mounted = Path(os.environ.get("ORCH_TEST_DATA", "/nonexistent"))
+    if (mounted / "sp500.manifest.json").is_file():
+        return mounted, DatasetManifest.model_validate_json((mounted / "sp500.manifest.json").read_text())
+    folder = tmp_path_factory.mktemp("data")
+    subprocess.run(
+        [str(HOST_PYTHON), "-c", BUILD, str(folder)],
+        cwd=REPO,
+        check=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    return folder, DatasetManifest.model_validate_json((folder / "sp500.manifest.json").read_text())
+
+
+# A PatchTST-FM of the published architecture class at a CPU-test size: context 208 holds the 80-day
+# window plus the 128-step masked forecast region (16-step patches, 8 contiguous masked patches).
+TINY_PATCHTSTFM = {
+    "context_length": 208,
+    "prediction_length": 16,
+    "d_patch": 16,
+    "d_model": 32,
+    "n_head": 4,
+    "n_layer": 2,
+}
+
+
+@pytest.fixture(scope="session")
+def patchtstfm_weights(tmp_path_factory) -> Path:
+    """A weights dir holding a small random-init PatchTST-FM at <dir>/patchtstfm/."""
+    import torch
+    from tsfm_public.models.patchtst_fm import PatchTSTFMConfig, PatchTSTFMForPrediction
+
+    from jobs.granite.weights import PATCHTSTFM, write_random_init
+
+    torch.manual_seed(1)
+    weights_dir = tmp_path_factory.mktemp("weights")
+    write_random_init(weights_dir, PATCHTSTFM, PatchTSTFMForPrediction(PatchTSTFMConfig(**TINY_PATCHTSTFM)))
+    return weights_dir
+
+
+# A TTM with the daily r2.1 checkpoint's 90-day context at a CPU-test width (and a 16-day forecast, so
+# that `orch weights import` can tell it from the published 90-30 checkpoint).
+TINY_TTM = {
+    "context_length": 90,
+    "prediction_length": 16,
+    "patch_length": 10,
+    "patch_stride": 10,
+    "d_model": 16,
+    "num_layers": 2,
+    "decoder_d_model": 8,
+    "decoder_num_layers": 2,
+    "num_input_channels": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def ttm_weights(tmp_path_factory) -> Path:
+    """A weights dir holding a small random-init TTM at <dir>/ttm/."""
+    import torch
+    from tsfm_public.models.tinytimemixer import TinyTimeMixerConfig, TinyTimeMixerForPrediction
+
+    from jobs.granite.weights import TTM, write_random_init
+
+    torch.manual_seed(2)
+    weights_dir = tmp_path_factory.mktemp("weights")
+    write_random_init(weights_dir, TTM, TinyTimeMixerForPrediction(TinyTimeMixerConfig(**TINY_TTM)))
+    return weights_dir
+
+
+def make_spec(manifest, *, model: str, model_id: str, horizon: int = 1, **hyper):
+    from shared_schema import DatasetRef, ExperimentSpec
+
+    return ExperimentSpec(
+        id=model_id,
+        slug=f"{model}-test-h{horizon}",
+        model=model,
+        env="granite",
+        horizon=horizon,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+        profile="quick",
+        device="cpu",
+        hyperparameters=hyper,
+    )
+
+
+def run_job(spec, data_dir: Path, out_dir: Path, weights_dir: Path | None) -> subprocess.CompletedProcess:
+    """`python -m jobs run`, exactly as the executors call it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec_file = out_dir / "spec.json"
+    spec_file.write_text(json.dumps(spec.model_dump(mode="json")))
+    command = [sys.executable, "-m", "jobs", "run", "--spec", str(spec_file), "--data", str(data_dir)]
+    command += ["--out", str(out_dir)] + (["--weights", str(weights_dir)] if weights_dir is not None else [])
+    return subprocess.run(
+        command,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "2"},
+    )

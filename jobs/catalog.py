@@ -345,6 +345,54 @@ TIMER_QUICK: dict[str, object] = {
     "probe_l2": [1e-2, 1.0],
 }
 
+# Chronos-2 (jobs/chronos2/job.py): every key is spelled out in the spec.
+#   inputs: "all" = the target series plus the 24 other features as past covariates; "high" = the target alone
+#   finetune: Chronos2Pipeline.fit's finetune_mode, full or LoRA (lr 1e-6 / 1e-5 are the package's defaults)
+#   batch_size: windows per fine-tuning step (each window is 1 + 24 series for the package)
+#   eval_every / patience: validation loss every N steps; stop after `patience` evaluations without improvement
+#   max_train_windows / max_val_windows: most recent windows for fine-tuning and the probe / for the
+#   validation loss (0 = all); probe_features: what the linear probe reads (H > 1, or mode linear-probe)
+CHRONOS2 = {
+    "mode": choice("zero-shot", "fine-tune", "linear-probe"),
+    "finetune": choice("full", "lora"),
+    "inputs": choice("all", "high"),
+    "max_steps": whole(1, STEPS),
+    "batch_size": whole(1, BATCH),
+    "lr": real(above=0, high=10),
+    "eval_every": whole(1, STEPS),
+    "patience": whole(1, 100_000),
+    "max_train_windows": whole(0, BIG),
+    "max_val_windows": whole(0, BIG),
+    "probe_l2": Param("floats", above=0, high=1e12),
+    "probe_features": choice("embedding", "quantiles"),
+    "predict_batch_size": whole(1, BATCH),
+}
+CHRONOS2_FULL: dict[str, object] = {
+    "mode": "fine-tune",
+    "finetune": "full",
+    "inputs": "all",
+    "max_steps": 1000,
+    "batch_size": 16,
+    "lr": 1e-6,
+    "eval_every": 50,
+    "patience": 5,
+    "max_train_windows": 0,
+    "max_val_windows": 0,
+    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+    "probe_features": "embedding",
+    "predict_batch_size": 16,  # windows per forward pass: group attention spans the whole batch (jobs/chronos2/forecast.py)
+}
+CHRONOS2_QUICK: dict[str, object] = {
+    **CHRONOS2_FULL,
+    "max_steps": 10,
+    "batch_size": 8,
+    "eval_every": 5,
+    "patience": 1,
+    "max_train_windows": 512,
+    "max_val_windows": 64,
+    "probe_l2": [1e-2, 1.0],
+}
+
 # Values of the keys a foundation model's or baseline's spec leaves out (Model.unspelled).
 TIMESFM_FULL_UNSPELLED: dict[str, object] = {
     "batch_size": 32,
@@ -603,6 +651,20 @@ TTM_PRETRAINING = Pretraining(
     "the granite-tsfm release that lists it, the latest the data can reach",
 )
 
+CHRONOS2_PRETRAINING = Pretraining(
+    corpora=(
+        "real univariate series (the report names the Chronos and Chronos-Bolt training corpora and "
+        "GIFT-Eval's pre-training collection), given multivariate structure by synthetic 'multivariatizers'",
+        "synthetic univariate and multivariate series",
+    ),
+    cutoff=dt.date(2025, 10, 20),
+    cutoff_published=False,
+    source="Ansari et al., Chronos-2: From Univariate to Universal Forecasting, arXiv 2510.15821 (2025-10-20); "
+    "huggingface.co/amazon/chronos-2 (Apache-2.0 code and weights)",
+    note="no cut-off published: the date is the report's release, the latest its data can reach; whether "
+    "S&P 500 prices are among the real series is not stated",
+)
+
 # -- the catalog (module docstring: ids, family, role) ---------------------------------------------------
 MODELS: tuple[Model, ...] = (
     Model(
@@ -768,6 +830,21 @@ MODELS: tuple[Model, ...] = (
             "LENS (arXiv 2408.10111) published no checkpoint to load; "
             "pre-training it (100B observations) is out of scope",
         ),
+    ),
+    Model(
+        name="chronos2",
+        ids=("FD-27", "FD-28"),
+        slug_stem="chronos2",
+        family="foundation",
+        role="foundation",
+        env="chronos",
+        entry="jobs.chronos2.job:run",
+        hyperparameters=CHRONOS2,
+        quick=CHRONOS2_QUICK,
+        full=CHRONOS2_FULL,
+        resources=FOUNDATION,
+        weights="chronos2",
+        pretraining=CHRONOS2_PRETRAINING,
     ),
     # 2026 foundation models (issue 33): their own environments; each sees the 24 other features where it can.
     Model(

@@ -101,6 +101,7 @@ ENVIRONMENTS: dict[str, Environment] = {
     "torch": Environment("torch", ("jobs/torch_models", "jobs/timer")),
     "gluonts": Environment("gluonts", ("jobs/lagllama",)),
     "timesfm": Environment("timesfm", ("jobs/timesfm",), docker_platform=TIMESFM_PLATFORM),
+    "chronos": Environment("chronos", ("jobs/chronos2",)),
     "tirex": Environment("tirex", ("jobs/tirex",)),
     "granite": Environment("granite", ("jobs/granite",)),
 }

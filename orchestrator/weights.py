@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from jobs.chronos2.published import FACTS as CHRONOS2_FACTS
 from jobs.granite.published import PATCHTSTFM_FACTS, TTM_FACTS
 from jobs.lagllama.published import FACTS as LAG_LLAMA_FACTS
 from jobs.timer.published import FACTS as TIMER_FACTS
@@ -66,6 +67,13 @@ PUBLISHED: dict[str, PublishedWeights] = {
         ("config.json", "model.safetensors"),
         ("config.json", "model.safetensors"),
         facts=TIMER_FACTS,
+    ),
+    "chronos2": PublishedWeights(
+        "chronos2",
+        "amazon/chronos-2",
+        ("config.json", "model.safetensors"),
+        ("config.json", "model.safetensors"),
+        facts=CHRONOS2_FACTS,
     ),
     "tirex2": PublishedWeights(
         "tirex2", "NX-AI/TiRex-2", ("config.json", "model.safetensors"), ("config.json", "model.safetensors")

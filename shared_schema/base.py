@@ -19,7 +19,7 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 SplitName = Literal["train", "val", "test"]
 # Every job environment, one images/<env>/ folder each; orchestrator/environments.py says what each
 # runs (a test checks the two list the same names). Adding an env: a name here and an entry there.
-ENV_NAMES = ("sklearn", "torch", "gluonts", "timesfm", "tirex", "granite")
+ENV_NAMES = ("sklearn", "torch", "gluonts", "timesfm", "chronos", "tirex", "granite")
 EnvName = Literal[ENV_NAMES]
 
 

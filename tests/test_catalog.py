@@ -99,7 +99,7 @@ def test_readme_model_list_is_the_catalog():
 
 
 # -- Must show: a throw-away entry in a temporary copy of the catalog -----------------------------------
-THROWAWAY = """    torch_model(name="throwaway", ids=("FD-27", "FD-28"), family="no-attention", role="no-attention",
+THROWAWAY = """    torch_model(name="throwaway", ids=("FD-37", "FD-38"), family="no-attention", role="no-attention",
                 architecture=torch_module("dlinear", "DLinear"),
                 settings={"window": whole(1, 64), "dropout": DROPOUT}, extra={"window": 4}),
 )
@@ -159,8 +159,8 @@ def test_a_new_catalog_entry_appears_everywhere_and_rekeys_nothing_else(orch_hom
     assert after["catalog_file"] == str(extended)
 
     listed = {row["id"]: row for row in after["list"]}
-    assert listed["FD-27"]["slug"] == "throwaway-h1" and listed["FD-28"]["horizon"] == 3
-    assert listed["FD-27"]["role"] == "no-attention" and listed["FD-27"]["status"] == "ready"
+    assert listed["FD-37"]["slug"] == "throwaway-h1" and listed["FD-38"]["horizon"] == 3
+    assert listed["FD-37"]["role"] == "no-attention" and listed["FD-37"]["status"] == "ready"
     assert "throwaway" not in json.dumps(before["list"])
     assert "pre-training data to 2025-09-15" in listed["FD-03"]["note"] and listed["FD-05"]["note"] is None
 
@@ -171,13 +171,13 @@ def test_a_new_catalog_entry_appears_everywhere_and_rekeys_nothing_else(orch_hom
     assert after["typo"]["code"] == 2 and "did you mean 'window'" in after["typo"]["output"]
     assert after["too_big"]["code"] == 2 and "'window' must be <= 64" in after["too_big"]["output"]
     assert after["accepted"]["code"] == 0, after["accepted"]["output"]
-    assert json.loads(after["accepted"]["output"])[0]["id"] == "FD-27"
+    assert json.loads(after["accepted"]["output"])[0]["id"] == "FD-37"
 
     assert "  throwaway-h1:" in after["compose"] and "fdinvest.experiment: FD-28" in after["compose"]
     assert "throwaway" not in before["compose"]
     assert after["template"]["spec"]["hyperparameters"] == {**catalog.TORCH_QUICK, "window": 4}
 
-    assert set(after["keys"]) - set(before["keys"]) == {"FD-27", "FD-28"}
+    assert set(after["keys"]) - set(before["keys"]) == {"FD-37", "FD-38"}
     assert {i: after["keys"][i] for i in before["keys"]} == before["keys"]  # no other run key changed
     assert (REPO / "jobs" / "catalog.py").read_text() == source  # no repository file was edited
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from jobs.common.covariates import covariate_windows
+from jobs.common.covariates import covariate_windows, future_targets
 from jobs.common.dataset import load_dataset
 from jobs.common.windows import make_windows
 from shared_schema import JobResult, ModelInputs
@@ -30,8 +30,9 @@ def test_target_is_log_high_over_the_last_close_and_the_label_is_its_future_max(
         i = len(part.rows) // 3
         t = part.rows[i]
         np.testing.assert_allclose(part.target[i], np.log(high[t - 79 : t + 1] / close[t]), rtol=1e-12)
-        future_max = np.log(high[t + 1 : t + 4] / close[t]).max()  # the label, from the same quantity
-        assert part.y[i] == int(future_max >= math.log1p(0.01))
+        future = future_targets(dataset, part.rows, 3)
+        np.testing.assert_allclose(future[i], np.log(high[t + 1 : t + 4] / close[t]), rtol=1e-12)
+        assert np.array_equal(part.y, (future.max(axis=1) >= math.log1p(0.01)).astype(np.int8))  # the label
         assert part.barrier[i] == pytest.approx(math.log1p(0.01))
 
 

@@ -106,3 +106,16 @@ def covariate_windows(dataset: Dataset, horizon: int, context_length: int, thres
         )
 
     return CovariateWindows(*(split(name) for name in SPLITS), [names[i] for i in others], context_length)
+
+
+def future_targets(dataset: Dataset, rows: np.ndarray, horizon: int) -> np.ndarray:
+    """(n, H) log(high_{t+k} / close_t), k = 1..H: the target series after each window's end t, whose
+    maximum decides the label. For fine-tuning on the forecasting loss only (windows whose label lies
+    in the split the loss is computed on); never an input."""
+    frame = dataset.frame
+    high = frame[TARGET_FEATURE].to_numpy(np.float64)
+    close = frame["close"].to_numpy(np.float64)
+    rows = np.asarray(rows)
+    if len(rows) and rows.max() + horizon >= len(high):
+        raise ValueError("a window's horizon runs past the end of the data")
+    return np.log(high[rows[:, None] + np.arange(1, horizon + 1)] / close[rows][:, None])

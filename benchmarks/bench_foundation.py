@@ -1,0 +1,210 @@
+"""Zero-shot P(hit) throughput of each 2026 foundation-model job beside the package's own pipeline
+call a user would write (the anchor), on the same windows and threads, plus the quick-profile job's
+wall time. Random weights at the published shape: speed does not depend on their values.
+
+    python benchmarks/bench_foundation.py [--models chronos2] [--threads 2] [--windows 256]
+        [--size base] [--no-quick-job] [--json]
+
+The host part builds the bundled dataset once, then runs each model's worker in that model's own
+environment (the native venv `orch` builds from images/<env>/requirements.txt) with OMP_NUM_THREADS
+and torch threads set to --threads; each worker prints one JSON line. Both arms score the same
+validation windows (the most recent --windows) and turn forecasts into P(hit) the same way
+(jobs/common/quantiles.py), so the comparison is of the forecasting calls only; `max_p_difference`
+shows the two agree. Adding a model: a worker function and an entry in WORKERS.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# -- workers: run inside the model's environment ----------------------------------------------------
+def chronos2_worker(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import torch
+    from chronos import Chronos2Pipeline
+
+    from jobs.chronos2.forecast import Forecaster
+    from jobs.chronos2.weights import SIZES, load_pipeline, resolve_weights, write_random_init
+    from jobs.common.covariates import covariate_windows
+    from jobs.common.quantiles import exceedance
+
+    torch.set_num_threads(args.threads)
+    weights = Path(args.workdir) / "weights"
+    write_random_init(weights, size=args.size)
+    model = load_pipeline(resolve_weights(weights), torch.device("cpu")).model
+    dataset = _dataset(args)
+    windows = covariate_windows(dataset, 1, 80, dataset.manifest.threshold)
+    part = windows.val.recent(args.windows)
+    levels = np.array(model.chronos_config.quantiles)
+
+    def job_arm() -> np.ndarray:
+        forecaster = Forecaster(model, horizon=1, use_covariates=True, batch_windows=16, device=torch.device("cpu"))
+        return exceedance(levels, forecaster.quantiles(part)[:, 0, :], part.barrier)
+
+    def anchor_arm() -> np.ndarray:  # what a user writes: the documented dicts through the pipeline
+        inputs = [
+            {
+                "target": part.target[i],
+                "past_covariates": {name: part.covariates[i, :, j] for j, name in enumerate(windows.covariate_names)},
+            }
+            for i in range(len(part.rows))
+        ]
+        forecasts = Chronos2Pipeline(model=model).predict(inputs, prediction_length=1)
+        quantiles = torch.stack([f[0, :, 0] for f in forecasts]).double().numpy()
+        return exceedance(levels, quantiles, part.barrier)
+
+    out = {
+        "model": "chronos2",
+        "shape": f"{args.size}: {SIZES[args.size]}",
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    out.update(_compare(job_arm, anchor_arm, len(part.rows)))
+    return out
+
+
+WORKERS = {"chronos2": ("chronos", chronos2_worker)}
+
+
+def _dataset(args: argparse.Namespace):
+    from jobs.common.dataset import load_dataset
+    from shared_schema import DatasetManifest, DatasetRef, ExperimentSpec
+
+    manifest = DatasetManifest.model_validate_json((Path(args.data) / "sp500.manifest.json").read_text())
+    spec = ExperimentSpec(
+        id="FD-99",
+        slug="bench",
+        model="bench",
+        env="torch",
+        horizon=1,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+    )
+    return load_dataset(Path(args.data), spec)
+
+
+def _compare(job_arm, anchor_arm, windows: int) -> dict:
+    """Windows/s of both arms (each warmed up once, then timed once) and how far their P(hit) differ."""
+    import numpy as np
+
+    timings = {}
+    results = {}
+    for name, arm in (("job", job_arm), ("anchor", anchor_arm)):
+        arm()
+        started = time.perf_counter()
+        results[name] = arm()
+        timings[name] = windows / (time.perf_counter() - started)
+    return {
+        "windows": windows,
+        "job_windows_per_s": round(timings["job"], 2),
+        "anchor_windows_per_s": round(timings["anchor"], 2),
+        "speedup": round(timings["job"] / timings["anchor"], 2),
+        "max_p_difference": float(np.max(np.abs(results["job"] - results["anchor"]))),
+    }
+
+
+# -- host: one worker per model in its own environment ---------------------------------------------
+def _quick_job_seconds(model: str, python: Path, args: argparse.Namespace, workdir: Path) -> float:
+    """Wall time of `python -m jobs run` on the quick profile (the catalog's quick defaults), H1, with
+    the worker's random-init weights."""
+    from jobs.catalog import BY_NAME
+    from orchestrator.data.build import load_manifest
+    from shared_schema import DatasetRef, ExperimentSpec
+
+    entry = BY_NAME[model]
+    manifest = load_manifest(Path(args.data), "sp500")
+    spec = ExperimentSpec(
+        id=entry.ids[0],
+        slug=f"{entry.slug_stem}-h1",
+        model=model,
+        env=entry.env,
+        horizon=1,
+        threshold=manifest.threshold,
+        context_length=80,
+        split_dates=manifest.split_dates,
+        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
+        seed=0,
+        profile="quick",
+        device="cpu",
+        hyperparameters=entry.defaults("quick"),
+    )
+    out = workdir / "quick-job"
+    out.mkdir()
+    (out / "spec.json").write_text(spec.model_dump_json())
+    command = [str(python), "-m", "jobs", "run", "--spec", str(out / "spec.json"), "--data", args.data]
+    command += ["--out", str(out), "--weights", str(workdir / "weights")]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=_worker_env(args), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{model} quick job failed: {done.stderr.strip().splitlines()[-1:]}")
+    return round(time.perf_counter() - started, 1)
+
+
+def _worker_env(args: argparse.Namespace) -> dict:
+    threads = str(args.threads)
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(WORKERS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--windows", type=int, default=256)
+    parser.add_argument("--size", default="base", help="random-init shape, see the model's weights module")
+    parser.add_argument("--no-quick-job", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker][1](args)))
+        return
+
+    from orchestrator.commands.data import build_default_dataset
+    from orchestrator.environments import ENVIRONMENTS
+    from orchestrator.executors.native import VenvManager
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-foundation-") as scratch:
+        args.data = str(Path(scratch) / "data")
+        build_default_dataset(Path(args.data))
+        for model in args.models.split(","):
+            env, _ = WORKERS[model]
+            python = VenvManager().ensure(ENVIRONMENTS[env], lambda line: print(line, file=sys.stderr))
+            workdir = Path(scratch) / model
+            workdir.mkdir()
+            command = [str(python), __file__, "--worker", model, "--data", args.data, "--workdir", str(workdir)]
+            command += ["--threads", str(args.threads), "--windows", str(args.windows), "--size", args.size]
+            done = subprocess.run(command, cwd=REPO, env=_worker_env(args), capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{model} worker failed:\n{done.stderr[-2000:]}")
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            if not args.no_quick_job:
+                row["quick_job_seconds"] = _quick_job_seconds(model, python, args, workdir)
+            rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"threads {args.threads}, {args.windows} validation windows, random weights at shape {args.size!r}")
+    print("| model | parameters | job windows/s | pipeline windows/s | speed-up | max |p diff| | quick job s |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['model']} | {row['parameters']:,} | {row['job_windows_per_s']} | {row['anchor_windows_per_s']} "
+            f"| {row['speedup']}x | {row['max_p_difference']:.1e} | {row.get('quick_job_seconds', '-')} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

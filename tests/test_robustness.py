@@ -244,3 +244,23 @@ def test_kill_9_of_orch_takes_its_jobs_along_and_the_next_run_sweeps_staging(orc
     assert rerun.exit_code == 0, rerun.output
     assert f"removed 1 abandoned staging folder(s) left by a killed run: {staging.name}" in rerun.output
     assert [p for p in (results / ".staging").iterdir()] == [compose_staging]  # not orch's: left alone
+
+
+def test_report_on_a_full_or_read_only_results_disk_is_one_line(small_disk, bundled_data):
+    """Issue 36 item 5: the report's writes fail in one line, before or after the bootstraps."""
+    from jobs.common.runner import run_job
+    from tests.helpers import seal_run
+    from tests.test_report import result_folder, spec_for
+
+    data_dir, manifest = bundled_data
+    folder = result_folder(small_disk, spec_for("logreg", 1, 0, "quick", manifest.sha256))
+    run_job(folder / "spec.json", data_dir, folder, None)
+    seal_run(folder)
+    _fill(small_disk)
+    full = orch("report", "--results", str(small_disk))
+    assert full.exit_code == 2 and "Traceback" not in full.output
+    assert full.output.strip().splitlines()[-1].startswith(f"Error: cannot write the report to {small_disk}: No space")
+    (small_disk / "filler").unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    read_only = orch("report", "--results", str(small_disk))
+    assert read_only.exit_code == 2 and "Read-only file system" in read_only.output.strip().splitlines()[-1]

@@ -114,6 +114,8 @@ def save_checkpoint(folder: Path, config: dict, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     save_file(tensors, str(folder / WEIGHTS_FILE))
+    # safetensors writes the file owner-only (0600); a checkpoint is read by a container's other uid
+    (folder / WEIGHTS_FILE).chmod(0o644)
     return folder
 
 

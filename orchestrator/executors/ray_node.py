@@ -20,6 +20,7 @@ from orchestrator.fsutil import atomic_write_bytes, sha256_file
 from orchestrator.paths import cache_dir
 from orchestrator.results import LOG_FILE, PREDICTIONS_FILE, RESULT_FILE, SPEC_FILE
 from orchestrator.runs import PlannedRun
+from shared_schema.files import read_own_file
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,13 @@ def run_job_on_node(job: NodeJob) -> NodeReply:
         def reply(returncode: int | None, reason: str, timed_out: bool = False, oom: bool = False) -> NodeReply:
             files = {}
             if returncode == 0:
-                files = {
-                    name: (staging / name).read_bytes()
+                files = {  # a link the job planted is not followed (read_own_file refuses it)
+                    name: read_own_file(staging / name)
                     for name in (RESULT_FILE, PREDICTIONS_FILE)
-                    if (staging / name).is_file()
+                    if (staging / name).is_file() and not (staging / name).is_symlink()
                 }
-            return NodeReply(node, returncode, reason, timed_out, oom, files, log_path.read_text(errors="replace"))
+            log = read_own_file(log_path).decode(errors="replace") if not log_path.is_symlink() else ""
+            return NodeReply(node, returncode, reason, timed_out, oom, files, log)
 
         problem = mismatch(job.run)
         if problem:

@@ -1,4 +1,4 @@
-"""Whole-job timings of each CPU kernel's fast form against its textbook form (issue 34 item 3).
+"""Whole-job timings of the CPU kernels' fast form against its textbook form (issue 34 item 3).
 
 A kernel stays only where a whole job, not a micro-benchmark, shows that it pays (5% or more).
 Each run is one fresh process that runs one job end to end on the bundled data (`run_job`, as a
@@ -8,12 +8,16 @@ load from other work on a shared machine falls on both; every figure is reported
 
 Variants:
 * fast / textbook: the declared switch, `cpu_kernels` (jobs/torch_models/kernels.py).
-* fast-no-<kernel>: fast with one kernel in its textbook form (which kernel pays, in a whole job).
 * spin / nospin: libgomp's GOMP_SPINCOUNT=10000 against 0 (both with OMP_WAIT_POLICY=PASSIVE), the
-  setting a native job would get on a quiet machine before issue 34 (orchestrator/cpu_threads.py).
+  setting a native job got on a quiet machine before issue 34 (orchestrator/cpu_threads.py).
+The kernels removed by issue 34 were measured with commit d72c252's version of this script, which
+also ran `fast-no-<kernel>` variants (fast with one kernel in its textbook form).
 
-The full profile runs with epochs=1 (a whole epoch of every training window at 2M parameters,
-dropout 0.1), the quick profile as declared (dropout 0, 1,500 windows, 4 epochs).
+The full profile runs with epochs=1 (2M parameters, dropout 0.1), the quick profile as declared
+(dropout 0, 1,500 windows, 4 epochs); `--set KEY=VALUE` adds a hyper-parameter to every job (the
+issue 34 table: `--set max_train_windows=512` for the full profile on a loaded 2-core machine).
+Figures: the job process's CPU seconds (user + system, all threads), which load from other work
+disturbs least, and its wall seconds.
 
     python benchmarks/bench_kernels.py --models patchtst,itransformer --profiles quick,full \\
         --variants fast,textbook [--repeats 2] [--threads 2] [--out table.json]
@@ -36,15 +40,15 @@ sys.path.insert(0, str(REPO))
 SPIN = {"spin": "10000", "nospin": "0"}
 
 
-def spec_file(model: str, profile: str, variant: str, data_dir: Path, folder: Path) -> Path:
-    """The spec `orch run <model>-h1 --profile <profile>` writes (full: epochs=1), in `variant`."""
+def spec_file(model: str, profile: str, variant: str, data_dir: Path, folder: Path, extra: dict) -> Path:
+    """The spec `orch run <model>-h1 --profile <profile> --set ...` writes (full: epochs=1), in `variant`."""
     from orchestrator import registry
     from orchestrator.runs import make_spec
     from shared_schema import DatasetManifest
 
     manifest = DatasetManifest.model_validate_json(next(data_dir.glob("*.manifest.json")).read_text())
     experiment = next(e for e in registry.EXPERIMENTS if e.model == model and e.horizon == 1)
-    overrides = {"epochs": 1} if profile == "full" else {}
+    overrides = {**({"epochs": 1} if profile == "full" else {}), **extra}
     if variant == "textbook":
         overrides["cpu_kernels"] = variant
     spec = make_spec(experiment, manifest, profile, registry.DEFAULT_SEED, overrides=overrides)
@@ -53,29 +57,23 @@ def spec_file(model: str, profile: str, variant: str, data_dir: Path, folder: Pa
     return path
 
 
-def worker(model: str, profile: str, variant: str, data_dir: Path) -> None:
+def worker(model: str, profile: str, variant: str, data_dir: Path, extra: dict) -> None:
     """One job in this process; prints the job's own seconds as JSON."""
     from jobs.common.runner import run_job
 
-    if variant.startswith("fast-no-"):  # the job selects "fast"; one kernel is then turned back
-        from jobs.torch_models import kernels
-
-        select = kernels.select
-        kernels.select = lambda choice: (select(choice), kernels.ablate(variant.removeprefix("fast-no-")))
     with tempfile.TemporaryDirectory() as folder:
-        result = run_job(
-            spec_file(model, profile, variant, data_dir, Path(folder)), data_dir, Path(folder) / "out", None
-        )
+        spec = spec_file(model, profile, variant, data_dir, Path(folder), extra)
+        result = run_job(spec, data_dir, Path(folder) / "out", None)
     print(json.dumps({"train_s": result.timings.train_seconds, "predict_s": result.timings.predict_seconds}))
 
 
-def run_once(model: str, profile: str, variant: str, data_dir: Path, threads: int) -> dict:
+def run_once(model: str, profile: str, variant: str, data_dir: Path, threads: int, extra: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
     env["GOMP_SPINCOUNT"] = SPIN.get(variant, "0")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", model, profile, variant, str(data_dir)],
+        [sys.executable, __file__, "--worker", model, profile, variant, str(data_dir), json.dumps(extra)],
         capture_output=True,
         text=True,
         env=env,
@@ -90,9 +88,7 @@ def run_once(model: str, profile: str, variant: str, data_dir: Path, threads: in
 
 def check_variants(variants: list[str]) -> None:
     """Refuse an unknown variant before any job runs (one line, exit 2)."""
-    from jobs.torch_models.kernels import KERNELS
-
-    known = ["fast", "textbook", *SPIN, *(f"fast-no-{kernel}" for kernel in KERNELS)]
+    known = ["fast", "textbook", *SPIN]
     unknown = [v for v in variants if v not in known]
     if unknown:
         print(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
@@ -108,14 +104,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", type=Path, help="a built dataset folder (default: build the bundled one)")
     parser.add_argument("--out", type=Path, help="also write every run's figures here as JSON")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a hyper-parameter for every job (JSON value)"
+    )
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        model, profile, variant, data = args.worker
-        worker(model, profile, variant, Path(data))
+        model, profile, variant, data, extra = args.worker
+        worker(model, profile, variant, Path(data), json.loads(extra))
         return
 
     check_variants(args.variants.split(","))
+    extra = {key: json.loads(value) for key, _, value in (pair.partition("=") for pair in args.set)}
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data
         if data_dir is None:
@@ -129,7 +129,7 @@ def main() -> None:
                 runs: dict[str, list[dict]] = {v: [] for v in args.variants.split(",")}
                 for _ in range(args.repeats):
                     for variant in runs:  # alternating, so load falls on every variant
-                        runs[variant].append(run_once(model, profile, variant, data_dir, args.threads))
+                        runs[variant].append(run_once(model, profile, variant, data_dir, args.threads, extra))
                         print(f"[bench] {model} {profile} {variant}: {runs[variant][-1]}", flush=True)
                 rows.append({"model": model, "profile": profile, "runs": runs})
     print(table(rows))

@@ -86,8 +86,8 @@ class TwoStageAttention(nn.Module):
         normed = self.route_norm(x)
         routers = self.routers.expand(batch * segments, -1, -1)
         collected = self.gather(routers, context=normed)
-        x = self.dropout.add(x, self.scatter(normed, context=collected))
-        x = self.dropout.add(x, self.ff(self.ff_norm(x)))
+        x = x + self.dropout(self.scatter(normed, context=collected))
+        x = x + self.dropout(self.ff(self.ff_norm(x)))
         return x.reshape(batch, segments, features, width).transpose(1, 2)
 
 

@@ -94,7 +94,7 @@ class ETSLayer(nn.Module):
         x = x - season
         growth = self.growth(x)
         x = self.growth_norm(x - growth)
-        x = self.ff_norm(self.dropout.add(x, self.ff(x)))
+        x = self.ff_norm(x + self.dropout(self.ff(x)))
         return x, growth, season
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jobs.torch_models.heads import ClassificationHead
-from jobs.torch_models.kernels import Dropout, softmax
+from jobs.torch_models.kernels import Dropout
 from jobs.torch_models.layers import EncoderBlock, Pool, TokenEmbedding, check, check_common, split_heads
 
 
@@ -65,7 +65,7 @@ class ProbSparseAttention(nn.Module):
         sparsity = sampled_scores.amax(dim=-1) - sampled_scores.sum(dim=-1) / length
         picked = F.one_hot(sparsity.topk(n_pick, dim=-1).indices, length).to(q.dtype)
 
-        weights = softmax((picked @ q) @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]))
+        weights = ((picked @ q) @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(dim=-1)
         active = self.dropout(weights) @ v
         lazy = v.mean(dim=-2, keepdim=True)
         mixed = lazy + picked.transpose(-2, -1) @ (active - lazy)

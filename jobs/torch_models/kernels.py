@@ -3,21 +3,24 @@
 The switch is the torch models' hyper-parameter `cpu_kernels` (jobs/catalog.py): "fast" (the
 default) or "textbook". Its value enters the run key (the catalog's declaration is hashed per model;
 a spec that sets it carries it) and the result's notes; the job selects it (`select`) before it
-builds a model, for the whole process (a process runs the seeds of one spec only). The fast forms
-act only on a CPU: on CUDA and MPS the textbook forms are torch's fused kernels already.
+builds a model, for the whole process (a process runs the seeds of one spec only). The fast form
+acts only on a CPU: on CUDA and MPS the textbook form is torch's fused kernel already.
 
-Fast forms, each kept because a whole job pays for it (benchmarks/bench_kernels.py; the issue 34
-note has the table):
+One fast form is left, the one a whole job pays for (benchmarks/bench_kernels.py; issue 34's note
+has the table: a full-profile TimeMixer job about 8% less CPU time, PatchTST's 2%):
 * dropout masks: one 16-bit lane of a 64-bit random word per element, compared with an integer
   threshold, instead of `bernoulli_` (one Mersenne-Twister draw per element, on one thread). Each
-  element is dropped independently with probability p realised to 1/65536 (0.1 -> 0.1000061) and
-  survivors are scaled by 1 / (1 - realised p) in float32 and rounded once, whatever the dtype, so
-  every activation keeps its expectation. `torch.manual_seed` reproduces the masks. What changes
-  against the textbook form is the random stream: results differ from it, seed for seed.
-* short rows: softmax over rows shorter than SHORT_ROW keys as four whole-tensor passes (torch's
-  CPU kernel takes a scalar path on a row shorter than one vector), and attention over them written
-  out around that softmax instead of SDPA's kernel; with dropout, attention is written out so that
-  its weights take the cheap masks. The same math, rounded differently.
+  element is dropped independently with probability p realised to 1/65536 (0.1 -> 0.1000061).
+  Attention with dropout is written out (`written_out`, SDPA's definition) so that its weights take
+  these masks too. What changes against the textbook form is the random stream (and the rounding
+  of attention): results differ from it, seed for seed, not in distribution.
+Measured and removed for paying less than 5% of a whole job: softmax over short rows as whole-tensor
+passes, attention written out over short or unevenly vectorised rows, the residual-add and gelu
+products fused with the dropout mask, DLinear folded into one product, and a short OpenMP spin.
+
+Either form scales the kept elements by 1 / (1 - rate) in float32 (float64 for float64) and rounds
+once to the activation's dtype, so every activation keeps its expectation in bf16 too (torch's CPU
+dropout rounds the scale itself to bf16: 0.157% low at p = 0.1).
 """
 
 import math
@@ -29,44 +32,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 CHOICES = ("fast", "textbook")
-KERNELS = ("dropout_masks", "fused_dropout", "short_rows", "uneven_rows", "dlinear")  # what "fast" turns on
-_active: set[str] = set(KERNELS)
+_selected = "fast"  # process-wide: set by the job from its spec (`select`)
 
 
 def select(choice: str) -> None:
-    """Every fast kernel ("fast") or none ("textbook"), for this process."""
+    """The fast forms ("fast") or none ("textbook"), for this process."""
     if choice not in CHOICES:
         raise ValueError(f"cpu_kernels must be one of {list(CHOICES)}, got {choice!r}")
-    _active.clear()
-    _active.update(KERNELS if choice == "fast" else ())
-
-
-def selected() -> str:
-    return "fast" if _active == set(KERNELS) else "textbook" if not _active else "+".join(sorted(_active))
-
-
-def ablate(kernel: str) -> None:
-    """Turn one fast kernel back into its textbook form (benchmarks/bench_kernels.py only)."""
-    if kernel not in KERNELS:
-        raise ValueError(f"no kernel {kernel!r}; known: {list(KERNELS)}")
-    _active.discard(kernel)
+    global _selected
+    _selected = choice
 
 
 @contextmanager
 def using(choice: str):
     """`select(choice)` for a block (tests), then the previous selection again."""
-    previous = set(_active)
+    previous = _selected
     select(choice)
     try:
         yield
     finally:
-        _active.clear()
-        _active.update(previous)
+        select(previous)
 
 
-def fast(kernel: str, x: Tensor) -> bool:
-    """Whether `kernel` runs in its fast form for a tensor like x."""
-    return kernel in _active and x.device.type == "cpu"
+def fast(x: Tensor) -> bool:
+    """Whether the fast form runs for a tensor like x."""
+    return _selected == "fast" and x.device.type == "cpu"
 
 
 # -- dropout ---------------------------------------------------------------------------------------------
@@ -132,50 +122,12 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
         return x
     if x.device.type != "cpu":
         return F.dropout(x, p, training=True)
-    if not fast("dropout_masks", x):
+    if not fast(x):
         keep = torch.empty(x.shape, dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
         return _Multiply.apply(x, keep.bernoulli_(1.0 - p).div_(1.0 - p))
     if realised_rate(p) == 0.0:
         return x
     return _Multiply.apply(x, keep_multiplier(x, p))
-
-
-class _AddMultiplied(torch.autograd.Function):
-    """residual + x * multiplier in one pass (addcmul) instead of a product and then a sum."""
-
-    @staticmethod
-    def forward(ctx, residual: Tensor, x: Tensor, multiplier: Tensor) -> Tensor:
-        ctx.save_for_backward(multiplier)
-        return torch.addcmul(residual, x, multiplier).to(residual.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (multiplier,) = ctx.saved_tensors
-        return grad, torch.mul(grad, multiplier).to(grad.dtype), None
-
-
-class _GeluMultiply(torch.autograd.Function):
-    """gelu(h) * multiplier with the product written over gelu's output."""
-
-    @staticmethod
-    def forward(ctx, h: Tensor, multiplier: Tensor) -> Tensor:
-        ctx.save_for_backward(h, multiplier)
-        return F.gelu(h).mul_(multiplier)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        h, multiplier = ctx.saved_tensors
-        return torch.ops.aten.gelu_backward(torch.mul(grad, multiplier).to(grad.dtype), h), None
-
-
-def _fused(x: Tensor, p: float, training: bool) -> bool:
-    return training and p > 0.0 and fast("dropout_masks", x) and fast("fused_dropout", x) and realised_rate(p) > 0
-
-
-def gelu_dropout(h: Tensor, p: float, training: bool) -> Tensor:
-    if _fused(h, p, training):
-        return _GeluMultiply.apply(h, keep_multiplier(h, p))
-    return dropout(F.gelu(h), p, training)
 
 
 class Dropout(nn.Module):
@@ -190,65 +142,19 @@ class Dropout(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
 
-    def add(self, residual: Tensor, x: Tensor) -> Tensor:
-        if _fused(x, self.p, self.training):
-            return _AddMultiplied.apply(residual, x, keep_multiplier(x, self.p))
-        return residual + dropout(x, self.p, self.training)
-
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
-# -- softmax and attention over short rows ---------------------------------------------------------------
-# torch's CPU softmax vectorises along a row: a row shorter than one vector of floats (16 with
-# AVX-512, 8 with AVX2) takes a scalar path, measured 6-15x slower forward and 3-12x slower backward
-# than four whole-tensor passes at lengths 2-15 (AVX-512, 2 threads). Attention over a handful of
-# keys (PatchTST's 10 patches, Crossformer's 7, 4 and 2 segments or its 1 router) is exactly that
-# case. One threshold for every host, so that which form runs never depends on the CPU's vector width.
-SHORT_ROW = 16
-
-
-def softmax(x: Tensor) -> Tensor:
-    """x.softmax(-1)."""
-    if fast("short_rows", x) and x.shape[-1] < SHORT_ROW:
-        return _ShortRowSoftmax.apply(x)
-    return x.softmax(dim=-1)
-
-
-class _ShortRowSoftmax(torch.autograd.Function):
-    """softmax over the last dim as whole-tensor passes (max, exp, sum, divide); backward
-    y * (g - sum(g * y)). Computed in float32 whatever the input is, like autocast's softmax."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        y = x.float()
-        y = (y - y.amax(dim=-1, keepdim=True)).exp_()
-        y = y.div_(y.sum(dim=-1, keepdim=True)).to(x.dtype)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (y,) = ctx.saved_tensors
-        grad, y32 = grad.float(), y.float()
-        return (grad - (grad * y32).sum(dim=-1, keepdim=True)).mul_(y32).to(y.dtype)
-
-
+# -- attention -------------------------------------------------------------------------------------------
 def attend(q: Tensor, k: Tensor, v: Tensor, *, p: float, training: bool, causal: bool = False) -> Tensor:
-    """Scaled dot-product attention with dropout p on the attention weights. Textbook: torch's
-    SDPA kernel. Fast, on a CPU: the same math written out (`written_out`) over short rows, where
-    `softmax` is 2x faster than SDPA's kernel, and with dropout, where SDPA's CPU kernel would fall
-    back to this math anyway and draw its mask with bernoulli_."""
+    """Scaled dot-product attention with dropout p on the attention weights: torch's SDPA kernel,
+    or, training with dropout on a CPU in the fast form, the same math written out so that the
+    weights take the 16-bit masks (SDPA's CPU kernel falls back to that math itself with dropout,
+    and draws its mask with bernoulli_)."""
     drop = training and p > 0.0
-    keys = k.shape[-2]
-    uneven = (
-        fast("uneven_rows", q)
-        and not causal
-        and 8 * (keys % SHORT_ROW) >= keys
-        and q.shape[:-1].numel() * keys <= 2**20
-    )
-    if fast("short_rows", q) and (keys < SHORT_ROW or (drop and fast("dropout_masks", q)) or uneven):
-        return written_out(q, k, v, p=p if drop else 0.0, causal=causal)
+    if drop and fast(q):
+        return written_out(q, k, v, p=p, causal=causal)
     return F.scaled_dot_product_attention(q, k, v, dropout_p=p if drop else 0.0, is_causal=causal)
 
 
@@ -258,4 +164,4 @@ def written_out(q: Tensor, k: Tensor, v: Tensor, *, p: float, causal: bool) -> T
     if causal:
         hidden = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).triu_(1)
         scores = scores.masked_fill(hidden, float("-inf"))
-    return torch.matmul(dropout(softmax(scores), p, training=True), v)
+    return torch.matmul(dropout(scores.softmax(dim=-1), p, training=True), v)

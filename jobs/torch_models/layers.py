@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jobs.torch_models.kernels import Dropout, attend, gelu_dropout
+from jobs.torch_models.kernels import Dropout, attend
 
 Pool = Literal["mean", "last"]
 
@@ -42,7 +42,7 @@ class FeedForward(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down(gelu_dropout(self.up(x), self.dropout.p, self.training))
+        return self.down(self.dropout(F.gelu(self.up(x))))
 
 
 def split_heads(stacked: Tensor, n_heads: int, parts: int) -> tuple[Tensor, ...]:
@@ -86,8 +86,8 @@ class EncoderBlock(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, **mixer_kwargs) -> Tensor:
-        x = self.dropout.add(x, self.mixer(self.mix_norm(x), **mixer_kwargs))
-        return self.dropout.add(x, self.ff(self.ff_norm(x)))
+        x = x + self.dropout(self.mixer(self.mix_norm(x), **mixer_kwargs))
+        return x + self.dropout(self.ff(self.ff_norm(x)))
 
 
 class SeriesDecomposition(nn.Module):
@@ -155,8 +155,8 @@ class DecompositionEncoderLayer(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        x, mixed_trend = self.decompose_mixed(self.dropout.add(x, self.mixer(x)))
-        x, fed_trend = self.decompose_fed(self.dropout.add(x, self.ff(x)))
+        x, mixed_trend = self.decompose_mixed(x + self.dropout(self.mixer(x)))
+        x, fed_trend = self.decompose_fed(x + self.dropout(self.ff(x)))
         return x, mixed_trend + fed_trend
 
 

@@ -104,7 +104,7 @@ class PastDecomposableMixing(nn.Module):
         for i in reversed(range(len(self.trend_down))):
             trends[i] = trends[i] + self.trend_down[i](trends[i + 1])
         mixed = torch.cat([s + t for s, t in zip(seasons, trends)], dim=1)
-        return self.dropout.add(x, self.out(mixed))
+        return x + self.dropout(self.out(mixed))
 
 
 class TimeMixer(nn.Module):

@@ -7,10 +7,11 @@ the load that is not ours, and the math libraries are told to sleep, not spin, w
 
 Waiting threads sleep at once, also on a machine that looks quiet at a job's start: a short spin
 first (GOMP_SPINCOUNT=10000) was measured against it in whole jobs (issue 34; benchmarks/
-bench_kernels.py, variants spin/nospin). On a busy shared machine the spin made iTransformer and
-DLinear jobs 1.1-2.5x slower, and where it had paid (a quiet machine) it did so for iTransformer
-alone (11.4 s -> 10.0 s of one full-profile epoch; four other models within noise), while load that
-arrives after a quiet start cannot be foreseen.
+bench_kernels.py, variants spin/nospin; 2 runs each on a 2-core machine at load 9-14). There the
+spin made iTransformer jobs 1.35x (full, one epoch) and 1.9x (quick) slower in wall time, DLinear's
+within noise (0.9-1.1x); where it had paid (a quiet machine) it did so for iTransformer alone
+(11.4 s -> 10.0 s of one full-profile epoch; four other models within noise), and load that arrives
+after a quiet start cannot be foreseen.
 """
 
 import os

@@ -119,6 +119,12 @@ def test_results_inside_pre_training_make_the_verdict_not_answerable():
     h1 = RULES["H1"]
     missing = [verdicts.Tested(c, missing="inside", overlap=True) for c in h1.comparisons if c.horizon == 1]
     assert rule_status(h1, missing) == STATUS_OVERLAP
+    # some made (and failed), the others inside pre-training: not shown, and says how many are blocked
+    made = _planted(h1, [0.0] * len(missing), 0.001)
+    mixed = made[:1] + missing[1:]
+    assert rule_status(h1, mixed) == (
+        f"not shown (1 of {len(missing)} planned comparisons made; {len(missing) - 1} with test periods inside pre-training)"
+    )
     assert rule_status(h1, [verdicts.Tested(c, missing="no result") for c in h1.comparisons]) == STATUS_NOT_ANSWERABLE
 
 

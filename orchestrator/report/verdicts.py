@@ -483,9 +483,12 @@ def rule_status(rule: Rule, tested: list[Tested]) -> str:
         # Failing to show every model within is not showing one outside: "no" needs that (above).
         return STATUS_INCONCLUSIVE if any(underpowered(rule, t) for t in compared) else STATUS_NEITHER
     if len(compared) < len(tested):
-        if _missing_status(tested) == STATUS_OVERLAP:
-            return f"{STATUS_OVERLAP} ({len(compared)} of {len(tested)} planned comparisons made)"
-        return f"{STATUS_NOT_SHOWN} ({len(compared)} of {len(tested)} planned comparisons made)"
+        inside = sum(t.overlap for t in tested)
+        return (
+            f"{STATUS_NOT_SHOWN} ({len(compared)} of {len(tested)} planned comparisons made"
+            + (f"; {inside} with test periods inside pre-training" if inside else "")
+            + ")"
+        )
     # "None passes" is shown only if every one of them could have passed.
     return rule.no if all(_informative_failure(rule, t) for t in tested) else STATUS_INCONCLUSIVE
 

@@ -49,7 +49,7 @@ def test_experiment_order_is_the_design_numbering():
 
 # -- derived tables -------------------------------------------------------------------------------------
 def test_the_plan_families_are_those_the_plan_listed_by_hand():
-    assert set(plan.FOUNDATION) == {"lagllama", "timesfm", "timer"}
+    assert set(plan.FOUNDATION) == {"lagllama", "timesfm", "timer", "chronos2", "tirex2", "patchtstfm", "ttm"}
     assert set(plan.TRANSFORMERS) == {
         "patchtst",
         "patchtst-causal",

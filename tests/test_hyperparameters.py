@@ -216,3 +216,18 @@ def test_the_timer_job_refuses_what_the_declaration_refuses(bundled_data):
         timer_job.Settings.from_spec(spec)
     settings = timer_job.Settings.from_spec(make_spec(bundled_data[1], "timer", "torch", probe_l2=0.5, max_steps=3.0))
     assert settings.probe_l2 == (0.5,) and settings.max_steps == 3
+
+
+def test_the_cpu_kernels_switch_is_a_checked_hyperparameter_with_its_own_run_key(orch_home):
+    """Issue 34: the torch models' one switch is declared, defaulted without changing any spec, and
+    a run that sets it is another run."""
+    default = orch("plan", "patchtst-h1", "--json")
+    textbook = orch("plan", "patchtst-h1", "--set", "cpu_kernels=textbook", "--json")
+    fast = orch("plan", "patchtst-h1", "--set", "cpu_kernels=fast", "--json")
+    assert default.exit_code == textbook.exit_code == fast.exit_code == 0, textbook.output
+    keys = [json.loads(result.output)[0]["run_key"] for result in (default, textbook, fast)]
+    assert keys[0] != keys[1] and keys[0] != keys[2]  # spelled out, even as the default, it is in the spec
+    assert "cpu_kernels" not in BY_NAME["patchtst"].defaults("quick")
+    assert BY_NAME["patchtst"].job_defaults("quick")["cpu_kernels"] == "fast"
+    refused = orch("plan", "patchtst-h1", "--set", "cpu_kernels=fastest")
+    assert refused.exit_code == 2 and "'cpu_kernels' must be one of ['fast', 'textbook']" in refused.output

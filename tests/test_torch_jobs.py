@@ -73,6 +73,7 @@ def test_quick_job_end_to_end_on_bundled_data(model, bundled_data, tmp_path):
     assert result.metrics["test"].auc is not None and math.isfinite(result.metrics["test"].auc)
     assert abs(result.n_parameters - TINY["size"]) <= 0.10 * TINY["size"]
     assert result.notes["full_profile_size"] == (200_000_000 if model == "patchtst-200m" else 2_000_000)
+    assert result.notes["cpu_kernels"] == "fast"  # jobs/torch_models/kernels.py's switch, recorded
     assert result.n_train == TINY["max_train_windows"]
     assert result.weights.kind == "from-scratch"
     assert "torch" in result.environment.packages

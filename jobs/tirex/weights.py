@@ -54,8 +54,13 @@ def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
 
 
 def load(resolved: ResolvedWeights, device: str):
-    """The package's ForecastModel for the cached checkpoint (strict state-dict load)."""
+    """The package's ForecastModel for the cached checkpoint (strict state-dict load), run eagerly:
+    tirex2 wraps its ResidualBlock in `torch.compile`, which on a CPU needs a C++ compiler (the images
+    have none) and recompiles at every job start; "force_eager" runs the same computation uncompiled."""
+    import torch
     from tirex2 import load_model
+
+    torch.compiler.set_stance("force_eager")
 
     try:
         return load_model(resolved.folder, device=device)

@@ -63,3 +63,29 @@ def test_cpu_model_uses_the_pure_torch_kernels_and_forecasts(tirex2_weights):
     ]
     forecast = model.forecast(series, prediction_length=3, output_type="numpy")[0]
     assert forecast.shape == (1, 9, 3) and np.isfinite(forecast).all()
+
+
+NO_COMPILER = """
+import sys, torch, torch._inductor.config as inductor
+inductor.cpp.cxx = ("/nonexistent/g++",)  # as in the image: no C++ compiler
+from pathlib import Path
+from tirex2 import TimeseriesType
+from jobs.tirex.weights import ResolvedWeights, load
+from shared_schema import WeightsSource
+model = load(ResolvedWeights(Path(sys.argv[1]), WeightsSource(kind="random-init")), "cpu")
+series = [TimeseriesType(target=torch.randn(1, 80), past_covariates=torch.randn(24, 80), future_covariates=None)]
+print(model.forecast(series, prediction_length=1, output_type="numpy")[0].shape)
+"""
+
+
+def test_the_job_runs_the_compiled_blocks_eagerly_without_a_compiler(tirex2_weights):
+    """tirex2's ResidualBlock is wrapped in torch.compile; the images have no C++ compiler for Inductor."""
+    done = subprocess.run(
+        [sys.executable, "-c", NO_COMPILER, str(tirex2_weights / "tirex2")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "(1, 9, 1)"

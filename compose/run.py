@@ -65,6 +65,7 @@ from shared_schema.identity import (
     run_folder_name,
     sha256_text,
 )
+from shared_schema.job_command import job_argv
 from shared_schema.outputs import check_answers
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -231,20 +232,13 @@ def main(argv: list[str]) -> int:
     make_folder(results, staging)
     user = user_to_drop_to()
     atomic_write_text(staging / SPEC_FILE, spec.model_dump_json(indent=2) + "\n")
-    command = [
+    command = job_argv(
         sys.executable,
-        "-m",
-        "jobs",
-        "run",
-        "--spec",
-        str(staging / SPEC_FILE),
-        "--data",
-        str(data),
-        "--out",
-        str(staging),
-    ]
-    if weights.is_dir():
-        command += ["--weights", str(weights)]
+        spec=str(staging / SPEC_FILE),
+        data=str(data),
+        out=str(staging),
+        weights=str(weights) if weights.is_dir() else None,
+    )
     started = utc_now()
     clock = time.monotonic()
     log = staging / LOG_FILE

@@ -50,6 +50,7 @@ from orchestrator.paths import CODE_ROOT, IMAGES_DIR, cache_dir
 from shared_schema import executors as executor_names
 from shared_schema.files import chown_tree
 from shared_schema.identity import platform_name
+from shared_schema.job_command import job_argv
 
 IMAGE_PREFIX = "fdinvest-"
 CONTAINER_PREFIX = "orch-"
@@ -422,22 +423,11 @@ def docker_run_argv(
         command += ["--env", f"{key}={value}"]
     if job_command is not None:
         return command + [image, *job_command]
-    command += [
+    weights = None if request.weights_dir is None else "/weights"
+    return command + [
         image,
-        "python",
-        "-m",
-        "jobs",
-        "run",
-        "--spec",
-        "/results/spec.json",
-        "--data",
-        "/data",
-        "--out",
-        "/results",
+        *job_argv("python", spec="/results/spec.json", data="/data", out="/results", weights=weights),
     ]
-    if request.weights_dir is not None:
-        command += ["--weights", "/weights"]
-    return command
 
 
 def container_user() -> tuple[int, int]:

@@ -17,6 +17,7 @@ from orchestrator.executors.ray_auth import secret_variables
 from orchestrator.executors.venv_tools import choose_installer, installer_version, read_pip_settings
 from orchestrator.paths import cache_dir, job_code_root
 from shared_schema import executors as executor_names
+from shared_schema.job_command import job_argv
 
 LIFELINE = Path(__file__).with_name("lifeline.py")
 
@@ -119,22 +120,14 @@ class NativeExecutor(Executor):
 
     def execute(self, request: JobRequest) -> ExecOutcome:
         python = self.python(request.run.environment)
-        command = [
+        command = job_argv(
             str(python),
-            "-m",
-            "jobs",
-            "run",
-            "--spec",
-            str(request.staging / "spec.json"),
-            "--data",
-            str(request.data_dir),
-            "--out",
-            str(request.staging),
-        ]
-        for _, staging in request.more_seeds:
-            command += ["--spec", str(staging / "spec.json"), "--out", str(staging)]
-        if request.weights_dir is not None:
-            command += ["--weights", str(request.weights_dir)]
+            spec=str(request.staging / "spec.json"),
+            data=str(request.data_dir),
+            out=str(request.staging),
+            more=[(str(staging / "spec.json"), str(staging)) for _, staging in request.more_seeds],
+            weights=None if request.weights_dir is None else str(request.weights_dir),
+        )
         env = {
             **os.environ,
             **thread_env(request.threads),

@@ -73,7 +73,135 @@ def chronos2_worker(args: argparse.Namespace) -> dict:
     return out
 
 
-WORKERS = {"chronos2": ("chronos", chronos2_worker)}
+# Shapes for models whose published config this project could not read offline: TiRex-2's is not in its
+# wheel (a guess at its ~82M parameters: sLSTM/mLSTM blocks alternating, 512 wide); PatchTST-FM's width,
+# patch and quantiles are on its model card, the depth (20 layers) is chosen for its ~260M parameters;
+# TTM r2.1 daily: 90-day context, 30-day forecast (its branch), widths of the r2 family guessed.
+def tirex2_worker(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import torch
+    from tirex2 import TimeseriesType
+
+    from jobs.common.covariates import covariate_windows
+    from jobs.common.quantiles import exceedance
+    from jobs.tirex.tirex2_job import LEVELS, Forecaster, Settings
+    from jobs.tirex.weights import ResolvedWeights, load, tiny_config, write_random_init
+    from shared_schema import WeightsSource
+
+    torch.set_num_threads(args.threads)
+    config = tiny_config() if args.size == "tiny" else tiny_config(width=512, patch=32, context_len=2048, future_len=64)
+    if args.size != "tiny":
+        blocks = ["slstm", "mlstm"] * 6
+        config |= {"num_blocks": len(blocks), "stack_config": {**config["stack_config"], "recipe": blocks}}
+    folder = write_random_init(Path(args.workdir) / "weights", config)
+    model = load(ResolvedWeights(folder, WeightsSource(kind="random-init")), "cpu")
+    dataset = _dataset(args)
+    windows = covariate_windows(dataset, 1, 80, dataset.manifest.threshold)
+    part = windows.val.recent(args.windows)
+    settings = Settings(
+        mode="zero-shot", covariates=True, pad_context=True, max_train_windows=0, probe_l2=(1.0,), predict_batch_size=64
+    )
+
+    def job_arm() -> np.ndarray:
+        return exceedance(LEVELS, Forecaster(model, settings, 1).quantiles(part)[:, 0, :], part.barrier)
+
+    def anchor_arm() -> np.ndarray:  # the README's call: one TimeseriesType per series, default batch size
+        series = [
+            TimeseriesType(
+                target=torch.tensor(part.target[i : i + 1], dtype=torch.float32),
+                past_covariates=torch.tensor(part.covariates[i].T, dtype=torch.float32),
+                future_covariates=None,
+            )
+            for i in range(len(part.rows))
+        ]
+        forecasts = model.forecast(series, prediction_length=1, output_type="numpy")
+        return exceedance(LEVELS, np.stack([f[0][:, 0] for f in forecasts]).astype(np.float64), part.barrier)
+
+    out = {"model": "tirex2", "shape": args.size, "parameters": sum(p.numel() for p in model.model.parameters())}
+    out.update(_compare(job_arm, anchor_arm, len(part.rows)))
+    return out
+
+
+def _granite_worker(args: argparse.Namespace, name: str) -> dict:
+    import numpy as np
+    import torch
+    from tsfm_public.models.patchtst_fm import PatchTSTFMConfig, PatchTSTFMForPrediction
+    from tsfm_public.models.tinytimemixer import TinyTimeMixerConfig, TinyTimeMixerForPrediction
+
+    from jobs.common.covariates import covariate_windows
+    from jobs.common.quantiles import exceedance
+    from jobs.granite import patchtstfm_job, ttm_job
+    from jobs.granite.weights import PATCHTSTFM, TTM, load_pretrained, resolve_weights, write_random_init
+
+    torch.set_num_threads(args.threads)
+    tiny = args.size == "tiny"
+    if name == "patchtstfm":
+        shape = (
+            dict(context_length=208, d_model=32, n_head=4, n_layer=2)
+            if tiny
+            else dict(d_model=1024, n_head=16, n_layer=20)
+        )
+        model, checkpoint, job = (
+            PatchTSTFMForPrediction(PatchTSTFMConfig(d_patch=16, **shape)),
+            PATCHTSTFM,
+            patchtstfm_job,
+        )
+    else:
+        shape = dict(d_model=16, num_layers=2) if tiny else dict(d_model=192, num_layers=2, decoder_d_model=128)
+        config = TinyTimeMixerConfig(context_length=90, prediction_length=30, patch_length=10, patch_stride=10, **shape)
+        model, checkpoint, job = TinyTimeMixerForPrediction(config), TTM, ttm_job
+    weights = Path(args.workdir) / "weights"
+    write_random_init(weights, checkpoint, model)
+    model = load_pretrained(type(model), resolve_weights(weights, checkpoint)).eval()
+    dataset = _dataset(args)
+    windows = covariate_windows(dataset, 1, 80, dataset.manifest.threshold)
+    part = windows.val.recent(args.windows)
+    settings = job.Settings(
+        mode="zero-shot",
+        max_steps=0,
+        batch_size=1,
+        lr=1e-5,
+        eval_every=1,
+        patience=1,
+        max_train_windows=0,
+        max_val_windows=0,
+        probe_l2=(1.0,),
+        predict_batch_size=64,
+    )
+    if name == "patchtstfm":
+        levels = np.array(model.config.quantile_levels)
+        forecaster = job.Forecaster(model, settings, 1, torch.device("cpu"))
+
+        def job_arm() -> np.ndarray:
+            return exceedance(levels, forecaster.quantiles(part)[:, 0, :], part.barrier)
+
+        def anchor_arm() -> np.ndarray:  # the model card's call: every window in one forward
+            with torch.no_grad():
+                out = model(past_values=torch.tensor(part.target, dtype=torch.float32), prediction_length=1)
+            return exceedance(levels, out.quantile_outputs[:, :, 0, 0].double().numpy(), part.barrier)
+    else:
+        forecaster = job.Forecaster(model, settings, 1, torch.device("cpu"), exogenous=False)
+
+        def job_arm() -> np.ndarray:  # p is a calibrated map of the point score: compare the scores
+            return forecaster.point_scores(part)
+
+        def anchor_arm() -> np.ndarray:  # the model card's call on the zero-padded 90-day context
+            values, observed = job.model_inputs(part, 90, exogenous=False)
+            with torch.no_grad():
+                out = model(past_values=values, past_observed_mask=observed).prediction_outputs
+            return out[:, 0, 0].double().numpy() - part.barrier
+
+    out = {"model": name, "shape": args.size, "parameters": sum(p.numel() for p in model.parameters())}
+    out.update(_compare(job_arm, anchor_arm, len(part.rows)))
+    return out
+
+
+WORKERS = {
+    "chronos2": ("chronos", chronos2_worker),
+    "tirex2": ("tirex", tirex2_worker),
+    "patchtstfm": ("granite", lambda args: _granite_worker(args, "patchtstfm")),
+    "ttm": ("granite", lambda args: _granite_worker(args, "ttm")),
+}
 
 
 def _dataset(args: argparse.Namespace):
@@ -83,7 +211,7 @@ def _dataset(args: argparse.Namespace):
     manifest = DatasetManifest.model_validate_json((Path(args.data) / "sp500.manifest.json").read_text())
     spec = ExperimentSpec(
         id="FD-99",
-        slug="bench",
+        slug="bench-h1",
         model="bench",
         env="torch",
         horizon=1,
@@ -92,6 +220,7 @@ def _dataset(args: argparse.Namespace):
         split_dates=manifest.split_dates,
         dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
         seed=0,
+        profile="quick",
     )
     return load_dataset(Path(args.data), spec)
 

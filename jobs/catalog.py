@@ -625,6 +625,20 @@ TIREX2_PRETRAINING = Pretraining(
     "weights it loads can be from",
 )
 
+CHRONOS2_PRETRAINING = Pretraining(
+    corpora=(
+        "real univariate series (the report names the Chronos and Chronos-Bolt training corpora and "
+        "GIFT-Eval's pre-training collection), given multivariate structure by synthetic 'multivariatizers'",
+        "synthetic univariate and multivariate series",
+    ),
+    cutoff=dt.date(2025, 10, 20),
+    cutoff_published=False,
+    source="Ansari et al., Chronos-2: From Univariate to Universal Forecasting, arXiv 2510.15821 (2025-10-20); "
+    "huggingface.co/amazon/chronos-2 (Apache-2.0 code and weights)",
+    note="no cut-off published: the date is the report's release, the latest its data can reach; whether "
+    "S&P 500 prices are among the real series is not stated",
+)
+
 PATCHTSTFM_PRETRAINING = Pretraining(
     corpora=(
         "not itemised by this project's research (2026-12): the ibm-granite/granite-timeseries-patchtst-fm-r1 "
@@ -649,20 +663,6 @@ TTM_PRETRAINING = Pretraining(
     "(0.3.11, 2026-10, whose resources/model_paths_config/ttm.yaml lists the branch)",
     note="no cut-off published and no release date of the branch recorded here: the date is the end of the month of "
     "the granite-tsfm release that lists it, the latest the data can reach",
-)
-
-CHRONOS2_PRETRAINING = Pretraining(
-    corpora=(
-        "real univariate series (the report names the Chronos and Chronos-Bolt training corpora and "
-        "GIFT-Eval's pre-training collection), given multivariate structure by synthetic 'multivariatizers'",
-        "synthetic univariate and multivariate series",
-    ),
-    cutoff=dt.date(2025, 10, 20),
-    cutoff_published=False,
-    source="Ansari et al., Chronos-2: From Univariate to Universal Forecasting, arXiv 2510.15821 (2025-10-20); "
-    "huggingface.co/amazon/chronos-2 (Apache-2.0 code and weights)",
-    note="no cut-off published: the date is the report's release, the latest its data can reach; whether "
-    "S&P 500 prices are among the real series is not stated",
 )
 
 # -- the catalog (module docstring: ids, family, role) ---------------------------------------------------

@@ -16,6 +16,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -31,6 +32,9 @@ from shared_schema import WeightsManifest
 from shared_schema.checkpoints import UnreadableCheckpoint, read_layout
 from shared_schema.weights import ArchitectureFacts
 
+# Where files being installed come from: the hub itself (its commit vouches for them), an import
+# (only the importer's word), or an import declared random-init.
+WeightsOrigin = Literal["hub", "import", "random-init"]
 NO_FACTS = ArchitectureFacts()  # an entry the project holds no facts about: installed files are not checked
 
 
@@ -116,12 +120,17 @@ def pull(name: str, revision: str, weights_dir: Path) -> WeightsManifest:
             f"could not pull {published.hub_id}@{revision} from the Hugging Face hub ({type(exc).__name__}: {reason})"
         ) from None
     shutil.rmtree(staging / ".cache", ignore_errors=True)
-    return _install(staging, published, commit, weights_dir)
+    return _install(staging, published, commit, weights_dir, origin="hub")
 
 
-def import_local(name: str, source: Path, revision: str | None, weights_dir: Path) -> WeightsManifest:
+def import_local(
+    name: str, source: Path, revision: str | None, weights_dir: Path, *, random_init: bool = False
+) -> WeightsManifest:
     """`pull` without the hub: copy a downloaded snapshot folder (or Lag-Llama's .ckpt file) into
-    the cache, check it has the published layout, and install it exactly as `pull` does."""
+    the cache, check it has the published layout, and install it as `pull` does. Unlike a pull, the
+    files' origin is only the importer's word, so an entry the project holds no facts about installs
+    as `custom`; `random_init` declares the files random-initialised (a test checkpoint): kind
+    `random-init`, whatever they match."""
     published = _published(name)
     source = Path(source)
     if not source.exists():
@@ -148,7 +157,7 @@ def import_local(name: str, source: Path, revision: str | None, weights_dir: Pat
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise UserError(f"could not copy {source} into {weights_dir}: {exc.strerror} ({exc.filename})") from None
-    return _install(staging, published, revision, weights_dir)
+    return _install(staging, published, revision, weights_dir, origin="random-init" if random_init else "import")
 
 
 def _published(name: str) -> PublishedWeights:
@@ -199,19 +208,31 @@ def identify(published: PublishedWeights, folder: Path, files: dict[str, str]) -
     return [], f"matches {published.hub_id}: {facts.summary()}"
 
 
-def _install(staging: Path, published: PublishedWeights, revision: str, weights_dir: Path) -> WeightsManifest:
+def _install(
+    staging: Path, published: PublishedWeights, revision: str, weights_dir: Path, *, origin: WeightsOrigin
+) -> WeightsManifest:
     """Hash every file, check identity (`identify`), write weights.json, and swap the folder into
-    place (shared by pull and import). Files that are not the published checkpoint install as `custom`."""
+    place (shared by pull and import). Files that are not the published checkpoint install as `custom`;
+    so do imported files the project cannot check (no facts: only a pull from the hub vouches for
+    them); files declared random-init install as `random-init`."""
     files = {p.relative_to(staging).as_posix(): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
     try:
         differences, identity = identify(published, staging, files)
     except UserError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if origin == "random-init":
+        kind, identity = "random-init", f"declared random-init at import; {identity}"
+    elif differences or (origin == "import" and published.facts == NO_FACTS):
+        kind = "custom"
+        if not differences:
+            identity = f"unverified import: the project holds no facts about {published.hub_id} to check it against"
+    else:
+        kind = "pretrained"
     manifest = WeightsManifest(
         model=published.model_dir,
-        kind="custom" if differences else "pretrained",
-        hub_id=None if differences else published.hub_id,
+        kind=kind,
+        hub_id=published.hub_id if kind == "pretrained" else None,
         revision=revision,
         files=files,
         identity=identity,
@@ -349,9 +370,14 @@ def pull_command(name: str, revision: str | None) -> None:
 @click.argument("name", type=click.Choice(sorted(PUBLISHED)))
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--revision", help="hub commit or tag the files came from (default: read from a hub snapshot's path)")
-def import_command(name: str, path: Path, revision: str | None) -> None:
+@click.option(
+    "--random-init",
+    is_flag=True,
+    help="the files are random-initialised (a test checkpoint in the published layout): results say random-init",
+)
+def import_command(name: str, path: Path, revision: str | None, random_init: bool) -> None:
     """Install weights downloaded elsewhere: a hub snapshot folder, or Lag-Llama's lag-llama.ckpt."""
-    manifest = import_local(name, path, revision, paths.weights_dir())
+    manifest = import_local(name, path, revision, paths.weights_dir(), random_init=random_init)
     click.echo(
         f"imported {_described(name, manifest)}: {len(manifest.files)} file(s) into {paths.weights_dir() / manifest.model}"
     )
@@ -361,6 +387,8 @@ def _described(name: str, manifest: WeightsManifest) -> str:
     """`thuml/timer-base-84m@<rev>`, or for files that are not the published checkpoint what they are instead."""
     if manifest.kind == "pretrained":
         return f"{manifest.hub_id}@{manifest.revision}"
+    if manifest.kind == "random-init":
+        return f"{name} as random-init weights (never a finding)"
     return f"{name} as custom weights, not the published checkpoint ({manifest.identity})"
 
 

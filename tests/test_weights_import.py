@@ -130,3 +130,30 @@ def test_plan_points_at_weights_import_when_offline(orch_home, name):
     slug = {"lag-llama": "lagllama-h1", "timesfm": "timesfm-h1"}[name]
     [row] = json.loads(orch("plan", slug, "--json").output)
     assert row["action"] == "unavailable" and f"orch weights import {name} PATH" in row["reason"]
+
+
+def test_declared_random_init_import_is_labelled_random_init(orch_home, tmp_path):
+    """A test checkpoint in the published layout, imported with --random-init, is never the hub's
+    model: weights.json (and so every result made from it) says random-init, with no hub id."""
+    download = tmp_path / "timesfm-2.5"
+    write_timesfm_snapshot(download)
+    result = orch("weights", "import", "timesfm", str(download), "--random-init")
+    assert result.exit_code == 0, result.output
+    assert "as random-init weights" in result.output
+    manifest = WeightsManifest.model_validate_json((tmp_path / "weights" / "timesfm" / "weights.json").read_text())
+    assert manifest.kind == "random-init" and manifest.hub_id is None
+    assert manifest.identity.startswith("declared random-init at import")
+
+
+def test_import_of_weights_the_project_cannot_check_is_custom(orch_home, tmp_path):
+    """tirex2's entry holds no facts about the published checkpoint: an import is only the importer's
+    word, so it installs as custom (a pull from the hub would vouch for it), never pretrained."""
+    download = tmp_path / "tirex-2"
+    download.mkdir()
+    (download / "config.json").write_text('{"model_type": "tirex2"}\n')
+    (download / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    result = orch("weights", "import", "tirex2", str(download), "--revision", COMMIT)
+    assert result.exit_code == 0, result.output
+    manifest = WeightsManifest.model_validate_json((tmp_path / "weights" / "tirex2" / "weights.json").read_text())
+    assert manifest.kind == "custom" and manifest.hub_id is None
+    assert "unverified import" in manifest.identity

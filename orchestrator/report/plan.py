@@ -45,9 +45,13 @@ def _family(role: str) -> tuple[str, ...]:
 
 FOUNDATION = _family("foundation")
 # The 2026 foundation models (issue 33), named here until the catalog marks a model's generation: the
-# plan lists them whether or not the catalog has them yet, so their comparisons read "not answerable
-# yet" until results exist, and their family's Holm size never changes with what ran.
-FOUNDATION_2026 = ("chronos2", "tirex2", "tirexcls", "patchtstfm", "ttm")
+# plan lists them whether or not results exist, so their comparisons read "not answerable yet" until
+# then, and their family's Holm size never changes with what ran. (TiRex 1.x's classifier has no job
+# yet; like every model that cannot run, it stays out rather than lower the family's power.)
+FOUNDATION_2026 = ("chronos2", "tirex2", "patchtstfm", "ttm")
+# H1 and its control stay the family the seed registered (Lag-Llama, TimesFM, Timer): the 2026 models
+# are asked the same question in their own family (F26), so adding them changes no registered test.
+SEED_FOUNDATION = tuple(m for m in FOUNDATION if m not in FOUNDATION_2026)
 # PatchTST-FM: PatchTST's architecture pre-trained as a foundation model (transfer, same architecture).
 PATCHTST_FM = "patchtstfm"
 TRANSFORMERS = _family("transformer")
@@ -245,14 +249,14 @@ PLAN: tuple[Rule, ...] = (
         "superiority",
         NO_MARGIN,
         "any",
-        _pairs(FOUNDATION, PATCHTST, pretrained=True),
+        _pairs(SEED_FOUNDATION, PATCHTST, pretrained=True),
         "supported",
         "not supported",
         smallest_effect=SMALLEST_EFFECT,
     ),
     Rule(
         "F26",
-        "A 2026 foundation model beats PatchTST (Chronos-2, TiRex 2, TiRex 1.x classifier, PatchTST-FM, TTM)",
+        "A 2026 foundation model beats PatchTST (Chronos-2, TiRex 2, PatchTST-FM, TTM)",
         "superiority",
         NO_MARGIN,
         "any",
@@ -278,7 +282,7 @@ PLAN: tuple[Rule, ...] = (
         "superiority",
         NO_MARGIN,
         "any",
-        _pairs(FOUNDATION, Arm((SAME_INPUT_CONTROL,)), pretrained=True),
+        _pairs(SEED_FOUNDATION, Arm((SAME_INPUT_CONTROL,)), pretrained=True),
         "supported",
         "not supported",
         smallest_effect=SMALLEST_EFFECT,

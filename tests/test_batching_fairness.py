@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from jobs.baselines.sklearn_models import gradient_boosting, logreg_features
-from jobs.catalog import BY_NAME
+from jobs.catalog import BY_NAME, TIMER_QUICK
 from jobs.common.dataset import load_dataset
 from jobs.common.windows import make_windows
-from jobs.timer.job import QUICK as TIMER_QUICK
 from jobs.timer.job import Samples, Scorer, Settings
 from jobs.timer.model import TimerConfig, TimerForPrediction
 from jobs.timesfm.job import _batches as timesfm_batches

@@ -62,11 +62,18 @@ def test_missing_weights_fail_fast_with_the_pull_command(tmp_path):
 
 
 def test_pretrained_manifest_is_reported_with_hub_identity(small_weights, tmp_path):
+    """A manifest that says pretrained is believed only for the published architecture: with the
+    reduced model's arch file it is refused; without it, the hub identity reaches the result."""
     copy = tmp_path / "w"
     shutil.copytree(small_weights, copy)
     path = copy / "timesfm" / MANIFEST_FILE
     data = json.loads(path.read_text())
     data.update(kind="pretrained", hub_id="google/timesfm-2.5-200m-flax", revision="abc123")
+    path.write_text(json.dumps(data))
+    with pytest.raises(JobError, match="describes another architecture"):
+        resolve_weights(copy)
+    (copy / "timesfm" / ARCH_FILE).unlink()
+    del data["files"][ARCH_FILE]
     path.write_text(json.dumps(data))
     source = resolve_weights(copy).source
     assert (source.kind, source.hub_id, source.revision) == ("pretrained", "google/timesfm-2.5-200m-flax", "abc123")

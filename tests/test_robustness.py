@@ -242,7 +242,7 @@ def test_kill_9_of_orch_takes_its_jobs_along_and_the_next_run_sweeps_staging(orc
     compose_staging.mkdir()
     rerun = orch("run", "logreg-h1")
     assert rerun.exit_code == 0, rerun.output
-    assert f"removed 1 abandoned staging folder(s) left by a killed run: {staging.name}" in rerun.output
+    assert f"cleared 1 folder(s) a killed run left in .staging: {staging.name}" in rerun.output
     assert [p for p in (results / ".staging").iterdir()] == [compose_staging]  # not orch's: left alone
 
 

@@ -36,6 +36,7 @@ from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_w
 from jobs.common.dataset import Dataset
 from jobs.common.device import torch_device
 from jobs.common.errors import JobError
+from jobs.common.finetune import fit_early_stopping
 from jobs.common.logistic import fit_logistic
 from jobs.common.probe import linear_probe
 from jobs.common.runner import thread_count
@@ -198,41 +199,30 @@ def fine_tune(forecaster: Forecaster, train: tuple, val: tuple, settings: Settin
             ]
         return sum(losses) / len(val_context)
 
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
-    rng = np.random.default_rng(seed)
-    best = initial = validation_loss()
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    best_step, bad, steps, losses = 0, 0, 0, []
-    for step in range(1, settings.max_steps + 1):
-        model.train()
-        pick = torch.from_numpy(rng.choice(len(train_context), size=settings.batch_size))
-        loss = forecast_loss(model, train_context[pick], train_future[pick], forecaster.forecast_length)
-        if not torch.isfinite(loss):
-            raise JobError(f"fine-tuning diverged: loss {loss.item()} at step {step}")
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-        optimiser.step()
-        losses.append(float(loss.detach()))
-        steps = step
-        if step % settings.eval_every == 0 or step == settings.max_steps:
-            current = validation_loss()
-            if current < best:
-                best, best_step, bad = current, step, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= settings.patience:
-                    break
-    model.load_state_dict(best_state)
-    model.eval()
+    def train_loss(picks: np.ndarray) -> torch.Tensor:
+        return forecast_loss(
+            model,
+            train_context[torch.from_numpy(picks)],
+            train_future[torch.from_numpy(picks)],
+            forecaster.forecast_length,
+        )
+
+    fit = fit_early_stopping(
+        model,
+        train_loss=train_loss,
+        train_size=len(train_context),
+        validation_loss=validation_loss,
+        settings=settings,
+        seed=seed,
+        grad_clip=GRAD_CLIP,
+    )
     return {
-        "finetune_steps": steps,
-        "finetune_best_step": best_step,
-        "finetune_initial_val_loss": initial,
-        "finetune_best_val_loss": best,
-        "finetune_first_train_loss": losses[0] if losses else float("nan"),
-        "finetune_last_train_loss": losses[-1] if losses else float("nan"),
+        "finetune_steps": fit.steps,
+        "finetune_best_step": fit.best_step,
+        "finetune_initial_val_loss": fit.initial_val,
+        "finetune_best_val_loss": fit.best_val,
+        "finetune_first_train_loss": fit.first_train,
+        "finetune_last_train_loss": fit.last_train,
     }
 
 

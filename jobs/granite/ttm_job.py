@@ -34,6 +34,7 @@ from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_w
 from jobs.common.dataset import Dataset
 from jobs.common.device import torch_device
 from jobs.common.errors import JobError
+from jobs.common.finetune import fit_early_stopping
 from jobs.common.logistic import fit_logistic
 from jobs.common.probe import linear_probe, sigmoid
 from jobs.common.runner import thread_count
@@ -157,41 +158,25 @@ def fine_tune(
         with torch.no_grad():
             return float(loss_of(val_values, val_observed, val_future))
 
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
-    rng = np.random.default_rng(seed)
-    best = initial = validation_mse()
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    best_step, bad, steps, losses = 0, 0, 0, []
-    for step in range(1, settings.max_steps + 1):
-        model.train()
-        pick = torch.from_numpy(rng.choice(len(train_values), size=settings.batch_size))
-        loss = loss_of(train_values[pick], train_observed[pick], train_future[pick])
-        if not torch.isfinite(loss):
-            raise JobError(f"fine-tuning diverged: loss {loss.item()} at step {step}")
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-        optimiser.step()
-        losses.append(float(loss.detach()))
-        steps = step
-        if step % settings.eval_every == 0 or step == settings.max_steps:
-            current = validation_mse()
-            if current < best:
-                best, best_step, bad = current, step, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= settings.patience:
-                    break
-    model.load_state_dict(best_state)
-    model.eval()
+    def train_loss(picks: np.ndarray) -> torch.Tensor:
+        return loss_of(*(t[torch.from_numpy(picks)] for t in (train_values, train_observed, train_future)))
+
+    fit = fit_early_stopping(
+        model,
+        train_loss=train_loss,
+        train_size=len(train_values),
+        validation_loss=validation_mse,
+        settings=settings,
+        seed=seed,
+        grad_clip=GRAD_CLIP,
+    )
     return {
-        "finetune_steps": steps,
-        "finetune_best_step": best_step,
-        "finetune_initial_val_mse": initial,
-        "finetune_best_val_mse": best,
-        "finetune_first_train_mse": losses[0] if losses else float("nan"),
-        "finetune_last_train_mse": losses[-1] if losses else float("nan"),
+        "finetune_steps": fit.steps,
+        "finetune_best_step": fit.best_step,
+        "finetune_initial_val_mse": fit.initial_val,
+        "finetune_best_val_mse": fit.best_val,
+        "finetune_first_train_mse": fit.first_train,
+        "finetune_last_train_mse": fit.last_train,
         "finetune_train_windows": len(train.rows),
         "finetune_val_windows": len(val.rows),
     }

@@ -101,7 +101,7 @@ class Forecaster:
         with torch.no_grad():
             for batch in self._batches(part.target):
                 forecast = self.model(past_values=batch, prediction_length=self.horizon, return_dict=True)
-                out.append(forecast.quantile_outputs[..., 0].double().cpu().numpy())  # (B, Q, H)
+                out.append(forecast.quantile_outputs[..., 0].cpu().double().numpy())  # (B, Q, H)
         return np.concatenate(out).transpose(0, 2, 1)
 
     def embeddings(self, part: CovariateSplit) -> np.ndarray:
@@ -120,7 +120,7 @@ class Forecaster:
                     self.model(past_values=batch, prediction_length=self.horizon, return_dict=True)
                     hidden = captured[-1]
                     last_context = hidden.shape[1] - self.forecast_length // self.model.config.d_patch - 1
-                    out.append(hidden[:, last_context].double().cpu().numpy())
+                    out.append(hidden[:, last_context].cpu().double().numpy())
         finally:
             hook.remove()
         return np.concatenate(out)

@@ -112,7 +112,7 @@ class Forecaster:
                 ]
                 for v, m in self._batches(part)
             ]
-        return torch.cat(paths).double().cpu().numpy()
+        return torch.cat(paths).cpu().double().numpy()
 
     def point_scores(self, part: CovariateSplit) -> np.ndarray:
         return self.point_paths(part).max(axis=1) - part.barrier
@@ -129,7 +129,7 @@ class Forecaster:
                 ).backbone_hidden_state[:, 0, -1, :]
                 for v, m in self._batches(part)
             ]
-        return torch.cat(parts).double().cpu().numpy()
+        return torch.cat(parts).cpu().double().numpy()
 
 
 def fine_tune(

@@ -107,7 +107,7 @@ class Forecaster:
                 *_, x = core._forward_layerwise(tokens, group, target_mask, known)  # the last block's output
                 x = core.stack_out_norm(x)
                 last_context = x.shape[1] - core.future_len // core.output_patch_size - 1
-                out.append(x[target_mask, last_context].double().cpu().numpy())
+                out.append(x[target_mask, last_context].cpu().double().numpy())
         return np.concatenate(out)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for the browser test (tests/test_report_browser.py): Debian's `chromium`
+# Headless Chromium for the browser test (tests/orchestrator/report/test_browser.py): Debian's `chromium`
 # package, driven over the DevTools protocol by the test itself. Idempotent: nothing is installed
 # when a chromium binary already answers. Afterwards `chromium --version` works (or set
 # ORCH_CHROMIUM to another Chromium/Chrome binary).

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.real_runs import copy_run  # noqa: E402  (the same re-keying the tests use)
+from tests.support.real_runs import copy_run  # noqa: E402  (the same re-keying the tests use)
 
 
 def timed_export(results: Path, *extra: str) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.ray_cluster import LoopbackCluster  # noqa: E402  (the tests' loopback-only cluster)
+from tests.support.ray_cluster import LoopbackCluster  # noqa: E402  (the tests' loopback-only cluster)
 
 
 def run(env: dict, *args: str) -> tuple[float, list[float]]:

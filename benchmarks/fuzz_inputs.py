@@ -1,5 +1,5 @@
 """The hardening table for user inputs: N mutated CSVs through `orch data build` and M mutated
-option sets through `orch plan` (the same engine as tests/test_fuzz_inputs.py, more inputs).
+option sets through `orch plan` (the same engine as tests/flows/test_fuzz_inputs.py, more inputs).
 
     python benchmarks/fuzz_inputs.py [--csvs 1000] [--options 500] [--seed 1]
 
@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the engine lives in tests/
-from tests.fuzz_inputs import OUTCOMES, fuzz_csvs, fuzz_options, tally
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the engine lives in tests/support/
+from tests.support.fuzz_inputs import OUTCOMES, fuzz_csvs, fuzz_options, tally
 
 
 def report(title: str, outcomes: list[str], seconds: float) -> None:

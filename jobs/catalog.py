@@ -29,7 +29,7 @@ Standard library only (the host imports it without any ML stack): data, plus the
 build and check it; the code that acts on it lives in hashed job modules. The file itself is not
 part of any run key's code hash; each run key hashes its own model's `job_identity()` instead, so
 adding or editing one entry re-keys that model and no other (a profile's values are spelled into the
-spec as well). `tests/test_catalog.py` loads a modified copy of this file to show exactly that.
+spec as well). `tests/jobs/test_catalog.py` loads a modified copy of this file to show exactly that.
 """
 
 import datetime as dt

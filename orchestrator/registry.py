@@ -74,7 +74,7 @@ BY_SLUG = {e.slug: e for e in EXPERIMENTS}
 
 
 def model_list_markdown() -> str:
-    """The README's model list (tests/test_catalog.py holds the README to it)."""
+    """The README's model list (tests/jobs/test_catalog.py holds the README to it)."""
     lines = [
         "| ids | model | family | plan role | env | weights | pre-training data to |",
         "|---|---|---|---|---|---|---|",

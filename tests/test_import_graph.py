@@ -1,12 +1,14 @@
 """Issue 34: the modules of orchestrator/, jobs/ and shared_schema/ import one another without a
 cycle, lazy imports inside functions included (a circle hidden in a function, like the one between
-the catalog and the hyper-parameter checks, still makes two modules one). Read from the source
-with `ast`, so the test imports none of them."""
+the catalog and the hyper-parameter checks, still makes two modules one); and the tests keep the
+layout tests/README.md describes: no test module imports another (shared code lives in
+tests/support/), and every test folder mirrors a source folder. Read from the source with `ast`, so
+the test imports none of them."""
 
 import ast
 from pathlib import Path
 
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 
 PACKAGES = ("orchestrator", "jobs", "shared_schema")
 # A cycle whose fix belongs to a module being split by another change (issue 34 item 6): the Docker
@@ -112,3 +114,63 @@ def test_a_lazy_import_that_closes_a_circle_is_found(tmp_path):
     graph = import_graph(module_files(tmp_path))
     assert graph["jobs.registry"] == {"jobs.catalog"}  # a relative import resolves to the module
     assert cycles(graph) == [{"jobs.catalog", "jobs.hyperparameters"}]
+
+
+# Test folders that mirror no source folder, by design (tests/README.md says what goes in each).
+NON_MIRROR_FOLDERS = {"tests/flows", "tests/support", "tests/fixtures", "tests/ci", "tests/benchmarks"}
+
+
+def host_test_files(root: Path = REPO) -> list[Path]:
+    """Every Python file of the host tests (the image suites under tests/images/ have their own rules)."""
+    return [p for p in sorted((root / "tests").rglob("*.py")) if "images" not in p.relative_to(root / "tests").parts]
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def imported_test_modules(path: Path) -> set[str]:
+    """The test modules (`tests.….test_*`) a file imports."""
+    return {
+        name
+        for name in imported_modules(path)
+        if name.startswith("tests.") and name.rpartition(".")[2].startswith("test_")
+    }
+
+
+def test_no_test_module_imports_another_and_support_code_lives_in_tests_support():
+    files = host_test_files()
+    assert len(files) > 50 and REPO / "tests" / "support" / "helpers.py" in files  # the tree is really read
+    assert {str(p.relative_to(REPO)): imported_test_modules(p) for p in files if imported_test_modules(p)} == {}
+    loose = [
+        str(p.relative_to(REPO))
+        for p in files
+        if not p.name.startswith("test_")
+        and p.name not in ("__init__.py", "conftest.py")
+        and p.parent != REPO / "tests" / "support"
+    ]
+    assert loose == []  # a helper module outside tests/support/
+
+
+def test_every_test_folder_mirrors_a_source_folder_or_is_a_named_exception():
+    folders = {p.parent for p in host_test_files()} - {REPO / "tests"}
+    unmirrored = [
+        str(f.relative_to(REPO))
+        for f in sorted(folders)
+        if str(f.relative_to(REPO)) not in NON_MIRROR_FOLDERS and not (REPO / f.relative_to(REPO / "tests")).is_dir()
+    ]
+    assert unmirrored == []
+    assert all((f / "__init__.py").is_file() for f in folders)  # packages: equal basenames never clash
+
+
+def test_an_import_of_a_test_module_is_found(tmp_path):
+    (tmp_path / "test_a.py").write_text("from tests.orchestrator.test_b import helper\nimport tests.support.helpers\n")
+    (tmp_path / "test_c.py").write_text("from tests.orchestrator import test_b\n")
+    assert imported_test_modules(tmp_path / "test_a.py") == {"tests.orchestrator.test_b"}
+    assert imported_test_modules(tmp_path / "test_c.py") == {"tests.orchestrator.test_b"}

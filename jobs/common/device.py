@@ -7,7 +7,7 @@ a job never quietly runs elsewhere than asked. Each job reports the device it ra
 
 No job computes in float64 on an accelerator: MPS has no float64 (it is an error there), and on
 CUDA it is slow. Jobs move tensors to the CPU first and widen them there;
-tests/test_device_dispatch.py checks it for every torch job without a device.
+tests/jobs/test_device_dispatch.py checks it for every torch job without a device.
 
 The stacks are imported lazily, so every environment can import this module (the sklearn image
 has neither torch nor JAX).

@@ -16,9 +16,6 @@ from jobs.registry import ENTRYPOINTS, resolve
 from orchestrator import registry
 from orchestrator.report import plan
 from orchestrator.report.load import (
-    FLAG_MEANING,
-    FLAG_PRETRAINING_OVERLAP,
-    WARNING_FLAGS,
     model_family,
     pretraining_overlap,
 )
@@ -81,6 +78,7 @@ def test_every_job_entry_point_resolves_where_its_env_is_installed():
     [
         (lambda m: [m[0], m[0]], "duplicate name"),
         (lambda m: [m[0], catalog.Model(**{**vars(m[1]), "ids": m[0].ids})], "duplicate id"),
+        (lambda m: [m[0], catalog.Model(**{**vars(m[1]), "slug_stem": m[0].slug_stem})], "duplicate slug stem"),
         (lambda m: [catalog.Model(**{**vars(m[0]), "ids": ("FD-01",)})], "1 ids for 2 horizons"),
         (lambda m: [catalog.Model(**{**vars(m[0]), "quick": {"num_samples": 0}})], "must be >= 1"),
         (lambda m: [catalog.Model(**{**vars(m[0]), "full": {"nope": 1}})], "not a declared hyperparameter"),
@@ -222,8 +220,3 @@ def test_every_pretrained_model_names_its_corpora_and_cutoff():
 )
 def test_pretraining_overlap(model, kind, starts, flagged):
     assert pretraining_overlap(model, kind, starts) is flagged
-
-
-def test_overlap_is_a_warning_flag_shown_with_the_others():
-    assert FLAG_PRETRAINING_OVERLAP == "pretraining-overlap"
-    assert FLAG_PRETRAINING_OVERLAP in FLAG_MEANING and FLAG_PRETRAINING_OVERLAP in WARNING_FLAGS

@@ -50,10 +50,10 @@ def test_torch_declaration_matches_the_config_classes(model):
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_jobs_with_short_specs_take_every_default_from_the_catalog(model, profile):
     """These specs spell out a few keys; the catalog's `unspelled` values hold the rest, so every
-    declared key has exactly one default per profile, inside its declaration."""
+    declared key has exactly one default per profile (that each sits inside its declaration is
+    check_catalog's, run at import: test_catalog's broken-catalog cases)."""
     defaults = BY_NAME[model].job_defaults(profile)
     assert set(defaults) == set(DECLARED[model])
-    assert BY_NAME[model].check(defaults) == defaults
 
 
 def test_timesfm_settings_are_the_catalog_declaration():

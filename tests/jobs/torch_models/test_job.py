@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from jobs import registry
 from jobs.catalog import MODELS, TORCH_JOB
 from jobs.common.dataset import Dataset, load_dataset
 from jobs.common.errors import JobError
@@ -97,11 +96,6 @@ def test_test_labels_cannot_change_training_or_selection(bundled_data):
     assert np.array_equal(original.val.p, tampered.val.p)
     assert np.array_equal(original.test.p, tampered.test.p)
     assert np.array_equal(original.test.y, 1 - tampered.test.y)
-
-
-def test_every_model_is_registered_in_the_torch_env():
-    for model in TORCH_MODELS:
-        assert registry.resolve(model, "torch") is fit_predict
 
 
 def test_profile_picks_defaults_and_spec_overrides_them(bundled_data):

@@ -2,10 +2,13 @@
 config validation, and the causal control's blindness to the future. Tests named with
 `cpu_kernels` run with jobs/torch_models/kernels.py's switch both ways, dropout on."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from jobs.catalog import BY_NAME
 from jobs.torch_models import kernels
 from jobs.torch_models.armattn import ARMAttention, ARMAttentionConfig
 from jobs.torch_models.autoformer import AutoformerConfig
@@ -87,16 +90,26 @@ def test_built_model_is_within_ten_percent_of_its_size(name, target):
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_200m_config_is_counted_without_allocating(name):
+    """The count is taken on modules whose every parameter lives on the meta device (no memory);
+    being within 10% of the target is sized_config's own guard, so it is not asserted again here."""
     architecture = ARCHITECTURES[name]
     config = sized_config(architecture, 200_000_000)
-    assert abs(architecture.count_parameters(config) - 200_000_000) <= 20_000_000
+    built = []
+
+    def recording(config):
+        built.append(architecture.model(config))
+        return built[-1]
+
+    count = dataclasses.replace(architecture, model=recording).count_parameters(config)
+    assert len(built) == 1 and all(p.is_meta for p in built[0].parameters())
+    assert count == sum(p.numel() for p in built[0].parameters()) > 100_000_000
     assert config.d_model > sized_config(architecture, 2_000_000).d_model
 
 
 def test_patchtst_200m_is_patchtst_at_200m_parameters():
     architecture = ARCHITECTURES["patchtst-200m"]
     assert (architecture.config, architecture.model, dict(architecture.fixed)) == (PatchTSTConfig, PatchTST, {})
-    assert abs(architecture.count_parameters(sized_config(architecture, 200_000_000)) - 200_000_000) <= 20_000_000
+    assert BY_NAME["patchtst-200m"].defaults("full")["size"] == 200_000_000
 
 
 def test_unreachable_size_is_refused():

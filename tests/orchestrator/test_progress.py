@@ -1,13 +1,13 @@
-"""Live progress: jobs' progress lines are parsed, the board shows epoch and validation AUC per
-running job and an overall k/N with an ETA from past durations; plain lines without a terminal;
-the test AUC never appears."""
+"""orchestrator/progress.py, the live board: epoch and validation AUC per running job (from the
+jobs' progress lines) and an overall k/N with an ETA from past durations; plain lines without a
+terminal; the test AUC never appears."""
 
 import io
 
 import pytest
 from rich.console import Console
 
-from jobs.common.progress import parse_progress_line, progress_line
+from jobs.common.progress import progress_line
 from orchestrator.progress import ProgressBoard, ProgressDisplay, duration
 
 
@@ -17,15 +17,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def test_progress_lines_round_trip_and_refuse_test_figures():
-    line = progress_line(seed=2, epoch=3, epochs=30, val_auc=0.61)
-    assert parse_progress_line(line) == {"seed": 2, "epoch": 3, "epochs": 30, "val_auc": 0.61}
-    assert parse_progress_line("[job] done: val AUC=0.6 test AUC=0.7") is None
-    assert parse_progress_line("[progress] {not json") is None
-    with pytest.raises(ValueError, match="test_auc"):
-        progress_line(test_auc=0.7)
 
 
 def test_board_eta_from_past_durations_and_parallel_slots():

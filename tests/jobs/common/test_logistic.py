@@ -1,0 +1,32 @@
+"""jobs/common/logistic.py: the NumPy probe fitter, checked against the penalised optimum and the torch fitter."""
+
+import numpy as np
+import pytest
+
+from jobs.common.logistic import fit_logistic
+
+
+def test_numpy_logistic_fit_is_the_penalised_optimum():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 5))
+    y = (x @ np.array([1.5, -1.0, 0.0, 0.5, 0.0]) + 0.3 + rng.standard_normal(400) > 0).astype(np.int8)
+    l2 = 0.01
+    weights, bias = fit_logistic(x, y, l2)
+    p = 1 / (1 + np.exp(-(x @ weights + bias)))
+    gradient = np.append(x.T @ (p - y) / len(y) + l2 * weights, np.mean(p - y))
+    assert np.max(np.abs(gradient)) < 1e-8
+    assert weights[0] > 1.0 and weights[1] < -0.5
+    with pytest.raises(ValueError, match="l2 must be > 0"):
+        fit_logistic(x, y, 0.0)
+
+
+def test_numpy_logistic_matches_the_torch_fitter():
+    torch = pytest.importorskip("torch")  # noqa: F841 (the Timer job's L-BFGS fitter needs it)
+    from jobs.timer.job import fit_logistic as torch_fit
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 8))
+    y = (x[:, 0] + rng.standard_normal(300) > 0).astype(np.int8)
+    ours, theirs = fit_logistic(x, y, 0.1), torch_fit(x, y, 0.1)
+    np.testing.assert_allclose(ours[0], theirs[0], atol=1e-4)  # L-BFGS stops within ~1e-5
+    assert ours[1] == pytest.approx(theirs[1], abs=1e-4)

@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from orchestrator.commands.data import build_default_dataset
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.executors.base import JobRequest
-from orchestrator.executors.docker import DockerExecutor, ImageBuilder, engine_status, image_id
+from orchestrator.executors.docker import DockerExecutor
+from orchestrator.executors.engine import engine_status
+from orchestrator.executors.images import ImageBuilder, image_id
 from orchestrator.registry import BY_SLUG
 from orchestrator.runs import plan_run
 

@@ -20,11 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestrator.environments import ENVIRONMENTS
-from orchestrator.executors.docker import (
-    docker_build_argv,
-    ensure_base_image,
-    write_context,
-)
+from orchestrator.executors.engine import base_image, ensure_base_image
+from orchestrator.executors.images import docker_build_argv, env_platform, write_context
 
 LIST_DISTRIBUTIONS = (
     "import importlib.metadata as m; "
@@ -35,7 +32,7 @@ COUNT_FILES = "find /opt/venv -type f | wc -l; find /opt/venv -name '*.pyc' | wc
 
 def build_seconds(env_name: str, installer: str, tag: str) -> float:
     env = ENVIRONMENTS[env_name]
-    ensure_base_image(env)
+    ensure_base_image(base_image(env_platform(env)), env_platform(env))
     command = docker_build_argv(env, [tag])
     command[-1:-1] = ["--no-cache", "--build-arg", f"INSTALLER={installer}"]
     with tempfile.TemporaryDirectory(prefix="bench-image-") as tmp:

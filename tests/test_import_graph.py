@@ -11,10 +11,6 @@ from pathlib import Path
 from tests.support.helpers import REPO
 
 PACKAGES = ("orchestrator", "jobs", "shared_schema")
-# A cycle whose fix belongs to a module being split by another change (issue 34 item 6): the Docker
-# executor and its image-platform choice reach into each other. Listed here so that any new cycle
-# fails; remove the entry when the split lands (the test then holds the split to it).
-KNOWN_CYCLES = [{"orchestrator.executors.docker", "orchestrator.executors.platforms"}]
 
 
 def module_files(root: Path = REPO) -> dict[str, Path]:
@@ -98,7 +94,7 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 def test_no_import_cycle_in_orchestrator_jobs_and_shared_schema():
     graph = import_graph(module_files())
     assert "jobs.catalog" in graph["jobs.registry"] and len(graph) > 100  # the graph is really read
-    assert [c for c in cycles(graph) if c not in KNOWN_CYCLES] == []
+    assert cycles(graph) == []
 
 
 def test_a_lazy_import_that_closes_a_circle_is_found(tmp_path):

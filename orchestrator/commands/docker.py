@@ -18,16 +18,9 @@ import click
 from orchestrator.console import print_json, print_table, say
 from orchestrator.environments import COMMON_CODE, ENVIRONMENTS, IMAGE_PYTHON, Environment, PlatformChoice
 from orchestrator.errors import UserError
-from orchestrator.executors.docker import (
-    DEFAULT_BASE_IMAGE,
-    PIDS_LIMIT,
-    BuiltImage,
-    ImageBuilder,
-    dockerfile,
-    engine_status,
-    remove_container,
-    sandbox_options,
-)
+from orchestrator.executors.docker import PIDS_LIMIT, remove_container, sandbox_options
+from orchestrator.executors.engine import DEFAULT_BASE_IMAGE, engine_status
+from orchestrator.executors.images import BuiltImage, ImageBuilder, dockerfile
 from orchestrator.paths import CODE_ROOT, DEFAULT_DATASET
 from orchestrator.registry import EXPERIMENTS, Experiment
 
@@ -301,7 +294,7 @@ def test_command_line(
     """tests/images is mounted where it sits in the repository (/app/tests/images, /app being the
     image's copy of the repository code), so a suite may locate /app as its repository root and
     share tests/images/image_suite.py with the other suites."""
-    from orchestrator.executors.docker import env_platform
+    from orchestrator.executors.images import env_platform
 
     suites = CODE_ROOT / "tests" / "images"
     inside = f"/app/tests/images/{env.name}"

@@ -17,7 +17,7 @@ from orchestrator.console import print_json, print_table, say
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
 from orchestrator.executors import native_only_envs, platforms
-from orchestrator.executors.docker import base_image, engine_status
+from orchestrator.executors.engine import base_image, engine_status
 from orchestrator.executors.native import VenvManager
 from orchestrator.executors.ray_cluster import doctor_rows
 from shared_schema.files import atomic_write_text

@@ -118,7 +118,8 @@ def _native(options: ExecutorOptions) -> tuple[Executor, str]:
 
 
 def _docker(options: ExecutorOptions) -> tuple[Executor, str]:
-    from orchestrator.executors.docker import DockerExecutor, engine_status
+    from orchestrator.executors.docker import DockerExecutor
+    from orchestrator.executors.engine import engine_status
 
     ok, detail = engine_status()
     if not ok:
@@ -127,7 +128,8 @@ def _docker(options: ExecutorOptions) -> tuple[Executor, str]:
 
 
 def _auto(options: ExecutorOptions) -> tuple[Executor, str]:
-    from orchestrator.executors.docker import DockerExecutor, engine_status
+    from orchestrator.executors.docker import DockerExecutor
+    from orchestrator.executors.engine import engine_status
 
     ok, detail = engine_status()
     if not ok:

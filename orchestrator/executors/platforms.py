@@ -28,6 +28,7 @@ from pathlib import Path
 
 from orchestrator.environments import Environment, PlatformChoice
 from orchestrator.errors import UserError
+from orchestrator.executors.engine import base_image, docker, engine_platform, ensure_base_image
 from orchestrator.paths import CODE_ROOT, cache_dir
 from shared_schema.files import atomic_write_text
 
@@ -85,8 +86,6 @@ def override_variable(env: Environment) -> str:
 @functools.cache
 def engine_key() -> str:
     """Names this engine and what it emulates with: id, version, kernel, OS."""
-    from orchestrator.executors.docker import docker
-
     try:
         done = docker(
             "info", "--format", "{{.ID}} {{.ServerVersion}} {{.KernelVersion}} {{.OperatingSystem}}", timeout=30
@@ -128,8 +127,6 @@ def _cached_probe(platform: str, path: Path) -> CpuProbe:
 
 
 def _run_probe(platform: str) -> tuple[tuple[str, ...] | None, str]:
-    from orchestrator.executors.docker import base_image, ensure_base_image
-
     image = base_image(platform)
     command = ["docker", "run", "--rm", "--network", "none", "--platform", platform, image, "python3", "-c"]
     try:
@@ -174,8 +171,6 @@ def decide(env: Environment) -> PlatformDecision:
         return PlatformDecision(rule, "the env's platform")
     probe = probe_cpu(rule.preferred)
     if probe.flags is None:
-        from orchestrator.executors.docker import engine_platform
-
         if engine_key() == "no-engine" or engine_platform() == rule.preferred:
             return PlatformDecision(rule.preferred, f"the engine's own platform (CPU probe failed: {probe.detail})")
         return PlatformDecision(rule.fallback, f"this engine cannot run {rule.preferred} containers: {probe.detail}")

@@ -9,10 +9,11 @@ from rich.console import Console
 from orchestrator.errors import UserError
 from orchestrator.fsutil import atomic_write_bytes, atomic_write_text, describe_os_error
 from orchestrator.report.compare import ReportOptions, analyse
+from orchestrator.report.document import to_html, to_markdown
 from orchestrator.report.figures import horizon_figures
 from orchestrator.report.load import load_results
 from orchestrator.report.plan import HORIZONS, PLAN
-from orchestrator.report.render import FIGURES_DIR, compose, to_html, to_markdown
+from orchestrator.report.sections import FIGURES_DIR, compose
 from orchestrator.report.verdicts import evaluate_plan
 from orchestrator.step_bar import step_bar
 

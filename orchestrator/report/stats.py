@@ -392,6 +392,12 @@ def detectable_shift(level: float, power: float, df: float = math.inf) -> float:
     return float(scipy_stats.t.isf(level, df) + scipy_stats.t.ppf(power, df))
 
 
+def detectable_difference(se: float, df: float, *, level: float, power: float) -> float:
+    """Smallest true difference a two-sided t test at `level` (at the comparison's df) finds with
+    `power`: detectable_shift(level / 2, power, df) x SE (the descriptive tables' column)."""
+    return detectable_shift(level / 2, power, df) * se
+
+
 def delong_covariance(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AUCs of k score rows on the same days and their DeLong covariance (mid-rank algorithm).
 

@@ -47,7 +47,7 @@ STATUS_NEITHER = "inconclusive (not every model shown within the margin, none sh
 STATUS_FRAGILE = "fragile (passes at the chosen block length, not at half or double)"
 STATUS_OVERLAP = "not answerable (test period inside pre-training)"
 OVERLAP_OPT_IN = "--allow-pretraining-overlap"
-# A result with fewer seeds than this hides seed-to-seed noise (see the calibration in render.py).
+# A result with fewer seeds than this hides seed-to-seed noise (see the calibration in report/sections.py).
 SEEDS_FOR_SEED_NOISE = 3
 
 

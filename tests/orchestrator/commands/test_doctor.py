@@ -12,7 +12,7 @@ from jobs.common.device import torch_unavailable
 from jobs.torch_models import selfcheck
 from jobs.torch_models.zoo import ARCHITECTURES
 from orchestrator.cli import cli
-from orchestrator.executors.docker import engine_status
+from orchestrator.executors.engine import engine_status
 from tests.images.device_audit import DeviceAudit
 
 

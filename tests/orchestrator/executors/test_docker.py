@@ -33,19 +33,9 @@ from orchestrator.executors import (
     platforms,
 )
 from orchestrator.executors.base import JobRequest
-from orchestrator.executors.docker import (
-    CHECKOUT_LABEL,
-    PIDS_LIMIT,
-    DockerExecutor,
-    ImageBuilder,
-    checkout_id,
-    container_user,
-    engine_platform,
-    engine_status,
-    image_platform,
-    image_tag,
-    leftover_containers,
-)
+from orchestrator.executors.docker import PIDS_LIMIT, DockerExecutor, container_user, leftover_containers
+from orchestrator.executors.engine import engine_platform, engine_status
+from orchestrator.executors.images import CHECKOUT_LABEL, ImageBuilder, checkout_id, image_platform, image_tag
 from orchestrator.registry import BY_SLUG, Resources
 from orchestrator.results import RESULT_FILE, load_result
 from orchestrator.runs import make_spec, plan_run
@@ -181,7 +171,7 @@ def test_auto_routes_torch_natively_only_on_apple_silicon():
 
 
 def test_docker_executor_without_engine_is_one_clear_error(monkeypatch):
-    monkeypatch.setattr("orchestrator.executors.docker.engine_status", lambda: (False, "engine not reachable: nope"))
+    monkeypatch.setattr("orchestrator.executors.engine.engine_status", lambda: (False, "engine not reachable: nope"))
     from orchestrator.errors import UserError
 
     with pytest.raises(UserError, match="no Docker engine answers"):

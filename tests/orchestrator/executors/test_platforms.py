@@ -17,7 +17,9 @@ from orchestrator.cli import cli
 from orchestrator.environments import ENVIRONMENTS, TIMESFM_PLATFORM
 from orchestrator.errors import UserError
 from orchestrator.executors import platforms
-from orchestrator.executors.docker import DockerExecutor, docker_build_argv, engine_status, inputs_hash
+from orchestrator.executors.docker import DockerExecutor
+from orchestrator.executors.engine import engine_status
+from orchestrator.executors.images import docker_build_argv, inputs_hash
 from orchestrator.paths import CODE_ROOT
 
 TIMESFM = ENVIRONMENTS["timesfm"]

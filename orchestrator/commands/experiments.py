@@ -136,8 +136,9 @@ def shown_split(show_test: bool) -> str:
 
 
 def list_note(experiment: registry.Experiment) -> str | None:
-    """The catalog's note, and for a pretrained model how far its pre-training data may reach: a test
-    period starting before that date gets the report's `pretraining-overlap` flag."""
+    """The catalog's note, for a pretrained model how far its pre-training data may reach (a test
+    period starting before that date gets the report's `pretraining-overlap` flag), and the licence
+    where it restricts use."""
     facts = experiment.pretraining
     overlap = (
         None
@@ -148,7 +149,8 @@ def list_note(experiment: registry.Experiment) -> str | None:
             + ": earlier test periods are flagged"
         )
     )
-    return "; ".join(text for text in (experiment.note, overlap) if text) or None
+    licence = None if experiment.licence is None else f"licence: {experiment.licence}"
+    return "; ".join(text for text in (experiment.note, overlap, licence) if text) or None
 
 
 @click.command("list")

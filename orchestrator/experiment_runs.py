@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import paths
-from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import console, say
+from orchestrator.data.bundled import ensure_dataset
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.errors import UserError
 from orchestrator.executors import AUTO, Executor, ExecutorOptions, choose_executor

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.commands.data import build_default_dataset
+from orchestrator.data.bundled import build_default_dataset
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.executors.base import JobRequest
 from orchestrator.executors.docker import DockerExecutor

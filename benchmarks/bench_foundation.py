@@ -312,7 +312,7 @@ def main() -> None:
         return
 
     from jobs.catalog import BY_NAME
-    from orchestrator.commands.data import build_default_dataset
+    from orchestrator.data.bundled import build_default_dataset
     from orchestrator.environments import ENVIRONMENTS
     from orchestrator.executors.native import VenvManager
 

@@ -119,7 +119,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data
         if data_dir is None:
-            from orchestrator.commands.data import build_default_dataset
+            from orchestrator.data.bundled import build_default_dataset
 
             data_dir = Path(scratch)
             build_default_dataset(data_dir)

@@ -31,7 +31,7 @@ def main() -> None:
             "ORCH_EXECUTOR": "native",
         }
         os.environ.update(env)
-        from orchestrator.commands.data import build_default_dataset
+        from orchestrator.data.bundled import build_default_dataset
         from orchestrator.registry import EXPERIMENTS
         from orchestrator.results import ResultStore
         from orchestrator.runs import plan_run

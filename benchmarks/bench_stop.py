@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.commands.data import build_default_dataset
+from orchestrator.data.bundled import build_default_dataset
 from orchestrator.registry import BY_SLUG
 from orchestrator.results import RESULT_FILE, ResultStore
 from orchestrator.runs import plan_run

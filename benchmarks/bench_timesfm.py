@@ -43,7 +43,7 @@ def main() -> None:
     import jax
 
     from jobs.timesfm import model as tfm_model
-    from jobs.timesfm.job import make_trainer
+    from jobs.timesfm.finetune import make_trainer
     from jobs.timesfm.weights import resolve_weights
 
     print(

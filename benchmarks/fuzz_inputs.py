@@ -41,7 +41,7 @@ def main() -> None:
                 "ORCH_EXECUTOR": "native",
             }
         )
-        from orchestrator.commands.data import build_default_dataset
+        from orchestrator.data.bundled import build_default_dataset
 
         build_default_dataset(Path(f"{tmp}/data"))
         started = time.perf_counter()

@@ -135,6 +135,10 @@ class Model:
     unavailable: Unavailable | None = None
     note: str | None = None  # shown beside the status in `orch list`
     architecture: TorchArchitecture | None = None  # torch architectures only
+    # The terms of the model's code or weights where they restrict use (attribution, commercial limits),
+    # one line shown by `orch list` and the README's model list; None where the licence is permissive
+    # (Apache-2.0, MIT), so that a listed licence always means "read this before using the results".
+    licence: str | None = None
 
     def defaults(self, profile: str) -> dict[str, object]:
         """What a `profile` spec spells out (hashed into its run key)."""
@@ -527,6 +531,31 @@ TTM_QUICK: dict[str, object] = {
     "probe_l2": [1e-2, 1.0],
 }
 
+# TiRex 1.x frozen-embedding classifier (jobs/tirex/tirexcls_job.py): every key is spelled out in the spec.
+#   data_augmentation: the package's option: beside each variate's embedding, the embedding of its first
+#   differences and per-patch statistics (mean, std, max, min of 8 patches), the statistics standardised
+#   with the training windows' mean and spread (the package uses the embedded batch's own)
+#   max_train_windows: most recent training windows the logistic head is fitted on (0 = all)
+#   probe_l2: L2 strengths tried for the head (best validation log loss wins)
+#   predict_batch_size: series per forward pass of the frozen model (the package's batch_size)
+TIREXCLS = {
+    "data_augmentation": flag(),
+    "max_train_windows": whole(0, BIG),
+    "probe_l2": Param("floats", above=0, high=1e12),
+    "predict_batch_size": whole(1, BATCH),
+}
+TIREXCLS_FULL: dict[str, object] = {
+    "data_augmentation": True,
+    "max_train_windows": 0,
+    "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+    "predict_batch_size": 512,
+}
+TIREXCLS_QUICK: dict[str, object] = {**TIREXCLS_FULL, "max_train_windows": 512, "probe_l2": [1e-2, 1.0]}
+NXAI_COMMUNITY_LICENCE = (
+    "NXAI Community Licence (code and weights): 'Built with technology from NXAI' must be shown; "
+    "above EUR 100M annual revenue a commercial product needs NXAI's commercial licence"
+)
+
 TORCH_JOB = "jobs.torch_models.job:fit_predict"
 TORCH_SEEDS_JOB = "jobs.torch_models.multiseed:fit_predict_seeds"
 
@@ -663,6 +692,19 @@ TTM_PRETRAINING = Pretraining(
     "(0.3.11, 2026-10, whose resources/model_paths_config/ttm.yaml lists the branch)",
     note="no cut-off published and no release date of the branch recorded here: the date is the end of the month of "
     "the granite-tsfm release that lists it, the latest the data can reach",
+)
+
+TIREX_PRETRAINING = Pretraining(
+    corpora=(
+        "not itemised by this project's research (2026-12): the TiRex paper and the NX-AI/TiRex model card "
+        "describe it; GIFT-Eval lists TiRex among the foundation models without test-data leakage",
+    ),
+    cutoff=dt.date(2026, 6, 30),
+    cutoff_published=False,
+    source="huggingface.co/NX-AI/TiRex (model.ckpt); github.com/NX-AI/tirex @27587ff (2026-05-11); "
+    "pypi.org/project/tirex-ts (1.4.2, 2026-06)",
+    note="no cut-off published and no release date of the weights recorded here: the date is the end of the "
+    "month of tirex-ts 1.4.2, the package that loads them, the latest the data can reach",
 )
 
 # -- the catalog (module docstring: ids, family, role) ---------------------------------------------------
@@ -892,6 +934,23 @@ MODELS: tuple[Model, ...] = (
         resources=FOUNDATION,
         weights="ttm",
         pretraining=TTM_PRETRAINING,
+    ),
+    # TiRex 1.x as a classifier: its frozen per-variate embeddings of the 25 features -> a logistic head.
+    Model(
+        name="tirexcls",
+        ids=("FD-35", "FD-36"),
+        slug_stem="tirexcls",
+        family="foundation",
+        role="foundation",
+        env="tirex",
+        entry="jobs.tirex.tirexcls_job:run",
+        hyperparameters=TIREXCLS,
+        quick=TIREXCLS_QUICK,
+        full=TIREXCLS_FULL,
+        resources=FOUNDATION,
+        weights="tirexcls",
+        pretraining=TIREX_PRETRAINING,
+        licence=NXAI_COMMUNITY_LICENCE,
     ),
     torch_model(
         name="patchtst",

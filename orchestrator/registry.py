@@ -38,6 +38,7 @@ class Experiment:
     pretraining: Pretraining | None = None
     unavailable: Unavailable | None = None
     note: str | None = None  # shown beside the status in `orch list` (e.g. what the quick profile runs)
+    licence: str | None = None  # where the model's licence restricts use (jobs.catalog.Model.licence)
 
     @property
     def implemented(self) -> bool:
@@ -63,6 +64,7 @@ def experiments_of(model: Model) -> list[Experiment]:
             pretraining=model.pretraining,
             unavailable=model.unavailable,
             note=model.note,
+            licence=model.licence,
         )
         for experiment_id, horizon in zip(model.ids, HORIZONS, strict=True)
     ]
@@ -91,4 +93,8 @@ def model_list_markdown() -> str:
             f"| {'/'.join(model.ids)} | `{model.name}`{status} | {model.family} | {model.role} | {model.env} "
             f"| {model.weights or '-'} | {cutoff} |"
         )
+    restricted = [model for model in MODELS if model.licence is not None]
+    if restricted:
+        lines.append("")
+        lines += [f"Licence of `{model.name}`: {model.licence}." for model in restricted]
     return "\n".join(lines) + "\n"

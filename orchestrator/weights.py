@@ -82,6 +82,9 @@ PUBLISHED: dict[str, PublishedWeights] = {
     "tirex2": PublishedWeights(
         "tirex2", "NX-AI/TiRex-2", ("config.json", "model.safetensors"), ("config.json", "model.safetensors")
     ),
+    # TiRex 1.x: one Lightning checkpoint; its config is pickled inside, and the wheel fixes none of its
+    # values (jobs/tirex/tirexcls_weights.py), so no facts: an import installs as custom, a pull as pretrained.
+    "tirexcls": PublishedWeights("tirexcls", "NX-AI/TiRex", ("model.ckpt",), ("model.ckpt",)),
     "patchtstfm": PublishedWeights(
         "patchtstfm",
         "ibm-granite/granite-timeseries-patchtst-fm-r1",

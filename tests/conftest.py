@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.commands.data import build_default_dataset
 from orchestrator.data.build import BuildRequest, build_dataset
+from orchestrator.data.bundled import build_default_dataset
 from orchestrator.data.sources import synthetic_ohlcv
 from orchestrator.data.splits import BUNDLED_SPLITS
 from shared_schema import DatasetManifest, SourceInfo

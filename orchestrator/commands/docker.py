@@ -271,8 +271,8 @@ def compose_command(check: bool) -> None:
 def build_test_datasets(folder: Path) -> None:
     """Datasets in the real format for the suites, mounted read-only at /data: a small synthetic one
     (`synthetic`) and the bundled S&P 500 one (`sp500`, what `orch run` uses by default)."""
-    from orchestrator.commands.data import build_default_dataset
     from orchestrator.data.build import BuildRequest, build_dataset
+    from orchestrator.data.bundled import build_default_dataset
     from orchestrator.data.sources import synthetic_ohlcv
     from orchestrator.data.splits import BUNDLED_SPLITS
     from shared_schema import SourceInfo

@@ -1,38 +1,37 @@
-"""`orch list | plan | run | status | validate`: the experiment matrix and its results."""
+"""`orch list | plan | run | status | validate`: the experiment matrix and its results. The commands
+parse options and print; planning, scheduling and committing a run is orchestrator/experiment_runs.py."""
 
 import dataclasses
 import functools
 import math
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from orchestrator import paths, registry
-from orchestrator.commands.data import ensure_dataset
-from orchestrator.console import console, print_json, print_table, say
-from orchestrator.environments import ENVIRONMENTS
+from orchestrator.console import print_json, print_table, say
 from orchestrator.errors import UserError
-from orchestrator.executors import AUTO, EXECUTOR_CHOICES, Executor, ExecutorOptions, choose_executor, executor_help
+from orchestrator.executors import AUTO, EXECUTOR_CHOICES, executor_help
 from orchestrator.executors.ray_cluster import RaySettings
-from orchestrator.gpu_slots import GpuSlots, discover_gpus
-from orchestrator.overrides import checked_overrides
-from orchestrator.planner import Decision, decide_runs
-from orchestrator.progress import ProgressBoard, ProgressDisplay, expected_durations
+from orchestrator.experiment_runs import (
+    RunRequest,
+    prepare_run,
+    refuse_unavailable,
+    run_decisions,
+    start_scheduler,
+)
+from orchestrator.planner import Decision
 from orchestrator.results import (
     FailureRecord,
     InvalidResult,
     ResultStore,
     UnreadableFailure,
-    describe_os_error,
     is_run_folder,
     load_finished,
 )
 from orchestrator.runs import weights_manifest_sha256
-from orchestrator.scheduler import Interrupted, JobOutcome, Scheduler
-from orchestrator.selection import select
+from orchestrator.scheduler import Interrupted, JobOutcome
 
 # Variance across seeds is settled long before this; more is a typo, and each seed is a job.
 MAX_SEEDS = 1000
@@ -112,87 +111,8 @@ def selection_options(func):
     return command
 
 
-def parse_interpreters(pairs: tuple[str, ...]) -> dict[str, Path]:
-    """ORCH_PYTHON_<ENV> for each env, overridden by `--python ENV=PATH`."""
-    chosen = {
-        env: os.environ[f"ORCH_PYTHON_{env.upper()}"]
-        for env in ENVIRONMENTS
-        if os.environ.get(f"ORCH_PYTHON_{env.upper()}")
-    }
-    for pair in pairs:
-        env, sep, path = pair.partition("=")
-        if not sep or not path:
-            raise UserError(f"--python expects ENV=PATH, got {pair!r}")
-        if env not in ENVIRONMENTS:
-            raise UserError(f"--python {pair}: unknown env {env!r}; known: {', '.join(ENVIRONMENTS)}")
-        chosen[env] = path
-    return {env: Path(path).expanduser() for env, path in chosen.items()}
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What `orch plan` / `orch run` were asked for: the selection and how to run it."""
-
-    names: tuple[str, ...] = ()
-    all_: bool = False
-    models: tuple[str, ...] = ()
-    horizons: tuple[int, ...] = ()
-    profile: str = "quick"
-    seeds: int = 1
-    dataset: str = paths.DEFAULT_DATASET
-    executor: str = AUTO
-    force: bool = False
-    overrides: tuple[str, ...] = ()  # `--set KEY=VALUE`, unchecked
-    interpreters: tuple[str, ...] = ()  # `--python ENV=PATH`, unchecked
-    reuse_across: bool = False
-    as_json: bool = False  # machine-readable output: the executor line is not printed
-    ray_settings: RaySettings | None = None
-
-
 # The fields selection_options fills (the rest come from the command: --json, Ray settings).
 SELECTION_FIELDS = tuple(f.name for f in dataclasses.fields(RunRequest) if f.name not in ("as_json", "ray_settings"))
-
-
-@dataclass(frozen=True)
-class PreparedRun:
-    """A checked request: every decision, the executor that will carry them out, and where."""
-
-    decisions: list[Decision]
-    executor: Executor
-    store: ResultStore
-    data_dir: Path
-
-
-def prepare_run(request: RunRequest, *, build_dataset: bool) -> PreparedRun:
-    """Check every input, then choose the executor and decide, per run, run or skip (builds no image
-    or venv; the bundled dataset is written only with `build_dataset`, for `orch run`)."""
-    experiments = select(request.names, request.all_, request.models, request.horizons)
-    checked = checked_overrides(request.overrides, experiments, request.profile)
-    data_dir = paths.data_dir()
-    # every input is checked before the executor is chosen
-    manifest = ensure_dataset(data_dir, request.dataset, build=build_dataset)
-    executor, why = choose_executor(
-        request.executor,
-        ExecutorOptions(interpreters=parse_interpreters(request.interpreters), ray_settings=request.ray_settings),
-    )
-    # What the executor decides per env (e.g. an image's platform) is checked here, before any work.
-    details = [d for env in sorted({e.env for e in experiments}) if (d := executor.describe(ENVIRONMENTS[env]))]
-    if not request.as_json:  # --json output stays parseable; the choice is for people
-        say("executor: " + "; ".join([why, *details]))
-    store = ResultStore(paths.results_dir())
-    decisions = decide_runs(
-        experiments=experiments,
-        manifest=manifest,
-        profile=request.profile,
-        seeds=list(range(request.seeds)),
-        store=store,
-        fingerprint=lambda env: executor.fingerprint(ENVIRONMENTS[env]),
-        force=request.force,
-        overrides=checked,
-        weights_dir=paths.weights_dir(),
-        reuse_across=request.reuse_across,
-    )
-    return PreparedRun(decisions, executor, store, data_dir)
 
 
 def seed_and_fold(d: Decision) -> str:
@@ -216,8 +136,9 @@ def shown_split(show_test: bool) -> str:
 
 
 def list_note(experiment: registry.Experiment) -> str | None:
-    """The catalog's note, and for a pretrained model how far its pre-training data may reach: a test
-    period starting before that date gets the report's `pretraining-overlap` flag."""
+    """The catalog's note, for a pretrained model how far its pre-training data may reach (a test
+    period starting before that date gets the report's `pretraining-overlap` flag), and the licence
+    where it restricts use."""
     facts = experiment.pretraining
     overlap = (
         None
@@ -228,7 +149,8 @@ def list_note(experiment: registry.Experiment) -> str | None:
             + ": earlier test periods are flagged"
         )
     )
-    return "; ".join(text for text in (experiment.note, overlap) if text) or None
+    licence = None if experiment.licence is None else f"licence: {experiment.licence}"
+    return "; ".join(text for text in (experiment.note, overlap, licence) if text) or None
 
 
 @click.command("list")
@@ -367,7 +289,7 @@ def run_command(
     """Run the selected experiments (cached ones are skipped)."""
     ray_settings = RaySettings(address=ray_address or None, retries=ray_retries)  # only ray reads them
     prepared = prepare_run(dataclasses.replace(request, ray_settings=ray_settings), build_dataset=True)
-    decisions, executor_obj, store, data_dir = prepared.decisions, prepared.executor, prepared.store, prepared.data_dir
+    decisions = prepared.decisions
     if dry_run:
         print_table(
             f"Plan ({request.profile} profile, dry run)",
@@ -375,87 +297,23 @@ def run_command(
             decision_rows(decisions),
         )
         return
-    todo = [d for d in decisions if d.action == "run"]
-    if todo:
-        _prepare_results_folder(store)
-        _check_cache_writable()
-    scheduler = Scheduler(
-        executor_obj,
-        store,
-        data_dir,
-        paths.weights_dir() if paths.weights_dir().is_dir() else None,
-        jobs=jobs,
-        keep_going=keep_going,
-        timeout_s=timeout,
-        say=say,
-        gpu_slots=GpuSlots(discover_gpus(), gpu_slots),
-    )
+    scheduler = start_scheduler(prepared, jobs=jobs, keep_going=keep_going, timeout_s=timeout, gpu_slots=gpu_slots)
     started = time.perf_counter()
     try:
-        outcomes = _run_with_progress(scheduler, decisions, len(todo), request.profile)
+        outcomes = run_decisions(scheduler, decisions, request.profile)
     except Interrupted as interrupted:
         _summarise(decisions, interrupted.outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
         raise
     finally:
-        executor_obj.close()  # a cluster connection; a local Ray instance stops here
+        prepared.executor.close()  # a cluster connection; a local Ray instance stops here
     _summarise(decisions, outcomes, time.perf_counter() - started, as_json=as_json, show_test=show_test)
     failed = [o for o in outcomes if o.status != "ok"]
     if failed:
         raise UserError(
-            f"{len(failed)} of {len(todo)} job(s) did not finish; see the summary above and results/_failed/"
+            f"{len(failed)} of {len(prepared.todo)} job(s) did not finish; see the summary above and results/_failed/"
         )
     if request.names or request.models:
-        _refuse_unavailable(decisions)
-
-
-def _refuse_unavailable(decisions: list[Decision]) -> None:
-    """An experiment the user named (by id, slug or --model) that cannot run is a failure, so a
-    script or CI does not read 'skipped for lack of weights' as 'ran'; `--all` only lists them."""
-    blocked = {d.experiment.id: d for d in decisions if d.action == "unavailable"}
-    if not blocked:
-        return
-    first = next(iter(blocked.values()))
-    others = f" (and {len(blocked) - 1} more: {', '.join(list(blocked)[1:6])})" if len(blocked) > 1 else ""
-    raise UserError(f"{first.experiment.id} {first.experiment.slug} cannot run: {first.reason}{others}")
-
-
-def _prepare_results_folder(store: ResultStore) -> None:
-    """Refuse a read-only results folder before any job starts, and clear what killed runs left."""
-    try:
-        store.check_writable()
-        swept = store.sweep_abandoned()
-    except OSError as exc:
-        raise UserError(
-            f"results folder {store.root} is not writable: {describe_os_error(exc)}; "
-            "fix its permissions or point ORCH_RESULTS_DIR at a writable folder"
-        ) from None
-    if swept:
-        say(f"cleared {len(swept)} folder(s) a killed run left in .staging: {', '.join(swept)}")
-
-
-def _check_cache_writable() -> None:
-    """Venvs, image locks and tool caches go under the cache folder: refuse a read-only one up front."""
-    cache = paths.cache_dir()
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        probe = cache / f".probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(
-            f"cache folder {cache} is not writable: {describe_os_error(exc)}; "
-            "fix its permissions or point ORCH_CACHE_DIR at a writable folder"
-        ) from None
-
-
-def _run_with_progress(scheduler: Scheduler, decisions: list[Decision], total: int, profile: str) -> list[JobOutcome]:
-    if total == 0:
-        return []
-    board = ProgressBoard(total, scheduler.jobs, expected_durations(scheduler.store, profile))
-    board.plan([d.run.spec.slug for d in decisions if d.action == "run"])
-    with ProgressDisplay(board, console) as display:
-        scheduler.watcher = display
-        return scheduler.run(decisions)
+        refuse_unavailable(decisions)
 
 
 def _summarise(

@@ -5,8 +5,8 @@ from pathlib import Path
 import click
 
 from orchestrator import paths
-from orchestrator.commands.data import ensure_dataset
 from orchestrator.console import say
+from orchestrator.data.bundled import ensure_dataset
 from orchestrator.errors import UserError
 from orchestrator.results import ResultStore
 from orchestrator.selection import select

@@ -162,7 +162,7 @@ def test_failures_are_reported_while_others_finish(orch_home, monkeypatch):
             return outcome
 
     monkeypatch.setattr(
-        "orchestrator.commands.experiments.choose_executor",
+        "orchestrator.experiment_runs.choose_executor",
         lambda name, options: (CorruptingExecutor(), "corrupting test executor"),
     )
     result = orch("run", *BASELINES, "--jobs", "2", "--keep-going", "--json")

@@ -14,7 +14,7 @@ from jobs.common.dataset import load_dataset
 from jobs.common.windows import make_windows
 from jobs.timer.job import Samples, Scorer, Settings
 from jobs.timer.model import TimerConfig, TimerForPrediction
-from jobs.timesfm.job import _batches as timesfm_batches
+from jobs.timesfm.data import batches as timesfm_batches
 from jobs.torch_models.sizing import sized_config
 from jobs.torch_models.trainer import CPU_EVAL_WINDOWS, predict_logits
 from jobs.torch_models.zoo import ARCHITECTURES

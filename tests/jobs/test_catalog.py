@@ -46,7 +46,16 @@ def test_experiment_order_is_the_design_numbering():
 
 # -- derived tables -------------------------------------------------------------------------------------
 def test_the_plan_families_are_those_the_plan_listed_by_hand():
-    assert set(plan.FOUNDATION) == {"lagllama", "timesfm", "timer", "chronos2", "tirex2", "patchtstfm", "ttm"}
+    assert set(plan.FOUNDATION) == {
+        "lagllama",
+        "timesfm",
+        "timer",
+        "chronos2",
+        "tirex2",
+        "patchtstfm",
+        "ttm",
+        "tirexcls",
+    }
     assert set(plan.SEED_FOUNDATION) == {"lagllama", "timesfm", "timer"}  # H1 as the seed registered it
     assert set(plan.FOUNDATION_2026) <= set(plan.FOUNDATION)  # every model of F26 can run
     assert set(plan.TRANSFORMERS) == {

@@ -39,8 +39,8 @@ def test_this_machine_is_measured():
 
 def test_the_scheduler_hands_each_job_its_thread_choice(orch_home, monkeypatch):
     import orchestrator.scheduler as scheduler_module
-    from orchestrator.commands.experiments import RunRequest, prepare_run
     from orchestrator.executors.base import ExecOutcome, Executor
+    from orchestrator.experiment_runs import RunRequest, prepare_run
     from orchestrator.results import ResultStore
 
     quiet = ThreadChoice(threads=2, cores=2, foreign_busy=0.0)
@@ -69,8 +69,8 @@ def test_native_jobs_get_the_wait_policy_in_their_environment(orch_home, monkeyp
     import sys
 
     import orchestrator.executors.native as native
-    from orchestrator.commands.experiments import RunRequest, prepare_run
     from orchestrator.executors.base import JobRequest
+    from orchestrator.experiment_runs import RunRequest, prepare_run
 
     seen: list[dict[str, str]] = []
 

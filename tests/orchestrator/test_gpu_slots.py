@@ -4,8 +4,8 @@ pinned to a device, and the scheduler shares the devices while still respecting 
 import random
 import threading
 
-from orchestrator.commands.experiments import RunRequest, prepare_run
 from orchestrator.executors.base import ExecOutcome, Executor
+from orchestrator.experiment_runs import RunRequest, prepare_run
 from orchestrator.gpu_slots import BUDGET_FRACTION, GpuDevice, GpuLease, GpuSlots, parse_nvidia_smi, peak_gb
 from orchestrator.registry import BY_SLUG
 from orchestrator.results import ResultStore

@@ -87,7 +87,7 @@ def test_seed_group_refuses_specs_that_differ_in_more_than_seed(bundled_data, tm
 def test_planner_groups_torch_seeds_only_when_the_executor_can(orch_home):
     result = CliRunner().invoke(cli, ["plan", "dlinear-h1", "logreg-h1", "--seeds", "3", "--json"])
     assert result.exit_code == 0, result.output
-    from orchestrator.commands.experiments import RunRequest, prepare_run
+    from orchestrator.experiment_runs import RunRequest, prepare_run
 
     decisions = prepare_run(
         RunRequest(names=("dlinear-h1", "logreg-h1"), seeds=3, executor="native"), build_dataset=True

@@ -7,7 +7,10 @@ from conftest import make_spec
 from jobs.common.dataset import Dataset
 from jobs.common.windows import make_windows
 from jobs.timesfm import model as tfm_model
-from jobs.timesfm.job import Runner, Settings, build_series, fine_tune
+from jobs.timesfm.data import build_series
+from jobs.timesfm.finetune import fine_tune
+from jobs.timesfm.runner import Runner
+from jobs.timesfm.settings import Settings
 from jobs.timesfm.weights import resolve_weights
 
 

@@ -3,7 +3,8 @@
 Data: the bundled S&P 500 dataset that `orch test-images` mounts at $ORCH_TEST_DATA, else built once
 by the host interpreter (/work/main/.venv, which has arch and TA-Lib). Weights: random-initialised
 TiRex-2 checkpoints written in the hub repository's layout (jobs.tirex.weights), so every test
-loads them through the package's own `tirex2.load_model`, as published weights are loaded.
+loads them through the package's own `tirex2.load_model`, as published weights are loaded; TiRex 1.x
+checkpoints as Lightning `model.ckpt` files (jobs.tirex.tirexcls_weights), loaded by the package's own class.
 """
 
 import json
@@ -55,6 +56,16 @@ def tirex2_weights(tmp_path_factory) -> Path:
 
     weights_dir = tmp_path_factory.mktemp("weights")
     write_random_init(weights_dir, tiny_config(), seed=1)
+    return weights_dir
+
+
+@pytest.fixture(scope="session")
+def tirexcls_weights(tmp_path_factory) -> Path:
+    """A weights dir holding a small random-init TiRex 1.x at <dir>/tirexcls/model.ckpt."""
+    from jobs.tirex.tirexcls_weights import tiny_hyper_parameters, write_random_init
+
+    weights_dir = tmp_path_factory.mktemp("weights-tirexcls")
+    write_random_init(weights_dir, tiny_hyper_parameters(), seed=1)
     return weights_dir
 
 

@@ -14,8 +14,8 @@ from jobs.catalog import BY_NAME, MODELS
 from jobs.common.errors import JobError
 from jobs.common.hyperparameters import HyperparameterError
 from jobs.timer import job as timer_job
-from jobs.timesfm import job as timesfm_job
 from jobs.timesfm.probability import DEPENDENCE
+from jobs.timesfm.settings import Settings as TimesFMSettings
 from jobs.torch_models import job as torch_job
 from jobs.torch_models.job import INPUT_SETS, TRAINING_KEYS, Plan
 from jobs.torch_models.layers import Pool
@@ -57,7 +57,7 @@ def test_jobs_with_short_specs_take_every_default_from_the_catalog(model, profil
 
 
 def test_timesfm_settings_are_the_catalog_declaration():
-    fields = {f.name for f in dataclasses.fields(timesfm_job.Settings)}
+    fields = {f.name for f in dataclasses.fields(TimesFMSettings)}
     assert set(DECLARED["timesfm"]) == fields
     assert DECLARED["timesfm"]["dependence"].options == DEPENDENCE
 
@@ -71,7 +71,7 @@ def registry_spec(model: str, profile: str):
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_timesfm_and_sklearn_jobs_start_from_the_catalog_defaults(profile):
     spec = registry_spec("timesfm", profile)
-    settings = dataclasses.asdict(timesfm_job.Settings.from_spec(spec))
+    settings = dataclasses.asdict(TimesFMSettings.from_spec(spec))
     expected = BY_NAME["timesfm"].job_defaults(profile)
     expected["flip_invariance"] = expected["mode"] == "zero-shot"  # None = the package default for the mode
     assert settings == {**expected, "probe_l2": tuple(expected["probe_l2"])}
@@ -199,8 +199,8 @@ def test_equal_values_share_a_run_key(orch_home):
 def test_the_timesfm_job_refuses_what_the_declaration_refuses(bundled_data, hyper, message):
     spec = make_spec(bundled_data[1], "timesfm", "timesfm", **hyper)
     with pytest.raises(JobError, match=message):
-        timesfm_job.Settings.from_spec(spec)
-    assert timesfm_job.Settings.from_spec(make_spec(bundled_data[1], "timesfm", "timesfm", lr=1)).lr == 1.0
+        TimesFMSettings.from_spec(spec)
+    assert TimesFMSettings.from_spec(make_spec(bundled_data[1], "timesfm", "timesfm", lr=1)).lr == 1.0
 
 
 def test_set_for_experiments_without_a_job_is_refused(orch_home, monkeypatch):

@@ -10,7 +10,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobs.registry import GROUP_ENTRYPOINTS
 from orchestrator.cli import cli
-from orchestrator.commands.experiments import RunRequest, prepare_run
 from orchestrator.errors import UserError
 from orchestrator.executors import (
     EXECUTOR_CHOICES,
@@ -25,6 +24,7 @@ from orchestrator.executors import (
 from orchestrator.executors.docker import DockerExecutor
 from orchestrator.executors.existing import ExistingPythonExecutor
 from orchestrator.executors.ray_executor import RayExecutor
+from orchestrator.experiment_runs import RunRequest, prepare_run
 from orchestrator.seed_groups import seed_groups
 from shared_schema import Provenance
 

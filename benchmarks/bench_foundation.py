@@ -122,6 +122,66 @@ def tirex2_worker(args: argparse.Namespace) -> dict:
     return out
 
 
+def tirexcls_worker(args: argparse.Namespace) -> dict:
+    """TiRex 1.x classifier: both arms embed the 25 variates of each window with the frozen model and apply
+    the same logistic head (fitted by the job's code on recent training windows). The anchor is the
+    package's `TirexLinearClassifier.predict_proba` with that head in its linear layer; its hub load is
+    answered by the loaded model (the bench is offline). Without data augmentation: the package
+    standardises the augmentation's statistics over the scored batch, the job over training windows, so
+    only the plain embedding is the same function in both arms."""
+    import types
+
+    import numpy as np
+    import tirex.models.embedding as embedding_module
+    import torch
+
+    # tirex.models.classification's __init__ imports its GBM classifier, which needs lightgbm, a package
+    # tirex-ts does not declare and the env does not pin: its names are stood in for (never called here)
+    sys.modules.setdefault("lightgbm", types.SimpleNamespace(LGBMClassifier=None, early_stopping=None))
+    from tirex.models.classification import TirexLinearClassifier
+
+    from jobs.common.covariates import covariate_windows
+    from jobs.common.probe import sigmoid
+    from jobs.tirex.tirexcls_job import Embedder, features, fit_wide_logistic, package_embedding, variates
+    from jobs.tirex.tirexcls_weights import ResolvedWeights, load, save_checkpoint, tiny_hyper_parameters
+    from shared_schema import WeightsSource
+
+    torch.set_num_threads(args.threads)
+    hyper = tiny_hyper_parameters()
+    if args.size != "tiny":  # ~35M (the published size): 12 sLSTM blocks x 512, patch 32, context 2048 (guessed)
+        hyper = tiny_hyper_parameters(width=512, heads=4, blocks=12, patch=32)
+        hyper["model_config"]["input_ff_dim"] = 2048
+        hyper["train_ctx_len"] = 2048
+    checkpoint = save_checkpoint(Path(args.workdir) / "weights" / "tirexcls" / "model.ckpt", hyper)
+    model = load(ResolvedWeights(checkpoint, WeightsSource(kind="random-init")), "cpu")
+    dataset = _dataset(args)
+    windows = covariate_windows(dataset, 1, 80, dataset.manifest.threshold)
+    part, train = windows.val.recent(args.windows), windows.train.recent(max(32, args.windows // 4))
+    embed = Embedder(package_embedding(model, data_augmentation=False, batch_size=args.batch_windows))
+    train_x = features(embed(variates(train)), None)
+    mean, std = train_x.mean(0), np.where(train_x.std(0) > 1e-8, train_x.std(0), 1.0)
+    weights, bias = fit_wide_logistic((train_x - mean) / std, train.y, 1.0)
+    x = variates(part)
+
+    def job_arm() -> np.ndarray:
+        return sigmoid((features(embed(x), None) - mean) / std @ weights + bias)
+
+    embedding_module.load_model = lambda path, device, compile: model
+    classifier = TirexLinearClassifier(data_augmentation=False, device="cpu", batch_size=args.batch_windows)
+    head = torch.nn.Linear(len(weights), 2)
+    with torch.no_grad():  # logits (0, z): softmax's second column is sigmoid(z)
+        head.weight.copy_(torch.from_numpy(np.stack([np.zeros_like(weights), weights / std])))
+        head.bias.copy_(torch.tensor([0.0, bias - float(np.sum(weights * mean / std))]))
+    classifier.head = head
+
+    def anchor_arm() -> np.ndarray:  # what a user writes once the head is fitted
+        return classifier.predict_proba(torch.from_numpy(x))[:, 1].double().numpy()
+
+    out = {"model": "tirexcls", "shape": args.size, "parameters": sum(p.numel() for p in model.parameters())}
+    out.update(_compare(job_arm, anchor_arm, len(part.rows)))
+    return out
+
+
 def _granite_worker(args: argparse.Namespace, name: str) -> dict:
     import numpy as np
     import torch
@@ -201,6 +261,7 @@ WORKERS = {
     "tirex2": ("tirex", tirex2_worker),
     "patchtstfm": ("granite", lambda args: _granite_worker(args, "patchtstfm")),
     "ttm": ("granite", lambda args: _granite_worker(args, "ttm")),
+    "tirexcls": ("tirex", tirexcls_worker),
 }
 
 

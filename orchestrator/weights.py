@@ -147,7 +147,7 @@ def import_local(
             _check_torch_checkpoint(path)
         _check_file_type(relative, path)
     revision = revision or snapshot_revision(source)
-    if revision is None:
+    if revision is None and not random_init:  # random-init files come from no hub revision
         raise UserError(
             f"cannot tell which revision of {published.hub_id} {source} is; "
             "pass --revision (the hub commit, or a tag you downloaded)"
@@ -212,7 +212,7 @@ def identify(published: PublishedWeights, folder: Path, files: dict[str, str]) -
 
 
 def _install(
-    staging: Path, published: PublishedWeights, revision: str, weights_dir: Path, *, origin: WeightsOrigin
+    staging: Path, published: PublishedWeights, revision: str | None, weights_dir: Path, *, origin: WeightsOrigin
 ) -> WeightsManifest:
     """Hash every file, check identity (`identify`), write weights.json, and swap the folder into
     place (shared by pull and import). Files that are not the published checkpoint install as `custom`;

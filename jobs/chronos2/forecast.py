@@ -32,8 +32,9 @@ class Forecaster:
         self.patch = model.chronos_config.output_patch_size
         self.levels = np.array(model.chronos_config.quantiles, dtype=np.float64)
 
-    def _groups(self, part: CovariateSplit) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """(context (b * V, L), group ids (b * V,), future covariates (b * V, patch), all NaN) per batch."""
+    def _groups(self, part: CovariateSplit) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]]:
+        """(context (b * V, L), group ids (b * V,), future covariates (b * V, patch), all NaN, V) per batch;
+        V (rows per window) is known here, so nothing is read back from the device to find it."""
         for start in range(0, len(part.rows), self.batch_windows):
             target = torch.from_numpy(part.target[start : start + self.batch_windows]).float()[:, None, :]
             if self.use_covariates:
@@ -48,6 +49,7 @@ class Forecaster:
                 rows.reshape(windows * variates, length).to(self.device),
                 groups.to(self.device),
                 future.to(self.device),
+                variates,
             )
 
     def _steps(self) -> int:
@@ -58,8 +60,7 @@ class Forecaster:
         """(n, H, J) forecast quantiles of the target over t+1..t+H, at `self.levels`."""
         self.model.eval()
         out = []
-        for context, groups, future in self._groups(part):
-            variates = len(context) // int(groups.max() + 1)
+        for context, groups, future, variates in self._groups(part):
             future = future.repeat(1, self._steps())
             predicted = self.model(
                 context=context, group_ids=groups, future_covariates=future, num_output_patches=self._steps()
@@ -73,8 +74,7 @@ class Forecaster:
         """(n, 2 * d_model): the target row's [REG] and forecast-token hidden states."""
         self.model.eval()
         out = []
-        for context, groups, future in self._groups(part):
-            variates = len(context) // int(groups.max() + 1)
+        for context, groups, future, variates in self._groups(part):
             hidden = self.model.encode(context=context, group_ids=groups, future_covariates=future)[0][0]
             target_rows = hidden[::variates]  # (b, patches + 2, d): input patches, [REG], forecast token
             out.append(torch.cat([target_rows[:, -2], target_rows[:, -1]], dim=1).cpu().double())

@@ -153,6 +153,12 @@ def list_note(experiment: registry.Experiment) -> str | None:
     return "; ".join(text for text in (experiment.note, overlap, licence) if text) or None
 
 
+def last_run_label(row: dict) -> str:
+    """'quick', or 'quick, random-init' where the last result's weights make it no finding."""
+    unfit = row["last_weights"] in ("random-init", "custom")
+    return f"{row['last_profile']}, {row['last_weights']}" if unfit else row["last_profile"]
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--show-test", is_flag=True, help=SHOW_TEST_HELP)
@@ -183,6 +189,7 @@ def list_command(as_json: bool, show_test: bool) -> None:
                 "status": status,
                 f"last_{split}_auc": auc,
                 "last_profile": stored.result.spec.profile if stored else None,
+                "last_weights": stored.result.weights.kind if stored else None,
                 "note": e.unavailable.reason if e.unavailable is not None else list_note(e),
             }
         )
@@ -201,7 +208,7 @@ def list_command(as_json: bool, show_test: bool) -> None:
                 r["env"],
                 r["horizon"],
                 r["status"],
-                f"{r[f'last_{split}_auc']:.3f} ({r['last_profile']})" if r[f"last_{split}_auc"] is not None else "-",
+                f"{r[f'last_{split}_auc']:.3f} ({last_run_label(r)})" if r[f"last_{split}_auc"] is not None else "-",
                 r["note"] or "",
             ]
             for r in rows

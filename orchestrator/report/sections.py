@@ -294,8 +294,9 @@ def _method_section(options: ReportOptions) -> list[Block]:
                 "p boot: two-sided Wald t test with that SE and df for the paired difference. "
                 "p DeLong: DeLong's test on a single split (n/a across folds), a second opinion that assumes independent days.",
                 "Detectable diff: the smallest true AUC difference found with 80% power at the stated level, "
-                "delta x SE with delta from the noncentral t at the comparison's df (stats.detectable_shift, the one "
-                "formula for the tables and the verdicts), so 'not detectable' can be read against it.",
+                "delta x SE with delta from the noncentral t at the comparison's df, divided by E[SE] / true SE at "
+                "that df (stats.detectable_shift, the one formula for the tables and the verdicts), so 'not "
+                "detectable' can be read against it.",
                 f"'{STATUS_INCONCLUSIVE}': the test did not pass and its detectable difference exceeds the rule's smallest effect "
                 "of interest (equivalence and non-inferiority: the margin; superiority with a margin m: 1.5 m, tested as "
                 "H0 diff <= m, so detectable = m + c x SE; else 2% relative): superiority c = z_(1-a) + z_P; non-inferiority "

@@ -21,10 +21,12 @@ freedom, s^2 having k - 1 and the bootstrap quantities counted as infinitely man
 (the report says so).
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize, special
 from scipy import stats as scipy_stats
 
 CONFIDENCE = 0.95
@@ -384,12 +386,47 @@ def wald_p_value(estimate: float, se: float, df: float = math.inf) -> float:
     return float(2.0 * scipy_stats.t.sf(abs(estimate) / se, df))
 
 
+# Beyond this many SEs a detectable difference means nothing (a Satterthwaite df far below 1): infinite.
+MAX_SHIFT = 1e4
+
+
+def _noncentrality(level: float, power: float, df: float) -> float:
+    """lambda with P(T'_{df}(lambda) > t_{df, 1-level}) = power, T' the noncentral t: the true shift, in
+    units of the true SE, that a one-sided t test at `level` finds with probability `power` (exact; at
+    infinite df z_{1-level} + z_power)."""
+    if not math.isfinite(df):
+        return float(scipy_stats.norm.isf(level) + scipy_stats.norm.ppf(power))
+    critical = float(scipy_stats.t.isf(level, df))
+    upper = 2.0 * (critical + float(scipy_stats.t.ppf(power, df))) + 10.0
+    while upper < MAX_SHIFT and scipy_stats.nct.sf(critical, df, upper) < power:
+        upper *= 2.0
+    if not upper < MAX_SHIFT:  # df far below 1: no shift the SE could measure
+        return math.inf
+    return float(optimize.brentq(lambda shift: scipy_stats.nct.sf(critical, df, shift) - power, 0.0, upper, xtol=1e-10))
+
+
+def se_bias(df: float) -> float:
+    """E[SE] / true SE when df x SE^2 / SE_true^2 is chi-square with df degrees of freedom (c4 of the
+    normal theory): an SE is the square root of an unbiased variance, so it runs low on average, by
+    8% at 3 df (1 at infinite df)."""
+    if not math.isfinite(df):
+        return 1.0
+    return math.sqrt(2.0 / df) * math.exp(special.gammaln((df + 1.0) / 2.0) - special.gammaln(df / 2.0))
+
+
+@functools.lru_cache(maxsize=4096)
 def detectable_shift(level: float, power: float, df: float = math.inf) -> float:
-    """delta/SE at which a one-sided Student-t test at `level` rejects with probability `power`,
-    treating the t statistic as shifted by delta: t_{df, 1-level} + t_{df, power} (z_{1-level} +
-    z_power at infinite df; at small df slightly above the noncentral t's exact answer). The one
-    formula for every detectable difference the report prints, verdicts and descriptive tables alike."""
-    return float(scipy_stats.t.isf(level, df) + scipy_stats.t.ppf(power, df))
+    """delta/SE, SE the comparison's estimated standard error, such that a one-sided Student-t test at
+    `level` with the comparison's `df` rejects with probability `power` when the true difference is
+    delta: the exact noncentral-t shift (`_noncentrality`, in units of the true SE) divided by
+    `se_bias(df)`, so that the printed delta = shift x SE / se_bias is on average the true detectable
+    difference. Why both: with few df (3 seeds: Welch df 2-4; the batch floor: 7) the SE is itself
+    noisy, and shift x SE, averaged over data sets, fell 4-5% short of the true detectable difference
+    (measured: power 0.77 instead of 0.80 at the mean printed value; the sum t_{1-level} + t_power
+    that this replaces is not the fix, being almost the noncentral t's answer). Infinite df: z + z.
+    The one formula for every detectable difference the report prints, verdicts and descriptive
+    tables alike."""
+    return _noncentrality(level, power, df) / se_bias(df)
 
 
 def detectable_difference(se: float, df: float, *, level: float, power: float) -> float:

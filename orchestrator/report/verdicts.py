@@ -136,8 +136,9 @@ def test_level(rule: Rule) -> float:
 
 def power_multiplier(rule: Rule, df: float = math.inf) -> float:
     """c such that the test has power P (`Rule.comparison_power`) exactly when c x SE <= the distance
-    from its null to the effect of interest (level a = `test_level`; `stats.detectable_shift`, the
-    noncentral t at the comparison's `df`, written z below; exact normal at infinite df):
+    from its null to the effect of interest (level a = `test_level`; `stats.detectable_shift`: the
+    noncentral t at the comparison's `df`, divided by E[SE] / true SE at that df, written z below;
+    exact normal at infinite df):
     - superiority (H0 d <= m), power at true d:          Phi((d - m)/SE - z_{1-a})    -> c = z_{1-a} + z_P
     - non-inferiority (H0 d <= -m), power at true d = 0: Phi(m/SE - z_{1-a})          -> c = z_{1-a} + z_P
     - equivalence (TOST), power at true d = 0: P(|d^| < m - z_{1-a} SE) = 2 Phi(m/SE - z_{1-a}) - 1

@@ -188,11 +188,11 @@ def test_planted_gain_is_found_and_credited_only_against_the_model_it_beats(plan
     assert "Holm p=" in _verdict(outcomes, "D4").detail and f"over {family}" in _verdict(outcomes, "D4").detail
     # power: the smallest gain this test (H0: gain <= the 5% margin) finds 80% of the time at the
     # family's Bonferroni level: the margin plus c x SE
-    from scipy.stats import t
+    from orchestrator.report.stats import detectable_shift
 
     assert 2 <= pretraining.df < 1e6  # seed variance enters: Student's t with Welch-Satterthwaite df
     margin = 0.05 * 0.706
-    expected = margin + (t.isf(0.05 / family, pretraining.df) + t.ppf(0.8, pretraining.df)) * pretraining.se
+    expected = margin + detectable_shift(0.05 / family, 0.8, pretraining.df) * pretraining.se
     assert pretraining.minimum_detectable == pytest.approx(expected) and margin < expected < 0.2
     assert f"detectable at 80% power: {expected:.4f}" in _verdict(outcomes, "D4").detail
     # horizon 3 has no results at all

@@ -29,9 +29,9 @@ from tests.support.planted_results import PRETRAINED, SEEDS, write_synthetic
 RULES = {rule.key: rule for rule in PLAN}
 
 
-def _planted(rule, differences: list[float], se: float, **extra) -> list[verdicts.Tested]:
-    """The rule's H1 comparisons with these estimates and one SE (infinite df), its H3 ones missing;
-    Holm-adjusted and passed/failed as the report does."""
+def _planted(rule, differences: list[float], se: float, df: float = math.inf, **extra) -> list[verdicts.Tested]:
+    """The rule's H1 comparisons with these estimates and one SE (infinite df unless given), its H3 ones
+    missing; Holm-adjusted and passed/failed as the report does."""
     planted = iter(differences)
     tested = []
     for planned in rule.comparisons:
@@ -39,7 +39,7 @@ def _planted(rule, differences: list[float], se: float, **extra) -> list[verdict
             tested.append(verdicts.Tested(planned, missing="not planted"))
             continue
         estimate = next(planted)
-        paired = PairedDifference(Interval(estimate, estimate - 1.96 * se, estimate + 1.96 * se, se), 0.5, 0.5, se)
+        paired = PairedDifference(Interval(estimate, estimate - 1.96 * se, estimate + 1.96 * se, se, df), 0.5, 0.5, se)
         tested.append(verdicts.Tested(planned, **statistics(rule, planned, paired), **extra))
     return [t for t in assess(rule, tested) if t.planned.horizon == 1]
 
@@ -106,6 +106,26 @@ def test_a_gain_below_what_the_test_can_detect_is_inconclusive():
     b1 = RULES["B1"]
     tested = _planted(b1, [0.005], 0.02)
     assert rule_status(b1, tested) == STATUS_INCONCLUSIVE
+
+
+def test_a_failure_with_few_df_is_no_only_when_powered_at_those_df():
+    """With finite df the SE is itself noisy, and the detectable difference (the noncentral t's shift
+    divided by E[SE] / true SE, stats.detectable_shift) is wider than t_(1-a) + t_P made it. Planted:
+    an SE that the old multiplier called powered at 20 df; the same failed estimate now reads
+    inconclusive, not no."""
+    from scipy.stats import t
+
+    d1 = RULES["D1"]
+    margin, effect = d1.margin.points(1), d1.effect_of_interest(1)
+    level, df = 0.05 / d1.family_size(), 20.0
+    old, exact = t.isf(level, df) + t.ppf(0.8, df), power_multiplier(d1, df)
+    assert exact > old * 1.02
+    se = (effect - margin) / ((old + exact) / 2)  # powered by the old multiplier, not by the exact one
+    others = [0.0] * (_h1(d1) - 1)
+    assert rule_status(d1, _planted(d1, [0.0] + others, se)) == d1.no  # infinite df: powered, so no
+    few = _planted(d1, [0.0] + others, se, df=df)
+    assert margin + old * se < effect < few[0].minimum_detectable
+    assert rule_status(d1, few) == STATUS_INCONCLUSIVE
 
 
 def test_a_pass_that_fails_at_half_or_double_blocks_is_fragile():

@@ -276,3 +276,38 @@ def test_seeds_that_differ_only_by_their_own_day_noise_add_no_seed_variance():
     component = stats.seed_component(per_seed, np.stack([stats.resampled_auc(y, row, counts) for row in scores]))
     assert component.spread > 0.0  # the seeds do disagree on these days ...
     assert component.variance <= 0.25 * component.spread  # ... but hardly beyond what day sampling explains
+
+
+@pytest.mark.parametrize("df", [1.0, 2.0, 3.4, 7.0, 35.0, 5000.0])
+def test_detectable_shift_is_the_noncentral_t_shift_over_the_se_bias(df):
+    """Checked against scipy's noncentral t and chi distributions: at a true difference of
+    shift x E[SE], a one-sided t test at the level rejects with the power asked for."""
+    from scipy.stats import chi, nct
+
+    for level, power in [(0.05, 0.8), (0.05 / 10, 0.8 ** (1 / 13)), (0.025, 0.9)]:
+        shift = stats.detectable_shift(level, power, df)
+        mean_se_over_true_se = chi(df).mean() / np.sqrt(df)
+        assert stats.se_bias(df) == pytest.approx(mean_se_over_true_se, rel=1e-9)
+        assert nct.sf(t.isf(level, df), df, shift * mean_se_over_true_se) == pytest.approx(power, abs=1e-7)
+    # infinite df: z_(1-level) + z_power, and the finite-df answer tends to it
+    assert stats.detectable_shift(0.05, 0.8) == pytest.approx(norm.isf(0.05) + norm.ppf(0.8), rel=1e-12)
+    assert stats.detectable_shift(0.05, 0.8, 1e7) == pytest.approx(stats.detectable_shift(0.05, 0.8), rel=1e-5)
+    # a Satterthwaite df far below 1 (a seed spread that is almost all day noise): nothing is detectable
+    assert stats.detectable_shift(0.05, 0.99, 1e-3) == np.inf
+
+
+def test_mean_printed_detectable_difference_has_the_power_it_claims():
+    """An SE with 3 df (three seeds' Welch df) varies a lot between data sets. Planting the mean of what
+    the report prints, shift x SE, as the truth gives 80% power; the old t_(1-a) + t_P did not (Jensen)."""
+    rng = np.random.default_rng(0)
+    df, draws = 3.0, 400_000
+    se = np.sqrt(rng.chisquare(df, draws) / df)  # the true SE is 1
+    noise = rng.standard_normal(draws)
+    critical = t.isf(0.05, df)
+
+    def power_at_mean_printed(multiplier: float) -> float:
+        truth = np.mean(multiplier * se)
+        return float(np.mean(truth + noise > critical * se))
+
+    assert power_at_mean_printed(stats.detectable_shift(0.05, 0.8, df)) == pytest.approx(0.8, abs=0.004)
+    assert power_at_mean_printed(t.isf(0.05, df) + t.ppf(0.8, df)) < 0.775

@@ -13,7 +13,7 @@ from orchestrator.cli import cli
 from orchestrator.environments import ENVIRONMENTS
 from orchestrator.executors.native import VenvManager
 from shared_schema import JobResult
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 
 WRITE_TINY_TTM = """
 import sys, torch

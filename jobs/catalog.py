@@ -519,14 +519,16 @@ PATCHTSTFM_FULL: dict[str, object] = {
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
     "predict_batch_size": 64,
 }
+# Quick fine-tunes all ~260M parameters for 2 steps (a step of 8 windows with AdamW costs ~15 s on 2 CPU
+# cores), the validation loss on 32 windows after each; scoring the validation and test windows is the rest.
 PATCHTSTFM_QUICK: dict[str, object] = {
     **PATCHTSTFM_FULL,
-    "max_steps": 10,
+    "max_steps": 2,
     "batch_size": 8,
-    "eval_every": 5,
+    "eval_every": 1,
     "patience": 1,
     "max_train_windows": 256,
-    "max_val_windows": 64,
+    "max_val_windows": 32,
     "probe_l2": [1e-2, 1.0],
 }
 TTM_FULL: dict[str, object] = {**PATCHTSTFM_FULL, "batch_size": 64, "lr": 1e-4}

@@ -7,24 +7,16 @@ tiny random-initialised Chronos-2 built from the package's config classes and sa
 layout (`jobs.chronos2.weights.write_random_init`), loaded by the job exactly as published weights.
 """
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-HOST_PYTHON = Path(os.environ.get("FDINVEST_HOST_PYTHON", REPO / ".venv" / "bin" / "python"))
-BUILD = """
-import sys
-from orchestrator.data.sources import load_arch_sp500
-from orchestrator.data.build import build_dataset, BuildRequest
-from orchestrator.data.splits import BUNDLED_SPLITS
-from shared_schema import SourceInfo
-build_dataset(load_arch_sp500(), BuildRequest('sp500', SourceInfo(kind='arch-sp500', description='arch sp500'),
-              BUNDLED_SPLITS), sys.argv[1])
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository: jobs, shared_schema
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/images: shared suite helpers
+
+from image_suite import bundled_dataset, foundation_spec, run_job_process
+
 # Small enough for minutes on 2 CPU cores: few fine-tuning steps and probe windows.
 SMALL = {
     "max_steps": 4,
@@ -40,20 +32,7 @@ SMALL = {
 @pytest.fixture(scope="session")
 def bundled(tmp_path_factory):
     """(folder, DatasetManifest) of the real bundled dataset."""
-    from shared_schema import DatasetManifest
-
-    mounted = Path(os.environ.get("ORCH_TEST_DATA", "/nonexistent"))
-    if (mounted / "sp500.manifest.json").is_file():
-        return mounted, DatasetManifest.model_validate_json((mounted / "sp500.manifest.json").read_text())
-    folder = tmp_path_factory.mktemp("data")
-    subprocess.run(
-        [str(HOST_PYTHON), "-c", BUILD, str(folder)],
-        cwd=REPO,
-        check=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    return folder, DatasetManifest.model_validate_json((folder / "sp500.manifest.json").read_text())
+    return bundled_dataset(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -75,37 +54,10 @@ def dataset(bundled):
 
 
 def make_spec(manifest, horizon: int = 1, **hyper):
-    from shared_schema import DatasetRef, ExperimentSpec
-
-    return ExperimentSpec(
-        id="FD-27" if horizon == 1 else "FD-28",
-        slug=f"chronos2-test-h{horizon}",
-        model="chronos2",
-        env="chronos",
-        horizon=horizon,
-        threshold=manifest.threshold,
-        context_length=80,
-        split_dates=manifest.split_dates,
-        dataset=DatasetRef(name=manifest.name, sha256=manifest.sha256),
-        seed=0,
-        profile="quick",
-        device="cpu",
-        hyperparameters=hyper,
-    )
+    model_id = "FD-27" if horizon == 1 else "FD-28"
+    return foundation_spec(manifest, model="chronos2", model_id=model_id, env="chronos", horizon=horizon, **hyper)
 
 
-def run_job(spec, data_dir: Path, out_dir: Path, weights_dir: Path | None) -> subprocess.CompletedProcess:
+def run_job(spec, data_dir: Path, out_dir: Path, weights_dir: Path | None):
     """`python -m jobs run`, exactly as the executors call it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    spec_file = out_dir / "spec.json"
-    spec_file.write_text(spec.model_dump_json())
-    command = [sys.executable, "-m", "jobs", "run", "--spec", str(spec_file), "--data", str(data_dir)]
-    command += ["--out", str(out_dir)] + (["--weights", str(weights_dir)] if weights_dir is not None else [])
-    return subprocess.run(
-        command,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    return run_job_process(spec, data_dir, out_dir, weights_dir)

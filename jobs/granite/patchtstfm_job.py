@@ -24,12 +24,10 @@ Point score beside p, every mode: the median forecast path's maximum minus c = l
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from jobs.catalog import BY_NAME
 from jobs.common import quantiles
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_windows
@@ -40,39 +38,9 @@ from jobs.common.finetune import fit_early_stopping
 from jobs.common.logistic import fit_logistic
 from jobs.common.probe import linear_probe
 from jobs.common.runner import thread_count
+from jobs.granite.tuning import GRAD_CLIP, PACKAGES, Settings, future_values
 from jobs.granite.weights import PATCHTSTFM, load_pretrained, resolve_weights
 from shared_schema import ExperimentSpec
-
-PACKAGES = ("torch", "transformers", "granite-tsfm")
-GRAD_CLIP = 1.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    mode: str
-    max_steps: int
-    batch_size: int
-    lr: float
-    eval_every: int
-    patience: int
-    max_train_windows: int
-    max_val_windows: int
-    probe_l2: tuple[float, ...]
-    predict_batch_size: int
-
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
-
-
-def future_values(dataset: Dataset, part: CovariateSplit, horizon: int) -> np.ndarray:
-    """(n, H) x_{t+k} = log(High_{t+k} / Close_t): the forecast targets of training/validation windows."""
-    high = dataset.frame["high"].to_numpy(np.float64)
-    close = dataset.frame["close"].to_numpy(np.float64)
-    ahead = part.rows[:, None] + np.arange(1, horizon + 1)[None, :]
-    return np.log(high[ahead] / close[part.rows][:, None])
 
 
 class Forecaster:

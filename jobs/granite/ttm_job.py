@@ -23,12 +23,10 @@ Timer job does): no distribution is claimed. Modes (hyper-parameter `mode`):
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_windows
 from jobs.common.dataset import Dataset
@@ -38,33 +36,11 @@ from jobs.common.finetune import fit_early_stopping
 from jobs.common.logistic import fit_logistic
 from jobs.common.probe import linear_probe, sigmoid
 from jobs.common.runner import thread_count
-from jobs.granite.patchtstfm_job import future_values
+from jobs.granite.tuning import GRAD_CLIP, PACKAGES, Settings, future_values
 from jobs.granite.weights import TTM, load_pretrained, resolve_weights
 from shared_schema import ExperimentSpec
 
-PACKAGES = ("torch", "transformers", "granite-tsfm")
-GRAD_CLIP = 1.0
 CALIBRATION_L2 = 1e-4
-
-
-@dataclass(frozen=True)
-class Settings:
-    mode: str
-    max_steps: int
-    batch_size: int
-    lr: float
-    eval_every: int
-    patience: int
-    max_train_windows: int
-    max_val_windows: int
-    probe_l2: tuple[float, ...]
-    predict_batch_size: int
-
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
 
 
 def model_inputs(part: CovariateSplit, context_length: int, *, exogenous: bool):

@@ -141,8 +141,9 @@ def tirexcls_worker(args: argparse.Namespace) -> dict:
     from tirex.models.classification import TirexLinearClassifier
 
     from jobs.common.covariates import covariate_windows
+    from jobs.common.logistic import fit_wide_logistic
     from jobs.common.probe import sigmoid
-    from jobs.tirex.tirexcls_job import Embedder, features, fit_wide_logistic, package_embedding, variates
+    from jobs.tirex.tirexcls_job import Embedder, features, package_embedding, variates
     from jobs.tirex.tirexcls_weights import ResolvedWeights, load, save_checkpoint, tiny_hyper_parameters
     from shared_schema import WeightsSource
 

@@ -39,7 +39,7 @@ from jobs.common.covariates import CovariateSplit, covariate_windows
 from jobs.common.dataset import Dataset
 from jobs.common.device import torch_device
 from jobs.common.errors import JobError
-from jobs.common.logistic import MAX_STEPS, fit_logistic
+from jobs.common.logistic import fit_wide_logistic
 from jobs.common.probe import linear_probe
 from jobs.common.runner import thread_count
 from jobs.tirex.tirexcls_weights import load, resolve_weights
@@ -142,54 +142,6 @@ def features(embedded: Embedded, scaler: TrainStatistics | None) -> np.ndarray:
     return np.concatenate([embedded.embedding, scaler.apply(embedded.statistics)], axis=-1)
 
 
-def _objective(kernel, y, alpha, bias, l2) -> float:
-    z = kernel @ alpha + bias
-    return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * alpha @ kernel @ alpha)
-
-
-def fit_wide_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """jobs.common.logistic.fit_logistic's optimum (mean log loss + l2/2 |w|^2, intercept free) where
-    features outnumber rows: the optimum's w lies in the span of the rows (w = x^T a), so Newton runs on
-    (a, bias) with the n x n kernel x x^T instead of a d x d Hessian. Fewer features than rows: the primal."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    n, d = x.shape
-    if d <= n:
-        return fit_logistic(x, y, l2)
-    if l2 <= 0:
-        raise ValueError("l2 must be > 0 (it makes the optimum unique)")
-    kernel = x @ x.T
-    alpha, bias = np.zeros(n), 0.0
-    loss = _objective(kernel, y, alpha, bias, l2)
-    ones = np.ones(n)
-    for _ in range(MAX_STEPS):
-        p = 0.5 * (1.0 + np.tanh(0.5 * (kernel @ alpha + bias)))
-        residual = (p - y) / n
-        weight = p * (1 - p) / n
-        # gradient in w = x^T (residual + l2 a); in the bias: sum(residual)
-        u = residual + l2 * alpha
-        if max(np.max(np.abs(x.T @ u)), abs(residual.sum())) < 1e-10:
-            break
-        # Newton's system divided through by the kernel (it spans the same row space)
-        system = np.zeros((n + 1, n + 1))
-        system[:n, :n] = weight[:, None] * kernel + l2 * np.eye(n)
-        system[:n, n] = weight
-        system[n, :n] = (weight * ones) @ kernel
-        system[n, n] = weight.sum()
-        step = np.linalg.solve(system, np.append(u, residual.sum()))
-        size = 1.0
-        while size > 1e-8:
-            candidate_alpha, candidate_bias = alpha - size * step[:n], bias - size * step[n]
-            candidate_loss = _objective(kernel, y, candidate_alpha, candidate_bias, l2)
-            if candidate_loss <= loss:
-                alpha, bias, loss = candidate_alpha, candidate_bias, candidate_loss
-                break
-            size /= 2
-        else:
-            break
-    return x.T @ alpha, float(bias)
-
-
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir)  # fails fast, before torch loads anything
@@ -230,7 +182,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     notes: dict = {
         "p_method": "logistic head on TiRex's frozen per-variate embeddings of the 25 features, fitted on "
         "training windows; the label itself is its target (H > 1: the path-maximum event, not marginals)",
-        "head": "L2 logistic regression at its exact optimum (jobs.tirex.tirexcls_job.fit_wide_logistic), "
+        "head": "L2 logistic regression at its exact optimum (jobs.common.logistic.fit_wide_logistic), "
         "strength chosen on validation log loss",
         "embedding": "tirex TiRexEmbedding (mean over the window's patches of every block's hidden state, "
         "per variate)"

@@ -1,13 +1,12 @@
 """TiRex 1.x classifier pieces on a random-init checkpoint in the published Lightning layout: the
-package's loader reads it, the job's embedding is the package's own call, no statistic crosses
-windows or splits, and the wide logistic head reaches the primal optimum."""
+package's loader reads it, the job's embedding is the package's own call, and no statistic crosses
+windows or splits."""
 
 import numpy as np
 import pytest
 import torch
 
-from jobs.common.logistic import fit_logistic
-from jobs.tirex.tirexcls_job import Embedder, TrainStatistics, features, fit_wide_logistic, package_embedding
+from jobs.tirex.tirexcls_job import Embedder, TrainStatistics, features, package_embedding
 from jobs.tirex.tirexcls_weights import CHECKPOINT_FILE, MODEL_DIR, load, resolve_weights
 
 
@@ -67,14 +66,3 @@ def test_a_windows_features_do_not_depend_on_the_other_windows(model, windows):
     # the statistics' scale comes from the training windows only: other test windows move nothing
     single = features(embed(windows[6:7]), scaler)
     np.testing.assert_allclose(single[0], together[0], rtol=1e-6, atol=1e-6)
-
-
-def test_the_wide_head_reaches_the_primal_optimum():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(40, 150))
-    y = (x[:, 0] + rng.normal(size=40) > 0).astype(float)
-    for l2 in (1e-2, 1.0):
-        weights, bias = fit_wide_logistic(x, y, l2)
-        expected_weights, expected_bias = fit_logistic(x, y, l2)
-        np.testing.assert_allclose(weights, expected_weights, atol=1e-7)
-        assert abs(bias - expected_bias) < 1e-7

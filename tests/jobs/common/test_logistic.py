@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jobs.common.logistic import fit_logistic
+from jobs.common.logistic import fit_logistic, fit_wide_logistic
 
 
 def test_numpy_logistic_fit_is_the_penalised_optimum():
@@ -30,3 +30,14 @@ def test_numpy_logistic_matches_the_torch_fitter():
     ours, theirs = fit_logistic(x, y, 0.1), torch_fit(x, y, 0.1)
     np.testing.assert_allclose(ours[0], theirs[0], atol=1e-4)  # L-BFGS stops within ~1e-5
     assert ours[1] == pytest.approx(theirs[1], abs=1e-4)
+
+
+def test_the_wide_head_reaches_the_primal_optimum():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 150))
+    y = (x[:, 0] + rng.normal(size=40) > 0).astype(float)
+    for l2 in (1e-2, 1.0):
+        weights, bias = fit_wide_logistic(x, y, l2)
+        expected_weights, expected_bias = fit_logistic(x, y, l2)
+        np.testing.assert_allclose(weights, expected_weights, atol=1e-7)
+        assert abs(bias - expected_bias) < 1e-7

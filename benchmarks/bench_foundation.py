@@ -227,7 +227,7 @@ def _granite_worker(args: argparse.Namespace, name: str) -> dict:
         max_train_windows=0,
         max_val_windows=0,
         probe_l2=(1.0,),
-        predict_batch_size=64,
+        predict_batch_size=args.batch_windows,
     )
     if name == "patchtstfm":
         levels = np.array(model.config.quantile_levels)

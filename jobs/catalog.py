@@ -356,6 +356,11 @@ TIMER_QUICK: dict[str, object] = {
 #   eval_every / patience: validation loss every N steps; stop after `patience` evaluations without improvement
 #   max_train_windows / max_val_windows: most recent windows for fine-tuning and the probe / for the
 #   validation loss (0 = all); probe_features: what the linear probe reads (H > 1, or mode linear-probe)
+#   shared_encoder_pass: the probe's validation/test embeddings read from the forecast's own encoder pass (the
+#   same hidden states when H fits one 16-step output patch; off: a second encode() per window, the textbook form)
+#   predict_batch_size: windows per forward pass (results equal to ~1e-8 across sizes: group attention is masked)
+#   precision: scoring's (forecasts, embeddings) float32, or bfloat16 autocast: matrix products in bfloat16 with
+#   float32 accumulation (AMX on recent Intel CPUs, tensor cores on GPUs); fine-tuning keeps the package's own
 CHRONOS2 = {
     "mode": choice("zero-shot", "fine-tune", "linear-probe"),
     "finetune": choice("full", "lora"),
@@ -369,6 +374,8 @@ CHRONOS2 = {
     "max_val_windows": whole(0, BIG),
     "probe_l2": Param("floats", above=0, high=1e12),
     "probe_features": choice("embedding", "quantiles"),
+    "shared_encoder_pass": flag(),
+    "precision": choice("float32", "bfloat16"),
     "predict_batch_size": whole(1, BATCH),
 }
 CHRONOS2_FULL: dict[str, object] = {
@@ -384,19 +391,27 @@ CHRONOS2_FULL: dict[str, object] = {
     "max_val_windows": 0,
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
     "probe_features": "embedding",
+    "shared_encoder_pass": True,
+    "precision": "float32",
     "predict_batch_size": 16,  # windows per forward pass: group attention spans the whole batch (jobs/chronos2/forecast.py)
 }
 # Quick is a smoke profile: every validation and test window is still scored (each is 25 series for the
-# model, most of the job's time); fine-tuning is cut to what shows the loop works (6 steps, 2 evaluations).
+# model: ~40 GFLOP a window at 120M, most of the job's time, compute-bound in float32 on a CPU: ~290 GFLOP/s
+# on 2 threads, the machine's large-GEMM rate). So quick scores in bfloat16 autocast (~2.7x on 2 CPU threads
+# with AMX; forecasts move by ~1e-3 relative, max |dp| 6e-4 measured at 120M with random weights: quick's p is
+# not full's to that precision), 8 windows per pass (~10% faster than 16, same forecasts), and cuts
+# fine-tuning to what shows the loop works (2 steps of 8 windows, the validation loss on 32 after each).
 CHRONOS2_QUICK: dict[str, object] = {
     **CHRONOS2_FULL,
-    "max_steps": 6,
+    "max_steps": 2,
     "batch_size": 8,
-    "eval_every": 3,
+    "eval_every": 1,
     "patience": 1,
     "max_train_windows": 512,
     "max_val_windows": 32,
     "probe_l2": [1e-2, 1.0],
+    "precision": "bfloat16",
+    "predict_batch_size": 8,
 }
 
 # Values of the keys a foundation model's or baseline's spec leaves out (Model.unspelled).
@@ -517,7 +532,9 @@ PATCHTSTFM_FULL: dict[str, object] = {
     "max_train_windows": 0,
     "max_val_windows": 0,
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "predict_batch_size": 64,
+    # windows per forward pass: a split's ~500 windows in one call, as the package's own call on all of them
+    # (TTM at 1M parameters is call-overhead bound: 64 per pass ran 0.84x that call; PatchTST-FM is compute-bound)
+    "predict_batch_size": 512,
 }
 # Quick fine-tunes all ~260M parameters for 2 steps (a step of 8 windows with AdamW costs ~15 s on 2 CPU
 # cores), the validation loss on 32 windows after each; scoring the validation and test windows is the rest.

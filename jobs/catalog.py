@@ -539,8 +539,9 @@ PATCHTSTFM_FULL: dict[str, object] = {
     "max_train_windows": 0,
     "max_val_windows": 0,
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    # windows per forward pass: a split's ~500 windows in one call, as the package's own call on all of them
-    # (TTM at 1M parameters is call-overhead bound: 64 per pass ran 0.84x that call; PatchTST-FM is compute-bound)
+    # series per forward pass (PatchTST-FM: one a window; TTM: windows x channels, 25 with the exogenous ones):
+    # a split's ~500 target series in one call, as the package's own call on all of them (TTM at 1M parameters
+    # is call-overhead bound: 64 a call ran 0.84x that call; PatchTST-FM is compute-bound, ~1.0x either way)
     "predict_batch_size": 512,
 }
 # Quick fine-tunes all ~260M parameters for 2 steps (a step of 8 windows with AdamW costs ~15 s on 2 CPU

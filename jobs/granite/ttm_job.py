@@ -71,10 +71,13 @@ class Forecaster:
         )
 
     def _batches(self, part: CovariateSplit):
+        """predict_batch_size counts series per forward pass (windows x channels): 512 target series zero-shot,
+        20 windows of 25 channels with the exogenous ones (measured on 2 CPU threads: with 25 channels, 512
+        windows a call ran 2.2x slower than 20, the tensors outgrowing the caches)."""
         values, observed = model_inputs(part, self.model.config.context_length, exogenous=self.exogenous)
-        for start in range(0, len(values), self.settings.predict_batch_size):
-            end = start + self.settings.predict_batch_size
-            yield values[start:end].to(self.device), observed[start:end].to(self.device)
+        windows = max(1, self.settings.predict_batch_size // values.shape[2])
+        for start in range(0, len(values), windows):
+            yield values[start : start + windows].to(self.device), observed[start : start + windows].to(self.device)
 
     def point_paths(self, part: CovariateSplit) -> np.ndarray:
         """(n, H) point forecast of x over t+1..t+H (the target channel)."""

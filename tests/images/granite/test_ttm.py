@@ -75,3 +75,33 @@ def test_covariates_change_the_forecast_but_their_future_never_enters(setup):
         with_future = model(past_values=values, past_observed_mask=observed, future_values=future).prediction_outputs
     assert not torch.allclose(base, moved)
     torch.testing.assert_close(base, with_future)
+
+
+@pytest.mark.parametrize(("exogenous", "series", "calls"), [(True, 50, 3), (False, 2, 3), (False, 512, 1)])
+def test_predict_batch_size_counts_series_and_changes_no_forecast(setup, exogenous, series, calls):
+    """predict_batch_size is series per forward pass (windows x channels): with the 25 exogenous channels 50
+    series are 2 windows a call; every batch size gives the same paths as one call on all windows."""
+    spec, _, windows, resolved = setup
+    model = load(resolved, spec, exogenous=exogenous)
+    part = windows.val.recent(5)
+    seen = []
+    hook = model.register_forward_hook(
+        lambda _m, inputs, kwargs, _o: seen.append(len(kwargs["past_values"])), with_kwargs=True
+    )
+    batched = Forecaster(
+        model,
+        Settings(**{**SETTINGS.__dict__, "predict_batch_size": series}),
+        3,
+        torch.device("cpu"),
+        exogenous=exogenous,
+    ).point_paths(part)
+    hook.remove()
+    assert len(seen) == calls and sum(seen) == 5
+    whole = Forecaster(
+        model,
+        Settings(**{**SETTINGS.__dict__, "predict_batch_size": 10_000}),
+        3,
+        torch.device("cpu"),
+        exogenous=exogenous,
+    ).point_paths(part)
+    np.testing.assert_allclose(batched, whole, rtol=1e-5, atol=1e-7)

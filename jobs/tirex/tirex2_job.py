@@ -14,7 +14,8 @@ p, by mode (hyper-parameter `mode`; the package has no fine-tuning, so there is 
 - 'linear-probe': the frozen model's stack output for the target variate at the last context patch
   -> the linear probe (L2 strength chosen on validation log loss).
 Point score beside p, every mode: the median forecast path's maximum minus c.
-The test split is forecast once, after every fit and choice.
+Each split is forecast once (H > 1: the probe reuses the validation and test forecasts); the probe reads
+the test split's features only after its choice.
 
 `mlstm_kernel = "parallel"` (quick) runs the mLSTM cells in mlstm_kernels' parallel form over the unpadded
 sequence instead of the package's chunkwise kernel, which zero-pads the 5 patches of an unpadded 80-day
@@ -135,13 +136,23 @@ def use_parallel_mlstm(model) -> int:
     return len(cells)
 
 
-def quantile_probe(forecaster: Forecaster, windows: CovariateWindows, train: CovariateSplit, settings: Settings):
-    """H > 1: the linear probe on each window's quantile features (jobs.common.quantiles.quantile_features)."""
+def quantile_probe(
+    forecaster: Forecaster,
+    windows: CovariateWindows,
+    train: CovariateSplit,
+    settings: Settings,
+    forecasts: dict[str, np.ndarray],
+):
+    """H > 1: the linear probe on each window's quantile features (jobs.common.quantiles.quantile_features).
+    `forecasts`: the validation and test quantiles the job already made (for the point score), reused rather
+    than forecast a second time; the training windows are forecast here."""
     chosen = {"train": train, "val": windows.val, "test": windows.test}
+
+    def split_quantiles(name: str) -> np.ndarray:
+        return forecasts[name] if name in forecasts else forecaster.quantiles(chosen[name])
+
     return linear_probe(
-        embed=lambda name: quantiles.quantile_features(
-            LEVELS, forecaster.quantiles(chosen[name]), chosen[name].barrier
-        ),
+        embed=lambda name: quantiles.quantile_features(LEVELS, split_quantiles(name), chosen[name].barrier),
         train_y=train.y,
         val_y=windows.val.y,
         strengths=settings.probe_l2,
@@ -209,7 +220,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
             "n_train_note": "zero-shot: no training windows were used; n_train counts those available",
         }
     else:
-        probabilities, choice = quantile_probe(forecaster, windows, train, settings)
+        probabilities, choice = quantile_probe(forecaster, windows, train, settings, forecasts)
         notes |= {"p_method": "linear probe on quantile features (H > 1: a path maximum; TiRex-2 does not sample)"}
     if choice is not None:
         notes |= {

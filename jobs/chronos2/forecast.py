@@ -10,7 +10,8 @@ through the pipeline's per-dict preprocessing (benchmarks/bench_foundation.py co
 Batch size: Chronos-2's group attention runs over every row of a batch, masked to each group, so its
 cost per window grows with the batch (b * 25 rows attend to b * 25 rows); the linear layers' cost per
 window does not. At d_model 768 the masked-out part is ~5% of a window's work at 16 windows per batch
-and ~20% at 64, hence the default of 16 (on 2 CPU threads at 120M, 8 ran ~10% faster than 16: quick uses 8).
+and ~20% at 64; on 2 CPU threads at 120M, 8 windows a pass ran ~10% faster than 16 (1.04x the package's
+`predict` against 0.95x at 16, benchmarks/bench_foundation.py), hence the default of 8.
 Precision (`precision`): float32 by default; bfloat16 runs the forward under torch.autocast (matrix products
 in bfloat16, float32 accumulation). Scoring is compute-bound in float32 on a CPU (~40 GFLOP a window at 120M,
 ~290 GFLOP/s achieved on 2 threads, the machine's large-GEMM rate), so bfloat16 on a CPU with AMX is the one

@@ -27,21 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from jobs.catalog import BY_NAME
 from jobs.chronos2.finetune import fine_tune, prepared_inputs
 from jobs.chronos2.forecast import Forecaster
 from jobs.chronos2.weights import load_pipeline, resolve_weights
 from jobs.common.contract import ModelOutput, SplitPredictions
-from jobs.common.covariates import CovariateWindows, covariate_windows, future_targets
+from jobs.common.covariates import CovariateWindows, future_targets, spec_windows
 from jobs.common.dataset import Dataset
-from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.logistic import fit_logistic
-from jobs.common.probe import clip_probability, linear_probe
+from jobs.common.probe import clip_probability, linear_probe, require_both_classes
 from jobs.common.quantiles import exceedance, point_score, quantile_features
-from jobs.common.runner import thread_count
+from jobs.common.settings import SpecSettings
+from jobs.common.torch_setup import start_torch
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "chronos-forecasting", "transformers", "accelerate", "peft")
@@ -49,7 +47,7 @@ SCORED = ("val", "test")
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SpecSettings):
     mode: str
     finetune: str
     inputs: str
@@ -64,12 +62,6 @@ class Settings:
     probe_features: str
     predict_batch_size: int
 
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
-
 
 def probability_method(settings: Settings, horizon: int) -> str:
     if horizon == 1 and settings.mode != "linear-probe":
@@ -80,13 +72,8 @@ def probability_method(settings: Settings, horizon: int) -> str:
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir)  # fails fast, before any tensor is read
-    torch.set_num_threads(thread_count())
-    torch.manual_seed(spec.seed)
-    device = torch_device(spec.device)
-    try:
-        windows = covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
-    except ValueError as exc:
-        raise JobError(str(exc)) from exc
+    device = start_torch(spec)
+    windows = spec_windows(dataset, spec)
     for name in ("train", "val", "test"):
         if len(windows.split(name).rows) == 0:
             raise JobError(f"no usable {name} samples for horizon {spec.horizon}")
@@ -167,8 +154,7 @@ def _fine_tune(model, windows: CovariateWindows, dataset: Dataset, settings: Set
 def _probe(forecaster: Forecaster, windows: CovariateWindows, quantiles: dict, settings: Settings):
     """p from a logistic head on the frozen (or fine-tuned) model's window features."""
     train = windows.train.recent(settings.max_train_windows)
-    if len(np.unique(train.y)) < 2:
-        raise JobError("linear-probe needs both classes among the training samples")
+    require_both_classes(train.y, "the linear probe")
     parts = {"train": train, "val": windows.val, "test": windows.test}
 
     def features(name: str) -> np.ndarray:

@@ -21,7 +21,6 @@ p (jobs/common/quantiles.py states the rules):
   (jobs/chronos2/finetune.py). The test split is scored once, after every fit and choice.
 """
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +117,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         n_train = info["probe_train_windows"]
         n_parameters += info["probe_features"] + 1
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(windows.val.dates, windows.val.y, probabilities["val"], scores["val"]),
         test=SplitPredictions(windows.test.dates, windows.test.y, probabilities["test"], scores["test"]),

@@ -270,7 +270,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         }
         n_parameters += int(choice.weights.size) + 1
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(windows.val.dates, windows.val.y, probabilities["val"], scores["val"]),
         test=SplitPredictions(windows.test.dates, windows.test.y, probabilities["test"], scores["test"]),

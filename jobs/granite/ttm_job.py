@@ -21,7 +21,6 @@ Timer job does): no distribution is claimed. Modes (hyper-parameter `mode`):
   linear probe (jobs.common.probe), L2 strength chosen on validation log loss.
 """
 
-import math
 import time
 from pathlib import Path
 
@@ -227,7 +226,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
             "calibration_b": float(b),
         }
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(windows.val.dates, windows.val.y, probabilities["val"], scores["val"]),
         test=SplitPredictions(windows.test.dates, windows.test.y, probabilities["test"], scores["test"]),

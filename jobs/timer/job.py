@@ -290,7 +290,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         notes.update(info)
         n_train = info["calibration_windows"]
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(samples["val"].dates, samples["val"].y, probabilities["val"], scores["val"]),
         test=SplitPredictions(samples["test"].dates, samples["test"].y, probabilities["test"], scores["test"]),

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/images:
 from device_audit import DeviceAudit
 
 from jobs.chronos2 import job as chronos_job
+from jobs.common import torch_setup
 from jobs.common.dataset import load_dataset
 
 META = torch.device("meta")
@@ -46,7 +47,7 @@ class NoNaNAnswers(DeviceAudit):
 def test_chronos2_runs_without_float64_on_the_device(hyper, horizon, bundled, tiny_weights, monkeypatch):
     data_dir, manifest = bundled
     spec = make_spec(manifest, horizon=horizon, **{**SMALL, **hyper})
-    monkeypatch.setattr(chronos_job, "torch_device", lambda requested: META)
+    monkeypatch.setattr(torch_setup, "torch_device", lambda requested: META)
     monkeypatch.setattr(transformers.modeling_utils, "kernelize", lambda model, **_: model)
     with NoNaNAnswers() as audit:
         output = chronos_job.run(spec, load_dataset(data_dir, spec), tiny_weights)

@@ -84,7 +84,7 @@ def tirex2_worker(args: argparse.Namespace) -> dict:
 
     from jobs.common.covariates import covariate_windows
     from jobs.common.quantiles import exceedance
-    from jobs.tirex.tirex2_job import LEVELS, Forecaster, Settings
+    from jobs.tirex.tirex2_job import LEVELS, Forecaster, Settings, use_parallel_mlstm
     from jobs.tirex.weights import ResolvedWeights, load, tiny_config, write_random_init
     from shared_schema import WeightsSource
 
@@ -99,11 +99,21 @@ def tirex2_worker(args: argparse.Namespace) -> dict:
     windows = covariate_windows(dataset, 1, 80, dataset.manifest.threshold)
     part = windows.val.recent(args.windows)
     settings = Settings(
-        mode="zero-shot", covariates=True, pad_context=True, max_train_windows=0, probe_l2=(1.0,), predict_batch_size=64
+        mode="zero-shot",
+        covariates=True,
+        pad_context=True,
+        mlstm_kernel=args.mlstm_kernel,
+        max_train_windows=0,
+        probe_l2=(1.0,),
+        predict_batch_size=args.batch_windows,
     )
 
+    job_model = load(ResolvedWeights(folder, WeightsSource(kind="random-init")), "cpu")
+    if args.mlstm_kernel == "parallel":
+        use_parallel_mlstm(job_model)
+
     def job_arm() -> np.ndarray:
-        return exceedance(LEVELS, Forecaster(model, settings, 1).quantiles(part)[:, 0, :], part.barrier)
+        return exceedance(LEVELS, Forecaster(job_model, settings, 1).quantiles(part)[:, 0, :], part.barrier)
 
     def anchor_arm() -> np.ndarray:  # the README's call: one TimeseriesType per series, default batch size
         series = [
@@ -227,7 +237,7 @@ def _granite_worker(args: argparse.Namespace, name: str) -> dict:
         max_train_windows=0,
         max_val_windows=0,
         probe_l2=(1.0,),
-        predict_batch_size=64,
+        predict_batch_size=args.batch_windows,
     )
     if name == "patchtstfm":
         levels = np.array(model.config.quantile_levels)
@@ -363,6 +373,12 @@ def main() -> None:
         type=int,
         help="windows per forward pass of the job arm (default: the catalog's full profile)",
     )
+    parser.add_argument(
+        "--mlstm-kernel",
+        default="chunkwise",
+        choices=("chunkwise", "parallel"),
+        help="the TiRex-2 job arm's mLSTM kernel (jobs/catalog.py TIREX2; the anchor keeps the package's)",
+    )
     parser.add_argument("--no-quick-job", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -390,7 +406,7 @@ def main() -> None:
             command = [str(python), __file__, "--worker", model, "--data", args.data, "--workdir", str(workdir)]
             command += ["--threads", str(args.threads), "--windows", str(args.windows), "--size", args.size]
             batch = args.batch_windows or BY_NAME[model].defaults("full")["predict_batch_size"]
-            command += ["--batch-windows", str(batch)]
+            command += ["--batch-windows", str(batch), "--mlstm-kernel", args.mlstm_kernel]
             done = subprocess.run(command, cwd=REPO, env=_worker_env(args), capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{model} worker failed:\n{done.stderr[-2000:]}")

@@ -356,6 +356,11 @@ TIMER_QUICK: dict[str, object] = {
 #   eval_every / patience: validation loss every N steps; stop after `patience` evaluations without improvement
 #   max_train_windows / max_val_windows: most recent windows for fine-tuning and the probe / for the
 #   validation loss (0 = all); probe_features: what the linear probe reads (H > 1, or mode linear-probe)
+#   shared_encoder_pass: the probe's validation/test embeddings read from the forecast's own encoder pass (the
+#   same hidden states when H fits one 16-step output patch; off: a second encode() per window, the textbook form)
+#   predict_batch_size: windows per forward pass (results equal to ~1e-8 across sizes: group attention is masked)
+#   precision: scoring's (forecasts, embeddings) float32, or bfloat16 autocast: matrix products in bfloat16 with
+#   float32 accumulation (AMX on recent Intel CPUs, tensor cores on GPUs); fine-tuning keeps the package's own
 CHRONOS2 = {
     "mode": choice("zero-shot", "fine-tune", "linear-probe"),
     "finetune": choice("full", "lora"),
@@ -369,6 +374,8 @@ CHRONOS2 = {
     "max_val_windows": whole(0, BIG),
     "probe_l2": Param("floats", above=0, high=1e12),
     "probe_features": choice("embedding", "quantiles"),
+    "shared_encoder_pass": flag(),
+    "precision": choice("float32", "bfloat16"),
     "predict_batch_size": whole(1, BATCH),
 }
 CHRONOS2_FULL: dict[str, object] = {
@@ -384,19 +391,27 @@ CHRONOS2_FULL: dict[str, object] = {
     "max_val_windows": 0,
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
     "probe_features": "embedding",
+    "shared_encoder_pass": True,
+    "precision": "float32",
     "predict_batch_size": 16,  # windows per forward pass: group attention spans the whole batch (jobs/chronos2/forecast.py)
 }
 # Quick is a smoke profile: every validation and test window is still scored (each is 25 series for the
-# model, most of the job's time); fine-tuning is cut to what shows the loop works (6 steps, 2 evaluations).
+# model: ~40 GFLOP a window at 120M, most of the job's time, compute-bound in float32 on a CPU: ~290 GFLOP/s
+# on 2 threads, the machine's large-GEMM rate). So quick scores in bfloat16 autocast (~2.7x on 2 CPU threads
+# with AMX; forecasts move by ~1e-3 relative, max |dp| 6e-4 measured at 120M with random weights: quick's p is
+# not full's to that precision), 8 windows per pass (~10% faster than 16, same forecasts), and cuts
+# fine-tuning to what shows the loop works (2 steps of 8 windows, the validation loss on 32 after each).
 CHRONOS2_QUICK: dict[str, object] = {
     **CHRONOS2_FULL,
-    "max_steps": 6,
+    "max_steps": 2,
     "batch_size": 8,
-    "eval_every": 3,
+    "eval_every": 1,
     "patience": 1,
     "max_train_windows": 512,
     "max_val_windows": 32,
     "probe_l2": [1e-2, 1.0],
+    "precision": "bfloat16",
+    "predict_batch_size": 8,
 }
 
 # Values of the keys a foundation model's or baseline's spec leaves out (Model.unspelled).
@@ -461,12 +476,17 @@ GBOOST_UNSPELLED: dict[str, object] = {
 # TiRex-2 (jobs/tirex/tirex2_job.py): zero-shot only (the package has no fine-tuning).
 #   covariates: the 24 non-target features as past covariates (off: the target series alone)
 #   pad_context: the package's default left-padding of short contexts to the model's full length
+#   mlstm_kernel: the mLSTM cells' kernel from mlstm_kernels: 'chunkwise' (the package's CPU choice; it pads the
+#   sequence with zeros to its 64-token chunk) or 'parallel' (the quadratic form over the unpadded sequence): the
+#   same function (tests/images/tirex/test_tirex2_forecast.py: quantiles agree to 1e-5), 13x less mLSTM time
+#   on the 5 patches of an unpadded 80-day context
 #   max_train_windows: most recent training windows the linear probe is fitted on (0 = all); the probe
 #   gives p in 'linear-probe' mode and, for H > 1, in 'zero-shot' (a path maximum; TiRex-2 does not sample)
 TIREX2 = {
     "mode": choice("zero-shot", "linear-probe"),
     "covariates": flag(),
     "pad_context": flag(),
+    "mlstm_kernel": choice("chunkwise", "parallel"),
     "max_train_windows": whole(0, BIG),
     "probe_l2": Param("floats", above=0, high=1e12),
     "predict_batch_size": whole(1, BATCH),
@@ -475,16 +495,18 @@ TIREX2_FULL: dict[str, object] = {
     "mode": "zero-shot",
     "covariates": True,
     "pad_context": True,
+    "mlstm_kernel": "chunkwise",
     "max_train_windows": 0,
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
     "predict_batch_size": 64,
 }
 # Quick (smoke) skips the package's left-padding of the 80-day context with NaN to the model's full context
 # length: the package documents it as optional (fewer input patches, "a small loss in forecast accuracy");
-# full keeps the package default.
+# full keeps the package default. Quick also runs the mLSTM cells in their parallel form (same function).
 TIREX2_QUICK: dict[str, object] = {
     **TIREX2_FULL,
     "pad_context": False,
+    "mlstm_kernel": "parallel",
     "max_train_windows": 512,
     "probe_l2": [1e-2, 1.0],
 }
@@ -517,7 +539,9 @@ PATCHTSTFM_FULL: dict[str, object] = {
     "max_train_windows": 0,
     "max_val_windows": 0,
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "predict_batch_size": 64,
+    # windows per forward pass: a split's ~500 windows in one call, as the package's own call on all of them
+    # (TTM at 1M parameters is call-overhead bound: 64 per pass ran 0.84x that call; PatchTST-FM is compute-bound)
+    "predict_batch_size": 512,
 }
 # Quick fine-tunes all ~260M parameters for 2 steps (a step of 8 windows with AdamW costs ~15 s on 2 CPU
 # cores), the validation loss on 32 windows after each; scoring the validation and test windows is the rest.
@@ -552,19 +576,31 @@ TTM_QUICK: dict[str, object] = {
 #   max_train_windows: most recent training windows the logistic head is fitted on (0 = all)
 #   probe_l2: L2 strengths tried for the head (best validation log loss wins)
 #   predict_batch_size: series per forward pass of the frozen model (the package's batch_size)
+#   padding_prefix: the package pads each 80-day series with NaN to the model's training context and runs the
+#   recurrence over every padded patch of every series ('per-series', the package's own call); the padded patches
+#   are the same token for every series, so 'shared' runs them once and starts each series' real patches from
+#   that state: the same function (float rounding aside: the package's sLSTM state is bfloat16;
+#   tests/images/tirex/test_tirexcls_embedding.py), ~12x faster at a 2048-day training context
 TIREXCLS = {
     "data_augmentation": flag(),
+    "padding_prefix": choice("per-series", "shared"),
     "max_train_windows": whole(0, BIG),
     "probe_l2": Param("floats", above=0, high=1e12),
     "predict_batch_size": whole(1, BATCH),
 }
 TIREXCLS_FULL: dict[str, object] = {
     "data_augmentation": True,
+    "padding_prefix": "per-series",
     "max_train_windows": 0,
     "probe_l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
     "predict_batch_size": 512,
 }
-TIREXCLS_QUICK: dict[str, object] = {**TIREXCLS_FULL, "max_train_windows": 512, "probe_l2": [1e-2, 1.0]}
+TIREXCLS_QUICK: dict[str, object] = {
+    **TIREXCLS_FULL,
+    "padding_prefix": "shared",
+    "max_train_windows": 512,
+    "probe_l2": [1e-2, 1.0],
+}
 NXAI_COMMUNITY_LICENCE = (
     "NXAI Community Licence (code and weights): 'Built with technology from NXAI' must be shown; "
     "above EUR 100M annual revenue a commercial product needs NXAI's commercial licence"

@@ -194,9 +194,10 @@ def fine_tune(forecaster: Forecaster, train: tuple, val: tuple, settings: Settin
 
 
 def probe(embed, windows: CovariateWindows, train: CovariateSplit, settings: Settings):
+    """The linear probe on `embed(split name, split)` features of the training, validation and test windows."""
     chosen = {"train": train, "val": windows.val, "test": windows.test}
     return linear_probe(
-        embed=lambda name: embed(chosen[name]),
+        embed=lambda name: embed(name, chosen[name]),
         train_y=train.y,
         val_y=windows.val.y,
         strengths=settings.probe_l2,
@@ -242,7 +243,7 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     n_parameters = sum(p.numel() for p in model.parameters())
     n_train = len(train.y)
     if settings.mode == "linear-probe":
-        probabilities, choice = probe(forecaster.embeddings, windows, train, settings)
+        probabilities, choice = probe(lambda _name, part: forecaster.embeddings(part), windows, train, settings)
         notes["p_method"] = "linear probe on the last block's output at the last context patch"
     elif spec.horizon == 1:
         probabilities = {
@@ -255,8 +256,10 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
             n_train = len(windows.train.y)
             notes["n_train_note"] = "zero-shot: no training windows were used; n_train counts those available"
     else:
-        probabilities, choice = probe(
-            lambda part: quantiles.quantile_features(levels, forecaster.quantiles(part), part.barrier),
+        probabilities, choice = probe(  # the validation and test forecasts above are reused, not recomputed
+            lambda name, part: quantiles.quantile_features(
+                levels, forecasts[name] if name in forecasts else forecaster.quantiles(part), part.barrier
+            ),
             windows,
             train,
             settings,

@@ -12,6 +12,12 @@ other's features, so here they are standardised with the training windows' stati
 (`TrainStatistics`). Nothing else crosses windows: a window's p depends on that window and the
 training split only (tests/images/tirex/test_tirexcls_embedding.py).
 
+The package pads each 80-day series with NaN to the model's training context (2048 days at the guessed
+published shape: 61 padded patches before 3 real ones) and runs the recurrence over all of them, per series.
+`padding_prefix = "shared"` (quick) runs the padded patches, the same token for every series, once and
+starts every series' real patches from the state they leave (SharedPaddingPrefix): the same function up to
+the rounding of the package's bfloat16 sLSTM state, ~12x less work; "per-series" (full) is the package's call.
+
 The head: an L2-penalised logistic regression on the embeddings (jobs.common.probe.linear_probe:
 standardised with training statistics, strength chosen on validation log loss, the test split
 embedded only after the choice). Why not the package's `TirexLinearClassifier`: it trains the same
@@ -44,12 +50,14 @@ from jobs.tirex.tirexcls_weights import load, resolve_weights
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "tirex-ts", "scikit-learn")
+PADDING_PREFIX = ("per-series", "shared")
 STAT_EPS = 1e-8  # the package's guard against a zero spread (TiRexEmbedding._normalize_stats)
 
 
 @dataclass(frozen=True)
 class Settings(SpecSettings):
     data_augmentation: bool
+    padding_prefix: str
     max_train_windows: int
     probe_l2: tuple[float, ...]
     predict_batch_size: int
@@ -61,12 +69,73 @@ def variates(part: CovariateSplit) -> np.ndarray:
     return np.ascontiguousarray(stacked, dtype=np.float32)
 
 
-def package_embedding(model, *, data_augmentation: bool, batch_size: int):
+class SharedPaddingPrefix:
+    """`model._embed_context` with the recurrence over the context's left padding run once, not per series.
+
+    The package left-pads every context with NaN to the model's training context (`train_ctx_len`,
+    e.g. 2048 days for an 80-day window: 61 of 64 patches), runs every block's sLSTM over all of them,
+    and keeps the hidden states of the real patches only. A patch of nothing but padding is the same
+    token for every series (NaN -> the mask value, mask 0), so the blocks' states after those patches
+    are one constant: computed once here (per padding length) and used as the initial sLSTM state of
+    every series' real patches. The same function as the package's (float rounding aside: the package's
+    torch sLSTM keeps its state in bfloat16); the job's `padding_prefix = "shared"`."""
+
+    def __init__(self, model):
+        self.model = model
+        self.config = model.config  # TiRexEmbedding reads the patch size from here
+        self._states: dict[int, list] = {}  # padded patches -> each block's sLSTM state after them
+
+    def _embed_context(self, context, max_context: int | None = None):
+        """(batch, real patches, blocks, width): what `model._embed_context(context)` returns."""
+        import torch
+
+        model = self.model
+        tokens, padded = model._prepare_context_for_embedding(context, max_context)
+        if padded == 0:
+            return model._embed_context(context, max_context)
+        # the first `padded` patches are padding only, in every row: NaN -> the mask value 0, mask 0
+        states = self._prefix_states(tokens[:1, :padded], padded)
+        hidden = model.input_patch_embedding(tokens[:, padded:])
+        per_block = []
+        for block, state in zip(model.blocks, states, strict=True):
+            hidden, _ = block_with_state(block, hidden, state.expand(-1, hidden.shape[0], -1).contiguous())
+            per_block.append(hidden)
+        return torch.stack(per_block, dim=-2)
+
+    def _prefix_states(self, prefix, padded: int) -> list:
+        if padded not in self._states:
+            hidden, states = self.model.input_patch_embedding(prefix), []
+            for block in self.model.blocks:
+                hidden, state = block_with_state(block, hidden, None)
+                states.append(state)
+            self._states[padded] = states
+        return self._states[padded]
+
+
+def block_with_state(block, x, state):
+    """The package's sLSTMBlock.forward (tirex-ts 1.4.2: sLSTMLayer.forward inlined) from a given sLSTM
+    state, also returning the state after the last patch (the package's block starts from zeros and
+    drops it)."""
+    import torch
+
+    layer = block.slstm_layer
+    normed = block.norm_slstm(x)
+    gates = torch.cat((layer.fgate(normed), layer.igate(normed), layer.zgate(normed), layer.ogate(normed)), dim=-1)
+    y, state = layer.slstm_cell(gates, state=state)
+    x = x + layer.group_norm(y).transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)
+    return x + block.ffn(block.norm_ffn(x)), state
+
+
+def package_embedding(model, *, data_augmentation: bool, batch_size: int, padding_prefix: str = "per-series"):
     """The package's TiRexEmbedding around an already loaded TiRex: its own __init__ loads
     NX-AI/TiRex from the hub, so this sets the attributes that __init__ sets (tirex-ts 1.4.2) and
-    keeps every method of the package."""
+    keeps every method of the package. `padding_prefix`: "per-series" (the package's own context
+    embedding) or "shared" (SharedPaddingPrefix: the padding's recurrence run once)."""
     import torch
     from tirex.models.embedding import TiRexEmbedding
+
+    if padding_prefix not in PADDING_PREFIX:
+        raise ValueError(f"padding_prefix must be one of {PADDING_PREFIX}, not {padding_prefix!r}")
 
     class LoadedTiRexEmbedding(TiRexEmbedding):
         def __init__(self) -> None:
@@ -76,14 +145,16 @@ def package_embedding(model, *, data_augmentation: bool, batch_size: int):
             self.batch_size = batch_size
             self.device = str(next(model.parameters()).device)
             self._compile = False
-            self.model = model
+            self.model = model if padding_prefix == "per-series" else SharedPaddingPrefix(model)
 
     return LoadedTiRexEmbedding().eval()
 
 
 @dataclass(frozen=True)
 class Embedded:
-    """One split's per-window features: the model's embedding, and (augmentation) the raw statistics."""
+    """One split's per-window features: the model's embedding (float32, as computed: 25 x blocks x width
+    values a window, ~150k at the published size, so float64 would double the job's largest arrays), and
+    (augmentation) the raw patch statistics (float64, 800 a window)."""
 
     embedding: np.ndarray
     statistics: np.ndarray | None
@@ -100,14 +171,15 @@ class Embedder:
 
         data = torch.from_numpy(x)
         module = self.module
-        with torch.inference_mode():
+        # no_grad, not inference_mode: the package's own call (its `_embed_context` is inference-mode already)
+        with torch.no_grad():
             embedding = module.process_embedding(module._embed_per_variate(data))
             statistics = None
             if module.data_augmentation:  # the package's order: differences, then the series, then statistics
                 diff = torch.diff(data, dim=-1, prepend=data[..., :0])
                 embedding = torch.cat((module.process_embedding(module._embed_per_variate(diff)), embedding), dim=-1)
                 statistics = module._generate_stats_features(data).cpu().double().numpy()
-        return Embedded(embedding.cpu().double().numpy(), statistics)
+        return Embedded(embedding.cpu().numpy(), statistics)  # float32, as the model computes it
 
 
 @dataclass(frozen=True)
@@ -129,9 +201,11 @@ class TrainStatistics:
 
 
 def features(embedded: Embedded, scaler: TrainStatistics | None) -> np.ndarray:
+    """(n, features) float32: the embedding, then (augmentation) the standardised statistics."""
     if embedded.statistics is None:
         return embedded.embedding
-    return np.concatenate([embedded.embedding, scaler.apply(embedded.statistics)], axis=-1)
+    statistics = scaler.apply(embedded.statistics).astype(embedded.embedding.dtype)
+    return np.concatenate([embedded.embedding, statistics], axis=-1)
 
 
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
@@ -143,7 +217,12 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     require_both_classes(train.y, "the classifier head")
     model = load(resolved, device.type)
     embed = Embedder(
-        package_embedding(model, data_augmentation=settings.data_augmentation, batch_size=settings.predict_batch_size)
+        package_embedding(
+            model,
+            data_augmentation=settings.data_augmentation,
+            batch_size=settings.predict_batch_size,
+            padding_prefix=settings.padding_prefix,
+        )
     )
     started = time.perf_counter()
     chosen = {"train": train, "val": windows.val, "test": windows.test}

@@ -23,6 +23,7 @@ from device_audit import DeviceAudit
 from jobs.chronos2 import job as chronos_job
 from jobs.common import torch_setup
 from jobs.common.dataset import load_dataset
+from jobs.common.errors import JobError
 
 META = torch.device("meta")
 
@@ -46,9 +47,18 @@ class NoNaNAnswers(DeviceAudit):
 )
 def test_chronos2_runs_without_float64_on_the_device(hyper, horizon, bundled, tiny_weights, monkeypatch):
     data_dir, manifest = bundled
-    spec = make_spec(manifest, horizon=horizon, **{**SMALL, **hyper})
+    # float32: torch.autocast (the quick profile's bfloat16 scoring) has no meta device; the job says so up front
+    spec = make_spec(manifest, horizon=horizon, **{**SMALL, **hyper, "precision": "float32"})
     monkeypatch.setattr(torch_setup, "torch_device", lambda requested: META)
     monkeypatch.setattr(transformers.modeling_utils, "kernelize", lambda model, **_: model)
     with NoNaNAnswers() as audit:
         output = chronos_job.run(spec, load_dataset(data_dir, spec), tiny_weights)
     assert output.device == "meta" and {"aten.mm", "aten.addmm", "aten.bmm"} & audit.ops
+
+
+def test_bfloat16_scoring_is_refused_where_torch_has_no_autocast(bundled, tiny_weights, monkeypatch):
+    data_dir, manifest = bundled
+    spec = make_spec(manifest, horizon=1, **{**SMALL, "mode": "zero-shot", "precision": "bfloat16"})
+    monkeypatch.setattr(torch_setup, "torch_device", lambda requested: META)
+    with pytest.raises(JobError, match="precision bfloat16 needs torch.autocast on meta"):
+        chronos_job.run(spec, load_dataset(data_dir, spec), tiny_weights)

@@ -88,6 +88,37 @@ def test_embeddings_are_the_encoders_reg_and_forecast_tokens(model, windows):
     np.testing.assert_allclose(features[0], torch.cat([hidden[0, -2], hidden[0, -1]]).numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("horizon", [1, 3, 16])
+def test_one_pass_gives_the_textbook_quantiles_and_embeddings(model, windows, horizon):
+    """The fast path (embeddings read from the forecast's own encoder pass) equals the two separate passes,
+    quantiles() and embeddings(), for every horizon within one output patch; beyond it, it refuses."""
+    part = windows.val.recent(6)
+    forecaster = Forecaster(model, horizon=horizon, use_covariates=True, batch_windows=4, device=CPU)
+    quantiles, embeddings = forecaster.quantiles_and_embeddings(part)
+    np.testing.assert_allclose(quantiles, forecaster.quantiles(part), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(embeddings, forecaster.embeddings(part), rtol=1e-6, atol=1e-7)
+    assert embeddings.shape == (6, 2 * model.config.d_model) and np.abs(embeddings).sum() > 0
+    beyond = Forecaster(model, horizon=17, use_covariates=True, batch_windows=4, device=CPU)
+    with pytest.raises(ValueError, match="2 output patches"):
+        beyond.quantiles_and_embeddings(part)
+
+
+def test_bfloat16_scoring_stays_near_float32(model, windows):
+    """precision=bfloat16 (autocast) really runs in bfloat16 (the forecasts differ from float32's) and stays
+    within bfloat16's rounding of them: quantiles and the embeddings both."""
+    part = windows.val.recent(8)
+    exact, fast = (
+        Forecaster(model, horizon=3, use_covariates=True, batch_windows=4, device=CPU, precision=precision)
+        for precision in ("float32", "bfloat16")
+    )
+    quantiles, embeddings = fast.quantiles_and_embeddings(part)
+    reference = exact.quantiles(part)
+    assert not np.array_equal(quantiles, reference)
+    np.testing.assert_allclose(quantiles, reference, rtol=0.05, atol=0.02 * np.abs(reference).max())
+    np.testing.assert_allclose(embeddings, exact.embeddings(part), rtol=0.1, atol=0.05)
+    np.testing.assert_allclose(fast.embeddings(part), embeddings, rtol=1e-6, atol=1e-6)
+
+
 def test_fine_tuning_examples_end_at_t_and_carry_no_covariate_after_t(dataset, windows):
     """The package cuts every example at the window's end t (min_past = context length): context is the
     window, the loss target is the label's quantity over t+1..t+H, and covariates after t are NaN."""

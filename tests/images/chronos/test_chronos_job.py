@@ -86,3 +86,22 @@ def test_missing_weights_fail_fast_with_the_pull_command(bundled, tmp_path):
     completed = run_job(make_spec(manifest, mode="zero-shot"), data_dir, tmp_path / "out", empty)
     assert completed.returncode != 0
     assert "orch weights pull chronos2" in completed.stderr.strip().splitlines()[-1]
+
+
+def test_the_shared_encoder_pass_changes_no_probability(bundled, tiny_weights, dataset):
+    """H3's probe on embeddings: validation and test features read from the forecast's own encoder pass
+    (the fast path) or from a second encode() per window (the textbook form) give the same p and choice."""
+    fast, textbook = (
+        chronos_job.run(
+            make_spec(bundled[1], horizon=3, mode="zero-shot", **SMALL, shared_encoder_pass=shared),
+            dataset,
+            tiny_weights,
+        )
+        for shared in (True, False)
+    )
+    assert fast.notes["probe_embedding_pass"] == "val/test: the forecast's own encoder pass"
+    assert textbook.notes["probe_embedding_pass"] == "separate encode()"
+    for split in ("val", "test"):
+        np.testing.assert_allclose(getattr(fast, split).p, getattr(textbook, split).p, rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(getattr(fast, split).point_score, getattr(textbook, split).point_score)
+    assert fast.notes["probe_l2"] == textbook.notes["probe_l2"]

@@ -45,13 +45,24 @@ class GroupedUnique(DeviceAudit):
         return super().__torch_dispatch__(func, types, args, kwargs)
 
 
-@pytest.mark.parametrize("covariates", [True, False])
-def test_tirex2_forward_has_no_float64_on_the_device(covariates, bundled, tirex2_weights):
+@pytest.mark.parametrize(
+    ("covariates", "mlstm_kernel"), [(True, "chunkwise"), (False, "chunkwise"), (True, "parallel")]
+)
+def test_tirex2_forward_has_no_float64_on_the_device(covariates, mlstm_kernel, bundled, tirex2_weights):
     data_dir, manifest = bundled
-    spec = make_spec(manifest, model="tirex2", model_id="FD-29", mode="linear-probe", covariates=covariates)
+    spec = make_spec(
+        manifest,
+        model="tirex2",
+        model_id="FD-29",
+        mode="linear-probe",
+        covariates=covariates,
+        mlstm_kernel=mlstm_kernel,
+    )
     settings = tirex2_job.Settings.from_spec(spec)
     windows = covariate_windows(load_dataset(data_dir, spec), 1, 80, spec.threshold)
     model = tirex2_job.load(resolve_weights(tirex2_weights), "cpu")
+    if settings.mlstm_kernel == "parallel":
+        tirex2_job.use_parallel_mlstm(model)
     model.model.to(META)
     forecaster = tirex2_job.Forecaster(model, settings, horizon=1)
     boolean_masks_keep_all = torch.fx.experimental._config.patch(meta_nonzero_assume_all_nonzero=True)

@@ -10,7 +10,7 @@ from conftest import make_spec
 from jobs.common import quantiles
 from jobs.common.covariates import covariate_windows
 from jobs.common.dataset import load_dataset
-from jobs.tirex.tirex2_job import LEVELS, Forecaster, Settings
+from jobs.tirex.tirex2_job import LEVELS, Forecaster, Settings, use_parallel_mlstm
 from jobs.tirex.weights import ResolvedWeights, load
 from shared_schema import WeightsSource
 
@@ -26,7 +26,13 @@ def setup(bundled, tirex2_weights):
 
 def settings(**changes) -> Settings:
     base = dict(
-        mode="zero-shot", covariates=True, pad_context=True, max_train_windows=0, probe_l2=(1.0,), predict_batch_size=16
+        mode="zero-shot",
+        covariates=True,
+        pad_context=True,
+        mlstm_kernel="chunkwise",
+        max_train_windows=0,
+        probe_l2=(1.0,),
+        predict_batch_size=16,
     )
     return Settings(**(base | changes))
 
@@ -69,3 +75,18 @@ def test_embeddings_are_the_target_variates_last_context_token(setup):
     # batching does not change a window's embedding; different windows differ
     np.testing.assert_allclose(embedded[4:], forecaster.embeddings(windows.val.recent(2)), rtol=1e-4, atol=1e-5)
     assert not np.allclose(embedded[0], embedded[1])
+
+
+@pytest.mark.parametrize("pad_context", [True, False])
+def test_the_parallel_mlstm_kernel_forecasts_what_the_chunkwise_one_does(setup, tirex2_weights, pad_context):
+    """mlstm_kernel='parallel': the quadratic form over the unpadded sequence, the package's chunkwise kernel
+    (zero-padded to its 64-token chunk) computes the same function: quantiles agree to float rounding."""
+    windows, chunkwise_model = setup
+    part = windows.val.recent(6)
+    model = load(ResolvedWeights(tirex2_weights / "tirex2", WeightsSource(kind="random-init")), "cpu")
+    assert use_parallel_mlstm(model) == 1  # the tiny config's one mLSTM block (both directions share its cell)
+    chunkwise = Forecaster(chunkwise_model, settings(pad_context=pad_context), 3).quantiles(part)
+    parallel = Forecaster(model, settings(pad_context=pad_context, mlstm_kernel="parallel"), 3).quantiles(part)
+    np.testing.assert_allclose(parallel, chunkwise, rtol=1e-5, atol=1e-6)
+    kernels = {m.mlstm_backend.config.chunkwise_kernel for m in model.model.modules() if hasattr(m, "mlstm_backend")}
+    assert kernels == {"parallel--native_autograd"}

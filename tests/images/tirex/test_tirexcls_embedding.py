@@ -66,3 +66,29 @@ def test_a_windows_features_do_not_depend_on_the_other_windows(model, windows):
     # the statistics' scale comes from the training windows only: other test windows move nothing
     single = features(embed(windows[6:7]), scaler)
     np.testing.assert_allclose(single[0], together[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("data_augmentation", [False, True])
+def test_the_shared_padding_prefix_embeds_what_the_package_does(model, windows, data_augmentation):
+    """padding_prefix='shared' runs the recurrence over the context's left padding (48 NaN days = 3 patches
+    here) once and starts every series from that state: the package's per-series embedding, up to the
+    rounding of the package's bfloat16 sLSTM state (features are layer-normed, ~1 in size)."""
+    embedders = {
+        prefix: Embedder(
+            package_embedding(model, data_augmentation=data_augmentation, batch_size=5, padding_prefix=prefix)
+        )
+        for prefix in ("per-series", "shared")
+    }
+    per_series, shared = (embedders[prefix](windows) for prefix in ("per-series", "shared"))
+    assert shared.embedding.dtype == np.float32 and shared.embedding.shape == per_series.embedding.shape
+    difference = np.abs(shared.embedding - per_series.embedding)
+    assert difference.max() < 0.05
+    assert np.linalg.norm(difference) < 5e-3 * np.linalg.norm(per_series.embedding)
+    assert embedders["shared"].module.model._states.keys() == {3}  # computed once, for 3 padded patches
+    if data_augmentation:
+        np.testing.assert_array_equal(shared.statistics, per_series.statistics)
+
+
+def test_padding_prefix_is_validated(model):
+    with pytest.raises(ValueError, match="padding_prefix must be one of"):
+        package_embedding(model, data_augmentation=False, batch_size=5, padding_prefix="cached")

@@ -26,7 +26,6 @@ runs in the package's own precision either way.
   (jobs/chronos2/finetune.py). The test split is scored once, after every fit and choice.
 """
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,19 +33,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jobs.catalog import BY_NAME
 from jobs.chronos2.finetune import fine_tune, prepared_inputs
 from jobs.chronos2.forecast import Forecaster
 from jobs.chronos2.weights import load_pipeline, resolve_weights
 from jobs.common.contract import ModelOutput, SplitPredictions
-from jobs.common.covariates import CovariateWindows, covariate_windows, future_targets
+from jobs.common.covariates import CovariateWindows, future_targets, spec_windows
 from jobs.common.dataset import Dataset
-from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.logistic import fit_logistic
-from jobs.common.probe import clip_probability, linear_probe
+from jobs.common.probe import clip_probability, linear_probe, require_both_classes
 from jobs.common.quantiles import exceedance, point_score, quantile_features
-from jobs.common.runner import thread_count
+from jobs.common.settings import SpecSettings
+from jobs.common.torch_setup import start_torch
 from shared_schema import ExperimentSpec
 
 PACKAGES = ("torch", "chronos-forecasting", "transformers", "accelerate", "peft")
@@ -54,7 +52,7 @@ SCORED = ("val", "test")
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SpecSettings):
     mode: str
     finetune: str
     inputs: str
@@ -71,12 +69,6 @@ class Settings:
     precision: str
     predict_batch_size: int
 
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
-
 
 def probability_method(settings: Settings, horizon: int) -> str:
     if horizon == 1 and settings.mode != "linear-probe":
@@ -87,15 +79,10 @@ def probability_method(settings: Settings, horizon: int) -> str:
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir)  # fails fast, before any tensor is read
-    torch.set_num_threads(thread_count())
-    torch.manual_seed(spec.seed)
-    device = torch_device(spec.device)
+    device = start_torch(spec)
     if settings.precision == "bfloat16" and not torch.amp.is_autocast_available(device.type):
         raise JobError(f"precision bfloat16 needs torch.autocast on {device.type}, which torch lacks: set float32")
-    try:
-        windows = covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
-    except ValueError as exc:
-        raise JobError(str(exc)) from exc
+    windows = spec_windows(dataset, spec)
     for name in ("train", "val", "test"):
         if len(windows.split(name).rows) == 0:
             raise JobError(f"no usable {name} samples for horizon {spec.horizon}")
@@ -153,7 +140,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         n_train = info["probe_train_windows"]
         n_parameters += info["probe_features"] + 1
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(windows.val.dates, windows.val.y, probabilities["val"], scores["val"]),
         test=SplitPredictions(windows.test.dates, windows.test.y, probabilities["test"], scores["test"]),
@@ -190,8 +176,7 @@ def _probe(forecaster: Forecaster, windows: CovariateWindows, quantiles: dict, e
     """p from a logistic head on the frozen (or fine-tuned) model's window features; the forecasts and
     embeddings already computed for a split are reused, the rest computed here."""
     train = windows.train.recent(settings.max_train_windows)
-    if len(np.unique(train.y)) < 2:
-        raise JobError("linear-probe needs both classes among the training samples")
+    require_both_classes(train.y, "the linear probe")
     parts = {"train": train, "val": windows.val, "test": windows.test}
 
     def features(name: str) -> np.ndarray:

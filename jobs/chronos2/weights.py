@@ -12,15 +12,14 @@ their results say `random-init`.
 
 import argparse
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from jobs.chronos2.published import CONFIG_FILE, FACTS, WEIGHTS_FILE
 from jobs.common.errors import JobError
-from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
-from shared_schema import WeightsManifest, WeightsSource
+from jobs.common.weights import MANIFEST_FILE, ResolvedWeights, sha256_file, verified_weights, weights_source
+from shared_schema import WeightsManifest
 
 MODEL_DIR = "chronos2"
 HUB_ID = "amazon/chronos-2"
@@ -36,18 +35,9 @@ SIZES = {
 }
 
 
-@dataclass(frozen=True)
-class ResolvedWeights:
-    folder: Path
-    source: WeightsSource
-
-
 def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
     """The cache's config and safetensors, hash-checked; fails fast, before torch reads a tensor."""
-    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "Chronos-2", PULL_COMMAND)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if name not in manifest.files:
-            raise JobError(f"{folder / MANIFEST_FILE} lists no {name}; run `{PULL_COMMAND}`")
+    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "Chronos-2", PULL_COMMAND, (CONFIG_FILE, WEIGHTS_FILE))
     try:
         config = json.loads((folder / CONFIG_FILE).read_text())
     except ValueError as exc:
@@ -60,10 +50,7 @@ def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
             f"{folder / MANIFEST_FILE} says pretrained {manifest.hub_id}, but these are not its weights: "
             f"{'; '.join(differences)}; reinstall with `{PULL_COMMAND}` or `orch weights import chronos2 PATH`"
         )
-    source = WeightsSource(
-        kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[WEIGHTS_FILE]
-    )
-    return ResolvedWeights(folder, source)
+    return ResolvedWeights(folder, weights_source(manifest, WEIGHTS_FILE))
 
 
 def load_pipeline(resolved: ResolvedWeights, device: torch.device):

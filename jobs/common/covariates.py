@@ -18,8 +18,9 @@ from typing import Literal
 import numpy as np
 
 from jobs.common.dataset import Dataset
+from jobs.common.errors import JobError
 from jobs.common.windows import make_windows
-from shared_schema import ModelInputs
+from shared_schema import ExperimentSpec, ModelInputs
 
 TARGET_FEATURE = "high"
 SPLITS = ("train", "val", "test")
@@ -106,6 +107,15 @@ def covariate_windows(dataset: Dataset, horizon: int, context_length: int, thres
         )
 
     return CovariateWindows(*(split(name) for name in SPLITS), [names[i] for i in others], context_length)
+
+
+def spec_windows(dataset: Dataset, spec: ExperimentSpec) -> CovariateWindows:
+    """`covariate_windows` at the spec's horizon, context and threshold; data they cannot be built
+    from fails the job with the reason in one line."""
+    try:
+        return covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
 
 
 def future_targets(dataset: Dataset, rows: np.ndarray, horizon: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 MAX_STEPS = 100
 GRADIENT_TOLERANCE = 1e-10
+COLUMN_BLOCK = 8192  # columns of a wide x widened to float64 at once (fit_wide_logistic)
 
 
 def _loss(x1: np.ndarray, y: np.ndarray, theta: np.ndarray, penalty: np.ndarray) -> float:
@@ -53,18 +54,38 @@ def _kernel_loss(kernel, y, alpha, bias, l2) -> float:
     return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * alpha @ kernel @ alpha)
 
 
+def _column_blocks(x: np.ndarray):
+    """x's columns, COLUMN_BLOCK at a time, in float64: a float32 x is widened a block at a time, never whole."""
+    for start in range(0, x.shape[1], COLUMN_BLOCK):
+        yield np.asarray(x[:, start : start + COLUMN_BLOCK], dtype=np.float64)
+
+
+def _gram(x: np.ndarray) -> np.ndarray:
+    """x x^T in float64, summed over column blocks."""
+    kernel = np.zeros((x.shape[0], x.shape[0]))
+    for block in _column_blocks(x):
+        kernel += block @ block.T
+    return kernel
+
+
+def _transposed_product(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """x^T u in float64, a column block at a time."""
+    return np.concatenate([block.T @ u for block in _column_blocks(x)])
+
+
 def fit_wide_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
     """fit_logistic's optimum (mean log loss + l2/2 |w|^2, intercept free) where
     features outnumber rows: the optimum's w lies in the span of the rows (w = x^T a), so Newton runs on
-    (a, bias) with the n x n kernel x x^T instead of a d x d Hessian. Fewer features than rows: the primal."""
-    x = np.asarray(x, dtype=np.float64)
+    (a, bias) with the n x n kernel x x^T instead of a d x d Hessian. Fewer features than rows: the primal.
+    The arithmetic is float64 throughout, but x (e.g. float32 embeddings with 300k features a row) is
+    read a column block at a time rather than copied whole to float64."""
     y = np.asarray(y, dtype=np.float64)
     n, d = x.shape
     if d <= n:
         return fit_logistic(x, y, l2)
     if l2 <= 0:
         raise ValueError("l2 must be > 0 (it makes the optimum unique)")
-    kernel = x @ x.T
+    kernel = _gram(x)
     alpha, bias = np.zeros(n), 0.0
     loss = _kernel_loss(kernel, y, alpha, bias, l2)
     ones = np.ones(n)
@@ -74,7 +95,7 @@ def fit_wide_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarr
         weight = p * (1 - p) / n
         # gradient in w = x^T (residual + l2 a); in the bias: sum(residual)
         u = residual + l2 * alpha
-        if max(np.max(np.abs(x.T @ u)), abs(residual.sum())) < GRADIENT_TOLERANCE:
+        if max(np.max(np.abs(_transposed_product(x, u))), abs(residual.sum())) < GRADIENT_TOLERANCE:
             break
         # Newton's system divided through by the kernel (it spans the same row space)
         system = np.zeros((n + 1, n + 1))
@@ -93,4 +114,4 @@ def fit_wide_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarr
             size /= 2
         else:
             break
-    return x.T @ alpha, float(bias)
+    return _transposed_product(x, alpha), float(bias)

@@ -13,11 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jobs.common.errors import JobError
+
 P_CLIP = 1e-6
 STD_FLOOR = 1e-8  # a feature constant on the training rows is left unscaled, not divided by ~0
 
 # (features, labels, l2) -> (weights, bias): an L2-penalised logistic regression in the job's framework.
 LogisticFit = Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, float]]
+
+
+def require_both_classes(labels: np.ndarray, needed_by: str) -> None:
+    """A head fitted on labels (a probe, a calibration) needs both classes among them; otherwise the
+    job fails before any model work, naming what needed them."""
+    if len(np.unique(labels)) < 2:
+        raise JobError(f"{needed_by} needs both classes among the training windows")
 
 
 def clip_probability(p: np.ndarray) -> np.ndarray:

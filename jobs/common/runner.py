@@ -1,6 +1,7 @@
 """The job contract: spec + dataset in, validated result.json + predictions.parquet out."""
 
 import importlib.metadata
+import math
 import os
 import platform
 import random
@@ -69,9 +70,15 @@ def build_result(spec: ExperimentSpec, output: ModelOutput, total_seconds: float
             threads=thread_count(),
             packages=package_versions(BASE_PACKAGES + output.packages),
         ),
-        notes={**output.notes, **point_score_aucs(output)},
+        notes={**finite_notes(output.notes), **point_score_aucs(output)},
         inputs=output.inputs,
     )
+
+
+def finite_notes(notes: dict) -> dict:
+    """The job's notes without non-finite numbers (a loss never evaluated is NaN): JSON has no NaN,
+    and a note that could not be computed is left out rather than written as a string."""
+    return {key: value for key, value in notes.items() if not (isinstance(value, float) and not math.isfinite(value))}
 
 
 def point_score_aucs(output: ModelOutput) -> dict[str, float]:

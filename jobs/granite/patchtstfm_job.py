@@ -30,14 +30,13 @@ import numpy as np
 
 from jobs.common import quantiles
 from jobs.common.contract import ModelOutput, SplitPredictions
-from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_windows
+from jobs.common.covariates import CovariateSplit, CovariateWindows, spec_windows
 from jobs.common.dataset import Dataset
-from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.finetune import fit_early_stopping
 from jobs.common.logistic import fit_logistic
-from jobs.common.probe import linear_probe
-from jobs.common.runner import thread_count
+from jobs.common.probe import linear_probe, require_both_classes
+from jobs.common.torch_setup import start_torch
 from jobs.granite.tuning import GRAD_CLIP, PACKAGES, Settings, future_values
 from jobs.granite.weights import PATCHTSTFM, load_pretrained, resolve_weights
 from shared_schema import ExperimentSpec
@@ -209,20 +208,14 @@ def probe(embed, windows: CovariateWindows, train: CovariateSplit, settings: Set
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir, PATCHTSTFM)  # fails fast, before torch loads anything
-    import torch
     from tsfm_public.models.patchtst_fm import PatchTSTFMForPrediction
 
-    torch.set_num_threads(thread_count())
-    device = torch_device(spec.device)
-    torch.manual_seed(spec.seed)
-    try:
-        windows = covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
-    except ValueError as exc:
-        raise JobError(str(exc)) from exc
+    device = start_torch(spec)
+    windows = spec_windows(dataset, spec)
     train = windows.train.recent(settings.max_train_windows)
     probed = settings.mode == "linear-probe" or spec.horizon > 1
-    if probed and len(np.unique(train.y)) < 2:
-        raise JobError("the linear probe needs both classes among the training windows")
+    if probed:
+        require_both_classes(train.y, "the linear probe")
     model = load_pretrained(PatchTSTFMForPrediction, resolved).to(device)
     forecaster = Forecaster(model, settings, spec.horizon, device)
     notes: dict = {
@@ -280,7 +273,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         }
         n_parameters += int(choice.weights.size) + 1
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(windows.val.dates, windows.val.y, probabilities["val"], scores["val"]),
         test=SplitPredictions(windows.test.dates, windows.test.y, probabilities["test"], scores["test"]),

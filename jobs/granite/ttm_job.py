@@ -21,21 +21,19 @@ Timer job does): no distribution is claimed. Modes (hyper-parameter `mode`):
   linear probe (jobs.common.probe), L2 strength chosen on validation log loss.
 """
 
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 
 from jobs.common.contract import ModelOutput, SplitPredictions
-from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_windows
+from jobs.common.covariates import CovariateSplit, spec_windows
 from jobs.common.dataset import Dataset
-from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.finetune import fit_early_stopping
 from jobs.common.logistic import fit_logistic
-from jobs.common.probe import linear_probe, sigmoid
-from jobs.common.runner import thread_count
+from jobs.common.probe import linear_probe, require_both_classes, sigmoid
+from jobs.common.torch_setup import start_torch
 from jobs.granite.tuning import GRAD_CLIP, PACKAGES, Settings, future_values
 from jobs.granite.weights import TTM, load_pretrained, resolve_weights
 from shared_schema import ExperimentSpec
@@ -181,18 +179,10 @@ def load(resolved, spec: ExperimentSpec, *, exogenous: bool):
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir, TTM)  # fails fast, before torch loads anything
-    import torch
-
-    torch.set_num_threads(thread_count())
-    device = torch_device(spec.device)
-    torch.manual_seed(spec.seed)
-    try:
-        windows: CovariateWindows = covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
-    except ValueError as exc:
-        raise JobError(str(exc)) from exc
+    device = start_torch(spec)
+    windows = spec_windows(dataset, spec)
     train = windows.train.recent(settings.max_train_windows)
-    if len(np.unique(train.y)) < 2:
-        raise JobError("calibrating p (or the linear probe) needs both classes among the training windows")
+    require_both_classes(train.y, "calibrating p (or the linear probe)")
     exogenous = settings.mode == "fine-tune"
     model = load(resolved, spec, exogenous=exogenous).to(device)
     if spec.horizon > model.config.prediction_length:
@@ -239,7 +229,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
             "calibration_b": float(b),
         }
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(windows.val.dates, windows.val.y, probabilities["val"], scores["val"]),
         test=SplitPredictions(windows.test.dates, windows.test.y, probabilities["test"], scores["test"]),

@@ -6,17 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jobs.catalog import BY_NAME
 from jobs.common.covariates import CovariateSplit
 from jobs.common.dataset import Dataset
-from shared_schema import ExperimentSpec
+from jobs.common.settings import SpecSettings
 
 PACKAGES = ("torch", "transformers", "granite-tsfm")
 GRAD_CLIP = 1.0
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SpecSettings):
     mode: str
     max_steps: int
     batch_size: int
@@ -27,12 +26,6 @@ class Settings:
     max_val_windows: int
     probe_l2: tuple[float, ...]
     predict_batch_size: int
-
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
 
 
 def future_values(dataset: Dataset, part: CovariateSplit, horizon: int) -> np.ndarray:

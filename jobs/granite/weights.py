@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.common.errors import JobError
-from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
+from jobs.common.weights import MANIFEST_FILE, ResolvedWeights, sha256_file, verified_weights, weights_source
 from jobs.granite.published import CONFIG_FILE, PATCHTSTFM_FACTS, TTM_FACTS, WEIGHTS_FILE
-from shared_schema import WeightsManifest, WeightsSource
+from shared_schema import WeightsManifest
 from shared_schema.weights import ArchitectureFacts
 
 
@@ -34,24 +34,14 @@ PATCHTSTFM = Checkpoint("patchtstfm", "PatchTST-FM", PATCHTSTFM_FACTS)
 TTM = Checkpoint("ttm", "TTM", TTM_FACTS)
 
 
-@dataclass(frozen=True)
-class ResolvedWeights:
-    folder: Path
-    source: WeightsSource
-
-
 def resolve_weights(weights_dir: Path | None, checkpoint: Checkpoint) -> ResolvedWeights:
     """The cache's config and safetensors, hash-checked; fails fast (before torch loads anything)."""
-    folder, manifest = verified_weights(weights_dir, checkpoint.model_dir, checkpoint.label, checkpoint.pull_command)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if name not in manifest.files:
-            raise JobError(f"{folder / MANIFEST_FILE} lists no {name}; run `{checkpoint.pull_command}`")
+    folder, manifest = verified_weights(
+        weights_dir, checkpoint.model_dir, checkpoint.label, checkpoint.pull_command, (CONFIG_FILE, WEIGHTS_FILE)
+    )
     if manifest.kind == "pretrained":
         check_published(folder, manifest, checkpoint)
-    source = WeightsSource(
-        kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[WEIGHTS_FILE]
-    )
-    return ResolvedWeights(folder, source)
+    return ResolvedWeights(folder, weights_source(manifest, WEIGHTS_FILE))
 
 
 def check_published(folder: Path, manifest: WeightsManifest, checkpoint: Checkpoint) -> None:

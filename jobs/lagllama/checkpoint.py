@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from jobs.common.errors import JobError
-from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
+from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights, weights_source
 from jobs.lagllama.config import LagLlamaConfig
 from jobs.lagllama.model import LagLlamaModule
 from jobs.lagllama.published import CHECKPOINT_FILE, FACTS, PICKLE_GLOBALS
@@ -179,10 +179,7 @@ def resolve_weights(weights_dir: Path | None) -> tuple[Path, WeightsManifest, We
     name = CHECKPOINT_FILE if CHECKPOINT_FILE in ckpts else sorted(ckpts)[0]
     if manifest.kind == "pretrained":
         check_published(folder / name, manifest)
-    source = WeightsSource(
-        kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[name]
-    )
-    return folder / name, manifest, source
+    return folder / name, manifest, weights_source(manifest, name)
 
 
 def check_published(path: Path, manifest: WeightsManifest) -> None:

@@ -28,14 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
 from jobs.common.dataset import Dataset
 from jobs.common.device import torch_device
 from jobs.common.errors import JobError
 from jobs.common.finetune import fit_early_stopping
-from jobs.common.probe import linear_probe, sigmoid
+from jobs.common.probe import linear_probe, require_both_classes, sigmoid
 from jobs.common.runner import thread_count
+from jobs.common.settings import SpecSettings
 from jobs.common.windows import sample_rows
 from jobs.timer.model import TimerForPrediction, ar_loss, forecast, normalise
 from jobs.timer.weights import load_published, resolve_weights
@@ -48,7 +48,7 @@ CALIBRATION_L2 = 1e-4
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SpecSettings):
     mode: str
     lookback_patches: int
     max_steps: int
@@ -60,12 +60,6 @@ class Settings:
     max_val_segments: int
     probe_l2: tuple[float, ...]
     predict_batch_size: int
-
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -222,8 +216,7 @@ def fine_tune(scorer: Scorer, split: np.ndarray, settings: Settings, seed: int) 
 def calibrated(scorer: Scorer, samples: dict[str, Samples], settings: Settings) -> tuple[dict, dict, dict]:
     """Point scores of every split and p = sigmoid(a * score + b) with (a, b) fitted on training samples."""
     train = samples["train"].recent(settings.max_train_windows)
-    if len(np.unique(train.y)) < 2:
-        raise JobError("calibrating the point score needs both classes among the training samples")
+    require_both_classes(train.y, "calibrating the point score")
     train_scores = scorer.point_scores(train)
     (a,), b = fit_logistic(train_scores[:, None], train.y, CALIBRATION_L2)
     scores = {name: scorer.point_scores(samples[name]) for name in ("val", "test")}
@@ -243,8 +236,7 @@ def calibrated(scorer: Scorer, samples: dict[str, Samples], settings: Settings) 
 def probe(scorer: Scorer, samples: dict[str, Samples], settings: Settings) -> tuple[dict, dict]:
     """The frozen model's last-token embedding -> logistic head (jobs.common.probe.linear_probe)."""
     train = samples["train"].recent(settings.max_train_windows)
-    if len(np.unique(train.y)) < 2:
-        raise JobError("linear-probe needs both classes among the training samples")
+    require_both_classes(train.y, "the linear probe")
     chosen = {"train": train, "val": samples["val"], "test": samples["test"]}
     probabilities, choice = linear_probe(
         embed=lambda name: scorer.embeddings(chosen[name]),
@@ -298,7 +290,6 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
         notes.update(info)
         n_train = info["calibration_windows"]
     predicted = time.perf_counter()
-    notes = {k: v for k, v in notes.items() if not (isinstance(v, float) and not math.isfinite(v))}
     return ModelOutput(
         val=SplitPredictions(samples["val"].dates, samples["val"].y, probabilities["val"], scores["val"]),
         test=SplitPredictions(samples["test"].dates, samples["test"].y, probabilities["test"], scores["test"]),

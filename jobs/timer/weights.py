@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from jobs.common.errors import JobError
-from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
+from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights, weights_source
 from jobs.timer.model import TimerConfig, TimerForPrediction
 from jobs.timer.published import CONFIG_FILE, FACTS, WEIGHTS_FILE
 from shared_schema import WeightsManifest, WeightsSource
@@ -34,20 +34,14 @@ class ResolvedWeights:
 
 def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
     """The cache's config and safetensors, hash-checked; fails fast (before any tensor is read)."""
-    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "Timer", PULL_COMMAND)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if name not in manifest.files:
-            raise JobError(f"{folder / MANIFEST_FILE} lists no {name}; run `{PULL_COMMAND}`")
+    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "Timer", PULL_COMMAND, (CONFIG_FILE, WEIGHTS_FILE))
     try:
         config = TimerConfig.from_json(folder / CONFIG_FILE)
     except (ValueError, TypeError) as exc:
         raise JobError(f"{folder / CONFIG_FILE}: not a Timer config ({exc})") from exc
     if manifest.kind == "pretrained":
         check_published(folder, manifest)
-    source = WeightsSource(
-        kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[WEIGHTS_FILE]
-    )
-    return ResolvedWeights(config, folder / WEIGHTS_FILE, source)
+    return ResolvedWeights(config, folder / WEIGHTS_FILE, weights_source(manifest, WEIGHTS_FILE))
 
 
 def check_published(folder: Path, manifest: WeightsManifest) -> None:

@@ -6,8 +6,7 @@ import time
 
 import numpy as np
 
-from jobs.common.errors import JobError
-from jobs.common.probe import linear_probe
+from jobs.common.probe import linear_probe, require_both_classes
 from jobs.timesfm.data import SplitSeries, recent
 from jobs.timesfm.runner import Runner
 from jobs.timesfm.settings import Settings
@@ -47,8 +46,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, *, steps: int, seed: i
 def probe(runner: Runner, series: dict[str, SplitSeries], settings: Settings, seed: int):
     """The output embedding of the last input patch -> logistic head (jobs.common.probe.linear_probe)."""
     train = recent(series["train"], settings.max_train_windows)
-    if len(np.unique(train.y)) < 2:
-        raise JobError("linear-probe needs both classes among the training windows")
+    require_both_classes(train.y, "the linear probe")
     chosen = {"train": train, "val": series["val"], "test": series["test"]}
     test_seconds: list[float] = []
 

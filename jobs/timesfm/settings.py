@@ -1,13 +1,13 @@
 """The TimesFM job's hyper-parameters, resolved from its catalog entry (jobs/catalog.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from jobs.catalog import BY_NAME
+from jobs.common.settings import SpecSettings
 from shared_schema import ExperimentSpec
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SpecSettings):
     mode: str
     max_steps: int
     batch_size: int
@@ -25,8 +25,7 @@ class Settings:
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        if values["flip_invariance"] is None:  # the package's default for the checkpoint as published
-            values["flip_invariance"] = values["mode"] == "zero-shot"
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
+        settings = super().from_spec(spec)
+        if settings.flip_invariance is None:  # the package's default for the checkpoint as published
+            return replace(settings, flip_invariance=settings.mode == "zero-shot")
+        return settings

@@ -28,16 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs.catalog import BY_NAME
 from jobs.common import quantiles
 from jobs.common.contract import ModelOutput, SplitPredictions
-from jobs.common.covariates import CovariateSplit, CovariateWindows, covariate_windows
+from jobs.common.covariates import CovariateSplit, CovariateWindows, spec_windows
 from jobs.common.dataset import Dataset
-from jobs.common.device import torch_device
-from jobs.common.errors import JobError
 from jobs.common.logistic import fit_logistic
-from jobs.common.probe import linear_probe
-from jobs.common.runner import thread_count
+from jobs.common.probe import linear_probe, require_both_classes
+from jobs.common.settings import SpecSettings
+from jobs.common.torch_setup import start_torch
 from jobs.tirex.weights import QUANTILE_LEVELS, load, resolve_weights
 from shared_schema import ExperimentSpec
 
@@ -46,7 +44,7 @@ LEVELS = np.array(QUANTILE_LEVELS)
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SpecSettings):
     mode: str
     covariates: bool
     pad_context: bool
@@ -54,12 +52,6 @@ class Settings:
     max_train_windows: int
     probe_l2: tuple[float, ...]
     predict_batch_size: int
-
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
 
 
 class Forecaster:
@@ -174,15 +166,8 @@ def embedding_probe(forecaster: Forecaster, windows: CovariateWindows, train: Co
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir)  # fails fast, before torch loads anything
-    import torch
-
-    torch.set_num_threads(thread_count())
-    device = torch_device(spec.device)
-    torch.manual_seed(spec.seed)
-    try:
-        windows = covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
-    except ValueError as exc:
-        raise JobError(str(exc)) from exc
+    device = start_torch(spec)
+    windows = spec_windows(dataset, spec)
     train = windows.train.recent(settings.max_train_windows)
     model = load(resolved, device.type)
     if settings.mlstm_kernel == "parallel":
@@ -203,8 +188,8 @@ def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> Mod
     n_train = 0
     n_parameters = sum(p.numel() for p in model.model.parameters())
     probed = settings.mode == "linear-probe" or spec.horizon > 1
-    if probed and len(np.unique(train.y)) < 2:
-        raise JobError("the linear probe needs both classes among the training windows")
+    if probed:
+        require_both_classes(train.y, "the linear probe")
     if settings.mode == "linear-probe":
         probabilities, choice = embedding_probe(forecaster, windows, train, settings)
         notes |= {"p_method": "linear probe on the target variate's last-context-patch embedding"}

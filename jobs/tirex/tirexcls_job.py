@@ -41,15 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs.catalog import BY_NAME
 from jobs.common.contract import ModelOutput, SplitPredictions
-from jobs.common.covariates import CovariateSplit, covariate_windows
+from jobs.common.covariates import CovariateSplit, spec_windows
 from jobs.common.dataset import Dataset
-from jobs.common.device import torch_device
-from jobs.common.errors import JobError
 from jobs.common.logistic import fit_wide_logistic
-from jobs.common.probe import linear_probe
-from jobs.common.runner import thread_count
+from jobs.common.probe import linear_probe, require_both_classes
+from jobs.common.settings import SpecSettings
+from jobs.common.torch_setup import start_torch
 from jobs.tirex.tirexcls_weights import load, resolve_weights
 from shared_schema import ExperimentSpec
 
@@ -59,19 +57,13 @@ STAT_EPS = 1e-8  # the package's guard against a zero spread (TiRexEmbedding._no
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SpecSettings):
     data_augmentation: bool
     padding_prefix: str
     slstm_products: str
     max_train_windows: int
     probe_l2: tuple[float, ...]
     predict_batch_size: int
-
-    @classmethod
-    def from_spec(cls, spec: ExperimentSpec) -> "Settings":
-        values = BY_NAME[spec.model].resolve(spec)  # jobs/catalog.py: declaration and defaults
-        values["probe_l2"] = tuple(values["probe_l2"])
-        return cls(**values)
 
 
 def variates(part: CovariateSplit) -> np.ndarray:
@@ -259,18 +251,10 @@ def features(embedded: Embedded, scaler: TrainStatistics | None) -> np.ndarray:
 def run(spec: ExperimentSpec, dataset: Dataset, weights_dir: Path | None) -> ModelOutput:
     settings = Settings.from_spec(spec)
     resolved = resolve_weights(weights_dir)  # fails fast, before torch loads anything
-    import torch
-
-    torch.set_num_threads(thread_count())
-    device = torch_device(spec.device)
-    torch.manual_seed(spec.seed)
-    try:
-        windows = covariate_windows(dataset, spec.horizon, spec.context_length, spec.threshold)
-    except ValueError as exc:
-        raise JobError(str(exc)) from exc
+    device = start_torch(spec)
+    windows = spec_windows(dataset, spec)
     train = windows.train.recent(settings.max_train_windows)
-    if len(np.unique(train.y)) < 2:
-        raise JobError("the classifier head needs both classes among the training windows")
+    require_both_classes(train.y, "the classifier head")
     model = load(resolved, device.type)
     if settings.slstm_products == "float32":
         use_float32_products(model)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.common.errors import JobError
-from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
+from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights, weights_source
 from shared_schema import WeightsManifest, WeightsSource
 
 MODEL_DIR = "tirexcls"
@@ -40,16 +40,8 @@ class ResolvedWeights:
 
 def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
     """The cache's model.ckpt, hash-checked; fails fast (before torch loads anything)."""
-    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "TiRex", PULL_COMMAND)
-    if CHECKPOINT_FILE not in manifest.files:
-        raise JobError(f"{folder / MANIFEST_FILE} lists no {CHECKPOINT_FILE}; run `{PULL_COMMAND}`")
-    source = WeightsSource(
-        kind=manifest.kind,
-        hub_id=manifest.hub_id,
-        revision=manifest.revision,
-        sha256=manifest.files[CHECKPOINT_FILE],
-    )
-    return ResolvedWeights(folder / CHECKPOINT_FILE, source)
+    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "TiRex", PULL_COMMAND, (CHECKPOINT_FILE,))
+    return ResolvedWeights(folder / CHECKPOINT_FILE, weights_source(manifest, CHECKPOINT_FILE))
 
 
 def load(resolved: ResolvedWeights, device: str):

@@ -13,12 +13,11 @@ group, which the package's loader expands again (`tirex2._state_dict`).
 """
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.common.errors import JobError
-from jobs.common.weights import MANIFEST_FILE, sha256_file, verified_weights
-from shared_schema import WeightsManifest, WeightsSource
+from jobs.common.weights import MANIFEST_FILE, ResolvedWeights, sha256_file, verified_weights, weights_source
+from shared_schema import WeightsManifest
 
 MODEL_DIR = "tirex2"
 CONFIG_FILE = "config.json"
@@ -27,18 +26,9 @@ PULL_COMMAND = "orch weights pull tirex2"
 QUANTILE_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-@dataclass(frozen=True)
-class ResolvedWeights:
-    folder: Path
-    source: WeightsSource
-
-
 def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
     """The cache's config and safetensors, hash-checked; fails fast (before torch loads anything)."""
-    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "TiRex-2", PULL_COMMAND)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if name not in manifest.files:
-            raise JobError(f"{folder / MANIFEST_FILE} lists no {name}; run `{PULL_COMMAND}`")
+    folder, manifest = verified_weights(weights_dir, MODEL_DIR, "TiRex-2", PULL_COMMAND, (CONFIG_FILE, WEIGHTS_FILE))
     try:
         config = json.loads((folder / CONFIG_FILE).read_text())
     except ValueError as exc:
@@ -47,10 +37,7 @@ def resolve_weights(weights_dir: Path | None) -> ResolvedWeights:
         raise JobError(
             f"{folder / CONFIG_FILE}: quantiles {config.get('quantiles')} are not TiRex-2's {QUANTILE_LEVELS}"
         )
-    source = WeightsSource(
-        kind=manifest.kind, hub_id=manifest.hub_id, revision=manifest.revision, sha256=manifest.files[WEIGHTS_FILE]
-    )
-    return ResolvedWeights(folder, source)
+    return ResolvedWeights(folder, weights_source(manifest, WEIGHTS_FILE))
 
 
 def load(resolved: ResolvedWeights, device: str):

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/images:
 from device_audit import DeviceAudit
 
 from jobs.chronos2 import job as chronos_job
+from jobs.common import torch_setup
 from jobs.common.dataset import load_dataset
 from jobs.common.errors import JobError
 
@@ -48,7 +49,7 @@ def test_chronos2_runs_without_float64_on_the_device(hyper, horizon, bundled, ti
     data_dir, manifest = bundled
     # float32: torch.autocast (the quick profile's bfloat16 scoring) has no meta device; the job says so up front
     spec = make_spec(manifest, horizon=horizon, **{**SMALL, **hyper, "precision": "float32"})
-    monkeypatch.setattr(chronos_job, "torch_device", lambda requested: META)
+    monkeypatch.setattr(torch_setup, "torch_device", lambda requested: META)
     monkeypatch.setattr(transformers.modeling_utils, "kernelize", lambda model, **_: model)
     with NoNaNAnswers() as audit:
         output = chronos_job.run(spec, load_dataset(data_dir, spec), tiny_weights)
@@ -58,6 +59,6 @@ def test_chronos2_runs_without_float64_on_the_device(hyper, horizon, bundled, ti
 def test_bfloat16_scoring_is_refused_where_torch_has_no_autocast(bundled, tiny_weights, monkeypatch):
     data_dir, manifest = bundled
     spec = make_spec(manifest, horizon=1, **{**SMALL, "mode": "zero-shot", "precision": "bfloat16"})
-    monkeypatch.setattr(chronos_job, "torch_device", lambda requested: META)
+    monkeypatch.setattr(torch_setup, "torch_device", lambda requested: META)
     with pytest.raises(JobError, match="precision bfloat16 needs torch.autocast on meta"):
         chronos_job.run(spec, load_dataset(data_dir, spec), tiny_weights)

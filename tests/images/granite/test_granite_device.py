@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/images:
 from conftest import make_spec
 from device_audit import DeviceAudit
 
+from jobs.common import torch_setup
 from jobs.common.dataset import load_dataset
 from jobs.granite import patchtstfm_job, ttm_job
 
@@ -34,7 +35,7 @@ def test_granite_job_runs_without_float64_on_the_device(model, mode, horizon, bu
     spec = make_spec(
         manifest, model=model, model_id=model_id, horizon=horizon, mode=mode, max_val_windows=8, **TINY_TUNING
     )
-    monkeypatch.setattr(job, "torch_device", lambda requested: torch.device("meta"))
+    monkeypatch.setattr(torch_setup, "torch_device", lambda requested: torch.device("meta"))
     monkeypatch.setattr(transformers.modeling_utils, "kernelize", lambda model, **_: model)
     with DeviceAudit() as audit:
         output = job.run(spec, load_dataset(data_dir, spec), request.getfixturevalue(weights_fixture))

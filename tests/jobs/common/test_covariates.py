@@ -1,14 +1,16 @@
 """jobs/common/covariates.py: the target series and the 24 other features a covariate-aware foundation
 model sees, and the result's record of it (shared_schema.ModelInputs)."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from jobs.common.covariates import covariate_windows, future_targets
+from jobs.common.covariates import covariate_windows, future_targets, spec_windows
 from jobs.common.dataset import load_dataset
+from jobs.common.errors import JobError
 from jobs.common.windows import make_windows
 from shared_schema import JobResult, ModelInputs
 from tests.support.helpers import make_spec
@@ -67,3 +69,14 @@ def test_inputs_record_what_the_model_saw(dataset):
     with pytest.raises(ValidationError, match="together"):
         ModelInputs(target="x", context_length=80, covariates=["rsi"])
     assert JobResult.model_fields["inputs"].default is None  # results written before the field stay valid
+
+
+def test_spec_windows_are_the_specs_and_bad_data_is_one_line_job_error(dataset, bundled_data):
+    spec = make_spec(bundled_data[1], "chronos2", "chronos", horizon=3)
+    np.testing.assert_array_equal(
+        spec_windows(dataset, spec).test.target, covariate_windows(dataset, 3, 80, spec.threshold).test.target
+    )
+    broken = dataclasses.replace(dataset, frame=dataset.frame.assign(close=-dataset.frame["close"]))
+    with pytest.raises(JobError, match="positive high and close") as caught:
+        spec_windows(broken, spec)
+    assert "\n" not in str(caught.value)

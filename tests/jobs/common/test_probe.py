@@ -1,8 +1,10 @@
 """The shared linear-probe protocol (jobs/common/probe.py) that Timer and TimesFM both use."""
 
 import numpy as np
+import pytest
 
-from jobs.common.probe import P_CLIP, linear_probe, log_loss, sigmoid
+from jobs.common.errors import JobError
+from jobs.common.probe import P_CLIP, linear_probe, log_loss, require_both_classes, sigmoid
 
 
 def test_sigmoid_is_clipped_and_never_overflows():
@@ -37,3 +39,9 @@ def test_probe_picks_the_strength_with_least_validation_loss_and_embeds_test_las
     }
     assert choice.l2 == min(losses, key=losses.get) == 0.01 and np.isclose(choice.val_log_loss, losses[0.01])
     assert set(probabilities) == {"val", "test"} and probabilities["test"].shape == (200,)
+
+
+def test_a_head_without_both_classes_is_refused_naming_what_needed_them():
+    require_both_classes(np.array([0, 1, 0]), "the linear probe")
+    with pytest.raises(JobError, match="^the classifier head needs both classes among the training windows$"):
+        require_both_classes(np.zeros(5, dtype=np.int8), "the classifier head")

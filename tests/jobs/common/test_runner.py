@@ -7,6 +7,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from jobs.common.runner import finite_notes
 from shared_schema import JobResult
 from tests.support.helpers import REPO, make_spec, run_job_subprocess
 
@@ -60,3 +61,8 @@ def test_corrupt_parquet_is_reported(bundled_data, tmp_path):
     (data / "sp500.parquet").write_bytes(b"PAR1 not really")
     done = run_job_subprocess(make_spec(manifest, "logreg", "sklearn"), data, tmp_path / "out")
     assert done.returncode == 2 and "does not match its manifest" in done.stderr
+
+
+def test_notes_that_could_not_be_computed_are_left_out_not_written_as_nan():
+    notes = {"loss": float("nan"), "best": float("inf"), "steps": 3, "mode": "fine-tune", "val": 0.5}
+    assert finite_notes(notes) == {"steps": 3, "mode": "fine-tune", "val": 0.5}

@@ -20,15 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/images:
 
 from device_audit import DeviceAudit
 
-from jobs.tirex.tirexcls_job import Embedder, TrainStatistics, features, package_embedding
+from jobs.tirex.tirexcls_job import Embedder, TrainStatistics, features, package_embedding, use_float32_products
 from jobs.tirex.tirexcls_weights import load, resolve_weights
 
 META = torch.device("meta")
 
 
-@pytest.mark.parametrize("padding_prefix", ["per-series", "shared"])
-def test_tirexcls_embedding_has_no_float64_on_the_device(padding_prefix, tirexcls_weights):
+@pytest.mark.parametrize(
+    ("padding_prefix", "float32_products"), [("per-series", False), ("shared", False), ("shared", True)]
+)
+def test_tirexcls_embedding_has_no_float64_on_the_device(padding_prefix, float32_products, tirexcls_weights):
     model = load(resolve_weights(tirexcls_weights), "cpu").to(META)
+    if float32_products:  # the quick profile's slstm_products = "float32"
+        assert use_float32_products(model) > 0
     windows = torch.randn(6, 25, 80, generator=torch.Generator().manual_seed(5)).cumsum(-1).numpy()
     embed = Embedder(package_embedding(model, data_augmentation=True, batch_size=4, padding_prefix=padding_prefix))
     with DeviceAudit() as audit:
